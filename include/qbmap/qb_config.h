@@ -1,0 +1,42 @@
+/* qb_config: a sweep specification from YAML text (libcyaml schema) plus `--set name=value`
+ * overrides, fully validated.  Every error message names the key, the value, what is allowed
+ * and the YAML line:column.  Not collective: each rank may parse the same text and gets the
+ * same result. */
+#ifndef QB_CONFIG_H
+#define QB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "qbmap/qb_grid.h"
+#include "qbmap/qb_model.h"
+#include "qbmap/qb_status.h"
+
+typedef struct {
+  const qb_model *model;
+  qb_grid grid;
+  double fixed[QB_MAX_PARAMS]; /* every non-axis parameter: fixed value, default or NaN */
+  bool given[QB_MAX_PARAMS];   /* on an axis or in fixed/--set */
+  int nfields;
+  int fields[QB_MAX_FIELDS]; /* selected field indices, in model order; `status` always */
+  char output[4096];         /* from the config's `output` ("" if absent) */
+  char *text;                /* the config text as given (owned) */
+  char *normalized;          /* normalized YAML: every value explicit (owned) */
+} qb_config;
+
+/* Parses and validates.  `source` names the text in messages (file name).  sets[i] are
+ * "name=value" overrides of parameters not on an axis.  On error returns QB_ECONFIG, writes
+ * one message to msg and leaves cfg freed. */
+qb_err qb_config_parse(const char *text, const char *source, char *const *sets, int nsets,
+                       qb_config *cfg, char *msg, size_t msgsize);
+
+/* Parses one `name=value` for model m into p/given, validating the name and the value. */
+qb_err qb_config_parse_assignment(const qb_model *m, const char *arg, double *p, bool *given,
+                                  char *msg, size_t msgsize);
+
+void qb_config_free(qb_config *cfg);
+
+/* The embedded default: the EP paper's Fig. 3 phase maps (model ep). */
+extern const char qb_config_default_text[];
+
+#endif

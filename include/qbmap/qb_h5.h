@@ -1,0 +1,53 @@
+/* qb_h5: the only module that includes <hdf5.h>.  Output files are netCDF-4/CF compatible:
+ * axes are dimension scales (coordinates), one N-D dataset per field, `status`, a per-block
+ * `done` mask over a `block` dimension, and root attributes describing the run.
+ *
+ * Life cycle: rank 0 alone builds the complete skeleton (qb_h5_create, not collective; the HL
+ * dimension-scale API is serial only), then every rank opens it with MPI-IO (qb_h5_open,
+ * collective) and writes hyperslabs collectively.  Datasets are contiguous and allocated at
+ * creation, so the file's structure never changes while data is written; a block's done flag
+ * is written only after its data has been flushed. */
+#ifndef QB_H5_H
+#define QB_H5_H
+
+#include <stdint.h>
+
+#include "qbmap/qb_config.h"
+#include "qbmap/qb_status.h"
+
+typedef struct qb_h5 qb_h5;
+
+typedef struct {
+  const char *path;
+  const qb_config *cfg;
+  int nranks;
+  int64_t block_points, nblocks;
+  int force;                    /* overwrite an existing file */
+  const char *provenance[8][2]; /* extra root string attributes: {name, value}, NULL-ended */
+} qb_h5_meta;
+
+/* Not collective (rank 0 only).  Creates the file and its whole skeleton, then closes it.
+ * Refuses an existing path unless meta->force.  Leaves no file behind on failure. */
+qb_err qb_h5_create(const qb_h5_meta *meta, char *msg, size_t msgsize);
+
+/* Collective.  Opens the skeleton with the MPI-IO driver for writing. */
+qb_err qb_h5_open(const char *path, const qb_config *cfg, qb_h5 **h, char *msg, size_t msgsize);
+
+/* Collective.  Writes flat points [lo, hi) of every selected field (lo == hi: nothing, the
+ * rank still takes part).  bufs[k] holds hi - lo values of cfg->fields[k], as double for
+ * QB_F64 fields and int32_t for QB_I32 fields. */
+qb_err qb_h5_write_block(qb_h5 *h, int64_t lo, int64_t hi, void *const *bufs);
+
+/* Collective.  Flushes data to the file system, then sets done[block] = 1 (block < 0: none). */
+qb_err qb_h5_mark_done(qb_h5 *h, int64_t block);
+
+/* Collective.  Final attributes: complete = 1, wall_time_s; then closes.  *h becomes NULL. */
+qb_err qb_h5_finish(qb_h5 **h, double wall_time_s);
+
+/* Collective.  Closes without marking complete (error paths).  NULL-safe. */
+void qb_h5_close(qb_h5 **h);
+
+/* Local: "1.10.8" etc. */
+const char *qb_h5_library_version(void);
+
+#endif

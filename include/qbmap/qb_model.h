@@ -1,0 +1,71 @@
+/* qb_model: the table of models.  A model is a pure function from a parameter vector to a
+ * vector of fields, described well enough that the CLI, the config parser, the HDF5 writer and
+ * the analysis scripts need no model-specific code.  Not collective; thread-safe. */
+#ifndef QB_MODEL_H
+#define QB_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "qbmap/qb_status.h"
+
+#define QB_MAX_PARAMS 32
+#define QB_MAX_FIELDS 48
+
+typedef enum { QB_F64 = 0, QB_I32 = 1 } qb_dtype;
+
+/* Parameter constraints checked for every value the user gives (fixed, axis or point). */
+typedef enum { QB_ANY = 0, QB_NONNEG = 1, QB_POSITIVE = 2 } qb_range;
+
+typedef struct {
+  const char *name;
+  double def; /* default; NaN = no default (required, or one of a group) */
+  qb_range range;
+  const char *units; /* CF units string, "1" when dimensionless */
+  const char *doc;
+} qb_param;
+
+typedef struct {
+  const char *name;
+  qb_dtype dtype; /* QB_I32 fields are exact integers stored in the double result vector */
+  const char *units;
+  const char *doc;
+} qb_field;
+
+typedef struct qb_model {
+  const char *name;
+  const char *doc;
+  int nparams;
+  const qb_param *params;
+  int nfields;
+  const qb_field *fields; /* the last field is always `status` (QB_I32 bitmask of qb_pt_*) */
+  /* Checks which parameters are given (given[i]) for combinations the model forbids or needs.
+   * Writes one sentence naming the parameters into msg on error. */
+  qb_err (*check_given)(const bool *given, char *msg, size_t size);
+  /* Pure kernel: p[nparams] (NaN for parameters not given) -> out[nfields].  No I/O, no state.
+   * want[nfields] (NULL: all) lets it skip costly fields; unwanted fields are left NaN and set
+   * no status bits.  A point's values depend on p (and want) only: bitwise reproducible. */
+  void (*eval)(const double *p, const bool *want, double *out);
+} qb_model;
+
+/* NULL-terminated list of all models. */
+extern const qb_model *const qb_models[];
+
+const qb_model *qb_model_find(const char *name);
+int qb_model_param_index(const qb_model *m, const char *name); /* -1 if unknown */
+int qb_model_field_index(const qb_model *m, const char *name); /* -1 if unknown */
+
+/* Validates one value of parameter i: finite and in range.  Writes the reason into msg. */
+qb_err qb_model_check_value(const qb_model *m, int i, double v, char *msg, size_t size);
+
+/* Fills p[] with defaults (NaN where none) and given[] with false. */
+void qb_model_defaults(const qb_model *m, double *p, bool *given);
+
+/* Checks that every required parameter is given and the model's combination rules hold. */
+qb_err qb_model_check_given(const qb_model *m, const bool *given, char *msg, size_t size);
+
+/* Comma-separated list of parameter or field names, for error messages. */
+void qb_model_param_names(const qb_model *m, char *buf, size_t size);
+void qb_model_field_names(const qb_model *m, char *buf, size_t size);
+
+#endif

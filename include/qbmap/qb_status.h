@@ -1,0 +1,59 @@
+/* qb_status: run-level error codes and per-point status flags.
+ *
+ * Run errors (qb_err) end a command: they are returned up the call chain and turned into one
+ * message and a non-zero exit code by main.  Point status (qb_pt_*) is data: a bitmask stored
+ * per grid point in the output's `status` dataset; each set bit names one reason a field is NaN,
+ * infinite or only approximately meaningful.  Bits are stable: analysis scripts decode them. */
+#ifndef QB_STATUS_H
+#define QB_STATUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* X(code, exit code, message) */
+#define QB_ERR_LIST(X)                                                                             \
+  X(QB_OK, 0, "success")                                                                           \
+  X(QB_EUSAGE, 2, "usage error")                                                                   \
+  X(QB_ECONFIG, 2, "invalid configuration")                                                        \
+  X(QB_EEXIST, 2, "output exists (use --force to overwrite)")                                      \
+  X(QB_EIO, 1, "I/O error")                                                                        \
+  X(QB_EH5, 1, "HDF5 error")                                                                       \
+  X(QB_EMPI, 1, "MPI error")                                                                       \
+  X(QB_ENOMEM, 1, "out of memory")                                                                 \
+  X(QB_EINTERNAL, 1, "internal error")
+
+typedef enum {
+#define QB_X(code, exitc, msg) code,
+  QB_ERR_LIST(QB_X)
+#undef QB_X
+      QB_ERR_COUNT
+} qb_err;
+
+const char *qb_err_str(qb_err e);
+int qb_err_exit_code(qb_err e);
+
+/* X(name, bit, message).  Per-point status bits; 0 means every field is defined. */
+#define QB_PT_LIST(X)                                                                              \
+  X(QB_PT_NOT_STABLE, 0, "not stable (growth_rate >= -tol): steady-state fields are NaN")          \
+  X(QB_PT_TCRIT_NEVER, 1, "E_B provably never reaches E_max: t_crit is NaN")                       \
+  X(QB_PT_TCRIT_FAILED, 2, "t_crit search gave up (step limit, marginal point): t_crit is NaN")    \
+  X(QB_PT_APPROX_OUTSIDE, 3,                                                                       \
+    "Eq. 33 outside its regime (needs alpha = 0, |delta_r| < 1, growth > 0): t_crit_approx "       \
+    "is NaN")                                                                                      \
+  X(QB_PT_APPROX_UNRELIABLE, 4,                                                                    \
+    "Eq. 33 evaluated but unreliable here (E_max <= E_scale or result <= 0)")                      \
+  X(QB_PT_OVERFLOW, 5,                                                                             \
+    "E_A, E_B or P_B exceed the double range at this t (inf); log_E_B is "                         \
+    "finite")                                                                                      \
+  X(QB_PT_BAD_PARAM, 6, "a parameter is not finite or out of range: all fields are NaN")
+
+enum {
+#define QB_X(name, bit, msg) name = 1u << (bit),
+  QB_PT_LIST(QB_X)
+#undef QB_X
+};
+
+/* Writes the words for every bit set in `status` ("ok" for 0) into buf; returns buf. */
+char *qb_pt_status_words(uint32_t status, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,23 @@
+/* qb_sweep: the driver.  Deals blocks of the grid to ranks in rounds, evaluates them with the
+ * model's pure kernel and writes them collectively into the pre-built HDF5 file. */
+#ifndef QB_SWEEP_H
+#define QB_SWEEP_H
+
+#include <stdint.h>
+
+#include "qbmap/qb_config.h"
+#include "qbmap/qb_status.h"
+
+typedef struct {
+  const char *output;
+  int force;
+  int64_t block_target;         /* points per block, about (whole rows of the last axis) */
+  double progress_s;            /* seconds between progress lines (rank 0, stdout) */
+  const char *provenance[8][2]; /* root attributes {name, value}, NULL-ended */
+} qb_sweep_opts;
+
+/* Collective.  cfg must be identical on every rank.  Returns the status agreed by all ranks;
+ * on error rank 0's msg says why. */
+qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, size_t msgsize);
+
+#endif

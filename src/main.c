@@ -1,0 +1,362 @@
+/* qbmap: parameter-space maps of quantum-battery models.
+ *   qbmap run [CONFIG.yaml] [-o OUT.h5] [--set name=value]... [--force]   (under mpiexec)
+ *   qbmap point MODEL name=value ...
+ *   qbmap models
+ * Exit codes: 0 success, 1 run-time failure (I/O, HDF5, MPI), 2 bad usage or input. */
+#define _POSIX_C_SOURCE 200809L /* strdup */
+#include <errno.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_version.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qb_buildinfo.h"
+#include "qbmap/qb_config.h"
+#include "qbmap/qb_h5.h"
+#include "qbmap/qb_model.h"
+#include "qbmap/qb_par.h"
+#include "qbmap/qb_sweep.h"
+
+static const char usage_main[] =
+    "usage: qbmap COMMAND [options]\n"
+    "\n"
+    "Maps parameter spaces of quantum-battery models into self-describing HDF5 files.\n"
+    "\n"
+    "commands:\n"
+    "  run [CONFIG.yaml] [-o OUT.h5] [--set name=value]... [--force]\n"
+    "                      sweep a grid on all MPI ranks (without CONFIG: the EP paper's Fig. 3)\n"
+    "  point MODEL name=value ...   evaluate one point and print every field\n"
+    "  models              list models, their parameters and fields\n"
+    "\n"
+    "  qbmap --version     version, git commit, library versions\n"
+    "  qbmap COMMAND --help\n";
+
+static const char usage_run[] =
+    "usage: mpiexec -n N qbmap run [CONFIG.yaml] [-o OUT.h5] [--set name=value]... [--force]\n"
+    "                              [--block-points N] [--progress SECONDS]\n"
+    "\n"
+    "Evaluates every point of the config's grid and writes one HDF5 file (netCDF-4/CF).\n"
+    "Without CONFIG it runs the embedded default (EP paper Fig. 3, 843453 points).\n"
+    "  -o OUT.h5          output path (default: the config's `output`, else CONFIG with .h5)\n"
+    "  --set name=value   set a parameter that is not on an axis (repeatable)\n"
+    "  --force            overwrite an existing output file\n"
+    "  --block-points N   points per block of work (default 16384)\n"
+    "  --progress S       seconds between progress lines (default 5)\n"
+    "  --print-config     print the embedded default config and exit\n";
+
+static const char usage_point[] =
+    "usage: qbmap point MODEL name=value ...\n"
+    "\n"
+    "Evaluates one point and prints every field as `name = value` (%.17g), then the status.\n"
+    "Example: qbmap point ep delta_r=0.5 alpha=0 gamma_b=0.5 t=3\n";
+
+/* %.17g with nan/inf spelled the same on every platform. */
+static void print_value(const char *name, double v) {
+  if (isnan(v))
+    printf("%s = nan\n", name);
+  else if (isinf(v))
+    printf("%s = %sinf\n", name, v < 0 ? "-" : "");
+  else
+    printf("%s = %.17g\n", name, v);
+}
+
+static int has_help(int argc, char **argv) {
+  for (int i = 0; i < argc; i++)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return 1;
+  return 0;
+}
+
+static int cmd_models(void) {
+  for (int i = 0; qb_models[i]; i++) {
+    const qb_model *m = qb_models[i];
+    printf("model %s\n  %s\n\n  parameters (default; unit; meaning):\n", m->name, m->doc);
+    for (int k = 0; k < m->nparams; k++) {
+      const qb_param *p = &m->params[k];
+      char def[32];
+      if (isnan(p->def))
+        snprintf(def, sizeof def, "required");
+      else
+        snprintf(def, sizeof def, "%g", p->def);
+      printf("    %-16s %-9s %-3s %s%s\n", p->name, def, p->units, p->doc,
+             p->range == QB_POSITIVE ? " (> 0)" : (p->range == QB_NONNEG ? " (>= 0)" : ""));
+    }
+    printf("\n  fields (unit; type; meaning):\n");
+    for (int k = 0; k < m->nfields; k++) {
+      const qb_field *f = &m->fields[k];
+      printf("    %-16s %-3s %-7s %s\n", f->name, f->units,
+             f->dtype == QB_F64 ? "float64" : "int32", f->doc);
+    }
+    printf("\n");
+  }
+  printf("status bits (field `status`, a bitmask; 0 = all fields defined):\n");
+#define QB_X(name, bit, msg) printf("    bit %d (%u): %s\n", bit, 1u << (bit), msg);
+  QB_PT_LIST(QB_X)
+#undef QB_X
+  return 0;
+}
+
+static int cmd_point(int argc, char **argv) {
+  if (has_help(argc, argv) || argc < 1) {
+    fputs(usage_point, argc < 1 ? stderr : stdout);
+    return argc < 1 ? 2 : 0;
+  }
+  const qb_model *m = qb_model_find(argv[0]);
+  if (!m) {
+    fprintf(stderr, "qbmap point: unknown model '%s'; allowed:", argv[0]);
+    for (int i = 0; qb_models[i]; i++)
+      fprintf(stderr, " %s", qb_models[i]->name);
+    fprintf(stderr, "\n");
+    return 2;
+  }
+  double p[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
+  bool given[QB_MAX_PARAMS];
+  char msg[2048];
+  qb_model_defaults(m, p, given);
+  for (int i = 1; i < argc; i++) {
+    bool was[QB_MAX_PARAMS];
+    memcpy(was, given, sizeof was);
+    if (qb_config_parse_assignment(m, argv[i], p, given, msg, sizeof msg)) {
+      fprintf(stderr, "qbmap point: %s\n", msg);
+      return 2;
+    }
+    for (int k = 0; k < m->nparams; k++)
+      if (was[k] && strncmp(argv[i], m->params[k].name, strlen(m->params[k].name)) == 0 &&
+          argv[i][strlen(m->params[k].name)] == '=') {
+        fprintf(stderr, "qbmap point: parameter '%s' given twice; allowed: once\n",
+                m->params[k].name);
+        return 2;
+      }
+  }
+  if (qb_model_check_given(m, given, msg, sizeof msg)) {
+    fprintf(stderr, "qbmap point: %s\n", msg);
+    return 2;
+  }
+  m->eval(p, NULL, out);
+  for (int k = 0; k < m->nfields; k++)
+    print_value(m->fields[k].name, out[k]);
+  char words[2048];
+  printf("status: %s\n", qb_pt_status_words((uint32_t)out[m->nfields - 1], words, sizeof words));
+  return 0;
+}
+
+static char *read_file(const char *path, char *msg, size_t msgsize) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(msg, msgsize, "cannot read config '%s': %s", path, strerror(errno));
+    return NULL;
+  }
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  while (buf) {
+    len += fread(buf + len, 1, cap - len - 1, f);
+    if (len < cap - 1) break;
+    if (cap > ((size_t)64 << 20)) {
+      snprintf(msg, msgsize, "config '%s' is larger than 64 MiB; allowed: a smaller file", path);
+      free(buf);
+      buf = NULL;
+      break;
+    }
+    char *nb = realloc(buf, cap *= 2);
+    if (!nb) free(buf);
+    buf = nb;
+  }
+  if (buf && ferror(f)) {
+    snprintf(msg, msgsize, "cannot read config '%s'", path);
+    free(buf);
+    buf = NULL;
+  }
+  fclose(f);
+  if (buf) {
+    buf[len] = '\0';
+    if (strlen(buf) != len) {
+      snprintf(msg, msgsize, "config '%s' contains a NUL byte; allowed: YAML text", path);
+      free(buf);
+      buf = NULL;
+    }
+  }
+  return buf;
+}
+
+typedef struct {
+  const char *config, *output;
+  char **sets;
+  int nsets, force, print_config;
+  long long block_points;
+  double progress_s;
+} run_args;
+
+static qb_err parse_run_args(int argc, char **argv, run_args *a, char *msg, size_t msgsize) {
+  *a = (run_args){.block_points = 16384, .progress_s = 5.0};
+  a->sets = calloc((size_t)argc + 1, sizeof *a->sets);
+  if (!a->sets) return QB_ENOMEM;
+  for (int i = 0; i < argc; i++) {
+    const char *s = argv[i];
+    int more = i + 1 < argc;
+    if (strcmp(s, "-o") == 0 && more)
+      a->output = argv[++i];
+    else if (strcmp(s, "--set") == 0 && more)
+      a->sets[a->nsets++] = argv[++i];
+    else if (strcmp(s, "--force") == 0)
+      a->force = 1;
+    else if (strcmp(s, "--print-config") == 0)
+      a->print_config = 1;
+    else if (strcmp(s, "--block-points") == 0 && more) {
+      char *end;
+      a->block_points = strtoll(argv[++i], &end, 10);
+      if (*end || a->block_points < 1 || a->block_points > (1LL << 26)) {
+        snprintf(msg, msgsize, "--block-points %s: allowed: an integer from 1 to 2^26", argv[i]);
+        return QB_EUSAGE;
+      }
+    } else if (strcmp(s, "--progress") == 0 && more) {
+      char *end;
+      a->progress_s = strtod(argv[++i], &end);
+      if (*end || !(a->progress_s >= 0)) {
+        snprintf(msg, msgsize, "--progress %s: allowed: seconds >= 0", argv[i]);
+        return QB_EUSAGE;
+      }
+    } else if (s[0] == '-' || a->config) {
+      snprintf(msg, msgsize, "unexpected argument '%s' (see qbmap run --help)", s);
+      return QB_EUSAGE;
+    } else
+      a->config = s;
+  }
+  return QB_OK;
+}
+
+/* Output path: -o, else the config's `output`, else CONFIG with its extension replaced. */
+static void output_path(const run_args *a, const qb_config *cfg, char *out, size_t size) {
+  if (a->output)
+    snprintf(out, size, "%s", a->output);
+  else if (cfg->output[0])
+    snprintf(out, size, "%s", cfg->output);
+  else if (a->config) {
+    const char *slash = strrchr(a->config, '/'), *base = slash ? slash + 1 : a->config;
+    const char *dot = strrchr(base, '.');
+    int n = dot ? (int)(dot - base) : (int)strlen(base);
+    snprintf(out, size, "%.*s.h5", n, base);
+  } else
+    snprintf(out, size, "qbmap.h5");
+}
+
+/* Collective (all ranks): rank 0 reads and validates, then everything is broadcast as text and
+ * parsed on every rank, so all ranks hold an identical qb_config. */
+static int cmd_run(int argc, char **argv) {
+  char msg[4096] = "";
+  run_args a;
+  int rank = qb_par_rank();
+  qb_err err = parse_run_args(argc, argv, &a, msg, sizeof msg);
+  char *text = NULL, *sets = NULL, *out = NULL;
+  qb_config cfg = {0};
+  int have_cfg = 0;
+
+  if (rank == 0 && !err) {
+    if (a.print_config) {
+      fputs(qb_config_default_text, stdout);
+    } else {
+      text = a.config ? read_file(a.config, msg, sizeof msg) : strdup(qb_config_default_text);
+      if (!text) err = a.config ? QB_ECONFIG : QB_ENOMEM;
+    }
+    if (!err && text) {
+      const char *src = a.config ? a.config : "<default config>";
+      err = qb_config_parse(text, src, a.sets, a.nsets, &cfg, msg, sizeof msg);
+      have_cfg = !err;
+    }
+    if (!err && text) {
+      size_t len = 1;
+      for (int i = 0; i < a.nsets; i++)
+        len += strlen(a.sets[i]) + 1;
+      sets = calloc(1, len);
+      out = malloc(4096);
+      if (!sets || !out) err = QB_ENOMEM;
+      for (int i = 0; i < a.nsets && !err; i++)
+        strcat(strcat(sets, a.sets[i]), "\n");
+      if (!err) output_path(&a, &cfg, out, 4096);
+    }
+  }
+  int code = rank == 0 ? (int)err : 0, stop = rank == 0 ? (a.print_config && !err) : 0;
+  qb_par_bcast_int(&code, 0);
+  qb_par_bcast_int(&stop, 0);
+  err = (qb_err)code;
+  if (err || stop) goto done;
+
+  if (qb_par_bcast_string(&text, 0) || qb_par_bcast_string(&sets, 0) ||
+      qb_par_bcast_string(&out, 0))
+    QB_PAR_ABORT("broadcasting the configuration failed");
+  if (rank != 0) {
+    char *list[1024];
+    int n = 0;
+    for (char *s = strtok(sets, "\n"); s && n < 1024; s = strtok(NULL, "\n"))
+      list[n++] = s;
+    err = qb_config_parse(text, "config", list, n, &cfg, msg, sizeof msg);
+    have_cfg = !err;
+  }
+  if ((err = qb_par_agree(err))) goto done;
+
+  char commit[128];
+  snprintf(commit, sizeof commit, "%s", QB_GIT_COMMIT);
+  char gslv[32];
+  snprintf(gslv, sizeof gslv, "%s", gsl_version);
+  qb_sweep_opts o = {.output = out,
+                     .force = a.force,
+                     .block_target = a.block_points,
+                     .progress_s = a.progress_s,
+                     .provenance = {{"qbmap_version", QB_VERSION},
+                                    {"git_commit", commit},
+                                    {"mpi_version", qb_par_library_version()},
+                                    {"gsl_version", gslv},
+                                    {NULL, NULL}}};
+  err = qb_sweep_run(&cfg, &o, msg, sizeof msg);
+
+done:
+  if (err && rank == 0) fprintf(stderr, "qbmap run: %s\n", msg[0] ? msg : qb_err_str(err));
+  if (err == QB_EUSAGE && rank == 0) fputs(usage_run, stderr);
+  if (have_cfg) qb_config_free(&cfg);
+  free(text);
+  free(sets);
+  free(out);
+  free(a.sets);
+  return qb_err_exit_code(err);
+}
+
+int main(int argc, char **argv) {
+  gsl_set_error_handler_off();
+  if (argc < 2) {
+    fputs(usage_main, stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    fputs(usage_main, stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "--version") == 0) {
+    printf("qbmap %s (git %s)\n  MPI: %s\n  HDF5: %s\n  GSL: %s\n", QB_VERSION, QB_GIT_COMMIT,
+           qb_par_library_version(), qb_h5_library_version(), gsl_version);
+    return 0;
+  }
+  if (strcmp(cmd, "models") == 0) {
+    if (has_help(argc - 2, argv + 2)) {
+      printf("usage: qbmap models\n\nLists every model with its parameters and fields.\n");
+      return 0;
+    }
+    return cmd_models();
+  }
+  if (strcmp(cmd, "point") == 0) return cmd_point(argc - 2, argv + 2);
+  if (strcmp(cmd, "run") == 0) {
+    if (has_help(argc - 2, argv + 2)) {
+      fputs(usage_run, stdout);
+      return 0;
+    }
+    if (qb_par_init(&argc, &argv)) {
+      fprintf(stderr, "qbmap run: MPI initialization failed\n");
+      return 1;
+    }
+    int code = cmd_run(argc - 2, argv + 2);
+    qb_par_finalize();
+    return code;
+  }
+  fprintf(stderr, "qbmap: unknown command '%s'\n\n%s", cmd, usage_main);
+  return 2;
+}

@@ -1,0 +1,550 @@
+/* Config parsing in two passes over the same text: libcyaml maps it onto C structs through a
+ * schema (types, unknown keys, YAML syntax, with line:column from libcyaml), then the semantic
+ * checks (names, ranges, sizes) run on the structs and look up line:column of the offending
+ * value in a libyaml document of the same text. */
+#include "qbmap/qb_config.h"
+
+#include <cyaml/cyaml.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+const char qb_config_default_text[] =
+    "# qbmap default job: the EP paper's Fig. 3 (a)-(c) phase maps, extended with every field.\n"
+    "model: ep\n"
+    "axes:                # slowest first; the last axis is the fastest\n"
+    "  - {name: gamma_b, values: [0.5, 1.0, 1.5]}\n"
+    "  - {name: alpha, min: -0.75, max: 1.0, n: 351}\n"
+    "  - {name: delta_r, min: -2.0, max: 2.0, n: 801}\n"
+    "fixed: {E_max: 1000, t: 10}\n"
+    "output: qbmap_fig3.h5\n";
+
+/* ---- libcyaml schema ---------------------------------------------------------------------- */
+
+#define QB_UNION_MAX 64 /* distinct parameter names over all models */
+
+typedef struct {
+  char *name;
+  double *values;
+  unsigned values_count;
+  double *min, *max;
+  int64_t *n;
+  char *scale;
+} y_axis;
+
+typedef struct {
+  double *v[QB_UNION_MAX];
+} y_fixed;
+
+typedef struct {
+  char *model;
+  y_axis *axes;
+  unsigned axes_count;
+  y_fixed *fixed;
+  char **fields;
+  unsigned fields_count;
+  char *output;
+} y_config;
+
+static const cyaml_schema_value_t float_entry = {CYAML_VALUE_FLOAT(CYAML_FLAG_DEFAULT, double)};
+static const cyaml_schema_value_t string_entry = {
+    CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, QB_NAME_MAX - 1)};
+
+static const cyaml_schema_field_t axis_fields[] = {
+    CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, y_axis, name, 1, QB_NAME_MAX - 1),
+    CYAML_FIELD_SEQUENCE("values", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, y_axis, values,
+                         &float_entry, 1, CYAML_UNLIMITED),
+    CYAML_FIELD_FLOAT_PTR("min", CYAML_FLAG_OPTIONAL, y_axis, min),
+    CYAML_FIELD_FLOAT_PTR("max", CYAML_FLAG_OPTIONAL, y_axis, max),
+    CYAML_FIELD_INT_PTR("n", CYAML_FLAG_OPTIONAL, y_axis, n),
+    CYAML_FIELD_STRING_PTR("scale", CYAML_FLAG_OPTIONAL, y_axis, scale, 1, 16),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_value_t axis_entry = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, y_axis, axis_fields)};
+
+static cyaml_schema_field_t fixed_fields[QB_UNION_MAX + 1];
+static const char *union_names[QB_UNION_MAX];
+static int union_count;
+
+static const cyaml_schema_field_t config_fields[] = {
+    CYAML_FIELD_STRING_PTR("model", CYAML_FLAG_POINTER, y_config, model, 1, QB_NAME_MAX - 1),
+    CYAML_FIELD_SEQUENCE("axes", CYAML_FLAG_POINTER, y_config, axes, &axis_entry, 1, QB_MAX_AXES),
+    {.key = "fixed",
+     .data_offset = offsetof(y_config, fixed),
+     .value = {.type = CYAML_MAPPING,
+               .flags = CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+               .data_size = sizeof(y_fixed),
+               .mapping = {.fields = fixed_fields}}},
+    CYAML_FIELD_SEQUENCE("fields", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, y_config, fields,
+                         &string_entry, 1, QB_MAX_FIELDS),
+    CYAML_FIELD_STRING_PTR("output", CYAML_FLAG_OPTIONAL, y_config, output, 1, 4095),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_value_t config_schema = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, y_config, config_fields)};
+
+/* `fixed` accepts the union of all models' parameter names; membership in the chosen model is
+ * checked afterwards (so the message can list the model's own parameters). */
+static void build_fixed_schema(void) {
+  if (union_count) return;
+  for (int m = 0; qb_models[m]; m++)
+    for (int i = 0; i < qb_models[m]->nparams; i++) {
+      const char *name = qb_models[m]->params[i].name;
+      int seen = 0;
+      for (int k = 0; k < union_count; k++)
+        seen |= strcmp(union_names[k], name) == 0;
+      if (!seen && union_count < QB_UNION_MAX) union_names[union_count++] = name;
+    }
+  for (int k = 0; k < union_count; k++)
+    fixed_fields[k] = (cyaml_schema_field_t){
+        .key = union_names[k],
+        .data_offset = (uint32_t)(offsetof(y_fixed, v) + (size_t)k * sizeof(double *)),
+        .value = {.type = CYAML_FLOAT,
+                  .flags = CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+                  .data_size = sizeof(double)}};
+  fixed_fields[union_count] = (cyaml_schema_field_t)CYAML_FIELD_END;
+}
+
+typedef struct {
+  char buf[2048];
+  size_t used;
+} log_capture;
+
+static void cyaml_log_to_buffer(cyaml_log_t level, void *ctx, const char *fmt, va_list args) {
+  log_capture *lc = ctx;
+  if (level < CYAML_LOG_ERROR || lc->used >= sizeof lc->buf - 1) return;
+  int n = vsnprintf(lc->buf + lc->used, sizeof lc->buf - lc->used, fmt, args);
+  if (n > 0) lc->used += (size_t)n;
+  if (lc->used > sizeof lc->buf - 1) lc->used = sizeof lc->buf - 1;
+}
+
+/* ---- locations from libyaml ------------------------------------------------------------- */
+
+typedef struct {
+  yaml_document_t doc;
+  int ok;
+  const char *source;
+} yloc;
+
+static void yloc_open(yloc *L, const char *text, const char *source) {
+  yaml_parser_t p;
+  L->ok = 0;
+  L->source = source;
+  if (!yaml_parser_initialize(&p)) return;
+  yaml_parser_set_input_string(&p, (const unsigned char *)text, strlen(text));
+  L->ok = yaml_parser_load(&p, &L->doc) && yaml_document_get_root_node(&L->doc);
+  yaml_parser_delete(&p);
+}
+
+static void yloc_close(yloc *L) {
+  if (L->ok) yaml_document_delete(&L->doc);
+}
+
+/* Node at "a/1/b" (mapping keys and sequence indices); `want_key` returns the key node of the
+ * last mapping step instead of its value. */
+static yaml_node_t *yloc_node(yloc *L, const char *path, int want_key) {
+  if (!L->ok) return NULL;
+  yaml_node_t *node = yaml_document_get_root_node(&L->doc);
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *seg = strtok(buf, "/"); seg && node; seg = strtok(NULL, "/")) {
+    char *next = seg + strlen(seg) + 1;
+    int last = (size_t)(next - buf) > strlen(path);
+    if (node->type == YAML_SEQUENCE_NODE) {
+      long idx = strtol(seg, NULL, 10);
+      yaml_node_item_t *it = node->data.sequence.items.start;
+      node = (idx >= 0 && it + idx < node->data.sequence.items.top)
+                 ? yaml_document_get_node(&L->doc, it[idx])
+                 : NULL;
+    } else if (node->type == YAML_MAPPING_NODE) {
+      yaml_node_t *found = NULL;
+      for (yaml_node_pair_t *pr = node->data.mapping.pairs.start; pr < node->data.mapping.pairs.top;
+           pr++) {
+        yaml_node_t *k = yaml_document_get_node(&L->doc, pr->key);
+        if (k && k->type == YAML_SCALAR_NODE && strcmp((char *)k->data.scalar.value, seg) == 0)
+          found = yaml_document_get_node(&L->doc, (want_key && last) ? pr->key : pr->value);
+      }
+      node = found;
+    } else {
+      node = NULL;
+    }
+  }
+  return node;
+}
+
+/* "source:line:column" of the node at path, or of the closest existing ancestor. */
+static const char *where(yloc *L, const char *path, int want_key, char *buf, size_t size) {
+  char p[256];
+  snprintf(p, sizeof p, "%s", path);
+  for (;;) {
+    yaml_node_t *n = yloc_node(L, p, want_key);
+    if (n) {
+      snprintf(buf, size, "%s:%zu:%zu", L->source, n->start_mark.line + 1,
+               n->start_mark.column + 1);
+      return buf;
+    }
+    char *slash = strrchr(p, '/');
+    if (!slash) break;
+    *slash = '\0';
+    want_key = 0;
+  }
+  snprintf(buf, size, "%s", L->source);
+  return buf;
+}
+
+/* ---- validation ------------------------------------------------------------------------- */
+
+#define FAIL(...)                                                                                  \
+  do {                                                                                             \
+    snprintf(msg, msgsize, __VA_ARGS__);                                                           \
+    err = QB_ECONFIG;                                                                              \
+    goto cleanup;                                                                                  \
+  } while (0)
+
+static char *dup_str(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d) memcpy(d, s, n);
+  return d;
+}
+
+qb_err qb_config_parse_assignment(const qb_model *m, const char *arg, double *p, bool *given,
+                                  char *msg, size_t msgsize) {
+  char names[1024];
+  const char *eq = strchr(arg, '=');
+  if (!eq || eq == arg) {
+    qb_model_param_names(m, names, sizeof names);
+    snprintf(msg, msgsize, "'%s' is not name=value; allowed names for model %s: %s", arg, m->name,
+             names);
+    return QB_EUSAGE;
+  }
+  char name[QB_NAME_MAX];
+  snprintf(name, sizeof name, "%.*s", (int)(eq - arg), arg);
+  int i = qb_model_param_index(m, name);
+  if (i < 0) {
+    qb_model_param_names(m, names, sizeof names);
+    snprintf(msg, msgsize, "unknown parameter '%s' in '%s'; allowed for model %s: %s", name, arg,
+             m->name, names);
+    return QB_EUSAGE;
+  }
+  char *end;
+  errno = 0;
+  double v = strtod(eq + 1, &end);
+  if (end == eq + 1 || *end != '\0' || errno == ERANGE) {
+    snprintf(msg, msgsize, "parameter '%s' = '%s' is not a number; allowed: a finite number", name,
+             eq + 1);
+    return QB_EUSAGE;
+  }
+  if (qb_model_check_value(m, i, v, msg, msgsize)) return QB_EUSAGE;
+  p[i] = v;
+  given[i] = true;
+  return QB_OK;
+}
+
+static void append(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
+  va_list ap;
+  for (;;) {
+    if (!*buf) return;
+    va_start(ap, fmt);
+    int n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if (*len + (size_t)n < *cap) {
+      *len += (size_t)n;
+      return;
+    }
+    *cap = 2 * (*cap + (size_t)n);
+    char *nb = realloc(*buf, *cap);
+    if (!nb) {
+      free(*buf);
+      *buf = NULL;
+      return;
+    }
+    *buf = nb;
+  }
+}
+
+static char *normalize(const qb_config *c) {
+  size_t len = 0, cap = 4096;
+  char *s = malloc(cap);
+  if (!s) return NULL;
+  s[0] = '\0';
+  const qb_model *m = c->model;
+  append(&s, &len, &cap, "model: %s\naxes:\n", m->name);
+  for (int d = 0; d < c->grid.ndim; d++) {
+    const qb_axis *a = &c->grid.axes[d];
+    if (a->kind == QB_AXIS_LIST) {
+      append(&s, &len, &cap, "  - {name: %s, values: [", a->name);
+      for (int64_t i = 0; i < a->n; i++)
+        append(&s, &len, &cap, "%s%.17g", i ? ", " : "", a->values[i]);
+      append(&s, &len, &cap, "]}\n");
+    } else {
+      append(&s, &len, &cap, "  - {name: %s, min: %.17g, max: %.17g, n: %lld, scale: %s}\n",
+             a->name, a->min, a->max, (long long)a->n, a->kind == QB_AXIS_LOG ? "log" : "lin");
+    }
+  }
+  append(&s, &len, &cap, "fixed: {");
+  int first = 1;
+  for (int i = 0; i < m->nparams; i++) {
+    int on_axis = 0;
+    for (int d = 0; d < c->grid.ndim; d++)
+      on_axis |= c->grid.axes[d].param == i;
+    if (on_axis || isnan(c->fixed[i])) continue;
+    append(&s, &len, &cap, "%s%s: %.17g", first ? "" : ", ", m->params[i].name, c->fixed[i]);
+    first = 0;
+  }
+  append(&s, &len, &cap, "}\nfields: [");
+  for (int k = 0; k < c->nfields; k++)
+    append(&s, &len, &cap, "%s%s", k ? ", " : "", m->fields[c->fields[k]].name);
+  append(&s, &len, &cap, "]\n");
+  if (c->output[0]) append(&s, &len, &cap, "output: %s\n", c->output);
+  return s;
+}
+
+qb_err qb_config_parse(const char *text, const char *source, char *const *sets, int nsets,
+                       qb_config *cfg, char *msg, size_t msgsize) {
+  memset(cfg, 0, sizeof *cfg);
+  build_fixed_schema();
+  log_capture lc = {.used = 0};
+  lc.buf[0] = '\0';
+  cyaml_config_t ycfg = {.log_fn = cyaml_log_to_buffer,
+                         .log_ctx = &lc,
+                         .mem_fn = cyaml_mem,
+                         .log_level = CYAML_LOG_ERROR,
+                         .flags = CYAML_CFG_DEFAULT};
+  y_config *y = NULL;
+  yloc L;
+  yloc_open(&L, text, source);
+  qb_err err = QB_OK;
+  char at[512], names[2048];
+
+  cyaml_err_t ce = cyaml_load_data((const uint8_t *)text, strlen(text), &ycfg, &config_schema,
+                                   (cyaml_data_t **)&y, NULL);
+  if (ce != CYAML_OK) {
+    /* libcyaml's own log names the key and line:column; keep it on one line */
+    for (char *q = lc.buf; *q; q++)
+      if (*q == '\n') *q = ' ';
+    size_t n = strlen(lc.buf);
+    while (n && lc.buf[n - 1] == ' ')
+      lc.buf[--n] = '\0';
+    snprintf(msg, msgsize,
+             "%s: %s (%s); allowed keys: model, axes[{name, values | min, max, n, scale}], "
+             "fixed{parameter: number}, fields[names], output",
+             source, n ? lc.buf : "not a valid config", cyaml_strerror(ce));
+    err = QB_ECONFIG;
+    goto cleanup;
+  }
+
+  const qb_model *m = qb_model_find(y->model);
+  if (!m) {
+    names[0] = '\0';
+    for (int i = 0; qb_models[i]; i++)
+      snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+               qb_models[i]->name);
+    FAIL("%s: model = '%s' is unknown; allowed: %s", where(&L, "model", 0, at, sizeof at), y->model,
+         names);
+  }
+  cfg->model = m;
+  qb_model_defaults(m, cfg->fixed, cfg->given);
+  qb_model_param_names(m, names, sizeof names);
+
+  /* axes */
+  qb_grid *g = &cfg->grid;
+  int64_t shape[QB_MAX_AXES];
+  for (unsigned d = 0; d < y->axes_count; d++) {
+    y_axis *ya = &y->axes[d];
+    qb_axis *a = &g->axes[g->ndim];
+    char path[64];
+    snprintf(path, sizeof path, "axes/%u/name", d);
+    int pi = qb_model_param_index(m, ya->name);
+    if (pi < 0)
+      FAIL("%s: axes[%u].name = '%s' is not a parameter of model %s; allowed: %s",
+           where(&L, path, 0, at, sizeof at), d, ya->name, m->name, names);
+    for (int e = 0; e < g->ndim; e++)
+      if (g->axes[e].param == pi)
+        FAIL("%s: axes[%u].name = '%s' duplicates axes[%d]; allowed: each parameter on at most "
+             "one axis",
+             where(&L, path, 0, at, sizeof at), d, ya->name, e);
+    snprintf(a->name, sizeof a->name, "%s", ya->name);
+    a->param = pi;
+    g->ndim++;
+    snprintf(path, sizeof path, "axes/%u", d);
+    int has_range = ya->min || ya->max || ya->n || ya->scale;
+    if (ya->values && has_range)
+      FAIL("%s: axes[%u] (%s) has both 'values' and min/max/n/scale; allowed: either a list "
+           "'values' or 'min', 'max', 'n' (and optional 'scale')",
+           where(&L, path, 0, at, sizeof at), d, ya->name);
+    if (ya->values) {
+      a->kind = QB_AXIS_LIST;
+      a->n = ya->values_count;
+      a->values = malloc((size_t)a->n * sizeof(double));
+      if (!a->values) {
+        err = QB_ENOMEM;
+        snprintf(msg, msgsize, "out of memory");
+        goto cleanup;
+      }
+      for (int64_t i = 0; i < a->n; i++) {
+        a->values[i] = ya->values[i];
+        snprintf(path, sizeof path, "axes/%u/values/%lld", d, (long long)i);
+        char why[512];
+        if (qb_model_check_value(m, pi, a->values[i], why, sizeof why))
+          FAIL("%s: axes[%u].values[%lld]: %s", where(&L, path, 0, at, sizeof at), d, (long long)i,
+               why);
+        for (int64_t k = 0; k < i; k++)
+          if (a->values[k] == a->values[i])
+            FAIL("%s: axes[%u].values[%lld] = %.17g repeats values[%lld]; allowed: distinct "
+                 "coordinates",
+                 where(&L, path, 0, at, sizeof at), d, (long long)i, a->values[i], (long long)k);
+      }
+    } else {
+      if (!ya->min || !ya->max || !ya->n)
+        FAIL("%s: axes[%u] (%s) needs 'values' or all of 'min', 'max', 'n'; missing: %s%s%s",
+             where(&L, path, 0, at, sizeof at), d, ya->name, ya->min ? "" : "min ",
+             ya->max ? "" : "max ", ya->n ? "" : "n");
+      a->min = *ya->min;
+      a->max = *ya->max;
+      a->n = *ya->n;
+      a->kind = QB_AXIS_LIN;
+      if (ya->scale) {
+        snprintf(path, sizeof path, "axes/%u/scale", d);
+        if (strcmp(ya->scale, "log") == 0)
+          a->kind = QB_AXIS_LOG;
+        else if (strcmp(ya->scale, "lin") != 0)
+          FAIL("%s: axes[%u].scale = '%s'; allowed: lin, log", where(&L, path, 0, at, sizeof at), d,
+               ya->scale);
+      }
+      snprintf(path, sizeof path, "axes/%u/n", d);
+      if (a->n < 1)
+        FAIL("%s: axes[%u].n = %lld; allowed: an integer >= 1", where(&L, path, 0, at, sizeof at),
+             d, (long long)a->n);
+      if (a->n > ((int64_t)1 << 40))
+        FAIL("%s: axes[%u].n = %lld; allowed: at most 2^40 points on one axis",
+             where(&L, path, 0, at, sizeof at), d, (long long)a->n);
+      char why[512];
+      snprintf(path, sizeof path, "axes/%u/min", d);
+      if (qb_model_check_value(m, pi, a->min, why, sizeof why))
+        FAIL("%s: axes[%u].min: %s", where(&L, path, 0, at, sizeof at), d, why);
+      snprintf(path, sizeof path, "axes/%u/max", d);
+      if (qb_model_check_value(m, pi, a->max, why, sizeof why))
+        FAIL("%s: axes[%u].max: %s", where(&L, path, 0, at, sizeof at), d, why);
+      if (a->n > 1 && !(a->min < a->max))
+        FAIL("%s: axes[%u] (%s): min = %.17g, max = %.17g; allowed: min < max (or n = 1)",
+             where(&L, path, 0, at, sizeof at), d, ya->name, a->min, a->max);
+      if (a->kind == QB_AXIS_LOG && !(a->min > 0))
+        FAIL("%s: axes[%u] (%s) has scale log with min = %.17g; allowed: 0 < min < max",
+             where(&L, path, 0, at, sizeof at), d, ya->name, a->min);
+      a->values = malloc((size_t)a->n * sizeof(double));
+      if (!a->values) {
+        err = QB_ENOMEM;
+        snprintf(msg, msgsize, "out of memory for axis %s (n = %lld)", a->name, (long long)a->n);
+        goto cleanup;
+      }
+      for (int64_t i = 0; i < a->n; i++)
+        a->values[i] = qb_grid_axis_value(a->kind, a->min, a->max, a->n, i);
+    }
+    cfg->given[pi] = true;
+    shape[g->ndim - 1] = a->n;
+  }
+  g->npoints = qb_grid_count(g->ndim, shape);
+  if (g->npoints < 0)
+    FAIL("%s: the grid's point count (product of the axis lengths) exceeds 2^63 - 1; allowed: "
+         "fewer points",
+         where(&L, "axes", 0, at, sizeof at));
+
+  /* fixed */
+  if (y->fixed)
+    for (int k = 0; k < union_count; k++) {
+      if (!y->fixed->v[k]) continue;
+      char path[128];
+      snprintf(path, sizeof path, "fixed/%s", union_names[k]);
+      int pi = qb_model_param_index(m, union_names[k]);
+      if (pi < 0)
+        FAIL("%s: fixed.%s is not a parameter of model %s; allowed: %s",
+             where(&L, path, 1, at, sizeof at), union_names[k], m->name, names);
+      if (cfg->given[pi])
+        FAIL("%s: fixed.%s is also an axis; allowed: a parameter either on an axis or fixed",
+             where(&L, path, 1, at, sizeof at), union_names[k]);
+      char why[512];
+      if (qb_model_check_value(m, pi, *y->fixed->v[k], why, sizeof why))
+        FAIL("%s: fixed.%s: %s", where(&L, path, 0, at, sizeof at), union_names[k], why);
+      cfg->fixed[pi] = *y->fixed->v[k];
+      cfg->given[pi] = true;
+    }
+  for (int s = 0; s < nsets; s++) {
+    char why[1024];
+    for (int d = 0; d < g->ndim; d++) {
+      size_t len = strlen(g->axes[d].name);
+      if (strncmp(sets[s], g->axes[d].name, len) == 0 && sets[s][len] == '=')
+        FAIL("--set %s: '%s' is an axis; allowed: parameters not on an axis", sets[s],
+             g->axes[d].name);
+    }
+    if (qb_config_parse_assignment(m, sets[s], cfg->fixed, cfg->given, why, sizeof why))
+      FAIL("--set %s: %s", sets[s], why);
+  }
+  {
+    char why[1024];
+    if (qb_model_check_given(m, cfg->given, why, sizeof why)) {
+      char locs[1024] = "";
+      for (int i = 0; i < m->nparams; i++) {
+        char quoted[QB_NAME_MAX + 2], path[128];
+        snprintf(quoted, sizeof quoted, "'%s'", m->params[i].name);
+        if (!cfg->given[i] || !strstr(why, quoted)) continue;
+        snprintf(path, sizeof path, "fixed/%s", m->params[i].name);
+        for (int d = 0; d < g->ndim; d++)
+          if (g->axes[d].param == i) snprintf(path, sizeof path, "axes/%d/name", d);
+        snprintf(locs + strlen(locs), sizeof locs - strlen(locs), " [%s at %s]", m->params[i].name,
+                 where(&L, path, 1, at, sizeof at));
+      }
+      FAIL("%s: %s%s", source, why, locs);
+    }
+  }
+
+  /* fields */
+  bool want[QB_MAX_FIELDS] = {false};
+  if (y->fields) {
+    char fnames[2048];
+    qb_model_field_names(m, fnames, sizeof fnames);
+    for (unsigned k = 0; k < y->fields_count; k++) {
+      int fi = qb_model_field_index(m, y->fields[k]);
+      char path[64];
+      snprintf(path, sizeof path, "fields/%u", k);
+      if (fi < 0)
+        FAIL("%s: fields[%u] = '%s' is not a field of model %s; allowed: %s",
+             where(&L, path, 0, at, sizeof at), k, y->fields[k], m->name, fnames);
+      want[fi] = true;
+    }
+  } else {
+    for (int i = 0; i < m->nfields; i++)
+      want[i] = true;
+  }
+  want[m->nfields - 1] = true; /* status */
+  for (int i = 0; i < m->nfields; i++)
+    if (want[i]) cfg->fields[cfg->nfields++] = i;
+
+  if (y->output) snprintf(cfg->output, sizeof cfg->output, "%s", y->output);
+  cfg->text = dup_str(text);
+  cfg->normalized = normalize(cfg);
+  if (!cfg->text || !cfg->normalized) {
+    err = QB_ENOMEM;
+    snprintf(msg, msgsize, "out of memory");
+  }
+
+cleanup:
+  if (y) cyaml_free(&ycfg, &config_schema, y, 0);
+  yloc_close(&L);
+  if (err) qb_config_free(cfg);
+  return err;
+}
+
+void qb_config_free(qb_config *cfg) {
+  qb_grid_free(&cfg->grid);
+  free(cfg->text);
+  free(cfg->normalized);
+  cfg->text = cfg->normalized = NULL;
+}

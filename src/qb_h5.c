@@ -1,0 +1,395 @@
+/* HDF5 output.  hdf5.h of a parallel build brings in mpi.h; this file uses MPI only to name the
+ * communicator (MPI_COMM_WORLD) and info object that the MPI-IO driver needs. */
+#define _POSIX_C_SOURCE 200809L /* gmtime_r, access, unlink */
+#include "qbmap/qb_h5.h"
+
+#include <hdf5.h>
+#include <hdf5_hl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct qb_h5 {
+  hid_t file, dxpl;
+  hid_t dset[QB_MAX_FIELDS], space[QB_MAX_FIELDS];
+  hid_t done, done_space;
+  int ndim;
+  int64_t shape[QB_MAX_AXES];
+  const qb_config *cfg;
+};
+
+const char *qb_h5_library_version(void) {
+  static char v[32];
+  unsigned maj, min, rel;
+  if (!v[0] && H5get_libversion(&maj, &min, &rel) >= 0)
+    snprintf(v, sizeof v, "%u.%u.%u", maj, min, rel);
+  return v;
+}
+
+/* ---- attributes ------------------------------------------------------------------------- */
+
+static herr_t attr_write(hid_t loc, const char *name, hid_t ftype, hid_t mtype, hsize_t n,
+                         const void *val) {
+  hid_t sp = n == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, NULL);
+  hid_t a = H5I_INVALID_HID;
+  herr_t rc = -1;
+  if (sp < 0) return -1;
+  if (H5Aexists(loc, name) > 0)
+    a = H5Aopen(loc, name, H5P_DEFAULT);
+  else
+    a = H5Acreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT);
+  if (a >= 0) rc = H5Awrite(a, mtype, val);
+  if (a >= 0) H5Aclose(a);
+  H5Sclose(sp);
+  return rc;
+}
+
+static herr_t attr_str(hid_t loc, const char *name, const char *value) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  herr_t rc = -1;
+  if (t < 0) return -1;
+  size_t len = strlen(value);
+  if (H5Tset_size(t, len ? len : 1) >= 0 && H5Tset_strpad(t, H5T_STR_NULLTERM) >= 0 &&
+      H5Tset_cset(t, H5T_CSET_UTF8) >= 0)
+    rc = attr_write(loc, name, t, t, 0, len ? value : "");
+  H5Tclose(t);
+  return rc;
+}
+
+static herr_t attr_i32(hid_t loc, const char *name, int32_t v) {
+  return attr_write(loc, name, H5T_STD_I32LE, H5T_NATIVE_INT32, 0, &v);
+}
+
+static herr_t attr_i64(hid_t loc, const char *name, int64_t v) {
+  return attr_write(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &v);
+}
+
+static herr_t attr_f64(hid_t loc, const char *name, double v) {
+  return attr_write(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, &v);
+}
+
+/* ---- skeleton (rank 0, serial) ---------------------------------------------------------- */
+
+static hid_t create_contiguous(hid_t file, const char *name, hid_t ftype, int rank,
+                               const hsize_t *dims, const void *fill, H5D_fill_time_t ftime) {
+  hid_t sp = H5Screate_simple(rank, dims, NULL);
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  hid_t d = H5I_INVALID_HID;
+  if (sp >= 0 && dcpl >= 0 && H5Pset_layout(dcpl, H5D_CONTIGUOUS) >= 0 &&
+      H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) >= 0 && H5Pset_fill_time(dcpl, ftime) >= 0 &&
+      (!fill || H5Pset_fill_value(dcpl, ftype, fill) >= 0) &&
+      H5Pset_attr_creation_order(dcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0)
+    d = H5Dcreate2(file, name, ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (sp >= 0) H5Sclose(sp);
+  return d;
+}
+
+static herr_t status_flags(hid_t d) {
+  int32_t masks[32];
+  char meanings[1024] = "";
+  hsize_t n = 0;
+#define QB_X(name, bit, msg)                                                                       \
+  masks[n++] = (int32_t)(1u << (bit));                                                             \
+  {                                                                                                \
+    char w[64];                                                                                    \
+    snprintf(w, sizeof w, "%s", #name + 6);                                                        \
+    for (char *q = w; *q; q++)                                                                     \
+      *q = (char)(*q >= 'A' && *q <= 'Z' ? *q - 'A' + 'a' : *q);                                   \
+    snprintf(meanings + strlen(meanings), sizeof meanings - strlen(meanings), "%s%s",              \
+             n > 1 ? " " : "", w);                                                                 \
+  }
+  QB_PT_LIST(QB_X)
+#undef QB_X
+  if (attr_write(d, "flag_masks", H5T_STD_I32LE, H5T_NATIVE_INT32, n, masks) < 0) return -1;
+  return attr_str(d, "flag_meanings", meanings);
+}
+
+static void iso_now(char *buf, size_t n) {
+  time_t now = time(NULL);
+  struct tm tmv;
+  gmtime_r(&now, &tmv);
+  strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+}
+
+#define TRY(expr, what)                                                                            \
+  do {                                                                                             \
+    if ((expr) < 0) {                                                                              \
+      snprintf(msg, msgsize, "HDF5 failed to %s in '%s'", what, meta->path);                       \
+      goto fail;                                                                                   \
+    }                                                                                              \
+  } while (0)
+
+qb_err qb_h5_create(const qb_h5_meta *meta, char *msg, size_t msgsize) {
+  const qb_config *cfg = meta->cfg;
+  const qb_model *m = cfg->model;
+  const qb_grid *g = &cfg->grid;
+  hid_t fcpl = H5I_INVALID_HID, fapl = H5I_INVALID_HID, file = H5I_INVALID_HID;
+  hid_t axis[QB_MAX_AXES], blk = H5I_INVALID_HID;
+  for (int d = 0; d < QB_MAX_AXES; d++)
+    axis[d] = H5I_INVALID_HID;
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+
+  if (!meta->force && access(meta->path, F_OK) == 0) {
+    snprintf(msg, msgsize, "output '%s' exists; allowed: a new path, or --force to overwrite it",
+             meta->path);
+    return QB_EEXIST;
+  }
+  fcpl = H5Pcreate(H5P_FILE_CREATE);
+  fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (fcpl < 0 || fapl < 0 ||
+      H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) < 0 ||
+      H5Pset_attr_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) < 0 ||
+      H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST) < 0) {
+    snprintf(msg, msgsize, "HDF5 property lists could not be set up");
+    goto fail_noremove;
+  }
+  file = H5Fcreate(meta->path, meta->force ? H5F_ACC_TRUNC : H5F_ACC_EXCL, fcpl, fapl);
+  if (file < 0) {
+    snprintf(msg, msgsize,
+             "cannot create output '%s' (directory missing or not writable?); allowed: a path "
+             "in a writable directory",
+             meta->path);
+    goto fail_noremove;
+  }
+
+  /* root attributes: what produced this file */
+  char when[32];
+  iso_now(when, sizeof when);
+  TRY(attr_str(file, "Conventions", "CF-1.8"), "write attributes");
+  TRY(attr_str(file, "title", m->doc), "write attributes");
+  TRY(attr_str(file, "model", m->name), "write attributes");
+  TRY(attr_str(file, "config", cfg->text), "write attributes");
+  TRY(attr_str(file, "config_normalized", cfg->normalized), "write attributes");
+  for (int k = 0; k < 8 && meta->provenance[k][0]; k++)
+    TRY(attr_str(file, meta->provenance[k][0], meta->provenance[k][1]), "write attributes");
+  TRY(attr_str(file, "hdf5_version", qb_h5_library_version()), "write attributes");
+  TRY(attr_i32(file, "nranks", meta->nranks), "write attributes");
+  TRY(attr_str(file, "created", when), "write attributes");
+  TRY(attr_i64(file, "npoints", g->npoints), "write attributes");
+  TRY(attr_i64(file, "block_points", meta->block_points), "write attributes");
+  TRY(attr_i32(file, "complete", 0), "write attributes");
+  TRY(attr_f64(file, "wall_time_s", NAN), "write attributes");
+
+  /* axes: coordinate variables and dimension scales */
+  hsize_t dims[QB_MAX_AXES];
+  for (int d = 0; d < g->ndim; d++) {
+    const qb_axis *a = &g->axes[d];
+    dims[d] = (hsize_t)a->n;
+    axis[d] =
+        create_contiguous(file, a->name, H5T_IEEE_F64LE, 1, &dims[d], NULL, H5D_FILL_TIME_NEVER);
+    TRY(axis[d], "create an axis dataset");
+    TRY(H5Dwrite(axis[d], H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, a->values),
+        "write axis values");
+    TRY(H5DSset_scale(axis[d], a->name), "make a dimension scale");
+    TRY(attr_str(axis[d], "units", m->params[a->param].units), "write attributes");
+    TRY(attr_str(axis[d], "long_name", m->params[a->param].doc), "write attributes");
+    TRY(attr_str(axis[d], "scale",
+                 a->kind == QB_AXIS_LOG ? "log" : (a->kind == QB_AXIS_LIN ? "lin" : "list")),
+        "write attributes");
+  }
+
+  /* fixed parameters, as root attributes named after them */
+  for (int i = 0; i < m->nparams; i++) {
+    int on_axis = 0;
+    for (int d = 0; d < g->ndim; d++)
+      on_axis |= g->axes[d].param == i;
+    if (!on_axis && !isnan(cfg->fixed[i]))
+      TRY(attr_f64(file, m->params[i].name, cfg->fixed[i]), "write attributes");
+  }
+
+  /* fields */
+  for (int k = 0; k < cfg->nfields; k++) {
+    const qb_field *f = &m->fields[cfg->fields[k]];
+    double nanv = NAN;
+    int is_f = f->dtype == QB_F64;
+    hid_t ds = create_contiguous(file, f->name, is_f ? H5T_IEEE_F64LE : H5T_STD_I32LE, g->ndim,
+                                 dims, is_f ? &nanv : NULL, H5D_FILL_TIME_NEVER);
+    TRY(ds, "create a field dataset");
+    herr_t rc = 0;
+    for (int d = 0; d < g->ndim && rc >= 0; d++)
+      rc = H5DSattach_scale(ds, axis[d], (unsigned)d);
+    if (rc >= 0) rc = attr_str(ds, "units", f->units);
+    if (rc >= 0) rc = attr_str(ds, "long_name", f->doc);
+    if (rc >= 0 && is_f) rc = attr_f64(ds, "_FillValue", NAN);
+    if (rc >= 0 && strcmp(f->name, "status") == 0) rc = status_flags(ds);
+    H5Dclose(ds);
+    TRY(rc, "describe a field dataset");
+  }
+
+  /* done mask over blocks */
+  hsize_t nb = (hsize_t)meta->nblocks;
+  blk = create_contiguous(file, "block", H5T_STD_I64LE, 1, &nb, NULL, H5D_FILL_TIME_NEVER);
+  TRY(blk, "create the block dataset");
+  {
+    int64_t *ids = malloc((size_t)nb * sizeof *ids);
+    if (!ids) {
+      snprintf(msg, msgsize, "out of memory for %llu block ids", (unsigned long long)nb);
+      goto fail;
+    }
+    for (hsize_t b = 0; b < nb; b++)
+      ids[b] = (int64_t)b;
+    herr_t rc = H5Dwrite(blk, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ids);
+    free(ids);
+    TRY(rc, "write block ids");
+  }
+  TRY(H5DSset_scale(blk, "block"), "make a dimension scale");
+  TRY(attr_str(blk, "long_name",
+               "block index: block b holds flat points [b*block_points, "
+               "(b+1)*block_points), row-major, last axis fastest"),
+      "write attributes");
+  TRY(attr_str(blk, "units", "1"), "write attributes");
+  {
+    uint8_t zero = 0;
+    hid_t done = create_contiguous(file, "done", H5T_STD_U8LE, 1, &nb, &zero, H5D_FILL_TIME_ALLOC);
+    TRY(done, "create the done mask");
+    herr_t rc = H5DSattach_scale(done, blk, 0);
+    if (rc >= 0) rc = attr_str(done, "long_name", "1 once the block's data is on disk");
+    if (rc >= 0) rc = attr_str(done, "units", "1");
+    H5Dclose(done);
+    TRY(rc, "describe the done mask");
+  }
+
+  H5Dclose(blk);
+  for (int d = 0; d < g->ndim; d++)
+    H5Dclose(axis[d]);
+  H5Pclose(fcpl);
+  H5Pclose(fapl);
+  if (H5Fclose(file) < 0) {
+    snprintf(msg, msgsize, "HDF5 failed to close '%s' (disk full?)", meta->path);
+    unlink(meta->path);
+    return QB_EH5;
+  }
+  return QB_OK;
+
+fail:
+  if (blk >= 0) H5Dclose(blk);
+  for (int d = 0; d < QB_MAX_AXES; d++)
+    if (axis[d] >= 0) H5Dclose(axis[d]);
+  H5Fclose(file);
+  unlink(meta->path);
+fail_noremove:
+  if (fcpl >= 0) H5Pclose(fcpl);
+  if (fapl >= 0) H5Pclose(fapl);
+  return QB_EH5;
+}
+#undef TRY
+
+/* ---- parallel writes -------------------------------------------------------------------- */
+
+qb_err qb_h5_open(const char *path, const qb_config *cfg, qb_h5 **out, char *msg, size_t msgsize) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  qb_h5 *h = calloc(1, sizeof *h);
+  if (!h) return QB_ENOMEM;
+  h->file = h->dxpl = h->done = h->done_space = H5I_INVALID_HID;
+  for (int k = 0; k < QB_MAX_FIELDS; k++)
+    h->dset[k] = h->space[k] = H5I_INVALID_HID;
+  h->cfg = cfg;
+  h->ndim = cfg->grid.ndim;
+  for (int d = 0; d < h->ndim; d++)
+    h->shape[d] = cfg->grid.axes[d].n;
+
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (fapl >= 0 && H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL) >= 0 &&
+      H5Pset_all_coll_metadata_ops(fapl, 1) >= 0 && H5Pset_coll_metadata_write(fapl, 1) >= 0)
+    h->file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+  if (fapl >= 0) H5Pclose(fapl);
+  if (h->file < 0) {
+    snprintf(msg, msgsize, "cannot open '%s' with MPI-IO", path);
+    free(h);
+    return QB_EH5;
+  }
+  h->dxpl = H5Pcreate(H5P_DATASET_XFER);
+  if (h->dxpl < 0 || H5Pset_dxpl_mpio(h->dxpl, H5FD_MPIO_COLLECTIVE) < 0) goto fail;
+  for (int k = 0; k < cfg->nfields; k++) {
+    h->dset[k] = H5Dopen2(h->file, cfg->model->fields[cfg->fields[k]].name, H5P_DEFAULT);
+    if (h->dset[k] < 0 || (h->space[k] = H5Dget_space(h->dset[k])) < 0) goto fail;
+  }
+  h->done = H5Dopen2(h->file, "done", H5P_DEFAULT);
+  if (h->done < 0 || (h->done_space = H5Dget_space(h->done)) < 0) goto fail;
+  *out = h;
+  return QB_OK;
+fail:
+  snprintf(msg, msgsize, "'%s' lacks the datasets of this config", path);
+  qb_h5_close(&h);
+  return QB_EH5;
+}
+
+qb_err qb_h5_write_block(qb_h5 *h, int64_t lo, int64_t hi, void *const *bufs) {
+  qb_box boxes[2 * QB_MAX_AXES];
+  int nb = lo < hi ? qb_grid_range_boxes(h->ndim, h->shape, lo, hi, boxes) : 0;
+  hsize_t n = (hsize_t)(hi > lo ? hi - lo : 1);
+  hid_t mem = H5Screate_simple(1, &n, NULL);
+  qb_err err = mem < 0 ? QB_EH5 : QB_OK;
+  if (!err && nb == 0 && H5Sselect_none(mem) < 0) err = QB_EH5;
+  static const double dummy = 0;
+  for (int k = 0; k < h->cfg->nfields && !err; k++) {
+    hid_t fs = h->space[k];
+    if (H5Sselect_none(fs) < 0) err = QB_EH5;
+    for (int b = 0; b < nb && !err; b++) {
+      hsize_t start[QB_MAX_AXES], count[QB_MAX_AXES];
+      for (int d = 0; d < h->ndim; d++) {
+        start[d] = (hsize_t)boxes[b].start[d];
+        count[d] = (hsize_t)boxes[b].count[d];
+      }
+      if (H5Sselect_hyperslab(fs, b ? H5S_SELECT_OR : H5S_SELECT_SET, start, NULL, count, NULL) < 0)
+        err = QB_EH5;
+    }
+    int is_f = h->cfg->model->fields[h->cfg->fields[k]].dtype == QB_F64;
+    if (!err && H5Dwrite(h->dset[k], is_f ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT32, mem, fs, h->dxpl,
+                         nb ? bufs[k] : &dummy) < 0)
+      err = QB_EH5;
+  }
+  if (mem >= 0) H5Sclose(mem);
+  return err;
+}
+
+qb_err qb_h5_mark_done(qb_h5 *h, int64_t block) {
+  if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) return QB_EH5;
+  hsize_t one = 1, start = (hsize_t)(block < 0 ? 0 : block);
+  hid_t mem = H5Screate_simple(1, &one, NULL);
+  if (mem < 0) return QB_EH5;
+  uint8_t flag = 1;
+  herr_t rc;
+  if (block < 0)
+    rc = (H5Sselect_none(mem) < 0 || H5Sselect_none(h->done_space) < 0) ? -1 : 0;
+  else
+    rc = H5Sselect_hyperslab(h->done_space, H5S_SELECT_SET, &start, NULL, &one, NULL);
+  if (rc >= 0) rc = H5Dwrite(h->done, H5T_NATIVE_UINT8, mem, h->done_space, h->dxpl, &flag);
+  H5Sclose(mem);
+  return rc < 0 ? QB_EH5 : QB_OK;
+}
+
+/* Closes every handle; returns H5Fclose's status (the last write-back to disk). */
+static herr_t release(qb_h5 *h) {
+  for (int k = 0; k < QB_MAX_FIELDS; k++) {
+    if (h->space[k] >= 0) H5Sclose(h->space[k]);
+    if (h->dset[k] >= 0) H5Dclose(h->dset[k]);
+  }
+  if (h->done_space >= 0) H5Sclose(h->done_space);
+  if (h->done >= 0) H5Dclose(h->done);
+  if (h->dxpl >= 0) H5Pclose(h->dxpl);
+  herr_t rc = h->file >= 0 ? H5Fclose(h->file) : 0;
+  free(h);
+  return rc;
+}
+
+qb_err qb_h5_finish(qb_h5 **hp, double wall_time_s) {
+  qb_h5 *h = *hp;
+  qb_err err = QB_OK;
+  if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) err = QB_EH5;
+  if (!err && attr_f64(h->file, "wall_time_s", wall_time_s) < 0) err = QB_EH5;
+  if (!err && attr_i32(h->file, "complete", 1) < 0) err = QB_EH5;
+  if (release(h) < 0) err = QB_EH5;
+  *hp = NULL;
+  return err;
+}
+
+void qb_h5_close(qb_h5 **hp) {
+  if (!hp || !*hp) return;
+  release(*hp);
+  *hp = NULL;
+}

@@ -1,0 +1,82 @@
+#include "qbmap/qb_model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+extern const qb_model qb_model_ep;
+
+const qb_model *const qb_models[] = {&qb_model_ep, NULL};
+
+const qb_model *qb_model_find(const char *name) {
+  for (int i = 0; qb_models[i]; i++)
+    if (strcmp(qb_models[i]->name, name) == 0) return qb_models[i];
+  return NULL;
+}
+
+int qb_model_param_index(const qb_model *m, const char *name) {
+  for (int i = 0; i < m->nparams; i++)
+    if (strcmp(m->params[i].name, name) == 0) return i;
+  return -1;
+}
+
+int qb_model_field_index(const qb_model *m, const char *name) {
+  for (int i = 0; i < m->nfields; i++)
+    if (strcmp(m->fields[i].name, name) == 0) return i;
+  return -1;
+}
+
+qb_err qb_model_check_value(const qb_model *m, int i, double v, char *msg, size_t size) {
+  const qb_param *p = &m->params[i];
+  if (!isfinite(v)) {
+    snprintf(msg, size, "parameter '%s' = %g is not finite; allowed: a finite number", p->name, v);
+    return QB_ECONFIG;
+  }
+  if (p->range == QB_NONNEG && v < 0) {
+    snprintf(msg, size, "parameter '%s' = %.17g is negative; allowed: %s >= 0", p->name, v,
+             p->name);
+    return QB_ECONFIG;
+  }
+  if (p->range == QB_POSITIVE && !(v > 0)) {
+    snprintf(msg, size, "parameter '%s' = %.17g is not positive; allowed: %s > 0", p->name, v,
+             p->name);
+    return QB_ECONFIG;
+  }
+  return QB_OK;
+}
+
+void qb_model_defaults(const qb_model *m, double *p, bool *given) {
+  for (int i = 0; i < m->nparams; i++) {
+    p[i] = m->params[i].def;
+    given[i] = false;
+  }
+}
+
+qb_err qb_model_check_given(const qb_model *m, const bool *given, char *msg, size_t size) {
+  return m->check_given ? m->check_given(given, msg, size) : QB_OK;
+}
+
+static void join_names(int n, const char *(*name)(const qb_model *, int), const qb_model *m,
+                       char *buf, size_t size) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < n && used < size; i++) {
+    int k = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", name(m, i));
+    used += k > 0 ? (size_t)k : 0;
+  }
+}
+
+static const char *param_name(const qb_model *m, int i) {
+  return m->params[i].name;
+}
+static const char *field_name(const qb_model *m, int i) {
+  return m->fields[i].name;
+}
+
+void qb_model_param_names(const qb_model *m, char *buf, size_t size) {
+  join_names(m->nparams, param_name, m, buf, size);
+}
+
+void qb_model_field_names(const qb_model *m, char *buf, size_t size) {
+  join_names(m->nfields, field_name, m, buf, size);
+}

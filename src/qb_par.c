@@ -1,0 +1,92 @@
+#include "qbmap/qb_par.h"
+
+#include <mpi.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int par_rank = 0, par_size = 1;
+
+qb_err qb_par_init(int *argc, char ***argv) {
+  if (MPI_Init(argc, argv) != MPI_SUCCESS) return QB_EMPI;
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  if (MPI_Comm_rank(MPI_COMM_WORLD, &par_rank) != MPI_SUCCESS) return QB_EMPI;
+  if (MPI_Comm_size(MPI_COMM_WORLD, &par_size) != MPI_SUCCESS) return QB_EMPI;
+  return QB_OK;
+}
+
+void qb_par_finalize(void) {
+  MPI_Finalize();
+}
+
+int qb_par_rank(void) {
+  return par_rank;
+}
+int qb_par_size(void) {
+  return par_size;
+}
+double qb_par_time(void) {
+  return MPI_Wtime();
+}
+
+qb_err qb_par_agree(qb_err mine) {
+  int in = (int)mine, out = 0;
+  if (MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS)
+    QB_PAR_ABORT("MPI_Allreduce failed while agreeing on a status");
+  return (qb_err)out;
+}
+
+qb_err qb_par_bcast_string(char **s, int root) {
+  long long len = (par_rank == root) ? (*s ? (long long)strlen(*s) : -1) : 0;
+  if (MPI_Bcast(&len, 1, MPI_LONG_LONG, root, MPI_COMM_WORLD) != MPI_SUCCESS) return QB_EMPI;
+  if (len < 0) {
+    if (par_rank != root) *s = NULL;
+    return QB_OK;
+  }
+  if (par_rank != root) {
+    *s = malloc((size_t)len + 1);
+    if (!*s) QB_PAR_ABORT("out of memory receiving %lld bytes", len);
+  }
+  /* large texts in pieces: MPI counts are int */
+  for (long long off = 0; off < len; off += 1 << 30) {
+    int n = (int)(len - off < (1 << 30) ? len - off : (1 << 30));
+    if (MPI_Bcast(*s + off, n, MPI_CHAR, root, MPI_COMM_WORLD) != MPI_SUCCESS) return QB_EMPI;
+  }
+  (*s)[len] = '\0';
+  return QB_OK;
+}
+
+void qb_par_bcast_int(int *v, int root) {
+  if (MPI_Bcast(v, 1, MPI_INT, root, MPI_COMM_WORLD) != MPI_SUCCESS)
+    QB_PAR_ABORT("MPI_Bcast failed");
+}
+
+void qb_par_barrier(void) {
+  if (MPI_Barrier(MPI_COMM_WORLD) != MPI_SUCCESS) QB_PAR_ABORT("MPI_Barrier failed");
+}
+
+const char *qb_par_library_version(void) {
+  static char v[MPI_MAX_LIBRARY_VERSION_STRING];
+  int n = 0;
+  if (!v[0]) {
+    MPI_Get_library_version(v, &n);
+    char *nl = strchr(v, '\n');
+    if (nl) *nl = '\0';
+    char *comma = strchr(v, ',');
+    if (comma) *comma = '\0';
+  }
+  return v;
+}
+
+_Noreturn void qb_par_abort(const char *file, int line, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "qbmap: rank %d: %s:%d: ", par_rank, file, line);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  fflush(stderr);
+  MPI_Abort(MPI_COMM_WORLD, 1);
+  abort();
+}
