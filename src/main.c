@@ -311,7 +311,6 @@ static int cmd_run(int argc, char **argv) {
 
 done:
   if (err && rank == 0) fprintf(stderr, "qbmap run: %s\n", msg[0] ? msg : qb_err_str(err));
-  if (err == QB_EUSAGE && rank == 0) fputs(usage_run, stderr);
   if (have_cfg) qb_config_free(&cfg);
   free(text);
   free(sets);

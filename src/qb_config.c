@@ -128,22 +128,32 @@ static void cyaml_log_to_buffer(cyaml_log_t level, void *ctx, const char *fmt, v
 
 typedef struct {
   yaml_document_t doc;
-  int ok;
+  int loaded, ok;
   const char *source;
+  char problem[256]; /* libyaml's syntax error, "" if none */
+  size_t pline, pcol;
 } yloc;
 
 static void yloc_open(yloc *L, const char *text, const char *source) {
   yaml_parser_t p;
-  L->ok = 0;
+  L->loaded = L->ok = 0;
   L->source = source;
+  L->problem[0] = '\0';
   if (!yaml_parser_initialize(&p)) return;
   yaml_parser_set_input_string(&p, (const unsigned char *)text, strlen(text));
-  L->ok = yaml_parser_load(&p, &L->doc) && yaml_document_get_root_node(&L->doc);
+  L->loaded = yaml_parser_load(&p, &L->doc);
+  L->ok = L->loaded && yaml_document_get_root_node(&L->doc);
+  if (!L->loaded) {
+    snprintf(L->problem, sizeof L->problem, "%s%s%s", p.problem ? p.problem : "syntax error",
+             p.context ? " " : "", p.context ? p.context : "");
+    L->pline = p.problem_mark.line + 1;
+    L->pcol = p.problem_mark.column + 1;
+  }
   yaml_parser_delete(&p);
 }
 
 static void yloc_close(yloc *L) {
-  if (L->ok) yaml_document_delete(&L->doc);
+  if (L->loaded) yaml_document_delete(&L->doc);
 }
 
 /* Node at "a/1/b" (mapping keys and sequence indices); `want_key` returns the key node of the
@@ -196,6 +206,82 @@ static const char *where(yloc *L, const char *path, int want_key, char *buf, siz
   }
   snprintf(buf, size, "%s", L->source);
   return buf;
+}
+
+/* Turns libcyaml's log (reason, then a backtrace "in mapping field 'x' (line..)" innermost
+ * first) into one message located by our own libyaml document. */
+static void cyaml_message(const char *log, yloc *L, char *msg, size_t msgsize) {
+  char at[512];
+  if (L->problem[0] || !L->ok) {
+    snprintf(msg, msgsize,
+             "%s:%zu:%zu: YAML syntax error: %s; allowed: a YAML mapping with keys "
+             "model, axes, fixed, fields, output",
+             L->source, L->problem[0] ? L->pline : 1, L->problem[0] ? L->pcol : 1,
+             L->problem[0] ? L->problem : "empty document");
+    return;
+  }
+  char reason[512] = "", segs[8][QB_NAME_MAX];
+  int nseg = 0;
+  const char *q = strstr(log, "Load: ");
+  snprintf(reason, sizeof reason, "%.500s", q ? q + 6 : log);
+  char *nl = strchr(reason, '\n');
+  if (nl) *nl = '\0';
+  for (const char *b = log; (b = strstr(b, "in ")) != NULL && nseg < 8; b += 3) {
+    const char *name = NULL;
+    int entry = 0;
+    if (strncmp(b, "in mapping field '", 18) == 0)
+      name = b + 18;
+    else if (strncmp(b, "in sequence entry '", 19) == 0)
+      name = b + 19, entry = 1;
+    if (!name) continue;
+    const char *end = strchr(name, '\'');
+    if (!end) break;
+    if (entry && strtol(name, NULL, 10) < 1) continue; /* before the first entry */
+    if (entry)                                         /* libcyaml counts entries from 1 */
+      snprintf(segs[nseg++], QB_NAME_MAX, "%ld", strtol(name, NULL, 10) - 1);
+    else
+      snprintf(segs[nseg++], QB_NAME_MAX, "%.*s", (int)(end - name), name);
+  }
+  /* a missing field is reported inside the last field read: locate its mapping instead */
+  int inner_idx = nseg > 0 && segs[0][0] >= '0' && segs[0][0] <= '9';
+  int first = (strstr(reason, "Missing required") && nseg > 0 && !inner_idx) ||
+              (strstr(reason, "Excessive entries") && inner_idx);
+  char path[256] = "", dotted[256] = "";
+  for (int k = nseg - 1; k >= first; k--) {
+    int idx = segs[k][0] >= '0' && segs[k][0] <= '9';
+    snprintf(path + strlen(path), sizeof path - strlen(path), "%s%s", path[0] ? "/" : "", segs[k]);
+    snprintf(dotted + strlen(dotted), sizeof dotted - strlen(dotted), idx ? "[%s]" : "%s%s",
+             idx ? segs[k] : (dotted[0] ? "." : ""), idx ? "" : segs[k]);
+  }
+  const char *allowed = "model, axes, fixed, fields, output";
+  if (nseg - first >= 1 && strcmp(segs[nseg - 1], "axes") == 0)
+    allowed =
+        nseg - first == 1 ? "a list of 1 to 8 axes" : "axis keys name, values, min, max, n, scale";
+  char params[1024] = "parameter: number";
+  yaml_node_t *mn = yloc_node(L, "model", 0);
+  const qb_model *m = mn && mn->type == YAML_SCALAR_NODE
+                          ? qb_model_find((const char *)mn->data.scalar.value)
+                          : NULL;
+  if (m) {
+    snprintf(params, sizeof params, "parameters of model %s: ", m->name);
+    qb_model_param_names(m, params + strlen(params), sizeof params - strlen(params));
+  }
+  if (nseg >= 1 && strcmp(segs[nseg - 1], "fixed") == 0) allowed = params;
+  if (nseg >= 1 && strcmp(segs[nseg - 1], "fields") == 0) allowed = "a list of field names";
+  const char *key = strstr(reason, "Unexpected key: ");
+  if (key) {
+    key += 16;
+    char kp[320];
+    snprintf(kp, sizeof kp, "%s%s%s", path, path[0] ? "/" : "", key);
+    snprintf(msg, msgsize, "%s: unknown key '%s'%s%s; allowed: %s", where(L, kp, 1, at, sizeof at),
+             key, dotted[0] ? " in " : " at the top level", dotted, allowed);
+    return;
+  }
+  snprintf(msg, msgsize, "%s: %s%s%s; allowed: %s", where(L, path, 0, at, sizeof at),
+           dotted[0] ? dotted : "", dotted[0] ? ": " : "", reason,
+           strstr(reason, "FLOAT") ? "a finite number"
+           : strstr(reason, "INT") ? "an integer"
+                                   : allowed);
 }
 
 /* ---- validation ------------------------------------------------------------------------- */
@@ -326,17 +412,9 @@ qb_err qb_config_parse(const char *text, const char *source, char *const *sets, 
 
   cyaml_err_t ce = cyaml_load_data((const uint8_t *)text, strlen(text), &ycfg, &config_schema,
                                    (cyaml_data_t **)&y, NULL);
-  if (ce != CYAML_OK) {
-    /* libcyaml's own log names the key and line:column; keep it on one line */
-    for (char *q = lc.buf; *q; q++)
-      if (*q == '\n') *q = ' ';
-    size_t n = strlen(lc.buf);
-    while (n && lc.buf[n - 1] == ' ')
-      lc.buf[--n] = '\0';
-    snprintf(msg, msgsize,
-             "%s: %s (%s); allowed keys: model, axes[{name, values | min, max, n, scale}], "
-             "fixed{parameter: number}, fields[names], output",
-             source, n ? lc.buf : "not a valid config", cyaml_strerror(ce));
+  if (ce != CYAML_OK || !y) {
+    if (!y && ce == CYAML_OK) L.ok = 0; /* empty document */
+    cyaml_message(lc.buf, &L, msg, msgsize);
     err = QB_ECONFIG;
     goto cleanup;
   }
@@ -423,9 +501,10 @@ qb_err qb_config_parse(const char *text, const char *source, char *const *sets, 
       if (a->n < 1)
         FAIL("%s: axes[%u].n = %lld; allowed: an integer >= 1", where(&L, path, 0, at, sizeof at),
              d, (long long)a->n);
-      if (a->n > ((int64_t)1 << 40))
-        FAIL("%s: axes[%u].n = %lld; allowed: at most 2^40 points on one axis",
-             where(&L, path, 0, at, sizeof at), d, (long long)a->n);
+      if (a->n > QB_AXIS_NMAX)
+        FAIL("%s: axes[%u].n = %lld; allowed: at most %lld points on one axis (its coordinates "
+             "are held in memory)",
+             where(&L, path, 0, at, sizeof at), d, (long long)a->n, (long long)QB_AXIS_NMAX);
       char why[512];
       snprintf(path, sizeof path, "axes/%u/min", d);
       if (qb_model_check_value(m, pi, a->min, why, sizeof why))
@@ -439,14 +518,6 @@ qb_err qb_config_parse(const char *text, const char *source, char *const *sets, 
       if (a->kind == QB_AXIS_LOG && !(a->min > 0))
         FAIL("%s: axes[%u] (%s) has scale log with min = %.17g; allowed: 0 < min < max",
              where(&L, path, 0, at, sizeof at), d, ya->name, a->min);
-      a->values = malloc((size_t)a->n * sizeof(double));
-      if (!a->values) {
-        err = QB_ENOMEM;
-        snprintf(msg, msgsize, "out of memory for axis %s (n = %lld)", a->name, (long long)a->n);
-        goto cleanup;
-      }
-      for (int64_t i = 0; i < a->n; i++)
-        a->values[i] = qb_grid_axis_value(a->kind, a->min, a->max, a->n, i);
     }
     cfg->given[pi] = true;
     shape[g->ndim - 1] = a->n;
@@ -456,6 +527,18 @@ qb_err qb_config_parse(const char *text, const char *source, char *const *sets, 
     FAIL("%s: the grid's point count (product of the axis lengths) exceeds 2^63 - 1; allowed: "
          "fewer points",
          where(&L, "axes", 0, at, sizeof at));
+  for (int d = 0; d < g->ndim; d++) {
+    qb_axis *a = &g->axes[d];
+    if (a->kind == QB_AXIS_LIST) continue;
+    a->values = malloc((size_t)a->n * sizeof(double));
+    if (!a->values) {
+      err = QB_ENOMEM;
+      snprintf(msg, msgsize, "out of memory for axis %s (n = %lld)", a->name, (long long)a->n);
+      goto cleanup;
+    }
+    for (int64_t i = 0; i < a->n; i++)
+      a->values[i] = qb_grid_axis_value(a->kind, a->min, a->max, a->n, i);
+  }
 
   /* fixed */
   if (y->fixed)

@@ -8,6 +8,7 @@
 
 #define QB_MAX_AXES 8
 #define QB_NAME_MAX 64
+#define QB_AXIS_NMAX ((int64_t)1 << 27) /* coordinates per axis (held in memory: 1 GiB) */
 
 typedef enum { QB_AXIS_LIST = 0, QB_AXIS_LIN = 1, QB_AXIS_LOG = 2 } qb_axis_kind;
 
