@@ -1,0 +1,78 @@
+#!/usr/bin/python3
+"""Read-back of a qbmap file as a user would: xarray with both engines (h5netcdf, netcdf4)
+sees named coordinates with units; ncdump -h prints it; and `qbmap point` at sampled grid
+points prints exactly (bitwise) the sweep's values.
+Usage: readback.py QBMAP MPIEXEC TESTS_SOURCE_DIR"""
+import os
+import random
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import xarray as xr
+
+qbmap, mpiexec, src = sys.argv[1:4]
+passed = failed = 0
+
+
+def check(ok, what):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL", what)
+
+
+def point(args):
+    out = subprocess.run([qbmap, "point", "ep"] + args, capture_output=True, text=True, check=True)
+    vals = {}
+    for line in out.stdout.splitlines():
+        if line.startswith("status: "):
+            break
+        k, v = line.split(" = ")
+        vals[k] = float(v)
+    return vals
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    path = os.path.join(tmp, "rb.h5")
+    subprocess.run([mpiexec, "-n", "2", qbmap, "run", os.path.join(src, "data", "readback.yaml"),
+                    "-o", path, "--progress", "0"], check=True, capture_output=True)
+    for engine in ("h5netcdf", "netcdf4"):
+        ds = xr.open_dataset(path, engine=engine)
+        check(list(ds["growth_rate"].dims) == ["gamma_b", "t", "delta_r"], f"{engine}: dims")
+        for c in ("gamma_b", "t", "delta_r"):
+            check(c in ds.coords and ds[c].attrs.get("units") == "1" and "long_name" in ds[c].attrs,
+                  f"{engine}: coordinate {c} with units and long_name")
+        check(np.allclose(ds["t"].values, np.logspace(-3, 3, 9), rtol=1e-14, atol=0), f"{engine}: log axis")
+        check(ds["t"].values[-1] == 1e3 and ds["delta_r"].values[0] == -1.5, f"{engine}: exact end points")
+        for v in ds.data_vars:
+            check("units" in ds[v].attrs and "long_name" in ds[v].attrs, f"{engine}: {v} units")
+        check(int(ds.attrs["complete"]) == 1 and ds.attrs["model"] == "ep" and
+              ds.attrs["Conventions"] == "CF-1.8", f"{engine}: root attributes")
+        for a in ("config", "config_normalized", "qbmap_version", "git_commit", "mpi_version",
+                  "hdf5_version", "gsl_version", "nranks", "wall_time_s", "created"):
+            check(a in ds.attrs, f"{engine}: attribute {a}")
+        check(int(ds.attrs["nranks"]) == 2, f"{engine}: nranks")
+        sel = ds["E_B"].sel(gamma_b=1.0, t=ds["t"].values[4], delta_r=0.0, method="nearest")
+        check(np.isfinite(float(sel)), f"{engine}: .sel() works")
+        ds.close()
+    cdl = subprocess.run(["ncdump", "-h", path], capture_output=True, text=True)
+    check(cdl.returncode == 0 and "double growth_rate(gamma_b, t, delta_r)" in cdl.stdout,
+          "ncdump -h")
+
+    ds = xr.open_dataset(path, engine="h5netcdf")
+    rng = random.Random(7)
+    for _ in range(25):
+        i, j, k = rng.randrange(2), rng.randrange(9), rng.randrange(31)
+        gb, t, dr = (float(ds[c].values[n]) for c, n in (("gamma_b", i), ("t", j), ("delta_r", k)))
+        ref = point([f"gamma_b={gb!r}", f"t={t!r}", f"delta_r={dr!r}", "alpha=0.1", "E_max=500"])
+        for name, v in ref.items():
+            got = ds[name].values[i, j, k]
+            same = (np.isnan(v) and np.isnan(got)) or float(got) == v
+            check(same, f"point vs sweep {name} at gamma_b={gb} t={t} delta_r={dr}: {v} != {got}")
+    ds.close()
+print(f"readback: {passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
