@@ -18,10 +18,12 @@ static void test_boxes(int ndim, const int64_t *shape) {
       for (int b = 0; b < nb && ok; b++) {
         /* enumerate the box in row-major order and check it continues the range */
         int64_t idx[QB_MAX_AXES], cnt = 1;
-        for (int d = 0; d < ndim; d++) cnt *= boxes[b].count[d], idx[d] = 0;
+        for (int d = 0; d < ndim; d++)
+          cnt *= boxes[b].count[d], idx[d] = 0;
         for (int64_t k = 0; k < cnt && ok; k++) {
           int64_t flat = 0;
-          for (int d = 0; d < ndim; d++) flat = flat * shape[d] + boxes[b].start[d] + idx[d];
+          for (int d = 0; d < ndim; d++)
+            flat = flat * shape[d] + boxes[b].start[d] + idx[d];
           ok = flat == next++;
           for (int d = ndim - 1; d >= 0; d--) {
             if (++idx[d] < boxes[b].count[d]) break;
@@ -30,8 +32,8 @@ static void test_boxes(int ndim, const int64_t *shape) {
         }
         covered += cnt;
       }
-      CHECK("boxes cover [lo, hi) in order", ok && covered == hi - lo, "ndim=%d lo=%lld hi=%lld nb=%d",
-            ndim, (long long)lo, (long long)hi, nb);
+      CHECK("boxes cover [lo, hi) in order", ok && covered == hi - lo,
+            "ndim=%d lo=%lld hi=%lld nb=%d", ndim, (long long)lo, (long long)hi, nb);
     }
 }
 
@@ -51,8 +53,10 @@ int main(void) {
           int64_t b = qb_grid_round_block(nblocks, nranks, r, k);
           if (b >= 0) ok &= b < nblocks && !seen[b]++;
         }
-      for (int64_t b = 0; b < nblocks; b++) ok &= seen[b] == 1;
-      CHECK("every block dealt exactly once", ok, "nblocks=%lld nranks=%d", (long long)nblocks, nranks);
+      for (int64_t b = 0; b < nblocks; b++)
+        ok &= seen[b] == 1;
+      CHECK("every block dealt exactly once", ok, "nblocks=%lld nranks=%d", (long long)nblocks,
+            nranks);
     }
 
   int64_t big[] = {100000, 100000, 100000, 1000}, huge[] = {1LL << 32, 1LL << 32};
@@ -67,12 +71,15 @@ int main(void) {
   CHECK("block within a long row", qb_grid_block_points(&g, 16384) == 16384, "long row");
   int64_t lo, hi;
   qb_grid_block_range(1000, 300, 3, &lo, &hi);
-  CHECK("last block is short", lo == 900 && hi == 1000, "lo=%lld hi=%lld", (long long)lo, (long long)hi);
+  CHECK("last block is short", lo == 900 && hi == 1000, "lo=%lld hi=%lld", (long long)lo,
+        (long long)hi);
   int64_t idx[2];
   g.axes[1].n = 801;
   qb_grid_unflatten(&g, 5 * 801 + 7, idx);
   CHECK("unflatten", idx[0] == 5 && idx[1] == 7, "idx");
-  CHECK("axis end points exact", qb_grid_axis_value(QB_AXIS_LOG, 1e-8, 1e4, 7, 6) == 1e4 &&
-        qb_grid_axis_value(QB_AXIS_LIN, -2, 2, 801, 400) == 0, "ends");
+  CHECK("axis end points exact",
+        qb_grid_axis_value(QB_AXIS_LOG, 1e-8, 1e4, 7, 6) == 1e4 &&
+            qb_grid_axis_value(QB_AXIS_LIN, -2, 2, 801, 400) == 0,
+        "ends");
   return qb_test_report("grid");
 }

@@ -148,30 +148,44 @@ static void sys_init(ep_sys *S, double ga, double gb, double dr, double Er) {
   S->growth = -S->s + creal(S->w);
 }
 
-/* J_n(c) = int_0^1 u^n e^{cu} du for n = 0..nmax, |c| <= 25, by series with positive terms:
+/* J_n(c) = int_0^1 u^n e^{cu} du for n = 0..nmax (|c| <= 25).  Each recurrence is run only
+ * where it is stable: upward J_n = (e^c - n J_{n-1})/c for n <= |c|, downward
+ * J_{n-1} = (e^c - c J_n)/n for n > |c| from a series value of J_nmax with positive terms:
  * c >= 0: sum_j c^j/(j! (n+j+1));  c < 0: e^c n! sum_j |c|^j/(n+j+1)!  (Kummer). */
-static void jn_series(double c, int nmax, double *J) {
-  for (int n = 0; n <= nmax; n++) {
-    double sum = 0, term;
-    if (c >= 0) {
-      term = 1.0;
-      for (int j = 0; j < 200; j++) {
-        double add = term / (n + j + 1);
-        sum += add;
-        if (add <= 1e-17 * sum) break;
-        term *= c / (j + 1);
-      }
-      J[n] = sum;
-    } else {
-      term = 1.0 / (n + 1);
-      for (int j = 0; j < 200; j++) {
-        sum += term;
-        term *= -c / (n + j + 2);
-        if (term <= 1e-17 * sum) break;
-      }
-      J[n] = exp(c) * sum;
-    }
+static void jn_values(double c, int nmax, double *J) {
+  if (c == 0) {
+    for (int n = 0; n <= nmax; n++)
+      J[n] = 1.0 / (n + 1);
+    return;
   }
+  double ec = exp(c);
+  int n0 = (int)fmin((double)nmax, floor(fabs(c)));
+  J[0] = expm1(c) / c;
+  for (int n = 1; n <= n0; n++)
+    J[n] = (ec - n * J[n - 1]) / c;
+  if (nmax <= n0) return;
+  int N = nmax;
+  double sum = 0, term;
+  if (c > 0) {
+    term = 1.0;
+    for (int j = 0; j < 400; j++) {
+      double add = term / (N + j + 1);
+      sum += add;
+      if (add <= 1e-17 * sum) break;
+      term *= c / (j + 1);
+    }
+    J[N] = sum;
+  } else {
+    term = 1.0 / (N + 1);
+    for (int j = 0; j < 400; j++) {
+      sum += term;
+      term *= -c / (N + j + 2);
+      if (term <= 1e-17 * sum) break;
+    }
+    J[N] = ec * sum;
+  }
+  for (int n = N; n > n0 + 1; n--)
+    J[n - 1] = (ec - c * J[n]) / n;
 }
 
 /* phi1(a) = (e^a - 1)/a, times e^{-R}; series near 0. */
@@ -197,16 +211,20 @@ static double complex sinhc(double complex h) {
   return csinh(h) / h;
 }
 
-#define SERIES_K 11 /* terms in (wt)^2; |wt| <= 1 gives 1/23! < 4e-23 */
+#define SERIES_KMAX 12 /* |wt| <= 1: (wt)^24/24! < 2e-24 */
 
 static void traj_series(const ep_sys *S, double t, ep_traj *o) {
   double c = -S->s * t;
   double complex h2 = S->w2 * t * t;
-  double J[2 * SERIES_K + 2];
-  jn_series(c, 2 * SERIES_K + 1, J);
+  /* terms while |h2|^k/(2k)! >= 1e-18 (J_n <= J_0, so this bounds every sum) */
+  int K = 0;
+  for (double m = 1, ah = cabs(h2); K < SERIES_KMAX && m >= 1e-18; K++)
+    m *= ah / ((2.0 * K + 1) * (2.0 * K + 2));
+  double J[2 * SERIES_KMAX + 2];
+  jn_values(c, 2 * K + 1, J);
   double complex Sa = 0, Sb = 0, Sc = 0, Ss = 0, hp = 1.0;
   double fe = 1.0, fo = 1.0; /* (2k)!, (2k+1)! */
-  for (int k = 0; k <= SERIES_K; k++) {
+  for (int k = 0; k <= K; k++) {
     Sa += hp / fe * J[2 * k];
     Sb += hp / fo * J[2 * k + 1];
     Sc += hp / fe;
@@ -340,50 +358,48 @@ static double bound_db(const ep_sys *S, const ep_bounds *B, double t0, double t1
 
 #define TCRIT_MAX_STEPS 100000
 
-/* First t > 0 with E_B(t) = Emax (absolute energy).  Scan forward: from t_k (E_B < E_max) no
- * crossing can occur before t_k + (sqrt(E_max) - |b(t_k)|)/sup|b'|, so that jump is always safe;
- * where it is short, step by a resolution of 1/16 of the fastest beat period of |b|^2 (or t/8
- * without oscillation). Then Newton with bisection safeguard on ln E_B - ln E_max inside the
- * bracket. */
-static double tcrit_exact(const ep_sys *S, double Emax, uint32_t *status) {
-  ep_bounds B;
-  bounds_init(S, &B);
-  const double lmax = log(Emax), smax = sqrt(Emax);
-  double mu = fmax(cabs(-S->s + S->w), cabs(-S->s - S->w));
-  double dt0 = 0.25 / fmax(mu, 1e-300);
-  double wi = fabs(cimag(S->w));
-  double dt_osc = wi > 0 ? 0.2 / wi : INFINITY;
+/* ln E_B(t) and its t-derivative from the eigen-expansion b = b_ss + D+ e^{mu+ t} + D- e^{mu- t},
+ * scaled by e^{-g t}.  Only used where it is well conditioned (see tcrit_growing). */
+typedef struct {
+  double complex bss, dp, dm, mp, mm;
+  double g;
+} ep_eig;
 
-  double t = 0, f = -INFINITY;
-  double ta = 0, tb = NAN;
-  for (int k = 0; k < TCRIT_MAX_STEPS; k++) {
-    if (bound_b_future(S, &B, t) < smax) {
-      *status |= QB_PT_TCRIT_NEVER;
-      return NAN;
+/* The eigen-expansion, or NULL-equivalent (returns 0) near the EP or where det M = 0. */
+static int eig_init(const ep_sys *S, ep_eig *E) {
+  if (!(cabs(S->w) > 1e-6 * (1.0 + fabs(S->s))) || !(cabs(S->detM) > 0)) return 0;
+  *E = (ep_eig){.bss = S->Er / S->detM,
+                .dp = -S->Er * (1.0 + S->s / S->w) / (2.0 * S->detM),
+                .dm = -S->Er * (1.0 - S->s / S->w) / (2.0 * S->detM),
+                .mp = -S->s + S->w,
+                .mm = -S->s - S->w,
+                .g = fmax(S->growth, 0.0)};
+  return 1;
+}
+
+/* ln E_B from the eigen-expansion when its terms cancel by less than a factor 1e3 (relative
+ * error below ~1e-13); else from the robust form. */
+static double log_eb_fast(const ep_sys *S, const ep_eig *E, double t, double *dlog) {
+  if (E) {
+    double R = E->g * t;
+    double complex ep = cexp(E->mp * t - R), em = cexp(E->mm * t - R), b0 = E->bss * exp(-R);
+    double complex b = b0 + E->dp * ep + E->dm * em;
+    double m = creal(b) * creal(b) + cimag(b) * cimag(b);
+    double sz = cabs(b0) + cabs(E->dp * ep) + cabs(E->dm * em);
+    if (sz * sz < 1e6 * m) {
+      if (dlog) *dlog = 2.0 * creal(conj(b) * (E->mp * E->dp * ep + E->mm * E->dm * em)) / m;
+      return 2.0 * R + log(m);
     }
-    double r = t > 0 ? exp(0.5 * (f + lmax)) : 0.0; /* |b(t)| */
-    double gap = smax - r;
-    double v = bound_db(S, &B, t, t + gap / fmax(bound_db(S, &B, t, t), 1e-300));
-    double safe = gap / fmax(v, 1e-300) * (1.0 - 1e-12);
-    double step = fmax(safe, fmin(dt_osc, 0.125 * t + dt0));
-    if (!(step > 0) || !isfinite(step)) break;
-    double tn = t + step, fn = log_eb(S, tn, NULL) - lmax;
-    if (fn >= 0) {
-      ta = t;
-      tb = tn;
-      break;
-    }
-    t = tn;
-    f = fn;
   }
-  if (isnan(tb)) {
-    *status |= QB_PT_TCRIT_FAILED;
-    return NAN;
-  }
-  /* Newton-bisection on [ta, tb], f(ta) < 0 <= f(tb). */
-  double x = tb;
+  return log_eb(S, t, dlog);
+}
+
+/* Newton with bisection safeguard for f(t) = ln E_B(t) - lmax on [ta, tb], f(ta) < 0 <= f(tb),
+ * to a relative bracket width of 4 eps. */
+static double tcrit_refine(const ep_sys *S, const ep_eig *E, double lmax, double ta, double tb,
+                           double x) {
   for (int it = 0; it < 200; it++) {
-    double d, fx = log_eb(S, x, &d) - lmax;
+    double d, fx = log_eb_fast(S, E, x, &d) - lmax;
     if (fx == 0) return x;
     if (fx < 0)
       ta = x;
@@ -396,6 +412,80 @@ static double tcrit_exact(const ep_sys *S, double Emax, uint32_t *status) {
     x = xn;
   }
   return 0.5 * (ta + tb);
+}
+
+/* Growing points, away from the EP, one growing mode (Re mu- <= 0): with y = |D+| e^{g t},
+ * x0 = |b_ss| + |D-|, z0 = |mu- D-|, |b| lies in [y - x0, y + x0] and
+ * d|b|^2/dt >= 2 (g y^2 - (|mu+| x0 + z0) y - x0 z0) > 0 once y >= y*.  So no crossing before
+ * t_lo (y + x0 = sqrt(E_max)), one before t_hi (y - x0 = sqrt(E_max)), and if t_lo >= T_mono
+ * (y = y*) exactly one: Newton on the eigen-expansion, which is well conditioned there
+ * (|b| >= y - x0 with y >= x0).  Returns NAN when these conditions do not hold. */
+static double tcrit_growing(const ep_sys *S, const ep_eig *Ep, double Emax, double *t_start) {
+  *t_start = 0;
+  if (!Ep || !(S->growth > 0) || creal(Ep->mm) > 0) return NAN;
+  const ep_eig E = *Ep;
+  double smax = sqrt(Emax), adp = cabs(E.dp);
+  double x0 = cabs(E.bss) + cabs(E.dm), z0 = cabs(E.mm) * cabs(E.dm), kk = cabs(E.mp) * x0 + z0;
+  double ystar = (kk + sqrt(kk * kk + 4.0 * E.g * x0 * z0)) / (2.0 * E.g);
+  double t_lo = smax > x0 ? log((smax - x0) / adp) / E.g : 0.0;
+  double t_mono = log(ystar / adp) / E.g;
+  t_lo = fmax(t_lo, 0.0);
+  *t_start = t_lo;
+  if (!(t_lo >= t_mono) || !(smax > x0)) return NAN;
+  double t_hi = log((smax + x0) / adp) / E.g;
+  double lmax = log(Emax), d;
+  if (log_eb_fast(S, Ep, t_lo, &d) >= lmax) return t_lo; /* only if x0 = 0 exactly */
+  double x = log(smax / adp) / E.g;                      /* dominant-term estimate */
+  if (!(x > t_lo && x < t_hi)) x = 0.5 * (t_lo + t_hi);
+  return tcrit_refine(S, Ep, lmax, t_lo, t_hi, x);
+}
+
+/* First t > 0 with E_B(t) = Emax (absolute energy).  Growing points: tcrit_growing where its
+ * conditions hold.  Otherwise scan forward from t_start: from t_k (E_B < E_max) no crossing can
+ * occur before t_k + (sqrt(E_max) - |b(t_k)|)/sup|b'|, so that jump is always safe; where it is
+ * short, step by a resolution of 1/16 of the fastest beat period of |b|^2 (or t/8 without
+ * oscillation).  Then Newton-bisection on ln E_B - ln E_max inside the bracket. */
+static double tcrit_exact(const ep_sys *S, double Emax, uint32_t *status) {
+  ep_bounds B;
+  bounds_init(S, &B);
+  const double lmax = log(Emax), smax = sqrt(Emax);
+  double t = 0;
+  ep_eig Eb;
+  const ep_eig *E = eig_init(S, &Eb) ? &Eb : NULL;
+  double fast = tcrit_growing(S, E, Emax, &t);
+  if (!isnan(fast)) return fast;
+
+  double mu = fmax(cabs(-S->s + S->w), cabs(-S->s - S->w));
+  double dt0 = 0.25 / fmax(mu, 1e-300);
+  double wi = fabs(cimag(S->w));
+  double dt_osc = wi > 0 ? 0.2 / wi : INFINITY;
+  double f = t > 0 ? log_eb_fast(S, E, t, NULL) - lmax : -INFINITY;
+  double ta = 0, tb = NAN;
+  for (int k = 0; k < TCRIT_MAX_STEPS; k++) {
+    if (bound_b_future(S, &B, t) < smax) {
+      *status |= QB_PT_TCRIT_NEVER;
+      return NAN;
+    }
+    double r = t > 0 ? exp(0.5 * (f + lmax)) : 0.0; /* |b(t)| */
+    double gap = smax - r;
+    double v = bound_db(S, &B, t, t + gap / fmax(bound_db(S, &B, t, t), 1e-300));
+    double safe = gap / fmax(v, 1e-300) * (1.0 - 1e-12);
+    double step = fmax(safe, fmin(dt_osc, 0.125 * t + dt0));
+    if (!(step > 0) || !isfinite(step)) break;
+    double tn = t + step, fn = log_eb_fast(S, E, tn, NULL) - lmax;
+    if (fn >= 0) {
+      ta = t;
+      tb = tn;
+      break;
+    }
+    t = tn;
+    f = fn;
+  }
+  if (isnan(tb)) {
+    *status |= QB_PT_TCRIT_FAILED;
+    return NAN;
+  }
+  return tcrit_refine(S, E, lmax, ta, tb, tb);
 }
 
 /* Eq. 33 exactly as printed, with Eq. 32's E_scale (alpha = 0: gamma = gamma_b). */
