@@ -42,8 +42,9 @@ static const char usage_run[] =
     "  -o OUT.h5          output path (default: the config's `output`, else CONFIG with .h5)\n"
     "  --set name=value   set a parameter that is not on an axis (repeatable)\n"
     "  --force            overwrite an existing output file\n"
-    "  --block-points N   points per block of work (default 16384)\n"
+    "  --block-points N   points per block of work (default 65536)\n"
     "  --progress S       seconds between progress lines (default 5)\n"
+    "  --flush S          seconds between flushes that mark finished blocks done (default 10)\n"
     "  --print-config     print the embedded default config and exit\n";
 
 static const char usage_point[] =
@@ -184,11 +185,11 @@ typedef struct {
   char **sets;
   int nsets, force, print_config;
   long long block_points;
-  double progress_s;
+  double progress_s, flush_s;
 } run_args;
 
 static qb_err parse_run_args(int argc, char **argv, run_args *a, char *msg, size_t msgsize) {
-  *a = (run_args){.block_points = 16384, .progress_s = 5.0};
+  *a = (run_args){.block_points = 65536, .progress_s = 5.0, .flush_s = 10.0};
   a->sets = calloc((size_t)argc + 1, sizeof *a->sets);
   if (!a->sets) return QB_ENOMEM;
   for (int i = 0; i < argc; i++) {
@@ -209,13 +210,14 @@ static qb_err parse_run_args(int argc, char **argv, run_args *a, char *msg, size
         snprintf(msg, msgsize, "--block-points %s: allowed: an integer from 1 to 2^26", argv[i]);
         return QB_EUSAGE;
       }
-    } else if (strcmp(s, "--progress") == 0 && more) {
+    } else if ((strcmp(s, "--progress") == 0 || strcmp(s, "--flush") == 0) && more) {
       char *end;
-      a->progress_s = strtod(argv[++i], &end);
-      if (*end || !(a->progress_s >= 0)) {
-        snprintf(msg, msgsize, "--progress %s: allowed: seconds >= 0", argv[i]);
+      double v = strtod(argv[++i], &end);
+      if (*end || !(v >= 0) || !isfinite(v)) {
+        snprintf(msg, msgsize, "%s %s: allowed: seconds >= 0", s, argv[i]);
         return QB_EUSAGE;
       }
+      *(strcmp(s, "--flush") == 0 ? &a->flush_s : &a->progress_s) = v;
     } else if (s[0] == '-' || a->config) {
       snprintf(msg, msgsize, "unexpected argument '%s' (see qbmap run --help)", s);
       return QB_EUSAGE;
@@ -302,6 +304,7 @@ static int cmd_run(int argc, char **argv) {
                      .force = a.force,
                      .block_target = a.block_points,
                      .progress_s = a.progress_s,
+                     .flush_s = a.flush_s,
                      .provenance = {{"qbmap_version", QB_VERSION},
                                     {"git_commit", commit},
                                     {"mpi_version", qb_par_library_version()},

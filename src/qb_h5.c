@@ -347,19 +347,20 @@ qb_err qb_h5_write_block(qb_h5 *h, int64_t lo, int64_t hi, void *const *bufs) {
   return err;
 }
 
-qb_err qb_h5_mark_done(qb_h5 *h, int64_t block) {
+qb_err qb_h5_mark_done(qb_h5 *h, int64_t lo, int64_t hi) {
   if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) return QB_EH5;
-  hsize_t one = 1, start = (hsize_t)(block < 0 ? 0 : block);
-  hid_t mem = H5Screate_simple(1, &one, NULL);
-  if (mem < 0) return QB_EH5;
-  uint8_t flag = 1;
-  herr_t rc;
-  if (block < 0)
+  hsize_t n = (hsize_t)(hi > lo ? hi - lo : 1), start = (hsize_t)(hi > lo ? lo : 0);
+  uint8_t *ones = malloc((size_t)n);
+  hid_t mem = H5Screate_simple(1, &n, NULL);
+  herr_t rc = (ones && mem >= 0) ? 0 : -1;
+  if (rc >= 0) memset(ones, 1, (size_t)n);
+  if (rc >= 0 && hi <= lo)
     rc = (H5Sselect_none(mem) < 0 || H5Sselect_none(h->done_space) < 0) ? -1 : 0;
-  else
-    rc = H5Sselect_hyperslab(h->done_space, H5S_SELECT_SET, &start, NULL, &one, NULL);
-  if (rc >= 0) rc = H5Dwrite(h->done, H5T_NATIVE_UINT8, mem, h->done_space, h->dxpl, &flag);
-  H5Sclose(mem);
+  else if (rc >= 0)
+    rc = H5Sselect_hyperslab(h->done_space, H5S_SELECT_SET, &start, NULL, &n, NULL);
+  if (rc >= 0) rc = H5Dwrite(h->done, H5T_NATIVE_UINT8, mem, h->done_space, h->dxpl, ones);
+  if (mem >= 0) H5Sclose(mem);
+  free(ones);
   return rc < 0 ? QB_EH5 : QB_OK;
 }
 

@@ -1,5 +1,7 @@
 #include "qbmap/qb_par.h"
 
+#include <sys/resource.h>
+
 #include <mpi.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -60,6 +62,18 @@ qb_err qb_par_bcast_string(char **s, int root) {
 void qb_par_bcast_int(int *v, int root) {
   if (MPI_Bcast(v, 1, MPI_INT, root, MPI_COMM_WORLD) != MPI_SUCCESS)
     QB_PAR_ABORT("MPI_Bcast failed");
+}
+
+double qb_par_max(double mine) {
+  double out = mine;
+  if (MPI_Allreduce(&mine, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS)
+    QB_PAR_ABORT("MPI_Allreduce failed");
+  return out;
+}
+
+double qb_par_peak_rss_mib(void) {
+  struct rusage ru;
+  return getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : -1.0;
 }
 
 void qb_par_barrier(void) {

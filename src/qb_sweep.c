@@ -86,15 +86,29 @@ qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, siz
     if (!(bufs[k] = malloc((size_t)bpoints * sizeof(double)))) err = QB_ENOMEM;
   if ((err = qb_par_agree(err))) goto cleanup;
 
-  double last = t0;
+  /* Done flags are written after a flush, for every block finished since the previous one;
+   * flushes (fsync) happen every flush_s seconds, as rank 0's clock decides, and at the end. */
+  double last = t0, last_flush = t0, t_eval = 0, t_write = 0;
+  int64_t undone = 0; /* first block whose done flag is not yet written */
   for (int64_t r = 0; r < nrounds; r++) {
     int64_t b = qb_grid_round_block(nblocks, nranks, rank, r), lo = 0, hi = 0;
+    double ta = qb_par_time();
     if (b >= 0) {
       qb_grid_block_range(g->npoints, bpoints, b, &lo, &hi);
       eval_block(cfg, want, lo, hi, bufs);
     }
+    double tb = qb_par_time();
     err = qb_h5_write_block(h, lo, hi, bufs);
-    if (!err) err = qb_h5_mark_done(h, b);
+    int flush = r + 1 == nrounds || tb - last_flush >= o->flush_s;
+    qb_par_bcast_int(&flush, 0);
+    if (flush && !err) {
+      int64_t end = (r + 1) * nranks < nblocks ? (r + 1) * nranks : nblocks;
+      err = rank == 0 ? qb_h5_mark_done(h, undone, end) : qb_h5_mark_done(h, 0, 0);
+      undone = end;
+      last_flush = qb_par_time();
+    }
+    t_eval += tb - ta;
+    t_write += qb_par_time() - tb;
     if ((err = qb_par_agree(err))) {
       snprintf(msg, msgsize,
                "writing round %lld of %lld to '%s' failed (disk full or file "
@@ -109,16 +123,22 @@ qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, siz
       last = now;
     }
   }
+  double tf = qb_par_time();
+  err = qb_h5_finish(&h, tf - t0);
+  t_write += qb_par_time() - tf;
   double wall = qb_par_time() - t0;
-  err = qb_h5_finish(&h, wall);
   if ((err = qb_par_agree(err))) {
     snprintf(msg, msgsize, "finishing '%s' failed", o->output);
     goto cleanup;
   }
+  /* rank 0's split of its time: evaluating vs inside collective writes (incl. waiting) */
+  double rss = qb_par_max(qb_par_peak_rss_mib());
   if (rank == 0) {
-    printf("qbmap: done: %lld points in %.2f s (%.3g points/s) on %d rank%s; complete file: %s\n",
+    printf("qbmap: done: %lld points in %.2f s (%.3g points/s) on %d rank%s; complete file: %s\n"
+           "qbmap: rank 0 time: evaluate %.2f s, write+flush %.2f s; peak RSS %.1f MiB (max over "
+           "ranks)\n",
            (long long)g->npoints, wall, (double)g->npoints / wall, nranks, nranks > 1 ? "s" : "",
-           o->output);
+           o->output, t_eval, t_write, rss);
     fflush(stdout);
   }
 cleanup:

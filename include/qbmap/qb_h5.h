@@ -38,8 +38,9 @@ qb_err qb_h5_open(const char *path, const qb_config *cfg, qb_h5 **h, char *msg, 
  * QB_F64 fields and int32_t for QB_I32 fields. */
 qb_err qb_h5_write_block(qb_h5 *h, int64_t lo, int64_t hi, void *const *bufs);
 
-/* Collective.  Flushes data to the file system, then sets done[block] = 1 (block < 0: none). */
-qb_err qb_h5_mark_done(qb_h5 *h, int64_t block);
+/* Collective.  Flushes everything written so far to the file system, then sets done[b] = 1
+ * for blocks lo <= b < hi (a rank passing lo >= hi writes nothing but takes part). */
+qb_err qb_h5_mark_done(qb_h5 *h, int64_t lo, int64_t hi);
 
 /* Collective.  Final attributes: complete = 1, wall_time_s; then closes.  *h becomes NULL. */
 qb_err qb_h5_finish(qb_h5 **h, double wall_time_s);

@@ -28,6 +28,12 @@ qb_err qb_par_bcast_string(char **s, int root);
 /* Collective: root's int to every rank. */
 void qb_par_bcast_int(int *v, int root);
 
+/* Collective: the largest of the ranks' values, on every rank. */
+double qb_par_max(double mine);
+
+/* Local: this process's peak resident set size in MiB (getrusage). */
+double qb_par_peak_rss_mib(void);
+
 /* Collective: barrier. */
 void qb_par_barrier(void);
 

@@ -13,6 +13,7 @@ typedef struct {
   int force;
   int64_t block_target;         /* points per block, about (whole rows of the last axis) */
   double progress_s;            /* seconds between progress lines (rank 0, stdout) */
+  double flush_s;               /* seconds between flushes that commit done flags */
   const char *provenance[8][2]; /* root attributes {name, value}, NULL-ended */
 } qb_sweep_opts;
 
