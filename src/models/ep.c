@@ -125,6 +125,7 @@ static qb_err check_given(const bool *given, char *msg, size_t size) {
 typedef struct {
   double s, alpha, dr, gb, Er;
   double complex z, w2, w, detM; /* detM = det M = -Pi */
+  double aw, aw2, adet;          /* |w|, |w^2|, |det M| */
   double growth;
 } ep_sys;
 
@@ -133,6 +134,25 @@ typedef struct {
   double complex a, b, da, db;
   double R;
 } ep_traj;
+
+/* |z| without hypot's cost; hypot's care only where squares could over- or underflow. */
+static double mag(double complex z) {
+  double x = creal(z), y = cimag(z), m = sqrt(x * x + y * y);
+  return (m > 1e-150 && m < 1e150) ? m : cabs(z);
+}
+
+/* Principal square root (branch cut on the negative real axis, sign of zero respected like
+ * csqrt), from |z|. */
+static double complex sqrt_principal(double complex z, double r) {
+  double x = creal(z), y = cimag(z);
+  if (r == 0) return 0;
+  if (x >= 0) {
+    double u = sqrt(0.5 * (r + x));
+    return CMPLX(u, y / (2.0 * u));
+  }
+  double v = sqrt(0.5 * (r - x));
+  return CMPLX(fabs(y) / (2.0 * v), copysign(v, y));
+}
 
 static void sys_init(ep_sys *S, double ga, double gb, double dr, double Er) {
   S->s = 0.5 * (ga + gb);
@@ -143,8 +163,11 @@ static void sys_init(ep_sys *S, double ga, double gb, double dr, double Er) {
   S->z = CMPLX(S->alpha, dr);
   /* 1 + z^2 with the EP cancellation 1 - dr^2 done exactly as a product */
   S->w2 = CMPLX((1.0 - dr) * (1.0 + dr) + S->alpha * S->alpha, 2.0 * S->alpha * dr);
-  S->w = csqrt(S->w2);
+  S->aw2 = mag(S->w2);
+  S->w = sqrt_principal(S->w2, S->aw2);
+  S->aw = sqrt(S->aw2);
   S->detM = CMPLX(ga * gb + (dr - 1.0) * (dr + 1.0), -2.0 * S->alpha * dr);
+  S->adet = mag(S->detM);
   S->growth = -S->s + creal(S->w);
 }
 
@@ -261,7 +284,7 @@ static void traj_expo(const ep_sys *S, double t, ep_traj *o) {
 
   /* form A */
   double complex g = Ct + S->s * St;
-  double kA = (cabs(S->detM) > 0) ? (eR + cabs(g)) / cabs(eR - g) : INFINITY;
+  double kA = (S->adet > 0) ? (eR + cabs(g)) / cabs(eR - g) : INFINITY;
   /* form B */
   double kB = INFINITY;
   double complex pp = 0, pm = 0;
@@ -290,7 +313,7 @@ static void traj_eval(const ep_sys *S, double t, ep_traj *o) {
     o->R = 0;
     return;
   }
-  if (cabs(S->w2) * t * t <= 1.0 && fabs(S->s * t) <= 25.0)
+  if (S->aw2 * t * t <= 1.0 && fabs(S->s * t) <= 25.0)
     traj_series(S, t, o);
   else
     traj_expo(S, t, o);
@@ -320,7 +343,7 @@ typedef struct {
 
 static void bounds_init(const ep_sys *S, ep_bounds *B) {
   double complex mp = -S->s + S->w, mm = -S->s - S->w;
-  double aw = cabs(S->w), ad = cabs(S->detM);
+  double aw = S->aw, ad = S->adet;
   B->bss = S->Er / ad;
   if (aw > 0 && ad > 0) {
     B->dp = S->Er * cabs(1.0 + S->s / S->w) / (2.0 * ad);
@@ -367,7 +390,7 @@ typedef struct {
 
 /* The eigen-expansion, or NULL-equivalent (returns 0) near the EP or where det M = 0. */
 static int eig_init(const ep_sys *S, ep_eig *E) {
-  if (!(cabs(S->w) > 1e-6 * (1.0 + fabs(S->s))) || !(cabs(S->detM) > 0)) return 0;
+  if (!(S->aw > 1e-6 * (1.0 + fabs(S->s))) || !(S->adet > 0)) return 0;
   *E = (ep_eig){.bss = S->Er / S->detM,
                 .dp = -S->Er * (1.0 + S->s / S->w) / (2.0 * S->detM),
                 .dm = -S->Er * (1.0 - S->s / S->w) / (2.0 * S->detM),
@@ -518,7 +541,7 @@ static void eval(const double *p, const bool *want, double *out) {
   ep_sys S;
   sys_init(&S, ga, gb, dr, Er);
 
-  double aw = cabs(S.w);
+  double aw = S.aw;
   out[F_GROWTH] = S.growth;
   out[F_LP_RE] = 0.0 - cimag(S.w); /* +0, not -0, on the real axis */
   out[F_LP_IM] = S.growth;
@@ -529,7 +552,7 @@ static void eval(const double *p, const bool *want, double *out) {
   double tol = TOL_GROWTH * (1.0 + fabs(S.s) + aw);
   int regime =
       S.growth > tol ? REGIME_GROWING : (S.growth < -tol ? REGIME_STABLE : REGIME_MARGINAL);
-  if (cabs(S.w2) <= TOL_EP * (1.0 + creal(S.z) * creal(S.z) + cimag(S.z) * cimag(S.z)))
+  if (S.aw2 <= TOL_EP * (1.0 + creal(S.z) * creal(S.z) + cimag(S.z) * cimag(S.z)))
     regime |= REGIME_EP_FLAG;
   out[F_REGIME] = regime;
 
