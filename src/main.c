@@ -77,7 +77,7 @@ static int cmd_models(void) {
       const qb_param *p = &m->params[k];
       char def[32];
       if (isnan(p->def))
-        snprintf(def, sizeof def, "required");
+        snprintf(def, sizeof def, p->alternative ? "one-of" : "required");
       else
         snprintf(def, sizeof def, "%g", p->def);
       printf("    %-16s %-9s %-3s %s%s\n", p->name, def, p->units, p->doc,

@@ -63,6 +63,20 @@ with tempfile.TemporaryDirectory() as tmp:
     check(cdl.returncode == 0 and "double growth_rate(gamma_b, t, delta_r)" in cdl.stdout,
           "ncdump -h")
 
+    # analysis/qbplot.py summary: complete, axes listed, status counts as in the data
+    qbplot = os.path.join(src, "..", "analysis", "qbplot.py")
+    summ = subprocess.run([sys.executable, qbplot, "summary", path], capture_output=True, text=True)
+    check(summ.returncode == 0 and "complete:  yes (1/1 blocks done)" in summ.stdout and
+          "t          n=9" in summ.stdout, "qbplot summary")
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        st = ds["status"].values
+        line = [l for l in summ.stdout.splitlines() if l.strip().startswith("not_stable")]
+        check(bool(line) and int(line[0].split()[-1]) == int(np.count_nonzero(st & 1)),
+              "qbplot summary status counts")
+    bad = subprocess.run([sys.executable, qbplot, "summary", os.path.join(tmp, "missing.h5")],
+                         capture_output=True, text=True)
+    check(bad.returncode == 2 and bad.stderr.count("\n") == 1, "qbplot summary: missing file")
+
     ds = xr.open_dataset(path, engine="h5netcdf")
     rng = random.Random(7)
     for _ in range(25):

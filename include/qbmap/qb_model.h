@@ -21,6 +21,7 @@ typedef struct {
   const char *name;
   double def; /* default; NaN = no default (required, or one of a group) */
   qb_range range;
+  bool alternative;  /* one of a group of which exactly one must be given (see check_given) */
   const char *units; /* CF units string, "1" when dimensionless */
   const char *doc;
 } qb_param;

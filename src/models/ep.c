@@ -54,17 +54,18 @@ enum { REGIME_STABLE = 0, REGIME_MARGINAL = 1, REGIME_GROWING = 2, REGIME_EP_FLA
 #define TOL_EP 1e-12
 
 static const qb_param params[NPARAM] = {
-    [P_DELTA_R] = {"delta_r", NAN, QB_ANY, "1", "normalized detuning delta/Gamma_eff"},
-    [P_ALPHA] = {"alpha", NAN, QB_ANY, "1",
+    [P_DELTA_R] = {"delta_r", NAN, QB_ANY, false, "1", "normalized detuning delta/Gamma_eff"},
+    [P_ALPHA] = {"alpha", NAN, QB_ANY, true, "1",
                  "damping asymmetry (gamma_a - gamma_b)/2; give alpha or gamma_a, not both"},
-    [P_GAMMA_A] = {"gamma_a", NAN, QB_ANY, "1",
+    [P_GAMMA_A] = {"gamma_a", NAN, QB_ANY, true, "1",
                    "charger damping in Gamma_eff; give alpha or gamma_a, not both"},
-    [P_GAMMA_B] = {"gamma_b", NAN, QB_ANY, "1", "battery damping in Gamma_eff"},
-    [P_E_R] = {"E_r", 1.0, QB_POSITIVE, "1",
+    [P_GAMMA_B] = {"gamma_b", NAN, QB_ANY, false, "1", "battery damping in Gamma_eff"},
+    [P_E_R] = {"E_r", 1.0, QB_POSITIVE, false, "1",
                "drive amplitude E/Gamma_eff (energies scale as E_r^2)"},
-    [P_E_MAX] = {"E_max", 1000.0, QB_POSITIVE, "1",
+    [P_E_MAX] = {"E_max", 1000.0, QB_POSITIVE, false, "1",
                  "safety threshold for t_crit in units of E_r^2 (threshold energy E_max E_r^2)"},
-    [P_T] = {"t", 0.0, QB_NONNEG, "1", "time since the drive was switched on, in 1/Gamma_eff"},
+    [P_T] = {"t", 0.0, QB_NONNEG, false, "1",
+             "time since the drive was switched on, in 1/Gamma_eff"},
 };
 
 static const qb_field fields[NFIELD] = {
@@ -468,7 +469,7 @@ static double tcrit_growing(const ep_sys *S, const ep_eig *Ep, double Emax, doub
  * occur before t_k + (sqrt(E_max) - |b(t_k)|)/sup|b'|, so that jump is always safe; where it is
  * short, step by a resolution of 1/16 of the fastest beat period of |b|^2 (or t/8 without
  * oscillation).  Then Newton-bisection on ln E_B - ln E_max inside the bracket. */
-static double tcrit_exact(const ep_sys *S, double Emax, uint32_t *status) {
+static double tcrit_exact(const ep_sys *S, double Emax, double tol, uint32_t *status) {
   ep_bounds B;
   bounds_init(S, &B);
   const double lmax = log(Emax), smax = sqrt(Emax);
@@ -477,6 +478,13 @@ static double tcrit_exact(const ep_sys *S, double Emax, uint32_t *status) {
   const ep_eig *E = eig_init(S, &Eb) ? &Eb : NULL;
   double fast = tcrit_growing(S, E, Emax, &t);
   if (!isnan(fast)) return fast;
+  /* marginal (|growth| <= tol): if |b| stays below sqrt(E_max) as long as the growth is taken as
+   * 0, only a growth below the resolution could ever reach E_max: give up at once */
+  if (E && fabs(S->growth) <= tol && creal(E->mm) <= 0 &&
+      cabs(E->bss) + cabs(E->dp) + cabs(E->dm) < smax) {
+    *status |= QB_PT_TCRIT_FAILED;
+    return NAN;
+  }
 
   double mu = fmax(cabs(-S->s + S->w), cabs(-S->s - S->w));
   double dt0 = 0.25 / fmax(mu, 1e-300);
@@ -576,7 +584,7 @@ static void eval(const double *p, const bool *want, double *out) {
     out[F_PB] = o.R == 0 ? pb : copysign(exp(2.0 * o.R + log(fabs(pb))), pb);
     if (isinf(out[F_EA]) || isinf(out[F_EB]) || isinf(out[F_PB])) status |= QB_PT_OVERFLOW;
   }
-  if (WANT(F_TCRIT)) out[F_TCRIT] = tcrit_exact(&S, Emax * Er * Er, &status);
+  if (WANT(F_TCRIT)) out[F_TCRIT] = tcrit_exact(&S, Emax * Er * Er, tol, &status);
   if (WANT(F_TCRIT_APPROX)) out[F_TCRIT_APPROX] = tcrit_eq33(&S, Emax * Er * Er, &status);
 #undef WANT
   out[F_REALIZABLE] = (ga >= 0 && gb >= 0 && ga * gb >= 1.0) ? 1 : 0;
