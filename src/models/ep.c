@@ -335,6 +335,33 @@ static double log_eb(const ep_sys *S, double t, double *dlog) {
   return 2.0 * o.R + log(m);
 }
 
+/* ln E_B(t) and its t-derivative from the eigen-expansion b = b_ss + D+ e^{mu+ t} + D- e^{mu- t},
+ * scaled by e^{-g t}.  Only used where it is well conditioned (see tcrit_growing). */
+typedef struct {
+  double complex bss, dp, dm, mp, mm;
+  double abss, adp, adm, amp, amm; /* their moduli */
+  double g;                        /* max(growth, 0): the scale factor's rate */
+} ep_eig;
+
+/* The eigen-expansion; 0 (none) near the EP or where det M = 0. */
+static int eig_init(const ep_sys *S, ep_eig *E) {
+  if (!(S->aw > 1e-6 * (1.0 + fabs(S->s))) || !(S->adet > 0)) return 0;
+  double complex h = 0.5 / S->detM;                        /* 1/(2 det M) */
+  double complex sw = S->s * conj(S->w) / (S->aw * S->aw); /* s/w */
+  E->bss = 2.0 * S->Er * h;
+  E->dp = -S->Er * (1.0 + sw) * h;
+  E->dm = -S->Er * (1.0 - sw) * h;
+  E->mp = -S->s + S->w;
+  E->mm = -S->s - S->w;
+  E->abss = mag(E->bss);
+  E->adp = mag(E->dp);
+  E->adm = mag(E->dm);
+  E->amp = mag(E->mp);
+  E->amm = mag(E->mm);
+  E->g = fmax(S->growth, 0.0);
+  return 1;
+}
+
 /* Bounds for the t_crit scan.  b(t) = b_ss + D+ e^{mu+ t} + D- e^{mu- t} with
  * D+- = -E_r (1 +- s/w)/(2 det M); near the EP the eigen-expansion blows up and the bounds
  * |b - b_ss| <= |E_r/det M| e^{(|w|-s)t}(1 + |s| t),  |b'| <= E_r t e^{(|w|-s)t}  take over. */
@@ -342,22 +369,16 @@ typedef struct {
   double bss, dp, dm, vp, vm, rp, rm, k2, e2;
 } ep_bounds;
 
-static void bounds_init(const ep_sys *S, ep_bounds *B) {
-  double complex mp = -S->s + S->w, mm = -S->s - S->w;
-  double aw = S->aw, ad = S->adet;
-  B->bss = S->Er / ad;
-  if (aw > 0 && ad > 0) {
-    B->dp = S->Er * cabs(1.0 + S->s / S->w) / (2.0 * ad);
-    B->dm = S->Er * cabs(1.0 - S->s / S->w) / (2.0 * ad);
-  } else {
-    B->dp = B->dm = INFINITY;
-  }
-  B->vp = B->dp * cabs(mp);
-  B->vm = B->dm * cabs(mm);
-  B->rp = creal(mp);
-  B->rm = creal(mm);
-  B->k2 = aw - S->s;
-  B->e2 = S->Er / ad;
+static void bounds_init(const ep_sys *S, const ep_eig *E, ep_bounds *B) {
+  B->bss = S->Er / S->adet;
+  B->dp = E ? E->adp : INFINITY;
+  B->dm = E ? E->adm : INFINITY;
+  B->vp = E ? E->adp * E->amp : INFINITY;
+  B->vm = E ? E->adm * E->amm : INFINITY;
+  B->rp = S->growth;
+  B->rm = -S->s - creal(S->w);
+  B->k2 = S->aw - S->s;
+  B->e2 = S->Er / S->adet;
 }
 
 /* sup over tau >= t of |b(tau)| (valid only while both modes decay); INFINITY if unknown. */
@@ -382,36 +403,29 @@ static double bound_db(const ep_sys *S, const ep_bounds *B, double t0, double t1
 
 #define TCRIT_MAX_STEPS 100000
 
-/* ln E_B(t) and its t-derivative from the eigen-expansion b = b_ss + D+ e^{mu+ t} + D- e^{mu- t},
- * scaled by e^{-g t}.  Only used where it is well conditioned (see tcrit_growing). */
-typedef struct {
-  double complex bss, dp, dm, mp, mm;
-  double g;
-} ep_eig;
-
-/* The eigen-expansion, or NULL-equivalent (returns 0) near the EP or where det M = 0. */
-static int eig_init(const ep_sys *S, ep_eig *E) {
-  if (!(S->aw > 1e-6 * (1.0 + fabs(S->s))) || !(S->adet > 0)) return 0;
-  *E = (ep_eig){.bss = S->Er / S->detM,
-                .dp = -S->Er * (1.0 + S->s / S->w) / (2.0 * S->detM),
-                .dm = -S->Er * (1.0 - S->s / S->w) / (2.0 * S->detM),
-                .mp = -S->s + S->w,
-                .mm = -S->s - S->w,
-                .g = fmax(S->growth, 0.0)};
-  return 1;
-}
-
 /* ln E_B from the eigen-expansion when its terms cancel by less than a factor 1e3 (relative
  * error below ~1e-13); else from the robust form. */
+static double sq(double complex z) {
+  return creal(z) * creal(z) + cimag(z) * cimag(z);
+}
+
+/* e^{x + iy} from exp and sin/cos (cexp's special-value handling is not needed here). */
+static double complex expi(double x, double y) {
+  double e = exp(x);
+  return CMPLX(e * cos(y), e * sin(y));
+}
+
 static double log_eb_fast(const ep_sys *S, const ep_eig *E, double t, double *dlog) {
   if (E) {
     double R = E->g * t;
-    double complex ep = cexp(E->mp * t - R), em = cexp(E->mm * t - R), b0 = E->bss * exp(-R);
-    double complex b = b0 + E->dp * ep + E->dm * em;
-    double m = creal(b) * creal(b) + cimag(b) * cimag(b);
-    double sz = cabs(b0) + cabs(E->dp * ep) + cabs(E->dm * em);
-    if (sz * sz < 1e6 * m) {
-      if (dlog) *dlog = 2.0 * creal(conj(b) * (E->mp * E->dp * ep + E->mm * E->dm * em)) / m;
+    double complex ep = expi(creal(E->mp) * t - R, cimag(E->mp) * t);
+    double complex em = expi(creal(E->mm) * t - R, cimag(E->mm) * t);
+    double complex b0 = E->bss * exp(-R), bp = E->dp * ep, bm = E->dm * em;
+    double complex b = b0 + bp + bm;
+    double m = sq(b);
+    /* (|b0| + |bp| + |bm|)^2 <= 3 (|b0|^2 + |bp|^2 + |bm|^2) < 1e6 |b|^2 */
+    if (3.0 * (sq(b0) + sq(bp) + sq(bm)) < 1e6 * m) {
+      if (dlog) *dlog = 2.0 * creal(conj(b) * (E->mp * bp + E->mm * bm)) / m;
       return 2.0 * R + log(m);
     }
   }
@@ -447,19 +461,18 @@ static double tcrit_refine(const ep_sys *S, const ep_eig *E, double lmax, double
 static double tcrit_growing(const ep_sys *S, const ep_eig *Ep, double Emax, double *t_start) {
   *t_start = 0;
   if (!Ep || !(S->growth > 0) || creal(Ep->mm) > 0) return NAN;
-  const ep_eig E = *Ep;
-  double smax = sqrt(Emax), adp = cabs(E.dp);
-  double x0 = cabs(E.bss) + cabs(E.dm), z0 = cabs(E.mm) * cabs(E.dm), kk = cabs(E.mp) * x0 + z0;
-  double ystar = (kk + sqrt(kk * kk + 4.0 * E.g * x0 * z0)) / (2.0 * E.g);
-  double t_lo = smax > x0 ? log((smax - x0) / adp) / E.g : 0.0;
-  double t_mono = log(ystar / adp) / E.g;
+  const double g = Ep->g, smax = sqrt(Emax), adp = Ep->adp;
+  double x0 = Ep->abss + Ep->adm, z0 = Ep->amm * Ep->adm, kk = Ep->amp * x0 + z0;
+  double ystar = (kk + sqrt(kk * kk + 4.0 * g * x0 * z0)) / (2.0 * g);
+  double t_lo = smax > x0 ? log((smax - x0) / adp) / g : 0.0;
+  double t_mono = log(ystar / adp) / g;
   t_lo = fmax(t_lo, 0.0);
   *t_start = t_lo;
   if (!(t_lo >= t_mono) || !(smax > x0)) return NAN;
-  double t_hi = log((smax + x0) / adp) / E.g;
+  double t_hi = log((smax + x0) / adp) / g;
   double lmax = log(Emax), d;
   if (log_eb_fast(S, Ep, t_lo, &d) >= lmax) return t_lo; /* only if x0 = 0 exactly */
-  double x = log(smax / adp) / E.g;                      /* dominant-term estimate */
+  double x = log(smax / adp) / g;                        /* dominant-term estimate */
   if (!(x > t_lo && x < t_hi)) x = 0.5 * (t_lo + t_hi);
   return tcrit_refine(S, Ep, lmax, t_lo, t_hi, x);
 }
@@ -470,23 +483,22 @@ static double tcrit_growing(const ep_sys *S, const ep_eig *Ep, double Emax, doub
  * short, step by a resolution of 1/16 of the fastest beat period of |b|^2 (or t/8 without
  * oscillation).  Then Newton-bisection on ln E_B - ln E_max inside the bracket. */
 static double tcrit_exact(const ep_sys *S, double Emax, double tol, uint32_t *status) {
-  ep_bounds B;
-  bounds_init(S, &B);
   const double lmax = log(Emax), smax = sqrt(Emax);
   double t = 0;
   ep_eig Eb;
   const ep_eig *E = eig_init(S, &Eb) ? &Eb : NULL;
   double fast = tcrit_growing(S, E, Emax, &t);
   if (!isnan(fast)) return fast;
+  ep_bounds B;
+  bounds_init(S, E, &B);
   /* marginal (|growth| <= tol): if |b| stays below sqrt(E_max) as long as the growth is taken as
    * 0, only a growth below the resolution could ever reach E_max: give up at once */
-  if (E && fabs(S->growth) <= tol && creal(E->mm) <= 0 &&
-      cabs(E->bss) + cabs(E->dp) + cabs(E->dm) < smax) {
+  if (E && fabs(S->growth) <= tol && creal(E->mm) <= 0 && E->abss + E->adp + E->adm < smax) {
     *status |= QB_PT_TCRIT_FAILED;
     return NAN;
   }
 
-  double mu = fmax(cabs(-S->s + S->w), cabs(-S->s - S->w));
+  double mu = fmax(mag(-S->s + S->w), mag(-S->s - S->w));
   double dt0 = 0.25 / fmax(mu, 1e-300);
   double wi = fabs(cimag(S->w));
   double dt_osc = wi > 0 ? 0.2 / wi : INFINITY;
