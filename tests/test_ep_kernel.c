@@ -5,9 +5,10 @@
  *              closed-form boundary; steady states vs a direct complex LU solve;
  *   tcrit      t_crit vs bisection on the ODE solution, "never reached" vs a long ODE run;
  *   logeb      log_E_B vs ln E_B and vs the dominant-term asymptote where E_B overflows;
+ *   larget     stable points at t = 1e2..1e4: E_A, E_B, P_B vs expm, and E_B -> E_B_ss;
  *   dense      dense grids through the EPs and the marginal lines: no NaN/Inf in defined
  *              fields, continuity.
- * Usage: test_ep_kernel [transient|spectrum|tcrit|logeb|dense|all] */
+ * Usage: test_ep_kernel [transient|spectrum|tcrit|logeb|larget|dense|all] */
 #include <complex.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_odeiv2.h>
@@ -340,6 +341,37 @@ static void test_logeb(gsl_rng *r) {
   }
 }
 
+/* Large t at stable points (growth < -1e-3): E_A, E_B vs expm with rtol 1e-9 (the exponential
+ * of a matrix of norm up to 1e4 loses a few digits in GSL's scaling and squaring), P_B with an
+ * absolute floor of 1e-9 E_B; once growth t < -40, E_B = E_B_ss to 1e-10. */
+static void test_larget(gsl_rng *r) {
+  double ts[] = {1e2, 1e3, 1e4};
+  int n = 0;
+  for (int k = 0; k < 2000 && n < 300; k++) {
+    pt q = random_pt(r, k);
+    q.t = ts[k % 3];
+    double out[QB_MAX_FIELDS];
+    eval_pt(&q, out);
+    double g = out[F("growth_rate")];
+    if (!(g < -1e-3)) continue;
+    n++;
+    double complex Mx[4], f[2], x[2], dx[2];
+    drift(&q, Mx, f);
+    CHECK("expm reference", qb_linear_expm_aug(2, Mx, f, q.t, x, dx) == QB_OK, "k=%d", k);
+    double ea = creal(x[0] * conj(x[0])), eb = creal(x[1] * conj(x[1]));
+    double pb = 2 * creal(conj(x[1]) * dx[1]);
+    const char *fmt = "k=%d ga=%.17g gb=%.17g dr=%.17g t=%.17g";
+    CHECK_CLOSE("large t: E_B vs expm", out[F("E_B")], eb, 1e-9, 0, fmt, k, q.ga, q.gb, q.dr, q.t);
+    CHECK_CLOSE("large t: E_A vs expm", out[F("E_A")], ea, 1e-9, 0, fmt, k, q.ga, q.gb, q.dr, q.t);
+    CHECK_CLOSE("large t: P_B vs expm", out[F("P_B")], pb, 1e-6, 1e-9 * eb, fmt, k, q.ga, q.gb,
+                q.dr, q.t);
+    if (g * q.t < -40)
+      CHECK_CLOSE("large t: E_B = E_B_ss", out[F("E_B")], out[F("E_B_ss")], 1e-10, 0, fmt, k, q.ga,
+                  q.gb, q.dr, q.t);
+  }
+  CHECK("enough large-t points", n >= 300, "n=%d", n);
+}
+
 /* Dense (alpha, delta_r) grids through the EPs (0, +-1) and the marginal lines, t from 1e-8 to
  * 1e4: every defined field is finite (E_* may be inf only with the overflow bit); neighbouring
  * values approach each other as the spacing shrinks (continuity through the EP). */
@@ -425,6 +457,7 @@ int main(int argc, char **argv) {
   if (all || !strcmp(which, "spectrum")) test_spectrum(r);
   if (all || !strcmp(which, "tcrit")) test_tcrit(r);
   if (all || !strcmp(which, "logeb")) test_logeb(r);
+  if (all || !strcmp(which, "larget")) test_larget(r);
   if (all || !strcmp(which, "dense")) test_dense();
   gsl_rng_free(r);
   return qb_test_report(which);
