@@ -53,6 +53,11 @@ void qb_model_defaults(const qb_model *m, double *p, bool *given) {
 }
 
 qb_err qb_model_check_given(const qb_model *m, const bool *given, char *msg, size_t size) {
+  for (int i = 0; i < m->nparams; i++)
+    if (!given[i] && isnan(m->params[i].def) && !m->params[i].alternative) {
+      snprintf(msg, size, "parameter '%s' is required (no default)", m->params[i].name);
+      return QB_ECONFIG;
+    }
   return m->check_given ? m->check_given(given, msg, size) : QB_OK;
 }
 

@@ -7,16 +7,7 @@ import sys
 import h5py
 import numpy as np
 
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL", what)
+from qbcheck import check, report
 
 
 def datasets(f):
@@ -41,5 +32,4 @@ for path in sys.argv[2:]:
             if name in ("block", "done"):  # block layout depends on nothing but the grid
                 same = b is not None and a.shape == b.shape
             check(same, f"{path}:{name} bitwise identical to {sys.argv[1]}")
-print(f"compare_h5: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+report("compare_h5")

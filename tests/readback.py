@@ -13,16 +13,7 @@ import numpy as np
 import xarray as xr
 
 qbmap, mpiexec, src = sys.argv[1:4]
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL", what)
+from qbcheck import check, report
 
 
 def point(args):
@@ -88,5 +79,4 @@ with tempfile.TemporaryDirectory() as tmp:
             same = (np.isnan(v) and np.isnan(got)) or float(got) == v
             check(same, f"point vs sweep {name} at gamma_b={gb} t={t} delta_r={dr}: {v} != {got}")
     ds.close()
-print(f"readback: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+report("readback")

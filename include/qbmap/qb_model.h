@@ -40,8 +40,9 @@ typedef struct qb_model {
   const qb_param *params;
   int nfields;
   const qb_field *fields; /* the last field is always `status` (QB_I32 bitmask of qb_pt_*) */
-  /* Checks which parameters are given (given[i]) for combinations the model forbids or needs.
-   * Writes one sentence naming the parameters into msg on error. */
+  /* Checks which parameters are given (given[i]) for combinations the model forbids or needs,
+   * beyond "every required parameter is given" (checked generically).  Writes one sentence
+   * naming the parameters into msg on error; NULL if there are no such rules. */
   qb_err (*check_given)(const bool *given, char *msg, size_t size);
   /* Pure kernel: p[nparams] (NaN for parameters not given) -> out[nfields].  No I/O, no state.
    * want[nfields] (NULL: all) lets it skip costly fields; unwanted fields are left NaN and set
@@ -62,7 +63,8 @@ qb_err qb_model_check_value(const qb_model *m, int i, double v, char *msg, size_
 /* Fills p[] with defaults (NaN where none) and given[] with false. */
 void qb_model_defaults(const qb_model *m, double *p, bool *given);
 
-/* Checks that every required parameter is given and the model's combination rules hold. */
+/* Checks that every required parameter (NaN default, not an alternative) is given and that the
+ * model's combination rules hold. */
 qb_err qb_model_check_given(const qb_model *m, const bool *given, char *msg, size_t size);
 
 /* Comma-separated list of parameter or field names, for error messages. */

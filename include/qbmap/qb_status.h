@@ -36,7 +36,7 @@ int qb_err_exit_code(qb_err e);
 #define QB_PT_LIST(X)                                                                              \
   X(QB_PT_NOT_STABLE, 0, "not stable (growth_rate >= -tol): steady-state fields are NaN")          \
   X(QB_PT_TCRIT_NEVER, 1, "E_B provably never reaches E_max: t_crit is NaN")                       \
-  X(QB_PT_TCRIT_FAILED, 2,                                                                        \
+  X(QB_PT_TCRIT_FAILED, 2,                                                                         \
     "t_crit undetermined: marginal point (|growth| <= tol) with E_B below E_max unless it grows "  \
     "below the resolution, or step limit: t_crit is NaN")                                          \
   X(QB_PT_APPROX_OUTSIDE, 3,                                                                       \

@@ -45,7 +45,7 @@ enum {
   NFIELD
 };
 
-/* Regime codes (field `regime`): base value plus QB_EP_REGIME_EP_FLAG at an EP. */
+/* Regime codes (field `regime`): base value, plus REGIME_EP_FLAG at an EP. */
 enum { REGIME_STABLE = 0, REGIME_MARGINAL = 1, REGIME_GROWING = 2, REGIME_EP_FLAG = 4 };
 
 /* Relative tolerances that define `regime`: marginal where |growth| <= TOL_GROWTH (1+|s|+|w|),
@@ -109,14 +109,6 @@ static qb_err check_given(const bool *given, char *msg, size_t size) {
   }
   if (!given[P_ALPHA] && !given[P_GAMMA_A]) {
     snprintf(msg, size, "neither 'alpha' nor 'gamma_a' is given; allowed: exactly one of them");
-    return QB_ECONFIG;
-  }
-  if (!given[P_DELTA_R]) {
-    snprintf(msg, size, "parameter 'delta_r' is required (no default)");
-    return QB_ECONFIG;
-  }
-  if (!given[P_GAMMA_B]) {
-    snprintf(msg, size, "parameter 'gamma_b' is required (no default)");
     return QB_ECONFIG;
   }
   return QB_OK;
