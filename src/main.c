@@ -296,19 +296,15 @@ static int cmd_run(int argc, char **argv) {
   }
   if ((err = qb_par_agree(err))) goto done;
 
-  char commit[128];
-  snprintf(commit, sizeof commit, "%s", QB_GIT_COMMIT);
-  char gslv[32];
-  snprintf(gslv, sizeof gslv, "%s", gsl_version);
   qb_sweep_opts o = {.output = out,
                      .force = a.force,
                      .block_target = a.block_points,
                      .progress_s = a.progress_s,
                      .flush_s = a.flush_s,
                      .provenance = {{"qbmap_version", QB_VERSION},
-                                    {"git_commit", commit},
+                                    {"git_commit", QB_GIT_COMMIT},
                                     {"mpi_version", qb_par_library_version()},
-                                    {"gsl_version", gslv},
+                                    {"gsl_version", gsl_version},
                                     {NULL, NULL}}};
   err = qb_sweep_run(&cfg, &o, msg, sizeof msg);
 
