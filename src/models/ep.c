@@ -41,6 +41,7 @@ enum {
   F_TCRIT,
   F_TCRIT_APPROX,
   F_REALIZABLE,
+  F_MARGIN,
   F_STATUS,
   NFIELD
 };
@@ -97,6 +98,9 @@ static const qb_field fields[NFIELD] = {
     [F_REALIZABLE] = {"realizable", QB_I32, "1",
                       "1 if gamma_a >= 0, gamma_b >= 0 and gamma_a gamma_b >= 1 (reachable by a "
                       "passive reservoir), else 0"},
+    [F_MARGIN] = {"realizable_margin", QB_F64, "1",
+                  "gamma_a gamma_b - 1 (>= 0 on the realizable side; its zero line bounds the "
+                  "region a passive reservoir can reach)"},
     [F_STATUS] = {"status", QB_I32, "1", "bitmask of point status flags (see qbmap models)"},
 };
 
@@ -592,6 +596,7 @@ static void eval(const double *p, const bool *want, double *out) {
   if (WANT(F_TCRIT_APPROX)) out[F_TCRIT_APPROX] = tcrit_eq33(&S, Emax * Er * Er, &status);
 #undef WANT
   out[F_REALIZABLE] = (ga >= 0 && gb >= 0 && ga * gb >= 1.0) ? 1 : 0;
+  out[F_MARGIN] = ga * gb - 1.0;
   out[F_STATUS] = status;
 }
 
