@@ -58,6 +58,7 @@ cleanup:
 typedef struct {
   double complex lambda;
   double resid;
+  double complex v[QB_LINEAR_NMAX];
 } eig_cand;
 
 static int by_resid(const void *a, const void *b) {
@@ -66,11 +67,11 @@ static int by_resid(const void *a, const void *b) {
 }
 
 static int by_real_desc(const void *a, const void *b) {
-  double ra = creal(*(const double complex *)a), rb = creal(*(const double complex *)b);
+  double ra = creal(((const eig_cand *)a)->lambda), rb = creal(((const eig_cand *)b)->lambda);
   return (ra < rb) - (ra > rb);
 }
 
-qb_err qb_linear_eig(int n, const double complex *M, double complex *lambda) {
+qb_err qb_linear_eig(int n, const double complex *M, double complex *lambda, double complex *vecs) {
   if (n < 1 || n > QB_LINEAR_NMAX) return QB_EINTERNAL;
   size_t N = (size_t)(2 * n);
   gsl_matrix *R = gsl_matrix_alloc(N, N);
@@ -87,7 +88,7 @@ qb_err qb_linear_eig(int n, const double complex *M, double complex *lambda) {
     gsl_complex g = gsl_vector_complex_get(ev, k);
     double complex lam = CMPLX(GSL_REAL(g), GSL_IMAG(g));
     /* eigenvector [p; q] of the real form belongs to M iff q = -i p: residual of M p = lam p */
-    double complex p[QB_LINEAR_NMAX];
+    double complex *p = cand[k].v;
     double pn = 0, rn = 0;
     for (int i = 0; i < n; i++) {
       gsl_complex v = gsl_matrix_complex_get(V, (size_t)i, k);
@@ -104,9 +105,13 @@ qb_err qb_linear_eig(int n, const double complex *M, double complex *lambda) {
     cand[k].resid = pn > 0 ? sqrt(rn / pn) : INFINITY;
   }
   qsort(cand, N, sizeof cand[0], by_resid);
-  for (int i = 0; i < n; i++)
-    lambda[i] = cand[i].lambda;
-  qsort(lambda, (size_t)n, sizeof lambda[0], by_real_desc);
+  qsort(cand, (size_t)n, sizeof cand[0], by_real_desc);
+  for (int k = 0; k < n; k++) {
+    lambda[k] = cand[k].lambda;
+    if (vecs)
+      for (int i = 0; i < n; i++)
+        vecs[i * n + k] = cand[k].v[i];
+  }
 cleanup:
   gsl_eigen_nonsymmv_free(ws);
   gsl_matrix_complex_free(V);

@@ -171,7 +171,7 @@ static void test_spectrum(gsl_rng *r) {
     eval_pt(&q, out);
     double complex Mx[4], f[2], mu[2];
     drift(&q, Mx, f);
-    CHECK("GSL eigensolver", qb_linear_eig(2, Mx, mu) == QB_OK, "k=%d", k);
+    CHECK("GSL eigensolver", qb_linear_eig(2, Mx, mu, NULL) == QB_OK, "k=%d", k);
     /* lambda = i mu (H_r = i M); lambda_+ has the larger imaginary part */
     double complex lp = CMPLX(out[F("lambda_plus_re")], out[F("lambda_plus_im")]);
     double complex lm = CMPLX(out[F("lambda_minus_re")], out[F("lambda_minus_im")]);

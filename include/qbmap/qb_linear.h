@@ -19,8 +19,9 @@ qb_err qb_linear_expm_aug(int n, const double complex *M, const double complex *
 
 /* Eigenvalues of M, from gsl_eigen_nonsymmv on the real 2n form: each eigenvalue of M appears
  * there with an eigenvector [x; -i x]; the n eigenvalues with the best such residual are kept.
- * Sorted by descending real part. */
-qb_err qb_linear_eig(int n, const double complex *M, double complex *lambda);
+ * Sorted by descending real part.  vecs (NULL or n*n, row-major): column k is an eigenvector
+ * of lambda[k] (not normalized). */
+qb_err qb_linear_eig(int n, const double complex *M, double complex *lambda, double complex *vecs);
 
 /* Solves M x = rhs by complex LU with partial pivoting. */
 qb_err qb_linear_solve(int n, const double complex *M, const double complex *rhs,

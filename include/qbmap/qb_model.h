@@ -4,6 +4,7 @@
 #ifndef QB_MODEL_H
 #define QB_MODEL_H
 
+#include <complex.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -48,6 +49,12 @@ typedef struct qb_model {
    * want[nfields] (NULL: all) lets it skip costly fields; unwanted fields are left NaN and set
    * no status bits.  A point's values depend on p (and want) only: bitwise reproducible. */
   void (*eval)(const double *p, const bool *want, double *out);
+  /* Discriminant of the drift's characteristic polynomial at p (zero where two eigenvalues
+   * coalesce); NULL if the model has none.  Pure. */
+  double complex (*disc)(const double *p);
+  /* At p: the smallest distance between two eigenvalues of the drift and the overlap
+   * |<u|v>|/(|u||v|) of their eigenvectors (1 at an EP).  NULL with disc.  Pure. */
+  void (*coalescence)(const double *p, double *splitting, double *overlap);
 } qb_model;
 
 /* NULL-terminated list of all models. */

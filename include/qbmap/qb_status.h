@@ -47,7 +47,7 @@ int qb_err_exit_code(qb_err e);
   X(QB_PT_OVERFLOW, 5,                                                                             \
     "E_A, E_B or P_B exceed the double range at this t (inf); log_E_B is "                         \
     "finite")                                                                                      \
-  X(QB_PT_BAD_PARAM, 6, "a parameter is not finite or out of range: all fields are NaN")       \
+  X(QB_PT_BAD_PARAM, 6, "a parameter is not finite or out of range: all fields are NaN")           \
   X(QB_PT_NO_REDUCTION, 7,                                                                         \
     "no reduced model: the a-b coupling through c vanishes (Gamma, a coupling or K_c is 0): "      \
     "reduced fields are NaN")                                                                      \

@@ -542,13 +542,20 @@ static double tcrit_eq33(const ep_sys *S, double Emax, uint32_t *status) {
   return tc;
 }
 
+/* gamma_a from alpha or gamma_a; the rest as given. */
+static void resolve(const double *p, double *ga, double *gb, double *dr) {
+  *gb = p[P_GAMMA_B];
+  *ga = isnan(p[P_GAMMA_A]) ? *gb + 2.0 * p[P_ALPHA] : p[P_GAMMA_A];
+  *dr = p[P_DELTA_R];
+}
+
 static void eval(const double *p, const bool *want, double *out) {
   uint32_t status = 0;
   for (int i = 0; i < NFIELD; i++)
     out[i] = NAN;
-  double gb = p[P_GAMMA_B];
-  double ga = isnan(p[P_GAMMA_A]) ? gb + 2.0 * p[P_ALPHA] : p[P_GAMMA_A];
-  double dr = p[P_DELTA_R], Er = p[P_E_R], Emax = p[P_E_MAX], t = p[P_T];
+  double ga, gb, dr;
+  resolve(p, &ga, &gb, &dr);
+  double Er = p[P_E_R], Emax = p[P_E_MAX], t = p[P_T];
   if (!isfinite(ga) || !isfinite(gb) || !isfinite(dr) || !(Er > 0) || !isfinite(Er) ||
       !(Emax > 0) || !isfinite(Emax) || !(t >= 0) || !isfinite(t)) {
     out[F_STATUS] = QB_PT_BAD_PARAM;
@@ -600,6 +607,26 @@ static void eval(const double *p, const bool *want, double *out) {
   out[F_STATUS] = status;
 }
 
+/* (tr M)^2 - 4 det M = (mu+ - mu-)^2 = 4 w^2 = 4 (1 + (alpha + i delta_r)^2). */
+static double complex disc(const double *p) {
+  double ga, gb, dr;
+  resolve(p, &ga, &gb, &dr);
+  ep_sys S;
+  sys_init(&S, ga, gb, dr, 1.0);
+  return 4.0 * S.w2;
+}
+
+/* Eigenvectors of N for +-w: (1, z +- w); they coincide at the EP w = 0. */
+static void coalescence(const double *p, double *splitting, double *overlap) {
+  double ga, gb, dr;
+  resolve(p, &ga, &gb, &dr);
+  ep_sys S;
+  sys_init(&S, ga, gb, dr, 1.0);
+  double complex y1 = S.z + S.w, y2 = S.z - S.w;
+  *splitting = 2.0 * S.aw;
+  *overlap = cabs(1.0 + conj(y1) * y2) / sqrt((1.0 + sq(y1)) * (1.0 + sq(y2)));
+}
+
 const qb_model qb_model_ep = {
     .name = "ep",
     .doc = "EP paper's reduced two-mode model (PHYSICS.md s1): a' = -(gamma_a + i delta_r) a + b "
@@ -611,4 +638,6 @@ const qb_model qb_model_ep = {
     .fields = fields,
     .check_given = check_given,
     .eval = eval,
+    .disc = disc,
+    .coalescence = coalescence,
 };

@@ -119,6 +119,58 @@ static double sq(double complex z) {
   return creal(z) * creal(z) + cimag(z) * cimag(z);
 }
 
+/* M (row-major 3x3) at p; returns its largest |M_ij| (the scale of the tolerances). */
+static double drift(const double *p, double complex *M) {
+  const double complex pa = p[P_PA] * cexp(I * p[P_PA_PH]), pb = p[P_PB] * cexp(I * p[P_PB_PH]);
+  const double complex pca = p[P_PCA] * cexp(I * p[P_PCA_PH]);
+  const double complex pcb = p[P_PCB] * cexp(I * p[P_PCB_PH]);
+  const double complex va[3] = {pa, 0, pca}, vb[3] = {0, pb, pcb};
+  const double kap[3] = {p[P_KAPPA_A], p[P_KAPPA_B], p[P_KAPPA_C]};
+  const double det[3] = {p[P_DELTA], -p[P_DELTA], p[P_DELTA_C]}, G = p[P_GAMMA];
+  double scale = 0;
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 3; j++) {
+      double complex g = G * (conj(va[i]) * va[j] + conj(vb[i]) * vb[j]) + (i == j ? kap[i] : 0);
+      M[3 * i + j] = -0.5 * g - (i == j ? I * det[i] : 0);
+      scale = fmax(scale, cabs(M[3 * i + j]));
+    }
+  return scale;
+}
+
+/* Discriminant of det(lambda - M) = lambda^3 + a lambda^2 + b lambda + c:
+ * prod_{i<j} (lambda_i - lambda_j)^2 = 18abc - 4a^3 c + a^2 b^2 - 4b^3 - 27c^2. */
+static double complex disc(const double *p) {
+  double complex M[9];
+  drift(p, M);
+  double complex a = -(M[0] + M[4] + M[8]);
+  double complex b =
+      M[0] * M[4] - M[1] * M[3] + M[0] * M[8] - M[2] * M[6] + M[4] * M[8] - M[5] * M[7];
+  double complex c = -(M[0] * (M[4] * M[8] - M[5] * M[7]) - M[1] * (M[3] * M[8] - M[5] * M[6]) +
+                       M[2] * (M[3] * M[7] - M[4] * M[6]));
+  return 18.0 * a * b * c - 4.0 * a * a * a * c + a * a * b * b - 4.0 * b * b * b - 27.0 * c * c;
+}
+
+/* The closest pair of eigenvalues (GSL) and the overlap of their eigenvectors. */
+static void coalescence(const double *p, double *splitting, double *overlap) {
+  double complex M[9], lam[3], V[9];
+  drift(p, M);
+  *splitting = *overlap = NAN;
+  if (qb_linear_eig(3, M, lam, V)) return;
+  int bi = 0, bj = 1;
+  for (int i = 0; i < 3; i++)
+    for (int j = i + 1; j < 3; j++)
+      if (cabs(lam[i] - lam[j]) < cabs(lam[bi] - lam[bj])) bi = i, bj = j;
+  double complex dot = 0;
+  double ni = 0, nj = 0;
+  for (int k = 0; k < 3; k++) {
+    dot += conj(V[3 * k + bi]) * V[3 * k + bj];
+    ni += sq(V[3 * k + bi]);
+    nj += sq(V[3 * k + bj]);
+  }
+  *splitting = cabs(lam[bi] - lam[bj]);
+  *overlap = cabs(dot) / sqrt(ni * nj);
+}
+
 static void eval(const double *p, const bool *want, double *out) {
   uint32_t status = 0;
   for (int i = 0; i < NFIELD; i++)
@@ -128,25 +180,14 @@ static void eval(const double *p, const bool *want, double *out) {
       out[F_STATUS] = QB_PT_BAD_PARAM;
       return;
     }
-  const double d = p[P_DELTA], dc = p[P_DELTA_C], G = p[P_GAMMA], E = p[P_E], t = p[P_T];
-  const double complex pa = p[P_PA] * cexp(I * p[P_PA_PH]), pb = p[P_PB] * cexp(I * p[P_PB_PH]);
-  const double complex pca = p[P_PCA] * cexp(I * p[P_PCA_PH]);
-  const double complex pcb = p[P_PCB] * cexp(I * p[P_PCB_PH]);
-  const double complex va[3] = {pa, 0, pca}, vb[3] = {0, pb, pcb};
-  const double kap[3] = {p[P_KAPPA_A], p[P_KAPPA_B], p[P_KAPPA_C]}, det[3] = {d, -d, dc};
+  const double E = p[P_E], t = p[P_T];
   double complex M[9], f[3] = {-I * E, 0, 0};
-  double scale = 0;
-  for (int i = 0; i < 3; i++)
-    for (int j = 0; j < 3; j++) {
-      double complex g = G * (conj(va[i]) * va[j] + conj(vb[i]) * vb[j]) + (i == j ? kap[i] : 0);
-      M[3 * i + j] = -0.5 * g - (i == j ? I * det[i] : 0);
-      scale = fmax(scale, cabs(M[3 * i + j]));
-    }
+  double scale = drift(p, M);
 #define WANT(k) (!want || want[k])
 
   /* full model */
   double complex lam[3];
-  if (qb_linear_eig(3, M, lam)) {
+  if (qb_linear_eig(3, M, lam, NULL)) {
     status |= QB_PT_NUMERICS;
   } else {
     out[F_GROWTH] = creal(lam[0]);
@@ -175,7 +216,8 @@ static void eval(const double *p, const bool *want, double *out) {
   }
 
   /* reduced model: Schur complement on (a, b); M_ab = M_ba = 0 here */
-  const double Kc = kap[2] + G * (sq(pca) + sq(pcb));
+  const double G = p[P_GAMMA];
+  const double Kc = p[P_KAPPA_C] + G * (p[P_PCA] * p[P_PCA] + p[P_PCB] * p[P_PCB]);
   out[F_GAMMA_EFF] = Kc > 0 ? G * G / (2.0 * Kc) : NAN;
   const double complex mcc = M[8];
   double complex S[4];
@@ -234,4 +276,6 @@ const qb_model qb_model_threemode = {
     .fields = fields,
     .check_given = NULL,
     .eval = eval,
+    .disc = disc,
+    .coalescence = coalescence,
 };
