@@ -42,6 +42,17 @@ typedef struct {
 } y_fixed;
 
 typedef struct {
+  char *field;
+  double *level;
+  char *axis;
+} y_boundaries;
+
+typedef struct {
+  char **axes;
+  unsigned axes_count;
+} y_eps;
+
+typedef struct {
   char *model;
   y_axis *axes;
   unsigned axes_count;
@@ -49,6 +60,8 @@ typedef struct {
   char **fields;
   unsigned fields_count;
   char *output;
+  y_boundaries *boundaries;
+  y_eps *eps;
 } y_config;
 
 static const cyaml_schema_value_t float_entry = {CYAML_VALUE_FLOAT(CYAML_FLAG_DEFAULT, double)};
@@ -72,6 +85,16 @@ static cyaml_schema_field_t fixed_fields[QB_UNION_MAX + 1];
 static const char *union_names[QB_UNION_MAX];
 static int union_count;
 
+static const cyaml_schema_field_t boundaries_fields[] = {
+    CYAML_FIELD_STRING_PTR("field", CYAML_FLAG_OPTIONAL, y_boundaries, field, 1, QB_NAME_MAX - 1),
+    CYAML_FIELD_FLOAT_PTR("level", CYAML_FLAG_OPTIONAL, y_boundaries, level),
+    CYAML_FIELD_STRING_PTR("axis", CYAML_FLAG_OPTIONAL, y_boundaries, axis, 1, QB_NAME_MAX - 1),
+    CYAML_FIELD_END};
+
+static const cyaml_schema_field_t eps_fields[] = {
+    CYAML_FIELD_SEQUENCE("axes", CYAML_FLAG_POINTER, y_eps, axes, &string_entry, 2, 2),
+    CYAML_FIELD_END};
+
 static const cyaml_schema_field_t config_fields[] = {
     CYAML_FIELD_STRING_PTR("model", CYAML_FLAG_POINTER, y_config, model, 1, QB_NAME_MAX - 1),
     CYAML_FIELD_SEQUENCE("axes", CYAML_FLAG_POINTER, y_config, axes, &axis_entry, 1, QB_MAX_AXES),
@@ -84,6 +107,9 @@ static const cyaml_schema_field_t config_fields[] = {
     CYAML_FIELD_SEQUENCE("fields", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, y_config, fields,
                          &string_entry, 1, QB_MAX_FIELDS),
     CYAML_FIELD_STRING_PTR("output", CYAML_FLAG_OPTIONAL, y_config, output, 1, 4095),
+    CYAML_FIELD_MAPPING_PTR("boundaries", CYAML_FLAG_OPTIONAL, y_config, boundaries,
+                            boundaries_fields),
+    CYAML_FIELD_MAPPING_PTR("eps", CYAML_FLAG_OPTIONAL, y_config, eps, eps_fields),
     CYAML_FIELD_END};
 
 static const cyaml_schema_value_t config_schema = {
@@ -215,7 +241,7 @@ static void cyaml_message(const char *log, yloc *L, char *msg, size_t msgsize) {
   if (L->problem[0] || !L->ok) {
     snprintf(msg, msgsize,
              "%s:%zu:%zu: YAML syntax error: %s; allowed: a YAML mapping with keys "
-             "model, axes, fixed, fields, output",
+             "model, axes, fixed, fields, output, boundaries, eps",
              L->source, L->problem[0] ? L->pline : 1, L->problem[0] ? L->pcol : 1,
              L->problem[0] ? L->problem : "empty document");
     return;
@@ -253,7 +279,11 @@ static void cyaml_message(const char *log, yloc *L, char *msg, size_t msgsize) {
     snprintf(dotted + strlen(dotted), sizeof dotted - strlen(dotted), idx ? "[%s]" : "%s%s",
              idx ? segs[k] : (dotted[0] ? "." : ""), idx ? "" : segs[k]);
   }
-  const char *allowed = "model, axes, fixed, fields, output";
+  const char *allowed = "model, axes, fixed, fields, output, boundaries, eps";
+  if (nseg - first >= 1 && strcmp(segs[nseg - 1], "boundaries") == 0)
+    allowed = "boundaries keys field, level, axis";
+  if (nseg - first >= 1 && strcmp(segs[nseg - 1], "eps") == 0)
+    allowed = "eps key axes: a list of two axis names";
   if (nseg - first >= 1 && strcmp(segs[nseg - 1], "axes") == 0)
     allowed =
         nseg - first == 1 ? "a list of 1 to 8 axes" : "axis keys name, values, min, max, n, scale";
@@ -390,6 +420,13 @@ static char *normalize(const qb_config *c) {
     append(&s, &len, &cap, "%s%s", k ? ", " : "", m->fields[c->fields[k]].name);
   append(&s, &len, &cap, "]\n");
   if (c->output[0]) append(&s, &len, &cap, "output: %s\n", c->output);
+  if (c->boundaries.on)
+    append(&s, &len, &cap, "boundaries: {field: %s, level: %.17g, axis: %s}\n",
+           m->fields[c->boundaries.field].name, c->boundaries.level,
+           c->grid.axes[c->boundaries.axis].name);
+  if (c->eps.on)
+    append(&s, &len, &cap, "eps: {axes: [%s, %s]}\n", c->grid.axes[c->eps.ax].name,
+           c->grid.axes[c->eps.ay].name);
   return s;
 }
 
@@ -609,6 +646,57 @@ qb_err qb_config_parse(const char *text, const char *source, char *const *sets, 
   want[m->nfields - 1] = true; /* status */
   for (int i = 0; i < m->nfields; i++)
     if (want[i]) cfg->fields[cfg->nfields++] = i;
+
+  if (y->boundaries) {
+    y_boundaries *yb = y->boundaries;
+    qb_boundary_spec *b = &cfg->boundaries;
+    b->on = true;
+    b->field = qb_model_field_index(m, yb->field ? yb->field : "growth_rate");
+    if (b->field < 0 || m->fields[b->field].dtype != QB_F64) {
+      char fnames[2048];
+      qb_model_field_names(m, fnames, sizeof fnames);
+      FAIL("%s: boundaries.field = '%s' is not a floating-point field of model %s; allowed: %s",
+           where(&L, "boundaries/field", 0, at, sizeof at), yb->field ? yb->field : "growth_rate",
+           m->name, fnames);
+    }
+    b->level = yb->level ? *yb->level : 0.0;
+    if (!isfinite(b->level))
+      FAIL("%s: boundaries.level = %g; allowed: a finite number",
+           where(&L, "boundaries/level", 0, at, sizeof at), b->level);
+    b->axis = g->ndim - 1;
+    if (yb->axis) {
+      b->axis = -1;
+      for (int d = 0; d < g->ndim; d++)
+        if (strcmp(g->axes[d].name, yb->axis) == 0) b->axis = d;
+    }
+    if (b->axis < 0 || g->axes[b->axis].n < 2)
+      FAIL("%s: boundaries.axis = '%s'; allowed: an axis of the grid with n >= 2",
+           where(&L, "boundaries/axis", 0, at, sizeof at),
+           yb->axis ? yb->axis : g->axes[g->ndim - 1].name);
+  }
+  if (y->eps) {
+    qb_ep_spec *e = &cfg->eps;
+    int ax[2] = {-1, -1};
+    for (int k = 0; k < 2; k++)
+      for (int d = 0; d < g->ndim; d++)
+        if (strcmp(g->axes[d].name, y->eps->axes[k]) == 0) ax[k] = d;
+    for (int k = 0; k < 2; k++) {
+      char path[32];
+      snprintf(path, sizeof path, "eps/axes/%d", k);
+      if (ax[k] < 0 || g->axes[ax[k]].n < 2)
+        FAIL("%s: eps.axes[%d] = '%s'; allowed: an axis of the grid with n >= 2",
+             where(&L, path, 0, at, sizeof at), k, y->eps->axes[k]);
+    }
+    if (ax[0] == ax[1])
+      FAIL("%s: eps.axes names '%s' twice; allowed: two different axes",
+           where(&L, "eps/axes", 0, at, sizeof at), y->eps->axes[0]);
+    if (!m->disc)
+      FAIL("%s: eps: model %s has no discriminant; allowed: eps only for models with one",
+           where(&L, "eps", 1, at, sizeof at), m->name);
+    e->on = true;
+    e->ax = ax[0];
+    e->ay = ax[1];
+  }
 
   if (y->output) snprintf(cfg->output, sizeof cfg->output, "%s", y->output);
   cfg->text = dup_str(text);

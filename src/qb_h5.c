@@ -382,15 +382,126 @@ static herr_t release(qb_h5 *h) {
   return rc;
 }
 
-qb_err qb_h5_finish(qb_h5 **hp, double wall_time_s) {
+qb_err qb_h5_finish(qb_h5 **hp) {
   qb_h5 *h = *hp;
   qb_err err = QB_OK;
   if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) err = QB_EH5;
-  if (!err && attr_f64(h->file, "wall_time_s", wall_time_s) < 0) err = QB_EH5;
-  if (!err && attr_i32(h->file, "complete", 1) < 0) err = QB_EH5;
   if (release(h) < 0) err = QB_EH5;
   *hp = NULL;
   return err;
+}
+
+/* ---- point lists (rank 0 creates, all ranks write) ------------------------------------- */
+
+static hid_t col_ftype(qb_coltype t) {
+  return t == QB_COL_F64 ? H5T_IEEE_F64LE : (t == QB_COL_I32 ? H5T_STD_I32LE : H5T_STD_I64LE);
+}
+
+static hid_t col_mtype(qb_coltype t) {
+  return t == QB_COL_F64 ? H5T_NATIVE_DOUBLE
+                         : (t == QB_COL_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_INT64);
+}
+
+static hid_t open_serial(const char *path) {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), f = H5I_INVALID_HID;
+  if (fapl >= 0 && H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST) >= 0)
+    f = H5Fopen(path, H5F_ACC_RDWR, fapl);
+  if (fapl >= 0) H5Pclose(fapl);
+  return f;
+}
+
+qb_err qb_h5_create_group(const char *path, const char *group, int64_t n, int ncols,
+                          const qb_h5_col *cols, int nattrs, const qb_h5_attr *attrs, char *msg,
+                          size_t msgsize) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  hid_t f = open_serial(path), gcpl = H5Pcreate(H5P_GROUP_CREATE), g = H5I_INVALID_HID;
+  hid_t pt = H5I_INVALID_HID;
+  herr_t rc = (f >= 0 && gcpl >= 0) ? 0 : -1;
+  if (rc >= 0)
+    rc = H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) < 0 ||
+                 H5Pset_attr_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) < 0
+             ? -1
+             : 0;
+  if (rc >= 0) g = H5Gcreate2(f, group, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+  hsize_t dim = (hsize_t)n;
+  if (g >= 0) pt = create_contiguous(g, "point", H5T_STD_I64LE, 1, &dim, NULL, H5D_FILL_TIME_NEVER);
+  rc = pt >= 0 ? 0 : -1;
+  if (rc >= 0 && n > 0) {
+    int64_t *ids = malloc((size_t)n * sizeof *ids);
+    rc = ids ? 0 : -1;
+    for (int64_t k = 0; k < n && ids; k++)
+      ids[k] = k;
+    if (rc >= 0) rc = H5Dwrite(pt, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ids);
+    free(ids);
+  }
+  if (rc >= 0) rc = H5DSset_scale(pt, "point");
+  if (rc >= 0) rc = attr_str(pt, "long_name", "index of the point in this list");
+  if (rc >= 0) rc = attr_str(pt, "units", "1");
+  for (int k = 0; k < ncols && rc >= 0; k++) {
+    hid_t d = create_contiguous(g, cols[k].name, col_ftype(cols[k].type), 1, &dim, NULL,
+                                H5D_FILL_TIME_NEVER);
+    rc = d >= 0 ? 0 : -1;
+    if (rc >= 0) rc = H5DSattach_scale(d, pt, 0);
+    if (rc >= 0) rc = attr_str(d, "units", cols[k].units);
+    if (rc >= 0) rc = attr_str(d, "long_name", cols[k].long_name);
+    if (d >= 0) H5Dclose(d);
+  }
+  for (int k = 0; k < nattrs && rc >= 0; k++)
+    rc = attr_str(g, attrs[k].name, attrs[k].value);
+  if (pt >= 0) H5Dclose(pt);
+  if (g >= 0) H5Gclose(g);
+  if (gcpl >= 0) H5Pclose(gcpl);
+  if (f >= 0 && H5Fclose(f) < 0) rc = -1;
+  if (rc < 0) {
+    snprintf(msg, msgsize, "HDF5 failed to create group /%s in '%s'", group, path);
+    return QB_EH5;
+  }
+  return QB_OK;
+}
+
+qb_err qb_h5_write_group(const char *path, const char *group, int64_t off, int64_t count, int ncols,
+                         const qb_h5_col *cols) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), f = H5I_INVALID_HID, g = H5I_INVALID_HID;
+  hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+  if (fapl >= 0 && H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL) >= 0 &&
+      H5Pset_all_coll_metadata_ops(fapl, 1) >= 0)
+    f = H5Fopen(path, H5F_ACC_RDWR, fapl);
+  if (f >= 0) g = H5Gopen2(f, group, H5P_DEFAULT);
+  herr_t rc = (g >= 0 && dxpl >= 0 && H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) >= 0) ? 0 : -1;
+  hsize_t n = (hsize_t)(count > 0 ? count : 1), start = (hsize_t)off;
+  static const int64_t dummy = 0;
+  for (int k = 0; k < ncols && rc >= 0; k++) {
+    hid_t d = H5Dopen2(g, cols[k].name, H5P_DEFAULT);
+    hid_t fs = d >= 0 ? H5Dget_space(d) : H5I_INVALID_HID;
+    hid_t ms = H5Screate_simple(1, &n, NULL);
+    rc = (d >= 0 && fs >= 0 && ms >= 0) ? 0 : -1;
+    if (rc >= 0 && count > 0)
+      rc = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &n, NULL);
+    else if (rc >= 0)
+      rc = (H5Sselect_none(fs) < 0 || H5Sselect_none(ms) < 0) ? -1 : 0;
+    if (rc >= 0)
+      rc = H5Dwrite(d, col_mtype(cols[k].type), ms, fs, dxpl,
+                    count > 0 && cols[k].data ? cols[k].data : &dummy);
+    if (ms >= 0) H5Sclose(ms);
+    if (fs >= 0) H5Sclose(fs);
+    if (d >= 0) H5Dclose(d);
+  }
+  if (g >= 0) H5Gclose(g);
+  if (dxpl >= 0) H5Pclose(dxpl);
+  if (fapl >= 0) H5Pclose(fapl);
+  if (f >= 0 && H5Fclose(f) < 0) rc = -1;
+  return rc < 0 ? QB_EH5 : QB_OK;
+}
+
+qb_err qb_h5_mark_complete(const char *path, double wall_time_s) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  hid_t f = open_serial(path);
+  herr_t rc = f >= 0 ? 0 : -1;
+  if (rc >= 0) rc = attr_f64(f, "wall_time_s", wall_time_s);
+  if (rc >= 0) rc = attr_i32(f, "complete", 1);
+  if (f >= 0 && H5Fclose(f) < 0) rc = -1;
+  return rc < 0 ? QB_EH5 : QB_OK;
 }
 
 void qb_h5_close(qb_h5 **hp) {

@@ -64,6 +64,15 @@ void qb_par_bcast_int(int *v, int root) {
     QB_PAR_ABORT("MPI_Bcast failed");
 }
 
+void qb_par_exscan(int64_t mine, int64_t *offset, int64_t *total) {
+  long long in = mine, off = 0, tot = 0;
+  if (MPI_Exscan(&in, &off, 1, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS ||
+      MPI_Allreduce(&in, &tot, 1, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS)
+    QB_PAR_ABORT("MPI_Exscan/MPI_Allreduce failed");
+  *offset = par_rank == 0 ? 0 : off; /* MPI_Exscan leaves rank 0's result undefined */
+  *total = tot;
+}
+
 double qb_par_max(double mine) {
   double out = mine;
   if (MPI_Allreduce(&mine, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS)

@@ -50,6 +50,16 @@ with tempfile.TemporaryDirectory() as tmp:
         sel = ds["E_B"].sel(gamma_b=1.0, t=ds["t"].values[4], delta_r=0.0, method="nearest")
         check(np.isfinite(float(sel)), f"{engine}: .sel() works")
         ds.close()
+    # the /boundary group: both engines; each crossing is a zero of growth_rate (qbmap point)
+    for engine in ("h5netcdf", "netcdf4"):
+        with xr.open_dataset(path, group="boundary", engine=engine) as b:
+            check(list(b["delta_r"].dims) == ["point"] and b.sizes["point"] > 0 and
+                  b.attrs["field"] == "growth_rate", f"{engine}: /boundary group")
+            pts = [(float(b["gamma_b"][k]), float(b["t"][k]), float(b["delta_r"][k]))
+                   for k in range(0, b.sizes["point"], max(1, b.sizes["point"] // 6))]
+    for gb, t, dr in pts:
+        g = point([f"gamma_b={gb!r}", f"t={t!r}", f"delta_r={dr!r}", "alpha=0.1"])["growth_rate"]
+        check(abs(g) <= 1e-12, f"growth_rate at a boundary point: {g}")
     cdl = subprocess.run(["ncdump", "-h", path], capture_output=True, text=True)
     check(cdl.returncode == 0 and "double growth_rate(gamma_b, t, delta_r)" in cdl.stdout,
           "ncdump -h")

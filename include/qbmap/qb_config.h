@@ -12,6 +12,22 @@
 #include "qbmap/qb_model.h"
 #include "qbmap/qb_status.h"
 
+/* Post-pass `boundaries`: crossings of `field` through `level` between neighbours along grid
+ * axis `axis`, refined on the kernel. */
+typedef struct {
+  bool on;
+  int field;
+  double level;
+  int axis;
+} qb_boundary_spec;
+
+/* Post-pass `eps`: exceptional points in the plane of grid axes (ax, ay), every slice of the
+ * other axes. */
+typedef struct {
+  bool on;
+  int ax, ay;
+} qb_ep_spec;
+
 typedef struct {
   const qb_model *model;
   qb_grid grid;
@@ -20,8 +36,10 @@ typedef struct {
   int nfields;
   int fields[QB_MAX_FIELDS]; /* selected field indices, in model order; `status` always */
   char output[4096];         /* from the config's `output` ("" if absent) */
-  char *text;                /* the config text as given (owned) */
-  char *normalized;          /* normalized YAML: every value explicit (owned) */
+  qb_boundary_spec boundaries;
+  qb_ep_spec eps;
+  char *text;       /* the config text as given (owned) */
+  char *normalized; /* normalized YAML: every value explicit (owned) */
 } qb_config;
 
 /* Parses and validates.  `source` names the text in messages (file name).  sets[i] are

@@ -42,8 +42,36 @@ qb_err qb_h5_write_block(qb_h5 *h, int64_t lo, int64_t hi, void *const *bufs);
  * for blocks lo <= b < hi (a rank passing lo >= hi writes nothing but takes part). */
 qb_err qb_h5_mark_done(qb_h5 *h, int64_t lo, int64_t hi);
 
-/* Collective.  Final attributes: complete = 1, wall_time_s; then closes.  *h becomes NULL. */
-qb_err qb_h5_finish(qb_h5 **h, double wall_time_s);
+/* Collective.  Flushes and closes the grid's datasets; *h becomes NULL. */
+qb_err qb_h5_finish(qb_h5 **h);
+
+/* A column of a point list (group /boundary, /ep): one 1-D dataset over the group's `point`
+ * dimension. */
+typedef enum { QB_COL_F64 = 0, QB_COL_I32 = 1, QB_COL_I64 = 2 } qb_coltype;
+typedef struct {
+  const char *name;
+  qb_coltype type;
+  const char *units, *long_name;
+  const void *data; /* this rank's rows (may be NULL when it has none) */
+} qb_h5_col;
+
+typedef struct {
+  const char *name, *value;
+} qb_h5_attr;
+
+/* Not collective (rank 0 only, while no rank has the file open).  Creates group `group` with
+ * a `point` dimension of n rows, one dataset per column, and string attributes. */
+qb_err qb_h5_create_group(const char *path, const char *group, int64_t n, int ncols,
+                          const qb_h5_col *cols, int nattrs, const qb_h5_attr *attrs, char *msg,
+                          size_t msgsize);
+
+/* Collective.  Writes rows [off, off + count) of every column from cols[k].data. */
+qb_err qb_h5_write_group(const char *path, const char *group, int64_t off, int64_t count, int ncols,
+                         const qb_h5_col *cols);
+
+/* Not collective (rank 0 only, while no rank has the file open).  The final attributes:
+ * complete = 1 and wall_time_s.  Only a file that reached this point claims to be complete. */
+qb_err qb_h5_mark_complete(const char *path, double wall_time_s);
 
 /* Collective.  Closes without marking complete (error paths).  NULL-safe. */
 void qb_h5_close(qb_h5 **h);

@@ -28,6 +28,9 @@ qb_err qb_par_bcast_string(char **s, int root);
 /* Collective: root's int to every rank. */
 void qb_par_bcast_int(int *v, int root);
 
+/* Collective: *offset = sum of `mine` over lower ranks, *total = sum over all ranks. */
+void qb_par_exscan(int64_t mine, int64_t *offset, int64_t *total);
+
 /* Collective: the largest of the ranks' values, on every rank. */
 double qb_par_max(double mine);
 
