@@ -109,6 +109,20 @@ static double field_at(double x, void *arg) {
   return out[F->field] - F->level;
 }
 
+/* Root of fn in the bracket [a, b] (fn(a) and fn(b) of opposite signs; vb = fn(b)) to an
+ * interval of width tol, or NaN. */
+static double brent(gsl_root_fsolver *s, gsl_function *fn, double a, double b, double vb,
+                    double tol) {
+  if (vb == 0) return b;
+  if (gsl_root_fsolver_set(s, fn, fmin(a, b), fmax(a, b)) != GSL_SUCCESS) return NAN;
+  for (int it = 0; it < 200; it++) {
+    if (gsl_root_fsolver_iterate(s)) return NAN;
+    double xl = gsl_root_fsolver_x_lower(s), xu = gsl_root_fsolver_x_upper(s);
+    if (gsl_root_test_interval(xl, xu, tol, 0) == GSL_SUCCESS) return gsl_root_fsolver_root(s);
+  }
+  return NAN;
+}
+
 int64_t qb_post_boundary_units(const qb_config *c) {
   return c->grid.npoints / c->grid.axes[c->boundaries.axis].n;
 }
@@ -136,19 +150,7 @@ qb_err qb_post_boundaries(const qb_config *c, int64_t lo, int64_t hi, qb_pointse
       v[i] = field_at(ax->values[i], &F);
     for (int64_t i = 0; i + 1 < n && !err; i++) {
       if (isnan(v[i]) || isnan(v[i + 1]) || (v[i] < 0) == (v[i + 1] < 0)) continue;
-      double a = ax->values[i], b = ax->values[i + 1], root = NAN;
-      if (v[i + 1] == 0) {
-        root = b;
-      } else if (gsl_root_fsolver_set(s, &fn, fmin(a, b), fmax(a, b)) == GSL_SUCCESS) {
-        for (int it = 0; it < 200; it++) {
-          if (gsl_root_fsolver_iterate(s)) break;
-          double xl = gsl_root_fsolver_x_lower(s), xu = gsl_root_fsolver_x_upper(s);
-          if (gsl_root_test_interval(xl, xu, tol, 0) == GSL_SUCCESS) {
-            root = gsl_root_fsolver_root(s);
-            break;
-          }
-        }
-      }
+      double root = brent(s, &fn, ax->values[i], ax->values[i + 1], v[i + 1], tol);
       if (isnan(root)) {
         out->rejected++;
         continue;
@@ -211,6 +213,59 @@ static int winding(double complex a, double complex b, double complex c, double 
   return (int)lround(sum / 6.283185307179586);
 }
 
+typedef struct {
+  gsl_multiroot_fsolver *s;
+  gsl_vector *v0;
+  gsl_multiroot_function fn;
+} ep_ws;
+
+static qb_err ep_ws_init(ep_ws *W, disc_fn *D) {
+  W->s = gsl_multiroot_fsolver_alloc(gsl_multiroot_fsolver_hybrids, 2);
+  W->v0 = gsl_vector_alloc(2);
+  W->fn = (gsl_multiroot_function){disc_f, 2, D};
+  return (W->s && W->v0) ? QB_OK : QB_ENOMEM;
+}
+
+static void ep_ws_free(ep_ws *W) {
+  gsl_vector_free(W->v0);
+  gsl_multiroot_fsolver_free(W->s);
+}
+
+/* Refines the zero of disc in the cell [x0, x1] x [y0, y1] (largest corner |disc| = scale) from
+ * its centre.  Returns 1 for a confirmed EP: |disc| <= EP_RESIDUAL scale, within one cell of
+ * this one, and the eigenvalues coalesce there. */
+static int refine_ep(const qb_model *m, ep_ws *W, disc_fn *D, double x0, double x1, double y0,
+                     double y1, double scale, double *rx, double *ry, double *res, double *split,
+                     double *ovl) {
+  gsl_vector_set(W->v0, 0, 0.5 * (x0 + x1));
+  gsl_vector_set(W->v0, 1, 0.5 * (y0 + y1));
+  *rx = *ry = *split = *ovl = NAN;
+  *res = INFINITY;
+  if (gsl_multiroot_fsolver_set(W->s, &W->fn, W->v0) == GSL_SUCCESS) {
+    for (int it = 0; it < 100; it++) {
+      int rc = gsl_multiroot_fsolver_iterate(W->s);
+      double complex d = CMPLX(gsl_vector_get(W->s->f, 0), gsl_vector_get(W->s->f, 1));
+      if (cabs(d) < *res) {
+        *res = cabs(d);
+        *rx = gsl_vector_get(W->s->x, 0);
+        *ry = gsl_vector_get(W->s->x, 1);
+      }
+      if (*res <= EP_RESIDUAL * scale || rc) break;
+    }
+  }
+  bool inside =
+      fabs(*rx - 0.5 * (x0 + x1)) <= fabs(x1 - x0) && fabs(*ry - 0.5 * (y0 + y1)) <= fabs(y1 - y0);
+  if (!(*res <= EP_RESIDUAL * scale) || !inside) return 0;
+  D->p[D->px] = *rx;
+  D->p[D->py] = *ry;
+  m->coalescence(D->p, split, ovl);
+  return *split <= EP_SPLIT * fmax(1.0, sqrt(scale)) && *ovl >= 1.0 - EP_OVERLAP;
+}
+
+static double corner_scale(double complex a, double complex b, double complex c, double complex d) {
+  return fmax(fmax(cabs(a), cabs(b)), fmax(cabs(c), cabs(d)));
+}
+
 qb_err qb_post_eps(const qb_config *c, int64_t lo, int64_t hi, qb_pointset *out) {
   const qb_grid *g = &c->grid;
   const qb_axis *ax = &g->axes[c->eps.ax], *ay = &g->axes[c->eps.ay];
@@ -221,10 +276,9 @@ qb_err qb_post_eps(const qb_config *c, int64_t lo, int64_t hi, qb_pointset *out)
   memcpy(p, c->fixed, sizeof p);
   disc_fn D = {c->model, p, ax->param, ay->param};
   double complex *r0 = malloc((size_t)nx * sizeof *r0), *r1 = malloc((size_t)nx * sizeof *r1);
-  gsl_multiroot_fsolver *s = gsl_multiroot_fsolver_alloc(gsl_multiroot_fsolver_hybrids, 2);
-  gsl_vector *v0 = gsl_vector_alloc(2);
-  gsl_multiroot_function fn = {disc_f, 2, &D};
-  qb_err err = (r0 && r1 && s && v0) ? QB_OK : QB_ENOMEM;
+  ep_ws W;
+  qb_err err = ep_ws_init(&W, &D);
+  if (!r0 || !r1) err = QB_ENOMEM;
   out->ndim = g->ndim;
 
   for (int64_t u = lo; u < hi && !err; u++) {
@@ -235,33 +289,10 @@ qb_err qb_post_eps(const qb_config *c, int64_t lo, int64_t hi, qb_pointset *out)
     for (int64_t i = 0; i + 1 < nx && !err; i++) {
       int w = winding(r0[i], r0[i + 1], r1[i + 1], r1[i]);
       if (w == 0) continue;
-      double scale = fmax(fmax(cabs(r0[i]), cabs(r0[i + 1])), fmax(cabs(r1[i + 1]), cabs(r1[i])));
-      double x0 = ax->values[i], x1 = ax->values[i + 1], y0 = ay->values[j], y1 = ay->values[j + 1];
-      gsl_vector_set(v0, 0, 0.5 * (x0 + x1));
-      gsl_vector_set(v0, 1, 0.5 * (y0 + y1));
-      double rx = NAN, ry = NAN, res = INFINITY;
-      if (gsl_multiroot_fsolver_set(s, &fn, v0) == GSL_SUCCESS) {
-        for (int it = 0; it < 100; it++) {
-          int rc = gsl_multiroot_fsolver_iterate(s);
-          double complex d = CMPLX(gsl_vector_get(s->f, 0), gsl_vector_get(s->f, 1));
-          if (cabs(d) < res) {
-            res = cabs(d);
-            rx = gsl_vector_get(s->x, 0);
-            ry = gsl_vector_get(s->x, 1);
-          }
-          if (res <= EP_RESIDUAL * scale || rc) break;
-        }
-      }
-      /* the root must be this cell's (within half a cell of it) and the modes must coalesce */
-      double hx = 0.5 * fabs(x1 - x0), hy = 0.5 * fabs(y1 - y0);
-      bool inside = fabs(rx - 0.5 * (x0 + x1)) <= 2 * hx && fabs(ry - 0.5 * (y0 + y1)) <= 2 * hy;
-      double split = NAN, ovl = NAN;
-      if (res <= EP_RESIDUAL * scale && inside) {
-        p[ax->param] = rx;
-        p[ay->param] = ry;
-        c->model->coalescence(p, &split, &ovl);
-      }
-      if (!(split <= EP_SPLIT * fmax(1.0, sqrt(scale)) && ovl >= 1.0 - EP_OVERLAP)) {
+      double scale = corner_scale(r0[i], r0[i + 1], r1[i + 1], r1[i]);
+      double rx, ry, res, split, ovl;
+      if (!refine_ep(c->model, &W, &D, ax->values[i], ax->values[i + 1], ay->values[j],
+                     ay->values[j + 1], scale, &rx, &ry, &res, &split, &ovl)) {
         out->rejected++;
         continue;
       }
@@ -270,8 +301,7 @@ qb_err qb_post_eps(const qb_config *c, int64_t lo, int64_t hi, qb_pointset *out)
       err = push(out, x, 0, w, res, split, ovl, 1);
     }
   }
-  gsl_vector_free(v0);
-  gsl_multiroot_fsolver_free(s);
+  ep_ws_free(&W);
   free(r0);
   free(r1);
   return err;
