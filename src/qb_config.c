@@ -62,6 +62,8 @@ typedef struct {
   char *output;
   y_boundaries *boundaries;
   y_eps *eps;
+  char *mode;
+  int64_t *max_depth;
 } y_config;
 
 static const cyaml_schema_value_t float_entry = {CYAML_VALUE_FLOAT(CYAML_FLAG_DEFAULT, double)};
@@ -110,6 +112,8 @@ static const cyaml_schema_field_t config_fields[] = {
     CYAML_FIELD_MAPPING_PTR("boundaries", CYAML_FLAG_OPTIONAL, y_config, boundaries,
                             boundaries_fields),
     CYAML_FIELD_MAPPING_PTR("eps", CYAML_FLAG_OPTIONAL, y_config, eps, eps_fields),
+    CYAML_FIELD_STRING_PTR("mode", CYAML_FLAG_OPTIONAL, y_config, mode, 1, 16),
+    CYAML_FIELD_INT_PTR("max_depth", CYAML_FLAG_OPTIONAL, y_config, max_depth),
     CYAML_FIELD_END};
 
 static const cyaml_schema_value_t config_schema = {
@@ -241,7 +245,7 @@ static void cyaml_message(const char *log, yloc *L, char *msg, size_t msgsize) {
   if (L->problem[0] || !L->ok) {
     snprintf(msg, msgsize,
              "%s:%zu:%zu: YAML syntax error: %s; allowed: a YAML mapping with keys "
-             "model, axes, fixed, fields, output, boundaries, eps",
+             "model, axes, fixed, fields, output, boundaries, eps, mode, max_depth",
              L->source, L->problem[0] ? L->pline : 1, L->problem[0] ? L->pcol : 1,
              L->problem[0] ? L->problem : "empty document");
     return;
@@ -279,7 +283,7 @@ static void cyaml_message(const char *log, yloc *L, char *msg, size_t msgsize) {
     snprintf(dotted + strlen(dotted), sizeof dotted - strlen(dotted), idx ? "[%s]" : "%s%s",
              idx ? segs[k] : (dotted[0] ? "." : ""), idx ? "" : segs[k]);
   }
-  const char *allowed = "model, axes, fixed, fields, output, boundaries, eps";
+  const char *allowed = "model, axes, fixed, fields, output, boundaries, eps, mode, max_depth";
   if (nseg - first >= 1 && strcmp(segs[nseg - 1], "boundaries") == 0)
     allowed = "boundaries keys field, level, axis";
   if (nseg - first >= 1 && strcmp(segs[nseg - 1], "eps") == 0)
@@ -427,6 +431,8 @@ static char *normalize(const qb_config *c) {
   if (c->eps.on)
     append(&s, &len, &cap, "eps: {axes: [%s, %s]}\n", c->grid.axes[c->eps.ax].name,
            c->grid.axes[c->eps.ay].name);
+  if (c->adaptive_depth)
+    append(&s, &len, &cap, "mode: adaptive\nmax_depth: %d\n", c->adaptive_depth);
   return s;
 }
 
@@ -696,6 +702,37 @@ qb_err qb_config_parse(const char *text, const char *source, char *const *sets, 
     e->on = true;
     e->ax = ax[0];
     e->ay = ax[1];
+  }
+
+  if (y->mode && strcmp(y->mode, "grid") != 0 && strcmp(y->mode, "adaptive") != 0)
+    FAIL("%s: mode = '%s'; allowed: grid, adaptive", where(&L, "mode", 0, at, sizeof at), y->mode);
+  if (y->mode && strcmp(y->mode, "adaptive") == 0) {
+    if (!y->max_depth || *y->max_depth < 1 || *y->max_depth > 10)
+      FAIL("%s: mode adaptive needs max_depth = %lld; allowed: an integer from 1 to 10",
+           where(&L, y->max_depth ? "max_depth" : "mode", 0, at, sizeof at),
+           y->max_depth ? (long long)*y->max_depth : 0LL);
+    int dx = g->ndim - 1, dy = g->ndim - 2;
+    if (dy < 0 || g->axes[dx].n < 2 || g->axes[dy].n < 2)
+      FAIL("%s: mode adaptive refines the plane of the last two axes; allowed: at least two "
+           "axes, the last two with n >= 2",
+           where(&L, "mode", 0, at, sizeof at));
+    if (!cfg->boundaries.on && !cfg->eps.on)
+      FAIL("%s: mode adaptive refines boundaries and EPs; allowed: with a boundaries or eps "
+           "section",
+           where(&L, "mode", 0, at, sizeof at));
+    if (cfg->boundaries.on && cfg->boundaries.axis != dx && cfg->boundaries.axis != dy)
+      FAIL("%s: boundaries.axis = '%s' is not in the adaptive plane; allowed: %s or %s",
+           where(&L, "boundaries", 0, at, sizeof at), g->axes[cfg->boundaries.axis].name,
+           g->axes[dy].name, g->axes[dx].name);
+    if (cfg->eps.on &&
+        !((cfg->eps.ax == dx && cfg->eps.ay == dy) || (cfg->eps.ax == dy && cfg->eps.ay == dx)))
+      FAIL("%s: eps.axes must be the adaptive plane; allowed: [%s, %s]",
+           where(&L, "eps/axes", 0, at, sizeof at), g->axes[dy].name, g->axes[dx].name);
+    cfg->adaptive_depth = (int)*y->max_depth;
+  } else if (y->max_depth) {
+    FAIL("%s: max_depth = %lld without mode adaptive; allowed: max_depth only with mode: "
+         "adaptive",
+         where(&L, "max_depth", 0, at, sizeof at), (long long)*y->max_depth);
   }
 
   if (y->output) snprintf(cfg->output, sizeof cfg->output, "%s", y->output);

@@ -4,6 +4,7 @@
 
 #include <mpi.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,41 @@ void qb_par_exscan(int64_t mine, int64_t *offset, int64_t *total) {
     QB_PAR_ABORT("MPI_Exscan/MPI_Allreduce failed");
   *offset = par_rank == 0 ? 0 : off; /* MPI_Exscan leaves rank 0's result undefined */
   *total = tot;
+}
+
+qb_err qb_par_allgather_i64(const int64_t *mine, int64_t n, int width, int64_t **all,
+                            int64_t *total) {
+  int64_t off, tot;
+  qb_par_exscan(n, &off, &tot);
+  *all = NULL;
+  *total = tot;
+  if (tot * width > INT32_MAX) return QB_ENOMEM; /* MPI counts are int */
+  int *counts = malloc((size_t)par_size * sizeof *counts);
+  int *displs = malloc((size_t)par_size * sizeof *displs);
+  int mine_n = (int)(n * width);
+  qb_err err = (counts && displs) ? QB_OK : QB_ENOMEM;
+  if (!err && MPI_Allgather(&mine_n, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD) != MPI_SUCCESS)
+    err = QB_EMPI;
+  if (!err) {
+    for (int r = 0, d = 0; r < par_size; d += counts[r++])
+      displs[r] = d;
+    *all = malloc((size_t)(tot > 0 ? tot * width : 1) * sizeof **all);
+    if (!*all) err = QB_ENOMEM;
+  }
+  static const int64_t none = 0;
+  if ((err = qb_par_agree(err))) { /* every rank must reach the collective, or none */
+    free(counts);
+    free(displs);
+    free(*all);
+    *all = NULL;
+    return err;
+  }
+  if (MPI_Allgatherv(mine ? mine : &none, mine_n, MPI_INT64_T, *all, counts, displs,
+                             MPI_INT64_T, MPI_COMM_WORLD) != MPI_SUCCESS)
+    err = QB_EMPI;
+  free(counts);
+  free(displs);
+  return err;
 }
 
 double qb_par_max(double mine) {

@@ -22,6 +22,7 @@ void qb_pointset_free(qb_pointset *s) {
   free(s->residual);
   free(s->splitting);
   free(s->overlap);
+  free(s->value);
   memset(s, 0, sizeof *s);
 }
 
@@ -207,10 +208,19 @@ static void disc_row(const disc_fn *D, const qb_axis *ax, const qb_axis *ay, int
   }
 }
 
-/* Winding number of disc around the cell (i, j) -> (i+1, j) -> (i+1, j+1) -> (i, j+1). */
+/* Signed crossing of the positive real axis by the segment z1 -> z2 (+1 upwards). */
+static int crossing(double complex z1, double complex z2) {
+  double y1 = cimag(z1), y2 = cimag(z2);
+  if ((y1 <= 0) == (y2 <= 0)) return 0;
+  double xr = creal(z1) + (creal(z2) - creal(z1)) * (-y1 / (y2 - y1));
+  return xr > 0 ? (y1 <= 0 ? 1 : -1) : 0;
+}
+
+/* Winding number of disc around the cell (i, j) -> (i+1, j) -> (i+1, j+1) -> (i, j+1): the
+ * winding of the polygon of the four values, by counting crossings of the positive real axis
+ * (equal to the sum of the principal args of the ratios of consecutive values, without atan2). */
 static int winding(double complex a, double complex b, double complex c, double complex d) {
-  double sum = carg(b / a) + carg(c / b) + carg(d / c) + carg(a / d);
-  return (int)lround(sum / 6.283185307179586);
+  return crossing(a, b) + crossing(b, c) + crossing(c, d) + crossing(d, a);
 }
 
 typedef struct {
@@ -284,7 +294,13 @@ qb_err qb_post_eps(const qb_config *c, int64_t lo, int64_t hi, qb_pointset *out)
   for (int64_t u = lo; u < hi && !err; u++) {
     int64_t slice = u / (ny - 1), j = u % (ny - 1);
     set_others(c, skip, slice, p, x);
-    disc_row(&D, ax, ay, j, r0);
+    if (u > lo && j > 0) { /* the previous unit's upper row is this one's lower row */
+      double complex *t = r0;
+      r0 = r1;
+      r1 = t;
+    } else {
+      disc_row(&D, ax, ay, j, r0);
+    }
     disc_row(&D, ax, ay, j + 1, r1);
     for (int64_t i = 0; i + 1 < nx && !err; i++) {
       int w = winding(r0[i], r0[i + 1], r1[i + 1], r1[i]);
@@ -304,5 +320,292 @@ qb_err qb_post_eps(const qb_config *c, int64_t lo, int64_t hi, qb_pointset *out)
   ep_ws_free(&W);
   free(r0);
   free(r1);
+  return err;
+}
+
+/* ---- adaptive 2-D refinement ----------------------------------------------------------- */
+
+void qb_recs_free(qb_recs *r) {
+  free(r->v);
+  memset(r, 0, sizeof *r);
+}
+
+static qb_err rec_push(qb_recs *r, int64_t a, int64_t b, int64_t c, int64_t d) {
+  if (r->n == r->cap) {
+    int64_t cap = r->cap ? 2 * r->cap : 256;
+    int64_t *v = realloc(r->v, (size_t)cap * 4 * sizeof *v);
+    if (!v) return QB_ENOMEM;
+    r->v = v;
+    r->cap = cap;
+  }
+  int64_t *e = r->v + 4 * r->n++;
+  e[0] = a, e[1] = b, e[2] = c, e[3] = d;
+  return QB_OK;
+}
+
+static int rec_cmp(const void *a, const void *b) {
+  const int64_t *x = a, *y = b;
+  for (int k = 0; k < 3; k++)
+    if (x[k] != y[k]) return (x[k] > y[k]) - (x[k] < y[k]);
+  return 0;
+}
+
+void qb_recs_sort_unique(qb_recs *r) {
+  if (r->n == 0) return;
+  qsort(r->v, (size_t)r->n, 4 * sizeof *r->v, rec_cmp);
+  int64_t w = 1;
+  for (int64_t k = 1; k < r->n; k++)
+    if (rec_cmp(r->v + 4 * k, r->v + 4 * (w - 1)) != 0)
+      memmove(r->v + 4 * w++, r->v + 4 * k, 4 * sizeof *r->v);
+  r->n = w;
+}
+
+/* The plane of the adaptive mode: x = the fastest axis, y = the next one. */
+static void plane(const qb_config *c, int *dx, int *dy) {
+  *dx = c->grid.ndim - 1;
+  *dy = c->grid.ndim - 2;
+}
+
+int64_t qb_post_adaptive_units(const qb_config *c) {
+  int dx, dy;
+  plane(c, &dx, &dy);
+  const qb_grid *g = &c->grid;
+  int64_t nx = g->axes[dx].n, ny = g->axes[dy].n;
+  return g->npoints / (nx * ny) * (nx - 1) * (ny - 1);
+}
+
+int64_t qb_post_fine_n(const qb_axis *a, int depth) {
+  return (a->n - 1) * ((int64_t)1 << depth) + 1;
+}
+
+double qb_post_fine_value(const qb_axis *a, int depth, int64_t i) {
+  int64_t k = i >> depth, r = i & (((int64_t)1 << depth) - 1);
+  if (r == 0) return a->values[k];
+  double u = (double)r / (double)((int64_t)1 << depth), v0 = a->values[k], v1 = a->values[k + 1];
+  if (a->kind == QB_AXIS_LOG) return exp(log(v0) + u * (log(v1) - log(v0)));
+  return v0 + u * (v1 - v0);
+}
+
+/* Distance from fine point i to its successor (its predecessor for the last point). */
+static double fine_step(const qb_axis *a, int depth, int64_t i) {
+  int64_t n = qb_post_fine_n(a, depth), k = i + 1 < n ? i : i - 1;
+  return fabs(qb_post_fine_value(a, depth, k + 1) - qb_post_fine_value(a, depth, k));
+}
+
+typedef struct {
+  const qb_config *c;
+  int depth, dx, dy;
+  int64_t side, slice, ci, cj; /* coarse cell (ci, cj) of `slice`; side = 2^depth fine cells */
+  double *p;
+  field_fn F;
+  disc_fn D;
+  double *val;         /* (side+1)^2 memo: field - level */
+  double complex *dsc; /* (side+1)^2 memo: disc */
+  unsigned char *have;
+  qb_recs *bnd, *eps, *pts;
+  int64_t evals;
+  qb_err err;
+} adapt;
+
+static int64_t memo(const adapt *A, int64_t li, int64_t lj) {
+  return lj * (A->side + 1) + li;
+}
+
+/* Evaluates the corner at local fine (li, lj) once. */
+static void corner(adapt *A, int64_t li, int64_t lj) {
+  int64_t k = memo(A, li, lj);
+  if (A->have[k]) return;
+  const qb_grid *g = &A->c->grid;
+  int64_t gi = A->ci * A->side + li, gj = A->cj * A->side + lj;
+  double x = qb_post_fine_value(&g->axes[A->dx], A->depth, gi);
+  double y = qb_post_fine_value(&g->axes[A->dy], A->depth, gj);
+  A->p[g->axes[A->dy].param] = y;
+  A->val[k] = A->c->boundaries.on ? field_at(x, &A->F) : NAN;
+  A->dsc[k] = A->c->eps.on ? disc_at(&A->D, x, y) : 0;
+  if (A->c->eps.on && A->dsc[k] == 0) /* as disc_row: read an exact zero up and right */
+    A->dsc[k] = disc_at(&A->D, x + ZERO_SHIFT * fine_step(&g->axes[A->dx], A->depth, gi),
+                        y + ZERO_SHIFT * fine_step(&g->axes[A->dy], A->depth, gj));
+  A->have[k] = 1;
+  A->evals++;
+  double fv = A->val[k] + A->c->boundaries.level;
+  int64_t bits;
+  memcpy(&bits, &fv, sizeof bits);
+  if (!A->err) A->err = rec_push(A->pts, A->slice, gj, gi, bits);
+}
+
+static bool sign_change(double a, double b) {
+  return !isnan(a) && !isnan(b) && (a < 0) != (b < 0);
+}
+
+/* Cell with lower-left local corner (i0, j0) and `size` fine cells per side. */
+static void refine_cell(adapt *A, int64_t i0, int64_t j0, int64_t size) {
+  if (A->err) return;
+  corner(A, i0, j0);
+  corner(A, i0 + size, j0);
+  corner(A, i0 + size, j0 + size);
+  corner(A, i0, j0 + size);
+  int64_t a = memo(A, i0, j0), b = memo(A, i0 + size, j0), c = memo(A, i0 + size, j0 + size),
+          d = memo(A, i0, j0 + size);
+  bool split = A->c->boundaries.on &&
+               (sign_change(A->val[a], A->val[b]) || sign_change(A->val[b], A->val[c]) ||
+                sign_change(A->val[c], A->val[d]) || sign_change(A->val[d], A->val[a]));
+  int w = A->c->eps.on ? winding(A->dsc[a], A->dsc[b], A->dsc[c], A->dsc[d]) : 0;
+  if (!split && w == 0) return;
+  if (size > 1) {
+    int64_t h = size / 2;
+    refine_cell(A, i0, j0, h);
+    refine_cell(A, i0 + h, j0, h);
+    refine_cell(A, i0, j0 + h, h);
+    refine_cell(A, i0 + h, j0 + h, h);
+    return;
+  }
+  int64_t gi = A->ci * A->side + i0, gj = A->cj * A->side + j0;
+  if (split) {
+    if (A->c->boundaries.axis == A->dx) { /* x-edges: line = j, position = i */
+      if (sign_change(A->val[a], A->val[b])) A->err = rec_push(A->bnd, A->slice, gj, gi, 0);
+      if (!A->err && sign_change(A->val[d], A->val[c]))
+        A->err = rec_push(A->bnd, A->slice, gj + 1, gi, 0);
+    } else { /* y-edges: line = i, position = j */
+      if (sign_change(A->val[a], A->val[d])) A->err = rec_push(A->bnd, A->slice, gi, gj, 0);
+      if (!A->err && sign_change(A->val[b], A->val[c]))
+        A->err = rec_push(A->bnd, A->slice, gi + 1, gj, 0);
+    }
+  }
+  if (w != 0 && !A->err) A->err = rec_push(A->eps, A->slice, gj, gi, w);
+}
+
+qb_err qb_post_adaptive(const qb_config *c, int64_t lo, int64_t hi, qb_recs *bnd, qb_recs *eps,
+                        qb_recs *pts, int64_t *evals) {
+  const qb_grid *g = &c->grid;
+  adapt A = {.c = c, .depth = c->adaptive_depth, .bnd = bnd, .eps = eps, .pts = pts};
+  plane(c, &A.dx, &A.dy);
+  A.side = (int64_t)1 << A.depth;
+  double p[QB_MAX_PARAMS], x[QB_MAX_AXES];
+  bool want[QB_MAX_FIELDS] = {false}, skip[QB_MAX_AXES] = {false};
+  memcpy(p, c->fixed, sizeof p);
+  if (c->boundaries.on) want[c->boundaries.field] = true;
+  A.p = p;
+  A.F =
+      (field_fn){c->model, p, g->axes[A.dx].param, c->boundaries.field, c->boundaries.level, want};
+  A.D = (disc_fn){c->model, p, g->axes[A.dx].param, g->axes[A.dy].param};
+  size_t m = (size_t)((A.side + 1) * (A.side + 1));
+  A.val = malloc(m * sizeof *A.val);
+  A.dsc = malloc(m * sizeof *A.dsc);
+  A.have = malloc(m);
+  if (!A.val || !A.dsc || !A.have) A.err = QB_ENOMEM;
+  skip[A.dx] = skip[A.dy] = true;
+  const int64_t ncx = g->axes[A.dx].n - 1, ncy = g->axes[A.dy].n - 1;
+  for (int64_t u = lo; u < hi && !A.err; u++) {
+    A.slice = u / (ncx * ncy);
+    A.cj = (u / ncx) % ncy;
+    A.ci = u % ncx;
+    set_others(c, skip, A.slice, p, x);
+    memset(A.have, 0, m);
+    refine_cell(&A, 0, 0, A.side);
+  }
+  *evals = A.evals;
+  free(A.val);
+  free(A.dsc);
+  free(A.have);
+  return A.err;
+}
+
+/* Sets the slice parameters and returns the fine coordinates of record (slice, line, pos)
+ * when `line` indexes `lax` and `pos` indexes `pax` (fine grid). */
+static void rec_point(const qb_config *c, const int64_t *r, int lax, int pax, double *p,
+                      double *x) {
+  int dx, dy;
+  plane(c, &dx, &dy);
+  bool skip[QB_MAX_AXES] = {false};
+  skip[dx] = skip[dy] = true;
+  set_others(c, skip, r[0], p, x);
+  const qb_grid *g = &c->grid;
+  x[lax] = qb_post_fine_value(&g->axes[lax], c->adaptive_depth, r[1]);
+  x[pax] = qb_post_fine_value(&g->axes[pax], c->adaptive_depth, r[2]);
+  p[g->axes[lax].param] = x[lax];
+  p[g->axes[pax].param] = x[pax];
+}
+
+qb_err qb_post_adaptive_boundaries(const qb_config *c, const int64_t *rec, int64_t n,
+                                   qb_pointset *out) {
+  const qb_grid *g = &c->grid;
+  int dx, dy;
+  plane(c, &dx, &dy);
+  int pax = c->boundaries.axis, lax = pax == dx ? dy : dx;
+  const qb_axis *ax = &g->axes[pax];
+  double p[QB_MAX_PARAMS], x[QB_MAX_AXES];
+  bool want[QB_MAX_FIELDS] = {false};
+  want[c->boundaries.field] = true;
+  memcpy(p, c->fixed, sizeof p);
+  field_fn F = {c->model, p, ax->param, c->boundaries.field, c->boundaries.level, want};
+  gsl_function fn = {field_at, &F};
+  gsl_root_fsolver *s = gsl_root_fsolver_alloc(gsl_root_fsolver_brent);
+  qb_err err = s ? QB_OK : QB_ENOMEM;
+  const double tol = BRENT_REL * axis_span(ax);
+  out->ndim = g->ndim;
+  for (int64_t k = 0; k < n && !err; k++) {
+    const int64_t *r = rec + 4 * k;
+    rec_point(c, r, lax, pax, p, x);
+    double a = x[pax], b = qb_post_fine_value(ax, c->adaptive_depth, r[2] + 1);
+    double vb = field_at(b, &F);
+    double root = brent(s, &fn, a, b, vb, tol);
+    if (isnan(root)) {
+      out->rejected++;
+      continue;
+    }
+    x[pax] = root;
+    err = push(out, x, r[2], 0, 0, 0, 0, 0);
+  }
+  gsl_root_fsolver_free(s);
+  return err;
+}
+
+qb_err qb_post_adaptive_eps(const qb_config *c, const int64_t *rec, int64_t n, qb_pointset *out) {
+  const qb_grid *g = &c->grid;
+  int dx, dy;
+  plane(c, &dx, &dy);
+  double p[QB_MAX_PARAMS], x[QB_MAX_AXES];
+  memcpy(p, c->fixed, sizeof p);
+  disc_fn D = {c->model, p, g->axes[dx].param, g->axes[dy].param};
+  ep_ws W;
+  qb_err err = ep_ws_init(&W, &D);
+  out->ndim = g->ndim;
+  const int depth = c->adaptive_depth;
+  for (int64_t k = 0; k < n && !err; k++) {
+    const int64_t *r = rec + 4 * k; /* (slice, j, i, winding) */
+    rec_point(c, r, dy, dx, p, x);
+    double x0 = x[dx], y0 = x[dy];
+    double x1 = qb_post_fine_value(&g->axes[dx], depth, r[2] + 1);
+    double y1 = qb_post_fine_value(&g->axes[dy], depth, r[1] + 1);
+    double scale = corner_scale(disc_at(&D, x0, y0), disc_at(&D, x1, y0), disc_at(&D, x1, y1),
+                                disc_at(&D, x0, y1));
+    double rx, ry, res, split, ovl;
+    if (!refine_ep(c->model, &W, &D, x0, x1, y0, y1, scale, &rx, &ry, &res, &split, &ovl)) {
+      out->rejected++;
+      continue;
+    }
+    x[dx] = rx;
+    x[dy] = ry;
+    err = push(out, x, 0, (int32_t)r[3], res, split, ovl, 1);
+  }
+  ep_ws_free(&W);
+  return err;
+}
+
+qb_err qb_post_adaptive_points(const qb_config *c, const int64_t *rec, int64_t n,
+                               qb_pointset *out) {
+  int dx, dy;
+  plane(c, &dx, &dy);
+  double p[QB_MAX_PARAMS], x[QB_MAX_AXES];
+  memcpy(p, c->fixed, sizeof p);
+  out->ndim = c->grid.ndim;
+  out->value = malloc((size_t)(n > 0 ? n : 1) * sizeof *out->value);
+  qb_err err = out->value ? QB_OK : QB_ENOMEM;
+  for (int64_t k = 0; k < n && !err; k++) {
+    const int64_t *r = rec + 4 * k; /* (slice, j, i, value bits) */
+    rec_point(c, r, dy, dx, p, x);
+    memcpy(&out->value[k], &r[3], sizeof(double));
+    err = push(out, x, 0, 0, 0, 0, 0, 0);
+  }
   return err;
 }

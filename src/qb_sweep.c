@@ -45,84 +45,171 @@ static void progress(int64_t done, int64_t total, double elapsed) {
   fflush(stdout);
 }
 
-/* Collective.  Post-pass `which` (0 boundaries, 1 EPs): each rank takes a contiguous range of
- * units, so the exclusive scan of the counts places every rank's points in the global order. */
-static qb_err post_pass(const qb_config *cfg, const char *path, int which, char *msg,
-                        size_t msgsize) {
+enum { PASS_BOUNDARY, PASS_EP, PASS_ADAPTIVE };
+
+/* Collective.  Writes every rank's points `ps` as group /boundary, /ep or /adaptive, each rank's
+ * rows placed after the lower ranks' (exclusive scan), so the order is the units' order. */
+static qb_err write_points(const qb_config *cfg, const char *path, int which, qb_pointset *ps,
+                           int64_t evals, double seconds, char *msg, size_t msgsize) {
   const qb_grid *g = &cfg->grid;
   const qb_model *m = cfg->model;
   const int rank = qb_par_rank();
-  const double t0 = qb_par_time();
-  int64_t units = which ? qb_post_ep_units(cfg) : qb_post_boundary_units(cfg), lo, hi, off, total;
-  qb_post_range(units, qb_par_size(), rank, &lo, &hi);
-  qb_pointset ps = {0};
-  qb_err err = which ? qb_post_eps(cfg, lo, hi, &ps) : qb_post_boundaries(cfg, lo, hi, &ps);
-  if ((err = qb_par_agree(err))) {
-    snprintf(msg, msgsize, "out of memory in the %s pass", which ? "EP" : "boundary");
-    qb_pointset_free(&ps);
-    return err;
-  }
-  qb_par_exscan(ps.n, &off, &total);
-  int64_t rejected, rej_total;
-  qb_par_exscan(ps.rejected, &rejected, &rej_total);
+  int64_t off, total, rej_off, rej_total, ev_off, ev_total;
+  qb_par_exscan(ps->n, &off, &total);
+  qb_par_exscan(ps->rejected, &rej_off, &rej_total);
+  qb_par_exscan(evals, &ev_off, &ev_total);
 
   qb_h5_col cols[QB_MAX_AXES + 4];
   char longn[QB_MAX_AXES][256];
   int nc = 0;
+  const bool adaptive = cfg->adaptive_depth > 0;
   for (int d = 0; d < g->ndim; d++) {
     const qb_param *p = &m->params[g->axes[d].param];
+    bool inplane = adaptive ? d >= g->ndim - 2
+                            : (which == PASS_EP ? (d == cfg->eps.ax || d == cfg->eps.ay)
+                                                : d == cfg->boundaries.axis);
+    bool refined = which == PASS_EP ? (d == cfg->eps.ax || d == cfg->eps.ay)
+                                    : (which == PASS_BOUNDARY && d == cfg->boundaries.axis);
     snprintf(longn[d], sizeof longn[d], "%s%s", p->doc,
-             which ? (d == cfg->eps.ax || d == cfg->eps.ay ? " (refined)" : " (slice)")
-                   : (d == cfg->boundaries.axis ? " (refined)" : " (grid value)"));
-    cols[nc++] = (qb_h5_col){g->axes[d].name, QB_COL_F64, p->units, longn[d], ps.x[d]};
+             refined ? " (refined)" : (inplane ? " (fine-grid value)" : " (grid value)"));
+    cols[nc++] = (qb_h5_col){g->axes[d].name, QB_COL_F64, p->units, longn[d], ps->x[d]};
   }
-  char attr_v[4][256];
-  qb_h5_attr attrs[5];
+  char v[4][256];
+  qb_h5_attr attrs[6];
   int na = 0;
-  if (which) {
-    cols[nc++] = (qb_h5_col){"winding", QB_COL_I32, "1",
-                             "winding number of the discriminant around the grid cell", ps.winding};
+  snprintf(v[1], sizeof v[1], "%lld", (long long)rej_total);
+  if (which == PASS_EP) {
     cols[nc++] =
-        (qb_h5_col){"residual", QB_COL_F64, "1", "|disc| at the refined point", ps.residual};
+        (qb_h5_col){"winding", QB_COL_I32, "1",
+                    "winding number of the discriminant around the grid cell", ps->winding};
+    cols[nc++] =
+        (qb_h5_col){"residual", QB_COL_F64, "1", "|disc| at the refined point", ps->residual};
     cols[nc++] =
         (qb_h5_col){"splitting", QB_COL_F64, "1",
-                    "distance of the two coalescing eigenvalues at the point", ps.splitting};
+                    "distance of the two coalescing eigenvalues at the point", ps->splitting};
     cols[nc++] = (qb_h5_col){"overlap", QB_COL_F64, "1",
-                             "|<u|v>|/(|u||v|) of their eigenvectors (1 at an EP)", ps.overlap};
-    snprintf(attr_v[0], sizeof attr_v[0], "%s %s", g->axes[cfg->eps.ax].name,
-             g->axes[cfg->eps.ay].name);
-    snprintf(attr_v[1], sizeof attr_v[1], "%lld", (long long)rej_total);
-    attrs[na++] = (qb_h5_attr){"axes", attr_v[0]};
-    attrs[na++] = (qb_h5_attr){"candidates_rejected", attr_v[1]};
+                             "|<u|v>|/(|u||v|) of their eigenvectors (1 at an EP)", ps->overlap};
+    snprintf(v[0], sizeof v[0], "%s %s", g->axes[cfg->eps.ax].name, g->axes[cfg->eps.ay].name);
+    attrs[na++] = (qb_h5_attr){"axes", v[0]};
+    attrs[na++] = (qb_h5_attr){"candidates_rejected", v[1]};
     attrs[na++] = (qb_h5_attr){
         "accuracy", "|disc| <= 1e-12 x the cell's largest corner |disc|; kept only where the "
                     "eigenvalues coalesce (splitting <= 1e-6 max(1, sqrt(corner |disc|)), "
                     "eigenvector overlap >= 1 - 1e-6)"};
-  } else {
-    cols[nc++] =
-        (qb_h5_col){"index", QB_COL_I64, "1",
-                    "lower grid index of the bracketing neighbours along the axis", ps.index};
-    snprintf(attr_v[0], sizeof attr_v[0], "%.17g", cfg->boundaries.level);
-    snprintf(attr_v[1], sizeof attr_v[1], "%lld", (long long)rej_total);
+  } else if (which == PASS_BOUNDARY) {
+    cols[nc++] = (qb_h5_col){"index", QB_COL_I64, "1",
+                             adaptive ? "lower fine-grid index of the bracketing neighbours along "
+                                        "the axis"
+                                      : "lower grid index of the bracketing neighbours along the "
+                                        "axis",
+                             ps->index};
+    snprintf(v[0], sizeof v[0], "%.17g", cfg->boundaries.level);
     attrs[na++] = (qb_h5_attr){"field", m->fields[cfg->boundaries.field].name};
-    attrs[na++] = (qb_h5_attr){"level", attr_v[0]};
+    attrs[na++] = (qb_h5_attr){"level", v[0]};
     attrs[na++] = (qb_h5_attr){"axis", g->axes[cfg->boundaries.axis].name};
-    attrs[na++] = (qb_h5_attr){"brackets_not_refined", attr_v[1]};
+    attrs[na++] = (qb_h5_attr){"brackets_not_refined", v[1]};
     attrs[na++] = (qb_h5_attr){"accuracy", "Brent on the kernel to 1e-12 of the axis span"};
+  } else {
+    cols[nc++] = (qb_h5_col){"value", QB_COL_F64, "1",
+                             cfg->boundaries.on ? m->fields[cfg->boundaries.field].doc
+                                                : "not evaluated (eps only)",
+                             ps->value};
+    int64_t fine = g->npoints / (g->axes[g->ndim - 1].n * g->axes[g->ndim - 2].n) *
+                   qb_post_fine_n(&g->axes[g->ndim - 1], cfg->adaptive_depth) *
+                   qb_post_fine_n(&g->axes[g->ndim - 2], cfg->adaptive_depth);
+    snprintf(v[0], sizeof v[0], "%d", cfg->adaptive_depth);
+    snprintf(v[2], sizeof v[2], "%lld", (long long)ev_total);
+    snprintf(v[3], sizeof v[3], "%lld", (long long)fine);
+    attrs[na++] = (qb_h5_attr){"max_depth", v[0]};
+    attrs[na++] = (qb_h5_attr){"evaluations", v[2]};
+    attrs[na++] = (qb_h5_attr){"uniform_equivalent_points", v[3]};
+    attrs[na++] = (qb_h5_attr){"plane", "the last two axes; values on a grid 2^max_depth times "
+                                        "finer than the config's"};
   }
-  const char *group = which ? "ep" : "boundary";
-  err =
+  static const char *const groups[] = {"boundary", "ep", "adaptive"};
+  const char *group = groups[which];
+  qb_err err =
       rank == 0 ? qb_h5_create_group(path, group, total, nc, cols, na, attrs, msg, msgsize) : QB_OK;
-  if (!(err = qb_par_agree(err))) err = qb_h5_write_group(path, group, off, ps.n, nc, cols);
+  if (!(err = qb_par_agree(err))) err = qb_h5_write_group(path, group, off, ps->n, nc, cols);
   if ((err = qb_par_agree(err)) && rank != 0)
     snprintf(msg, msgsize, "writing group /%s failed", group);
   if (!err && rank == 0) {
-    printf("qbmap: %s: %lld %s in %.2f s -> /%s%s\n", which ? "eps" : "boundaries",
-           (long long)total, which ? "exceptional points" : "crossings", qb_par_time() - t0, group,
-           rej_total ? " (some candidates rejected: see the group's attributes)" : "");
+    static const char *const what[] = {"crossings", "exceptional points", "distinct points"};
+    printf("qbmap: /%s: %lld %s", group, (long long)total, what[which]);
+    if (which == PASS_ADAPTIVE) printf(" (%lld evaluations)", (long long)ev_total);
+    if (rej_total) printf(", %lld candidates rejected", (long long)rej_total);
+    printf(" in %.2f s\n", seconds);
     fflush(stdout);
   }
+  return err;
+}
+
+/* Collective.  The uniform post-pass `which`: a contiguous range of units per rank. */
+static qb_err uniform_pass(const qb_config *cfg, const char *path, int which, char *msg,
+                           size_t msgsize) {
+  const double t0 = qb_par_time();
+  int64_t units = which == PASS_EP ? qb_post_ep_units(cfg) : qb_post_boundary_units(cfg), lo, hi;
+  qb_post_range(units, qb_par_size(), qb_par_rank(), &lo, &hi);
+  qb_pointset ps = {0};
+  qb_err err =
+      which == PASS_EP ? qb_post_eps(cfg, lo, hi, &ps) : qb_post_boundaries(cfg, lo, hi, &ps);
+  if ((err = qb_par_agree(err)))
+    snprintf(msg, msgsize, "out of memory in the %s pass", which == PASS_EP ? "EP" : "boundary");
+  else
+    err = write_points(cfg, path, which, &ps, 0, qb_par_time() - t0, msg, msgsize);
   qb_pointset_free(&ps);
+  return err;
+}
+
+/* Collective.  Merges every rank's records (sorted, duplicates removed: neighbouring coarse
+ * cells share edges and corners) and leaves this rank's contiguous share in [*lo, *hi). */
+static qb_err merge_records(qb_recs *r, int64_t **all, int64_t *lo, int64_t *hi) {
+  int64_t total;
+  qb_recs_sort_unique(r);
+  qb_err err = qb_par_allgather_i64(r->v, r->n, 4, all, &total);
+  if (err) return err;
+  qb_recs merged = {.v = *all, .n = total, .cap = total};
+  qb_recs_sort_unique(&merged);
+  qb_post_range(merged.n, qb_par_size(), qb_par_rank(), lo, hi);
+  return QB_OK;
+}
+
+/* Collective.  Adaptive mode: refine coarse cells (a contiguous range per rank), merge the
+ * candidate records of all ranks, then refine a contiguous share of them per rank. */
+static qb_err adaptive_pass(const qb_config *cfg, const char *path, char *msg, size_t msgsize) {
+  const double t0 = qb_par_time();
+  int64_t lo, hi, evals = 0;
+  qb_post_range(qb_post_adaptive_units(cfg), qb_par_size(), qb_par_rank(), &lo, &hi);
+  qb_recs rec[3] = {{0}};
+  qb_err err = qb_post_adaptive(cfg, lo, hi, &rec[0], &rec[1], &rec[2], &evals);
+  if ((err = qb_par_agree(err))) {
+    snprintf(msg, msgsize, "out of memory in the adaptive pass");
+    goto cleanup;
+  }
+  static const int passes[3] = {PASS_BOUNDARY, PASS_EP, PASS_ADAPTIVE};
+  for (int k = 0; k < 3 && !err; k++) {
+    if ((k == 0 && !cfg->boundaries.on) || (k == 1 && !cfg->eps.on)) continue;
+    int64_t *all = NULL, a, b;
+    qb_pointset ps = {0};
+    double t1 = qb_par_time();
+    err = merge_records(&rec[k], &all, &a, &b);
+    if (!err) {
+      const int64_t *mine = all + 4 * a;
+      err = k == 0   ? qb_post_adaptive_boundaries(cfg, mine, b - a, &ps)
+            : k == 1 ? qb_post_adaptive_eps(cfg, mine, b - a, &ps)
+                     : qb_post_adaptive_points(cfg, mine, b - a, &ps);
+    }
+    free(all);
+    if ((err = qb_par_agree(err)))
+      snprintf(msg, msgsize, "out of memory in the adaptive pass");
+    else
+      err = write_points(cfg, path, passes[k], &ps, k == 2 ? evals : 0,
+                         qb_par_time() - (k == 2 ? t0 : t1), msg, msgsize);
+    qb_pointset_free(&ps);
+  }
+cleanup:
+  for (int k = 0; k < 3; k++)
+    qb_recs_free(&rec[k]);
   return err;
 }
 
@@ -213,8 +300,13 @@ qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, siz
     goto cleanup;
   }
   double t_grid = qb_par_time() - t0;
-  if (cfg->boundaries.on && (err = post_pass(cfg, o->output, 0, msg, msgsize))) goto cleanup;
-  if (cfg->eps.on && (err = post_pass(cfg, o->output, 1, msg, msgsize))) goto cleanup;
+  if (cfg->adaptive_depth) {
+    if ((err = adaptive_pass(cfg, o->output, msg, msgsize))) goto cleanup;
+  } else {
+    if (cfg->boundaries.on && (err = uniform_pass(cfg, o->output, PASS_BOUNDARY, msg, msgsize)))
+      goto cleanup;
+    if (cfg->eps.on && (err = uniform_pass(cfg, o->output, PASS_EP, msg, msgsize))) goto cleanup;
+  }
   double wall = qb_par_time() - t0;
   if (rank == 0) err = qb_h5_mark_complete(o->output, wall);
   if ((err = qb_par_agree(err))) {

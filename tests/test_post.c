@@ -5,8 +5,10 @@
  *             delta_r = 0 the crossing is alpha_c = (1 - gb^2)/(2 gb) to 1e-12;
  *   eps       EPs at (alpha, delta_r) = (0, +-1) to 1e-12 in every gamma_b slice, winding +-1,
  *             none elsewhere on a 1000 x 1000 grid; the same with the EPs on grid points;
- *   split     results of unit ranges [0, k) + [k, n) equal the whole range, for any k.
- * Usage: test_post [boundary|eps|split|all] */
+ *   split     results of unit ranges [0, k) + [k, n) equal the whole range, for any k;
+ *   adaptive  mode adaptive (depth 6) finds the same boundary points (to 1e-11 of the span) and
+ *             EPs as the uniform pass on the 2^6 times finer grid, evaluating < 5% of its points.
+ * Usage: test_post [boundary|eps|split|adaptive|all] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,11 +149,71 @@ static void test_split(void) {
   qb_config_free(&c);
 }
 
+static void test_adaptive(void) {
+  const int depth = 6;
+  char coarse[1024], fine[1024];
+  const char *tail = "boundaries: {axis: delta_r}\neps: {axes: [delta_r, alpha]}\n";
+  snprintf(coarse, sizeof coarse,
+           "model: ep\naxes:\n  - {name: gamma_b, values: [0.5, 1.0, 1.5]}\n"
+           "  - {name: alpha, min: -0.75, max: 1.0, n: 15}\n"
+           "  - {name: delta_r, min: -2.0, max: 2.0, n: 21}\n%smode: adaptive\nmax_depth: %d\n",
+           tail, depth);
+  snprintf(fine, sizeof fine,
+           "model: ep\naxes:\n  - {name: gamma_b, values: [0.5, 1.0, 1.5]}\n"
+           "  - {name: alpha, min: -0.75, max: 1.0, n: %d}\n"
+           "  - {name: delta_r, min: -2.0, max: 2.0, n: %d}\n%s",
+           14 * 64 + 1, 20 * 64 + 1, tail);
+  qb_config ca, cf;
+  if (parse(coarse, &ca) || parse(fine, &cf)) return;
+  qb_recs rb = {0}, re = {0}, rp = {0};
+  int64_t evals = 0;
+  qb_post_adaptive(&ca, 0, qb_post_adaptive_units(&ca), &rb, &re, &rp, &evals);
+  qb_recs_sort_unique(&rb);
+  qb_recs_sort_unique(&re);
+  qb_recs_sort_unique(&rp);
+  qb_pointset ab = {0}, ae = {0}, ub = {0}, ue = {0};
+  qb_post_adaptive_boundaries(&ca, rb.v, rb.n, &ab);
+  qb_post_adaptive_eps(&ca, re.v, re.n, &ae);
+  qb_post_boundaries(&cf, 0, qb_post_boundary_units(&cf), &ub);
+  qb_post_eps(&cf, 0, qb_post_ep_units(&cf), &ue);
+  int64_t uniform = cf.grid.npoints;
+  printf("adaptive: depth %d: %lld evaluations (%lld distinct points) vs %lld points of the "
+         "uniform grid (%.2f%%); %lld vs %lld boundary points, %lld vs %lld EPs\n",
+         depth, (long long)evals, (long long)rp.n, (long long)uniform,
+         100.0 * (double)evals / (double)uniform, (long long)ab.n, (long long)ub.n,
+         (long long)ae.n, (long long)ue.n);
+  CHECK("evaluations < 5% of the uniform grid", evals < uniform / 20, "%lld of %lld",
+        (long long)evals, (long long)uniform);
+  CHECK("same number of boundary points", ab.n == ub.n, "%lld vs %lld", (long long)ab.n,
+        (long long)ub.n);
+  CHECK("same number of EPs", ae.n == ue.n && ae.n == 6, "%lld vs %lld", (long long)ae.n,
+        (long long)ue.n);
+  double worst = 0;
+  for (int64_t k = 0; k < ab.n && ab.n == ub.n; k++)
+    for (int d = 0; d < 3; d++)
+      worst = fmax(worst, fabs(ab.x[d][k] - ub.x[d][k]));
+  CHECK("boundary points agree to 1e-11 of the span", worst <= 4e-11, "worst %g", worst);
+  for (int64_t k = 0; k < ae.n && ae.n == ue.n; k++)
+    for (int d = 0; d < 3; d++)
+      CHECK_CLOSE("EP coordinates", ae.x[d][k], ue.x[d][k], 0, 1e-12, "k=%lld d=%d",
+                  (long long)k, d);
+  qb_pointset_free(&ab);
+  qb_pointset_free(&ae);
+  qb_pointset_free(&ub);
+  qb_pointset_free(&ue);
+  qb_recs_free(&rb);
+  qb_recs_free(&re);
+  qb_recs_free(&rp);
+  qb_config_free(&ca);
+  qb_config_free(&cf);
+}
+
 int main(int argc, char **argv) {
   const char *which = argc > 1 ? argv[1] : "all";
   int all = !strcmp(which, "all");
   if (all || !strcmp(which, "boundary")) test_boundary();
   if (all || !strcmp(which, "eps")) test_eps();
   if (all || !strcmp(which, "split")) test_split();
+  if (all || !strcmp(which, "adaptive")) test_adaptive();
   return qb_test_report(which);
 }

@@ -31,6 +31,11 @@ void qb_par_bcast_int(int *v, int root);
 /* Collective: *offset = sum of `mine` over lower ranks, *total = sum over all ranks. */
 void qb_par_exscan(int64_t mine, int64_t *offset, int64_t *total);
 
+/* Collective: the concatenation, in rank order, of every rank's n records of `width` int64
+ * (mine may be NULL when n = 0); *all is malloc'ed (NULL if the total is 0). */
+qb_err qb_par_allgather_i64(const int64_t *mine, int64_t n, int width, int64_t **all,
+                            int64_t *total);
+
 /* Collective: the largest of the ranks' values, on every rank. */
 double qb_par_max(double mine);
 

@@ -32,6 +32,7 @@ typedef struct {
   double *residual;       /* EPs: |disc| at the refined point */
   double *splitting;      /* EPs: eigenvalue splitting at the refined point */
   double *overlap;        /* EPs: eigenvector overlap at the refined point */
+  double *value;          /* adaptive: the field at an evaluated point */
   int64_t rejected;       /* candidates dropped (refinement failed or no coalescence) */
 } qb_pointset;
 
@@ -42,6 +43,36 @@ qb_err qb_post_boundaries(const qb_config *c, int64_t lo, int64_t hi, qb_pointse
 
 int64_t qb_post_ep_units(const qb_config *c);
 qb_err qb_post_eps(const qb_config *c, int64_t lo, int64_t hi, qb_pointset *out);
+
+/* Adaptive 2-D mode (cfg->adaptive_depth > 0) in the plane of the two fastest axes: each coarse
+ * grid cell (a unit) is split recursively, down to 2^depth fine cells per side, only where its
+ * corners differ in the sign of (field - level) or the discriminant winds around it.  Results are
+ * records of 4 int64 in fine-grid indices, sortable and mergeable across ranks:
+ *   bnd (slice, line, position, 0): a fine edge along the boundary axis with a sign change,
+ *       line = fine index along the other plane axis;
+ *   eps (slice, j, i, winding): a fine cell (lower-left corner) around which disc winds;
+ *   pts (slice, j, i, bits of the field value): an evaluated point.
+ * qb_recs_sort_unique merges duplicates (points and edges shared by neighbouring coarse
+ * cells); the refinement functions then turn records into points like the uniform passes. */
+typedef struct {
+  int64_t *v; /* 4 per record */
+  int64_t n, cap;
+} qb_recs;
+
+void qb_recs_free(qb_recs *r);
+void qb_recs_sort_unique(qb_recs *r);
+int64_t qb_post_adaptive_units(const qb_config *c);
+qb_err qb_post_adaptive(const qb_config *c, int64_t lo, int64_t hi, qb_recs *bnd, qb_recs *eps,
+                        qb_recs *pts, int64_t *evals);
+qb_err qb_post_adaptive_boundaries(const qb_config *c, const int64_t *rec, int64_t n,
+                                   qb_pointset *out);
+qb_err qb_post_adaptive_eps(const qb_config *c, const int64_t *rec, int64_t n, qb_pointset *out);
+qb_err qb_post_adaptive_points(const qb_config *c, const int64_t *rec, int64_t n, qb_pointset *out);
+
+/* Fine grid of the adaptive mode: n_fine = (n - 1) 2^depth + 1 points; value i subdivides the
+ * coarse interval linearly (logarithmically on log axes). */
+int64_t qb_post_fine_n(const qb_axis *a, int depth);
+double qb_post_fine_value(const qb_axis *a, int depth, int64_t i);
 
 /* Splits units [0, nunits) into contiguous ranges, one per rank, in rank order. */
 void qb_post_range(int64_t nunits, int nranks, int rank, int64_t *lo, int64_t *hi);

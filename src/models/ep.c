@@ -611,9 +611,8 @@ static void eval(const double *p, const bool *want, double *out) {
 static double complex disc(const double *p) {
   double ga, gb, dr;
   resolve(p, &ga, &gb, &dr);
-  ep_sys S;
-  sys_init(&S, ga, gb, dr, 1.0);
-  return 4.0 * S.w2;
+  double alpha = 0.5 * (ga - gb);
+  return 4.0 * CMPLX((1.0 - dr) * (1.0 + dr) + alpha * alpha, 2.0 * alpha * dr);
 }
 
 /* Eigenvectors of N for +-w: (1, z +- w); they coincide at the EP w = 0. */
