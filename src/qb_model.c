@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-extern const qb_model qb_model_ep, qb_model_threemode;
+extern const qb_model qb_model_ep, qb_model_threemode, qb_model_shared;
 
-const qb_model *const qb_models[] = {&qb_model_ep, &qb_model_threemode, NULL};
+const qb_model *const qb_models[] = {&qb_model_ep, &qb_model_threemode, &qb_model_shared, NULL};
 
 const qb_model *qb_model_find(const char *name) {
   for (int i = 0; qb_models[i]; i++)

@@ -53,7 +53,10 @@ int qb_err_exit_code(qb_err e);
     "reduced fields are NaN")                                                                      \
   X(QB_PT_RED_NOT_STABLE, 8,                                                                       \
     "reduced model not stable: E_B_ss_red and the steady-state elimination error are NaN")         \
-  X(QB_PT_NUMERICS, 9, "a linear-algebra routine (GSL) failed: the fields it feeds are NaN")
+  X(QB_PT_NUMERICS, 9, "a linear-algebra routine (GSL) failed: the fields it feeds are NaN")   \
+  X(QB_PT_NO_OPTIMUM, 10,                                                                          \
+    "an optimum does not exist here (kappa_a or kappa_b = 0, Gamma = 0, or not stable there): "    \
+    "its fields are NaN")
 
 enum {
 #define QB_X(name, bit, msg) name = 1u << (bit),

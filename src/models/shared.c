@@ -1,0 +1,294 @@
+/* Model `shared`: the SO paper's charger-battery model (Eqs. 1-27, App. A; PHYSICS.md §3), with
+ * the paper's Eqs. 4-5 as the drift (Lindblad rates; exact against QuTiP's Liouvillian):
+ *
+ *   a' = -(gA + 2i Delta)/2 a - i(J + i mu Gamma/2) b - iF
+ *   b' = -(gB + 2i Delta)/2 b - i(J* + i mu* Gamma/2) a,
+ *   gA = Gamma |p_a|^2 + kappa_a,  gB = Gamma |p_b|^2 + kappa_b,  mu = -p_b conj(p_a),
+ *   J = |J| e^{i phi}; Delta is the coefficient of a^+a in the rotating frame (omega - omega_L).
+ *
+ * Steady state (growth < 0): b_ss = m21 (-iF)/det M with m21 = -i(J* + i mu* Gamma/2), so
+ * E_B_ss = |m21|^2 F^2/|D(Delta)|^2, D(Delta) = det M = -Delta^2 + i g Delta + c0, g = (gA+gB)/2,
+ * c0 = gA gB/4 - m12 m21.  Its maximum over Delta is a real root of the cubic
+ * Delta^3 - (P0/8) Delta - Y/4 = 0, P0 = 8|J|^2 - 2 Gamma^2 |mu|^2 - gA^2 - gB^2,
+ * Y = -Gamma Re(J mu*)(gA + gB) (PHYSICS.md; the paper's A16-A18 are wrong).  Energies are mean
+ * quanta; rates, Delta, J, F and 1/t share one unit. */
+#include <complex.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "qbmap/qb_linear.h"
+#include "qbmap/qb_model.h"
+
+enum {
+  P_DELTA,
+  P_J,
+  P_PHI,
+  P_GAMMA,
+  P_PA,
+  P_PA_PH,
+  P_PB,
+  P_PB_PH,
+  P_KAPPA_A,
+  P_KAPPA_B,
+  P_F,
+  P_T,
+  NPARAM
+};
+
+enum {
+  F_GROWTH,
+  F_EA_SS,
+  F_EB_SS,
+  F_XI_SS,
+  F_EA,
+  F_EB,
+  F_PB,
+  F_DELTA_OPT,
+  F_EB_AT_DOPT,
+  F_Y_OPT,
+  F_EA_SUP,
+  F_EB_SUP,
+  F_XI_SUP,
+  F_E_SINGLE,
+  F_EB_OPT_COH,
+  F_DE_COH,
+  F_DE_DISS,
+  F_G_B,
+  F_STATUS,
+  NFIELD
+};
+
+#define TOL_GROWTH 1e-12 /* stable where growth < -TOL_GROWTH (largest |M_ij|) */
+
+static const qb_param params[NPARAM] = {
+    [P_DELTA] = {"Delta", NAN, QB_ANY, false, "1",
+                 "detuning omega - omega_L (coefficient of a^+a and b^+b in the rotating frame)"},
+    [P_J] = {"J", 0.0, QB_NONNEG, false, "1", "|J|: coherent charger-battery coupling"},
+    [P_PHI] = {"phi", 0.0, QB_ANY, false, "rad", "phase of J = |J| e^{i phi}"},
+    [P_GAMMA] = {"Gamma", 0.0, QB_NONNEG, false, "1", "shared-reservoir rate (Lindblad)"},
+    [P_PA] = {"p_a", 1.0, QB_NONNEG, false, "1", "|p_a|: charger coupling in z = p_a a + p_b b"},
+    [P_PA_PH] = {"p_a_phase", 0.0, QB_ANY, false, "rad", "phase of p_a"},
+    [P_PB] = {"p_b", 1.0, QB_NONNEG, false, "1", "|p_b|: battery coupling in z"},
+    [P_PB_PH] = {"p_b_phase", 0.0, QB_ANY, false, "rad", "phase of p_b"},
+    [P_KAPPA_A] = {"kappa_a", NAN, QB_NONNEG, false, "1", "local loss rate of the charger"},
+    [P_KAPPA_B] = {"kappa_b", NAN, QB_NONNEG, false, "1", "local loss rate of the battery"},
+    [P_F] = {"F", 0.1, QB_POSITIVE, false, "1", "drive amplitude on the charger"},
+    [P_T] = {"t", 0.0, QB_NONNEG, false, "1", "time since the drive was switched on"},
+};
+
+static const qb_field fields[NFIELD] = {
+    [F_GROWTH] = {"growth_rate", QB_F64, "1", "max Re eig(M) (<= 0 for these passive rates)"},
+    [F_EA_SS] = {"E_A_ss", QB_F64, "1", "steady-state <a^+a> (NaN unless stable)"},
+    [F_EB_SS] = {"E_B_ss", QB_F64, "1", "steady-state <b^+b> (NaN unless stable)"},
+    [F_XI_SS] = {"xi_ss", QB_F64, "1", "E_A_ss + E_B_ss"},
+    [F_EA] = {"E_A", QB_F64, "1", "<a^+a> at time t from the vacuum (augmented exponential)"},
+    [F_EB] = {"E_B", QB_F64, "1", "<b^+b> at time t from the vacuum (augmented exponential)"},
+    [F_PB] = {"P_B", QB_F64, "1", "dE_B/dt at time t"},
+    [F_DELTA_OPT] = {"Delta_opt", QB_F64, "1",
+                     "maximizer of E_B_ss over Delta at the other parameters: the real root of "
+                     "Delta^3 - (P0/8) Delta - Y/4 = 0 with the largest E_B_ss; where roots tie "
+                     "(+-Delta when Y = 0, e.g. Gamma = 0) the larger, non-negative one"},
+    [F_EB_AT_DOPT] = {"E_B_at_Delta_opt", QB_F64, "1", "E_B_ss at Delta = Delta_opt"},
+    [F_Y_OPT] = {"y_opt", QB_F64, "1",
+                 "maximizer of E_B_ss over y = |p_a|^2/|p_b|^2 at fixed |p_a p_b|, J = 0, "
+                 "Delta = 0 (the optimal Delta there): y = kappa_a/kappa_b for every Gamma > 0, "
+                 "|p_a p_b| and phase (closed form, checked against GSL maximization)"},
+    [F_EA_SUP] = {"E_A_supopt", QB_F64, "1", "E_A_ss at the super-optimal point (J = 0, y_opt)"},
+    [F_EB_SUP] = {"E_B_supopt", QB_F64, "1", "E_B_ss at the super-optimal point (J = 0, y_opt)"},
+    [F_XI_SUP] = {"xi_supopt", QB_F64, "1", "E_A_supopt + E_B_supopt"},
+    [F_E_SINGLE] = {"E_single", QB_F64, "1", "4 F^2/kappa_a^2: a battery driven directly (Eq. 25)"},
+    [F_EB_OPT_COH] = {"E_B_opt_coh", QB_F64, "1",
+                      "conventional optimum: E_B_ss at |J|, Gamma = 0, Delta = Delta_opt there"},
+    [F_DE_COH] = {"dE_coh", QB_F64, "1", "E_B_opt_coh - E_single"},
+    [F_DE_DISS] = {"dE_diss", QB_F64, "1", "E_B_supopt - E_single"},
+    [F_G_B] = {"G_B", QB_F64, "1", "E_B_supopt(Gamma) - E_B_opt_coh(|J| = Gamma/2)"},
+    [F_STATUS] = {"status", QB_I32, "1", "bitmask of point status flags (see qbmap models)"},
+};
+
+static double sq(double complex z) {
+  return creal(z) * creal(z) + cimag(z) * cimag(z);
+}
+
+/* The drift at given couplings; f = (-iF, 0).  Returns the largest |M_ij|. */
+typedef struct {
+  double J, phi, Gamma, kappa_a, kappa_b, Delta;
+  double complex pa, pb;
+} sh_par;
+
+static double drift(const sh_par *q, double complex *M) {
+  double complex J = q->J * cexp(I * q->phi), mu = -q->pb * conj(q->pa);
+  double gA = q->Gamma * sq(q->pa) + q->kappa_a, gB = q->Gamma * sq(q->pb) + q->kappa_b;
+  M[0] = -0.5 * gA - I * q->Delta;
+  M[1] = -I * (J + I * mu * q->Gamma / 2);
+  M[2] = -I * (conj(J) + I * conj(mu) * q->Gamma / 2);
+  M[3] = -0.5 * gB - I * q->Delta;
+  double s = 0;
+  for (int k = 0; k < 4; k++)
+    s = fmax(s, cabs(M[k]));
+  return s;
+}
+
+/* max Re eig of a 2x2 matrix */
+static double growth2(const double complex *M) {
+  double complex h = 0.5 * (M[0] + M[3]), d = 0.5 * (M[0] - M[3]);
+  double complex w = csqrt(d * d + M[1] * M[2]);
+  return fmax(creal(h + w), creal(h - w));
+}
+
+/* Steady state of x' = M x + (-iF, 0); 0 if not stable. */
+static int steady(const sh_par *q, double F, double *ea, double *eb) {
+  double complex M[4];
+  double scale = drift(q, M);
+  if (!(growth2(M) < -TOL_GROWTH * scale)) return 0;
+  double complex det = M[0] * M[3] - M[1] * M[2], f = -I * F;
+  /* x = -M^-1 f: a = -M22 f/det, b = M21 f/det */
+  *ea = sq(M[3] * f / det);
+  *eb = sq(M[2] * f / det);
+  return 1;
+}
+
+/* Real roots of x^3 + p x + q = 0 (1 or 3); returns their count. */
+static int cubic_real_roots(double p, double q, double *x) {
+  if (p == 0 && q == 0) {
+    x[0] = 0;
+    return 1;
+  }
+  double disc = -(4 * p * p * p + 27 * q * q);
+  if (disc > 0) { /* three distinct real roots: trigonometric form */
+    double r = 2 * sqrt(-p / 3), th = acos(fmax(-1.0, fmin(1.0, 3 * q / (p * r))));
+    for (int k = 0; k < 3; k++)
+      x[k] = r * cos((th - 6.283185307179586 * k) / 3);
+    return 3;
+  }
+  /* one real root (or a multiple one): Cardano, then a Newton polish */
+  double s = sqrt(fmax(0.0, q * q / 4 + p * p * p / 27));
+  double v = cbrt(-q / 2 + s) + cbrt(-q / 2 - s);
+  for (int it = 0; it < 3; it++) {
+    double fp = 3 * v * v + p;
+    if (fp != 0) v -= (v * v * v + p * v + q) / fp;
+  }
+  x[0] = v;
+  return 1;
+}
+
+/* Delta maximizing E_B_ss at the other parameters of q (Delta itself ignored): the real roots
+ * of the stationarity cubic, the one with the smallest |det M|; on a +-Delta tie the
+ * non-negative one. */
+static double delta_opt(const sh_par *q) {
+  sh_par r = *q;
+  r.Delta = 0;
+  double complex M[4];
+  drift(&r, M);
+  double gA = -2 * creal(M[0]), gB = -2 * creal(M[3]), g = 0.5 * (gA + gB);
+  double complex c0 = gA * gB / 4 - M[1] * M[2];
+  double roots[3];
+  int n = cubic_real_roots(-(creal(c0) - g * g / 2), g * cimag(c0) / 2, roots);
+  double d2[3];
+  int bi = 0;
+  for (int k = 0; k < n; k++) {
+    double x = roots[k];
+    d2[k] = sq(-x * x + I * g * x + c0);
+    if (d2[k] < d2[bi]) bi = k;
+  }
+  for (int k = 0; k < n; k++) /* ties (+-Delta when Y = 0): the larger root */
+    if (k != bi && d2[k] <= d2[bi] * (1 + 1e-12) && roots[k] > roots[bi]) bi = k;
+  return roots[bi];
+}
+
+static void eval(const double *p, const bool *want, double *out) {
+  uint32_t status = 0;
+  for (int i = 0; i < NFIELD; i++)
+    out[i] = NAN;
+  for (int i = 0; i < NPARAM; i++)
+    if (!isfinite(p[i])) {
+      out[F_STATUS] = QB_PT_BAD_PARAM;
+      return;
+    }
+  const double F = p[P_F], t = p[P_T];
+  sh_par q = {.J = p[P_J],
+              .phi = p[P_PHI],
+              .Gamma = p[P_GAMMA],
+              .kappa_a = p[P_KAPPA_A],
+              .kappa_b = p[P_KAPPA_B],
+              .Delta = p[P_DELTA],
+              .pa = p[P_PA] * cexp(I * p[P_PA_PH]),
+              .pb = p[P_PB] * cexp(I * p[P_PB_PH])};
+  double complex M[4], f[2] = {-I * F, 0};
+  drift(&q, M);
+  out[F_GROWTH] = growth2(M);
+  double ea, eb;
+  if (steady(&q, F, &ea, &eb)) {
+    out[F_EA_SS] = ea;
+    out[F_EB_SS] = eb;
+    out[F_XI_SS] = ea + eb;
+  } else {
+    status |= QB_PT_NOT_STABLE;
+  }
+#define WANT(k) (!want || want[k])
+  if (WANT(F_EA) || WANT(F_EB) || WANT(F_PB)) {
+    double complex x[2], dx[2];
+    if (qb_linear_expm_aug(2, M, f, t, x, dx) == QB_OK) {
+      out[F_EA] = sq(x[0]);
+      out[F_EB] = sq(x[1]);
+      out[F_PB] = 2 * creal(conj(x[1]) * dx[1]);
+    } else {
+      status |= QB_PT_NUMERICS;
+    }
+  }
+#undef WANT
+
+  /* optimal detuning at the point's other parameters */
+  sh_par r = q;
+  r.Delta = delta_opt(&q);
+  out[F_DELTA_OPT] = r.Delta;
+  if (steady(&r, F, &ea, &eb)) out[F_EB_AT_DOPT] = eb;
+
+  /* conventional optimum (Gamma = 0) and the single battery */
+  const double ka = q.kappa_a, kb = q.kappa_b;
+  if (ka > 0) out[F_E_SINGLE] = 4 * F * F / (ka * ka);
+  sh_par c = q;
+  c.Gamma = 0;
+  c.Delta = delta_opt(&c);
+  if (steady(&c, F, &ea, &eb)) out[F_EB_OPT_COH] = eb;
+  out[F_DE_COH] = out[F_EB_OPT_COH] - out[F_E_SINGLE];
+
+  /* super-optimal: J = 0, y = kappa_a/kappa_b at fixed |p_a p_b|, Delta = 0 */
+  double m = cabs(q.pa) * cabs(q.pb);
+  if (ka > 0 && kb > 0 && q.Gamma > 0 && m > 0) {
+    double y = ka / kb;
+    out[F_Y_OPT] = y;
+    sh_par s = q;
+    s.J = 0;
+    s.Delta = 0;
+    s.pa = sqrt(m * sqrt(y)) * cexp(I * carg(q.pa));
+    s.pb = sqrt(m / sqrt(y)) * cexp(I * carg(q.pb));
+    if (steady(&s, F, &ea, &eb)) {
+      out[F_EA_SUP] = ea;
+      out[F_EB_SUP] = eb;
+      out[F_XI_SUP] = ea + eb;
+      out[F_DE_DISS] = eb - out[F_E_SINGLE];
+      sh_par h = c; /* conventional optimum with |J| = Gamma/2 */
+      h.J = q.Gamma / 2;
+      h.Delta = delta_opt(&h);
+      if (steady(&h, F, &ea, &eb)) out[F_G_B] = out[F_EB_SUP] - eb;
+    }
+  }
+  if (isnan(out[F_Y_OPT]) || isnan(out[F_EB_OPT_COH]) || isnan(out[F_EB_AT_DOPT]))
+    status |= QB_PT_NO_OPTIMUM;
+  out[F_STATUS] = status;
+}
+
+const qb_model qb_model_shared = {
+    .name = "shared",
+    .doc = "SO paper's charger-battery model (Eqs. 3-5, Lindblad rates; PHYSICS.md s3): coherent "
+           "coupling J and a shared reservoir Gamma; optimal detuning and super-optimal "
+           "charging",
+    .nparams = NPARAM,
+    .params = params,
+    .nfields = NFIELD,
+    .fields = fields,
+    .check_given = NULL,
+    .eval = eval,
+    .disc = NULL,
+    .coalescence = NULL,
+};
