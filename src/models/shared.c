@@ -273,8 +273,10 @@ static void eval(const double *p, const bool *want, double *out) {
       if (steady(&h, F, &ea, &eb)) out[F_G_B] = out[F_EB_SUP] - eb;
     }
   }
-  if (isnan(out[F_Y_OPT]) || isnan(out[F_EB_OPT_COH]) || isnan(out[F_EB_AT_DOPT]))
-    status |= QB_PT_NO_OPTIMUM;
+  static const int optima[] = {F_DELTA_OPT, F_EB_AT_DOPT, F_Y_OPT,  F_EA_SUP,  F_EB_SUP, F_XI_SUP,
+                               F_E_SINGLE,  F_EB_OPT_COH, F_DE_COH, F_DE_DISS, F_G_B};
+  for (size_t k = 0; k < sizeof optima / sizeof *optima; k++)
+    if (isnan(out[optima[k]])) status |= QB_PT_NO_OPTIMUM;
   out[F_STATUS] = status;
 }
 
