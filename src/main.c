@@ -2,12 +2,14 @@
  *   qbmap run [CONFIG.yaml] [-o OUT.h5] [--set name=value]... [--force]   (under mpiexec)
  *   qbmap point MODEL name=value ...
  *   qbmap models
- * Exit codes: 0 success, 1 run-time failure (I/O, HDF5, MPI), 2 bad usage or input. */
+ * Exit codes: 0 success, 1 run-time failure (I/O, HDF5, MPI), 2 bad usage or input,
+ * 3 checkpointed after a signal (not finished: rerun with --resume). */
 #define _POSIX_C_SOURCE 200809L /* strdup */
 #include <errno.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_version.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,7 @@ static const char usage_main[] =
 
 static const char usage_run[] =
     "usage: mpiexec -n N qbmap run [CONFIG.yaml] [-o OUT.h5] [--set name=value]... [--force]\n"
+    "                              [--resume]\n"
     "                              [--block-points N] [--progress SECONDS]\n"
     "\n"
     "Evaluates every point of the config's grid and writes one HDF5 file (netCDF-4/CF).\n"
@@ -42,6 +45,8 @@ static const char usage_run[] =
     "  -o OUT.h5          output path (default: the config's `output`, else CONFIG with .h5)\n"
     "  --set name=value   set a parameter that is not on an axis (repeatable)\n"
     "  --force            overwrite an existing output file\n"
+    "  --resume           continue an interrupted run of the same config into the same output\n"
+    "                     (any rank count); a skeleton killed while being built is rebuilt\n"
     "  --block-points N   points per block of work (default 65536)\n"
     "  --progress S       seconds between progress lines (default 5)\n"
     "  --flush S          seconds between flushes that mark finished blocks done (default 10)\n"
@@ -183,7 +188,7 @@ static char *read_file(const char *path, char *msg, size_t msgsize) {
 typedef struct {
   const char *config, *output;
   char **sets;
-  int nsets, force, print_config;
+  int nsets, force, print_config, resume;
   long long block_points;
   double progress_s, flush_s;
 } run_args;
@@ -201,6 +206,8 @@ static qb_err parse_run_args(int argc, char **argv, run_args *a, char *msg, size
       a->sets[a->nsets++] = argv[++i];
     else if (strcmp(s, "--force") == 0)
       a->force = 1;
+    else if (strcmp(s, "--resume") == 0)
+      a->resume = 1;
     else if (strcmp(s, "--print-config") == 0)
       a->print_config = 1;
     else if (strcmp(s, "--block-points") == 0 && more) {
@@ -223,6 +230,10 @@ static qb_err parse_run_args(int argc, char **argv, run_args *a, char *msg, size
       return QB_EUSAGE;
     } else
       a->config = s;
+  }
+  if (a->resume && a->force) {
+    snprintf(msg, msgsize, "--resume and --force together; allowed: one of them");
+    return QB_EUSAGE;
   }
   return QB_OK;
 }
@@ -298,6 +309,7 @@ static int cmd_run(int argc, char **argv) {
 
   qb_sweep_opts o = {.output = out,
                      .force = a.force,
+                     .resume = a.resume,
                      .block_target = a.block_points,
                      .progress_s = a.progress_s,
                      .flush_s = a.flush_s,
@@ -320,6 +332,7 @@ done:
 
 int main(int argc, char **argv) {
   gsl_set_error_handler_off();
+  signal(SIGXFSZ, SIG_IGN); /* over a file-size limit: a write error to report, not a crash */
   if (argc < 2) {
     fputs(usage_main, stderr);
     return 2;

@@ -29,6 +29,13 @@ const char *qb_h5_library_version(void) {
   return v;
 }
 
+/* Fault injection for the crash tests (tests/resume.sh): QBMAP_TEST_STALL=<phase> makes the
+ * process sleep 3 s at that phase, so that a SIGKILL can land inside it. */
+static void test_stall(const char *phase) {
+  const char *v = getenv("QBMAP_TEST_STALL");
+  if (v && strcmp(v, phase) == 0) sleep(3);
+}
+
 /* ---- attributes ------------------------------------------------------------------------- */
 
 static herr_t attr_write(hid_t loc, const char *name, hid_t ftype, hid_t mtype, hsize_t n,
@@ -48,6 +55,7 @@ static herr_t attr_write(hid_t loc, const char *name, hid_t ftype, hid_t mtype, 
 }
 
 static herr_t attr_str(hid_t loc, const char *name, const char *value) {
+  if (H5Aexists(loc, name) > 0 && H5Adelete(loc, name) < 0) return -1; /* sizes may differ */
   hid_t t = H5Tcopy(H5T_C_S1);
   herr_t rc = -1;
   if (t < 0) return -1;
@@ -138,6 +146,10 @@ qb_err qb_h5_create(const qb_h5_meta *meta, char *msg, size_t msgsize) {
              meta->path);
     return QB_EEXIST;
   }
+  /* The skeleton is built under a temporary name and renamed when complete, so a run killed
+   * while creating it leaves `path.partial`, never a half-built `path`. */
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.partial", meta->path);
   fcpl = H5Pcreate(H5P_FILE_CREATE);
   fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (fcpl < 0 || fapl < 0 ||
@@ -147,7 +159,7 @@ qb_err qb_h5_create(const qb_h5_meta *meta, char *msg, size_t msgsize) {
     snprintf(msg, msgsize, "HDF5 property lists could not be set up");
     goto fail_noremove;
   }
-  file = H5Fcreate(meta->path, meta->force ? H5F_ACC_TRUNC : H5F_ACC_EXCL, fcpl, fapl);
+  file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
   if (file < 0) {
     snprintf(msg, msgsize,
              "cannot create output '%s' (directory missing or not writable?); allowed: a path "
@@ -220,6 +232,20 @@ qb_err qb_h5_create(const qb_h5_meta *meta, char *msg, size_t msgsize) {
     TRY(rc, "describe a field dataset");
   }
 
+  /* empty groups for the post-passes, created now so that filling them later leaves the root
+   * group's index untouched */
+  for (int k = 0; k < 4 && meta->groups[k]; k++) {
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE), grp = H5I_INVALID_HID;
+    if (gcpl >= 0 &&
+        H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0 &&
+        H5Pset_attr_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0)
+      grp = H5Gcreate2(file, meta->groups[k], H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    if (gcpl >= 0) H5Pclose(gcpl);
+    TRY(grp, "create a post-pass group");
+    H5Gclose(grp);
+  }
+  test_stall("create");
+
   /* done mask over blocks */
   hsize_t nb = (hsize_t)meta->nblocks;
   blk = create_contiguous(file, "block", H5T_STD_I64LE, 1, &nb, NULL, H5D_FILL_TIME_NEVER);
@@ -259,9 +285,14 @@ qb_err qb_h5_create(const qb_h5_meta *meta, char *msg, size_t msgsize) {
   H5Pclose(fcpl);
   H5Pclose(fapl);
   if (H5Fclose(file) < 0) {
-    snprintf(msg, msgsize, "HDF5 failed to close '%s' (disk full?)", meta->path);
-    unlink(meta->path);
+    snprintf(msg, msgsize, "HDF5 failed to close '%s' (disk full?)", tmp);
+    unlink(tmp);
     return QB_EH5;
+  }
+  if (rename(tmp, meta->path) != 0) {
+    snprintf(msg, msgsize, "cannot rename '%s' to '%s'", tmp, meta->path);
+    unlink(tmp);
+    return QB_EIO;
   }
   return QB_OK;
 
@@ -270,7 +301,7 @@ fail:
   for (int d = 0; d < QB_MAX_AXES; d++)
     if (axis[d] >= 0) H5Dclose(axis[d]);
   H5Fclose(file);
-  unlink(meta->path);
+  unlink(tmp);
 fail_noremove:
   if (fcpl >= 0) H5Pclose(fcpl);
   if (fapl >= 0) H5Pclose(fapl);
@@ -351,21 +382,113 @@ qb_err qb_h5_write_block(qb_h5 *h, int64_t lo, int64_t hi, void *const *bufs) {
   return err;
 }
 
-qb_err qb_h5_mark_done(qb_h5 *h, int64_t lo, int64_t hi) {
+qb_err qb_h5_write_done(qb_h5 *h, const uint8_t *done, int64_t nblocks) {
   if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) return QB_EH5;
-  hsize_t n = (hsize_t)(hi > lo ? hi - lo : 1), start = (hsize_t)(hi > lo ? lo : 0);
-  uint8_t *ones = malloc((size_t)n);
+  hsize_t n = (hsize_t)(nblocks > 0 ? nblocks : 1);
   hid_t mem = H5Screate_simple(1, &n, NULL);
-  herr_t rc = (ones && mem >= 0) ? 0 : -1;
-  if (rc >= 0) memset(ones, 1, (size_t)n);
-  if (rc >= 0 && hi <= lo)
+  herr_t rc = mem >= 0 ? 0 : -1;
+  if (rc >= 0 && !done)
     rc = (H5Sselect_none(mem) < 0 || H5Sselect_none(h->done_space) < 0) ? -1 : 0;
   else if (rc >= 0)
-    rc = H5Sselect_hyperslab(h->done_space, H5S_SELECT_SET, &start, NULL, &n, NULL);
-  if (rc >= 0) rc = H5Dwrite(h->done, H5T_NATIVE_UINT8, mem, h->done_space, h->dxpl, ones);
+    rc = H5Sselect_all(h->done_space);
+  static const uint8_t dummy = 0;
+  if (rc >= 0)
+    rc = H5Dwrite(h->done, H5T_NATIVE_UINT8, mem, h->done_space, h->dxpl, done ? done : &dummy);
   if (mem >= 0) H5Sclose(mem);
-  free(ones);
   return rc < 0 ? QB_EH5 : QB_OK;
+}
+
+static herr_t read_str_attr(hid_t loc, const char *name, char **out) {
+  *out = NULL;
+  if (H5Aexists(loc, name) <= 0) return -1;
+  hid_t a = H5Aopen(loc, name, H5P_DEFAULT), t = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+  herr_t rc = -1;
+  if (t >= 0 && H5Tget_class(t) == H5T_STRING && !H5Tis_variable_str(t)) {
+    size_t n = H5Tget_size(t);
+    *out = calloc(1, n + 1);
+    if (*out) rc = H5Aread(a, t, *out);
+  }
+  if (t >= 0) H5Tclose(t);
+  if (a >= 0) H5Aclose(a);
+  return rc;
+}
+
+qb_err qb_h5_inspect(const char *path, const qb_config *cfg, qb_h5_state *st, char *msg,
+                     size_t msgsize) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  memset(st, 0, sizeof *st);
+  if (H5Fis_hdf5(path) <= 0) {
+    snprintf(msg, msgsize,
+             "--resume: '%s' is not an HDF5 file (or is truncated); allowed: an "
+             "output of an interrupted qbmap run of this config",
+             path);
+    return QB_ECONFIG;
+  }
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d = H5I_INVALID_HID;
+  char *model = NULL, *norm = NULL;
+  qb_err err = QB_ECONFIG;
+  if (f < 0) {
+    snprintf(msg, msgsize, "--resume: HDF5 cannot open '%s' (truncated or damaged)", path);
+    return QB_ECONFIG;
+  }
+  if (read_str_attr(f, "model", &model) < 0 || read_str_attr(f, "config_normalized", &norm) < 0 ||
+      H5Aexists(f, "block_points") <= 0 || H5Aexists(f, "complete") <= 0) {
+    snprintf(msg, msgsize,
+             "--resume: '%s' is not a qbmap output (no model, config_normalized, "
+             "block_points or complete attribute)",
+             path);
+    goto done;
+  }
+  if (strcmp(model, cfg->model->name) != 0) {
+    snprintf(msg, msgsize,
+             "--resume: '%s' holds model %s, this config model %s; allowed: the "
+             "config of the interrupted run",
+             path, model, cfg->model->name);
+    goto done;
+  }
+  if (strcmp(norm, cfg->normalized) != 0) {
+    const char *a = norm, *b = cfg->normalized; /* name the first line that differs */
+    while (*a && *a == *b)
+      a++, b++;
+    while (a > norm && a[-1] != '\n')
+      a--, b--;
+    snprintf(msg, msgsize,
+             "--resume: '%s' was written for another configuration; file: '%.*s', "
+             "now: '%.*s'; allowed: the config (and --set values) of the "
+             "interrupted run",
+             path, (int)strcspn(a, "\n"), a, (int)strcspn(b, "\n"), b);
+    goto done;
+  }
+  hid_t at = H5Aopen(f, "block_points", H5P_DEFAULT);
+  herr_t rc = at >= 0 ? H5Aread(at, H5T_NATIVE_INT64, &st->block_points) : -1;
+  if (at >= 0) H5Aclose(at);
+  at = rc >= 0 ? H5Aopen(f, "complete", H5P_DEFAULT) : H5I_INVALID_HID;
+  int32_t complete = 0;
+  rc = at >= 0 ? H5Aread(at, H5T_NATIVE_INT32, &complete) : -1;
+  if (at >= 0) H5Aclose(at);
+  st->complete = complete == 1;
+  d = rc >= 0 ? H5Dopen2(f, "done", H5P_DEFAULT) : H5I_INVALID_HID;
+  hid_t sp = d >= 0 ? H5Dget_space(d) : H5I_INVALID_HID;
+  hsize_t n = 0;
+  if (sp >= 0 && H5Sget_simple_extent_dims(sp, &n, NULL) == 1 && st->block_points > 0 &&
+      (int64_t)n == (cfg->grid.npoints + st->block_points - 1) / st->block_points) {
+    st->nblocks = (int64_t)n;
+    st->done = malloc(n ? n : 1);
+    if (st->done && H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, st->done) >= 0)
+      err = QB_OK;
+  }
+  if (sp >= 0) H5Sclose(sp);
+  if (err) snprintf(msg, msgsize, "--resume: the done mask of '%s' is unreadable", path);
+done:
+  if (d >= 0) H5Dclose(d);
+  H5Fclose(f);
+  free(model);
+  free(norm);
+  if (err) {
+    free(st->done);
+    st->done = NULL;
+  }
+  return err;
 }
 
 /* Closes every handle; returns H5Fclose's status (the last write-back to disk). */
@@ -422,7 +545,22 @@ qb_err qb_h5_create_group(const char *path, const char *group, int64_t n, int nc
                  H5Pset_attr_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) < 0
              ? -1
              : 0;
-  if (rc >= 0) g = H5Gcreate2(f, group, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+  if (rc >= 0)
+    g = H5Lexists(f, group, H5P_DEFAULT) > 0 ? H5Gopen2(f, group, H5P_DEFAULT)
+                                             : H5Gcreate2(f, group, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+  /* a resumed run: drop what an interrupted post-pass left here */
+  for (int guard = 0; g >= 0 && guard < 64; guard++) {
+    H5G_info_t info;
+    char name[256];
+    if (H5Gget_info(g, &info) >= 0 && info.nlinks == 0) break;
+    if (H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, 0, name, sizeof name, H5P_DEFAULT) <
+            0 ||
+        H5Ldelete(g, name, H5P_DEFAULT) < 0) {
+      H5Gclose(g);
+      g = H5I_INVALID_HID;
+    }
+  }
+  test_stall("postpass");
   hsize_t dim = (hsize_t)n;
   if (g >= 0) pt = create_contiguous(g, "point", H5T_STD_I64LE, 1, &dim, NULL, H5D_FILL_TIME_NEVER);
   rc = pt >= 0 ? 0 : -1;
@@ -500,6 +638,7 @@ qb_err qb_h5_mark_complete(const char *path, double wall_time_s) {
   herr_t rc = f >= 0 ? 0 : -1;
   if (rc >= 0) rc = attr_f64(f, "wall_time_s", wall_time_s);
   if (rc >= 0) rc = attr_i32(f, "complete", 1);
+  test_stall("final");
   if (f >= 0 && H5Fclose(f) < 0) rc = -1;
   return rc < 0 ? QB_EH5 : QB_OK;
 }

@@ -60,6 +60,14 @@ qb_err qb_par_bcast_string(char **s, int root) {
   return QB_OK;
 }
 
+void qb_par_bcast_bytes(void *buf, int64_t n, int root) {
+  for (int64_t off = 0; off < n; off += 1 << 30) {
+    int k = (int)(n - off < (1 << 30) ? n - off : (1 << 30));
+    if (MPI_Bcast((char *)buf + off, k, MPI_BYTE, root, MPI_COMM_WORLD) != MPI_SUCCESS)
+      QB_PAR_ABORT("MPI_Bcast failed");
+  }
+}
+
 void qb_par_bcast_int(int *v, int root) {
   if (MPI_Bcast(v, 1, MPI_INT, root, MPI_COMM_WORLD) != MPI_SUCCESS)
     QB_PAR_ABORT("MPI_Bcast failed");
@@ -101,8 +109,8 @@ qb_err qb_par_allgather_i64(const int64_t *mine, int64_t n, int width, int64_t *
     *all = NULL;
     return err;
   }
-  if (MPI_Allgatherv(mine ? mine : &none, mine_n, MPI_INT64_T, *all, counts, displs,
-                             MPI_INT64_T, MPI_COMM_WORLD) != MPI_SUCCESS)
+  if (MPI_Allgatherv(mine ? mine : &none, mine_n, MPI_INT64_T, *all, counts, displs, MPI_INT64_T,
+                     MPI_COMM_WORLD) != MPI_SUCCESS)
     err = QB_EMPI;
   free(counts);
   free(displs);

@@ -1,4 +1,8 @@
+#define _POSIX_C_SOURCE 200809L /* sigaction, access */
 #include "qbmap/qb_sweep.h"
+
+#include <signal.h>
+#include <unistd.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -213,54 +217,129 @@ cleanup:
   return err;
 }
 
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+  (void)sig;
+  stop_requested = 1; /* only a flag: the ranks act on it together at a round boundary */
+}
+
+static void install_signal_handlers(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGUSR1, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+}
+
+/* Rank 0: the output to write into.  A fresh run builds the skeleton; --resume reads the done
+ * mask of the interrupted run's file, or rebuilds a skeleton that was never finished
+ * (path.partial without path). */
+static qb_err open_output(const qb_config *cfg, const qb_sweep_opts *o, qb_h5_state *st, char *msg,
+                          size_t msgsize) {
+  char partial[4200];
+  snprintf(partial, sizeof partial, "%s.partial", o->output);
+  bool exists = access(o->output, F_OK) == 0;
+  if (o->resume && exists) {
+    qb_err err = qb_h5_inspect(o->output, cfg, st, msg, msgsize);
+    if (!err) {
+      int64_t ndone = 0;
+      for (int64_t b = 0; b < st->nblocks; b++)
+        ndone += st->done[b] != 0;
+      printf("qbmap: resuming %s: %lld of %lld blocks done%s\n", o->output, (long long)ndone,
+             (long long)st->nblocks, st->complete ? ", file complete" : "");
+    }
+    return err;
+  }
+  if (o->resume && access(partial, F_OK) != 0) {
+    snprintf(msg, msgsize,
+             "--resume: nothing to resume: '%s' does not exist; allowed: the output "
+             "path of an interrupted run",
+             o->output);
+    return QB_ECONFIG;
+  }
+  if (o->resume)
+    printf("qbmap: resuming %s: its skeleton was never finished: rebuilding\n", o->output);
+  const qb_grid *g = &cfg->grid;
+  st->block_points = qb_grid_block_points(g, o->block_target);
+  st->nblocks = (g->npoints + st->block_points - 1) / st->block_points;
+  st->complete = 0;
+  st->done = calloc((size_t)st->nblocks, 1);
+  if (!st->done) return QB_ENOMEM;
+  qb_h5_meta meta = {.path = o->output,
+                     .cfg = cfg,
+                     .nranks = qb_par_size(),
+                     .block_points = st->block_points,
+                     .nblocks = st->nblocks,
+                     .force = o->force || o->resume};
+  memcpy(meta.provenance, o->provenance, sizeof meta.provenance);
+  int ng = 0;
+  if (cfg->boundaries.on) meta.groups[ng++] = "boundary";
+  if (cfg->eps.on) meta.groups[ng++] = "ep";
+  if (cfg->adaptive_depth) meta.groups[ng++] = "adaptive";
+  return qb_h5_create(&meta, msg, msgsize);
+}
+
 qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, size_t msgsize) {
   const qb_grid *g = &cfg->grid;
   const int rank = qb_par_rank(), nranks = qb_par_size();
   const double t0 = qb_par_time();
-  const int64_t bpoints = qb_grid_block_points(g, o->block_target);
-  const int64_t nblocks = (g->npoints + bpoints - 1) / bpoints;
-  const int64_t nrounds = qb_grid_nrounds(nblocks, nranks);
   qb_err err = QB_OK;
   qb_h5 *h = NULL;
+  qb_h5_state st = {0};
+  int64_t *todo = NULL, ntodo = 0, info[3] = {0};
   void *bufs[QB_MAX_FIELDS] = {NULL};
   bool want[QB_MAX_FIELDS] = {false};
   for (int k = 0; k < cfg->nfields; k++)
     want[cfg->fields[k]] = true;
+  install_signal_handlers();
 
   if (rank == 0) {
-    qb_h5_meta meta = {.path = o->output,
-                       .cfg = cfg,
-                       .nranks = nranks,
-                       .block_points = bpoints,
-                       .nblocks = nblocks,
-                       .force = o->force};
-    memcpy(meta.provenance, o->provenance, sizeof meta.provenance);
-    err = qb_h5_create(&meta, msg, msgsize);
-    if (!err) {
-      char shape[256] = "";
-      for (int d = 0; d < g->ndim; d++)
-        snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%s[%lld]", d ? " x " : "",
-                 g->axes[d].name, (long long)g->axes[d].n);
-      printf("qbmap: model %s, %s = %lld points, %d fields, %lld blocks of <= %lld points, %d "
-             "rank%s -> %s\n",
-             cfg->model->name, shape, (long long)g->npoints, cfg->nfields, (long long)nblocks,
-             (long long)bpoints, nranks, nranks > 1 ? "s" : "", o->output);
-      fflush(stdout);
-    }
+    err = open_output(cfg, o, &st, msg, msgsize);
+    info[0] = st.block_points, info[1] = st.nblocks, info[2] = st.complete;
   }
-  if ((err = qb_par_agree(err))) return err;
+  if ((err = qb_par_agree(err))) goto cleanup;
+  qb_par_bcast_bytes(info, sizeof info, 0);
+  const int64_t bpoints = info[0], nblocks = info[1];
+  if (info[2]) {
+    if (rank == 0) printf("qbmap: %s is complete: nothing to do\n", o->output);
+    goto cleanup;
+  }
+  if (rank != 0 && !(st.done = calloc((size_t)nblocks, 1))) err = QB_ENOMEM;
+  if ((err = qb_par_agree(err))) goto cleanup;
+  qb_par_bcast_bytes(st.done, nblocks, 0);
+  /* the blocks still to do, dealt in rounds: round r gives todo[r * nranks + rank] */
+  todo = malloc((size_t)(nblocks > 0 ? nblocks : 1) * sizeof *todo);
+  for (int64_t b = 0; todo && b < nblocks; b++)
+    if (!st.done[b]) todo[ntodo++] = b;
+  const int64_t nrounds = qb_grid_nrounds(ntodo, nranks), already = nblocks - ntodo;
+  if (rank == 0) {
+    char shape[256] = "";
+    for (int d = 0; d < g->ndim; d++)
+      snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%s[%lld]", d ? " x " : "",
+               g->axes[d].name, (long long)g->axes[d].n);
+    printf("qbmap: model %s, %s = %lld points, %d fields, %lld blocks of <= %lld points, %d "
+           "rank%s -> %s\n",
+           cfg->model->name, shape, (long long)g->npoints, cfg->nfields, (long long)nblocks,
+           (long long)bpoints, nranks, nranks > 1 ? "s" : "", o->output);
+    fflush(stdout);
+  }
 
-  err = qb_h5_open(o->output, cfg, &h, msg, msgsize);
+  err = todo ? qb_h5_open(o->output, cfg, &h, msg, msgsize) : QB_ENOMEM;
   for (int k = 0; k < cfg->nfields && !err; k++)
     if (!(bufs[k] = malloc((size_t)bpoints * sizeof(double)))) err = QB_ENOMEM;
   if ((err = qb_par_agree(err))) goto cleanup;
 
   /* Done flags are written after a flush, for every block finished since the previous one;
-   * flushes (fsync) happen every flush_s seconds, as rank 0's clock decides, and at the end. */
+   * flushes (fsync) happen every flush_s seconds, as rank 0's clock decides, at the end, and
+   * when a signal asks the ranks to stop. */
   double last = t0, last_flush = t0, t_eval = 0, t_write = 0;
-  int64_t undone = 0; /* first block whose done flag is not yet written */
-  for (int64_t r = 0; r < nrounds; r++) {
-    int64_t b = qb_grid_round_block(nblocks, nranks, rank, r), lo = 0, hi = 0;
+  int64_t committed = 0; /* todo[0 .. committed) are marked done in the file */
+  int stop = 0;
+  for (int64_t r = 0; r < nrounds && !stop; r++) {
+    int64_t i = r * nranks + rank, b = i < ntodo ? todo[i] : -1, lo = 0, hi = 0;
     double ta = qb_par_time();
     if (b >= 0) {
       qb_grid_block_range(g->npoints, bpoints, b, &lo, &hi);
@@ -268,27 +347,29 @@ qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, siz
     }
     double tb = qb_par_time();
     err = qb_h5_write_block(h, lo, hi, bufs);
-    int flush = r + 1 == nrounds || tb - last_flush >= o->flush_s;
-    qb_par_bcast_int(&flush, 0);
-    if (flush && !err) {
-      int64_t end = (r + 1) * nranks < nblocks ? (r + 1) * nranks : nblocks;
-      err = rank == 0 ? qb_h5_mark_done(h, undone, end) : qb_h5_mark_done(h, 0, 0);
-      undone = end;
+    int ctl[2] = {stop_requested, r + 1 == nrounds || tb - last_flush >= o->flush_s};
+    qb_par_bcast_int(&ctl[1], 0);
+    stop = qb_par_agree(ctl[0] ? QB_ECHECKPOINT : QB_OK) != QB_OK;
+    if ((ctl[1] || stop) && !err) {
+      int64_t end = (r + 1) * nranks < ntodo ? (r + 1) * nranks : ntodo;
+      for (int64_t k = committed; k < end; k++)
+        st.done[todo[k]] = 1;
+      err = qb_h5_write_done(h, rank == 0 ? st.done : NULL, nblocks);
+      committed = end;
       last_flush = qb_par_time();
     }
     t_eval += tb - ta;
     t_write += qb_par_time() - tb;
     if ((err = qb_par_agree(err))) {
       snprintf(msg, msgsize,
-               "writing round %lld of %lld to '%s' failed (disk full or file "
-               "system error?)",
+               "writing round %lld of %lld to '%s' failed (disk full or file system error?)",
                (long long)r, (long long)nrounds, o->output);
       goto cleanup;
     }
     double now = qb_par_time();
-    if (rank == 0 && now - last >= o->progress_s && r + 1 < nrounds) {
-      int64_t blocks_done = (r + 1) * nranks;
-      progress(blocks_done * bpoints, g->npoints, now - t0);
+    if (rank == 0 && now - last >= o->progress_s && r + 1 < nrounds && !stop) {
+      int64_t blocks = already + (r + 1) * nranks;
+      progress(blocks * bpoints < g->npoints ? blocks * bpoints : g->npoints, g->npoints, now - t0);
       last = now;
     }
   }
@@ -297,6 +378,14 @@ qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, siz
   t_write += qb_par_time() - tf;
   if ((err = qb_par_agree(err))) {
     snprintf(msg, msgsize, "finishing '%s' failed", o->output);
+    goto cleanup;
+  }
+  if (stop) {
+    snprintf(msg, msgsize,
+             "stopped by a signal after committing %lld of %lld blocks to '%s'; checkpointed, "
+             "not finished: run the same command with --resume",
+             (long long)(already + committed), (long long)nblocks, o->output);
+    err = QB_ECHECKPOINT;
     goto cleanup;
   }
   double t_grid = qb_par_time() - t0;
@@ -327,5 +416,7 @@ cleanup:
   qb_h5_close(&h);
   for (int k = 0; k < QB_MAX_FIELDS; k++)
     free(bufs[k]);
+  free(todo);
+  free(st.done);
   return err;
 }

@@ -38,9 +38,9 @@ typedef struct {
   char output[4096];         /* from the config's `output` ("" if absent) */
   qb_boundary_spec boundaries;
   qb_ep_spec eps;
-  int adaptive_depth;        /* mode: adaptive with max_depth (1..10); 0 = mode: grid */
-  char *text;       /* the config text as given (owned) */
-  char *normalized; /* normalized YAML: every value explicit (owned) */
+  int adaptive_depth; /* mode: adaptive with max_depth (1..10); 0 = mode: grid */
+  char *text;         /* the config text as given (owned) */
+  char *normalized;   /* normalized YAML: every value explicit (owned) */
 } qb_config;
 
 /* Parses and validates.  `source` names the text in messages (file name).  sets[i] are

@@ -24,11 +24,26 @@ typedef struct {
   int64_t block_points, nblocks;
   int force;                    /* overwrite an existing file */
   const char *provenance[8][2]; /* extra root string attributes: {name, value}, NULL-ended */
+  const char *groups[4];        /* empty groups to create for the post-passes, NULL-ended */
 } qb_h5_meta;
 
-/* Not collective (rank 0 only).  Creates the file and its whole skeleton, then closes it.
- * Refuses an existing path unless meta->force.  Leaves no file behind on failure. */
+/* Not collective (rank 0 only).  Creates the whole skeleton as `path.partial`, then renames it
+ * to `path`: a file at `path` always has a complete skeleton.  Refuses an existing path unless
+ * meta->force.  Leaves no file behind on failure. */
 qb_err qb_h5_create(const qb_h5_meta *meta, char *msg, size_t msgsize);
+
+/* What a resumed run needs from an existing output. */
+typedef struct {
+  int64_t block_points, nblocks;
+  int complete;
+  uint8_t *done; /* nblocks flags (malloc'ed) */
+} qb_h5_state;
+
+/* Not collective (rank 0 only).  Opens an existing output and checks that it was written by
+ * qbmap for exactly this configuration (model, normalized config); reads its done mask.
+ * Errors name the path and what is wrong (not HDF5 or truncated, foreign, other config). */
+qb_err qb_h5_inspect(const char *path, const qb_config *cfg, qb_h5_state *st, char *msg,
+                     size_t msgsize);
 
 /* Collective.  Opens the skeleton with the MPI-IO driver for writing. */
 qb_err qb_h5_open(const char *path, const qb_config *cfg, qb_h5 **h, char *msg, size_t msgsize);
@@ -38,9 +53,9 @@ qb_err qb_h5_open(const char *path, const qb_config *cfg, qb_h5 **h, char *msg, 
  * QB_F64 fields and int32_t for QB_I32 fields. */
 qb_err qb_h5_write_block(qb_h5 *h, int64_t lo, int64_t hi, void *const *bufs);
 
-/* Collective.  Flushes everything written so far to the file system, then sets done[b] = 1
- * for blocks lo <= b < hi (a rank passing lo >= hi writes nothing but takes part). */
-qb_err qb_h5_mark_done(qb_h5 *h, int64_t lo, int64_t hi);
+/* Collective.  Flushes everything written so far to the file system, then writes the done
+ * mask: rank 0 passes all nblocks flags, the other ranks NULL. */
+qb_err qb_h5_write_done(qb_h5 *h, const uint8_t *done, int64_t nblocks);
 
 /* Collective.  Flushes and closes the grid's datasets; *h becomes NULL. */
 qb_err qb_h5_finish(qb_h5 **h);
@@ -59,8 +74,9 @@ typedef struct {
   const char *name, *value;
 } qb_h5_attr;
 
-/* Not collective (rank 0 only, while no rank has the file open).  Creates group `group` with
- * a `point` dimension of n rows, one dataset per column, and string attributes. */
+/* Not collective (rank 0 only, while no rank has the file open).  Fills group `group` (created
+ * with the skeleton; anything a killed run left in it is removed first) with a `point`
+ * dimension of n rows, one dataset per column, and string attributes. */
 qb_err qb_h5_create_group(const char *path, const char *group, int64_t n, int ncols,
                           const qb_h5_col *cols, int nattrs, const qb_h5_attr *attrs, char *msg,
                           size_t msgsize);

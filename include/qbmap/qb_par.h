@@ -25,6 +25,9 @@ qb_err qb_par_agree(qb_err mine);
  * there).  NULL on root is sent as "no string" and received as NULL. */
 qb_err qb_par_bcast_string(char **s, int root);
 
+/* Collective: root's n bytes to every rank. */
+void qb_par_bcast_bytes(void *buf, int64_t n, int root);
+
 /* Collective: root's int to every rank. */
 void qb_par_bcast_int(int *v, int root);
 

@@ -20,7 +20,8 @@
   X(QB_EH5, 1, "HDF5 error")                                                                       \
   X(QB_EMPI, 1, "MPI error")                                                                       \
   X(QB_ENOMEM, 1, "out of memory")                                                                 \
-  X(QB_EINTERNAL, 1, "internal error")
+  X(QB_EINTERNAL, 1, "internal error")                                                             \
+  X(QB_ECHECKPOINT, 3, "checkpointed, not finished: run again with --resume")
 
 typedef enum {
 #define QB_X(code, exitc, msg) code,
@@ -53,7 +54,7 @@ int qb_err_exit_code(qb_err e);
     "reduced fields are NaN")                                                                      \
   X(QB_PT_RED_NOT_STABLE, 8,                                                                       \
     "reduced model not stable: E_B_ss_red and the steady-state elimination error are NaN")         \
-  X(QB_PT_NUMERICS, 9, "a linear-algebra routine (GSL) failed: the fields it feeds are NaN")   \
+  X(QB_PT_NUMERICS, 9, "a linear-algebra routine (GSL) failed: the fields it feeds are NaN")       \
   X(QB_PT_NO_OPTIMUM, 10,                                                                          \
     "an optimum does not exist here (kappa_a or kappa_b = 0, Gamma = 0, or not stable there): "    \
     "its fields are NaN")

@@ -11,6 +11,7 @@
 typedef struct {
   const char *output;
   int force;
+  int resume;                   /* continue the interrupted run that wrote `output` */
   int64_t block_target;         /* points per block, about (whole rows of the last axis) */
   double progress_s;            /* seconds between progress lines (rank 0, stdout) */
   double flush_s;               /* seconds between flushes that commit done flags */
@@ -18,7 +19,8 @@ typedef struct {
 } qb_sweep_opts;
 
 /* Collective.  cfg must be identical on every rank.  Returns the status agreed by all ranks;
- * on error rank 0's msg says why. */
+ * on error rank 0's msg says why.  SIGTERM, SIGUSR1 and SIGINT make every rank finish its
+ * current round, commit the finished blocks and return QB_ECHECKPOINT (exit code 3). */
 qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, size_t msgsize);
 
 #endif
