@@ -4,7 +4,7 @@
  *   qbmap models
  * Exit codes: 0 success, 1 run-time failure (I/O, HDF5, MPI), 2 bad usage or input,
  * 3 checkpointed after a signal (not finished: rerun with --resume). */
-#define _POSIX_C_SOURCE 200809L /* strdup */
+#define _POSIX_C_SOURCE 200809L /* strdup, _exit */
 #include <errno.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_version.h>
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "qb_buildinfo.h"
 #include "qbmap/qb_config.h"
@@ -365,6 +366,12 @@ int main(int argc, char **argv) {
       return 1;
     }
     int code = cmd_run(argc - 2, argv + 2);
+    if (code == 1) { /* a failed HDF5 close leaves state that HDF5's own shutdown (inside
+                        MPI_Finalize) crashes on: end without it, the ranks agreed already */
+      fflush(stdout);
+      fflush(stderr);
+      _exit(code);
+    }
     qb_par_finalize();
     return code;
   }

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 struct qb_h5 {
@@ -145,6 +147,31 @@ qb_err qb_h5_create(const qb_h5_meta *meta, char *msg, size_t msgsize) {
     snprintf(msg, msgsize, "output '%s' exists; allowed: a new path, or --force to overwrite it",
              meta->path);
     return QB_EEXIST;
+  }
+  /* The datasets are allocated at creation: check the space first, so that a full disk or a
+   * file-size limit is one clear message instead of a failure deep inside HDF5. */
+  double need = 0;
+  for (int k = 0; k < cfg->nfields; k++)
+    need += (double)g->npoints * (m->fields[cfg->fields[k]].dtype == QB_F64 ? 8.0 : 4.0);
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      need > (double)rl.rlim_cur) {
+    snprintf(msg, msgsize, "output '%s' needs %.3g bytes but the file-size limit is %.3g bytes",
+             meta->path, need, (double)rl.rlim_cur);
+    return QB_EIO;
+  }
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s", meta->path);
+  char *slash = strrchr(dir, '/');
+  if (slash)
+    slash[slash == dir ? 1 : 0] = '\0';
+  else
+    snprintf(dir, sizeof dir, ".");
+  struct statvfs vfs;
+  if (statvfs(dir, &vfs) == 0 && need > (double)vfs.f_bavail * (double)vfs.f_frsize) {
+    snprintf(msg, msgsize, "output '%s' needs %.3g bytes but its file system has %.3g bytes free",
+             meta->path, need, (double)vfs.f_bavail * (double)vfs.f_frsize);
+    return QB_EIO;
   }
   /* The skeleton is built under a temporary name and renamed when complete, so a run killed
    * while creating it leaves `path.partial`, never a half-built `path`. */

@@ -59,7 +59,16 @@ except Exception as e: print('unreadable:', e)
     sleep 0.3
     killjob "$p2"
   fi
-  "$mpiexec" -n "$n" "$qbmap" run "$cfg" -o "$out" --resume "${opts[@]}" >"$work/res$k.log" 2>&1
+  if [ "$state" = none ]; then # killed before any file existed: --resume refuses, rerun afresh
+    "$mpiexec" -n "$n" "$qbmap" run "$cfg" -o "$out" --resume "${opts[@]}" >"$work/res$k.log" 2>&1
+    rc=$?
+    ok "run $k: --resume without a file is refused (exit $rc)" $([ $rc = 2 ] && echo 0 || echo 1)
+    grep -q "nothing to resume" "$work/res$k.log"
+    ok "run $k: --resume without a file: message" $?
+    "$mpiexec" -n "$n" "$qbmap" run "$cfg" -o "$out" "${opts[@]}" >"$work/res$k.log" 2>&1
+  else
+    "$mpiexec" -n "$n" "$qbmap" run "$cfg" -o "$out" --resume "${opts[@]}" >"$work/res$k.log" 2>&1
+  fi
   rc=$?
   echo "run $k: killed (${stall:-random instant}) in state $state; resumed on $n rank(s): exit $rc"
   ok "run $k resume exit status" $rc

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Bad input must give exit code 2, exactly one line on stderr containing the expected text
-# (key, value, what is allowed, file:line:column) and no output file.
-# Usage: config_errors.sh QBMAP_BINARY TESTS_SOURCE_DIR
+# The bad-input corpus: every case must exit non-zero (2 for bad input, 1 for a failing file
+# system) with exactly one line on stderr containing the expected text (key, value, what is
+# allowed, file:line:column), never crash, and never leave a file that claims to be complete.
+# Cases: tests/bad_inputs/*.yaml (first line: "# expect: TEXT") and the command lines below.
+# Usage: bad_inputs.sh QBMAP_BINARY TESTS_SOURCE_DIR
 set -u
 qbmap=$1
 cd "$2" || exit 2
@@ -27,12 +29,12 @@ check() { # name expected_substring expected_exit command...
   fi
 }
 
-for f in config_errors/*.yaml; do
+for f in bad_inputs/*.yaml; do
   expect=$(sed -n '1s/^# expect: //p' "$f")
   check "$f" "$expect" 2 "$qbmap" run "$f" -o "$work/out.h5"
 done
 
-good=config_errors/../../examples/ep_fig6.yaml
+good=../examples/ep_fig6.yaml
 check set_unknown "--set kappa=1: unknown parameter 'kappa' in 'kappa=1'; allowed for model ep: delta_r" 2 \
   "$qbmap" run "$good" -o "$work/out.h5" --set kappa=1
 check set_garbage "--set E_max=abc: parameter 'E_max' = 'abc' is not a number; allowed: a finite number" 2 \
@@ -52,6 +54,43 @@ check point_both "parameters 'alpha' and 'gamma_a' are both given" 2 "$qbmap" po
 check point_twice "parameter 'alpha' given twice" 2 "$qbmap" point ep delta_r=0 alpha=0 alpha=1 gamma_b=1
 check point_negative_t "parameter 't' = -1 is negative; allowed: t >= 0" 2 "$qbmap" point ep delta_r=0 alpha=0 gamma_b=1 t=-1
 
+# --resume on files that are not this run's
+check resume_missing "--resume: nothing to resume: '$work/out.h5' does not exist" 2 \
+  "$qbmap" run "$good" -o "$work/out.h5" --resume
+echo "not hdf5" >"$work/junk.h5"
+check resume_not_hdf5 "--resume: '$work/junk.h5' is not an HDF5 file (or is truncated)" 2 \
+  "$qbmap" run "$good" -o "$work/junk.h5" --resume
+"$qbmap" run "$good" -o "$work/full.h5" >/dev/null 2>&1
+head -c 3000 "$work/full.h5" >"$work/trunc.h5"
+check resume_truncated "--resume: " 2 "$qbmap" run "$good" -o "$work/trunc.h5" --resume
+check resume_other_config "was written for another configuration; file: 'fixed: {alpha: 0, gamma_b: 0.5, E_r: 1, E_max: 1000, t: 0}', now: 'fixed: {alpha: 0, gamma_b: 0.5, E_r: 1, E_max: 500, t: 0}'" 2 \
+  "$qbmap" run "$good" -o "$work/full.h5" --resume --set E_max=500
+check resume_other_model "holds model ep, this config model threemode" 2 \
+  "$qbmap" run ../examples/threemode_elimination.yaml -o "$work/full.h5" --resume
+/usr/bin/python3 -c "import h5py; f = h5py.File('$work/foreign.h5', 'w'); f['x'] = [1, 2]"
+check resume_foreign "is not a qbmap output" 2 "$qbmap" run "$good" -o "$work/foreign.h5" --resume
+check resume_and_force "--resume and --force together; allowed: one of them" 2 \
+  "$qbmap" run "$good" -o "$work/out.h5" --resume --force
+check bad_progress "--progress -1: allowed: seconds >= 0" 2 "$qbmap" run "$good" --progress -1
+check bad_block_points "--block-points 0: allowed: an integer from 1 to 2^26" 2 \
+  "$qbmap" run "$good" --block-points 0
+
+# a full disk (file-size limit): a clear error, exit 1, and no file that claims to be complete
+big=../examples/so_explore5.yaml
+( ulimit -f 12000; exec "$qbmap" run "$big" -o "$work/out.h5" ) >"$work/stdout" 2>"$work/stderr"
+rc=$?
+claims=$(/usr/bin/python3 -c "
+import h5py, os
+p = '$work/out.h5'
+print(os.path.exists(p) and h5py.File(p, 'r').attrs['complete'] == 1)" 2>/dev/null)
+if [ "$rc" -eq 1 ] && [ "$(wc -l <"$work/stderr")" -eq 1 ] && [ "$claims" != True ] &&
+   grep -qE "needs .* bytes but the file-size limit is" "$work/stderr"; then
+  pass=$((pass + 1))
+else
+  echo "FAIL disk full: exit $rc, claims complete: $claims"; cat "$work/stderr"; fail=$((fail + 1))
+fi
+rm -f "$work/out.h5" "$work/out.h5.partial"
+
 # an existing output is never overwritten without --force
 echo "precious" >"$work/out.h5"
 "$qbmap" run "$good" -o "$work/out.h5" >"$work/stdout" 2>"$work/stderr"
@@ -70,5 +109,5 @@ else
   echo "FAIL --force: exit $rc"; cat "$work/stderr"; fail=$((fail + 1))
 fi
 
-echo "config_errors: $pass passed, $fail failed"
+echo "bad_inputs: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
