@@ -109,34 +109,10 @@ static int cmd_point(int argc, char **argv) {
     fputs(usage_point, argc < 1 ? stderr : stdout);
     return argc < 1 ? 2 : 0;
   }
-  const qb_model *m = qb_model_find(argv[0]);
-  if (!m) {
-    fprintf(stderr, "qbmap point: unknown model '%s'; allowed:", argv[0]);
-    for (int i = 0; qb_models[i]; i++)
-      fprintf(stderr, " %s", qb_models[i]->name);
-    fprintf(stderr, "\n");
-    return 2;
-  }
+  const qb_model *m;
   double p[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
-  bool given[QB_MAX_PARAMS];
   char msg[2048];
-  qb_model_defaults(m, p, given);
-  for (int i = 1; i < argc; i++) {
-    bool was[QB_MAX_PARAMS];
-    memcpy(was, given, sizeof was);
-    if (qb_config_parse_assignment(m, argv[i], p, given, msg, sizeof msg)) {
-      fprintf(stderr, "qbmap point: %s\n", msg);
-      return 2;
-    }
-    for (int k = 0; k < m->nparams; k++)
-      if (was[k] && strncmp(argv[i], m->params[k].name, strlen(m->params[k].name)) == 0 &&
-          argv[i][strlen(m->params[k].name)] == '=') {
-        fprintf(stderr, "qbmap point: parameter '%s' given twice; allowed: once\n",
-                m->params[k].name);
-        return 2;
-      }
-  }
-  if (qb_model_check_given(m, given, msg, sizeof msg)) {
+  if (qb_config_parse_point(argc, argv, &m, p, msg, sizeof msg)) {
     fprintf(stderr, "qbmap point: %s\n", msg);
     return 2;
   }

@@ -750,6 +750,32 @@ cleanup:
   return err;
 }
 
+qb_err qb_config_parse_point(int argc, char *const *argv, const qb_model **mp, double *p, char *msg,
+                             size_t msgsize) {
+  const qb_model *m = argc > 0 ? qb_model_find(argv[0]) : NULL;
+  *mp = m;
+  if (!m) {
+    int n = snprintf(msg, msgsize, "unknown model '%s'; allowed:", argc > 0 ? argv[0] : "");
+    for (int i = 0; qb_models[i] && n > 0 && (size_t)n < msgsize; i++)
+      n += snprintf(msg + n, msgsize - (size_t)n, " %s", qb_models[i]->name);
+    return QB_EUSAGE;
+  }
+  bool given[QB_MAX_PARAMS];
+  qb_model_defaults(m, p, given);
+  for (int i = 1; i < argc; i++) {
+    bool was[QB_MAX_PARAMS];
+    memcpy(was, given, sizeof was);
+    if (qb_config_parse_assignment(m, argv[i], p, given, msg, msgsize)) return QB_EUSAGE;
+    for (int k = 0; k < m->nparams; k++)
+      if (was[k] && strncmp(argv[i], m->params[k].name, strlen(m->params[k].name)) == 0 &&
+          argv[i][strlen(m->params[k].name)] == '=') {
+        snprintf(msg, msgsize, "parameter '%s' given twice; allowed: once", m->params[k].name);
+        return QB_EUSAGE;
+      }
+  }
+  return qb_model_check_given(m, given, msg, msgsize) ? QB_EUSAGE : QB_OK;
+}
+
 void qb_config_free(qb_config *cfg) {
   qb_grid_free(&cfg->grid);
   free(cfg->text);

@@ -53,6 +53,11 @@ qb_err qb_config_parse(const char *text, const char *source, char *const *sets, 
 qb_err qb_config_parse_assignment(const qb_model *m, const char *arg, double *p, bool *given,
                                   char *msg, size_t msgsize);
 
+/* The arguments of `qbmap point`: argv[0] the model, then name=value, each parameter at most
+ * once; every required parameter given.  Fills *m and p[] (defaults where not given). */
+qb_err qb_config_parse_point(int argc, char *const *argv, const qb_model **m, double *p, char *msg,
+                             size_t msgsize);
+
 void qb_config_free(qb_config *cfg);
 
 /* The embedded default: the EP paper's Fig. 3 phase maps (model ep). */

@@ -6,6 +6,9 @@
 #define QB_LINEAR_H
 
 #include <complex.h>
+#ifndef CMPLX /* C11's CMPLX: glibc defines it for GCC only; clang has the builtin */
+#define CMPLX(x, y) __builtin_complex((double)(x), (double)(y))
+#endif
 
 #include "qbmap/qb_status.h"
 

@@ -5,6 +5,9 @@
 #define QB_MODEL_H
 
 #include <complex.h>
+#ifndef CMPLX /* C11's CMPLX: glibc defines it for GCC only; clang has the builtin */
+#define CMPLX(x, y) __builtin_complex((double)(x), (double)(y))
+#endif
 #include <stdbool.h>
 #include <stddef.h>
 

@@ -397,7 +397,7 @@ static double bound_db(const ep_sys *S, const ep_bounds *B, double t0, double t1
   return fmin(v1, v2);
 }
 
-#define TCRIT_MAX_STEPS 100000
+#define TCRIT_MAX_STEPS 20000
 
 /* ln E_B from the eigen-expansion when its terms cancel by less than a factor 1e3 (relative
  * error below ~1e-13); else from the robust form. */

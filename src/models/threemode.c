@@ -108,7 +108,7 @@ static const qb_field fields[NFIELD] = {
     [F_ELIM_ERR] = {"elimination_error", QB_F64, "1",
                     "|E_B_ss_red - E_B_ss|/E_B_ss: steady-state error of eliminating c"},
     [F_ELIM_ERR_T] = {"elimination_error_t", QB_F64, "1",
-                      "|E_B_red - E_B|/E_B at time t (NaN at t = 0)"},
+                      "|E_B_red - E_B|/E_B at time t (0 at t = 0)"},
     [F_MARGIN] = {"realizable_margin", QB_F64, "1",
                   "gamma_a_red gamma_b_red - 1 of the mapped ep point (>= 0 for passive "
                   "reservoirs)"},
@@ -256,7 +256,8 @@ static void eval(const double *p, const bool *want, double *out) {
     double complex xr[2];
     if (qb_linear_expm_aug(2, S, fr, t, xr, NULL) == QB_OK) {
       out[F_EB_RED] = sq(xr[1]);
-      if (t > 0) out[F_ELIM_ERR_T] = fabs(out[F_EB_RED] - out[F_EB]) / out[F_EB];
+      /* at t = 0 both energies are 0: no error */
+      out[F_ELIM_ERR_T] = t > 0 ? fabs(out[F_EB_RED] - out[F_EB]) / out[F_EB] : 0.0;
     } else {
       status |= QB_PT_NUMERICS;
     }

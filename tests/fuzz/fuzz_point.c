@@ -1,0 +1,41 @@
+/* libFuzzer harness: the `qbmap point` argument parser on arbitrary argument lists (the input
+ * split at newlines), then the model's kernel on whatever values it accepted: finite values in
+ * range must give fields or NaN with a status, never a crash. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+
+#include "qbmap/qb_config.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* as in qbmap's main: GSL reports failures as codes (the kernels turn them into NaN + status) */
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
+  gsl_set_error_handler_off();
+  return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (size > 4096) return 0;
+  char *text = malloc(size + 1), *argv[64];
+  if (!text) return 0;
+  memcpy(text, data, size);
+  text[size] = '\0';
+  int argc = 0;
+  for (char *s = text; s && argc < 64;) {
+    argv[argc++] = s;
+    s = strchr(s, '\n');
+    if (s) *s++ = '\0';
+  }
+  const qb_model *m;
+  double p[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
+  char msg[4096];
+  if (qb_config_parse_point(argc, argv, &m, p, msg, sizeof msg) == QB_OK) m->eval(p, NULL, out);
+  free(text);
+  return 0;
+}
