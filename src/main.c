@@ -241,6 +241,16 @@ static int cmd_run(int argc, char **argv) {
   qb_config cfg = {0};
   int have_cfg = 0;
 
+  /* a wrong PMI setting makes srun start N independent 1-rank copies that would all write the
+   * same file: refuse when SLURM's task count and MPI's disagree */
+  const char *ntasks = getenv("SLURM_NTASKS");
+  if (rank == 0 && !err && ntasks && !a.print_config && atoi(ntasks) != qb_par_size()) {
+    snprintf(msg, sizeof msg,
+             "SLURM_NTASKS = %s but MPI sees %d rank%s: the ranks were not started as one MPI "
+             "job; allowed: srun --mpi=pmix, or mpirun inside the allocation",
+             ntasks, qb_par_size(), qb_par_size() > 1 ? "s" : "");
+    err = QB_EUSAGE;
+  }
   if (rank == 0 && !err) {
     if (a.print_config) {
       fputs(qb_config_default_text, stdout);

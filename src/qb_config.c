@@ -22,6 +22,8 @@ const char qb_config_default_text[] =
     "  - {name: alpha, min: -0.75, max: 1.0, n: 351}\n"
     "  - {name: delta_r, min: -2.0, max: 2.0, n: 801}\n"
     "fixed: {E_max: 1000, t: 10}\n"
+    "boundaries: {field: growth_rate, level: 0, axis: delta_r}   # refined to 1e-12\n"
+    "eps: {axes: [delta_r, alpha]}                              # exceptional points\n"
     "output: qbmap_fig3.h5\n";
 
 /* ---- libcyaml schema ---------------------------------------------------------------------- */

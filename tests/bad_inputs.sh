@@ -75,6 +75,10 @@ check bad_progress "--progress -1: allowed: seconds >= 0" 2 "$qbmap" run "$good"
 check bad_block_points "--block-points 0: allowed: an integer from 1 to 2^26" 2 \
   "$qbmap" run "$good" --block-points 0
 
+# srun with the wrong PMI plugin starts independent 1-rank copies
+check slurm_ntasks "SLURM_NTASKS = 4 but MPI sees 1 rank: the ranks were not started as one MPI job" 2 \
+  env SLURM_NTASKS=4 "$qbmap" run "$good" -o "$work/out.h5"
+
 # a full disk (file-size limit): a clear error, exit 1, and no file that claims to be complete
 big=../examples/so_explore5.yaml
 ( ulimit -f 12000; exec "$qbmap" run "$big" -o "$work/out.h5" ) >"$work/stdout" 2>"$work/stderr"
