@@ -263,6 +263,13 @@ static int cmd_run(int argc, char **argv) {
       err = qb_config_parse(text, src, a.sets, a.nsets, &cfg, msg, sizeof msg);
       have_cfg = !err;
     }
+    if (!err && text && cfg.grid.npoints < qb_par_size()) {
+      snprintf(msg, sizeof msg,
+               "%d MPI ranks for a grid of %lld point%s: ranks would have nothing to do; "
+               "allowed: at most as many ranks as grid points",
+               qb_par_size(), (long long)cfg.grid.npoints, cfg.grid.npoints > 1 ? "s" : "");
+      err = QB_EUSAGE;
+    }
     if (!err && text) {
       size_t len = 1;
       for (int i = 0; i < a.nsets; i++)

@@ -17,7 +17,7 @@ check() { # name expected_substring expected_exit command...
   rm -f "$work/out.h5"
   "$@" >"$work/stdout" 2>"$work/stderr"
   local rc=$? lines
-  lines=$(wc -l <"$work/stderr")
+  lines=$(grep -cv -e '^-----' -e '^mpiexec\|^Primary job\|^a non-zero\|^the job\|^  Process name\|^  Exit code\|^$' "$work/stderr")
   if [ "$rc" -ne "$code" ] || ! grep -qF -- "$expect" "$work/stderr" || [ "$lines" -ne 1 ] ||
      [ -e "$work/out.h5" ]; then
     echo "FAIL $name: exit $rc (want $code), $lines stderr lines, file: $([ -e "$work/out.h5" ] && echo yes || echo no)"
@@ -74,6 +74,11 @@ check resume_and_force "--resume and --force together; allowed: one of them" 2 \
 check bad_progress "--progress -1: allowed: seconds >= 0" 2 "$qbmap" run "$good" --progress -1
 check bad_block_points "--block-points 0: allowed: an integer from 1 to 2^26" 2 \
   "$qbmap" run "$good" --block-points 0
+
+# more ranks than grid points
+printf 'model: ep\naxes:\n  - {name: delta_r, values: [0.5]}\nfixed: {alpha: 0, gamma_b: 1}\n' >"$work/one.yaml"
+check more_ranks_than_points "2 MPI ranks for a grid of 1 point: ranks would have nothing to do" 2 \
+  mpiexec -n 2 "$qbmap" run "$work/one.yaml" -o "$work/out.h5"
 
 # srun with the wrong PMI plugin starts independent 1-rank copies
 check slurm_ntasks "SLURM_NTASKS = 4 but MPI sees 1 rank: the ranks were not started as one MPI job" 2 \
