@@ -89,8 +89,8 @@ int main(int argc, char **argv) {
     }
     printf("hazards: model %s: %ld points in %.1f s CPU, %ld with a NaN field (%ld NaN values, "
            "%ld unexplained), %ld infinities (%ld without the overflow bit)\n",
-           m->name, n, (double)(clock() - c0) / CLOCKS_PER_SEC, nan_points, nan_total,
-           unexplained, infs, bad_inf);
+           m->name, n, (double)(clock() - c0) / CLOCKS_PER_SEC, nan_points, nan_total, unexplained,
+           infs, bad_inf);
     for (int k = 0; k < m->nfields - 1; k++)
       if (per_field[k]) printf("    %-20s NaN at %ld points\n", m->fields[k].name, per_field[k]);
     CHECK("every NaN explained by its status", unexplained == 0, "model %s", m->name);

@@ -180,8 +180,8 @@ static void test_adaptive(void) {
   printf("adaptive: depth %d: %lld evaluations (%lld distinct points) vs %lld points of the "
          "uniform grid (%.2f%%); %lld vs %lld boundary points, %lld vs %lld EPs\n",
          depth, (long long)evals, (long long)rp.n, (long long)uniform,
-         100.0 * (double)evals / (double)uniform, (long long)ab.n, (long long)ub.n,
-         (long long)ae.n, (long long)ue.n);
+         100.0 * (double)evals / (double)uniform, (long long)ab.n, (long long)ub.n, (long long)ae.n,
+         (long long)ue.n);
   CHECK("evaluations < 5% of the uniform grid", evals < uniform / 20, "%lld of %lld",
         (long long)evals, (long long)uniform);
   CHECK("same number of boundary points", ab.n == ub.n, "%lld vs %lld", (long long)ab.n,
@@ -195,8 +195,8 @@ static void test_adaptive(void) {
   CHECK("boundary points agree to 1e-11 of the span", worst <= 4e-11, "worst %g", worst);
   for (int64_t k = 0; k < ae.n && ae.n == ue.n; k++)
     for (int d = 0; d < 3; d++)
-      CHECK_CLOSE("EP coordinates", ae.x[d][k], ue.x[d][k], 0, 1e-12, "k=%lld d=%d",
-                  (long long)k, d);
+      CHECK_CLOSE("EP coordinates", ae.x[d][k], ue.x[d][k], 0, 1e-12, "k=%lld d=%d", (long long)k,
+                  d);
   qb_pointset_free(&ab);
   qb_pointset_free(&ae);
   qb_pointset_free(&ub);

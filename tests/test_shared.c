@@ -26,7 +26,9 @@
 #include "qbmap/qb_model.h"
 
 static const qb_model *MS;
-static int F(const char *n) { return qb_model_field_index(MS, n); }
+static int F(const char *n) {
+  return qb_model_field_index(MS, n);
+}
 
 typedef struct {
   double Delta, J, phi, Gamma, pa, pa_ph, pb, pb_ph, ka, kb, Fd, t;
@@ -36,10 +38,10 @@ static void eval_sp(const sp *s, double *out) {
   double p[QB_MAX_PARAMS];
   bool given[QB_MAX_PARAMS];
   qb_model_defaults(MS, p, given);
-  const char *n[] = {"Delta", "J",   "phi",     "Gamma",   "p_a", "p_a_phase",
+  const char *n[] = {"Delta", "J",         "phi",     "Gamma",   "p_a", "p_a_phase",
                      "p_b",   "p_b_phase", "kappa_a", "kappa_b", "F",   "t"};
-  const double v[] = {s->Delta, s->J,  s->phi, s->Gamma, s->pa, s->pa_ph,
-                      s->pb,    s->pb_ph, s->ka, s->kb,  s->Fd, s->t};
+  const double v[] = {s->Delta, s->J,     s->phi, s->Gamma, s->pa, s->pa_ph,
+                      s->pb,    s->pb_ph, s->ka,  s->kb,    s->Fd, s->t};
   for (int k = 0; k < 12; k++)
     p[qb_model_param_index(MS, n[k])] = v[k];
   MS->eval(p, NULL, out);
@@ -167,8 +169,8 @@ static double maximize(opt_fn *o, double lo, double hi, int n, double *fmax_out)
     for (int it = 0; it < 200; it++) {
       gsl_min_fminimizer_iterate(m);
       x = gsl_min_fminimizer_x_minimum(m);
-      if (gsl_min_test_interval(gsl_min_fminimizer_x_lower(m), gsl_min_fminimizer_x_upper(m),
-                                1e-13, 0) == GSL_SUCCESS)
+      if (gsl_min_test_interval(gsl_min_fminimizer_x_lower(m), gsl_min_fminimizer_x_upper(m), 1e-13,
+                                0) == GSL_SUCCESS)
         break;
     }
   }
@@ -191,8 +193,8 @@ static void test_deltaopt(gsl_rng *r) {
     const char *fmt = "k=%d J=%g phi=%g Gamma=%g ka=%g kb=%g";
     CHECK_CLOSE("E_B at Delta_opt = numerical maximum", out[F("E_B_at_Delta_opt")], emax, 1e-10, 0,
                 fmt, k, s.J, s.phi, s.Gamma, s.ka, s.kb);
-    CHECK_CLOSE("Delta_opt = numerical maximizer", out[F("Delta_opt")], x, 1e-6, 1e-6, fmt, k,
-                s.J, s.phi, s.Gamma, s.ka, s.kb);
+    CHECK_CLOSE("Delta_opt = numerical maximizer", out[F("Delta_opt")], x, 1e-6, 1e-6, fmt, k, s.J,
+                s.phi, s.Gamma, s.ka, s.kb);
   }
   CHECK("250 Delta_opt comparisons", n == 250, "n=%d", n);
   /* Eq. 13 at Gamma = 0: +-sqrt(|J|^2 - kappa^2/8), 0 if negative; the tie rule gives + */
@@ -215,8 +217,8 @@ static void test_yopt(gsl_rng *r) {
     opt_fn o = {.s = s, .which = 1, .m = s.pa * s.pb};
     double emax, x = maximize(&o, -15, 15, 3000, &emax);
     const char *fmt = "k=%d ka=%g kb=%g Gamma=%g m=%g";
-    CHECK_CLOSE("y_opt = numerical maximizer", out[F("y_opt")], exp(x), 1e-6, 0, fmt, k, s.ka,
-                s.kb, s.Gamma, o.m);
+    CHECK_CLOSE("y_opt = numerical maximizer", out[F("y_opt")], exp(x), 1e-6, 0, fmt, k, s.ka, s.kb,
+                s.Gamma, o.m);
     CHECK_CLOSE("E_B_supopt = numerical maximum", out[F("E_B_supopt")], emax, 1e-10, 0, fmt, k,
                 s.ka, s.kb, s.Gamma, o.m);
   }
@@ -248,7 +250,8 @@ static void test_closed(gsl_rng *r) {
     }
     double Jh = G / 2;
     if (Jh * Jh > (ka * ka + kb * kb) / 8) {
-      double ebh = 64 * F2 * Jh * Jh / ((ka + kb) * (ka + kb) * (16 * Jh * Jh - (ka - kb) * (ka - kb)));
+      double ebh =
+          64 * F2 * Jh * Jh / ((ka + kb) * (ka + kb) * (16 * Jh * Jh - (ka - kb) * (ka - kb)));
       CHECK_CLOSE("G_B", out[F("G_B")], eb - ebh, 1e-10, 1e-10 * eb, fmt, k);
     }
   }
@@ -258,8 +261,16 @@ static void test_zero(void) {
   double ts[] = {0.3, 3, 30, 300, 3000};
   for (double J = 0.05; J < 0.6; J += 0.1)
     for (int k = 0; k < 5; k++) {
-      sp s = {.Delta = 0.1, .J = J, .phi = -1.5707963267948966, .Gamma = 2 * J, .pa = 1, .pb = 1,
-              .ka = 0.05, .kb = 0.01, .Fd = 0.1, .t = ts[k]};
+      sp s = {.Delta = 0.1,
+              .J = J,
+              .phi = -1.5707963267948966,
+              .Gamma = 2 * J,
+              .pa = 1,
+              .pb = 1,
+              .ka = 0.05,
+              .kb = 0.01,
+              .Fd = 0.1,
+              .t = ts[k]};
       double out[QB_MAX_FIELDS];
       eval_sp(&s, out);
       CHECK_CLOSE("nonreciprocal zero: E_B(t) = 0", out[F("E_B")], 0, 0, 1e-28 * s.Fd * s.Fd,
