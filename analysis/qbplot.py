@@ -82,15 +82,19 @@ def _label(ds, name):
     return f"{name} [{a.get('units', '?')}]"
 
 
+def _plt():
+    """pyplot on the file-only Agg backend (no display on cluster nodes)."""
+    plt = _plt()
+    return plt
+
+
 def _save(fig, out):
     fig.savefig(out, dpi=110)
     print(f"qbplot: wrote {out}")
 
 
 def cmd_map(args):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _plt()
     sel = dict((k, float(v)) for k, v in (s.split("=", 1) for s in args.sel))
     ds = open_map(args.file)
     da, resolved = _slice(ds, args.field, args.x, args.y, sel)
@@ -116,9 +120,7 @@ def cmd_map(args):
 
 
 def cmd_ep_fig3(args):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _plt()
     ds = open_map(args.file)
     gbs = ds["gamma_b"].values
     present = groups(args.file)
@@ -154,9 +156,7 @@ def cmd_ep_fig3(args):
 
 
 def cmd_ep_fig6(args):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _plt()
     ds = open_map(args.file)
     dr = ds["delta_r"].values
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -176,9 +176,7 @@ def cmd_ep_fig6(args):
 
 
 def cmd_so_fig6(args):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _plt()
     ds = open_map(args.file)
     kb = ds["kappa_b"].values
     fig, ax = plt.subplots(figsize=(6.4, 4.2))

@@ -289,7 +289,7 @@ qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, siz
   qb_err err = QB_OK;
   qb_h5 *h = NULL;
   qb_h5_state st = {0};
-  int64_t *todo = NULL, ntodo = 0, info[3] = {0};
+  int64_t *pending = NULL, npending = 0, info[3] = {0};
   void *bufs[QB_MAX_FIELDS] = {NULL};
   bool want[QB_MAX_FIELDS] = {false};
   for (int k = 0; k < cfg->nfields; k++)
@@ -310,11 +310,11 @@ qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, siz
   if (rank != 0 && !(st.done = calloc((size_t)nblocks, 1))) err = QB_ENOMEM;
   if ((err = qb_par_agree(err))) goto cleanup;
   qb_par_bcast_bytes(st.done, nblocks, 0);
-  /* the blocks still to do, dealt in rounds: round r gives todo[r * nranks + rank] */
-  todo = malloc((size_t)(nblocks > 0 ? nblocks : 1) * sizeof *todo);
-  for (int64_t b = 0; todo && b < nblocks; b++)
-    if (!st.done[b]) todo[ntodo++] = b;
-  const int64_t nrounds = qb_grid_nrounds(ntodo, nranks), already = nblocks - ntodo;
+  /* the blocks still to do, dealt in rounds: round r gives pending[r * nranks + rank] */
+  pending = malloc((size_t)(nblocks > 0 ? nblocks : 1) * sizeof *pending);
+  for (int64_t b = 0; pending && b < nblocks; b++)
+    if (!st.done[b]) pending[npending++] = b;
+  const int64_t nrounds = qb_grid_nrounds(npending, nranks), already = nblocks - npending;
   if (rank == 0) {
     char shape[256] = "";
     for (int d = 0; d < g->ndim; d++)
@@ -327,7 +327,7 @@ qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, siz
     fflush(stdout);
   }
 
-  err = todo ? qb_h5_open(o->output, cfg, &h, msg, msgsize) : QB_ENOMEM;
+  err = pending ? qb_h5_open(o->output, cfg, &h, msg, msgsize) : QB_ENOMEM;
   for (int k = 0; k < cfg->nfields && !err; k++)
     if (!(bufs[k] = malloc((size_t)bpoints * sizeof(double)))) err = QB_ENOMEM;
   if ((err = qb_par_agree(err))) goto cleanup;
@@ -336,10 +336,10 @@ qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, siz
    * flushes (fsync) happen every flush_s seconds, as rank 0's clock decides, at the end, and
    * when a signal asks the ranks to stop. */
   double last = t0, last_flush = t0, t_eval = 0, t_write = 0;
-  int64_t committed = 0; /* todo[0 .. committed) are marked done in the file */
+  int64_t committed = 0; /* pending[0 .. committed) are marked done in the file */
   int stop = 0;
   for (int64_t r = 0; r < nrounds && !stop; r++) {
-    int64_t i = r * nranks + rank, b = i < ntodo ? todo[i] : -1, lo = 0, hi = 0;
+    int64_t i = r * nranks + rank, b = i < npending ? pending[i] : -1, lo = 0, hi = 0;
     double ta = qb_par_time();
     if (b >= 0) {
       qb_grid_block_range(g->npoints, bpoints, b, &lo, &hi);
@@ -351,9 +351,9 @@ qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, siz
     qb_par_bcast_int(&ctl[1], 0);
     stop = qb_par_agree(ctl[0] ? QB_ECHECKPOINT : QB_OK) != QB_OK;
     if ((ctl[1] || stop) && !err) {
-      int64_t end = (r + 1) * nranks < ntodo ? (r + 1) * nranks : ntodo;
+      int64_t end = (r + 1) * nranks < npending ? (r + 1) * nranks : npending;
       for (int64_t k = committed; k < end; k++)
-        st.done[todo[k]] = 1;
+        st.done[pending[k]] = 1;
       err = qb_h5_write_done(h, rank == 0 ? st.done : NULL, nblocks);
       committed = end;
       last_flush = qb_par_time();
@@ -416,7 +416,7 @@ cleanup:
   qb_h5_close(&h);
   for (int k = 0; k < QB_MAX_FIELDS; k++)
     free(bufs[k]);
-  free(todo);
+  free(pending);
   free(st.done);
   return err;
 }
