@@ -84,7 +84,9 @@ def _label(ds, name):
 
 def _plt():
     """pyplot on the file-only Agg backend (no display on cluster nodes)."""
-    plt = _plt()
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     return plt
 
 
