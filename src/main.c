@@ -354,6 +354,7 @@ int main(int argc, char **argv) {
       fputs(usage_run, stdout);
       return 0;
     }
+    qb_sweep_install_signals();
     if (qb_par_init(&argc, &argv)) {
       fprintf(stderr, "qbmap run: MPI initialization failed\n");
       return 1;

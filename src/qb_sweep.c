@@ -224,7 +224,7 @@ static void on_signal(int sig) {
   stop_requested = 1; /* only a flag: the ranks act on it together at a round boundary */
 }
 
-static void install_signal_handlers(void) {
+void qb_sweep_install_signals(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
@@ -294,7 +294,6 @@ qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, siz
   bool want[QB_MAX_FIELDS] = {false};
   for (int k = 0; k < cfg->nfields; k++)
     want[cfg->fields[k]] = true;
-  install_signal_handlers();
 
   if (rank == 0) {
     err = open_output(cfg, o, &st, msg, msgsize);

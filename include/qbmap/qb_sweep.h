@@ -18,6 +18,10 @@ typedef struct {
   const char *provenance[8][2]; /* root attributes {name, value}, NULL-ended */
 } qb_sweep_opts;
 
+/* Local: SIGTERM, SIGUSR1 and SIGINT only set a flag from now on (call before MPI starts, so
+ * that an early signal cannot kill a rank). */
+void qb_sweep_install_signals(void);
+
 /* Collective.  cfg must be identical on every rank.  Returns the status agreed by all ranks;
  * on error rank 0's msg says why.  SIGTERM, SIGUSR1 and SIGINT make every rank finish its
  * current round, commit the finished blocks and return QB_ECHECKPOINT (exit code 3). */
