@@ -12,6 +12,11 @@
       of the region a passive reservoir can reach (realizable_margin = 0)
   qbplot.py ep-fig6 FILE [-o OUT.png]   EP paper Fig. 6: exact t_crit beside Eq. 33's
   qbplot.py so-fig6 FILE [-o OUT.png]   SO paper Fig. 6: dE_coh and dE_diss vs kappa_b
+  qbplot.py ep-fig2 FILE    EP Fig. 2: Re and Im of lambda+- (+ i gamma_b) vs delta_r, EPs
+  qbplot.py ep-fig5 FILE    EP Fig. 5: Re and Im of lambda+- (+ i gamma_b) over (delta_r, alpha)
+  qbplot.py so-fig2 FILE [FILE2]   SO Figs. 2-4: E_A, E_B vs |J| t (|J| = 0.2) for every curve
+                            of the file(s) (so_fig2.h5, so_fig2_shared.h5, so_fig3_4.h5)
+  qbplot.py so-fig7 FILE    SO Fig. 7: xi_ss (p = 1) and xi_supopt vs Gamma
 
 Everything (axes, units, status meanings) is read from the file.  Images are PNG; a name
 ending in .pdf writes PDF."""
@@ -195,6 +200,93 @@ def cmd_so_fig6(args):
     return 0
 
 
+def cmd_ep_fig2(args):
+    plt = _plt()
+    ds = open_map(args.file)
+    dr, gb = ds["delta_r"].values, float(ds.attrs["gamma_b"])
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
+    a.plot(dr, ds["lambda_plus_re"].values, "b--", label="lambda+")
+    a.plot(dr, ds["lambda_minus_re"].values, "k-", label="lambda-")
+    b.plot(dr, ds["lambda_plus_im"].values + gb, "b--", label="lambda+ + i gamma_b")
+    b.plot(dr, ds["lambda_minus_im"].values + gb, "k-", label="lambda- + i gamma_b")
+    ep = (ds["regime"].values & 4) != 0
+    for ax, re in ((a, ds["lambda_plus_re"].values), (b, ds["lambda_plus_im"].values + gb)):
+        ax.plot(dr[ep], re[ep], "rD", ms=7, label="EP")
+        ax.set_xlabel(_label(ds, "delta_r"))
+        ax.legend(fontsize=8)
+    a.set_ylabel("Re lambda")
+    b.set_ylabel("Im lambda + gamma_b")
+    fig.tight_layout()
+    _save(fig, args.output or "ep_fig2.png")
+    ds.close()
+    return 0
+
+
+def cmd_ep_fig5(args):
+    plt = _plt()
+    ds = open_map(args.file)
+    gb = float(ds.attrs["gamma_b"])
+    x, y = ds["delta_r"].values, ds["alpha"].values
+    fig, axes = plt.subplots(2, 2, figsize=(9, 7))
+    panels = (("lambda_plus_re", 0), ("lambda_minus_re", 0), ("lambda_plus_im", gb),
+              ("lambda_minus_im", gb))
+    present = groups(args.file)
+    for ax, (f, shift) in zip(axes.flat, panels):
+        m = ax.pcolormesh(x, y, ds[f].transpose("alpha", "delta_r").values + shift, shading="auto")
+        fig.colorbar(m, ax=ax)
+        if "ep" in present:
+            ex, ey = overlay_points(args.file, "ep", "delta_r", "alpha", {})
+            ax.plot(ex, ey, "rD", ms=6)
+        ax.set_title(f + (" + gamma_b" if shift else ""), fontsize=9)
+        ax.set_xlabel(_label(ds, "delta_r"))
+        ax.set_ylabel(_label(ds, "alpha"))
+    fig.tight_layout()
+    _save(fig, args.output or "ep_fig5.png")
+    ds.close()
+    return 0
+
+
+def cmd_so_fig2(args):
+    """Every (non-t) combination of the files' list axes is one curve of E_A, E_B vs |J| t."""
+    plt = _plt()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
+    for path in [args.file] + args.more:
+        ds = open_map(path)
+        others = [d for d in ds["E_B"].dims if d != "t"]
+        combos = [{}]
+        for d in others:
+            combos = [dict(c, **{d: float(v)}) for c in combos for v in ds[d].values]
+        for c in combos:
+            lab = ", ".join(f"{k}={v:.4g}" for k, v in c.items()) or path
+            jt = 0.2 * ds["t"].values
+            a.plot(jt, ds["E_A"].sel(c).values, label=lab)
+            b.plot(jt, ds["E_B"].sel(c).values, label=lab)
+        ds.close()
+    for ax, n in ((a, "E_A"), (b, "E_B")):
+        ax.set_xlabel("|J| t  (|J| = 0.2)")
+        ax.set_ylabel(n)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    _save(fig, args.output or "so_fig2.png")
+    return 0
+
+
+def cmd_so_fig7(args):
+    plt = _plt()
+    ds = open_map(args.file)
+    g = ds["Gamma"].values
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.plot(g, ds["xi_ss"].values, "b-", label="xi_ss (p_a = p_b = 1)")
+    ax.plot(g, ds["xi_supopt"].values, "r-", label="xi_supopt (y = kappa_a/kappa_b)")
+    ax.set_xlabel(_label(ds, "Gamma"))
+    ax.set_ylabel("total stationary energy xi")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, args.output or "so_fig7.png")
+    ds.close()
+    return 0
+
+
 def summary(path, out=sys.stdout):
     ds = open_map(path)
     a = ds.attrs
@@ -249,9 +341,13 @@ def main(argv=None):
     m.add_argument("--y", required=True)
     m.add_argument("--sel", action="append", default=[], metavar="NAME=VALUE")
     m.add_argument("-o", "--output")
-    for name, fn in (("ep-fig3", cmd_ep_fig3), ("ep-fig6", cmd_ep_fig6), ("so-fig6", cmd_so_fig6)):
+    for name, fn in (("ep-fig2", cmd_ep_fig2), ("ep-fig3", cmd_ep_fig3), ("ep-fig5", cmd_ep_fig5),
+                     ("ep-fig6", cmd_ep_fig6), ("so-fig2", cmd_so_fig2), ("so-fig6", cmd_so_fig6),
+                     ("so-fig7", cmd_so_fig7)):
         f = sub.add_parser(name)
         f.add_argument("file")
+        if name == "so-fig2":
+            f.add_argument("more", nargs="*", help="more files with curves")
         f.add_argument("-o", "--output")
         f.set_defaults(fn=fn)
     args = ap.parse_args(argv)

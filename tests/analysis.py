@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""analysis/qbplot.py on small qbmap outputs made here: every subcommand writes a non-empty
-PNG; the overlay extraction returns exactly the /boundary and /ep points of the slice; bad
+"""analysis/qbplot.py on small qbmap outputs made here (the example configs of the figures):
+every subcommand writes a non-empty PNG (and a PDF when asked); the overlay extraction returns exactly the /boundary and /ep points of the slice; bad
 input is one line and exit 2.  Usage: analysis.py QBMAP MPIEXEC TESTS_SOURCE_DIR"""
 import os
 import subprocess
@@ -48,9 +48,12 @@ with tempfile.TemporaryDirectory() as tmp:
     f6 = os.path.join(tmp, "fig6.h5")
     subprocess.run([qbmap, "run", os.path.join(root, "examples", "ep_fig6.yaml"), "-o", f6],
                    check=True, capture_output=True)
-    so6 = os.path.join(tmp, "so6.h5")
-    subprocess.run([qbmap, "run", os.path.join(root, "examples", "so_fig6.yaml"), "-o", so6],
-                   check=True, capture_output=True)
+    made = {}
+    for c in ("so_fig6", "ep_fig2", "ep_fig5", "so_fig2", "so_fig3_4", "so_fig7"):
+        made[c] = os.path.join(tmp, c + ".h5")
+        subprocess.run([mpiexec, "-n", "2", qbmap, "run", os.path.join(root, "examples", c + ".yaml"),
+                        "-o", made[c]], check=True, capture_output=True)
+    so6 = made["so_fig6"]
     py = "/usr/bin/python3"
     tool = os.path.join(root, "analysis", "qbplot.py")
     cases = [
@@ -58,11 +61,18 @@ with tempfile.TemporaryDirectory() as tmp:
         ("ep-fig3", [f3]),
         ("ep-fig6", [f6]),
         ("so-fig6", [so6]),
+        ("ep-fig2", [made["ep_fig2"]]),
+        ("ep-fig5", [made["ep_fig5"]]),
+        ("so-fig2", [made["so_fig2"], made["so_fig3_4"]]),
+        ("so-fig7", [made["so_fig7"]]),
     ]
     for cmd, args in cases:
         out = os.path.join(tmp, cmd + ".png")
         r = subprocess.run([py, tool, cmd, *args, "-o", out], capture_output=True, text=True)
         check(r.returncode == 0 and png_ok(out), f"qbplot {cmd}: exit {r.returncode} {r.stderr}")
+    pdf = os.path.join(tmp, "fig6.pdf")
+    r = subprocess.run([py, tool, "ep-fig6", f6, "-o", pdf], capture_output=True, text=True)
+    check(r.returncode == 0 and open(pdf, "rb").read(5) == b"%PDF-", "qbplot writes PDF")
     r = subprocess.run([py, tool, "summary", f3], capture_output=True, text=True)
     check(r.returncode == 0 and "group /boundary:" in r.stdout and "group /ep: 6 points" in r.stdout,
           "qbplot summary lists the groups")
