@@ -641,6 +641,15 @@ qb_err qb_h5_write_group(const char *path, const char *group, int64_t off, int64
     hid_t fs = d >= 0 ? H5Dget_space(d) : H5I_INVALID_HID;
     hid_t ms = H5Screate_simple(1, &n, NULL);
     rc = (d >= 0 && fs >= 0 && ms >= 0) ? 0 : -1;
+    /* an empty list: nothing to write, and HDF5 refuses to write into a dataset of no storage
+     * (every rank sees the same extent, so all skip together) */
+    bool empty = rc >= 0 && H5Sget_simple_extent_npoints(fs) == 0;
+    if (empty || rc < 0) {
+      if (ms >= 0) H5Sclose(ms);
+      if (fs >= 0) H5Sclose(fs);
+      if (d >= 0) H5Dclose(d);
+      continue;
+    }
     if (rc >= 0 && count > 0)
       rc = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &n, NULL);
     else if (rc >= 0)

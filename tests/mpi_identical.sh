@@ -19,6 +19,7 @@ for n in 1 4; do run tiny $n tiny.yaml 100; done
 for n in 1 3; do run grid5 $n mpi5.yaml 3; done
 for n in 1 2; do run three $n three.yaml 4; done
 for n in 1 2 3 4; do run adapt $n adapt.yaml 50; done
+for n in 1 2; do run empty $n empty.yaml 10; done
 grep -h "blocks of" "$work"/grid3.1.log "$work"/small.4.log "$work"/tiny.4.log "$work"/grid5.3.log
 /usr/bin/python3 "$src/compare_h5.py" "$work/grid3.1.h5" "$work/grid3.2.h5" "$work/grid3.3.h5" "$work/grid3.4.h5" || rc=1
 /usr/bin/python3 "$src/compare_h5.py" "$work/small.1.h5" "$work/small.3.h5" "$work/small.4.h5" || rc=1
@@ -26,5 +27,6 @@ grep -h "blocks of" "$work"/grid3.1.log "$work"/small.4.log "$work"/tiny.4.log "
 /usr/bin/python3 "$src/compare_h5.py" "$work/grid5.1.h5" "$work/grid5.3.h5" || rc=1
 /usr/bin/python3 "$src/compare_h5.py" "$work/three.1.h5" "$work/three.2.h5" || rc=1
 /usr/bin/python3 "$src/compare_h5.py" "$work/adapt.1.h5" "$work/adapt.2.h5" "$work/adapt.3.h5" "$work/adapt.4.h5" || rc=1
-grep -h "/adaptive\|/boundary\|/ep" "$work"/adapt.4.log
+/usr/bin/python3 "$src/compare_h5.py" "$work/empty.1.h5" "$work/empty.2.h5" || rc=1
+grep -h "/adaptive\|/boundary\|/ep" "$work"/adapt.4.log "$work"/empty.2.log
 exit $rc
