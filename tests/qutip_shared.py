@@ -5,13 +5,12 @@ vacuum at 3 points (complex J and couplings, phi != 0, Gamma != 0).  Small drive
 compared divided by F^2; the Fock truncation is checked by comparing 6 and 7 levels per mode.
 E_A(t), E_B(t) must agree with `qbmap point shared` to 1e-6 relative.
 Usage: qutip_shared.py QBMAP"""
-import subprocess
 import sys
 
 import numpy as np
 import qutip as qt
 
-from qbcheck import check, report
+from qbcheck import check, qbmap_point, report
 
 qbmap = sys.argv[1]
 POINTS = [
@@ -41,11 +40,8 @@ def qutip_energies(pt, n):
 
 
 def qbmap_energies(pt, t):
-    args = [f"{k}={v!r}" for k, v in pt.items()] + [f"t={t!r}"]
-    out = subprocess.run([qbmap, "point", "shared"] + args, capture_output=True, text=True,
-                         check=True).stdout
-    vals = dict(l.split(" = ") for l in out.splitlines() if " = " in l and not l.startswith("status"))
-    return float(vals["E_A"]), float(vals["E_B"])
+    v = qbmap_point(qbmap, "shared", dict(pt, t=t))
+    return v["E_A"], v["E_B"]
 
 
 for k, pt in enumerate(POINTS):

@@ -4,13 +4,12 @@ D[o] = o.o^+ - {o^+o, .}/2) for a, b, c from the vacuum, at 4 points (complex co
 delta_c != 0, zero local losses), small drive E so that Fock spaces of N levels suffice; the
 truncation is checked by comparing 5 and 6 levels per mode.  <b^+b>(t) and <a^+a>(t) must agree with
 `qbmap point threemode` to 1e-6 relative.  Usage: qutip_threemode.py QBMAP"""
-import subprocess
 import sys
 
 import numpy as np
 import qutip as qt
 
-from qbcheck import check, report
+from qbcheck import check, qbmap_point, report
 
 qbmap = sys.argv[1]
 
@@ -51,11 +50,8 @@ def qutip_energies(pt, n):
 
 
 def qbmap_energies(pt, t):
-    args = [f"{k}={v!r}" for k, v in pt.items()] + [f"t={t!r}"]
-    out = subprocess.run([qbmap, "point", "threemode"] + args, capture_output=True, text=True,
-                         check=True).stdout
-    vals = dict(l.split(" = ") for l in out.splitlines() if " = " in l and not l.startswith("status"))
-    return float(vals["E_A"]), float(vals["E_B"])
+    v = qbmap_point(qbmap, "threemode", dict(pt, t=t))
+    return v["E_A"], v["E_B"]
 
 
 for k, pt in enumerate(POINTS):

@@ -13,18 +13,11 @@ import numpy as np
 import xarray as xr
 
 qbmap, mpiexec, src = sys.argv[1:4]
-from qbcheck import check, report
+from qbcheck import check, qbmap_point, report
 
 
-def point(args):
-    out = subprocess.run([qbmap, "point", "ep"] + args, capture_output=True, text=True, check=True)
-    vals = {}
-    for line in out.stdout.splitlines():
-        if line.startswith("status: "):
-            break
-        k, v = line.split(" = ")
-        vals[k] = float(v)
-    return vals
+def point(params):
+    return qbmap_point(qbmap, "ep", params)
 
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -58,7 +51,7 @@ with tempfile.TemporaryDirectory() as tmp:
             pts = [(float(b["gamma_b"][k]), float(b["t"][k]), float(b["delta_r"][k]))
                    for k in range(0, b.sizes["point"], max(1, b.sizes["point"] // 6))]
     for gb, t, dr in pts:
-        g = point([f"gamma_b={gb!r}", f"t={t!r}", f"delta_r={dr!r}", "alpha=0.1"])["growth_rate"]
+        g = point(dict(gamma_b=gb, t=t, delta_r=dr, alpha=0.1))["growth_rate"]
         check(abs(g) <= 1e-12, f"growth_rate at a boundary point: {g}")
     cdl = subprocess.run(["ncdump", "-h", path], capture_output=True, text=True)
     check(cdl.returncode == 0 and "double growth_rate(gamma_b, t, delta_r)" in cdl.stdout,
@@ -83,7 +76,7 @@ with tempfile.TemporaryDirectory() as tmp:
     for _ in range(25):
         i, j, k = rng.randrange(2), rng.randrange(9), rng.randrange(31)
         gb, t, dr = (float(ds[c].values[n]) for c, n in (("gamma_b", i), ("t", j), ("delta_r", k)))
-        ref = point([f"gamma_b={gb!r}", f"t={t!r}", f"delta_r={dr!r}", "alpha=0.1", "E_max=500"])
+        ref = point(dict(gamma_b=gb, t=t, delta_r=dr, alpha=0.1, E_max=500.0))
         for name, v in ref.items():
             got = ds[name].values[i, j, k]
             same = (np.isnan(v) and np.isnan(got)) or float(got) == v

@@ -23,7 +23,6 @@
 #include "qbmap/qb_model.h"
 
 static const qb_model *M;
-static int iP[8], iF[QB_MAX_FIELDS];
 
 static int F(const char *name) {
   return qb_model_field_index(M, name);
@@ -447,8 +446,6 @@ static void test_dense(void) {
 int main(int argc, char **argv) {
   gsl_set_error_handler_off();
   M = qb_model_find("ep");
-  (void)iP;
-  (void)iF;
   const char *which = argc > 1 ? argv[1] : "all";
   gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
   gsl_rng_set(r, 20261122);

@@ -362,7 +362,7 @@ static int eig_init(const ep_sys *S, ep_eig *E) {
  * D+- = -E_r (1 +- s/w)/(2 det M); near the EP the eigen-expansion blows up and the bounds
  * |b - b_ss| <= |E_r/det M| e^{(|w|-s)t}(1 + |s| t),  |b'| <= E_r t e^{(|w|-s)t}  take over. */
 typedef struct {
-  double bss, dp, dm, vp, vm, rp, rm, k2, e2;
+  double bss, dp, dm, vp, vm, rp, rm, k2;
 } ep_bounds;
 
 static void bounds_init(const ep_sys *S, const ep_eig *E, ep_bounds *B) {
@@ -374,7 +374,6 @@ static void bounds_init(const ep_sys *S, const ep_eig *E, ep_bounds *B) {
   B->rp = S->growth;
   B->rm = -S->s - creal(S->w);
   B->k2 = S->aw - S->s;
-  B->e2 = S->Er / S->adet;
 }
 
 /* sup over tau >= t of |b(tau)| (valid only while both modes decay); INFINITY if unknown. */
@@ -383,7 +382,7 @@ static double bound_b_future(const ep_sys *S, const ep_bounds *B, double t) {
   double u1 = B->bss + B->dp * exp(B->rp * t) + B->dm * exp(B->rm * t);
   double u2 = INFINITY;
   if (B->k2 < 0 && fabs(S->s) + B->k2 * (1.0 + fabs(S->s) * t) <= 0)
-    u2 = B->bss + B->e2 * exp(B->k2 * t) * (1.0 + fabs(S->s) * t);
+    u2 = B->bss + B->bss * exp(B->k2 * t) * (1.0 + fabs(S->s) * t);
   return fmin(u1, u2);
 }
 
