@@ -69,6 +69,42 @@ static void print_value(const char *name, double v) {
     printf("%s = %.17g\n", name, v);
 }
 
+/* Fault injection for the tests: QBMAP_TEST_STALL=<phase> makes rank 0 announce the phase on
+ * stdout and sleep 3 s there (a signal ends the sleep early), so that a test can act inside it. */
+static void test_stall(const char *phase) {
+  const char *v = getenv("QBMAP_TEST_STALL");
+  if (qb_par_rank() != 0 || !v || strcmp(v, phase) != 0) return;
+  printf("qbmap: test stall: %s\n", phase);
+  fflush(stdout);
+  sleep(3);
+}
+
+/* One line on stderr: "prefix: msg", with control characters and bytes that are not UTF-8
+ * written as \n, \r, \t or \xHH, so that a name from the user cannot break the line. */
+static void print_error(const char *prefix, const char *msg) {
+  fprintf(stderr, "%s: ", prefix);
+  const unsigned char *s = (const unsigned char *)msg;
+  while (*s) {
+    int n = *s < 0x80 ? 1 : (*s & 0xe0) == 0xc0 ? 2 : (*s & 0xf0) == 0xe0 ? 3 : (*s & 0xf8) == 0xf0 ? 4 : 0;
+    for (int k = 1; k < n; k++)
+      if ((s[k] & 0xc0) != 0x80) n = 0;
+    if (n == 2 && *s < 0xc2) n = 0; /* overlong */
+    if (n == 1 && (*s < 0x20 || *s == 0x7f)) {
+      if (*s == '\n' || *s == '\r' || *s == '\t')
+        fprintf(stderr, "\\%c", *s == '\n' ? 'n' : *s == '\r' ? 'r' : 't');
+      else
+        fprintf(stderr, "\\x%02x", *s);
+      s++;
+    } else if (n == 0) {
+      fprintf(stderr, "\\x%02x", *s++);
+    } else {
+      fwrite(s, 1, (size_t)n, stderr);
+      s += n;
+    }
+  }
+  fputc('\n', stderr);
+}
+
 static int has_help(int argc, char **argv) {
   for (int i = 0; i < argc; i++)
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return 1;
@@ -113,7 +149,7 @@ static int cmd_point(int argc, char **argv) {
   double p[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
   char msg[2048];
   if (qb_config_parse_point(argc, argv, &m, p, msg, sizeof msg)) {
-    fprintf(stderr, "qbmap point: %s\n", msg);
+    print_error("qbmap point", msg);
     return 2;
   }
   m->eval(p, NULL, out);
@@ -124,6 +160,10 @@ static int cmd_point(int argc, char **argv) {
   return 0;
 }
 
+#define QB_CONFIG_MAX ((size_t)64 << 20) /* bytes */
+
+/* The whole file as a NUL-terminated string (malloc'ed), at most QB_CONFIG_MAX bytes; NULL and
+ * one message with the reason otherwise. */
 static char *read_file(const char *path, char *msg, size_t msgsize) {
   FILE *f = fopen(path, "rb");
   if (!f) {
@@ -132,34 +172,35 @@ static char *read_file(const char *path, char *msg, size_t msgsize) {
   }
   size_t cap = 4096, len = 0;
   char *buf = malloc(cap);
+  int read_errno = 0;
   while (buf) {
+    errno = 0;
     len += fread(buf + len, 1, cap - len - 1, f);
-    if (len < cap - 1) break;
-    if (cap > ((size_t)64 << 20)) {
-      snprintf(msg, msgsize, "config '%s' is larger than 64 MiB; allowed: a smaller file", path);
-      free(buf);
-      buf = NULL;
+    if (ferror(f)) {
+      read_errno = errno ? errno : EIO;
       break;
     }
-    char *nb = realloc(buf, cap *= 2);
+    if (len < cap - 1 || len > QB_CONFIG_MAX) break;
+    char *nb = realloc(buf, cap = cap * 2 < QB_CONFIG_MAX + 2 ? cap * 2 : QB_CONFIG_MAX + 2);
     if (!nb) free(buf);
     buf = nb;
   }
-  if (buf && ferror(f)) {
-    snprintf(msg, msgsize, "cannot read config '%s'", path);
-    free(buf);
-    buf = NULL;
-  }
   fclose(f);
-  if (buf) {
+  if (!buf) {
+    snprintf(msg, msgsize, "cannot read config '%s': out of memory", path);
+  } else if (read_errno) {
+    snprintf(msg, msgsize, "cannot read config '%s': %s", path, strerror(read_errno));
+  } else if (len > QB_CONFIG_MAX) {
+    snprintf(msg, msgsize, "config '%s' is larger than 64 MiB; allowed: at most %zu bytes", path,
+             QB_CONFIG_MAX);
+  } else {
     buf[len] = '\0';
-    if (strlen(buf) != len) {
-      snprintf(msg, msgsize, "config '%s' contains a NUL byte; allowed: YAML text", path);
-      free(buf);
-      buf = NULL;
-    }
+    if (strlen(buf) == len) return buf;
+    snprintf(msg, msgsize, "config '%s' contains a NUL byte at offset %zu; allowed: YAML text",
+             path, strlen(buf));
   }
-  return buf;
+  free(buf);
+  return NULL;
 }
 
 typedef struct {
@@ -237,9 +278,9 @@ static int cmd_run(int argc, char **argv) {
   run_args a;
   int rank = qb_par_rank();
   qb_err err = parse_run_args(argc, argv, &a, msg, sizeof msg);
-  char *text = NULL, *sets = NULL, *out = NULL;
+  char *text = NULL, *out = NULL;
   qb_config cfg = {0};
-  int have_cfg = 0;
+  int have_cfg = 0, sets_owned = 0;
 
   /* a wrong PMI setting makes srun start N independent 1-rank copies that would all write the
    * same file: refuse when SLURM's task count and MPI's disagree */
@@ -271,14 +312,8 @@ static int cmd_run(int argc, char **argv) {
       err = QB_EUSAGE;
     }
     if (!err && text) {
-      size_t len = 1;
-      for (int i = 0; i < a.nsets; i++)
-        len += strlen(a.sets[i]) + 1;
-      sets = calloc(1, len);
       out = malloc(4096);
-      if (!sets || !out) err = QB_ENOMEM;
-      for (int i = 0; i < a.nsets && !err; i++)
-        strcat(strcat(sets, a.sets[i]), "\n");
+      if (!out) err = QB_ENOMEM;
       if (!err) output_path(&a, &cfg, out, 4096);
     }
   }
@@ -288,18 +323,29 @@ static int cmd_run(int argc, char **argv) {
   err = (qb_err)code;
   if (err || stop) goto done;
 
-  if (qb_par_bcast_string(&text, 0) || qb_par_bcast_string(&sets, 0) ||
-      qb_par_bcast_string(&out, 0))
-    QB_PAR_ABORT("broadcasting the configuration failed");
+  /* every rank parses the same text and the same --set list (each string sent as it is) */
+  qb_par_bcast_int(&a.nsets, 0);
   if (rank != 0) {
-    char *list[1024];
-    int n = 0;
-    for (char *s = strtok(sets, "\n"); s && n < 1024; s = strtok(NULL, "\n"))
-      list[n++] = s;
-    err = qb_config_parse(text, "config", list, n, &cfg, msg, sizeof msg);
+    free(a.sets);
+    a.sets = calloc((size_t)a.nsets + 1, sizeof *a.sets);
+    if (!a.sets) QB_PAR_ABORT("out of memory for %d --set arguments", a.nsets);
+    sets_owned = 1;
+  }
+  if (qb_par_bcast_string(&text, 0) || qb_par_bcast_string(&out, 0))
+    QB_PAR_ABORT("broadcasting the configuration failed");
+  for (int i = 0; i < a.nsets; i++)
+    if (qb_par_bcast_string(&a.sets[i], 0)) QB_PAR_ABORT("broadcasting --set failed");
+  if (rank != 0) {
+    err = qb_config_parse(text, "config", a.sets, a.nsets, &cfg, msg, sizeof msg);
     have_cfg = !err;
   }
   if ((err = qb_par_agree(err))) goto done;
+  test_stall("parsed");
+  if (qb_par_agree(qb_sweep_stop_requested() ? QB_ECHECKPOINT : QB_OK)) {
+    snprintf(msg, sizeof msg, "stopped by a signal before the sweep started; nothing written");
+    err = QB_ECHECKPOINT;
+    goto done;
+  }
 
   qb_sweep_opts o = {.output = out,
                      .force = a.force,
@@ -315,11 +361,12 @@ static int cmd_run(int argc, char **argv) {
   err = qb_sweep_run(&cfg, &o, msg, sizeof msg);
 
 done:
-  if (err && rank == 0) fprintf(stderr, "qbmap run: %s\n", msg[0] ? msg : qb_err_str(err));
+  if (err && rank == 0) print_error("qbmap run", msg[0] ? msg : qb_err_str(err));
   if (have_cfg) qb_config_free(&cfg);
   free(text);
-  free(sets);
   free(out);
+  for (int i = 0; sets_owned && i < a.nsets; i++)
+    free(a.sets[i]);
   free(a.sets);
   return qb_err_exit_code(err);
 }
@@ -346,6 +393,12 @@ int main(int argc, char **argv) {
       printf("usage: qbmap models\n\nLists every model with its parameters and fields.\n");
       return 0;
     }
+    if (argc > 2) {
+      char what[256];
+      snprintf(what, sizeof what, "unexpected argument '%.200s'; allowed: no arguments", argv[2]);
+      print_error("qbmap models", what);
+      return 2;
+    }
     return cmd_models();
   }
   if (strcmp(cmd, "point") == 0) return cmd_point(argc - 2, argv + 2);
@@ -369,6 +422,8 @@ int main(int argc, char **argv) {
     qb_par_finalize();
     return code;
   }
-  fprintf(stderr, "qbmap: unknown command '%s'\n\n%s", cmd, usage_main);
+  char what[256];
+  snprintf(what, sizeof what, "unknown command '%.200s' (see qbmap --help)", cmd);
+  print_error("qbmap", what);
   return 2;
 }

@@ -30,22 +30,27 @@ const char qb_config_default_text[] =
 
 #define QB_UNION_MAX 64 /* distinct parameter names over all models */
 
+#define QB_SCALAR_MAX 256 /* longest number text */
+#define QB_YAML_DEPTH 16  /* deepest nesting of collections (a config needs 4) */
+#define QB_NUMBER_ALLOWED "a finite decimal number (e.g. 2, -0.5, 1e-3)"
+
+/* Numbers are read as text and converted by parse_number: libcyaml's own number conversion
+ * takes the longest valid prefix ("1abc" -> 1, "1e3" -> 1 for an integer). */
 typedef struct {
   char *name;
-  double *values;
+  char **values;
   unsigned values_count;
-  double *min, *max;
-  int64_t *n;
+  char *min, *max, *n;
   char *scale;
 } y_axis;
 
 typedef struct {
-  double *v[QB_UNION_MAX];
+  char *v[QB_UNION_MAX];
 } y_fixed;
 
 typedef struct {
   char *field;
-  double *level;
+  char *level;
   char *axis;
 } y_boundaries;
 
@@ -65,20 +70,21 @@ typedef struct {
   y_boundaries *boundaries;
   y_eps *eps;
   char *mode;
-  int64_t *max_depth;
+  char *max_depth;
 } y_config;
 
-static const cyaml_schema_value_t float_entry = {CYAML_VALUE_FLOAT(CYAML_FLAG_DEFAULT, double)};
+static const cyaml_schema_value_t number_entry = {
+    CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, QB_SCALAR_MAX)};
 static const cyaml_schema_value_t string_entry = {
     CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, QB_NAME_MAX - 1)};
 
 static const cyaml_schema_field_t axis_fields[] = {
     CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, y_axis, name, 1, QB_NAME_MAX - 1),
     CYAML_FIELD_SEQUENCE("values", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, y_axis, values,
-                         &float_entry, 1, CYAML_UNLIMITED),
-    CYAML_FIELD_FLOAT_PTR("min", CYAML_FLAG_OPTIONAL, y_axis, min),
-    CYAML_FIELD_FLOAT_PTR("max", CYAML_FLAG_OPTIONAL, y_axis, max),
-    CYAML_FIELD_INT_PTR("n", CYAML_FLAG_OPTIONAL, y_axis, n),
+                         &number_entry, 1, CYAML_UNLIMITED),
+    CYAML_FIELD_STRING_PTR("min", CYAML_FLAG_OPTIONAL, y_axis, min, 1, QB_SCALAR_MAX),
+    CYAML_FIELD_STRING_PTR("max", CYAML_FLAG_OPTIONAL, y_axis, max, 1, QB_SCALAR_MAX),
+    CYAML_FIELD_STRING_PTR("n", CYAML_FLAG_OPTIONAL, y_axis, n, 1, QB_SCALAR_MAX),
     CYAML_FIELD_STRING_PTR("scale", CYAML_FLAG_OPTIONAL, y_axis, scale, 1, 16),
     CYAML_FIELD_END};
 
@@ -91,7 +97,7 @@ static int union_count;
 
 static const cyaml_schema_field_t boundaries_fields[] = {
     CYAML_FIELD_STRING_PTR("field", CYAML_FLAG_OPTIONAL, y_boundaries, field, 1, QB_NAME_MAX - 1),
-    CYAML_FIELD_FLOAT_PTR("level", CYAML_FLAG_OPTIONAL, y_boundaries, level),
+    CYAML_FIELD_STRING_PTR("level", CYAML_FLAG_OPTIONAL, y_boundaries, level, 1, QB_SCALAR_MAX),
     CYAML_FIELD_STRING_PTR("axis", CYAML_FLAG_OPTIONAL, y_boundaries, axis, 1, QB_NAME_MAX - 1),
     CYAML_FIELD_END};
 
@@ -115,7 +121,8 @@ static const cyaml_schema_field_t config_fields[] = {
                             boundaries_fields),
     CYAML_FIELD_MAPPING_PTR("eps", CYAML_FLAG_OPTIONAL, y_config, eps, eps_fields),
     CYAML_FIELD_STRING_PTR("mode", CYAML_FLAG_OPTIONAL, y_config, mode, 1, 16),
-    CYAML_FIELD_INT_PTR("max_depth", CYAML_FLAG_OPTIONAL, y_config, max_depth),
+    CYAML_FIELD_STRING_PTR("max_depth", CYAML_FLAG_OPTIONAL, y_config, max_depth, 1,
+                           QB_SCALAR_MAX),
     CYAML_FIELD_END};
 
 static const cyaml_schema_value_t config_schema = {
@@ -137,9 +144,10 @@ static void build_fixed_schema(void) {
     fixed_fields[k] = (cyaml_schema_field_t){
         .key = union_names[k],
         .data_offset = (uint32_t)(offsetof(y_fixed, v) + (size_t)k * sizeof(double *)),
-        .value = {.type = CYAML_FLOAT,
+        .value = {.type = CYAML_STRING,
                   .flags = CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
-                  .data_size = sizeof(double)}};
+                  .data_size = sizeof(char),
+                  .string = {.min = 1, .max = QB_SCALAR_MAX}}};
   fixed_fields[union_count] = (cyaml_schema_field_t)CYAML_FIELD_END;
 }
 
@@ -154,6 +162,137 @@ static void cyaml_log_to_buffer(cyaml_log_t level, void *ctx, const char *fmt, v
   int n = vsnprintf(lc->buf + lc->used, sizeof lc->buf - lc->used, fmt, args);
   if (n > 0) lc->used += (size_t)n;
   if (lc->used > sizeof lc->buf - 1) lc->used = sizeof lc->buf - 1;
+}
+
+/* ---- numbers ------------------------------------------------------------------------------ */
+
+/* The whole text `s` as a finite decimal number: optional sign, digits with an optional point,
+ * optional exponent.  No hex, octal, underscores, spaces, inf or nan.  Returns false otherwise
+ * (also on overflow). */
+static bool number_syntax(const char *s) {
+  const char *p = s;
+  if (*p == '+' || *p == '-') p++;
+  size_t digits = strspn(p, "0123456789");
+  p += digits;
+  if (*p == '.') {
+    size_t frac = strspn(++p, "0123456789");
+    p += frac;
+    digits += frac;
+  }
+  if (!digits) return false;
+  if (*p == 'e' || *p == 'E') {
+    p++;
+    if (*p == '+' || *p == '-') p++;
+    size_t e = strspn(p, "0123456789");
+    if (!e) return false;
+    p += e;
+  }
+  return *p == '\0';
+}
+
+bool qb_config_parse_number(const char *s, double *v) {
+  if (!number_syntax(s)) return false;
+  *v = strtod(s, NULL);
+  return isfinite(*v);
+}
+
+/* What is wrong with a text that qb_config_parse_number refused. */
+static const char *not_number(const char *s) {
+  return number_syntax(s) ? "is out of range" : "is not a number";
+}
+
+/* As qb_config_parse_number, and integral with |v| <= 2^53 ("1e3" is 1000; "5.7" is not). */
+static bool parse_integer(const char *s, int64_t *v) {
+  double d;
+  if (!qb_config_parse_number(s, &d) || d != floor(d) || fabs(d) > 9007199254740992.0)
+    return false;
+  *v = (int64_t)d;
+  return true;
+}
+
+/* ---- screening ---------------------------------------------------------------------------- */
+
+/* "line:column" (1-based, columns in bytes) of byte `offset` of `text`. */
+static void offset_position(const char *text, size_t offset, size_t *line, size_t *col) {
+  *line = 1;
+  *col = 1;
+  for (size_t i = 0; i < offset && text[i]; i++) {
+    if (text[i] == '\n')
+      ++*line, *col = 1;
+    else
+      ++*col;
+  }
+}
+
+/* A linear-time pass of libyaml's event parser before anything builds a tree: syntax errors
+ * located (reader errors such as invalid UTF-8 by byte offset), exactly one document, no
+ * aliases (libcyaml would expand them), nesting at most QB_YAML_DEPTH (libyaml's scanner costs
+ * O(depth) per token, so a deep text would otherwise take quadratic time). */
+static qb_err yaml_screen(const char *text, const char *source, char *msg, size_t msgsize) {
+  static const char keys[] = "allowed: a YAML mapping with keys model, axes, fixed, fields, "
+                             "output, boundaries, eps, mode, max_depth";
+  yaml_parser_t p;
+  if (!yaml_parser_initialize(&p)) {
+    snprintf(msg, msgsize, "out of memory starting the YAML parser");
+    return QB_ENOMEM;
+  }
+  yaml_parser_set_input_string(&p, (const unsigned char *)text, strlen(text));
+  qb_err err = QB_OK;
+  int depth = 0, docs = 0, done = 0;
+  while (!done && !err) {
+    yaml_event_t ev;
+    if (!yaml_parser_parse(&p, &ev)) {
+      size_t line, col;
+      if (p.error == YAML_READER_ERROR) {
+        offset_position(text, p.problem_offset, &line, &col);
+        snprintf(msg, msgsize, "%s:%zu:%zu: not UTF-8 text: %s (byte 0x%02x); allowed: UTF-8",
+                 source, line, col, p.problem ? p.problem : "invalid byte",
+                 (unsigned)(p.problem_value & 0xff));
+      } else {
+        line = p.problem_mark.line + 1, col = p.problem_mark.column + 1;
+        snprintf(msg, msgsize, "%s:%zu:%zu: YAML syntax error: %s%s%s; %s", source, line, col,
+                 p.problem ? p.problem : "syntax error", p.context ? " " : "",
+                 p.context ? p.context : "", keys);
+      }
+      err = QB_ECONFIG;
+      break;
+    }
+    size_t line = ev.start_mark.line + 1, col = ev.start_mark.column + 1;
+    switch (ev.type) {
+    case YAML_DOCUMENT_START_EVENT:
+      if (++docs > 1) {
+        snprintf(msg, msgsize, "%s:%zu:%zu: a second YAML document; allowed: one document", source,
+                 line, col);
+        err = QB_ECONFIG;
+      }
+      break;
+    case YAML_ALIAS_EVENT:
+      snprintf(msg, msgsize, "%s:%zu:%zu: YAML alias '*%.64s'; allowed: values written out (anchors "
+               "and aliases are not supported)", source, line, col, (const char *)ev.data.alias.anchor);
+      err = QB_ECONFIG;
+      break;
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT:
+      if (++depth > QB_YAML_DEPTH) {
+        snprintf(msg, msgsize, "%s:%zu:%zu: YAML nested more than %d levels deep; allowed: at "
+                 "most %d", source, line, col, QB_YAML_DEPTH, QB_YAML_DEPTH);
+        err = QB_ECONFIG;
+      }
+      break;
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT:
+      depth--;
+      break;
+    case YAML_STREAM_END_EVENT:
+      done = 1;
+      break;
+    default:
+      break;
+    }
+    yaml_event_delete(&ev);
+  }
+  yaml_parser_delete(&p);
+  return err;
 }
 
 /* ---- locations from libyaml ------------------------------------------------------------- */
@@ -240,6 +379,22 @@ static const char *where(yloc *L, const char *path, int want_key, char *buf, siz
   return buf;
 }
 
+/* The key of the mapping at `path` that libcyaml's log names by `prefix` (its log line ends at
+ * a newline inside the key): the key itself if present, else the first key starting with it. */
+static const char *full_key(yloc *L, const char *path, const char *prefix) {
+  yaml_node_t *m = path[0] ? yloc_node(L, path, 0) : (L->ok ? yaml_document_get_root_node(&L->doc) : NULL);
+  if (!m || m->type != YAML_MAPPING_NODE) return prefix;
+  const char *found = NULL;
+  for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
+    yaml_node_t *k = yaml_document_get_node(&L->doc, pr->key);
+    if (!k || k->type != YAML_SCALAR_NODE) continue;
+    const char *ks = (const char *)k->data.scalar.value;
+    if (strcmp(ks, prefix) == 0) return prefix;
+    if (!found && strncmp(ks, prefix, strlen(prefix)) == 0) found = ks;
+  }
+  return found ? found : prefix;
+}
+
 /* Turns libcyaml's log (reason, then a backtrace "in mapping field 'x' (line..)" innermost
  * first) into one message located by our own libyaml document. */
 static void cyaml_message(const char *log, yloc *L, char *msg, size_t msgsize) {
@@ -306,12 +461,41 @@ static void cyaml_message(const char *log, yloc *L, char *msg, size_t msgsize) {
   if (nseg >= 1 && strcmp(segs[nseg - 1], "fields") == 0) allowed = "a list of field names";
   const char *key = strstr(reason, "Unexpected key: ");
   if (key) {
-    key += 16;
+    key = full_key(L, path, key + 16);
     char kp[320];
     snprintf(kp, sizeof kp, "%s%s%s", path, path[0] ? "/" : "", key);
     snprintf(msg, msgsize, "%s: unknown key '%s'%s%s; allowed: %s", where(L, kp, 1, at, sizeof at),
              key, dotted[0] ? " in " : " at the top level", dotted, allowed);
     return;
+  }
+  /* libcyaml's words for a few common cases, in the user's terms */
+  long lim = 0;
+  char longest[64];
+  char *tail = strstr(reason, "STRING length > ");
+  if (tail && sscanf(tail + 16, "%ld", &lim) == 1) {
+    char *val = strchr(tail, ':');
+    char tmp[512];
+    snprintf(tmp, sizeof tmp, "'%.*s...' is longer than %ld characters",
+             val ? (int)(strlen(val + 1) < 40 ? strlen(val + 1) : 40) - 1 : 0, val ? val + 2 : "",
+             lim);
+    snprintf(reason, sizeof reason, "%s", tmp);
+    snprintf(longest, sizeof longest, "at most %ld characters", lim);
+    allowed = longest;
+  } else if (strstr(reason, "STRING length < 1")) {
+    snprintf(reason, sizeof reason, "empty value");
+  } else if (strstr(reason, "Insufficient entries (0 of")) {
+    snprintf(reason, sizeof reason, "empty list");
+  }
+  /* numbers are read as strings (see y_axis): say what a number key wanted */
+  const char *last = nseg > first ? segs[first] : "";
+  bool number = strcmp(last, "min") == 0 || strcmp(last, "max") == 0 || strcmp(last, "n") == 0 ||
+                strcmp(last, "level") == 0 || strcmp(last, "max_depth") == 0 ||
+                (nseg - first >= 2 && (strcmp(segs[first + 1], "fixed") == 0 ||
+                                       strcmp(segs[first + 1], "values") == 0));
+  if (number && (strstr(reason, "STRING") || strcmp(reason, "empty value") == 0)) {
+    snprintf(reason, sizeof reason, "%s",
+             strcmp(reason, "empty value") == 0 ? "no value" : "not a single value");
+    allowed = QB_NUMBER_ALLOWED;
   }
   snprintf(msg, msgsize, "%s: %s%s%s; allowed: %s", where(L, path, 0, at, sizeof at),
            dotted[0] ? dotted : "", dotted[0] ? ": " : "", reason,
@@ -355,12 +539,10 @@ qb_err qb_config_parse_assignment(const qb_model *m, const char *arg, double *p,
              m->name, names);
     return QB_EUSAGE;
   }
-  char *end;
-  errno = 0;
-  double v = strtod(eq + 1, &end);
-  if (end == eq + 1 || *end != '\0' || errno == ERANGE) {
-    snprintf(msg, msgsize, "parameter '%s' = '%s' is not a number; allowed: a finite number", name,
-             eq + 1);
+  double v;
+  if (!qb_config_parse_number(eq + 1, &v)) {
+    snprintf(msg, msgsize, "parameter '%s' = '%s' %s; allowed: %s", name, eq + 1,
+             not_number(eq + 1), QB_NUMBER_ALLOWED);
     return QB_EUSAGE;
   }
   if (qb_model_check_value(m, i, v, msg, msgsize)) return QB_EUSAGE;
@@ -450,9 +632,10 @@ qb_err qb_config_parse(const char *text, const char *source, char *const *sets, 
                          .log_level = CYAML_LOG_ERROR,
                          .flags = CYAML_CFG_DEFAULT};
   y_config *y = NULL;
+  qb_err err = yaml_screen(text, source, msg, msgsize);
+  if (err) return err;
   yloc L;
   yloc_open(&L, text, source);
-  qb_err err = QB_OK;
   char at[512], names[2048];
 
   cyaml_err_t ce = cyaml_load_data((const uint8_t *)text, strlen(text), &ycfg, &config_schema,
@@ -506,6 +689,9 @@ qb_err qb_config_parse(const char *text, const char *source, char *const *sets, 
     if (ya->values) {
       a->kind = QB_AXIS_LIST;
       a->n = ya->values_count;
+      if (a->n > QB_AXIS_NMAX)
+        FAIL("%s: axes[%u].values has %lld entries; allowed: at most %lld",
+             where(&L, path, 0, at, sizeof at), d, (long long)a->n, (long long)QB_AXIS_NMAX);
       a->values = malloc((size_t)a->n * sizeof(double));
       if (!a->values) {
         err = QB_ENOMEM;
@@ -513,26 +699,37 @@ qb_err qb_config_parse(const char *text, const char *source, char *const *sets, 
         goto cleanup;
       }
       for (int64_t i = 0; i < a->n; i++) {
-        a->values[i] = ya->values[i];
         snprintf(path, sizeof path, "axes/%u/values/%lld", d, (long long)i);
+        if (!qb_config_parse_number(ya->values[i], &a->values[i]))
+          FAIL("%s: axes[%u].values[%lld] = '%s' %s; allowed: %s",
+               where(&L, path, 0, at, sizeof at), d, (long long)i, ya->values[i],
+               not_number(ya->values[i]), QB_NUMBER_ALLOWED);
         char why[512];
         if (qb_model_check_value(m, pi, a->values[i], why, sizeof why))
           FAIL("%s: axes[%u].values[%lld]: %s", where(&L, path, 0, at, sizeof at), d, (long long)i,
                why);
-        for (int64_t k = 0; k < i; k++)
-          if (a->values[k] == a->values[i])
-            FAIL("%s: axes[%u].values[%lld] = %.17g repeats values[%lld]; allowed: distinct "
-                 "coordinates",
-                 where(&L, path, 0, at, sizeof at), d, (long long)i, a->values[i], (long long)k);
+        if (i > 0 && !(a->values[i] > a->values[i - 1]))
+          FAIL("%s: axes[%u].values[%lld] = %.17g is not greater than values[%lld] = %.17g; "
+               "allowed: strictly increasing coordinates",
+               where(&L, path, 0, at, sizeof at), d, (long long)i, a->values[i], (long long)i - 1,
+               a->values[i - 1]);
       }
     } else {
       if (!ya->min || !ya->max || !ya->n)
         FAIL("%s: axes[%u] (%s) needs 'values' or all of 'min', 'max', 'n'; missing: %s%s%s",
              where(&L, path, 0, at, sizeof at), d, ya->name, ya->min ? "" : "min ",
              ya->max ? "" : "max ", ya->n ? "" : "n");
-      a->min = *ya->min;
-      a->max = *ya->max;
-      a->n = *ya->n;
+      static const char *const keys[3] = {"min", "max", "n"};
+      const char *txt[3] = {ya->min, ya->max, ya->n};
+      double *dst[3] = {&a->min, &a->max, NULL};
+      for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "axes/%u/%s", d, keys[k]);
+        bool ok = dst[k] ? qb_config_parse_number(txt[k], dst[k]) : parse_integer(txt[k], &a->n);
+        if (!ok)
+          FAIL("%s: axes[%u].%s = '%s' %s; allowed: %s", where(&L, path, 0, at, sizeof at), d,
+               keys[k], txt[k], dst[k] ? not_number(txt[k]) : "is not an integer",
+               dst[k] ? QB_NUMBER_ALLOWED : "an integer >= 1 (e.g. 101 or 1e3)");
+      }
       a->kind = QB_AXIS_LIN;
       if (ya->scale) {
         snprintf(path, sizeof path, "axes/%u/scale", d);
@@ -598,10 +795,14 @@ qb_err qb_config_parse(const char *text, const char *source, char *const *sets, 
       if (cfg->given[pi])
         FAIL("%s: fixed.%s is also an axis; allowed: a parameter either on an axis or fixed",
              where(&L, path, 1, at, sizeof at), union_names[k]);
+      double v;
+      if (!qb_config_parse_number(y->fixed->v[k], &v))
+        FAIL("%s: fixed.%s = '%s' %s; allowed: %s", where(&L, path, 0, at, sizeof at),
+             union_names[k], y->fixed->v[k], not_number(y->fixed->v[k]), QB_NUMBER_ALLOWED);
       char why[512];
-      if (qb_model_check_value(m, pi, *y->fixed->v[k], why, sizeof why))
+      if (qb_model_check_value(m, pi, v, why, sizeof why))
         FAIL("%s: fixed.%s: %s", where(&L, path, 0, at, sizeof at), union_names[k], why);
-      cfg->fixed[pi] = *y->fixed->v[k];
+      cfg->fixed[pi] = v;
       cfg->given[pi] = true;
     }
   for (int s = 0; s < nsets; s++) {
@@ -667,10 +868,11 @@ qb_err qb_config_parse(const char *text, const char *source, char *const *sets, 
            where(&L, "boundaries/field", 0, at, sizeof at), yb->field ? yb->field : "growth_rate",
            m->name, fnames);
     }
-    b->level = yb->level ? *yb->level : 0.0;
-    if (!isfinite(b->level))
-      FAIL("%s: boundaries.level = %g; allowed: a finite number",
-           where(&L, "boundaries/level", 0, at, sizeof at), b->level);
+    b->level = 0.0;
+    if (yb->level && !qb_config_parse_number(yb->level, &b->level))
+      FAIL("%s: boundaries.level = '%s' %s; allowed: %s",
+           where(&L, "boundaries/level", 0, at, sizeof at), yb->level, not_number(yb->level),
+           QB_NUMBER_ALLOWED);
     b->axis = g->ndim - 1;
     if (yb->axis) {
       b->axis = -1;
@@ -708,11 +910,14 @@ qb_err qb_config_parse(const char *text, const char *source, char *const *sets, 
 
   if (y->mode && strcmp(y->mode, "grid") != 0 && strcmp(y->mode, "adaptive") != 0)
     FAIL("%s: mode = '%s'; allowed: grid, adaptive", where(&L, "mode", 0, at, sizeof at), y->mode);
+  int64_t depth = 0;
+  if (y->max_depth && !parse_integer(y->max_depth, &depth))
+    FAIL("%s: max_depth = '%s' is not an integer; allowed: an integer from 1 to 10",
+         where(&L, "max_depth", 0, at, sizeof at), y->max_depth);
   if (y->mode && strcmp(y->mode, "adaptive") == 0) {
-    if (!y->max_depth || *y->max_depth < 1 || *y->max_depth > 10)
+    if (depth < 1 || depth > 10)
       FAIL("%s: mode adaptive needs max_depth = %lld; allowed: an integer from 1 to 10",
-           where(&L, y->max_depth ? "max_depth" : "mode", 0, at, sizeof at),
-           y->max_depth ? (long long)*y->max_depth : 0LL);
+           where(&L, y->max_depth ? "max_depth" : "mode", 0, at, sizeof at), (long long)depth);
     int dx = g->ndim - 1, dy = g->ndim - 2;
     if (dy < 0 || g->axes[dx].n < 2 || g->axes[dy].n < 2)
       FAIL("%s: mode adaptive refines the plane of the last two axes; allowed: at least two "
@@ -730,11 +935,11 @@ qb_err qb_config_parse(const char *text, const char *source, char *const *sets, 
         !((cfg->eps.ax == dx && cfg->eps.ay == dy) || (cfg->eps.ax == dy && cfg->eps.ay == dx)))
       FAIL("%s: eps.axes must be the adaptive plane; allowed: [%s, %s]",
            where(&L, "eps/axes", 0, at, sizeof at), g->axes[dy].name, g->axes[dx].name);
-    cfg->adaptive_depth = (int)*y->max_depth;
+    cfg->adaptive_depth = (int)depth;
   } else if (y->max_depth) {
     FAIL("%s: max_depth = %lld without mode adaptive; allowed: max_depth only with mode: "
          "adaptive",
-         where(&L, "max_depth", 0, at, sizeof at), (long long)*y->max_depth);
+         where(&L, "max_depth", 0, at, sizeof at), (long long)depth);
   }
 
   if (y->output) snprintf(cfg->output, sizeof cfg->output, "%s", y->output);

@@ -224,6 +224,10 @@ static void on_signal(int sig) {
   stop_requested = 1; /* only a flag: the ranks act on it together at a round boundary */
 }
 
+bool qb_sweep_stop_requested(void) {
+  return stop_requested != 0;
+}
+
 void qb_sweep_install_signals(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);

@@ -29,15 +29,23 @@ check() { # name expected_substring expected_exit command...
   fi
 }
 
+ncases=0
 for f in bad_inputs/*.yaml; do
-  expect=$(sed -n '1s/^# expect: //p' "$f")
+  ncases=$((ncases + 1))
+  expect=$(sed -n '1s/^# expect: \(..*\)$/\1/p' "$f")
+  if [ -z "$expect" ]; then # a case without its expectation would match any message
+    echo "FAIL $f: first line is not '# expect: TEXT'"
+    fail=$((fail + 1))
+    continue
+  fi
   check "$f" "$expect" 2 "$qbmap" run "$f" -o "$work/out.h5"
 done
+[ "$ncases" -ge 90 ] || { echo "FAIL corpus: only $ncases cases found"; fail=$((fail + 1)); }
 
 good=../examples/ep_fig6.yaml
 check set_unknown "--set kappa=1: unknown parameter 'kappa' in 'kappa=1'; allowed for model ep: delta_r" 2 \
   "$qbmap" run "$good" -o "$work/out.h5" --set kappa=1
-check set_garbage "--set E_max=abc: parameter 'E_max' = 'abc' is not a number; allowed: a finite number" 2 \
+check set_garbage "--set E_max=abc: parameter 'E_max' = 'abc' is not a number; allowed: a finite decimal number" 2 \
   "$qbmap" run "$good" -o "$work/out.h5" --set E_max=abc
 check set_axis "--set delta_r=1: 'delta_r' is an axis; allowed: parameters not on an axis" 2 \
   "$qbmap" run "$good" -o "$work/out.h5" --set delta_r=1
@@ -53,6 +61,71 @@ check point_not_assignment "'delta_r' is not name=value" 2 "$qbmap" point ep del
 check point_both "parameters 'alpha' and 'gamma_a' are both given" 2 "$qbmap" point ep delta_r=0 alpha=0 gamma_a=1 gamma_b=1
 check point_twice "parameter 'alpha' given twice" 2 "$qbmap" point ep delta_r=0 alpha=0 alpha=1 gamma_b=1
 check point_negative_t "parameter 't' = -1 is negative; allowed: t >= 0" 2 "$qbmap" point ep delta_r=0 alpha=0 gamma_b=1 t=-1
+
+# numbers on the command line: the whole text must be a decimal number
+check point_hex "parameter 'delta_r' = '0x10' is not a number; allowed: a finite decimal number" 2 \
+  "$qbmap" point ep delta_r=0x10 alpha=0 gamma_b=1
+check point_underscore "parameter 'gamma_b' = '1_0' is not a number" 2 "$qbmap" point ep delta_r=0 alpha=0 gamma_b=1_0
+check point_inf "parameter 'delta_r' = 'inf' is not a number" 2 "$qbmap" point ep delta_r=inf alpha=0 gamma_b=1
+check point_nan "parameter 'alpha' = 'nan' is not a number" 2 "$qbmap" point ep delta_r=0 alpha=nan gamma_b=1
+check point_space "parameter 'delta_r' = ' 1' is not a number" 2 "$qbmap" point ep "delta_r= 1" alpha=0 gamma_b=1
+check point_empty "parameter 'delta_r' = '' is not a number" 2 "$qbmap" point ep delta_r= alpha=0 gamma_b=1
+check point_overflow "parameter 't' = '1e999' is out of range" 2 "$qbmap" point ep delta_r=0 alpha=0 gamma_b=1 t=1e999
+check point_name_newline "unknown parameter 'del\nta'" 2 "$qbmap" point ep "$(printf 'del\nta=1')" alpha=0 gamma_b=1
+check set_hex "--set E_max=0x10: parameter 'E_max' = '0x10' is not a number" 2 \
+  "$qbmap" run "$good" -o "$work/out.h5" --set E_max=0x10
+check set_suffix "--set E_max=1e3x: parameter 'E_max' = '1e3x' is not a number" 2 \
+  "$qbmap" run "$good" -o "$work/out.h5" --set E_max=1e3x
+
+# commands and files
+check models_junk "qbmap models: unexpected argument 'junk'; allowed: no arguments" 2 "$qbmap" models junk
+check unknown_command_newline "qbmap: unknown command 'fr\nob'" 2 "$qbmap" "$(printf 'fr\nob')"
+mkdir -p "$work/adir"
+check config_directory "cannot read config '$work/adir': Is a directory" 2 "$qbmap" run "$work/adir" -o "$work/out.h5"
+{ cat "$good"; head -c $((64 * 1024 * 1024)) /dev/zero | tr '\0' '#'; } >"$work/big.yaml"
+check config_too_large "config '$work/big.yaml' is larger than 64 MiB; allowed: at most 67108864 bytes" 2 \
+  "$qbmap" run "$work/big.yaml" -o "$work/out.h5"
+printf 'model: ep\naxes:\n  - {name: delta_r, values: [1, 2]}\nfixed: {alpha: 0, gamma_b: 1}\n\0\n' >"$work/nul.yaml"
+check config_nul "config '$work/nul.yaml' contains a NUL byte at offset 82; allowed: YAML text" 2 \
+  "$qbmap" run "$work/nul.yaml" -o "$work/out.h5"
+# exactly 64 MiB is allowed, and parsing it takes linear time (a comment line of 64 MiB)
+printf 'model: ep\naxes:\n  - {name: delta_r, values: [1, 2]}\nfixed: {alpha: 0, gamma_b: 1}\n#' >"$work/max.yaml"
+{ head -c $((64 * 1024 * 1024 - $(stat -c %s "$work/max.yaml") - 1)) /dev/zero | tr '\0' 'x'
+  printf '\n'; } >>"$work/max.yaml"
+if [ "$(stat -c %s "$work/max.yaml")" = 67108864 ] && "$qbmap" run "$work/max.yaml" -o "$work/max.h5" >/dev/null 2>&1; then
+  pass=$((pass + 1))
+else
+  echo "FAIL a config of exactly 64 MiB is refused"; fail=$((fail + 1))
+fi
+rm -f "$work/big.yaml" "$work/max.yaml" "$work/max.h5"
+# 300,000 list values parse in linear time (the old duplicate check was quadratic: ~1 min);
+# unsorted, they are refused with the first offending index
+/usr/bin/python3 -c "
+v = ', '.join(str(i) for i in range(300000)) + ', 5'
+open('$work/long.yaml', 'w').write('model: ep\naxes:\n  - {name: delta_r, values: [' + v + ']}\nfixed: {alpha: 0, gamma_b: 1}\n')"
+check long_list_unsorted "axes[0].values[300000] = 5 is not greater than values[299999] = 299999" 2 \
+  timeout 60 "$qbmap" run "$work/long.yaml" -o "$work/out.h5"
+
+# every rank parses the same --set list, however long (ranks != 0 used to keep 1024)
+args=()
+for i in $(seq 1500); do args+=(--set "E_max=$((1000 + i))"); done
+mpiexec -n 2 "$qbmap" run "$good" -o "$work/sets.h5" "${args[@]}" >/dev/null 2>&1
+emax=$(/usr/bin/python3 -c "import h5py; print(h5py.File('$work/sets.h5', 'r').attrs['E_max'])" 2>&1)
+if [ "$emax" = 2500.0 ]; then pass=$((pass + 1)); else echo "FAIL 1500 --set on 2 ranks: E_max $emax"; fail=$((fail + 1)); fi
+
+# a signal while the config is still being read stops the run before anything is written
+QBMAP_TEST_STALL=parsed "$qbmap" run "$good" -o "$work/out.h5" >"$work/stdout" 2>"$work/stderr" &
+pid=$!
+for _ in $(seq 600); do grep -q "test stall: parsed" "$work/stdout" && break; sleep 0.1; done
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+if [ "$rc" = 3 ] && grep -qF "stopped by a signal before the sweep started; nothing written" "$work/stderr" &&
+   [ "$(wc -l <"$work/stderr")" = 1 ] && [ ! -e "$work/out.h5" ] && [ ! -e "$work/out.h5.partial" ]; then
+  pass=$((pass + 1))
+else
+  echo "FAIL signal while parsing: exit $rc"; cat "$work/stderr"; fail=$((fail + 1))
+fi
 
 # --resume on files that are not this run's
 check resume_missing "--resume: nothing to resume: '$work/out.h5' does not exist" 2 \

@@ -58,6 +58,10 @@ qb_err qb_config_parse_assignment(const qb_model *m, const char *arg, double *p,
 qb_err qb_config_parse_point(int argc, char *const *argv, const qb_model **m, double *p, char *msg,
                              size_t msgsize);
 
+/* The whole text `s` as a finite decimal number (sign, digits, optional point and exponent;
+ * no hex, octal, underscores, spaces, inf or nan): true and *v, or false. */
+bool qb_config_parse_number(const char *s, double *v);
+
 void qb_config_free(qb_config *cfg);
 
 /* The embedded default: the EP paper's Fig. 3 phase maps (model ep). */

@@ -3,6 +3,7 @@
 #ifndef QB_SWEEP_H
 #define QB_SWEEP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "qbmap/qb_config.h"
@@ -21,6 +22,9 @@ typedef struct {
 /* Local: SIGTERM, SIGUSR1 and SIGINT only set a flag from now on (call before MPI starts, so
  * that an early signal cannot kill a rank). */
 void qb_sweep_install_signals(void);
+
+/* Local: whether one of those signals has arrived (main checks it before the sweep starts). */
+bool qb_sweep_stop_requested(void);
 
 /* Collective.  cfg must be identical on every rank.  Returns the status agreed by all ranks;
  * on error rank 0's msg says why.  SIGTERM, SIGUSR1 and SIGINT make every rank finish its
