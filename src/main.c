@@ -85,7 +85,11 @@ static void print_error(const char *prefix, const char *msg) {
   fprintf(stderr, "%s: ", prefix);
   const unsigned char *s = (const unsigned char *)msg;
   while (*s) {
-    int n = *s < 0x80 ? 1 : (*s & 0xe0) == 0xc0 ? 2 : (*s & 0xf0) == 0xe0 ? 3 : (*s & 0xf8) == 0xf0 ? 4 : 0;
+    int n = *s < 0x80             ? 1
+            : (*s & 0xe0) == 0xc0 ? 2
+            : (*s & 0xf0) == 0xe0 ? 3
+            : (*s & 0xf8) == 0xf0 ? 4
+                                  : 0;
     for (int k = 1; k < n; k++)
       if ((s[k] & 0xc0) != 0x80) n = 0;
     if (n == 2 && *s < 0xc2) n = 0; /* overlong */

@@ -121,8 +121,7 @@ static const cyaml_schema_field_t config_fields[] = {
                             boundaries_fields),
     CYAML_FIELD_MAPPING_PTR("eps", CYAML_FLAG_OPTIONAL, y_config, eps, eps_fields),
     CYAML_FIELD_STRING_PTR("mode", CYAML_FLAG_OPTIONAL, y_config, mode, 1, 16),
-    CYAML_FIELD_STRING_PTR("max_depth", CYAML_FLAG_OPTIONAL, y_config, max_depth, 1,
-                           QB_SCALAR_MAX),
+    CYAML_FIELD_STRING_PTR("max_depth", CYAML_FLAG_OPTIONAL, y_config, max_depth, 1, QB_SCALAR_MAX),
     CYAML_FIELD_END};
 
 static const cyaml_schema_value_t config_schema = {
@@ -204,8 +203,7 @@ static const char *not_number(const char *s) {
 /* As qb_config_parse_number, and integral with |v| <= 2^53 ("1e3" is 1000; "5.7" is not). */
 static bool parse_integer(const char *s, int64_t *v) {
   double d;
-  if (!qb_config_parse_number(s, &d) || d != floor(d) || fabs(d) > 9007199254740992.0)
-    return false;
+  if (!qb_config_parse_number(s, &d) || d != floor(d) || fabs(d) > 9007199254740992.0) return false;
   *v = (int64_t)d;
   return true;
 }
@@ -267,15 +265,19 @@ static qb_err yaml_screen(const char *text, const char *source, char *msg, size_
       }
       break;
     case YAML_ALIAS_EVENT:
-      snprintf(msg, msgsize, "%s:%zu:%zu: YAML alias '*%.64s'; allowed: values written out (anchors "
-               "and aliases are not supported)", source, line, col, (const char *)ev.data.alias.anchor);
+      snprintf(msg, msgsize,
+               "%s:%zu:%zu: YAML alias '*%.64s'; allowed: values written out (anchors "
+               "and aliases are not supported)",
+               source, line, col, (const char *)ev.data.alias.anchor);
       err = QB_ECONFIG;
       break;
     case YAML_SEQUENCE_START_EVENT:
     case YAML_MAPPING_START_EVENT:
       if (++depth > QB_YAML_DEPTH) {
-        snprintf(msg, msgsize, "%s:%zu:%zu: YAML nested more than %d levels deep; allowed: at "
-                 "most %d", source, line, col, QB_YAML_DEPTH, QB_YAML_DEPTH);
+        snprintf(msg, msgsize,
+                 "%s:%zu:%zu: YAML nested more than %d levels deep; allowed: at "
+                 "most %d",
+                 source, line, col, QB_YAML_DEPTH, QB_YAML_DEPTH);
         err = QB_ECONFIG;
       }
       break;
@@ -382,7 +384,8 @@ static const char *where(yloc *L, const char *path, int want_key, char *buf, siz
 /* The key of the mapping at `path` that libcyaml's log names by `prefix` (its log line ends at
  * a newline inside the key): the key itself if present, else the first key starting with it. */
 static const char *full_key(yloc *L, const char *path, const char *prefix) {
-  yaml_node_t *m = path[0] ? yloc_node(L, path, 0) : (L->ok ? yaml_document_get_root_node(&L->doc) : NULL);
+  yaml_node_t *m =
+      path[0] ? yloc_node(L, path, 0) : (L->ok ? yaml_document_get_root_node(&L->doc) : NULL);
   if (!m || m->type != YAML_MAPPING_NODE) return prefix;
   const char *found = NULL;
   for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top; pr++) {
@@ -490,8 +493,8 @@ static void cyaml_message(const char *log, yloc *L, char *msg, size_t msgsize) {
   const char *last = nseg > first ? segs[first] : "";
   bool number = strcmp(last, "min") == 0 || strcmp(last, "max") == 0 || strcmp(last, "n") == 0 ||
                 strcmp(last, "level") == 0 || strcmp(last, "max_depth") == 0 ||
-                (nseg - first >= 2 && (strcmp(segs[first + 1], "fixed") == 0 ||
-                                       strcmp(segs[first + 1], "values") == 0));
+                (nseg - first >= 2 &&
+                 (strcmp(segs[first + 1], "fixed") == 0 || strcmp(segs[first + 1], "values") == 0));
   if (number && (strstr(reason, "STRING") || strcmp(reason, "empty value") == 0)) {
     snprintf(reason, sizeof reason, "%s",
              strcmp(reason, "empty value") == 0 ? "no value" : "not a single value");
