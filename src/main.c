@@ -275,103 +275,112 @@ static void output_path(const run_args *a, const qb_config *cfg, char *out, size
     snprintf(out, size, "qbmap.h5");
 }
 
-/* Collective (all ranks): rank 0 reads and validates, then everything is broadcast as text and
- * parsed on every rank, so all ranks hold an identical qb_config. */
-static int cmd_run(int argc, char **argv) {
-  char msg[4096] = "";
+/* What `run` holds while it starts: arguments, config text, output path, parsed config. */
+typedef struct {
   run_args a;
-  int rank = qb_par_rank();
-  qb_err err = parse_run_args(argc, argv, &a, msg, sizeof msg);
-  char *text = NULL, *out = NULL;
-  qb_config cfg = {0};
-  int have_cfg = 0, sets_owned = 0;
+  char *text, *out;
+  qb_config cfg;
+  int have_cfg, sets_owned;
+} run_state;
 
+/* Rank 0: reads and validates everything before any rank is told to go on. */
+static qb_err prepare_rank0(run_state *r, char *msg, size_t msgsize) {
+  const run_args *a = &r->a;
   /* a wrong PMI setting makes srun start N independent 1-rank copies that would all write the
    * same file: refuse when SLURM's task count and MPI's disagree */
   const char *ntasks = getenv("SLURM_NTASKS");
-  if (rank == 0 && !err && ntasks && !a.print_config && atoi(ntasks) != qb_par_size()) {
-    snprintf(msg, sizeof msg,
+  if (ntasks && !a->print_config && atoi(ntasks) != qb_par_size()) {
+    snprintf(msg, msgsize,
              "SLURM_NTASKS = %s but MPI sees %d rank%s: the ranks were not started as one MPI "
              "job; allowed: srun --mpi=pmix, or mpirun inside the allocation",
              ntasks, qb_par_size(), qb_par_size() > 1 ? "s" : "");
-    err = QB_EUSAGE;
+    return QB_EUSAGE;
   }
-  if (rank == 0 && !err) {
-    if (a.print_config) {
-      fputs(qb_config_default_text, stdout);
-    } else {
-      text = a.config ? read_file(a.config, msg, sizeof msg) : strdup(qb_config_default_text);
-      if (!text) err = a.config ? QB_ECONFIG : QB_ENOMEM;
-    }
-    if (!err && text) {
-      const char *src = a.config ? a.config : "<default config>";
-      err = qb_config_parse(text, src, a.sets, a.nsets, &cfg, msg, sizeof msg);
-      have_cfg = !err;
-    }
-    if (!err && text && cfg.grid.npoints < qb_par_size()) {
-      snprintf(msg, sizeof msg,
-               "%d MPI ranks for a grid of %lld point%s: ranks would have nothing to do; "
-               "allowed: at most as many ranks as grid points",
-               qb_par_size(), (long long)cfg.grid.npoints, cfg.grid.npoints > 1 ? "s" : "");
-      err = QB_EUSAGE;
-    }
-    if (!err && text) {
-      out = malloc(4096);
-      if (!out) err = QB_ENOMEM;
-      if (!err) output_path(&a, &cfg, out, 4096);
-    }
+  if (a->print_config) {
+    fputs(qb_config_default_text, stdout);
+    return QB_OK;
   }
-  int code = rank == 0 ? (int)err : 0, stop = rank == 0 ? (a.print_config && !err) : 0;
-  qb_par_bcast_int(&code, 0);
-  qb_par_bcast_int(&stop, 0);
-  err = (qb_err)code;
-  if (err || stop) goto done;
+  r->text = a->config ? read_file(a->config, msg, msgsize) : strdup(qb_config_default_text);
+  if (!r->text) return a->config ? QB_ECONFIG : QB_ENOMEM;
+  const char *src = a->config ? a->config : "<default config>";
+  qb_err err = qb_config_parse(r->text, src, a->sets, a->nsets, &r->cfg, msg, msgsize);
+  if (err) return err;
+  r->have_cfg = 1;
+  if (r->cfg.grid.npoints < qb_par_size()) {
+    snprintf(msg, msgsize,
+             "%d MPI ranks for a grid of %lld point%s: ranks would have nothing to do; "
+             "allowed: at most as many ranks as grid points",
+             qb_par_size(), (long long)r->cfg.grid.npoints, r->cfg.grid.npoints > 1 ? "s" : "");
+    return QB_EUSAGE;
+  }
+  if (!(r->out = malloc(4096))) return QB_ENOMEM;
+  output_path(a, &r->cfg, r->out, 4096);
+  return QB_OK;
+}
 
-  /* every rank parses the same text and the same --set list (each string sent as it is) */
-  qb_par_bcast_int(&a.nsets, 0);
+/* Collective: rank 0's config text, --set list (each string as it is) and output path to every
+ * rank, which parses them too, so all ranks hold an identical qb_config. */
+static qb_err share_config(run_state *r, char *msg, size_t msgsize) {
+  const int rank = qb_par_rank();
+  qb_par_bcast_int(&r->a.nsets, 0);
   if (rank != 0) {
-    free(a.sets);
-    a.sets = calloc((size_t)a.nsets + 1, sizeof *a.sets);
-    if (!a.sets) QB_PAR_ABORT("out of memory for %d --set arguments", a.nsets);
-    sets_owned = 1;
+    free(r->a.sets);
+    r->a.sets = calloc((size_t)r->a.nsets + 1, sizeof *r->a.sets);
+    if (!r->a.sets) QB_PAR_ABORT("out of memory for %d --set arguments", r->a.nsets);
+    r->sets_owned = 1;
   }
-  if (qb_par_bcast_string(&text, 0) || qb_par_bcast_string(&out, 0))
+  if (qb_par_bcast_string(&r->text, 0) || qb_par_bcast_string(&r->out, 0))
     QB_PAR_ABORT("broadcasting the configuration failed");
-  for (int i = 0; i < a.nsets; i++)
-    if (qb_par_bcast_string(&a.sets[i], 0)) QB_PAR_ABORT("broadcasting --set failed");
+  for (int i = 0; i < r->a.nsets; i++)
+    if (qb_par_bcast_string(&r->a.sets[i], 0)) QB_PAR_ABORT("broadcasting --set failed");
+  qb_err err = QB_OK;
   if (rank != 0) {
-    err = qb_config_parse(text, "config", a.sets, a.nsets, &cfg, msg, sizeof msg);
-    have_cfg = !err;
+    err = qb_config_parse(r->text, "config", r->a.sets, r->a.nsets, &r->cfg, msg, msgsize);
+    r->have_cfg = !err;
   }
-  if ((err = qb_par_agree(err))) goto done;
-  test_stall("parsed");
-  if (qb_par_agree(qb_sweep_stop_requested() ? QB_ECHECKPOINT : QB_OK)) {
-    snprintf(msg, sizeof msg, "stopped by a signal before the sweep started; nothing written");
-    err = QB_ECHECKPOINT;
-    goto done;
+  return qb_par_agree(err);
+}
+
+/* Collective (all ranks): rank 0 validates, every rank gets the same config, then the sweep. */
+static int cmd_run(int argc, char **argv) {
+  char msg[4096] = "";
+  run_state r = {0};
+  const int rank = qb_par_rank();
+  qb_err err = parse_run_args(argc, argv, &r.a, msg, sizeof msg);
+  if (rank == 0 && !err) err = prepare_rank0(&r, msg, sizeof msg);
+  int ctl[2] = {rank == 0 ? (int)err : 0, rank == 0 ? (r.a.print_config && !err) : 0};
+  qb_par_bcast_int(&ctl[0], 0);
+  qb_par_bcast_int(&ctl[1], 0);
+  err = (qb_err)ctl[0];
+  if (!err && !ctl[1]) err = share_config(&r, msg, sizeof msg);
+  if (!err && !ctl[1]) {
+    test_stall("parsed");
+    if (qb_par_agree(qb_sweep_stop_requested() ? QB_ECHECKPOINT : QB_OK)) {
+      snprintf(msg, sizeof msg, "stopped by a signal before the sweep started; nothing written");
+      err = QB_ECHECKPOINT;
+    }
   }
-
-  qb_sweep_opts o = {.output = out,
-                     .force = a.force,
-                     .resume = a.resume,
-                     .block_target = a.block_points,
-                     .progress_s = a.progress_s,
-                     .flush_s = a.flush_s,
-                     .provenance = {{"qbmap_version", QB_VERSION},
-                                    {"git_commit", QB_GIT_COMMIT},
-                                    {"mpi_version", qb_par_library_version()},
-                                    {"gsl_version", gsl_version},
-                                    {NULL, NULL}}};
-  err = qb_sweep_run(&cfg, &o, msg, sizeof msg);
-
-done:
+  if (!err && !ctl[1]) {
+    qb_sweep_opts o = {.output = r.out,
+                       .force = r.a.force,
+                       .resume = r.a.resume,
+                       .block_target = r.a.block_points,
+                       .progress_s = r.a.progress_s,
+                       .flush_s = r.a.flush_s,
+                       .provenance = {{"qbmap_version", QB_VERSION},
+                                      {"git_commit", QB_GIT_COMMIT},
+                                      {"mpi_version", qb_par_library_version()},
+                                      {"gsl_version", gsl_version},
+                                      {NULL, NULL}}};
+    err = qb_sweep_run(&r.cfg, &o, msg, sizeof msg);
+  }
   if (err && rank == 0) print_error("qbmap run", msg[0] ? msg : qb_err_str(err));
-  if (have_cfg) qb_config_free(&cfg);
-  free(text);
-  free(out);
-  for (int i = 0; sets_owned && i < a.nsets; i++)
-    free(a.sets[i]);
-  free(a.sets);
+  if (r.have_cfg) qb_config_free(&r.cfg);
+  free(r.text);
+  free(r.out);
+  for (int i = 0; r.sets_owned && i < r.a.nsets; i++)
+    free(r.a.sets[i]);
+  free(r.a.sets);
   return qb_err_exit_code(err);
 }
 

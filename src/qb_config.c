@@ -398,10 +398,106 @@ static const char *full_key(yloc *L, const char *path, const char *prefix) {
   return found ? found : prefix;
 }
 
-/* Turns libcyaml's log (reason, then a backtrace "in mapping field 'x' (line..)" innermost
- * first) into one message located by our own libyaml document. */
+/* libcyaml's log read back: the reason, and the path of the offending node (innermost first in
+ * the log; stored here as "a/0/b" for yloc and "a[0].b" for messages). */
+typedef struct {
+  char reason[512];
+  char segs[8][QB_NAME_MAX];
+  int nseg, first; /* segs[first..nseg) form the path */
+  char path[256], dotted[256];
+} cyaml_report;
+
+static bool is_index(const char *seg) {
+  return seg[0] >= '0' && seg[0] <= '9';
+}
+
+/* The log is the reason, then a backtrace of "in mapping field 'x'" / "in sequence entry 'n'". */
+static void report_read(const char *log, cyaml_report *r) {
+  memset(r, 0, sizeof *r);
+  const char *q = strstr(log, "Load: ");
+  snprintf(r->reason, sizeof r->reason, "%.500s", q ? q + 6 : log);
+  r->reason[strcspn(r->reason, "\n")] = '\0';
+  for (const char *b = log; (b = strstr(b, "in ")) != NULL && r->nseg < 8; b += 3) {
+    bool entry = strncmp(b, "in sequence entry '", 19) == 0;
+    if (!entry && strncmp(b, "in mapping field '", 18) != 0) continue;
+    const char *name = b + (entry ? 19 : 18), *end = strchr(name, '\'');
+    if (!end) break;
+    long idx = strtol(name, NULL, 10);
+    if (entry && idx < 1) continue; /* before the first entry */
+    if (entry)                      /* libcyaml counts entries from 1 */
+      snprintf(r->segs[r->nseg++], QB_NAME_MAX, "%ld", idx - 1);
+    else
+      snprintf(r->segs[r->nseg++], QB_NAME_MAX, "%.*s", (int)(end - name), name);
+  }
+  /* a missing field is reported inside the last field read: locate its mapping instead */
+  bool inner_idx = r->nseg > 0 && is_index(r->segs[0]);
+  r->first = (strstr(r->reason, "Missing required") && r->nseg > 0 && !inner_idx) ||
+             (strstr(r->reason, "Excessive entries") && inner_idx);
+  for (int k = r->nseg - 1; k >= r->first; k--) {
+    size_t lp = strlen(r->path), ld = strlen(r->dotted);
+    bool idx = is_index(r->segs[k]);
+    snprintf(r->path + lp, sizeof r->path - lp, "%s%s", lp ? "/" : "", r->segs[k]);
+    snprintf(r->dotted + ld, sizeof r->dotted - ld, idx ? "[%s]" : "%s%s",
+             idx ? r->segs[k] : (ld ? "." : ""), idx ? "" : r->segs[k]);
+  }
+}
+
+/* What the section that holds the offending node allows. */
+static const char *section_allowed(const cyaml_report *r, yloc *L, char *params, size_t size) {
+  const char *top = r->nseg >= 1 ? r->segs[r->nseg - 1] : "";
+  bool inside = r->nseg - r->first >= 1;
+  if (strcmp(top, "fixed") == 0) {
+    yaml_node_t *mn = yloc_node(L, "model", 0);
+    const qb_model *m = mn && mn->type == YAML_SCALAR_NODE
+                            ? qb_model_find((const char *)mn->data.scalar.value)
+                            : NULL;
+    snprintf(params, size, m ? "parameters of model %s: " : "parameter: number", m ? m->name : "");
+    if (m) qb_model_param_names(m, params + strlen(params), size - strlen(params));
+    return params;
+  }
+  if (strcmp(top, "fields") == 0) return "a list of field names";
+  if (inside && strcmp(top, "boundaries") == 0) return "boundaries keys field, level, axis";
+  if (inside && strcmp(top, "eps") == 0) return "eps key axes: a list of two axis names";
+  if (inside && strcmp(top, "axes") == 0)
+    return r->nseg - r->first == 1 ? "a list of 1 to 8 axes"
+                                   : "axis keys name, values, min, max, n, scale";
+  return "model, axes, fixed, fields, output, boundaries, eps, mode, max_depth";
+}
+
+/* Rewrites libcyaml's words for common cases in the user's terms; returns what is allowed. */
+static const char *user_terms(cyaml_report *r, const char *allowed, char *buf, size_t size) {
+  long lim = 0;
+  char *tail = strstr(r->reason, "STRING length > ");
+  if (tail && sscanf(tail + 16, "%ld", &lim) == 1) {
+    const char *val = strchr(tail, ':');
+    int show = val && strlen(val) > 2 ? (int)(strlen(val + 2) < 39 ? strlen(val + 2) : 39) : 0;
+    char tmp[512];
+    snprintf(tmp, sizeof tmp, "'%.*s...' is longer than %ld characters", show, val ? val + 2 : "",
+             lim);
+    snprintf(r->reason, sizeof r->reason, "%s", tmp);
+    snprintf(buf, size, "at most %ld characters", lim);
+    return buf;
+  }
+  if (strstr(r->reason, "STRING length < 1")) snprintf(r->reason, sizeof r->reason, "empty value");
+  if (strstr(r->reason, "Insufficient entries (0 of"))
+    snprintf(r->reason, sizeof r->reason, "empty list");
+  /* numbers are read as strings (see y_axis): say what a number key wanted */
+  const char *last = r->nseg > r->first ? r->segs[r->first] : "";
+  const char *parent = r->nseg - r->first >= 2 ? r->segs[r->first + 1] : "";
+  bool number = strcmp(last, "min") == 0 || strcmp(last, "max") == 0 || strcmp(last, "n") == 0 ||
+                strcmp(last, "level") == 0 || strcmp(last, "max_depth") == 0 ||
+                strcmp(parent, "fixed") == 0 || strcmp(parent, "values") == 0;
+  bool empty = strcmp(r->reason, "empty value") == 0;
+  if (number && (empty || strstr(r->reason, "STRING"))) {
+    snprintf(r->reason, sizeof r->reason, "%s", empty ? "no value" : "not a single value");
+    return QB_NUMBER_ALLOWED;
+  }
+  return allowed;
+}
+
+/* Turns libcyaml's log into one message located by our own libyaml document. */
 static void cyaml_message(const char *log, yloc *L, char *msg, size_t msgsize) {
-  char at[512];
+  char at[512], params[1024], buf[64];
   if (L->problem[0] || !L->ok) {
     snprintf(msg, msgsize,
              "%s:%zu:%zu: YAML syntax error: %s; allowed: a YAML mapping with keys "
@@ -410,111 +506,24 @@ static void cyaml_message(const char *log, yloc *L, char *msg, size_t msgsize) {
              L->problem[0] ? L->problem : "empty document");
     return;
   }
-  char reason[512] = "", segs[8][QB_NAME_MAX];
-  int nseg = 0;
-  const char *q = strstr(log, "Load: ");
-  snprintf(reason, sizeof reason, "%.500s", q ? q + 6 : log);
-  char *nl = strchr(reason, '\n');
-  if (nl) *nl = '\0';
-  for (const char *b = log; (b = strstr(b, "in ")) != NULL && nseg < 8; b += 3) {
-    const char *name = NULL;
-    int entry = 0;
-    if (strncmp(b, "in mapping field '", 18) == 0)
-      name = b + 18;
-    else if (strncmp(b, "in sequence entry '", 19) == 0)
-      name = b + 19, entry = 1;
-    if (!name) continue;
-    const char *end = strchr(name, '\'');
-    if (!end) break;
-    if (entry && strtol(name, NULL, 10) < 1) continue; /* before the first entry */
-    if (entry)                                         /* libcyaml counts entries from 1 */
-      snprintf(segs[nseg++], QB_NAME_MAX, "%ld", strtol(name, NULL, 10) - 1);
-    else
-      snprintf(segs[nseg++], QB_NAME_MAX, "%.*s", (int)(end - name), name);
-  }
-  /* a missing field is reported inside the last field read: locate its mapping instead */
-  int inner_idx = nseg > 0 && segs[0][0] >= '0' && segs[0][0] <= '9';
-  int first = (strstr(reason, "Missing required") && nseg > 0 && !inner_idx) ||
-              (strstr(reason, "Excessive entries") && inner_idx);
-  char path[256] = "", dotted[256] = "";
-  for (int k = nseg - 1; k >= first; k--) {
-    int idx = segs[k][0] >= '0' && segs[k][0] <= '9';
-    snprintf(path + strlen(path), sizeof path - strlen(path), "%s%s", path[0] ? "/" : "", segs[k]);
-    snprintf(dotted + strlen(dotted), sizeof dotted - strlen(dotted), idx ? "[%s]" : "%s%s",
-             idx ? segs[k] : (dotted[0] ? "." : ""), idx ? "" : segs[k]);
-  }
-  const char *allowed = "model, axes, fixed, fields, output, boundaries, eps, mode, max_depth";
-  if (nseg - first >= 1 && strcmp(segs[nseg - 1], "boundaries") == 0)
-    allowed = "boundaries keys field, level, axis";
-  if (nseg - first >= 1 && strcmp(segs[nseg - 1], "eps") == 0)
-    allowed = "eps key axes: a list of two axis names";
-  if (nseg - first >= 1 && strcmp(segs[nseg - 1], "axes") == 0)
-    allowed =
-        nseg - first == 1 ? "a list of 1 to 8 axes" : "axis keys name, values, min, max, n, scale";
-  char params[1024] = "parameter: number";
-  yaml_node_t *mn = yloc_node(L, "model", 0);
-  const qb_model *m = mn && mn->type == YAML_SCALAR_NODE
-                          ? qb_model_find((const char *)mn->data.scalar.value)
-                          : NULL;
-  if (m) {
-    snprintf(params, sizeof params, "parameters of model %s: ", m->name);
-    qb_model_param_names(m, params + strlen(params), sizeof params - strlen(params));
-  }
-  if (nseg >= 1 && strcmp(segs[nseg - 1], "fixed") == 0) allowed = params;
-  if (nseg >= 1 && strcmp(segs[nseg - 1], "fields") == 0) allowed = "a list of field names";
-  const char *key = strstr(reason, "Unexpected key: ");
+  cyaml_report r;
+  report_read(log, &r);
+  const char *allowed = section_allowed(&r, L, params, sizeof params);
+  const char *key = strstr(r.reason, "Unexpected key: ");
   if (key) {
-    key = full_key(L, path, key + 16);
+    key = full_key(L, r.path, key + 16);
     char kp[320];
-    snprintf(kp, sizeof kp, "%s%s%s", path, path[0] ? "/" : "", key);
+    snprintf(kp, sizeof kp, "%s%s%s", r.path, r.path[0] ? "/" : "", key);
     snprintf(msg, msgsize, "%s: unknown key '%s'%s%s; allowed: %s", where(L, kp, 1, at, sizeof at),
-             key, dotted[0] ? " in " : " at the top level", dotted, allowed);
+             key, r.dotted[0] ? " in " : " at the top level", r.dotted, allowed);
     return;
   }
-  /* libcyaml's words for a few common cases, in the user's terms */
-  long lim = 0;
-  char longest[64];
-  char *tail = strstr(reason, "STRING length > ");
-  if (tail && sscanf(tail + 16, "%ld", &lim) == 1) {
-    char *val = strchr(tail, ':');
-    char tmp[512];
-    snprintf(tmp, sizeof tmp, "'%.*s...' is longer than %ld characters",
-             val ? (int)(strlen(val + 1) < 40 ? strlen(val + 1) : 40) - 1 : 0, val ? val + 2 : "",
-             lim);
-    snprintf(reason, sizeof reason, "%s", tmp);
-    snprintf(longest, sizeof longest, "at most %ld characters", lim);
-    allowed = longest;
-  } else if (strstr(reason, "STRING length < 1")) {
-    snprintf(reason, sizeof reason, "empty value");
-  } else if (strstr(reason, "Insufficient entries (0 of")) {
-    snprintf(reason, sizeof reason, "empty list");
-  }
-  /* numbers are read as strings (see y_axis): say what a number key wanted */
-  const char *last = nseg > first ? segs[first] : "";
-  bool number = strcmp(last, "min") == 0 || strcmp(last, "max") == 0 || strcmp(last, "n") == 0 ||
-                strcmp(last, "level") == 0 || strcmp(last, "max_depth") == 0 ||
-                (nseg - first >= 2 &&
-                 (strcmp(segs[first + 1], "fixed") == 0 || strcmp(segs[first + 1], "values") == 0));
-  if (number && (strstr(reason, "STRING") || strcmp(reason, "empty value") == 0)) {
-    snprintf(reason, sizeof reason, "%s",
-             strcmp(reason, "empty value") == 0 ? "no value" : "not a single value");
-    allowed = QB_NUMBER_ALLOWED;
-  }
-  snprintf(msg, msgsize, "%s: %s%s%s; allowed: %s", where(L, path, 0, at, sizeof at),
-           dotted[0] ? dotted : "", dotted[0] ? ": " : "", reason,
-           strstr(reason, "FLOAT") ? "a finite number"
-           : strstr(reason, "INT") ? "an integer"
-                                   : allowed);
+  allowed = user_terms(&r, allowed, buf, sizeof buf);
+  snprintf(msg, msgsize, "%s: %s%s%s; allowed: %s", where(L, r.path, 0, at, sizeof at), r.dotted,
+           r.dotted[0] ? ": " : "", r.reason, allowed);
 }
 
 /* ---- validation ------------------------------------------------------------------------- */
-
-#define FAIL(...)                                                                                  \
-  do {                                                                                             \
-    snprintf(msg, msgsize, __VA_ARGS__);                                                           \
-    err = QB_ECONFIG;                                                                              \
-    goto cleanup;                                                                                  \
-  } while (0)
 
 static char *dup_str(const char *s) {
   size_t n = strlen(s) + 1;
@@ -623,9 +632,390 @@ static char *normalize(const qb_config *c) {
   return s;
 }
 
-qb_err qb_config_parse(const char *text, const char *source, char *const *sets, int nsets,
-                       qb_config *cfg, char *msg, size_t msgsize) {
-  memset(cfg, 0, sizeof *cfg);
+/* ---- sections --------------------------------------------------------------------------- */
+
+/* What the section parsers share.  Each returns QB_OK or an error with one message in msg. */
+typedef struct {
+  const y_config *y;
+  qb_config *cfg;
+  const qb_model *m;
+  yloc L;
+  char *msg;
+  size_t msgsize;
+  char names[2048]; /* the model's parameter names, for messages */
+} pctx;
+
+/* The one location helper: msg = "source:line:column: " (the node at YAML path `path`, its key
+ * if want_key; "source: " for path "") + the formatted text.  Returns QB_ECONFIG. */
+static qb_err fail_at(pctx *c, const char *path, int want_key, const char *fmt, ...) {
+  char at[512];
+  int n = snprintf(c->msg, c->msgsize,
+                   "%s: ", path[0] ? where(&c->L, path, want_key, at, sizeof at) : c->L.source);
+  va_list ap;
+  va_start(ap, fmt);
+  if (n > 0 && (size_t)n < c->msgsize) vsnprintf(c->msg + n, c->msgsize - (size_t)n, fmt, ap);
+  va_end(ap);
+  return QB_ECONFIG;
+}
+
+static qb_err out_of_memory(pctx *c, const char *what) {
+  snprintf(c->msg, c->msgsize, "out of memory for %s", what);
+  return QB_ENOMEM;
+}
+
+/* A number at YAML path `path` (shown as `key`) that must also be a valid value of parameter
+ * pi (pi < 0: any finite number). */
+static qb_err number_at(pctx *c, const char *path, const char *key, const char *text, int pi,
+                        double *v) {
+  if (!qb_config_parse_number(text, v))
+    return fail_at(c, path, 0, "%s = '%s' %s; allowed: %s", key, text, not_number(text),
+                   QB_NUMBER_ALLOWED);
+  char why[512];
+  if (pi >= 0 && qb_model_check_value(c->m, pi, *v, why, sizeof why))
+    return fail_at(c, path, 0, "%s: %s", key, why);
+  return QB_OK;
+}
+
+static qb_err parse_model(pctx *c) {
+  c->m = qb_model_find(c->y->model);
+  if (!c->m) {
+    char models[512] = "";
+    for (int i = 0; qb_models[i]; i++)
+      snprintf(models + strlen(models), sizeof models - strlen(models), "%s%s", i ? ", " : "",
+               qb_models[i]->name);
+    return fail_at(c, "model", 0, "model = '%s' is unknown; allowed: %s", c->y->model, models);
+  }
+  c->cfg->model = c->m;
+  qb_model_defaults(c->m, c->cfg->fixed, c->cfg->given);
+  qb_model_param_names(c->m, c->names, sizeof c->names);
+  return QB_OK;
+}
+
+/* axes[d].values: strictly increasing numbers, each valid for the axis' parameter. */
+static qb_err parse_axis_list(pctx *c, unsigned d, const y_axis *ya, qb_axis *a) {
+  char path[64], key[64];
+  a->kind = QB_AXIS_LIST;
+  a->n = ya->values_count;
+  snprintf(path, sizeof path, "axes/%u/values", d);
+  if (a->n > QB_AXIS_NMAX)
+    return fail_at(c, path, 0, "axes[%u].values has %lld entries; allowed: at most %lld", d,
+                   (long long)a->n, (long long)QB_AXIS_NMAX);
+  if (!(a->values = malloc((size_t)a->n * sizeof(double)))) return out_of_memory(c, "axis values");
+  for (int64_t i = 0; i < a->n; i++) {
+    snprintf(path, sizeof path, "axes/%u/values/%lld", d, (long long)i);
+    snprintf(key, sizeof key, "axes[%u].values[%lld]", d, (long long)i);
+    qb_err err = number_at(c, path, key, ya->values[i], a->param, &a->values[i]);
+    if (err) return err;
+    if (i > 0 && !(a->values[i] > a->values[i - 1]))
+      return fail_at(c, path, 0,
+                     "%s = %.17g is not greater than values[%lld] = %.17g; allowed: strictly "
+                     "increasing coordinates",
+                     key, a->values[i], (long long)i - 1, a->values[i - 1]);
+  }
+  return QB_OK;
+}
+
+/* axes[d] with min, max, n and an optional scale (lin, log). */
+static qb_err parse_axis_range(pctx *c, unsigned d, const y_axis *ya, qb_axis *a) {
+  char path[64], key[64];
+  snprintf(path, sizeof path, "axes/%u", d);
+  if (!ya->min || !ya->max || !ya->n)
+    return fail_at(c, path, 0,
+                   "axes[%u] (%s) needs 'values' or all of 'min', 'max', 'n'; "
+                   "missing: %s%s%s",
+                   d, ya->name, ya->min ? "" : "min ", ya->max ? "" : "max ", ya->n ? "" : "n");
+  a->kind = QB_AXIS_LIN;
+  if (ya->scale && strcmp(ya->scale, "log") == 0)
+    a->kind = QB_AXIS_LOG;
+  else if (ya->scale && strcmp(ya->scale, "lin") != 0)
+    return fail_at(c, strcat(path, "/scale"), 0, "axes[%u].scale = '%s'; allowed: lin, log", d,
+                   ya->scale);
+  snprintf(path, sizeof path, "axes/%u/n", d);
+  if (!parse_integer(ya->n, &a->n))
+    return fail_at(c, path, 0,
+                   "axes[%u].n = '%s' is not an integer; allowed: an integer >= 1 "
+                   "(e.g. 101 or 1e3)",
+                   d, ya->n);
+  if (a->n < 1)
+    return fail_at(c, path, 0, "axes[%u].n = %lld; allowed: an integer >= 1", d, (long long)a->n);
+  if (a->n > QB_AXIS_NMAX)
+    return fail_at(c, path, 0,
+                   "axes[%u].n = %lld; allowed: at most %lld points on one axis (its "
+                   "coordinates are held in memory)",
+                   d, (long long)a->n, (long long)QB_AXIS_NMAX);
+  static const char *const ends[2] = {"min", "max"};
+  const char *text[2] = {ya->min, ya->max};
+  double *dst[2] = {&a->min, &a->max};
+  for (int k = 0; k < 2; k++) {
+    snprintf(path, sizeof path, "axes/%u/%s", d, ends[k]);
+    snprintf(key, sizeof key, "axes[%u].%s", d, ends[k]);
+    qb_err err = number_at(c, path, key, text[k], a->param, dst[k]);
+    if (err) return err;
+  }
+  if (a->n > 1 && !(a->min < a->max))
+    return fail_at(c, path, 0,
+                   "axes[%u] (%s): min = %.17g, max = %.17g; allowed: min < max (or "
+                   "n = 1)",
+                   d, ya->name, a->min, a->max);
+  if (a->kind == QB_AXIS_LOG && !(a->min > 0))
+    return fail_at(c, path, 0,
+                   "axes[%u] (%s) has scale log with min = %.17g; allowed: 0 < min < "
+                   "max",
+                   d, ya->name, a->min);
+  return QB_OK;
+}
+
+/* axes[d]: a parameter of the model, on at most one axis, with a list or a range. */
+static qb_err parse_axis(pctx *c, unsigned d) {
+  const y_axis *ya = &c->y->axes[d];
+  qb_grid *g = &c->cfg->grid;
+  qb_axis *a = &g->axes[g->ndim];
+  char path[64];
+  snprintf(path, sizeof path, "axes/%u/name", d);
+  int pi = qb_model_param_index(c->m, ya->name);
+  if (pi < 0)
+    return fail_at(c, path, 0, "axes[%u].name = '%s' is not a parameter of model %s; allowed: %s",
+                   d, ya->name, c->m->name, c->names);
+  for (int e = 0; e < g->ndim; e++)
+    if (g->axes[e].param == pi)
+      return fail_at(c, path, 0,
+                     "axes[%u].name = '%s' duplicates axes[%d]; allowed: each "
+                     "parameter on at most one axis",
+                     d, ya->name, e);
+  snprintf(a->name, sizeof a->name, "%s", ya->name);
+  a->param = pi;
+  g->ndim++;
+  c->cfg->given[pi] = true;
+  snprintf(path, sizeof path, "axes/%u", d);
+  if (ya->values && (ya->min || ya->max || ya->n || ya->scale))
+    return fail_at(c, path, 0,
+                   "axes[%u] (%s) has both 'values' and min/max/n/scale; allowed: "
+                   "either a list 'values' or 'min', 'max', 'n' (and optional 'scale')",
+                   d, ya->name);
+  return ya->values ? parse_axis_list(c, d, ya, a) : parse_axis_range(c, d, ya, a);
+}
+
+static qb_err parse_axes(pctx *c) {
+  qb_grid *g = &c->cfg->grid;
+  for (unsigned d = 0; d < c->y->axes_count; d++) {
+    qb_err err = parse_axis(c, d);
+    if (err) return err;
+  }
+  int64_t shape[QB_MAX_AXES];
+  for (int d = 0; d < g->ndim; d++)
+    shape[d] = g->axes[d].n;
+  g->npoints = qb_grid_count(g->ndim, shape);
+  if (g->npoints < 0)
+    return fail_at(c, "axes", 0,
+                   "the grid's point count (product of the axis lengths) exceeds "
+                   "2^63 - 1; allowed: fewer points");
+  for (int d = 0; d < g->ndim; d++) {
+    qb_axis *a = &g->axes[d];
+    if (a->kind == QB_AXIS_LIST) continue;
+    if (!(a->values = malloc((size_t)a->n * sizeof(double)))) return out_of_memory(c, a->name);
+    for (int64_t i = 0; i < a->n; i++)
+      a->values[i] = qb_grid_axis_value(a->kind, a->min, a->max, a->n, i);
+  }
+  return QB_OK;
+}
+
+/* fixed: parameters of the model that are not on an axis. */
+static qb_err parse_fixed(pctx *c) {
+  for (int k = 0; c->y->fixed && k < union_count; k++) {
+    const char *text = c->y->fixed->v[k], *name = union_names[k];
+    if (!text) continue;
+    char path[128], key[128];
+    snprintf(path, sizeof path, "fixed/%s", name);
+    snprintf(key, sizeof key, "fixed.%s", name);
+    int pi = qb_model_param_index(c->m, name);
+    if (pi < 0)
+      return fail_at(c, path, 1, "%s is not a parameter of model %s; allowed: %s", key, c->m->name,
+                     c->names);
+    if (c->cfg->given[pi])
+      return fail_at(c, path, 1,
+                     "%s is also an axis; allowed: a parameter either on an axis or "
+                     "fixed",
+                     key);
+    qb_err err = number_at(c, path, key, text, pi, &c->cfg->fixed[pi]);
+    if (err) return err;
+    c->cfg->given[pi] = true;
+  }
+  return QB_OK;
+}
+
+/* --set name=value overrides (no location: they come from the command line). */
+static qb_err parse_sets(pctx *c, char *const *sets, int nsets) {
+  const qb_grid *g = &c->cfg->grid;
+  for (int s = 0; s < nsets; s++) {
+    char why[1024];
+    for (int d = 0; d < g->ndim; d++) {
+      size_t len = strlen(g->axes[d].name);
+      if (strncmp(sets[s], g->axes[d].name, len) == 0 && sets[s][len] == '=') {
+        snprintf(c->msg, c->msgsize,
+                 "--set %s: '%s' is an axis; allowed: parameters not on an "
+                 "axis",
+                 sets[s], g->axes[d].name);
+        return QB_ECONFIG;
+      }
+    }
+    if (qb_config_parse_assignment(c->m, sets[s], c->cfg->fixed, c->cfg->given, why, sizeof why)) {
+      snprintf(c->msg, c->msgsize, "--set %s: %s", sets[s], why);
+      return QB_ECONFIG;
+    }
+  }
+  return QB_OK;
+}
+
+/* Every required parameter given, alternatives exactly once; names where the culprits are. */
+static qb_err check_given(pctx *c) {
+  char why[1024], locs[1024] = "", at[512];
+  if (!qb_model_check_given(c->m, c->cfg->given, why, sizeof why)) return QB_OK;
+  for (int i = 0; i < c->m->nparams; i++) {
+    char quoted[QB_NAME_MAX + 2], path[128];
+    snprintf(quoted, sizeof quoted, "'%s'", c->m->params[i].name);
+    if (!c->cfg->given[i] || !strstr(why, quoted)) continue;
+    snprintf(path, sizeof path, "fixed/%s", c->m->params[i].name);
+    for (int d = 0; d < c->cfg->grid.ndim; d++)
+      if (c->cfg->grid.axes[d].param == i) snprintf(path, sizeof path, "axes/%d/name", d);
+    snprintf(locs + strlen(locs), sizeof locs - strlen(locs), " [%s at %s]", c->m->params[i].name,
+             where(&c->L, path, 1, at, sizeof at));
+  }
+  return fail_at(c, "", 0, "%s%s", why, locs);
+}
+
+/* fields: a subset of the model's fields (default all); `status` always. */
+static qb_err parse_fields(pctx *c) {
+  const qb_model *m = c->m;
+  bool want[QB_MAX_FIELDS] = {false};
+  for (unsigned k = 0; c->y->fields && k < c->y->fields_count; k++) {
+    int fi = qb_model_field_index(m, c->y->fields[k]);
+    if (fi < 0) {
+      char fnames[2048], path[64];
+      qb_model_field_names(m, fnames, sizeof fnames);
+      snprintf(path, sizeof path, "fields/%u", k);
+      return fail_at(c, path, 0, "fields[%u] = '%s' is not a field of model %s; allowed: %s", k,
+                     c->y->fields[k], m->name, fnames);
+    }
+    want[fi] = true;
+  }
+  for (int i = 0; i < m->nfields; i++)
+    if (want[i] || !c->y->fields || i == m->nfields - 1) c->cfg->fields[c->cfg->nfields++] = i;
+  return QB_OK;
+}
+
+/* boundaries: {field (default growth_rate), level (default 0), axis (default the last)}. */
+static qb_err parse_boundaries(pctx *c) {
+  const y_boundaries *yb = c->y->boundaries;
+  qb_boundary_spec *b = &c->cfg->boundaries;
+  const qb_grid *g = &c->cfg->grid;
+  if (!yb) return QB_OK;
+  b->on = true;
+  const char *field = yb->field ? yb->field : "growth_rate";
+  b->field = qb_model_field_index(c->m, field);
+  if (b->field < 0 || c->m->fields[b->field].dtype != QB_F64) {
+    char fnames[2048];
+    qb_model_field_names(c->m, fnames, sizeof fnames);
+    return fail_at(c, "boundaries/field", 0,
+                   "boundaries.field = '%s' is not a floating-point "
+                   "field of model %s; allowed: %s",
+                   field, c->m->name, fnames);
+  }
+  b->level = 0.0;
+  if (yb->level) {
+    qb_err err = number_at(c, "boundaries/level", "boundaries.level", yb->level, -1, &b->level);
+    if (err) return err;
+  }
+  b->axis = g->ndim - 1;
+  if (yb->axis) {
+    b->axis = -1;
+    for (int d = 0; d < g->ndim; d++)
+      if (strcmp(g->axes[d].name, yb->axis) == 0) b->axis = d;
+  }
+  if (b->axis < 0 || g->axes[b->axis].n < 2)
+    return fail_at(c, "boundaries/axis", 0,
+                   "boundaries.axis = '%s'; allowed: an axis of the grid "
+                   "with n >= 2",
+                   yb->axis ? yb->axis : g->axes[g->ndim - 1].name);
+  return QB_OK;
+}
+
+/* eps: {axes: [x, y]}, two different axes with n >= 2, for a model with a discriminant. */
+static qb_err parse_eps(pctx *c) {
+  const y_eps *ye = c->y->eps;
+  const qb_grid *g = &c->cfg->grid;
+  if (!ye) return QB_OK;
+  int ax[2] = {-1, -1};
+  for (int k = 0; k < 2; k++) {
+    for (int d = 0; d < g->ndim; d++)
+      if (strcmp(g->axes[d].name, ye->axes[k]) == 0) ax[k] = d;
+    char path[32];
+    snprintf(path, sizeof path, "eps/axes/%d", k);
+    if (ax[k] < 0 || g->axes[ax[k]].n < 2)
+      return fail_at(c, path, 0, "eps.axes[%d] = '%s'; allowed: an axis of the grid with n >= 2", k,
+                     ye->axes[k]);
+  }
+  if (ax[0] == ax[1])
+    return fail_at(c, "eps/axes", 0, "eps.axes names '%s' twice; allowed: two different axes",
+                   ye->axes[0]);
+  if (!c->m->disc)
+    return fail_at(c, "eps", 1,
+                   "eps: model %s has no discriminant; allowed: eps only for models "
+                   "with one",
+                   c->m->name);
+  c->cfg->eps = (qb_ep_spec){.on = true, .ax = ax[0], .ay = ax[1]};
+  return QB_OK;
+}
+
+/* mode: grid (default) or adaptive with max_depth 1..10 in the plane of the last two axes. */
+static qb_err parse_mode(pctx *c) {
+  const y_config *y = c->y;
+  const qb_config *cfg = c->cfg;
+  const qb_grid *g = &cfg->grid;
+  int64_t depth = 0;
+  if (y->max_depth && !parse_integer(y->max_depth, &depth))
+    return fail_at(c, "max_depth", 0,
+                   "max_depth = '%s' is not an integer; allowed: an integer "
+                   "from 1 to 10",
+                   y->max_depth);
+  if (y->mode && strcmp(y->mode, "grid") != 0 && strcmp(y->mode, "adaptive") != 0)
+    return fail_at(c, "mode", 0, "mode = '%s'; allowed: grid, adaptive", y->mode);
+  if (!y->mode || strcmp(y->mode, "adaptive") != 0) {
+    if (y->max_depth)
+      return fail_at(c, "max_depth", 0,
+                     "max_depth = %lld without mode adaptive; allowed: "
+                     "max_depth only with mode: adaptive",
+                     (long long)depth);
+    return QB_OK;
+  }
+  if (depth < 1 || depth > 10)
+    return fail_at(c, y->max_depth ? "max_depth" : "mode", 0,
+                   "mode adaptive needs max_depth = "
+                   "%lld; allowed: an integer from 1 to 10",
+                   (long long)depth);
+  int dx = g->ndim - 1, dy = g->ndim - 2;
+  if (dy < 0 || g->axes[dx].n < 2 || g->axes[dy].n < 2)
+    return fail_at(c, "mode", 0,
+                   "mode adaptive refines the plane of the last two axes; allowed: "
+                   "at least two axes, the last two with n >= 2");
+  if (!cfg->boundaries.on && !cfg->eps.on)
+    return fail_at(c, "mode", 0,
+                   "mode adaptive refines boundaries and EPs; allowed: with a "
+                   "boundaries or eps section");
+  if (cfg->boundaries.on && cfg->boundaries.axis != dx && cfg->boundaries.axis != dy)
+    return fail_at(c, "boundaries", 0,
+                   "boundaries.axis = '%s' is not in the adaptive plane; "
+                   "allowed: %s or %s",
+                   g->axes[cfg->boundaries.axis].name, g->axes[dy].name, g->axes[dx].name);
+  if (cfg->eps.on &&
+      !((cfg->eps.ax == dx && cfg->eps.ay == dy) || (cfg->eps.ax == dy && cfg->eps.ay == dx)))
+    return fail_at(c, "eps/axes", 0, "eps.axes must be the adaptive plane; allowed: [%s, %s]",
+                   g->axes[dy].name, g->axes[dx].name);
+  c->cfg->adaptive_depth = (int)depth;
+  return QB_OK;
+}
+
+/* libcyaml: the text onto the schema's structs; *y NULL and a message on failure. */
+static qb_err load_structs(const char *text, yloc *L, y_config **y, char *msg, size_t msgsize) {
   build_fixed_schema();
   log_capture lc = {.used = 0};
   lc.buf[0] = '\0';
@@ -634,328 +1024,49 @@ qb_err qb_config_parse(const char *text, const char *source, char *const *sets, 
                          .mem_fn = cyaml_mem,
                          .log_level = CYAML_LOG_ERROR,
                          .flags = CYAML_CFG_DEFAULT};
-  y_config *y = NULL;
+  *y = NULL;
+  cyaml_err_t ce = cyaml_load_data((const uint8_t *)text, strlen(text), &ycfg, &config_schema,
+                                   (cyaml_data_t **)y, NULL);
+  if (ce == CYAML_OK && *y) return QB_OK;
+  if (ce == CYAML_OK) L->ok = 0; /* empty document */
+  cyaml_message(lc.buf, L, msg, msgsize);
+  if (*y) cyaml_free(&ycfg, &config_schema, *y, 0);
+  *y = NULL;
+  return QB_ECONFIG;
+}
+
+static void free_structs(y_config *y) {
+  cyaml_config_t ycfg = {.log_fn = cyaml_log_to_buffer, .mem_fn = cyaml_mem};
+  if (y) cyaml_free(&ycfg, &config_schema, y, 0);
+}
+
+qb_err qb_config_parse(const char *text, const char *source, char *const *sets, int nsets,
+                       qb_config *cfg, char *msg, size_t msgsize) {
+  memset(cfg, 0, sizeof *cfg);
   qb_err err = yaml_screen(text, source, msg, msgsize);
   if (err) return err;
-  yloc L;
-  yloc_open(&L, text, source);
-  char at[512], names[2048];
-
-  cyaml_err_t ce = cyaml_load_data((const uint8_t *)text, strlen(text), &ycfg, &config_schema,
-                                   (cyaml_data_t **)&y, NULL);
-  if (ce != CYAML_OK || !y) {
-    if (!y && ce == CYAML_OK) L.ok = 0; /* empty document */
-    cyaml_message(lc.buf, &L, msg, msgsize);
-    err = QB_ECONFIG;
-    goto cleanup;
+  pctx c = {.cfg = cfg, .msg = msg, .msgsize = msgsize};
+  yloc_open(&c.L, text, source);
+  y_config *y = NULL;
+  err = load_structs(text, &c.L, &y, msg, msgsize);
+  c.y = y;
+  if (!err) err = parse_model(&c);
+  if (!err) err = parse_axes(&c);
+  if (!err) err = parse_fixed(&c);
+  if (!err) err = parse_sets(&c, sets, nsets);
+  if (!err) err = check_given(&c);
+  if (!err) err = parse_fields(&c);
+  if (!err) err = parse_boundaries(&c);
+  if (!err) err = parse_eps(&c);
+  if (!err) err = parse_mode(&c);
+  if (!err) {
+    if (y->output) snprintf(cfg->output, sizeof cfg->output, "%s", y->output);
+    cfg->text = dup_str(text);
+    cfg->normalized = normalize(cfg);
+    if (!cfg->text || !cfg->normalized) err = out_of_memory(&c, "the config text");
   }
-
-  const qb_model *m = qb_model_find(y->model);
-  if (!m) {
-    names[0] = '\0';
-    for (int i = 0; qb_models[i]; i++)
-      snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
-               qb_models[i]->name);
-    FAIL("%s: model = '%s' is unknown; allowed: %s", where(&L, "model", 0, at, sizeof at), y->model,
-         names);
-  }
-  cfg->model = m;
-  qb_model_defaults(m, cfg->fixed, cfg->given);
-  qb_model_param_names(m, names, sizeof names);
-
-  /* axes */
-  qb_grid *g = &cfg->grid;
-  int64_t shape[QB_MAX_AXES];
-  for (unsigned d = 0; d < y->axes_count; d++) {
-    y_axis *ya = &y->axes[d];
-    qb_axis *a = &g->axes[g->ndim];
-    char path[64];
-    snprintf(path, sizeof path, "axes/%u/name", d);
-    int pi = qb_model_param_index(m, ya->name);
-    if (pi < 0)
-      FAIL("%s: axes[%u].name = '%s' is not a parameter of model %s; allowed: %s",
-           where(&L, path, 0, at, sizeof at), d, ya->name, m->name, names);
-    for (int e = 0; e < g->ndim; e++)
-      if (g->axes[e].param == pi)
-        FAIL("%s: axes[%u].name = '%s' duplicates axes[%d]; allowed: each parameter on at most "
-             "one axis",
-             where(&L, path, 0, at, sizeof at), d, ya->name, e);
-    snprintf(a->name, sizeof a->name, "%s", ya->name);
-    a->param = pi;
-    g->ndim++;
-    snprintf(path, sizeof path, "axes/%u", d);
-    int has_range = ya->min || ya->max || ya->n || ya->scale;
-    if (ya->values && has_range)
-      FAIL("%s: axes[%u] (%s) has both 'values' and min/max/n/scale; allowed: either a list "
-           "'values' or 'min', 'max', 'n' (and optional 'scale')",
-           where(&L, path, 0, at, sizeof at), d, ya->name);
-    if (ya->values) {
-      a->kind = QB_AXIS_LIST;
-      a->n = ya->values_count;
-      if (a->n > QB_AXIS_NMAX)
-        FAIL("%s: axes[%u].values has %lld entries; allowed: at most %lld",
-             where(&L, path, 0, at, sizeof at), d, (long long)a->n, (long long)QB_AXIS_NMAX);
-      a->values = malloc((size_t)a->n * sizeof(double));
-      if (!a->values) {
-        err = QB_ENOMEM;
-        snprintf(msg, msgsize, "out of memory");
-        goto cleanup;
-      }
-      for (int64_t i = 0; i < a->n; i++) {
-        snprintf(path, sizeof path, "axes/%u/values/%lld", d, (long long)i);
-        if (!qb_config_parse_number(ya->values[i], &a->values[i]))
-          FAIL("%s: axes[%u].values[%lld] = '%s' %s; allowed: %s",
-               where(&L, path, 0, at, sizeof at), d, (long long)i, ya->values[i],
-               not_number(ya->values[i]), QB_NUMBER_ALLOWED);
-        char why[512];
-        if (qb_model_check_value(m, pi, a->values[i], why, sizeof why))
-          FAIL("%s: axes[%u].values[%lld]: %s", where(&L, path, 0, at, sizeof at), d, (long long)i,
-               why);
-        if (i > 0 && !(a->values[i] > a->values[i - 1]))
-          FAIL("%s: axes[%u].values[%lld] = %.17g is not greater than values[%lld] = %.17g; "
-               "allowed: strictly increasing coordinates",
-               where(&L, path, 0, at, sizeof at), d, (long long)i, a->values[i], (long long)i - 1,
-               a->values[i - 1]);
-      }
-    } else {
-      if (!ya->min || !ya->max || !ya->n)
-        FAIL("%s: axes[%u] (%s) needs 'values' or all of 'min', 'max', 'n'; missing: %s%s%s",
-             where(&L, path, 0, at, sizeof at), d, ya->name, ya->min ? "" : "min ",
-             ya->max ? "" : "max ", ya->n ? "" : "n");
-      static const char *const keys[3] = {"min", "max", "n"};
-      const char *txt[3] = {ya->min, ya->max, ya->n};
-      double *dst[3] = {&a->min, &a->max, NULL};
-      for (int k = 0; k < 3; k++) {
-        snprintf(path, sizeof path, "axes/%u/%s", d, keys[k]);
-        bool ok = dst[k] ? qb_config_parse_number(txt[k], dst[k]) : parse_integer(txt[k], &a->n);
-        if (!ok)
-          FAIL("%s: axes[%u].%s = '%s' %s; allowed: %s", where(&L, path, 0, at, sizeof at), d,
-               keys[k], txt[k], dst[k] ? not_number(txt[k]) : "is not an integer",
-               dst[k] ? QB_NUMBER_ALLOWED : "an integer >= 1 (e.g. 101 or 1e3)");
-      }
-      a->kind = QB_AXIS_LIN;
-      if (ya->scale) {
-        snprintf(path, sizeof path, "axes/%u/scale", d);
-        if (strcmp(ya->scale, "log") == 0)
-          a->kind = QB_AXIS_LOG;
-        else if (strcmp(ya->scale, "lin") != 0)
-          FAIL("%s: axes[%u].scale = '%s'; allowed: lin, log", where(&L, path, 0, at, sizeof at), d,
-               ya->scale);
-      }
-      snprintf(path, sizeof path, "axes/%u/n", d);
-      if (a->n < 1)
-        FAIL("%s: axes[%u].n = %lld; allowed: an integer >= 1", where(&L, path, 0, at, sizeof at),
-             d, (long long)a->n);
-      if (a->n > QB_AXIS_NMAX)
-        FAIL("%s: axes[%u].n = %lld; allowed: at most %lld points on one axis (its coordinates "
-             "are held in memory)",
-             where(&L, path, 0, at, sizeof at), d, (long long)a->n, (long long)QB_AXIS_NMAX);
-      char why[512];
-      snprintf(path, sizeof path, "axes/%u/min", d);
-      if (qb_model_check_value(m, pi, a->min, why, sizeof why))
-        FAIL("%s: axes[%u].min: %s", where(&L, path, 0, at, sizeof at), d, why);
-      snprintf(path, sizeof path, "axes/%u/max", d);
-      if (qb_model_check_value(m, pi, a->max, why, sizeof why))
-        FAIL("%s: axes[%u].max: %s", where(&L, path, 0, at, sizeof at), d, why);
-      if (a->n > 1 && !(a->min < a->max))
-        FAIL("%s: axes[%u] (%s): min = %.17g, max = %.17g; allowed: min < max (or n = 1)",
-             where(&L, path, 0, at, sizeof at), d, ya->name, a->min, a->max);
-      if (a->kind == QB_AXIS_LOG && !(a->min > 0))
-        FAIL("%s: axes[%u] (%s) has scale log with min = %.17g; allowed: 0 < min < max",
-             where(&L, path, 0, at, sizeof at), d, ya->name, a->min);
-    }
-    cfg->given[pi] = true;
-    shape[g->ndim - 1] = a->n;
-  }
-  g->npoints = qb_grid_count(g->ndim, shape);
-  if (g->npoints < 0)
-    FAIL("%s: the grid's point count (product of the axis lengths) exceeds 2^63 - 1; allowed: "
-         "fewer points",
-         where(&L, "axes", 0, at, sizeof at));
-  for (int d = 0; d < g->ndim; d++) {
-    qb_axis *a = &g->axes[d];
-    if (a->kind == QB_AXIS_LIST) continue;
-    a->values = malloc((size_t)a->n * sizeof(double));
-    if (!a->values) {
-      err = QB_ENOMEM;
-      snprintf(msg, msgsize, "out of memory for axis %s (n = %lld)", a->name, (long long)a->n);
-      goto cleanup;
-    }
-    for (int64_t i = 0; i < a->n; i++)
-      a->values[i] = qb_grid_axis_value(a->kind, a->min, a->max, a->n, i);
-  }
-
-  /* fixed */
-  if (y->fixed)
-    for (int k = 0; k < union_count; k++) {
-      if (!y->fixed->v[k]) continue;
-      char path[128];
-      snprintf(path, sizeof path, "fixed/%s", union_names[k]);
-      int pi = qb_model_param_index(m, union_names[k]);
-      if (pi < 0)
-        FAIL("%s: fixed.%s is not a parameter of model %s; allowed: %s",
-             where(&L, path, 1, at, sizeof at), union_names[k], m->name, names);
-      if (cfg->given[pi])
-        FAIL("%s: fixed.%s is also an axis; allowed: a parameter either on an axis or fixed",
-             where(&L, path, 1, at, sizeof at), union_names[k]);
-      double v;
-      if (!qb_config_parse_number(y->fixed->v[k], &v))
-        FAIL("%s: fixed.%s = '%s' %s; allowed: %s", where(&L, path, 0, at, sizeof at),
-             union_names[k], y->fixed->v[k], not_number(y->fixed->v[k]), QB_NUMBER_ALLOWED);
-      char why[512];
-      if (qb_model_check_value(m, pi, v, why, sizeof why))
-        FAIL("%s: fixed.%s: %s", where(&L, path, 0, at, sizeof at), union_names[k], why);
-      cfg->fixed[pi] = v;
-      cfg->given[pi] = true;
-    }
-  for (int s = 0; s < nsets; s++) {
-    char why[1024];
-    for (int d = 0; d < g->ndim; d++) {
-      size_t len = strlen(g->axes[d].name);
-      if (strncmp(sets[s], g->axes[d].name, len) == 0 && sets[s][len] == '=')
-        FAIL("--set %s: '%s' is an axis; allowed: parameters not on an axis", sets[s],
-             g->axes[d].name);
-    }
-    if (qb_config_parse_assignment(m, sets[s], cfg->fixed, cfg->given, why, sizeof why))
-      FAIL("--set %s: %s", sets[s], why);
-  }
-  {
-    char why[1024];
-    if (qb_model_check_given(m, cfg->given, why, sizeof why)) {
-      char locs[1024] = "";
-      for (int i = 0; i < m->nparams; i++) {
-        char quoted[QB_NAME_MAX + 2], path[128];
-        snprintf(quoted, sizeof quoted, "'%s'", m->params[i].name);
-        if (!cfg->given[i] || !strstr(why, quoted)) continue;
-        snprintf(path, sizeof path, "fixed/%s", m->params[i].name);
-        for (int d = 0; d < g->ndim; d++)
-          if (g->axes[d].param == i) snprintf(path, sizeof path, "axes/%d/name", d);
-        snprintf(locs + strlen(locs), sizeof locs - strlen(locs), " [%s at %s]", m->params[i].name,
-                 where(&L, path, 1, at, sizeof at));
-      }
-      FAIL("%s: %s%s", source, why, locs);
-    }
-  }
-
-  /* fields */
-  bool want[QB_MAX_FIELDS] = {false};
-  if (y->fields) {
-    char fnames[2048];
-    qb_model_field_names(m, fnames, sizeof fnames);
-    for (unsigned k = 0; k < y->fields_count; k++) {
-      int fi = qb_model_field_index(m, y->fields[k]);
-      char path[64];
-      snprintf(path, sizeof path, "fields/%u", k);
-      if (fi < 0)
-        FAIL("%s: fields[%u] = '%s' is not a field of model %s; allowed: %s",
-             where(&L, path, 0, at, sizeof at), k, y->fields[k], m->name, fnames);
-      want[fi] = true;
-    }
-  } else {
-    for (int i = 0; i < m->nfields; i++)
-      want[i] = true;
-  }
-  want[m->nfields - 1] = true; /* status */
-  for (int i = 0; i < m->nfields; i++)
-    if (want[i]) cfg->fields[cfg->nfields++] = i;
-
-  if (y->boundaries) {
-    y_boundaries *yb = y->boundaries;
-    qb_boundary_spec *b = &cfg->boundaries;
-    b->on = true;
-    b->field = qb_model_field_index(m, yb->field ? yb->field : "growth_rate");
-    if (b->field < 0 || m->fields[b->field].dtype != QB_F64) {
-      char fnames[2048];
-      qb_model_field_names(m, fnames, sizeof fnames);
-      FAIL("%s: boundaries.field = '%s' is not a floating-point field of model %s; allowed: %s",
-           where(&L, "boundaries/field", 0, at, sizeof at), yb->field ? yb->field : "growth_rate",
-           m->name, fnames);
-    }
-    b->level = 0.0;
-    if (yb->level && !qb_config_parse_number(yb->level, &b->level))
-      FAIL("%s: boundaries.level = '%s' %s; allowed: %s",
-           where(&L, "boundaries/level", 0, at, sizeof at), yb->level, not_number(yb->level),
-           QB_NUMBER_ALLOWED);
-    b->axis = g->ndim - 1;
-    if (yb->axis) {
-      b->axis = -1;
-      for (int d = 0; d < g->ndim; d++)
-        if (strcmp(g->axes[d].name, yb->axis) == 0) b->axis = d;
-    }
-    if (b->axis < 0 || g->axes[b->axis].n < 2)
-      FAIL("%s: boundaries.axis = '%s'; allowed: an axis of the grid with n >= 2",
-           where(&L, "boundaries/axis", 0, at, sizeof at),
-           yb->axis ? yb->axis : g->axes[g->ndim - 1].name);
-  }
-  if (y->eps) {
-    qb_ep_spec *e = &cfg->eps;
-    int ax[2] = {-1, -1};
-    for (int k = 0; k < 2; k++)
-      for (int d = 0; d < g->ndim; d++)
-        if (strcmp(g->axes[d].name, y->eps->axes[k]) == 0) ax[k] = d;
-    for (int k = 0; k < 2; k++) {
-      char path[32];
-      snprintf(path, sizeof path, "eps/axes/%d", k);
-      if (ax[k] < 0 || g->axes[ax[k]].n < 2)
-        FAIL("%s: eps.axes[%d] = '%s'; allowed: an axis of the grid with n >= 2",
-             where(&L, path, 0, at, sizeof at), k, y->eps->axes[k]);
-    }
-    if (ax[0] == ax[1])
-      FAIL("%s: eps.axes names '%s' twice; allowed: two different axes",
-           where(&L, "eps/axes", 0, at, sizeof at), y->eps->axes[0]);
-    if (!m->disc)
-      FAIL("%s: eps: model %s has no discriminant; allowed: eps only for models with one",
-           where(&L, "eps", 1, at, sizeof at), m->name);
-    e->on = true;
-    e->ax = ax[0];
-    e->ay = ax[1];
-  }
-
-  if (y->mode && strcmp(y->mode, "grid") != 0 && strcmp(y->mode, "adaptive") != 0)
-    FAIL("%s: mode = '%s'; allowed: grid, adaptive", where(&L, "mode", 0, at, sizeof at), y->mode);
-  int64_t depth = 0;
-  if (y->max_depth && !parse_integer(y->max_depth, &depth))
-    FAIL("%s: max_depth = '%s' is not an integer; allowed: an integer from 1 to 10",
-         where(&L, "max_depth", 0, at, sizeof at), y->max_depth);
-  if (y->mode && strcmp(y->mode, "adaptive") == 0) {
-    if (depth < 1 || depth > 10)
-      FAIL("%s: mode adaptive needs max_depth = %lld; allowed: an integer from 1 to 10",
-           where(&L, y->max_depth ? "max_depth" : "mode", 0, at, sizeof at), (long long)depth);
-    int dx = g->ndim - 1, dy = g->ndim - 2;
-    if (dy < 0 || g->axes[dx].n < 2 || g->axes[dy].n < 2)
-      FAIL("%s: mode adaptive refines the plane of the last two axes; allowed: at least two "
-           "axes, the last two with n >= 2",
-           where(&L, "mode", 0, at, sizeof at));
-    if (!cfg->boundaries.on && !cfg->eps.on)
-      FAIL("%s: mode adaptive refines boundaries and EPs; allowed: with a boundaries or eps "
-           "section",
-           where(&L, "mode", 0, at, sizeof at));
-    if (cfg->boundaries.on && cfg->boundaries.axis != dx && cfg->boundaries.axis != dy)
-      FAIL("%s: boundaries.axis = '%s' is not in the adaptive plane; allowed: %s or %s",
-           where(&L, "boundaries", 0, at, sizeof at), g->axes[cfg->boundaries.axis].name,
-           g->axes[dy].name, g->axes[dx].name);
-    if (cfg->eps.on &&
-        !((cfg->eps.ax == dx && cfg->eps.ay == dy) || (cfg->eps.ax == dy && cfg->eps.ay == dx)))
-      FAIL("%s: eps.axes must be the adaptive plane; allowed: [%s, %s]",
-           where(&L, "eps/axes", 0, at, sizeof at), g->axes[dy].name, g->axes[dx].name);
-    cfg->adaptive_depth = (int)depth;
-  } else if (y->max_depth) {
-    FAIL("%s: max_depth = %lld without mode adaptive; allowed: max_depth only with mode: "
-         "adaptive",
-         where(&L, "max_depth", 0, at, sizeof at), (long long)depth);
-  }
-
-  if (y->output) snprintf(cfg->output, sizeof cfg->output, "%s", y->output);
-  cfg->text = dup_str(text);
-  cfg->normalized = normalize(cfg);
-  if (!cfg->text || !cfg->normalized) {
-    err = QB_ENOMEM;
-    snprintf(msg, msgsize, "out of memory");
-  }
-
-cleanup:
-  if (y) cyaml_free(&ycfg, &config_schema, y, 0);
-  yloc_close(&L);
+  free_structs(y);
+  yloc_close(&c.L);
   if (err) qb_config_free(cfg);
   return err;
 }
