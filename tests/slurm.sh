@@ -30,6 +30,7 @@ cleanup() {
   rm -rf "$dir" "$work"
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM HUP
 # one failure line, the closing line, exit
 abort() {
   ok "$1" 1
@@ -48,7 +49,7 @@ alive() {
     abort "the cluster died: $(sed 's/^cluster.sh: //' "$work/alive.err" | tail -1)"
 }
 field() { # JOB FIELD -> the field of `scontrol show job` (empty if unknown)
-  timeout 10 scontrol show job -o "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1
+  timeout 5 scontrol show job -o "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1
 }
 final_state() {
   case $1 in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | \
@@ -60,9 +61,9 @@ wait_job() {
   local id=$1 deadline=$((SECONDS + $2))
   state=""
   while :; do
+    alive # first: a query to a dead cluster would only time out
     state=$(field "$id" JobState)
     final_state "$state" && break
-    alive
     [ "$SECONDS" -lt "$deadline" ] || { state="${state:-unknown} after $2 s"; break; }
     sleep 0.5
   done
@@ -100,14 +101,14 @@ while :; do
       ranks="$ranks $pid"
       has_sig "$pid" SigCgt $usr1 && n=$((n + 1))
     fi
-  done < <(scontrol listpids "$id2" 2>/dev/null | tail -n +2)
+  done < <(timeout 5 scontrol listpids "$id2" 2>/dev/null | tail -n +2)
   if [ "$n" = 2 ] && [ -n "$shell" ] && has_sig "$shell" SigCgt $usr1; then
     kill -STOP $ranks && break
   fi
+  alive
   state=$(field "$id2" JobState)
   final_state "$state" && break
   grep -q "qbmap: done" "$work/job2.log" 2>/dev/null && break
-  alive
   [ "$SECONDS" -lt "$deadline" ] || break
   sleep 0.1
 done
@@ -179,13 +180,13 @@ ok "requeued job: bitwise identical to an uninterrupted run" $?
 echo "slurm: job 2 log:"
 grep -E "^qbmap job|resuming|stopped by a signal|qbmap: done" "$work/job2.log" | sed 's/^/    /'
 
-# stop the cluster: no daemon (nor anything else started under $dir) may be left
+# stop the cluster: no daemon (nor any other process of the cluster) may be left
 pids=$(cat "$dir"/*.pid 2>/dev/null)
 "$src/slurm/cluster.sh" stop "$dir"
 left=""
-for p in $pids $(grep -l -s -F "$dir" /proc/[0-9]*/cmdline | cut -d/ -f3); do
+for p in $pids $("$src/slurm/cluster.sh" members "$dir"); do
   s=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -c1)
-  [ -n "$s" ] && [ "$s" != Z ] && [ "$p" != $$ ] && left="$left $p"
+  [ -n "$s" ] && [ "$s" != Z ] && left="$left $p"
 done
 ok "no daemon left running (${left:- none})" $([ -z "$left" ] && echo 0 || echo 1)
 echo "slurm: $pass passed, $fail failed"

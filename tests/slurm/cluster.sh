@@ -10,36 +10,79 @@
 #          daemons).  Without ports it picks free ones and, if a daemon still cannot bind (a
 #          port taken in between), retries with new ones.
 #   cluster.sh alive DIR   -> exit 0 if munged, slurmctld and slurmd are all running, else
-#                             prints "cluster.sh: DAEMON is not running (LAST LOG LINE)" on
-#                             stderr and exits 1
-#   cluster.sh stop DIR    -> stops the daemons recorded in DIR/*.pid, waits until gone
+#                             prints "cluster.sh: DAEMON (PID) is not running; ..." on stderr
+#                             and exits 1
+#   cluster.sh stop DIR    -> kills what jobs left running (see members), stops the daemons
+#                             recorded in DIR/*.pid; waits until all are gone
+#   cluster.sh members DIR -> prints the PIDs of every running process of the cluster
 # DIR must be short (<= 60 characters: the munge socket path).
 set -u
-cmd=${1:?usage: cluster.sh start|alive|stop DIR} dir=${2:?usage: cluster.sh start|alive|stop DIR}
+usage="usage: cluster.sh start|alive|members|stop DIR"
+cmd=${1:?$usage} dir=${2:?$usage}
 
 # a running (not zombie) process; stopped daemons may linger as <defunct> until reaped
 running() {
   local s
-  s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$1" ] && read -r s 2>/dev/null <"/proc/$1/stat" || return 1
   s=${s##*) }
   [ "${s%% *}" != Z ] && [ "${s%% *}" != X ]
 }
-pid_of() { cat "$dir/$1.pid" 2>/dev/null; }
-# the last error line a daemon logged (for the one-line failure message)
-last_error() {
+raw_pid() { cat "$dir/$1.pid" 2>/dev/null; }
+# the recorded PID of daemon $1, if that process still runs as $1 (a reused PID is not it)
+pid_of() {
+  local pid comm
+  pid=$(cat "$dir/$1.pid" 2>/dev/null) && read -r comm 2>/dev/null <"/proc/$pid/comm" &&
+    [ "$comm" = "$1" ] && echo "$pid"
+}
+# the last line a daemon logged (for the one-line failure message)
+last_line() {
   local l
-  l=$(grep -hE 'error|fatal|Error' "$dir/log/$1.log" "$dir/log/$1.out" 2>/dev/null | tail -1)
-  echo "${l:-no error logged; see $dir/log/$1.log}"
+  l=$(cat "$dir/log/$1.log" "$dir/log/$1.out" 2>/dev/null | grep -v '^\s*$' | tail -1)
+  echo "${l:-nothing logged}"
+}
+# every other running process of this cluster: started with its SLURM_CONF in the environment
+# (slurmstepd, batch scripts, srun, job steps, ...) or naming DIR on its command line; not this
+# script nor its ancestors
+members() {
+  local p q=$BASHPID skip=" $BASHPID " s
+  while [ "$q" -gt 1 ] 2>/dev/null; do # this (sub)shell's ancestors
+    read -r s 2>/dev/null <"/proc/$q/stat" || break
+    s=${s##*) }
+    read -r _ q _ <<<"$s"
+    skip="$skip$q "
+  done
+  for p in $({
+    grep -l -s -z -x -F "SLURM_CONF=$dir/slurm.conf" /proc/[0-9]*/environ
+    grep -l -s -F "$dir/" /proc/[0-9]*/cmdline
+  } | cut -d/ -f3 | sort -un); do
+    [[ $skip == *" $p "* ]] && continue
+    running "$p" && echo "$p"
+  done
 }
 stop() {
-  local f pid
-  for f in slurmd slurmctld munged; do
-    pid=$(pid_of $f) || continue
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null
-    for _ in $(seq 50); do running "$pid" || break; sleep 0.1; done
-    running "$pid" && kill -KILL "$pid" 2>/dev/null
-    rm -f "$dir/$f.pid"
+  local f p pids others left=""
+  # whatever the jobs left (only after a failure: normally every job has ended): by PID
+  others=$(members | grep -v -x -F "$(for f in slurmd slurmctld munged; do pid_of $f; done)")
+  if [ -n "$others" ]; then
+    kill -KILL $others 2>/dev/null
+    for _ in $(seq 50); do
+      left=""
+      for p in $others; do running "$p" && left=1; done
+      [ -z "$left" ] && break
+      sleep 0.1
+    done
+  fi
+  # the daemons: TERM, up to 5 s to exit, then KILL
+  pids=$(for f in slurmd slurmctld munged; do pid_of $f; done)
+  [ -n "$pids" ] && kill $pids 2>/dev/null
+  for _ in $(seq 50); do
+    left=""
+    for p in $pids; do running "$p" && left="$left $p"; done
+    [ -z "$left" ] && break
+    sleep 0.1
   done
+  [ -n "$left" ] && kill -KILL $left 2>/dev/null
+  rm -f "$dir"/{slurmd,slurmctld,munged}.pid
 }
 # exit 0 if all three daemons run, else 1 with a one-line reason on stdout
 check_alive() {
@@ -47,7 +90,7 @@ check_alive() {
   for f in munged slurmctld slurmd; do
     pid=$(pid_of $f)
     if [ -z "$pid" ] || ! running "$pid"; then
-      echo "$f is not running ($(last_error $f))"
+      echo "$f ($(cat "$dir/$f.pid" 2>/dev/null || echo 'no PID')) is not running; its last log line: $(last_line $f)"
       return 1
     fi
   done
@@ -55,6 +98,7 @@ check_alive() {
 
 case $cmd in
   stop) stop; exit 0 ;;
+  members) members; exit 0 ;;
   alive) why=$(check_alive) || { echo "cluster.sh: $why" >&2; exit 1; }; exit 0 ;;
   start) ;;
   *) echo "cluster.sh: unknown command '$cmd'" >&2; exit 2 ;;
@@ -73,7 +117,7 @@ mungekey --create --keyfile="$dir/munge/munge.key" --force >/dev/null 2>&1 ||
 chmod 600 "$dir/munge/munge.key"
 munged --force --key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.socket" \
   --pid-file="$dir/munged.pid" --log-file="$dir/log/munged.log" --seed-file="$dir/munge/seed" \
-  --origin=127.0.0.1 || fail "munged did not start ($(last_error munged))"
+  --origin=127.0.0.1 || fail "munged did not start: $(last_line munged)"
 
 # node: name and memory of this machine; more CPUs than cores so that the tests' jobs run at once
 node=$(slurmd -C | head -1)
@@ -144,8 +188,8 @@ attempt() {
   echo $! >"$dir/slurmd.pid"
   while :; do
     for f in slurmctld slurmd; do
-      pid=$(pid_of $f)
-      running "$pid" || { echo "$f died: $(last_error $f)"; return 2; }
+      pid=$(raw_pid $f) # (maybe not yet exec'd: no name check)
+      running "$pid" || { echo "$f died: $(last_line $f)"; return 2; }
     done
     [ "$(timeout 5 sinfo -h -o %T 2>/dev/null | head -1)" = idle ] && return 0
     [ "$SECONDS" -lt "$deadline" ] || { echo "the node was not idle after 25 s"; return 1; }
