@@ -21,11 +21,10 @@ dir=$(mktemp -d /tmp/qbs-XXXXXX) # short: sockets live under it
 work=$(mktemp -d)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 QBMAP=$qbmap
 pass=0 fail=0 refs=""
+. "$src/slurm/procs.sh"
 ok() { if [ "$2" = 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL $1"; fi; }
 cleanup() {
-  if [ -n "$refs" ]; then # the local reference runs, if still running (by PID)
-    kill $(cat "/proc/$refs/task/$refs/children" 2>/dev/null) "$refs" 2>/dev/null
-  fi
+  [ -n "$refs" ] && { kill_tree "$refs"; wait "$refs"; } 2>/dev/null # the local reference runs
   "$src/slurm/cluster.sh" stop "$dir"
   rm -rf "$dir" "$work"
 }
@@ -117,7 +116,7 @@ ok "the long job's 2 ranks were frozen mid-sweep with handlers installed (found:
 
 # the local reference runs, meanwhile (they also fill the requeued job's wait)
 (
-  t="timeout 600"
+  t="timeout --foreground 600"
   $t "$mpiexec" -n 2 "$qbmap" run "$src/data/resume.yaml" -o "$work/ref1.h5" >"$work/ref1.log" 2>&1
   $t "$mpiexec" -n 2 "$qbmap" run "$src/data/slurm_long.yaml" -o "$work/ref2.h5" >"$work/ref2.log" 2>&1
   for v in 0.5 1 1.5; do
@@ -185,8 +184,7 @@ pids=$(cat "$dir"/*.pid 2>/dev/null)
 "$src/slurm/cluster.sh" stop "$dir"
 left=""
 for p in $pids $("$src/slurm/cluster.sh" members "$dir"); do
-  s=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -c1)
-  [ -n "$s" ] && [ "$s" != Z ] && left="$left $p"
+  running "$p" && left="$left $p"
 done
 ok "no daemon left running (${left:- none})" $([ -z "$left" ] && echo 0 || echo 1)
 echo "slurm: $pass passed, $fail failed"

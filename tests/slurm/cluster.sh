@@ -20,13 +20,7 @@ set -u
 usage="usage: cluster.sh start|alive|members|stop DIR"
 cmd=${1:?$usage} dir=${2:?$usage}
 
-# a running (not zombie) process; stopped daemons may linger as <defunct> until reaped
-running() {
-  local s
-  [ -n "$1" ] && read -r s 2>/dev/null <"/proc/$1/stat" || return 1
-  s=${s##*) }
-  [ "${s%% *}" != Z ] && [ "${s%% *}" != X ]
-}
+. "$(dirname "$0")/procs.sh"
 raw_pid() { cat "$dir/$1.pid" 2>/dev/null; }
 # the recorded PID of daemon $1, if that process still runs as $1 (a reused PID is not it)
 pid_of() {
@@ -40,48 +34,35 @@ last_line() {
   l=$(cat "$dir/log/$1.log" "$dir/log/$1.out" 2>/dev/null | grep -v '^\s*$' | tail -1)
   echo "${l:-nothing logged}"
 }
-# every other running process of this cluster: started with its SLURM_CONF in the environment
-# (slurmstepd, batch scripts, srun, job steps, ...) or naming DIR on its command line; not this
-# script nor its ancestors
-members() {
-  local p q=$BASHPID skip=" $BASHPID " s
-  while [ "$q" -gt 1 ] 2>/dev/null; do # this (sub)shell's ancestors
-    read -r s 2>/dev/null <"/proc/$q/stat" || break
-    s=${s##*) }
-    read -r _ q _ <<<"$s"
-    skip="$skip$q "
-  done
-  for p in $({
-    grep -l -s -z -x -F "SLURM_CONF=$dir/slurm.conf" /proc/[0-9]*/environ
-    grep -l -s -F "$dir/" /proc/[0-9]*/cmdline
-  } | cut -d/ -f3 | sort -un); do
-    [[ $skip == *" $p "* ]] && continue
-    running "$p" && echo "$p"
+# this cluster's slurmstepd processes (they have its SLURM_CONF in their environment)
+stepds() {
+  local p comm
+  for p in $(grep -l -s -z -x -F "SLURM_CONF=$dir/slurm.conf" /proc/[0-9]*/environ | cut -d/ -f3)
+  do
+    read -r comm 2>/dev/null <"/proc/$p/comm" && [ "$comm" = slurmstepd ] && echo "$p"
   done
 }
+daemons() { local f; for f in slurmd slurmctld munged; do pid_of $f; done; }
+# every running process of the cluster: the daemons, the job steps and all their descendants
+members() { tree $(daemons) $(stepds); }
 stop() {
-  local f p pids others left=""
+  local f d p pids left=""
   # whatever the jobs left (only after a failure: normally every job has ended): by PID
-  others=$(members | grep -v -x -F "$(for f in slurmd slurmctld munged; do pid_of $f; done)")
-  if [ -n "$others" ]; then
-    kill -KILL $others 2>/dev/null
+  kill_tree $(stepds)
+  # the daemons: TERM, up to 5 s to exit, then KILL; munged last (the others use it to shut
+  # down)
+  for f in "slurmd slurmctld" munged; do
+    pids=$(for d in $f; do pid_of "$d"; done)
+    [ -n "$pids" ] || continue
+    kill $pids 2>/dev/null
     for _ in $(seq 50); do
       left=""
-      for p in $others; do running "$p" && left=1; done
+      for p in $pids; do running "$p" && left="$left $p"; done
       [ -z "$left" ] && break
       sleep 0.1
     done
-  fi
-  # the daemons: TERM, up to 5 s to exit, then KILL
-  pids=$(for f in slurmd slurmctld munged; do pid_of $f; done)
-  [ -n "$pids" ] && kill $pids 2>/dev/null
-  for _ in $(seq 50); do
-    left=""
-    for p in $pids; do running "$p" && left="$left $p"; done
-    [ -z "$left" ] && break
-    sleep 0.1
+    [ -n "$left" ] && kill -KILL $left 2>/dev/null
   done
-  [ -n "$left" ] && kill -KILL $left 2>/dev/null
   rm -f "$dir"/{slurmd,slurmctld,munged}.pid
 }
 # exit 0 if all three daemons run, else 1 with a one-line reason on stdout
