@@ -81,7 +81,7 @@ has_sig() { # PID MASK-LINES SIGNAL-BIT: is the bit set in one of the /proc stat
 }
 
 # submit all three jobs at once (the node has 8 CPUs: they all run)
-id2=$(submit "$work/job2.log" "$jobs/sweep.sbatch" "$src/data/slurm_long.yaml" "$work/job2.h5")
+id2=$(submit "$work/job2.log" --ntasks=2 "$jobs/sweep.sbatch" "$src/data/slurm_long.yaml" "$work/job2.h5")
 id1=$(submit "$work/job1.log" "$jobs/sweep.sbatch" "$src/data/resume.yaml" "$work/job1.h5")
 id3=$(submit "$work/slice-%a.log" --array=0-2 "$jobs/slices.sbatch" \
   "$src/../examples/ep_fig6.yaml" gamma_b "0.5 1 1.5" "$work")
@@ -90,7 +90,7 @@ id3=$(submit "$work/slice-%a.log" --array=0-2 "$jobs/slices.sbatch" \
 
 # 2a. wait until the batch shell has its USR1 trap and both ranks their handlers; freeze the
 # ranks at once (SIGUSR1 = 10).  The sweep takes seconds, this poll a fraction of one.
-usr1=10 ranks="" shell="" deadline=$((SECONDS + 120))
+usr1=10 ranks="" shell="" frozen=1 deadline=$((SECONDS + 120))
 while :; do
   ranks="" shell="" n=0
   while read -r pid _ step lid _; do
@@ -102,7 +102,8 @@ while :; do
     fi
   done < <(timeout 5 scontrol listpids "$id2" 2>/dev/null | tail -n +2)
   if [ "$n" = 2 ] && [ -n "$shell" ] && has_sig "$shell" SigCgt $usr1; then
-    kill -STOP $ranks && break
+    kill -STOP $ranks 2>/dev/null && frozen=0 && break
+    kill -CONT $ranks 2>/dev/null # a rank was gone: undo
   fi
   alive
   state=$(field "$id2" JobState)
@@ -111,12 +112,11 @@ while :; do
   [ "$SECONDS" -lt "$deadline" ] || break
   sleep 0.1
 done
-frozen=$([ "$n" = 2 ] && ! grep -q "qbmap: done" "$work/job2.log" 2>/dev/null && echo 0 || echo 1)
 ok "the long job's 2 ranks were frozen mid-sweep with handlers installed (found:${ranks:- none}; state ${state:-?})" $frozen
 
 # the local reference runs, meanwhile (they also fill the requeued job's wait)
 (
-  t="timeout --foreground 600"
+  t="timeout --foreground 300"
   $t "$mpiexec" -n 2 "$qbmap" run "$src/data/resume.yaml" -o "$work/ref1.h5" >"$work/ref1.log" 2>&1
   $t "$mpiexec" -n 2 "$qbmap" run "$src/data/slurm_long.yaml" -o "$work/ref2.h5" >"$work/ref2.log" 2>&1
   for v in 0.5 1 1.5; do

@@ -105,7 +105,7 @@ node=$(slurmd -C | head -1)
 name=$(sed -n 's/^NodeName=\([^ ]*\).*/\1/p' <<<"$node")
 mem=$(sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' <<<"$node")
 [ -n "$name" ] && [ -n "$mem" ] || fail "slurmd -C gave no node line"
-cluster=qb$(basename "$dir" | tr -cd 'a-z0-9' | tail -c 30)
+cluster=qb$$$(basename "$dir" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9' | tail -c 24) # unique, <= 40
 first_job=$(((RANDOM * 32768 + RANDOM) % 50000000 + 1000))
 
 free_ports() { # two distinct ports the kernel considers free right now

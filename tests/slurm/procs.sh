@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2206
 # Process helpers for the slurm tests (sourced by tests/slurm.sh and tests/slurm/cluster.sh):
 # everything by PID, nothing by name.
 
