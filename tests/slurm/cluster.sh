@@ -45,6 +45,8 @@ stepds() {
 daemons() { local f; for f in slurmd slurmctld munged; do pid_of $f; done; }
 # every running process of the cluster: the daemons, the job steps and all their descendants
 members() { tree $(daemons) $(stepds); }
+# stop [raw]: with raw (a failed start: its daemons were just started) DIR/*.pid are trusted
+# without the name check
 stop() {
   local f d p pids left=""
   # whatever the jobs left (only after a failure: normally every job has ended): by PID
@@ -52,7 +54,7 @@ stop() {
   # the daemons: TERM, up to 5 s to exit, then KILL; munged last (the others use it to shut
   # down)
   for f in "slurmd slurmctld" munged; do
-    pids=$(for d in $f; do pid_of "$d"; done)
+    pids=$(for d in $f; do if [ "${1:-}" = raw ]; then raw_pid "$d"; else pid_of "$d"; fi; done)
     [ -n "$pids" ] || continue
     kill $pids 2>/dev/null
     for _ in $(seq 50); do
@@ -87,7 +89,7 @@ esac
 
 fail() {
   echo "cluster.sh: $*" >&2
-  stop
+  stop raw
   exit 1
 }
 [ ${#dir} -le 60 ] || fail "state dir '$dir' is longer than 60 characters (socket path limit)"
@@ -189,7 +191,7 @@ else
     [ $rc = 0 ] && break
     # kill what is left of this attempt before the next one
     for f in slurmd slurmctld; do
-      pid=$(pid_of $f) && kill -KILL "$pid" 2>/dev/null
+      pid=$(raw_pid $f) && kill -KILL "$pid" 2>/dev/null
       rm -f "$dir/$f.pid"
     done
     [ $rc = 2 ] && [ $try -lt 3 ] || fail "$why (ports $cport/$dport, attempt $try)"
