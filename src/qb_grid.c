@@ -44,11 +44,6 @@ int64_t qb_grid_nrounds(int64_t nblocks, int nranks) {
   return (nblocks + nranks - 1) / nranks;
 }
 
-int64_t qb_grid_round_block(int64_t nblocks, int nranks, int rank, int64_t round) {
-  int64_t b = round * nranks + rank;
-  return b < nblocks ? b : -1;
-}
-
 /* Boxes for [lo, hi) inside the sub-array of dimensions d.. at fixed outer indices `pre`. */
 static int boxes_rec(int ndim, const int64_t *shape, int d, int64_t *pre, int64_t lo, int64_t hi,
                      qb_box *out) {

@@ -1,33 +1,139 @@
 #!/usr/bin/env bash
-# The command line as documented: --version names the git commit and the library versions;
-# --help exits 0; `models` documents every field; `point` prints every field once and the
-# status in words; --print-config is examples/ep_fig3.yaml.
+# The command line as documented: --version names the source's git commit and the library
+# versions; --help prints the usage and exits 0; `models` lists exactly each model's parameters
+# and fields; `point` prints exactly the model's fields, in that order, each once, then the
+# status in words (values checked against closed forms where they are known); bad `point`
+# arguments are one line on stderr and exit 2; --print-config is examples/ep_fig3.yaml.
 # Usage: cli.sh QBMAP SOURCE_DIR
 set -u
 qbmap=$1 src=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 pass=0 fail=0
 ok() { if eval "$2"; then pass=$((pass + 1)); else echo "FAIL $1"; fail=$((fail + 1)); fi; }
+# same NAME GOT EXPECTED: exact comparison, both printed on failure
+same() {
+  if [ "$2" == "$3" ]; then pass=$((pass + 1)); else
+    echo "FAIL $1"; echo "  got:      $(tr '\n' ' ' <<<"$2")"; echo "  expected: $(tr '\n' ' ' <<<"$3")"
+    fail=$((fail + 1))
+  fi
+}
 
 v=$("$qbmap" --version)
 ok "--version" '[[ "$v" =~ ^qbmap\ [0-9]+\.[0-9]+\.[0-9]+\ \(git\ [0-9a-f]{40}(-dirty)?\) ]] && [[ "$v" == *"HDF5: 1."* ]] && [[ "$v" == *"GSL: 2."* ]] && [[ "$v" == *"MPI: "* ]]'
+if head=$(git -C "$src" rev-parse HEAD 2>/dev/null); then
+  ok "--version names the source's commit $head" '[[ "$v" == *"(git $head"* ]]'
+else
+  echo "note: $src is not a git checkout: commit not compared"
+fi
+declare -A usage=(["--help"]="usage: qbmap COMMAND" ["run --help"]="usage: mpiexec -n N qbmap run"
+  ["point --help"]="usage: qbmap point MODEL" ["models --help"]="usage: qbmap models")
 for c in "--help" "run --help" "point --help" "models --help"; do
-  ok "$c" '"$qbmap" $c >/dev/null'
+  ok "$c: usage on stdout, exit 0" 'h=$("$qbmap" $c) && [[ "$h" == "${usage[$c]}"* ]]'
 done
-ok "no command: usage, exit 2" '"$qbmap" >/dev/null 2>&1; [ $? -eq 2 ]'
-ok "unknown command: exit 2" '"$qbmap" frobnicate >/dev/null 2>&1; [ $? -eq 2 ]'
+ok "no command: usage on stderr, exit 2" 'e=$("$qbmap" 2>&1 >/dev/null); [ $? -eq 2 ] && [[ "$e" == "usage: qbmap"* ]]'
+ok "unknown command: exit 2, named" 'e=$("$qbmap" frobnicate 2>&1 >/dev/null); [ $? -eq 2 ] && [[ "$e" == *"unknown command '"'"'frobnicate'"'"'"* ]]'
+
 m=$("$qbmap" models)
-for f in growth_rate lambda_plus_re lambda_plus_im lambda_minus_re lambda_minus_im splitting regime \
-         E_A_ss E_B_ss E_A E_B log_E_B P_B t_crit t_crit_approx realizable status; do
-  ok "models lists $f" 'grep -qE "^    $f +1 +(float64|int32) " <<<"$m"'
+# block MODEL KIND: the names listed under "  KIND (" of model MODEL, one per line
+block() {
+  awk -v model="$1" -v kind="$2" '
+    /^model / { in_model = ($2 == model); in_kind = 0; next }
+    /^[^ ]/ { in_model = 0; in_kind = 0 }
+    in_model && /^  [a-z]/ { in_kind = (index($0, "  " kind " (") == 1); next }
+    in_model && in_kind && /^    [^ ]/ { print $1 }' <<<"$m"
+}
+same "models: the models" "$(sed -n 's/^model //p' <<<"$m")" "$(printf '%s\n' ep threemode shared)"
+EP_FIELDS="growth_rate lambda_plus_re lambda_plus_im lambda_minus_re lambda_minus_im splitting regime
+E_A_ss E_B_ss E_A E_B log_E_B P_B t_crit t_crit_approx realizable realizable_margin status"
+same "models: ep fields" "$(block ep fields)" "$(tr ' ' '\n' <<<"$EP_FIELDS" | tr -s '\n')"
+same "models: ep parameters" "$(block ep parameters)" "$(printf '%s\n' delta_r alpha gamma_a gamma_b E_r E_max t)"
+for f in $EP_FIELDS; do
+  ok "models: ep field $f has unit 1 and a type" 'grep -qE "^    $f +1 +(float64|int32) " <<<"$m"'
 done
-for p in delta_r alpha gamma_a gamma_b E_r E_max t; do
-  ok "models lists parameter $p" 'grep -qE "^    $p " <<<"$m"'
+for mod in threemode shared; do
+  ok "models: $mod lists fields ending in status" '[ "$(block $mod fields | wc -l)" -ge 10 ] && [ "$(block $mod fields | tail -1)" = status ]'
+done
+
+# point: exactly the model's fields, in order, each once, then one status line
+fields_of_point() { sed -n 's/^\([A-Za-z_]*\) = .*/\1/p' <<<"$1"; }
+declare -A args=([ep]="delta_r=0.5 alpha=0 gamma_b=0.5 t=3"
+  [threemode]="delta=0.1 kappa_a=0.1 kappa_b=0.1 kappa_c=1 Gamma=1"
+  [shared]="Delta=0.1 kappa_a=0.1 kappa_b=0.1")
+for mod in ep threemode shared; do
+  out=$("$qbmap" point $mod ${args[$mod]})
+  rc=$?
+  ok "point $mod: exit 0" '[ $rc -eq 0 ]'
+  same "point $mod: the model's fields, in order, each once" "$(fields_of_point "$out")" "$(block $mod fields)"
+  ok "point $mod: every line is a field, then one status line" '[ "$(wc -l <<<"$out")" -eq $(($(block $mod fields | wc -l) + 1)) ] && [ "$(tail -1 <<<"$out" | cut -c1-8)" = "status: " ]'
 done
 out=$("$qbmap" point ep delta_r=0.5 alpha=0 gamma_b=0.5 t=3)
-ok "point: 17 fields then status" '[ "$(grep -c " = " <<<"$out")" -ge 17 ] && [ "$(tail -1 <<<"$out" | cut -c1-7)" = "status:" ]'
-ok "point: growth_rate = sqrt(3)/2 - 1/2" 'grep -qx "growth_rate = 0.3660254037844386" <<<"$out"'
-ok "point: nan spelled nan" 'grep -qx "E_B_ss = nan" <<<"$out"'
-ok "point: status in words" 'grep -q "^status: \[bit 0\] not stable" <<<"$out"'
+# gamma_a = gamma_b = 1/2, delta_r = 1/2: eigenvalues of M are (-1 +- sqrt 3)/2
+for kv in "growth_rate = 0.3660254037844386" "lambda_plus_re = 0" "lambda_plus_im = 0.3660254037844386" \
+          "lambda_minus_re = 0" "lambda_minus_im = -1.3660254037844386" "splitting = 1.7320508075688772" \
+          "regime = 2" "E_A_ss = nan" "E_B_ss = nan" "realizable = 0" "realizable_margin = -0.75" "status = 1"; do
+  ok "point: $kv" 'grep -qx "$kv" <<<"$out"'
+done
+same "point: status in words (bit 0 only)" "$(tail -1 <<<"$out")" \
+  "status: [bit 0] not stable (growth_rate >= -tol): steady-state fields are NaN"
+# E_A, E_B, P_B, log_E_B, t_crit against the closed-form solution x(t) = (e^{Mt} - 1) M^-1 f
+/usr/bin/python3 - "$out" <<'EOF'
+import sys
+import numpy as np
+v = dict(l.split(" = ") for l in sys.argv[1].splitlines() if " = " in l)
+M = np.array([[-0.5 - 0.5j, 1], [1, -0.5 + 0.5j]])
+f = np.array([1.0, 0.0])
+w, V = np.linalg.eig(M)
+Vi = np.linalg.inv(V)
+def x(t):
+    return V @ np.diag((np.exp(w * t) - 1) / w) @ Vi @ f
+def eb(t):
+    return abs(x(t)[1]) ** 2
+a, b = x(3.0)
+db = (M @ np.array([a, b]) + f)[1]
+want = {"E_A": abs(a) ** 2, "E_B": abs(b) ** 2, "P_B": 2 * (b.conjugate() * db).real,
+        "log_E_B": np.log(abs(b) ** 2)}
+lo, hi = 0.0, 0.01
+while eb(hi) < 1000:
+    lo, hi = hi, hi + 0.01
+for _ in range(100):
+    mid = 0.5 * (lo + hi)
+    lo, hi = (mid, hi) if eb(mid) < 1000 else (lo, mid)
+want["t_crit"] = 0.5 * (lo + hi)
+bad = 0
+for k, ref in want.items():
+    got = float(v[k])
+    if not abs(got - ref) <= 1e-13 * abs(ref):
+        print(f"FAIL point: {k} = {got!r}, closed form {ref!r}")
+        bad += 1
+tca = float(v["t_crit_approx"])
+if not (np.isfinite(tca) and tca > 0):
+    print(f"FAIL point: t_crit_approx = {tca} (Eq. 33 applies: alpha = 0, |delta_r| < 1, growing)")
+    bad += 1
+sys.exit(bad)
+EOF
+rc=$?
+ok "point: E_A, E_B, P_B, log_E_B, t_crit = closed form (rtol 1e-13), t_crit_approx finite" '[ $rc -eq 0 ]'
+out=$("$qbmap" point ep delta_r=2 alpha=0.5 gamma_b=1.5 t=1)
+same "point: two status bits in words" "$(tail -1 <<<"$out")" \
+  "status: [bit 1] E_B provably never reaches E_max: t_crit is NaN; [bit 3] Eq. 33 outside its regime (needs alpha = 0, |delta_r| < 1, growth > 0): t_crit_approx is NaN"
+ok "point: status = 10" 'grep -qx "status = 10" <<<"$out"'
+out=$("$qbmap" point threemode delta=0.1 kappa_a=0.1 kappa_b=0.1 kappa_c=1 Gamma=1)
+ok "point: status ok in words" '[ "$(tail -1 <<<"$out")" = "status: ok" ] && grep -qx "status = 0" <<<"$out"'
+
+# bad point arguments: nothing on stdout, one line on stderr naming the problem, exit 2
+bad() { # NAME PATTERN ARGS...
+  local name=$1 pat=$2 o e rc
+  shift 2
+  o=$("$qbmap" point "$@" 2>"$work/err"); rc=$?
+  e=$(cat "$work/err")
+  ok "point $name: exit 2, one line naming it" '[ $rc -eq 2 ] && [ -z "$o" ] && [ "$(wc -l <<<"$e")" -eq 1 ] && [[ "$e" == *"$pat"* ]]'
+}
+bad "unknown parameter" "unknown parameter 'foo'" ep foo=1 delta_r=0 alpha=0 gamma_b=1
+bad "unknown model" "unknown model 'nosuch'" nosuch
+bad "missing parameter" "'gamma_b' is required" ep delta_r=0.5
+bad "not a number" "'delta_r' = 'x' is not a number" ep delta_r=x alpha=0 gamma_b=1
+
 ok "print-config = examples/ep_fig3.yaml" '"$qbmap" run --print-config | cmp -s - "$src/examples/ep_fig3.yaml"'
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,7 +1,12 @@
 """Shared by the Python tests: count checks, print failures, close with the CTest-readable
-line "NAME: N passed, N failed" and the exit code; run `qbmap point`."""
+line "NAME: N passed, N failed" and the exit code; run `qbmap point`.  Nothing passes by
+default: no check at all is a failure, and an exception (a setup step that failed: a run, a
+missing file) is printed and counted as a failure inside `guarded(NAME)`, which closes with
+the report line."""
+import contextlib
 import subprocess
 import sys
+import traceback
 
 passed = failed = 0
 
@@ -13,23 +18,47 @@ def check(ok, what):
     else:
         failed += 1
         print("FAIL", what)
+    return bool(ok)
 
 
 def report(name):
+    global failed
+    if passed + failed == 0:
+        failed += 1
+        print("FAIL no checks were made")
     print(f"{name}: {passed} passed, {failed} failed")
+    sys.stdout.flush()
     sys.exit(1 if failed else 0)
+
+
+@contextlib.contextmanager
+def guarded(name):
+    """with guarded(NAME): the test body; any exception is a failure; then report(NAME)."""
+    try:
+        yield
+    except Exception as e:  # noqa: BLE001 - every setup failure must be reported
+        traceback.print_exc(file=sys.stdout)
+        detail = ""
+        if isinstance(e, subprocess.CalledProcessError):
+            detail = f": {e.stderr.decode() if isinstance(e.stderr, bytes) else e.stderr}"
+        check(False, f"setup failed: {type(e).__name__}: {e}{detail}")
+    report(name)
 
 
 def qbmap_point(qbmap, model, params):
     """Every field `qbmap point MODEL name=value ...` prints, as {name: float}; params are
-    passed with repr() so that doubles round-trip exactly."""
+    passed with repr() so that doubles round-trip exactly.  Raises if the output is not
+    exactly fields then one status line."""
     args = [f"{k}={v!r}" for k, v in params.items()]
     out = subprocess.run([qbmap, "point", model] + args, capture_output=True, text=True,
                          check=True).stdout
     vals = {}
-    for line in out.splitlines():
-        if line.startswith("status: "):
-            break
+    lines = out.splitlines()
+    if not lines or not lines[-1].startswith("status: "):
+        raise ValueError(f"qbmap point {model}: no status line at the end:\n{out}")
+    for line in lines[:-1]:
         k, v = line.split(" = ")
+        if k in vals:
+            raise ValueError(f"qbmap point {model}: field {k} printed twice")
         vals[k] = float(v)
     return vals

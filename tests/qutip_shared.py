@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import qutip as qt
 
-from qbcheck import check, qbmap_point, report
+from qbcheck import check, guarded, qbmap_point
 
 qbmap = sys.argv[1]
 POINTS = [
@@ -44,19 +44,19 @@ def qbmap_energies(pt, t):
     return v["E_A"], v["E_B"]
 
 
-for k, pt in enumerate(POINTS):
-    f2 = pt["F"] ** 2
-    ea6, eb6 = qutip_energies(pt, 6)
-    ea7, eb7 = qutip_energies(pt, 7)
-    trunc = max(np.max(np.abs(eb7 - eb6) / eb7), np.max(np.abs(ea7 - ea6) / ea7))
-    check(trunc < 1e-7, f"point {k}: Fock truncation 6 vs 7 levels changes energies by {trunc:.2e}")
-    worst = 0.0
-    for i, t in enumerate(TIMES):
-        ea, eb = qbmap_energies(pt, t)
-        for name, q, ref in (("E_B", eb, eb7[i]), ("E_A", ea, ea7[i])):
-            rel = abs(q / f2 - ref / f2) / (ref / f2)
-            worst = max(worst, rel)
-            check(rel < 1e-6, f"point {k} t={t}: {name}/F^2 qbmap {q / f2:.12g} vs QuTiP {ref / f2:.12g} (rel {rel:.2e})")
-    print(f"point {k}: truncation {trunc:.1e}, E_B/F^2(t={TIMES[-1]}) = {eb7[-1] / f2:.6g}, "
-          f"largest relative deviation qbmap vs QuTiP {worst:.1e}")
-report("qutip_shared")
+with guarded("qutip_shared"):
+    for k, pt in enumerate(POINTS):
+        f2 = pt["F"] ** 2
+        ea6, eb6 = qutip_energies(pt, 6)
+        ea7, eb7 = qutip_energies(pt, 7)
+        trunc = max(np.max(np.abs(eb7 - eb6) / eb7), np.max(np.abs(ea7 - ea6) / ea7))
+        check(trunc < 1e-7, f"point {k}: Fock truncation 6 vs 7 levels changes energies by {trunc:.2e}")
+        worst = 0.0
+        for i, t in enumerate(TIMES):
+            ea, eb = qbmap_energies(pt, t)
+            for name, q, ref in (("E_B", eb, eb7[i]), ("E_A", ea, ea7[i])):
+                rel = abs(q / f2 - ref / f2) / (ref / f2)
+                worst = max(worst, rel)
+                check(rel < 1e-6, f"point {k} t={t}: {name}/F^2 qbmap {q / f2:.12g} vs QuTiP {ref / f2:.12g} (rel {rel:.2e})")
+        print(f"point {k}: truncation {trunc:.1e}, E_B/F^2(t={TIMES[-1]}) = {eb7[-1] / f2:.6g}, "
+              f"largest relative deviation qbmap vs QuTiP {worst:.1e}")

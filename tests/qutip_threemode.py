@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import qutip as qt
 
-from qbcheck import check, qbmap_point, report
+from qbcheck import check, guarded, qbmap_point
 
 qbmap = sys.argv[1]
 
@@ -54,18 +54,18 @@ def qbmap_energies(pt, t):
     return v["E_A"], v["E_B"]
 
 
-for k, pt in enumerate(POINTS):
-    ea5, eb5 = qutip_energies(pt, 5)
-    ea6, eb6 = qutip_energies(pt, 6)
-    trunc = max(np.max(np.abs(eb6 - eb5) / eb6), np.max(np.abs(ea6 - ea5) / ea6))
-    check(trunc < 1e-7, f"point {k}: Fock truncation 5 vs 6 levels changes energies by {trunc:.2e}")
-    worst = 0.0
-    for i, t in enumerate(TIMES):
-        ea, eb = qbmap_energies(pt, t)
-        for name, q, ref in (("E_B", eb, eb6[i]), ("E_A", ea, ea6[i])):
-            rel = abs(q - ref) / ref
-            worst = max(worst, rel)
-            check(rel < 1e-6, f"point {k} t={t}: {name} qbmap {q:.12g} vs QuTiP {ref:.12g} (rel {rel:.2e})")
-    print(f"point {k}: truncation {trunc:.1e}, E_B(t={TIMES[-1]}) = {eb6[-1]:.6g}, "
-          f"largest relative deviation qbmap vs QuTiP {worst:.1e}")
-report("qutip_threemode")
+with guarded("qutip_threemode"):
+    for k, pt in enumerate(POINTS):
+        ea5, eb5 = qutip_energies(pt, 5)
+        ea6, eb6 = qutip_energies(pt, 6)
+        trunc = max(np.max(np.abs(eb6 - eb5) / eb6), np.max(np.abs(ea6 - ea5) / ea6))
+        check(trunc < 1e-7, f"point {k}: Fock truncation 5 vs 6 levels changes energies by {trunc:.2e}")
+        worst = 0.0
+        for i, t in enumerate(TIMES):
+            ea, eb = qbmap_energies(pt, t)
+            for name, q, ref in (("E_B", eb, eb6[i]), ("E_A", ea, ea6[i])):
+                rel = abs(q - ref) / ref
+                worst = max(worst, rel)
+                check(rel < 1e-6, f"point {k} t={t}: {name} qbmap {q:.12g} vs QuTiP {ref:.12g} (rel {rel:.2e})")
+        print(f"point {k}: truncation {trunc:.1e}, E_B(t={TIMES[-1]}) = {eb6[-1]:.6g}, "
+              f"largest relative deviation qbmap vs QuTiP {worst:.1e}")

@@ -13,14 +13,14 @@ import numpy as np
 import xarray as xr
 
 qbmap, mpiexec, src = sys.argv[1:4]
-from qbcheck import check, qbmap_point, report
+from qbcheck import check, guarded, qbmap_point
 
 
 def point(params):
     return qbmap_point(qbmap, "ep", params)
 
 
-with tempfile.TemporaryDirectory() as tmp:
+with guarded("readback"), tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, "rb.h5")
     subprocess.run([mpiexec, "-n", "2", qbmap, "run", os.path.join(src, "data", "readback.yaml"),
                     "-o", path, "--progress", "0"], check=True, capture_output=True)
@@ -43,16 +43,33 @@ with tempfile.TemporaryDirectory() as tmp:
         sel = ds["E_B"].sel(gamma_b=1.0, t=ds["t"].values[4], delta_r=0.0, method="nearest")
         check(np.isfinite(float(sel)), f"{engine}: .sel() works")
         ds.close()
-    # the /boundary group: both engines; each crossing is a zero of growth_rate (qbmap point)
+    # the /boundary group: both engines; its rows are exactly the sign changes of the file's
+    # growth_rate between delta_r neighbours, in line order; each is a zero of growth_rate
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        g = ds["growth_rate"].values
+        gbv, tv, drv = (ds[c].values for c in ("gamma_b", "t", "delta_r"))
+    check(bool(np.all(g != 0)), "no grid point on the boundary (the brackets are unambiguous)")
+    pos = g > 0
+    want = [(gbv[i], tv[j], k) for i in range(g.shape[0]) for j in range(g.shape[1])
+            for k in range(g.shape[2] - 1) if pos[i, j, k] != pos[i, j, k + 1]]
     for engine in ("h5netcdf", "netcdf4"):
         with xr.open_dataset(path, group="boundary", engine=engine) as b:
-            check(list(b["delta_r"].dims) == ["point"] and b.sizes["point"] > 0 and
-                  b.attrs["field"] == "growth_rate", f"{engine}: /boundary group")
+            check(list(b["delta_r"].dims) == ["point"] and b.attrs["field"] == "growth_rate" and
+                  float(b.attrs["level"]) == 0 and b.attrs["axis"] == "delta_r",
+                  f"{engine}: /boundary group and its attributes")
+            got = [(float(b["gamma_b"][k]), float(b["t"][k]), int(b["index"][k]))
+                   for k in range(b.sizes["point"])]
+            check(got == want and len(want) == 18,
+                  f"{engine}: /boundary rows = the {len(want)} sign changes of growth_rate, got "
+                  f"{len(got)}")
             pts = [(float(b["gamma_b"][k]), float(b["t"][k]), float(b["delta_r"][k]))
-                   for k in range(0, b.sizes["point"], max(1, b.sizes["point"] // 6))]
+                   for k in range(b.sizes["point"])]
+            inside = all(drv[want[k][2]] < pts[k][2] < drv[want[k][2] + 1]
+                         for k in range(min(len(pts), len(want))))
+            check(inside, f"{engine}: each crossing inside its bracket")
     for gb, t, dr in pts:
-        g = point(dict(gamma_b=gb, t=t, delta_r=dr, alpha=0.1))["growth_rate"]
-        check(abs(g) <= 1e-12, f"growth_rate at a boundary point: {g}")
+        g0 = point(dict(gamma_b=gb, t=t, delta_r=dr, alpha=0.1))["growth_rate"]
+        check(abs(g0) <= 1e-12, f"growth_rate at a boundary point: {g0}")
     cdl = subprocess.run(["ncdump", "-h", path], capture_output=True, text=True)
     check(cdl.returncode == 0 and "double growth_rate(gamma_b, t, delta_r)" in cdl.stdout,
           "ncdump -h")
@@ -64,14 +81,31 @@ with tempfile.TemporaryDirectory() as tmp:
           "t          n=9" in summ.stdout, "qbplot summary")
     with xr.open_dataset(path, engine="h5netcdf") as ds:
         st = ds["status"].values
-        line = [l for l in summ.stdout.splitlines() if l.strip().startswith("not_stable")]
-        check(bool(line) and int(line[0].split()[-1]) == int(np.count_nonzero(st & 1)),
-              "qbplot summary status counts")
+        meanings = ds["status"].attrs["flag_meanings"].split()
+        masks = np.atleast_1d(ds["status"].attrs["flag_masks"])
+    counts = {"ok": int(np.count_nonzero(st == 0))}
+    for mask, name in zip(masks, meanings):
+        counts[name] = int(np.count_nonzero(st & int(mask)))
+    printed = {}
+    lines = summ.stdout.splitlines()
+    if "status flags (points):" in lines:
+        for l in lines[lines.index("status flags (points):") + 1:]:
+            if not l.startswith("  "):
+                break
+            printed[l.split()[0]] = int(l.split()[1])
+    check(printed == counts and len(masks) == len(meanings) == 11 and counts["not_stable"] > 0 and
+          counts["tcrit_never"] > 0, f"qbplot summary status counts {printed} vs {counts}")
+    check("group /boundary: 18 points" in summ.stdout and "points:    558 " in summ.stdout,
+          "qbplot summary: group rows and point count")
     bad = subprocess.run([sys.executable, qbplot, "summary", os.path.join(tmp, "missing.h5")],
                          capture_output=True, text=True)
     check(bad.returncode == 2 and bad.stderr.count("\n") == 1, "qbplot summary: missing file")
 
     ds = xr.open_dataset(path, engine="h5netcdf")
+    fields = [v for v in ds.data_vars if v != "done"]
+    first = point(dict(gamma_b=0.5, t=1.0, delta_r=0.0, alpha=0.1, E_max=500.0))
+    check(sorted(first) == sorted(fields) and len(fields) == 18,
+          f"qbmap point prints exactly the file's fields: {sorted(set(first) ^ set(fields))}")
     rng = random.Random(7)
     for _ in range(25):
         i, j, k = rng.randrange(2), rng.randrange(9), rng.randrange(31)
@@ -82,4 +116,3 @@ with tempfile.TemporaryDirectory() as tmp:
             same = (np.isnan(v) and np.isnan(got)) or float(got) == v
             check(same, f"point vs sweep {name} at gamma_b={gb} t={t} delta_r={dr}: {v} != {got}")
     ds.close()
-report("readback")

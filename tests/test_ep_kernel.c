@@ -25,7 +25,11 @@
 static const qb_model *M;
 
 static int F(const char *name) {
-  return qb_model_field_index(M, name);
+  return qb_test_index(qb_model_field_index(M, name), "field of model ep", name);
+}
+
+static int P(const char *name) {
+  return qb_test_index(qb_model_param_index(M, name), "parameter of model ep", name);
 }
 
 typedef struct {
@@ -36,12 +40,12 @@ static void eval_pt(const pt *q, double *out) {
   double p[QB_MAX_PARAMS];
   bool given[QB_MAX_PARAMS];
   qb_model_defaults(M, p, given);
-  p[qb_model_param_index(M, "gamma_a")] = q->ga;
-  p[qb_model_param_index(M, "gamma_b")] = q->gb;
-  p[qb_model_param_index(M, "delta_r")] = q->dr;
-  p[qb_model_param_index(M, "E_r")] = q->Er;
-  p[qb_model_param_index(M, "E_max")] = q->Emax;
-  p[qb_model_param_index(M, "t")] = q->t;
+  p[P("gamma_a")] = q->ga;
+  p[P("gamma_b")] = q->gb;
+  p[P("delta_r")] = q->dr;
+  p[P("E_r")] = q->Er;
+  p[P("E_max")] = q->Emax;
+  p[P("t")] = q->t;
   M->eval(p, NULL, out);
 }
 
@@ -77,6 +81,7 @@ typedef struct {
 static void ode_init(ode *o, pt *q) {
   o->sys = (gsl_odeiv2_system){rhs, NULL, 4, q};
   o->d = gsl_odeiv2_driver_alloc_y_new(&o->sys, gsl_odeiv2_step_rk8pd, 1e-6, 1e-14, 1e-14);
+  QB_SETUP_ALLOC(o->d);
   o->t = 0;
   memset(o->y, 0, sizeof o->y);
 }
@@ -127,11 +132,14 @@ static pt random_pt(gsl_rng *r, int k) {
  * both references are double precision (GSL claims ~1e-13 relative for these sizes). */
 static void test_transient(gsl_rng *r) {
   const double rtol = 1e-10;
+  int compared = 0, with_ode = 0;
   for (int k = 0; k < 600; k++) {
     pt q = random_pt(r, k);
     double out[QB_MAX_FIELDS];
     eval_pt(&q, out);
+    CHECK("growth_rate finite", isfinite(out[F("growth_rate")]), "k=%d", k);
     if (out[F("growth_rate")] * q.t > 30) continue; /* keep references in range */
+    compared++;
     double complex Mx[4], f[2], x[2], dx[2];
     drift(&q, Mx, f);
     if (qb_linear_expm_aug(2, Mx, f, q.t, x, dx)) {
@@ -156,8 +164,12 @@ static void test_transient(gsl_rng *r) {
       CHECK("ODE integration", rc == GSL_SUCCESS, "k=%d", k);
       CHECK_CLOSE("E_B vs ODE", out[F("E_B")], ode_eb(&o), 1e-8, 0, fmt, k, q.ga, q.gb, q.dr, q.Er,
                   q.t);
+      with_ode++;
     }
   }
+  printf("transient: %d points compared with expm, %d also with the ODE\n", compared, with_ode);
+  CHECK("enough transient comparisons", compared >= 550 && with_ode >= 250, "expm %d, ODE %d",
+        compared, with_ode);
 }
 
 /* Eigenvalues: 1e-10 (1 + |lambda|) away from EPs, 1e-6 within |Omega| < 1e-3 (an EP makes the
@@ -175,6 +187,7 @@ static void test_spectrum(gsl_rng *r) {
     double complex lp = CMPLX(out[F("lambda_plus_re")], out[F("lambda_plus_im")]);
     double complex lm = CMPLX(out[F("lambda_minus_re")], out[F("lambda_minus_im")]);
     double complex rp = I * mu[0], rm = I * mu[1];
+    CHECK("growth_rate finite", isfinite(out[F("growth_rate")]), "k=%d", k);
     double tol = out[F("splitting")] < 2e-3 ? 1e-6 : 1e-10;
     const char *fmt = "k=%d ga=%.17g gb=%.17g dr=%.17g";
     CHECK_CLOSE("Re lambda_+", creal(lp), creal(rp), 0, tol * (1 + cabs(rp)), fmt, k, q.ga, q.gb,
@@ -237,16 +250,18 @@ static void test_spectrum(gsl_rng *r) {
 }
 
 /* First crossing of E_B = E_max E_r^2 on the ODE solution: sample every h, then bisection by
- * re-integration from the last sample below.  Tolerance on t_crit: 1e-8 (1 + t_crit). */
+ * re-integration from the last sample below.  Tolerance on t_crit: 1e-8 (1 + t_crit).  NaN if
+ * not reached by tmax; a failed integration is a failed check (never "not reached"). */
 static double ode_tcrit(pt *q, double emax, double tmax) {
   ode o;
   ode_init(&o, q);
   double h = 0.01, tprev = 0, yprev[4] = {0};
   double out = NAN;
+  int rc = GSL_SUCCESS;
   for (double t = h; t <= tmax; t += h) {
     memcpy(yprev, o.y, sizeof yprev);
     tprev = o.t;
-    if (ode_to(&o, t) != GSL_SUCCESS) break;
+    if ((rc = ode_to(&o, t)) != GSL_SUCCESS) break;
     if (ode_eb(&o) >= emax) {
       double lo = tprev, hi = t;
       for (int it = 0; it < 60; it++) {
@@ -255,7 +270,7 @@ static double ode_tcrit(pt *q, double emax, double tmax) {
         ode_init(&p, q);
         p.t = tprev;
         memcpy(p.y, yprev, sizeof yprev);
-        ode_to(&p, mid);
+        if (rc == GSL_SUCCESS) rc = ode_to(&p, mid);
         if (ode_eb(&p) >= emax)
           hi = mid;
         else
@@ -267,6 +282,7 @@ static double ode_tcrit(pt *q, double emax, double tmax) {
     }
   }
   gsl_odeiv2_driver_free(o.d);
+  CHECK("ODE integration for t_crit", rc == GSL_SUCCESS, "ga=%g gb=%g dr=%g", q->ga, q->gb, q->dr);
   return out;
 }
 
@@ -307,13 +323,19 @@ static void test_tcrit(gsl_rng *r) {
 /* log_E_B vs ln E_B (rtol 1e-12 + 1e-12 abs) and, where E_B overflows, vs the dominant term
  * 2 (ln|D+| + growth t), D+ = -E_r (1 + s/w)/(2 det M): rtol 1e-12. */
 static void test_logeb(gsl_rng *r) {
+  int direct = 0, asym = 0;
   for (int k = 0; k < 300; k++) {
     pt q = random_pt(r, k);
     double out[QB_MAX_FIELDS];
     eval_pt(&q, out);
     double eb = out[F("E_B")], l = out[F("log_E_B")];
-    if (eb > 0 && isfinite(eb))
+    /* t > 0 and growth t <= 80: E_B is positive and finite (no overflow) */
+    if (out[F("growth_rate")] * q.t <= 80)
+      CHECK("E_B positive and finite", eb > 0 && isfinite(eb), "k=%d E_B=%g", k, eb);
+    if (eb > 0 && isfinite(eb)) {
       CHECK_CLOSE("log_E_B vs ln E_B", l, log(eb), 1e-12, 1e-12, "k=%d t=%g", k, q.t);
+      direct++;
+    }
   }
   double ts[] = {1e3, 3e3, 1e4};
   for (int k = 0; k < 200; k++) {
@@ -337,7 +359,11 @@ static void test_logeb(gsl_rng *r) {
     if (g * q.t > 360)
       CHECK("overflow flagged", isinf(out[F("E_B")]) && ((int)out[F("status")] & QB_PT_OVERFLOW),
             "t=%g", q.t);
+    asym++;
   }
+  printf("logeb: %d points vs ln E_B, %d vs the asymptote\n", direct, asym);
+  CHECK("enough log_E_B comparisons", direct >= 290 && asym >= 50, "direct %d, asymptote %d",
+        direct, asym);
 }
 
 /* Large t at stable points (growth < -1e-3): E_A, E_B vs expm with rtol 1e-9 (the exponential
@@ -445,17 +471,18 @@ static void test_dense(void) {
 
 int main(int argc, char **argv) {
   gsl_set_error_handler_off();
+  const char *which = qb_test_select(argc, argv);
   M = qb_model_find("ep");
-  const char *which = argc > 1 ? argv[1] : "all";
+  if (!M) QB_SETUP_FATAL("model ep not found");
   gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+  QB_SETUP_ALLOC(r);
   gsl_rng_set(r, 20261122);
-  int all = strcmp(which, "all") == 0;
-  if (all || !strcmp(which, "transient")) test_transient(r);
-  if (all || !strcmp(which, "spectrum")) test_spectrum(r);
-  if (all || !strcmp(which, "tcrit")) test_tcrit(r);
-  if (all || !strcmp(which, "logeb")) test_logeb(r);
-  if (all || !strcmp(which, "larget")) test_larget(r);
-  if (all || !strcmp(which, "dense")) test_dense();
+  QB_PART("transient", test_transient(r));
+  QB_PART("spectrum", test_spectrum(r));
+  QB_PART("tcrit", test_tcrit(r));
+  QB_PART("logeb", test_logeb(r));
+  QB_PART("larget", test_larget(r));
+  QB_PART("dense", test_dense());
   gsl_rng_free(r);
   return qb_test_report(which);
 }

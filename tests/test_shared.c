@@ -27,7 +27,7 @@
 
 static const qb_model *MS;
 static int F(const char *n) {
-  return qb_model_field_index(MS, n);
+  return qb_test_index(qb_model_field_index(MS, n), "field of model shared", n);
 }
 
 typedef struct {
@@ -43,7 +43,7 @@ static void eval_sp(const sp *s, double *out) {
   const double v[] = {s->Delta, s->J,     s->phi, s->Gamma, s->pa, s->pa_ph,
                       s->pb,    s->pb_ph, s->ka,  s->kb,    s->Fd, s->t};
   for (int k = 0; k < 12; k++)
-    p[qb_model_param_index(MS, n[k])] = v[k];
+    p[qb_test_index(qb_model_param_index(MS, n[k]), "parameter of model shared", n[k])] = v[k];
   MS->eval(p, NULL, out);
 }
 
@@ -90,6 +90,7 @@ static int rhs(double t, const double y[], double dy[], void *params) {
 }
 
 static void test_steady(gsl_rng *r) {
+  int n_lu = 0, n_long = 0, n_ode = 0;
   for (int k = 0; k < 300; k++) {
     sp s = random_sp(r);
     double out[QB_MAX_FIELDS];
@@ -97,7 +98,9 @@ static void test_steady(gsl_rng *r) {
     double complex M[4], mf[2] = {I * s.Fd, 0}, x[2];
     drift(&s, M);
     const char *fmt = "k=%d";
+    CHECK("growth_rate finite", isfinite(out[F("growth_rate")]), fmt, k);
     if (out[F("growth_rate")] < -1e-9) {
+      n_lu++;
       CHECK("LU", qb_linear_solve(2, M, mf, x) == QB_OK, fmt, k);
       CHECK_CLOSE("E_A_ss vs LU", out[F("E_A_ss")], creal(x[0] * conj(x[0])), 1e-10, 0, fmt, k);
       CHECK_CLOSE("E_B_ss vs LU", out[F("E_B_ss")], creal(x[1] * conj(x[1])), 1e-10, 1e-300, fmt,
@@ -108,12 +111,14 @@ static void test_steady(gsl_rng *r) {
         double ol[QB_MAX_FIELDS];
         eval_sp(&l, ol);
         CHECK_CLOSE("E_B_ss = E_B(t -> inf)", out[F("E_B_ss")], ol[F("E_B")], 1e-9, 1e-14, fmt, k);
+        n_long++;
       }
     }
     if (s.t < 60) {
       gsl_odeiv2_system sys = {rhs, NULL, 4, &s};
       gsl_odeiv2_driver *d =
           gsl_odeiv2_driver_alloc_y_new(&sys, gsl_odeiv2_step_rk8pd, 1e-6, 1e-14, 1e-14);
+      QB_SETUP_ALLOC(d);
       double tt = 0, y[4] = {0};
       int rc = gsl_odeiv2_driver_apply(d, &tt, s.t, y);
       gsl_odeiv2_driver_free(d);
@@ -125,8 +130,13 @@ static void test_steady(gsl_rng *r) {
       CHECK_CLOSE("E_A vs ODE", out[F("E_A")], ea, 1e-8, 1e-14 * s.Fd * s.Fd, fmt, k);
       CHECK_CLOSE("E_B vs ODE", out[F("E_B")], eb, 1e-8, 1e-14 * s.Fd * s.Fd, fmt, k);
       CHECK_CLOSE("P_B vs ODE", out[F("P_B")], pb, 1e-7, 1e-12 * s.Fd * s.Fd, fmt, k);
+      n_ode++;
     }
   }
+  printf("steady: %d points vs LU, %d vs the long-time transient, %d vs the ODE\n", n_lu, n_long,
+         n_ode);
+  CHECK("enough steady-state comparisons", n_lu >= 280 && n_long >= 100 && n_ode >= 250,
+        "LU %d, long t %d, ODE %d", n_lu, n_long, n_ode);
 }
 
 /* E_B_ss as a function of one parameter, for GSL's minimizer (negated). */
@@ -150,7 +160,7 @@ static double neg_eb(double x, void *arg) {
   }
   double complex M[4], mf[2] = {I * s.Fd, 0}, xs[2];
   drift(&s, M);
-  qb_linear_solve(2, M, mf, xs);
+  if (qb_linear_solve(2, M, mf, xs) != QB_OK) return NAN; /* fails the comparison */
   return -creal(xs[1] * conj(xs[1]));
 }
 
@@ -164,6 +174,7 @@ static double maximize(opt_fn *o, double lo, double hi, int n, double *fmax_out)
   }
   double h = (hi - lo) / n, a = best - h, b = best + h;
   gsl_min_fminimizer *m = gsl_min_fminimizer_alloc(gsl_min_fminimizer_brent);
+  QB_SETUP_ALLOC(m);
   double x = best;
   if (neg_eb(a, o) > fb && neg_eb(b, o) > fb && gsl_min_fminimizer_set(m, &fn, best, a, b) == 0) {
     for (int it = 0; it < 200; it++) {
@@ -225,6 +236,7 @@ static void test_yopt(gsl_rng *r) {
 }
 
 static void test_closed(gsl_rng *r) {
+  int n26 = 0, ngb = 0;
   for (int k = 0; k < 200; k++) {
     sp s = random_sp(r);
     s.Gamma = lu(r, 1e-3, 1);
@@ -245,6 +257,7 @@ static void test_closed(gsl_rng *r) {
     if (16 * J * J - (ka - kb) * (ka - kb) > 0 && J * J > (ka * ka + kb * kb) / 8) {
       double ebo = 64 * F2 * J * J / ((ka + kb) * (ka + kb) * (16 * J * J - (ka - kb) * (ka - kb)));
       CHECK_CLOSE("Eq. 26 corrected", out[F("E_B_opt_coh")], ebo, 1e-10, 0, fmt, k);
+      n26++;
       CHECK_CLOSE("dE_coh", out[F("dE_coh")], ebo - 4 * F2 / (ka * ka), 1e-10,
                   1e-10 * 4 * F2 / (ka * ka), fmt, k);
     }
@@ -253,11 +266,16 @@ static void test_closed(gsl_rng *r) {
       double ebh =
           64 * F2 * Jh * Jh / ((ka + kb) * (ka + kb) * (16 * Jh * Jh - (ka - kb) * (ka - kb)));
       CHECK_CLOSE("G_B", out[F("G_B")], eb - ebh, 1e-10, 1e-10 * eb, fmt, k);
+      ngb++;
     }
   }
+  printf("closed: 200 points, %d vs Eq. 26, %d vs G_B\n", n26, ngb);
+  CHECK("enough Eq. 26 and G_B comparisons", n26 >= 100 && ngb >= 80, "Eq. 26 %d, G_B %d", n26,
+        ngb);
 }
 
 static void test_zero(void) {
+  int n = 0;
   double ts[] = {0.3, 3, 30, 300, 3000};
   for (double J = 0.05; J < 0.6; J += 0.1)
     for (int k = 0; k < 5; k++) {
@@ -278,21 +296,24 @@ static void test_zero(void) {
       CHECK_CLOSE("nonreciprocal zero: E_B_ss = 0", out[F("E_B_ss")], 0, 0, 1e-28 * s.Fd * s.Fd,
                   "J=%g", J);
       CHECK("E_A(t) > 0 there", out[F("E_A")] > 1e-6 * s.Fd * s.Fd, "J=%g t=%g", J, s.t);
+      n++;
     }
+  CHECK("6 x 5 points at the nonreciprocal zero", n == 30, "n=%d", n);
 }
 
 int main(int argc, char **argv) {
   gsl_set_error_handler_off();
+  const char *which = qb_test_select(argc, argv);
   MS = qb_model_find("shared");
-  const char *which = argc > 1 ? argv[1] : "all";
+  if (!MS) QB_SETUP_FATAL("model shared not found");
   gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+  QB_SETUP_ALLOC(r);
   gsl_rng_set(r, 777);
-  int all = !strcmp(which, "all");
-  if (all || !strcmp(which, "steady")) test_steady(r);
-  if (all || !strcmp(which, "deltaopt")) test_deltaopt(r);
-  if (all || !strcmp(which, "yopt")) test_yopt(r);
-  if (all || !strcmp(which, "closed")) test_closed(r);
-  if (all || !strcmp(which, "zero")) test_zero();
+  QB_PART("steady", test_steady(r));
+  QB_PART("deltaopt", test_deltaopt(r));
+  QB_PART("yopt", test_yopt(r));
+  QB_PART("closed", test_closed(r));
+  QB_PART("zero", test_zero());
   gsl_rng_free(r);
   return qb_test_report(which);
 }

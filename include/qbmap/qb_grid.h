@@ -43,9 +43,10 @@ int64_t qb_grid_block_points(const qb_grid *g, int64_t target);
 /* Block b covers flat indices [lo, hi). */
 void qb_grid_block_range(int64_t npoints, int64_t bpoints, int64_t b, int64_t *lo, int64_t *hi);
 
-/* Blocks are dealt in rounds: in round r, rank k gets block r*nranks + k (or none: -1). */
+/* Rounds needed to deal nblocks blocks to nranks ranks, one block per rank and round (the
+ * sweep deals its pending blocks so: in round r, rank k gets pending[r*nranks + k], or none
+ * past the end). */
 int64_t qb_grid_nrounds(int64_t nblocks, int nranks);
-int64_t qb_grid_round_block(int64_t nblocks, int nranks, int rank, int64_t round);
 
 /* Decomposes the flat range [lo, hi) of an array of the given shape into at most
  * 2*ndim - 1 rectangular boxes (start, count per dimension), in flat order.  Returns the box
