@@ -809,13 +809,8 @@ static qb_err parse_axes(pctx *c) {
     return fail_at(c, "axes", 0,
                    "the grid's point count (product of the axis lengths) exceeds "
                    "2^63 - 1; allowed: fewer points");
-  for (int d = 0; d < g->ndim; d++) {
-    qb_axis *a = &g->axes[d];
-    if (a->kind == QB_AXIS_LIST) continue;
-    if (!(a->values = malloc((size_t)a->n * sizeof(double)))) return out_of_memory(c, a->name);
-    for (int64_t i = 0; i < a->n; i++)
-      a->values[i] = qb_grid_axis_value(a->kind, a->min, a->max, a->n, i);
-  }
+  for (int d = 0; d < g->ndim; d++)
+    if (qb_grid_fill_axis(&g->axes[d])) return out_of_memory(c, g->axes[d].name);
   return QB_OK;
 }
 

@@ -11,6 +11,14 @@ double qb_grid_axis_value(qb_axis_kind kind, double min, double max, int64_t n, 
   return min + u * (max - min);
 }
 
+int qb_grid_fill_axis(qb_axis *a) {
+  if (a->kind == QB_AXIS_LIST) return 0;
+  if (!(a->values = malloc((size_t)a->n * sizeof(double)))) return -1;
+  for (int64_t i = 0; i < a->n; i++)
+    a->values[i] = qb_grid_axis_value(a->kind, a->min, a->max, a->n, i);
+  return 0;
+}
+
 int64_t qb_grid_count(int ndim, const int64_t *shape) {
   int64_t p = 1;
   for (int d = 0; d < ndim; d++) {

@@ -30,6 +30,10 @@ typedef struct {
 /* Coordinate i of a linear or log axis; identical on every rank (depends on i, min, max, n). */
 double qb_grid_axis_value(qb_axis_kind kind, double min, double max, int64_t n, int64_t i);
 
+/* Fills a->values with the n coordinates of a linear or log axis (min, max, n set; a list axis
+ * already holds its values and is left as it is).  Returns 0, or -1 when out of memory. */
+int qb_grid_fill_axis(qb_axis *a);
+
 /* Product of the axis lengths; -1 if it overflows int64_t. */
 int64_t qb_grid_count(int ndim, const int64_t *shape);
 
