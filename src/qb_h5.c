@@ -130,7 +130,7 @@ static const char *src_name(void) {
 }
 
 typedef struct {
-  char outer[160], inner[400], inner_fn[64];
+  char outer[160], inner[1024], inner_fn[64];
   int n;
 } h5_walk;
 
@@ -159,13 +159,15 @@ static bool h5_check(bool ok, int line, const char *call) {
   else if (avail < 1048576.0) /* Open MPI's OMPIO keeps ENOSPC to itself */
     snprintf(sys, sizeof sys, ": No space left on device? (its file system has %.0f bytes free)",
              avail);
+  char where[32] = ""; /* which rank, when there are several */
+  if (qb_par_size() > 1) snprintf(where, sizeof where, " [rank %d]", qb_par_rank());
   if (w.n == 0)
-    fail_text("%s:%d: %s failed%s", src_name(), line, call, sys);
+    fail_text("%s:%d: %s failed%s%s", src_name(), line, call, sys, where);
   else if (w.n == 1)
-    fail_text("%s:%d: %s: %s%s", src_name(), line, call, w.outer, sys);
+    fail_text("%s:%d: %s: %s%s%s", src_name(), line, call, w.outer, sys, where);
   else
-    fail_text("%s:%d: %s: %s ... %s(): %s%s", src_name(), line, call, w.outer, w.inner_fn, w.inner,
-              sys);
+    fail_text("%s:%d: %s: %s ... %s(): %s%s%s", src_name(), line, call, w.outer, w.inner_fn,
+              w.inner, sys, where);
   return false;
 }
 
@@ -552,7 +554,7 @@ qb_err qb_h5_create(const qb_h5_meta *meta, qb_h5_token *tok, char *msg, size_t 
       !H5_OK("H5Pset_libver_bounds", H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST)))
     goto fail_noremove;
   if (!H5_OK("H5Fcreate", file = H5Fcreate(tmp, H5F_ACC_EXCL, fcpl, fapl))) {
-    char detail[1024];
+    char detail[2048];
     snprintf(detail, sizeof detail, "%s", msg);
     msg[0] = '\0';
     fail_text("cannot create output '%s' (as '%s'): %s", meta->path, tmp, detail);
@@ -1044,12 +1046,13 @@ static qb_err open_parallel(const char *path, const qb_h5_token *tok, hid_t *f) 
   if (!H5_OK("H5Fopen", *f = H5Fopen(path, H5F_ACC_RDWR, fapl)) || FAULT("open", "H5Fopen"))
     err = QB_EH5;
   H5Pclose(fapl);
+  /* H5Fclose is collective: if the file opened on some ranks only, it cannot be closed (the
+   * handle is left to the process's end, which skips HDF5's shutdown on errors) */
+  bool all_open = qb_par_agree(*f >= 0 ? QB_OK : QB_EH5) == QB_OK;
   if (!(err = agree(err))) err = agree(check_run_id(*f, path, tok));
   if (!err && qb_par_rank() == 0) err = check_path(path, tok); /* still the same after opening */
-  if ((err = agree(err)) && *f >= 0) {
-    H5Fclose(*f);
-    *f = H5I_INVALID_HID;
-  }
+  if ((err = agree(err)) && all_open) H5Fclose(*f);
+  if (err) *f = H5I_INVALID_HID;
   return err;
 }
 

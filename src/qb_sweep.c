@@ -355,21 +355,16 @@ static qb_err open_output(const qb_config *cfg, const qb_sweep_opts *o, qb_h5_st
 }
 
 /* Collective.  Writes NaN (the fields' _FillValue) into every block not marked done, so that a
- * stopped run's file reads NaN wherever nothing was computed; blocks dealt in rounds like the
- * sweep.  Integer fields stay 0 there: `done` says which blocks hold data. */
-static qb_err fill_unfinished(qb_h5 *h, const qb_config *cfg, const uint8_t *done, int64_t nblocks,
+ * stopped run's file reads NaN wherever nothing was computed.  left[0 .. nleft) are those
+ * blocks, the same list on every rank, dealt in rounds like the sweep.  Integer fields stay 0
+ * there: `done` says which blocks hold data. */
+static qb_err fill_unfinished(qb_h5 *h, const qb_config *cfg, const int64_t *left, int64_t nleft,
                               int64_t bpoints, char *msg, size_t msgsize) {
   const int rank = qb_par_rank(), nranks = qb_par_size();
-  int64_t nleft = 0;
-  for (int64_t b = 0; b < nblocks; b++)
-    nleft += !done[b];
   qb_err err = QB_OK;
-  for (int64_t i = 0, b = -1; i < nleft + nranks - 1 && !err; i += nranks) {
-    /* this rank's block of the round: the (i + rank)-th unfinished one */
-    int64_t want = i + rank, seen = -1, lo = 0, hi = 0;
-    for (b = 0; b < nblocks && seen < want; b++)
-      seen += !done[b];
-    if (seen == want) qb_grid_block_range(cfg->grid.npoints, bpoints, b - 1, &lo, &hi);
+  for (int64_t i = 0; i < nleft && !err; i += nranks) {
+    int64_t lo = 0, hi = 0;
+    if (i + rank < nleft) qb_grid_block_range(cfg->grid.npoints, bpoints, left[i + rank], &lo, &hi);
     err = qb_h5_fill_block(h, lo, hi, msg, msgsize);
   }
   return err;
@@ -495,7 +490,10 @@ qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, siz
    * not marked done read NaN, not 0 (errors here change nothing: the done mask is committed) */
   if (stop || err) {
     char fmsg[2048] = "";
-    qb_err ferr = fill_unfinished(h, cfg, st.done, nblocks, bpoints, fmsg, sizeof fmsg);
+    int64_t nleft = 0; /* pending is done with: it now lists the blocks still without data */
+    for (int64_t k = 0; k < npending; k++)
+      if (!st.done[pending[k]]) pending[nleft++] = pending[k];
+    qb_err ferr = fill_unfinished(h, cfg, pending, nleft, bpoints, fmsg, sizeof fmsg);
     if (ferr && rank == 0 && !err) {
       printf("qbmap: note: unfinished blocks could not be set to NaN: %s\n", fmsg);
       fflush(stdout);
