@@ -10,6 +10,7 @@
 #include <hdf5_hl.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -513,6 +514,7 @@ static double file_bytes(const qb_h5_meta *meta) {
 
 qb_err qb_h5_create(const qb_h5_meta *meta, qb_h5_token *tok, char *msg, size_t msgsize) {
   err_to(msg, msgsize);
+  err_path = meta->path;
   const qb_config *cfg = meta->cfg;
   const qb_model *m = cfg->model;
   const qb_grid *g = &cfg->grid;
@@ -685,9 +687,9 @@ qb_err qb_h5_create(const qb_h5_meta *meta, qb_h5_token *tok, char *msg, size_t 
   H5Pclose(fcpl);
   H5Pclose(fapl);
   fcpl = fapl = H5I_INVALID_HID;
-  herr_t rc = H5Fclose(file);
+  bool closed = H5_OK("H5Fclose", H5Fclose(file));
   file = H5I_INVALID_HID;
-  if (!H5_OK("H5Fclose", rc)) goto fail;
+  if (!closed) goto fail;
 
   /* reserve the whole file's blocks now: the sweep then writes into space it already has */
   int fd = open(tmp, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -707,6 +709,9 @@ qb_err qb_h5_create(const qb_h5_meta *meta, qb_h5_token *tok, char *msg, size_t 
               meta->path, (double)st.st_size, strerror(e), fs_free_bytes(meta->path));
     goto fail;
   }
+  char up[PATH_MAX + 16]; /* an undo journal of the file this one replaces */
+  snprintf(up, sizeof up, "%s.undo", meta->path);
+  unlink(up);
   if (rename(tmp, meta->path) != 0) {
     fail_text("cannot rename '%s' to '%s': %s", tmp, meta->path, strerror(errno));
     goto fail;
@@ -726,6 +731,8 @@ fail_noremove:
 }
 
 /* ---- inspection of an interrupted run's file (rank 0) ----------------------------------- */
+
+static qb_err undo_restore(const char *path, bool *rolled);
 
 static void shape_str(int rank, const hsize_t *dims, char *buf, size_t size) {
   buf[0] = '\0';
@@ -868,6 +875,13 @@ qb_err qb_h5_inspect(const char *path, const qb_config *cfg, qb_h5_state *st, qb
   memset(st, 0, sizeof *st);
   memset(tok, 0, sizeof *tok);
   const qb_grid *g = &cfg->grid;
+  bool rolled = false;
+  qb_err uerr = undo_restore(path, &rolled);
+  if (uerr) return uerr;
+  if (rolled) {
+    printf("qbmap: %s: rolled back an interrupted post-pass (from %s.undo)\n", path, path);
+    fflush(stdout);
+  }
   if (H5Fis_hdf5(path) <= 0) {
     fail_text("--resume: '%s' is not an HDF5 file (or is truncated); allowed: an "
               "output of an interrupted qbmap run of this config",
@@ -961,7 +975,7 @@ qb_err qb_h5_inspect(const char *path, const qb_config *cfg, qb_h5_state *st, qb
     H5O_info_t oi;
     if (H5Lexists(f, groups[k], H5P_DEFAULT) > 0 &&
         (H5Oget_info_by_name(f, groups[k], &oi, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_GROUP)) {
-      fail_text("--resume: '%s': '/%s' is not a group", path, groups[k]);
+      fail_text("--resume: '%s': '/%s' is not a readable group", path, groups[k]);
       goto done;
     }
   }
@@ -1235,6 +1249,254 @@ static hid_t col_mtype(qb_coltype t) {
                          : (t == QB_COL_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_INT64);
 }
 
+/* ---- undo journal for rank 0's serial changes of a finished sweep (rank 0) ----------------- */
+
+/* HDF5 1.10 has no transactions: a metadata write that fails half way (a full disk inside
+ * H5Fclose) or a kill leaves objects that cannot be read, and the finished sweep with them.  So
+ * before rank 0 changes the structure of an output (a post-pass group, the final attributes),
+ * it saves every byte the change could overwrite to `path.undo` and syncs it: all of
+ * [0, end of file) except the raw data of the root group's datasets (the grid's fields, axes,
+ * block ids and done mask, which these changes never touch) -- the file's metadata and the
+ * post-pass groups, kilobytes.  A failed change is rolled back from it at once (undo_restore),
+ * a killed one by the next --resume (qb_h5_inspect); a successful one syncs the file and drops
+ * it.  Format (native byte order, transient): magic, dev, ino, size, n, n x (offset, length,
+ * bytes), FNV-1a checksum of all that, end magic. */
+
+static const char undo_magic[16] = "qbmap-undo-v1\n", undo_end[8] = "undo-end";
+
+typedef struct {
+  uint64_t off, len;
+} region;
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ ((const unsigned char *)p)[i]) * 1099511628211u;
+  return h;
+}
+
+static int region_cmp(const void *a, const void *b) {
+  uint64_t x = ((const region *)a)->off, y = ((const region *)b)->off;
+  return x < y ? -1 : x > y;
+}
+
+/* The raw-data extents of the root group's datasets, sorted by offset. */
+static bool raw_extents(const char *path, region **out, int *n) {
+  *out = NULL;
+  *n = 0;
+  hid_t f = H5I_INVALID_HID;
+  H5G_info_t info;
+  if (!H5_OK("H5Fopen", f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT))) return false;
+  bool ok = H5_OK("H5Gget_info", H5Gget_info(f, &info));
+  region *r = ok ? calloc(info.nlinks + 1, sizeof *r) : NULL;
+  ok = ok && r;
+  for (hsize_t i = 0; ok && i < info.nlinks; i++) {
+    char name[512];
+    H5O_info_t oi;
+    hid_t d = H5I_INVALID_HID;
+    ok = H5_OK("H5Lget_name_by_idx", H5Lget_name_by_idx(f, ".", H5_INDEX_NAME, H5_ITER_INC, i, name,
+                                                        sizeof name, H5P_DEFAULT)) &&
+         H5_OK("H5Oget_info_by_name", H5Oget_info_by_name(f, name, &oi, H5P_DEFAULT));
+    if (!ok || oi.type != H5O_TYPE_DATASET) continue;
+    if (!H5_OK("H5Dopen2", d = H5Dopen2(f, name, H5P_DEFAULT))) break;
+    haddr_t off = H5Dget_offset(d);
+    hsize_t len = H5Dget_storage_size(d);
+    if (off != HADDR_UNDEF && len > 0) r[(*n)++] = (region){(uint64_t)off, (uint64_t)len};
+    H5Dclose(d);
+  }
+  H5Fclose(f);
+  if (!ok) {
+    free(r);
+    return false;
+  }
+  qsort(r, (size_t)*n, sizeof *r, region_cmp);
+  *out = r;
+  return true;
+}
+
+static bool write_all(int fd, const void *p, size_t n, uint64_t *sum) {
+  *sum = fnv1a(*sum, p, n);
+  for (const char *c = p; n > 0;) {
+    ssize_t w = write(fd, c, n);
+    if (w <= 0) return false;
+    c += w, n -= (size_t)w;
+  }
+  return true;
+}
+
+static void sync_dir(const char *path) {
+  char dir[PATH_MAX + 16];
+  dir_of(path, dir, sizeof dir);
+  int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (d >= 0) {
+    fsync(d);
+    close(d);
+  }
+}
+
+/* Saves what a structural change of the token's file could overwrite to path.undo. */
+static qb_err undo_save(const char *path, const qb_h5_token *tok) {
+  char up[PATH_MAX + 16];
+  snprintf(up, sizeof up, "%s.undo", path);
+  region *raw = NULL;
+  int nraw = 0;
+  if (!raw_extents(path, &raw, &nraw)) return QB_EH5;
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), u = -1;
+  struct stat st;
+  qb_err err = QB_EIO;
+  if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_dev != tok->dev ||
+      (uint64_t)st.st_ino != tok->ino) {
+    fail_replaced(path, fd < 0 ? strerror(errno) : "another device/inode");
+    goto done;
+  }
+  /* the complement of the raw extents in [0, size) */
+  uint64_t size = (uint64_t)st.st_size, pos = 0, nreg = 0;
+  region *keep = calloc((size_t)nraw + 1, sizeof *keep);
+  if (!keep) {
+    fail_text("out of memory for the undo journal of '%s'", path);
+    goto done;
+  }
+  for (int i = 0; i <= nraw; i++) {
+    uint64_t end = i < nraw ? raw[i].off : size;
+    if (end > size) end = size;
+    if (end > pos) keep[nreg++] = (region){pos, end - pos};
+    if (i < nraw && raw[i].off + raw[i].len > pos) pos = raw[i].off + raw[i].len;
+  }
+  unlink(up); /* a stale one (we hold the lock) */
+  u = open(up, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  uint64_t sum = 14695981039346656037u, hdr[4] = {tok->dev, tok->ino, size, nreg};
+  bool ok = u >= 0 && write_all(u, undo_magic, sizeof undo_magic, &sum) &&
+            write_all(u, hdr, sizeof hdr, &sum);
+  for (uint64_t i = 0; ok && i < nreg; i++) {
+    ok = write_all(u, &keep[i], sizeof keep[i], &sum);
+    for (uint64_t off = keep[i].off, left = keep[i].len; ok && left > 0;) {
+      unsigned char piece[65536];
+      size_t want = left < sizeof piece ? (size_t)left : sizeof piece;
+      ssize_t got = pread(fd, piece, want, (off_t)off);
+      ok = got == (ssize_t)want && write_all(u, piece, want, &sum);
+      off += want, left -= want;
+    }
+  }
+  uint64_t dummy = 0;
+  ok = ok && write_all(u, &sum, sizeof sum, &dummy) &&
+       write_all(u, undo_end, sizeof undo_end, &dummy) && fsync(u) == 0;
+  free(keep);
+  if (!ok) {
+    fail_text("cannot save the undo journal '%s' before changing '%s': %s", up, path,
+              strerror(errno ? errno : EIO));
+    if (u >= 0) unlink(up);
+    goto done;
+  }
+  sync_dir(path);
+  err = QB_OK;
+done:
+  if (u >= 0) close(u);
+  if (fd >= 0) close(fd);
+  free(raw);
+  return err;
+}
+
+/* Rolls path back from path.undo if there is a complete journal (*rolled = true), and removes
+ * the journal (an incomplete one was being written when its run died: the file is untouched).
+ * A journal of another file (device/inode) is an error (QB_EEXIST), left in place. */
+static qb_err undo_restore(const char *path, bool *rolled) {
+  char up[PATH_MAX + 16];
+  snprintf(up, sizeof up, "%s.undo", path);
+  *rolled = false;
+  int u = open(up, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), fd = -1;
+  if (u < 0) return QB_OK; /* none */
+  struct stat us, st;
+  unsigned char *buf = NULL;
+  qb_err err = QB_EIO;
+  if (fstat(u, &us) != 0 || !S_ISREG(us.st_mode) || us.st_size > ((off_t)1 << 32)) {
+    fail_text("'%s' is not an undo journal qbmap can read; allowed: remove it", up);
+    err = QB_EEXIST;
+    goto done;
+  }
+  size_t n = (size_t)us.st_size;
+  buf = malloc(n ? n : 1);
+  if (!buf || pread(u, buf, n, 0) != (ssize_t)n) {
+    fail_text("cannot read the undo journal '%s': %s", up, strerror(errno ? errno : ENOMEM));
+    goto done;
+  }
+  size_t head = sizeof undo_magic + 4 * sizeof(uint64_t), tail = 8 + sizeof undo_end;
+  uint64_t hdr[4], sum;
+  bool complete = n >= head + tail && memcmp(buf, undo_magic, sizeof undo_magic) == 0 &&
+                  memcmp(buf + n - sizeof undo_end, undo_end, sizeof undo_end) == 0;
+  if (complete) {
+    memcpy(&sum, buf + n - tail, sizeof sum);
+    complete = fnv1a(14695981039346656037u, buf, n - tail) == sum;
+  }
+  if (!complete) { /* died while saving it: nothing was changed yet */
+    unlink(up);
+    err = QB_OK;
+    goto done;
+  }
+  memcpy(hdr, buf + sizeof undo_magic, sizeof hdr);
+  fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_dev != hdr[0] ||
+      (uint64_t)st.st_ino != hdr[1]) {
+    fail_text("'%s' (the undo journal of an interrupted post-pass) belongs to another file than "
+              "'%s' (device/inode differ); allowed: remove it if '%s' is intact",
+              up, path, path);
+    err = QB_EEXIST;
+    goto done;
+  }
+  bool ok = true;
+  size_t pos = head;
+  for (uint64_t i = 0; ok && i < hdr[3]; i++) {
+    region r;
+    ok = pos + sizeof r <= n - tail;
+    if (ok) memcpy(&r, buf + pos, sizeof r), pos += sizeof r;
+    ok = ok && r.len <= n - tail - pos &&
+         pwrite(fd, buf + pos, (size_t)r.len, (off_t)r.off) == (ssize_t)r.len;
+    pos += ok ? (size_t)r.len : 0;
+  }
+  ok = ok && ftruncate(fd, (off_t)hdr[2]) == 0 && fsync(fd) == 0;
+  if (!ok) {
+    fail_text("rolling '%s' back from its undo journal '%s' failed: %s; the journal is kept "
+              "(run again with --resume)",
+              path, up, strerror(errno ? errno : EIO));
+    goto done;
+  }
+  unlink(up);
+  *rolled = true;
+  err = QB_OK;
+done:
+  if (fd >= 0) close(fd);
+  close(u);
+  free(buf);
+  return err;
+}
+
+/* After a successful change: the file on disk, then the journal gone. */
+static void undo_drop(const char *path) {
+  char up[PATH_MAX + 16];
+  snprintf(up, sizeof up, "%s.undo", path);
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+  unlink(up);
+}
+
+/* A failed change: roll back, and say so in the message. */
+static void undo_after_failure(const char *path) {
+  bool rolled = false;
+  char note[1024] = "";
+  char *saved = err_msg;
+  size_t saved_size = err_size;
+  err_msg = note, err_size = sizeof note;
+  undo_restore(path, &rolled);
+  err_msg = saved, err_size = saved_size;
+  if (err_msg && err_msg[0]) {
+    size_t len = strlen(err_msg);
+    snprintf(err_msg + len, err_size - len, "%s%s",
+             rolled ? "; the file was rolled back to its finished sweep" : "; ",
+             rolled ? "" : note);
+  }
+}
+
 /* Rank 0: opens the token's file serially (sec2 driver) for writing and checks it is the
  * token's, by inode and run_id. */
 static hid_t open_serial(const char *path, const qb_h5_token *tok) {
@@ -1304,6 +1566,7 @@ qb_err qb_h5_create_group(const char *path, const qb_h5_token *tok, const char *
   err_to(msg, msgsize);
   err_path = path;
   qb_err err = reserve_group(path, tok, n, ncols);
+  if (!err) err = undo_save(path, tok);
   if (err) return err;
   hid_t f = open_serial(path, tok), gcpl = H5I_INVALID_HID, g = H5I_INVALID_HID;
   hid_t pt = H5I_INVALID_HID;
@@ -1354,11 +1617,16 @@ qb_err qb_h5_create_group(const char *path, const qb_h5_token *tok, const char *
   for (int k = 0; k < nattrs && ok; k++)
     ok = attr_str(g, attrs[k].name, attrs[k].value);
   if (ok && FAULT("mkgroup", "H5Gcreate2")) ok = false;
+  if (test_fault("die")) kill(getpid(), SIGKILL); /* killed before the metadata is written */
   if (pt >= 0) H5Dclose(pt);
   if (g >= 0) H5Gclose(g);
   if (gcpl >= 0) H5Pclose(gcpl);
   if (f >= 0 && !H5_OK("H5Fclose", H5Fclose(f))) ok = false;
   if (!ok && !failed()) fail_text("HDF5 failed to create group /%s in '%s'", group, path);
+  if (ok)
+    undo_drop(path);
+  else
+    undo_after_failure(path);
   return ok ? QB_OK : QB_EH5;
 }
 
@@ -1412,11 +1680,16 @@ qb_err qb_h5_mark_complete(const char *path, const qb_h5_token *tok, double wall
                            size_t msgsize) {
   err_to(msg, msgsize);
   err_path = path;
+  if (undo_save(path, tok)) return QB_EIO;
   hid_t f = open_serial(path, tok);
   bool ok = f >= 0 && attr_f64(f, "wall_time_s", wall_time_s) && !FAULT("complete", "H5Awrite") &&
             attr_i32(f, "complete", 1);
   test_stall("final");
   if (f >= 0 && !H5_OK("H5Fclose", H5Fclose(f))) ok = false;
+  if (ok)
+    undo_drop(path);
+  else
+    undo_after_failure(path);
   if (ok) { /* give back what reserve_group kept past the end of the file */
     int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;

@@ -138,6 +138,18 @@ for f in write@1:2 write@0:3 flush@1:2 done@1:2 done@0 open@1 finish@1 fill@1 gr
 done
 grep -h "injected" "$work/f.err" | head -1 | sed 's/^/    e.g. /'
 
+# killed inside the post-pass (rank 0, after changing the group, before H5Fclose): --resume rolls
+# the file back from its undo journal first
+out=$work/killed.h5
+QBMAP_TEST_FAULT=die@0 run 2 "$qbmap" run "$cfg" -o "$out" "${opts[@]}" >/dev/null 2>&1
+rc=$?
+[ $rc != 0 ] && [ -s "$out.undo" ] && notcomplete "$out"
+check "killed inside the post-pass (exit $rc): undo journal left, file not complete" $?
+run 2 "$qbmap" run "$cfg" -o "$out" --resume "${opts[@]}" >"$work/res.log" 2>&1 &&
+  grep -q "rolled back an interrupted post-pass" "$work/res.log" && same "$work/ref.h5" "$out" &&
+  ! [ -e "$out.undo" ]
+check "killed inside the post-pass: --resume rolls back, finishes identically, drops the journal" $? "$work/res.log"
+
 # the round's data is flushed before its flags: a failed flag write leaves them set or unset,
 # never set over NaN (done@1 is the case where rank 0's flags reach the file anyway)
 out=$work/flags.h5
@@ -231,6 +243,35 @@ if tmpfs "$disk" 64m; then
   fi
   rm -f "$disk/filler"
   resumes "post-pass reservation refused, then space freed" "$disk/out.h5" 2
+  # with both off, HDF5 itself meets the full disk while writing the new group's metadata in
+  # H5Fclose (before the undo journal this left /boundary unreadable and the sweep lost): room
+  # for the journal (the file's metadata, a few KiB) plus one page, not for the group
+  rm -f "$disk"/*
+  QBMAP_TEST_FAULT=nospacecheck,noreserve QBMAP_TEST_GATE=post:$work/go6 run 2 "$qbmap" run "$cfg" \
+    -o "$disk/out.h5" "${opts[@]}" >"$work/pp.log" 2>"$work/pp.err" &
+  pid=$!
+  bg+=("$pid")
+  for _ in $(seq 600); do [ "$(h5state "$disk/out.h5")" = "done=12/12" ] && break; sleep 0.1; done
+  leave=$($py -c "
+import h5py, os, sys
+p = sys.argv[1]
+with h5py.File(p, 'r') as f:
+    raw = sum(f[k].id.get_storage_size() for k in f if isinstance(f[k], h5py.Dataset))
+meta = os.path.getsize(p) - raw + 4096  # journal: metadata plus headers
+print((meta + 4095) // 4096 * 4 + 4)  # KiB, whole pages, one page more" "$disk/out.h5")
+  dd if=/dev/zero of="$disk/filler" bs=4096 >/dev/null 2>&1
+  truncate -s "-${leave}K" "$disk/filler"
+  touch "$work/go6"
+  wait "$pid"
+  rc=$? n=$(lines "$work/pp.err") st=$(h5state "$disk/out.h5")
+  if [ $rc = 1 ] && [ "$n" = 1 ] && grep -q "H5Fclose: .*No space left on device.*; the file was rolled back to its finished sweep" "$work/pp.err" &&
+    [ "$st" = "done=12/12" ] && ! [ -e "$disk/out.h5.undo" ]; then
+    ok "HDF5 meets the full disk inside H5Fclose ($leave KiB free): rolled back, h5py opens it ($st)"
+  else
+    bad "H5Fclose on a full disk: exit $rc, $n lines, state $st" "$work/pp.err"
+  fi
+  rm -f "$disk/filler"
+  resumes "rolled back post-pass, then space freed" "$disk/out.h5" 3
   umount "$disk"
 else
   skipped "full-disk cases: cannot mount a tmpfs here (needs root)"
@@ -433,7 +474,7 @@ tamper "done mask dtype" "dataset 'done' has type int32; this config needs uint8
 tamper "block ids" "dataset 'block' holds other values than 0, 1, 2, ... (at index 4)" \
   "f['block'][4] = 7"
 tamper "block_points" "dataset 'block' has shape 12; this config needs 6" "f.attrs['block_points'] = np.int64(6000)"
-tamper "group replaced by a dataset" "'/boundary' is not a group" "del f['boundary']; f['boundary'] = [1.0]"
+tamper "group replaced by a dataset" "'/boundary' is not a readable group" "del f['boundary']; f['boundary'] = [1.0]"
 resumes "untampered original" "$base"
 
 # ---- 6. graceful stops: exit 3 and NaN in every unfinished block ------------------------------
