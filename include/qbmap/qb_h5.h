@@ -81,7 +81,8 @@ typedef struct {
  * dataset the run writes is there as this config's run created it: every axis (shape, type,
  * the coordinates bit for bit), every field and `status` (shape, type, contiguous and
  * allocated), `done` and `block`; reads its done mask.  Errors (QB_ECONFIG) name the path, the
- * dataset and what is wrong.  An older file without a `run_id` gets one.  Fills *tok. */
+ * dataset and what is wrong.  First rolls back a post-pass that died under its undo journal
+ * (`path.undo`).  An older file without a `run_id` gets one.  Fills *tok. */
 qb_err qb_h5_inspect(const char *path, const qb_config *cfg, qb_h5_state *st, qb_h5_token *tok,
                      char *msg, size_t msgsize);
 
@@ -133,7 +134,11 @@ typedef struct {
  * dimension of n rows, one dataset per column, and string attributes.  Before opening the
  * file it checks that the file system has the space the group needs (data and metadata, with
  * a margin) and reserves it past the end of the file where fallocate() works: a full disk
- * fails here, before the file is touched, and the file stays readable and resumable. */
+ * fails here, before the file is touched.  The change itself runs under an undo journal
+ * (`path.undo`, the file's metadata saved and synced first): if it fails anyway (HDF5 meeting a
+ * full disk in H5Fclose), the file is rolled back at once; if the process dies, the next
+ * --resume rolls it back (qb_h5_inspect).  Either way the finished sweep stays readable and
+ * resumable. */
 qb_err qb_h5_create_group(const char *path, const qb_h5_token *tok, const char *group, int64_t n,
                           int ncols, const qb_h5_col *cols, int nattrs, const qb_h5_attr *attrs,
                           char *msg, size_t msgsize);
@@ -145,8 +150,8 @@ qb_err qb_h5_write_group(const char *path, const qb_h5_token *tok, const char *g
                          size_t msgsize);
 
 /* Not collective (rank 0 only, while no rank has the file open).  The final attributes:
- * complete = 1 and wall_time_s, written only into the file of *tok.  Only a file that reached
- * this point claims to be complete. */
+ * complete = 1 and wall_time_s, written only into the file of *tok, under the undo journal.
+ * Only a file that reached this point claims to be complete. */
 qb_err qb_h5_mark_complete(const char *path, const qb_h5_token *tok, double wall_time_s, char *msg,
                            size_t msgsize);
 
