@@ -1,26 +1,38 @@
 /* HDF5 output.  hdf5.h of a parallel build brings in mpi.h; this file uses MPI only to name the
- * communicator (MPI_COMM_WORLD) and info object that the MPI-IO driver needs. */
-#define _POSIX_C_SOURCE 200809L /* gmtime_r, access, unlink */
+ * communicator (MPI_COMM_WORLD) and info object that the MPI-IO driver needs, and agrees on
+ * outcomes through qb_par. */
+#define _GNU_SOURCE /* fallocate, FALLOC_FL_KEEP_SIZE, gmtime_r, flock */
 #include "qbmap/qb_h5.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <hdf5_hl.h>
+#include <limits.h>
 #include <math.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "qbmap/qb_par.h"
 
 struct qb_h5 {
   hid_t file, dxpl;
   hid_t dset[QB_MAX_FIELDS], space[QB_MAX_FIELDS];
   hid_t done, done_space;
+  hid_t none_mem; /* a 1-element memory space with an empty selection */
   int ndim;
   int64_t shape[QB_MAX_AXES];
   const qb_config *cfg;
+  char path[PATH_MAX + 1];
 };
 
 const char *qb_h5_library_version(void) {
@@ -31,6 +43,8 @@ const char *qb_h5_library_version(void) {
   return v;
 }
 
+/* ---- test hooks ------------------------------------------------------------------------- */
+
 /* Fault injection for the crash tests (tests/resume.sh): QBMAP_TEST_STALL=<phase> makes the
  * process sleep 3 s at that phase, so that a SIGKILL can land inside it. */
 static void test_stall(const char *phase) {
@@ -38,391 +52,279 @@ static void test_stall(const char *phase) {
   if (v && strcmp(v, phase) == 0) sleep(3);
 }
 
-/* ---- attributes ------------------------------------------------------------------------- */
-
-static herr_t attr_write(hid_t loc, const char *name, hid_t ftype, hid_t mtype, hsize_t n,
-                         const void *val) {
-  hid_t sp = n == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, NULL);
-  hid_t a = H5I_INVALID_HID;
-  herr_t rc = -1;
-  if (sp < 0) return -1;
-  if (H5Aexists(loc, name) > 0)
-    a = H5Aopen(loc, name, H5P_DEFAULT);
-  else
-    a = H5Acreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT);
-  if (a >= 0) rc = H5Awrite(a, mtype, val);
-  if (a >= 0) H5Aclose(a);
-  H5Sclose(sp);
-  return rc;
+/* Whether the comma-separated list QBMAP_TEST_FAULT holds `word` exactly. */
+static bool test_flag(const char *word) {
+  const char *v = getenv("QBMAP_TEST_FAULT");
+  size_t n = strlen(word);
+  for (const char *p = v; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+    if (strncmp(p, word, n) == 0 && (p[n] == ',' || p[n] == '\0')) return true;
+  return false;
 }
 
-static herr_t attr_str(hid_t loc, const char *name, const char *value) {
-  if (H5Aexists(loc, name) > 0 && H5Adelete(loc, name) < 0) return -1; /* sizes may differ */
-  hid_t t = H5Tcopy(H5T_C_S1);
-  herr_t rc = -1;
-  if (t < 0) return -1;
-  size_t len = strlen(value);
-  if (H5Tset_size(t, len ? len : 1) >= 0 && H5Tset_strpad(t, H5T_STR_NULLTERM) >= 0 &&
-      H5Tset_cset(t, H5T_CSET_UTF8) >= 0)
-    rc = attr_write(loc, name, t, t, 0, len ? value : "");
-  H5Tclose(t);
-  return rc;
-}
-
-static herr_t attr_i32(hid_t loc, const char *name, int32_t v) {
-  return attr_write(loc, name, H5T_STD_I32LE, H5T_NATIVE_INT32, 0, &v);
-}
-
-static herr_t attr_i64(hid_t loc, const char *name, int64_t v) {
-  return attr_write(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &v);
-}
-
-static herr_t attr_f64(hid_t loc, const char *name, double v) {
-  return attr_write(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, &v);
-}
-
-/* ---- skeleton (rank 0, serial) ---------------------------------------------------------- */
-
-static hid_t create_contiguous(hid_t file, const char *name, hid_t ftype, int rank,
-                               const hsize_t *dims, const void *fill, H5D_fill_time_t ftime) {
-  hid_t sp = H5Screate_simple(rank, dims, NULL);
-  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-  hid_t d = H5I_INVALID_HID;
-  if (sp >= 0 && dcpl >= 0 && H5Pset_layout(dcpl, H5D_CONTIGUOUS) >= 0 &&
-      H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) >= 0 && H5Pset_fill_time(dcpl, ftime) >= 0 &&
-      (!fill || H5Pset_fill_value(dcpl, ftype, fill) >= 0) &&
-      H5Pset_attr_creation_order(dcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0)
-    d = H5Dcreate2(file, name, ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  if (dcpl >= 0) H5Pclose(dcpl);
-  if (sp >= 0) H5Sclose(sp);
-  return d;
-}
-
-static herr_t status_flags(hid_t d) {
-  int32_t masks[32];
-  char meanings[1024] = "";
-  hsize_t n = 0;
-#define QB_X(name, bit, msg)                                                                       \
-  masks[n++] = (int32_t)(1u << (bit));                                                             \
-  {                                                                                                \
-    char w[64];                                                                                    \
-    snprintf(w, sizeof w, "%s", #name + 6);                                                        \
-    for (char *q = w; *q; q++)                                                                     \
-      *q = (char)(*q >= 'A' && *q <= 'Z' ? *q - 'A' + 'a' : *q);                                   \
-    snprintf(meanings + strlen(meanings), sizeof meanings - strlen(meanings), "%s%s",              \
-             n > 1 ? " " : "", w);                                                                 \
+/* Fault injection for tests/io_faults.sh: QBMAP_TEST_FAULT lists point@rank[:n] entries; the
+ * n-th time (default: the first) that rank passes `point`, the HDF5 call just made is treated as
+ * failed.  The call itself has been made, so every collective inside HDF5 took place, exactly
+ * as when a write fails on a full disk.  Flags in the same list: nospacecheck (skip the
+ * free-space checks), noreserve (skip fallocate), nolock (do not take the output's lock). */
+static bool test_fault(const char *point) {
+  static struct {
+    char name[16];
+    int count;
+  } seen[16];
+  const char *v = getenv("QBMAP_TEST_FAULT");
+  if (!v) return false;
+  int slot = -1;
+  for (int i = 0; i < 16 && slot < 0; i++)
+    if (!seen[i].name[0] || strcmp(seen[i].name, point) == 0) slot = i;
+  if (slot < 0) return false;
+  snprintf(seen[slot].name, sizeof seen[slot].name, "%s", point);
+  int count = ++seen[slot].count;
+  size_t n = strlen(point);
+  for (const char *p = v; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+    int rank = -1, nth = 1;
+    if (strncmp(p, point, n) == 0 && p[n] == '@' && sscanf(p + n + 1, "%d:%d", &rank, &nth) >= 1 &&
+        rank == qb_par_rank() && nth == count)
+      return true;
   }
-  QB_PT_LIST(QB_X)
-#undef QB_X
-  if (attr_write(d, "flag_masks", H5T_STD_I32LE, H5T_NATIVE_INT32, n, masks) < 0) return -1;
-  return attr_str(d, "flag_meanings", meanings);
+  return false;
 }
 
-static void iso_now(char *buf, size_t n) {
-  time_t now = time(NULL);
-  struct tm tmv;
-  gmtime_r(&now, &tmv);
-  strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tmv);
-}
+/* ---- errors ----------------------------------------------------------------------------- */
 
-#define TRY(expr, what)                                                                            \
-  do {                                                                                             \
-    if ((expr) < 0) {                                                                              \
-      snprintf(msg, msgsize, "HDF5 failed to %s in '%s'", what, meta->path);                       \
-      goto fail;                                                                                   \
-    }                                                                                              \
-  } while (0)
+/* Where the running public function reports its failure (set on entry by err_to); the first
+ * failure recorded wins, later ones (cleanup) are dropped. */
+static char *err_msg;
+static size_t err_size;
+static const char *err_path; /* the file being written, if any */
 
-qb_err qb_h5_create(const qb_h5_meta *meta, char *msg, size_t msgsize) {
-  const qb_config *cfg = meta->cfg;
-  const qb_model *m = cfg->model;
-  const qb_grid *g = &cfg->grid;
-  hid_t fcpl = H5I_INVALID_HID, fapl = H5I_INVALID_HID, file = H5I_INVALID_HID;
-  hid_t axis[QB_MAX_AXES], blk = H5I_INVALID_HID;
-  for (int d = 0; d < QB_MAX_AXES; d++)
-    axis[d] = H5I_INVALID_HID;
+static void err_to(char *msg, size_t size) {
+  err_msg = msg;
+  err_size = size;
+  err_path = NULL;
+  if (size) msg[0] = '\0';
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
 
-  if (!meta->force && access(meta->path, F_OK) == 0) {
-    snprintf(msg, msgsize, "output '%s' exists; allowed: a new path, or --force to overwrite it",
-             meta->path);
-    return QB_EEXIST;
-  }
-  /* The datasets are allocated at creation: check the space first, so that a full disk or a
-   * file-size limit is one clear message instead of a failure deep inside HDF5. */
-  double need = 0;
-  for (int k = 0; k < cfg->nfields; k++)
-    need += (double)g->npoints * (m->fields[cfg->fields[k]].dtype == QB_F64 ? 8.0 : 4.0);
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-      need > (double)rl.rlim_cur) {
-    snprintf(msg, msgsize, "output '%s' needs %.3g bytes but the file-size limit is %.3g bytes",
-             meta->path, need, (double)rl.rlim_cur);
-    return QB_EIO;
-  }
-  char dir[4200];
-  snprintf(dir, sizeof dir, "%s", meta->path);
-  char *slash = strrchr(dir, '/');
-  if (slash)
-    slash[slash == dir ? 1 : 0] = '\0';
+static double fs_free_bytes(const char *path);
+
+static bool failed(void) {
+  return err_msg && err_msg[0];
+}
+
+static void fail_text(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fail_text(const char *fmt, ...) {
+  if (!err_msg || err_msg[0]) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err_msg, err_size, fmt, ap);
+  va_end(ap);
+  for (char *c = err_msg; *c; c++) /* one line */
+    if (*c == '\n' || *c == '\r') *c = ' ';
+}
+
+/* "src/qb_h5.c" from the compiler's (often absolute) __FILE__. */
+static const char *src_name(void) {
+  const char *f = __FILE__, *s = f;
+  for (const char *p = strstr(f, "src/"); p; p = strstr(p + 1, "src/"))
+    s = p;
+  return s;
+}
+
+typedef struct {
+  char outer[160], inner[1024], inner_fn[64];
+  int n;
+} h5_walk;
+
+static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
+  h5_walk *w = data;
+  if (n == 0) snprintf(w->outer, sizeof w->outer, "%s", e->desc ? e->desc : "");
+  snprintf(w->inner, sizeof w->inner, "%s", e->desc ? e->desc : "");
+  snprintf(w->inner_fn, sizeof w->inner_fn, "%s", e->func_name ? e->func_name : "");
+  w->n++;
+  return 0;
+}
+
+/* Records a failed HDF5 call: this file and line, the call, HDF5's outermost and innermost
+ * messages and the system error (errno, which MPI-IO does not pass on: "file write failed" is
+ * all HDF5 says of a full disk).  Must run right after the call: the next HDF5 call clears the
+ * error stack. */
+static bool h5_check(bool ok, int line, const char *call) {
+  int e = errno;
+  if (ok || !err_msg || err_msg[0]) return ok;
+  h5_walk w = {.n = 0};
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &w);
+  char sys[160] = "";
+  double avail = !e && err_path ? fs_free_bytes(err_path) : INFINITY;
+  if (e && !strstr(w.inner, "errno"))
+    snprintf(sys, sizeof sys, ": %s", strerror(e));
+  else if (avail < 1048576.0) /* Open MPI's OMPIO keeps ENOSPC to itself */
+    snprintf(sys, sizeof sys, ": No space left on device? (its file system has %.0f bytes free)",
+             avail);
+  char where[32] = ""; /* which rank, when there are several */
+  if (qb_par_size() > 1) snprintf(where, sizeof where, " [rank %d]", qb_par_rank());
+  if (w.n == 0)
+    fail_text("%s:%d: %s failed%s%s", src_name(), line, call, sys, where);
+  else if (w.n == 1)
+    fail_text("%s:%d: %s: %s%s%s", src_name(), line, call, w.outer, sys, where);
   else
-    snprintf(dir, sizeof dir, ".");
-  struct statvfs vfs;
-  if (statvfs(dir, &vfs) == 0 && need > (double)vfs.f_bavail * (double)vfs.f_frsize) {
-    snprintf(msg, msgsize, "output '%s' needs %.3g bytes but its file system has %.3g bytes free",
-             meta->path, need, (double)vfs.f_bavail * (double)vfs.f_frsize);
-    return QB_EIO;
-  }
-  /* The skeleton is built under a temporary name and renamed when complete, so a run killed
-   * while creating it leaves `path.partial`, never a half-built `path`. */
-  char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.partial", meta->path);
-  fcpl = H5Pcreate(H5P_FILE_CREATE);
-  fapl = H5Pcreate(H5P_FILE_ACCESS);
-  if (fcpl < 0 || fapl < 0 ||
-      H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) < 0 ||
-      H5Pset_attr_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) < 0 ||
-      H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST) < 0) {
-    snprintf(msg, msgsize, "HDF5 property lists could not be set up");
-    goto fail_noremove;
-  }
-  file = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
-  if (file < 0) {
-    snprintf(msg, msgsize,
-             "cannot create output '%s' (directory missing or not writable?); allowed: a path "
-             "in a writable directory",
-             meta->path);
-    goto fail_noremove;
-  }
-
-  /* root attributes: what produced this file */
-  char when[32];
-  iso_now(when, sizeof when);
-  TRY(attr_str(file, "Conventions", "CF-1.8"), "write attributes");
-  TRY(attr_str(file, "title", m->doc), "write attributes");
-  TRY(attr_str(file, "model", m->name), "write attributes");
-  TRY(attr_str(file, "config", cfg->text), "write attributes");
-  TRY(attr_str(file, "config_normalized", cfg->normalized), "write attributes");
-  for (int k = 0; k < 8 && meta->provenance[k][0]; k++)
-    TRY(attr_str(file, meta->provenance[k][0], meta->provenance[k][1]), "write attributes");
-  TRY(attr_str(file, "hdf5_version", qb_h5_library_version()), "write attributes");
-  TRY(attr_i32(file, "nranks", meta->nranks), "write attributes");
-  TRY(attr_str(file, "created", when), "write attributes");
-  TRY(attr_i64(file, "npoints", g->npoints), "write attributes");
-  TRY(attr_i64(file, "block_points", meta->block_points), "write attributes");
-  TRY(attr_i32(file, "complete", 0), "write attributes");
-  TRY(attr_f64(file, "wall_time_s", NAN), "write attributes");
-
-  /* axes: coordinate variables and dimension scales */
-  hsize_t dims[QB_MAX_AXES];
-  for (int d = 0; d < g->ndim; d++) {
-    const qb_axis *a = &g->axes[d];
-    dims[d] = (hsize_t)a->n;
-    axis[d] =
-        create_contiguous(file, a->name, H5T_IEEE_F64LE, 1, &dims[d], NULL, H5D_FILL_TIME_NEVER);
-    TRY(axis[d], "create an axis dataset");
-    TRY(H5Dwrite(axis[d], H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, a->values),
-        "write axis values");
-    TRY(H5DSset_scale(axis[d], a->name), "make a dimension scale");
-    TRY(attr_str(axis[d], "units", m->params[a->param].units), "write attributes");
-    TRY(attr_str(axis[d], "long_name", m->params[a->param].doc), "write attributes");
-    TRY(attr_str(axis[d], "scale",
-                 a->kind == QB_AXIS_LOG ? "log" : (a->kind == QB_AXIS_LIN ? "lin" : "list")),
-        "write attributes");
-  }
-
-  /* fixed parameters, as root attributes named after them */
-  for (int i = 0; i < m->nparams; i++) {
-    int on_axis = 0;
-    for (int d = 0; d < g->ndim; d++)
-      on_axis |= g->axes[d].param == i;
-    if (!on_axis && !isnan(cfg->fixed[i]))
-      TRY(attr_f64(file, m->params[i].name, cfg->fixed[i]), "write attributes");
-  }
-
-  /* fields */
-  for (int k = 0; k < cfg->nfields; k++) {
-    const qb_field *f = &m->fields[cfg->fields[k]];
-    double nanv = NAN;
-    int is_f = f->dtype == QB_F64;
-    hid_t ds = create_contiguous(file, f->name, is_f ? H5T_IEEE_F64LE : H5T_STD_I32LE, g->ndim,
-                                 dims, is_f ? &nanv : NULL, H5D_FILL_TIME_NEVER);
-    TRY(ds, "create a field dataset");
-    herr_t rc = 0;
-    for (int d = 0; d < g->ndim && rc >= 0; d++)
-      rc = H5DSattach_scale(ds, axis[d], (unsigned)d);
-    if (rc >= 0) rc = attr_str(ds, "units", f->units);
-    if (rc >= 0) rc = attr_str(ds, "long_name", f->doc);
-    if (rc >= 0 && is_f) rc = attr_f64(ds, "_FillValue", NAN);
-    if (rc >= 0 && strcmp(f->name, "status") == 0) rc = status_flags(ds);
-    H5Dclose(ds);
-    TRY(rc, "describe a field dataset");
-  }
-
-  /* empty groups for the post-passes, created now so that filling them later leaves the root
-   * group's index untouched */
-  for (int k = 0; k < 4 && meta->groups[k]; k++) {
-    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE), grp = H5I_INVALID_HID;
-    if (gcpl >= 0 &&
-        H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0 &&
-        H5Pset_attr_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0)
-      grp = H5Gcreate2(file, meta->groups[k], H5P_DEFAULT, gcpl, H5P_DEFAULT);
-    if (gcpl >= 0) H5Pclose(gcpl);
-    TRY(grp, "create a post-pass group");
-    H5Gclose(grp);
-  }
-  test_stall("create");
-
-  /* done mask over blocks */
-  hsize_t nb = (hsize_t)meta->nblocks;
-  blk = create_contiguous(file, "block", H5T_STD_I64LE, 1, &nb, NULL, H5D_FILL_TIME_NEVER);
-  TRY(blk, "create the block dataset");
-  {
-    int64_t *ids = malloc((size_t)nb * sizeof *ids);
-    if (!ids) {
-      snprintf(msg, msgsize, "out of memory for %llu block ids", (unsigned long long)nb);
-      goto fail;
-    }
-    for (hsize_t b = 0; b < nb; b++)
-      ids[b] = (int64_t)b;
-    herr_t rc = H5Dwrite(blk, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ids);
-    free(ids);
-    TRY(rc, "write block ids");
-  }
-  TRY(H5DSset_scale(blk, "block"), "make a dimension scale");
-  TRY(attr_str(blk, "long_name",
-               "block index: block b holds flat points [b*block_points, "
-               "(b+1)*block_points), row-major, last axis fastest"),
-      "write attributes");
-  TRY(attr_str(blk, "units", "1"), "write attributes");
-  {
-    uint8_t zero = 0;
-    hid_t done = create_contiguous(file, "done", H5T_STD_U8LE, 1, &nb, &zero, H5D_FILL_TIME_ALLOC);
-    TRY(done, "create the done mask");
-    herr_t rc = H5DSattach_scale(done, blk, 0);
-    if (rc >= 0) rc = attr_str(done, "long_name", "1 once the block's data is on disk");
-    if (rc >= 0) rc = attr_str(done, "units", "1");
-    H5Dclose(done);
-    TRY(rc, "describe the done mask");
-  }
-
-  H5Dclose(blk);
-  for (int d = 0; d < g->ndim; d++)
-    H5Dclose(axis[d]);
-  H5Pclose(fcpl);
-  H5Pclose(fapl);
-  if (H5Fclose(file) < 0) {
-    snprintf(msg, msgsize, "HDF5 failed to close '%s' (disk full?)", tmp);
-    unlink(tmp);
-    return QB_EH5;
-  }
-  if (rename(tmp, meta->path) != 0) {
-    snprintf(msg, msgsize, "cannot rename '%s' to '%s'", tmp, meta->path);
-    unlink(tmp);
-    return QB_EIO;
-  }
-  return QB_OK;
-
-fail:
-  if (blk >= 0) H5Dclose(blk);
-  for (int d = 0; d < QB_MAX_AXES; d++)
-    if (axis[d] >= 0) H5Dclose(axis[d]);
-  H5Fclose(file);
-  unlink(tmp);
-fail_noremove:
-  if (fcpl >= 0) H5Pclose(fcpl);
-  if (fapl >= 0) H5Pclose(fapl);
-  return QB_EH5;
-}
-#undef TRY
-
-/* ---- parallel writes -------------------------------------------------------------------- */
-
-qb_err qb_h5_open(const char *path, const qb_config *cfg, qb_h5 **out, char *msg, size_t msgsize) {
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  qb_h5 *h = calloc(1, sizeof *h);
-  if (!h) return QB_ENOMEM;
-  h->file = h->dxpl = h->done = h->done_space = H5I_INVALID_HID;
-  for (int k = 0; k < QB_MAX_FIELDS; k++)
-    h->dset[k] = h->space[k] = H5I_INVALID_HID;
-  h->cfg = cfg;
-  h->ndim = cfg->grid.ndim;
-  for (int d = 0; d < h->ndim; d++)
-    h->shape[d] = cfg->grid.axes[d].n;
-
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  if (fapl >= 0 && H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL) >= 0 &&
-      H5Pset_all_coll_metadata_ops(fapl, 1) >= 0 && H5Pset_coll_metadata_write(fapl, 1) >= 0)
-    h->file = H5Fopen(path, H5F_ACC_RDWR, fapl);
-  if (fapl >= 0) H5Pclose(fapl);
-  if (h->file < 0) {
-    snprintf(msg, msgsize, "cannot open '%s' with MPI-IO", path);
-    free(h);
-    return QB_EH5;
-  }
-  h->dxpl = H5Pcreate(H5P_DATASET_XFER);
-  /* collective calls; each rank then writes its own contiguous file ranges directly (blocks are
-   * contiguous in the file, so two-phase aggregation would only add a copy) */
-  if (h->dxpl < 0 || H5Pset_dxpl_mpio(h->dxpl, H5FD_MPIO_COLLECTIVE) < 0 ||
-      H5Pset_dxpl_mpio_collective_opt(h->dxpl, H5FD_MPIO_INDIVIDUAL_IO) < 0)
-    goto fail;
-  for (int k = 0; k < cfg->nfields; k++) {
-    h->dset[k] = H5Dopen2(h->file, cfg->model->fields[cfg->fields[k]].name, H5P_DEFAULT);
-    if (h->dset[k] < 0 || (h->space[k] = H5Dget_space(h->dset[k])) < 0) goto fail;
-  }
-  h->done = H5Dopen2(h->file, "done", H5P_DEFAULT);
-  if (h->done < 0 || (h->done_space = H5Dget_space(h->done)) < 0) goto fail;
-  *out = h;
-  return QB_OK;
-fail:
-  snprintf(msg, msgsize, "'%s' lacks the datasets of this config", path);
-  qb_h5_close(&h);
-  return QB_EH5;
+    fail_text("%s:%d: %s: %s ... %s(): %s%s%s", src_name(), line, call, w.outer, w.inner_fn,
+              w.inner, sys, where);
+  return false;
 }
 
-qb_err qb_h5_write_block(qb_h5 *h, int64_t lo, int64_t hi, void *const *bufs) {
-  qb_box boxes[2 * QB_MAX_AXES];
-  int nb = lo < hi ? qb_grid_range_boxes(h->ndim, h->shape, lo, hi, boxes) : 0;
-  hsize_t n = (hsize_t)(hi > lo ? hi - lo : 1);
-  hid_t mem = H5Screate_simple(1, &n, NULL);
-  qb_err err = mem < 0 ? QB_EH5 : QB_OK;
-  if (!err && nb == 0 && H5Sselect_none(mem) < 0) err = QB_EH5;
-  static const double dummy = 0;
-  for (int k = 0; k < h->cfg->nfields && !err; k++) {
-    hid_t fs = h->space[k];
-    if (H5Sselect_none(fs) < 0) err = QB_EH5;
-    for (int b = 0; b < nb && !err; b++) {
-      hsize_t start[QB_MAX_AXES], count[QB_MAX_AXES];
-      for (int d = 0; d < h->ndim; d++) {
-        start[d] = (hsize_t)boxes[b].start[d];
-        count[d] = (hsize_t)boxes[b].count[d];
+/* H5_OK("H5Dwrite", rc = H5Dwrite(...)): evaluates an HDF5 call whose negative value means
+ * failure; records a failure and yields false. */
+#define H5_OK(call, expr) (errno = 0, h5_check((expr) >= 0, __LINE__, call))
+
+/* FAULT("write", "H5Dwrite"): true (and a recorded failure) if the test hook injects a fault. */
+#define FAULT(point, call) fault_at(point, __LINE__, call)
+static bool fault_at(const char *point, int line, const char *call) {
+  if (!test_fault(point)) return false;
+  fail_text("%s:%d: %s: injected fault (QBMAP_TEST_FAULT %s@%d)", src_name(), line, call, point,
+            qb_par_rank());
+  return true;
+}
+
+/* Collective: the agreed status of a collective step; every rank gets the failing rank's
+ * message. */
+static qb_err agree(qb_err mine) {
+  char none[1] = "";
+  if (!err_msg) return qb_par_agree_msg(mine, none, sizeof none);
+  return qb_par_agree_msg(mine, err_msg, err_size);
+}
+
+/* ---- paths: lock, identity, space ------------------------------------------------------ */
+
+qb_err qb_h5_lock(const char *path, int *fd, char *msg, size_t msgsize) {
+  err_to(msg, msgsize);
+  *fd = -1;
+  char lp[PATH_MAX + 16];
+  if (snprintf(lp, sizeof lp, "%s.lock", path) >= (int)sizeof lp) {
+    fail_text("cannot create output '%.200s...': the path is longer than %d bytes", path, PATH_MAX);
+    return QB_EIO;
+  }
+  if (test_flag("nolock")) return QB_OK;
+  for (int attempt = 0; attempt < 20; attempt++) {
+    int f = open(lp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (f < 0) {
+      if (errno == ELOOP) {
+        fail_text("lock file '%s' of output '%s' is a symbolic link; allowed: a regular file "
+                  "(remove the link)",
+                  lp, path);
+        return QB_EEXIST;
       }
-      if (H5Sselect_hyperslab(fs, b ? H5S_SELECT_OR : H5S_SELECT_SET, start, NULL, count, NULL) < 0)
-        err = QB_EH5;
+      fail_text("cannot create output '%s': its lock file '%s': %s", path, lp, strerror(errno));
+      return QB_EIO;
     }
-    int is_f = h->cfg->model->fields[h->cfg->fields[k]].dtype == QB_F64;
-    if (!err && H5Dwrite(h->dset[k], is_f ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT32, mem, fs, h->dxpl,
-                         nb ? bufs[k] : &dummy) < 0)
-      err = QB_EH5;
+    struct stat a, b;
+    if (fstat(f, &a) != 0 || !S_ISREG(a.st_mode)) {
+      close(f);
+      fail_text("lock file '%s' of output '%s' is not a regular file; allowed: remove it", lp,
+                path);
+      return QB_EEXIST;
+    }
+    if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+      int e = errno;
+      if (e == EWOULDBLOCK) {
+        char holder[256] = "";
+        ssize_t n = pread(f, holder, sizeof holder - 1, 0);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        close(f);
+        fail_text("output '%s' is in use by another qbmap run (%s; lock file '%s'); allowed: "
+                  "wait until that run ends, or another output path",
+                  path, holder[0] ? holder : "holder unknown", lp);
+        return QB_EEXIST;
+      }
+      close(f);
+      if (e == ENOLCK || e == ENOSYS || e == EOPNOTSUPP || e == EINVAL) {
+        printf("qbmap: note: the file system of '%s' does not support flock(); running without "
+               "the lock (the owner check still guards the file)\n",
+               path);
+        fflush(stdout);
+        return QB_OK;
+      }
+      fail_text("cannot lock output '%s' (lock file '%s'): %s", path, lp, strerror(e));
+      return QB_EIO;
+    }
+    /* the previous holder may have removed the file between our open and our flock: the lock
+     * counts only if the path still names the file we locked */
+    if (lstat(lp, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+      close(f);
+      continue;
+    }
+    char host[128] = "?", text[256];
+    gethostname(host, sizeof host - 1);
+    int n = snprintf(text, sizeof text, "pid %ld on host %s\n", (long)getpid(), host);
+    if (ftruncate(f, 0) != 0 || pwrite(f, text, (size_t)n, 0) != n) {
+      /* the lock holds without its text (a full disk): the holder is just unnamed */
+    }
+    *fd = f;
+    return QB_OK;
   }
-  if (mem >= 0) H5Sclose(mem);
-  return err;
+  fail_text("cannot lock output '%s': its lock file '%s' keeps being replaced", path, lp);
+  return QB_EIO;
 }
 
-qb_err qb_h5_write_done(qb_h5 *h, const uint8_t *done, int64_t nblocks) {
-  if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) return QB_EH5;
-  hsize_t n = (hsize_t)(nblocks > 0 ? nblocks : 1);
-  hid_t mem = H5Screate_simple(1, &n, NULL);
-  herr_t rc = mem >= 0 ? 0 : -1;
-  if (rc >= 0 && !done)
-    rc = (H5Sselect_none(mem) < 0 || H5Sselect_none(h->done_space) < 0) ? -1 : 0;
-  else if (rc >= 0)
-    rc = H5Sselect_all(h->done_space);
-  static const uint8_t dummy = 0;
-  if (rc >= 0)
-    rc = H5Dwrite(h->done, H5T_NATIVE_UINT8, mem, h->done_space, h->dxpl, done ? done : &dummy);
-  if (mem >= 0) H5Sclose(mem);
-  return rc < 0 ? QB_EH5 : QB_OK;
+void qb_h5_unlock(const char *path, int *fd) {
+  if (!fd || *fd < 0) return;
+  char lp[PATH_MAX + 16];
+  snprintf(lp, sizeof lp, "%s.lock", path);
+  unlink(lp); /* before the unlock: a waiting run then finds the path gone and retries */
+  close(*fd);
+  *fd = -1;
+}
+
+static void new_run_id(qb_h5_token *tok) {
+  unsigned char r[16] = {0};
+  int f = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  ssize_t n = f >= 0 ? read(f, r, sizeof r) : -1;
+  if (f >= 0) close(f);
+  if (n != (ssize_t)sizeof r) { /* no /dev/urandom: time and pid are unique enough here */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t x =
+        (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
+    for (int i = 0; i < 16; i++, x = x * 6364136223846793005u + 1442695040888963407u)
+      r[i] ^= (unsigned char)(x >> 56);
+  }
+  for (int i = 0; i < 16; i++)
+    snprintf(tok->run_id + 2 * i, 3, "%02x", r[i]);
+}
+
+/* The device and inode of an HDF5 file opened with the sec2 (POSIX) driver. */
+static bool vfd_identity(hid_t f, uint64_t *dev, uint64_t *ino) {
+  void *handle = NULL;
+  struct stat st;
+  if (!H5_OK("H5Fget_vfd_handle", H5Fget_vfd_handle(f, H5P_DEFAULT, &handle)) || !handle)
+    return false;
+  if (fstat(*(int *)handle, &st) != 0) {
+    fail_text("fstat of an open HDF5 file failed: %s", strerror(errno));
+    return false;
+  }
+  *dev = (uint64_t)st.st_dev;
+  *ino = (uint64_t)st.st_ino;
+  return true;
+}
+
+static void fail_replaced(const char *path, const char *how) {
+  fail_text("'%s' is no longer the file this run writes (%s: replaced or moved by someone else "
+            "meanwhile); it was left untouched; allowed: one run per output file at a time",
+            path, how);
+}
+
+/* Not collective: `path` itself (not through a link) is the token's file. */
+static qb_err check_path(const char *path, const qb_h5_token *tok) {
+  struct stat st;
+  if (lstat(path, &st) != 0) {
+    fail_replaced(path, strerror(errno));
+    return QB_EIO;
+  }
+  if ((uint64_t)st.st_dev != tok->dev || (uint64_t)st.st_ino != tok->ino || !S_ISREG(st.st_mode)) {
+    fail_replaced(path, "another device/inode");
+    return QB_EIO;
+  }
+  return QB_OK;
 }
 
 static herr_t read_str_attr(hid_t loc, const char *name, char **out) {
@@ -440,37 +342,577 @@ static herr_t read_str_attr(hid_t loc, const char *name, char **out) {
   return rc;
 }
 
-qb_err qb_h5_inspect(const char *path, const qb_config *cfg, qb_h5_state *st, char *msg,
-                     size_t msgsize) {
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+/* The open file's run_id is the token's (collective when f was opened with MPI-IO). */
+static qb_err check_run_id(hid_t f, const char *path, const qb_h5_token *tok) {
+  char *id = NULL;
+  herr_t rc = read_str_attr(f, "run_id", &id);
+  bool same = rc >= 0 && id && strcmp(id, tok->run_id) == 0;
+  free(id);
+  if (!same) {
+    fail_replaced(path, "another run_id");
+    return QB_EIO;
+  }
+  return QB_OK;
+}
+
+/* The directory that holds `path` ("." for a bare name). */
+static void dir_of(const char *path, char *dir, size_t size) {
+  snprintf(dir, size, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash)
+    slash[slash == dir ? 1 : 0] = '\0';
+  else
+    snprintf(dir, size, ".");
+}
+
+static double fs_free_bytes(const char *path) {
+  char dir[PATH_MAX + 16];
+  dir_of(path, dir, sizeof dir);
+  struct statvfs vfs;
+  return statvfs(dir, &vfs) == 0 ? (double)vfs.f_bavail * (double)vfs.f_frsize : INFINITY;
+}
+
+/* Whether `size` bytes fit under the file-size limit and `grow` more bytes in the free space of
+ * path's file system; otherwise records why (`what` names what needs the space). */
+static bool space_for(const char *path, double size, double grow, const char *what) {
+  if (test_flag("nospacecheck")) return true;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      size > (double)rl.rlim_cur) {
+    fail_text("%s needs %.3g bytes but the file-size limit is %.3g bytes", what, size,
+              (double)rl.rlim_cur);
+    return false;
+  }
+  double avail = fs_free_bytes(path);
+  if (grow > avail) {
+    fail_text("%s needs %.3g bytes but its file system has %.3g bytes free", what, grow, avail);
+    return false;
+  }
+  return true;
+}
+
+/* Reserves file blocks for [off, off + len) of fd (past the end without changing the size if
+ * keep_size), so that later writes there cannot meet a full disk.  0 on success or where the
+ * file system cannot reserve (then nothing is reserved), else the errno (ENOSPC, EFBIG...). */
+static int reserve(int fd, off_t off, off_t len, bool keep_size) {
+  if (len <= 0 || test_flag("noreserve")) return 0;
+#ifdef __linux__
+  if (fallocate(fd, keep_size ? FALLOC_FL_KEEP_SIZE : 0, off, len) == 0) return 0;
+  int e = errno;
+  return (e == EOPNOTSUPP || e == ENOSYS || e == EINVAL || e == ENODEV) ? 0 : e;
+#else
+  (void)fd, (void)off, (void)keep_size;
+  return 0;
+#endif
+}
+
+/* ---- attributes ------------------------------------------------------------------------- */
+
+static bool attr_write(hid_t loc, const char *name, hid_t ftype, hid_t mtype, hsize_t n,
+                       const void *val) {
+  hid_t sp = H5I_INVALID_HID, a = H5I_INVALID_HID;
+  bool ok = H5_OK("H5Screate", sp = n == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, NULL));
+  htri_t exists = 0;
+  if (ok) ok = H5_OK("H5Aexists", exists = H5Aexists(loc, name));
+  if (ok && exists > 0)
+    ok = H5_OK("H5Aopen", a = H5Aopen(loc, name, H5P_DEFAULT));
+  else if (ok)
+    ok = H5_OK("H5Acreate2", a = H5Acreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT));
+  if (ok) ok = H5_OK("H5Awrite", H5Awrite(a, mtype, val));
+  if (a >= 0) H5Aclose(a);
+  if (sp >= 0) H5Sclose(sp);
+  return ok;
+}
+
+static bool attr_str(hid_t loc, const char *name, const char *value) {
+  if (H5Aexists(loc, name) > 0 && !H5_OK("H5Adelete", H5Adelete(loc, name)))
+    return false; /* sizes may differ */
+  hid_t t = H5I_INVALID_HID;
+  if (!H5_OK("H5Tcopy", t = H5Tcopy(H5T_C_S1))) return false;
+  size_t len = strlen(value);
+  bool ok = H5_OK("H5Tset_size", H5Tset_size(t, len ? len : 1)) &&
+            H5_OK("H5Tset_strpad", H5Tset_strpad(t, H5T_STR_NULLTERM)) &&
+            H5_OK("H5Tset_cset", H5Tset_cset(t, H5T_CSET_UTF8)) &&
+            attr_write(loc, name, t, t, 0, len ? value : "");
+  H5Tclose(t);
+  return ok;
+}
+
+static bool attr_i32(hid_t loc, const char *name, int32_t v) {
+  return attr_write(loc, name, H5T_STD_I32LE, H5T_NATIVE_INT32, 0, &v);
+}
+
+static bool attr_i64(hid_t loc, const char *name, int64_t v) {
+  return attr_write(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &v);
+}
+
+static bool attr_f64(hid_t loc, const char *name, double v) {
+  return attr_write(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, &v);
+}
+
+/* ---- skeleton (rank 0, serial) ---------------------------------------------------------- */
+
+static hid_t create_contiguous(hid_t file, const char *name, hid_t ftype, int rank,
+                               const hsize_t *dims, const void *fill, H5D_fill_time_t ftime) {
+  hid_t sp = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, d = H5I_INVALID_HID;
+  if (H5_OK("H5Screate_simple", sp = H5Screate_simple(rank, dims, NULL)) &&
+      H5_OK("H5Pcreate", dcpl = H5Pcreate(H5P_DATASET_CREATE)) &&
+      H5_OK("H5Pset_layout", H5Pset_layout(dcpl, H5D_CONTIGUOUS)) &&
+      H5_OK("H5Pset_alloc_time", H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY)) &&
+      H5_OK("H5Pset_fill_time", H5Pset_fill_time(dcpl, ftime)) &&
+      (!fill || H5_OK("H5Pset_fill_value", H5Pset_fill_value(dcpl, ftype, fill))) &&
+      H5_OK("H5Pset_attr_creation_order",
+            H5Pset_attr_creation_order(dcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)))
+    H5_OK("H5Dcreate2", d = H5Dcreate2(file, name, ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (sp >= 0) H5Sclose(sp);
+  return d;
+}
+
+static bool status_flags(hid_t d) {
+  int32_t masks[32];
+  char meanings[1024] = "";
+  hsize_t n = 0;
+#define QB_X(name, bit, msg)                                                                       \
+  masks[n++] = (int32_t)(1u << (bit));                                                             \
+  {                                                                                                \
+    char w[64];                                                                                    \
+    snprintf(w, sizeof w, "%s", #name + 6);                                                        \
+    for (char *q = w; *q; q++)                                                                     \
+      *q = (char)(*q >= 'A' && *q <= 'Z' ? *q - 'A' + 'a' : *q);                                   \
+    snprintf(meanings + strlen(meanings), sizeof meanings - strlen(meanings), "%s%s",              \
+             n > 1 ? " " : "", w);                                                                 \
+  }
+  QB_PT_LIST(QB_X)
+#undef QB_X
+  return attr_write(d, "flag_masks", H5T_STD_I32LE, H5T_NATIVE_INT32, n, masks) &&
+         attr_str(d, "flag_meanings", meanings);
+}
+
+static void iso_now(char *buf, size_t n) {
+  time_t now = time(NULL);
+  struct tm tmv;
+  gmtime_r(&now, &tmv);
+  strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+}
+
+/* Bytes of the whole file: data, coordinates, done mask, block ids and, generously, metadata
+ * (object headers, attributes with the config text, dimension-scale references). */
+static double file_bytes(const qb_h5_meta *meta) {
+  const qb_config *cfg = meta->cfg;
+  const qb_grid *g = &cfg->grid;
+  double need = 0;
+  for (int k = 0; k < cfg->nfields; k++)
+    need += (double)g->npoints * (cfg->model->fields[cfg->fields[k]].dtype == QB_F64 ? 8.0 : 4.0);
+  for (int d = 0; d < g->ndim; d++)
+    need += 8.0 * (double)g->axes[d].n;
+  need += 9.0 * (double)meta->nblocks;
+  need += 65536.0 + 8192.0 * (cfg->nfields + g->ndim + 4) +
+          2.0 * (double)(strlen(cfg->text) + strlen(cfg->normalized));
+  return need;
+}
+
+qb_err qb_h5_create(const qb_h5_meta *meta, qb_h5_token *tok, char *msg, size_t msgsize) {
+  err_to(msg, msgsize);
+  err_path = meta->path;
+  const qb_config *cfg = meta->cfg;
+  const qb_model *m = cfg->model;
+  const qb_grid *g = &cfg->grid;
+  hid_t fcpl = H5I_INVALID_HID, fapl = H5I_INVALID_HID, file = H5I_INVALID_HID;
+  hid_t axis[QB_MAX_AXES], blk = H5I_INVALID_HID;
+  for (int d = 0; d < QB_MAX_AXES; d++)
+    axis[d] = H5I_INVALID_HID;
+  memset(tok, 0, sizeof *tok);
+
+  /* Everything the file needs is checked before anything is allocated or created: a full disk
+   * or a file-size limit is one clear message, never a failure half way through the sweep. */
+  char what[PATH_MAX + 32];
+  snprintf(what, sizeof what, "output '%s'", meta->path);
+  double need = file_bytes(meta);
+  if (!space_for(meta->path, need, need, what)) return QB_EIO;
+  if (meta->nblocks > QB_H5_MAX_BLOCKS) {
+    fail_text("output '%s': %lld points in %lld blocks of %lld points: too many blocks (at most "
+              "%lld); allowed: --block-points of at least %lld",
+              meta->path, (long long)g->npoints, (long long)meta->nblocks,
+              (long long)meta->block_points, (long long)QB_H5_MAX_BLOCKS,
+              (long long)(g->npoints / QB_H5_MAX_BLOCKS + 1));
+    return QB_EUSAGE;
+  }
+
+  /* The skeleton is built under a temporary name and renamed when complete, so a run killed
+   * while creating it leaves `path.partial`, never a half-built `path`.  H5F_ACC_EXCL creates
+   * it with O_EXCL: never through a symbolic link, never over an existing file. */
+  char tmp[PATH_MAX + 16];
+  if (snprintf(tmp, sizeof tmp, "%s.partial", meta->path) >= (int)sizeof tmp) {
+    fail_text("cannot create output '%s': the path is too long", meta->path);
+    return QB_EIO;
+  }
+  if (!H5_OK("H5Pcreate", fcpl = H5Pcreate(H5P_FILE_CREATE)) ||
+      !H5_OK("H5Pcreate", fapl = H5Pcreate(H5P_FILE_ACCESS)) ||
+      !H5_OK("H5Pset_link_creation_order",
+             H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)) ||
+      !H5_OK("H5Pset_attr_creation_order",
+             H5Pset_attr_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)) ||
+      !H5_OK("H5Pset_libver_bounds", H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST)))
+    goto fail_noremove;
+  if (!H5_OK("H5Fcreate", file = H5Fcreate(tmp, H5F_ACC_EXCL, fcpl, fapl))) {
+    char detail[2048];
+    snprintf(detail, sizeof detail, "%s", msg);
+    msg[0] = '\0';
+    fail_text("cannot create output '%s' (as '%s'): %s", meta->path, tmp, detail);
+    goto fail_noremove;
+  }
+  if (!vfd_identity(file, &tok->dev, &tok->ino)) goto fail;
+  new_run_id(tok);
+
+  /* root attributes: what produced this file */
+  char when[32];
+  iso_now(when, sizeof when);
+  if (!attr_str(file, "Conventions", "CF-1.8") || !attr_str(file, "title", m->doc) ||
+      !attr_str(file, "model", m->name) || !attr_str(file, "config", cfg->text) ||
+      !attr_str(file, "config_normalized", cfg->normalized))
+    goto fail;
+  for (int k = 0; k < 8 && meta->provenance[k][0]; k++)
+    if (!attr_str(file, meta->provenance[k][0], meta->provenance[k][1])) goto fail;
+  if (!attr_str(file, "hdf5_version", qb_h5_library_version()) ||
+      !attr_i32(file, "nranks", meta->nranks) || !attr_str(file, "created", when) ||
+      !attr_i64(file, "npoints", g->npoints) ||
+      !attr_i64(file, "block_points", meta->block_points) || !attr_i32(file, "complete", 0) ||
+      !attr_f64(file, "wall_time_s", NAN) || !attr_str(file, "run_id", tok->run_id))
+    goto fail;
+
+  /* axes: coordinate variables and dimension scales */
+  hsize_t dims[QB_MAX_AXES];
+  for (int d = 0; d < g->ndim; d++) {
+    const qb_axis *a = &g->axes[d];
+    dims[d] = (hsize_t)a->n;
+    axis[d] =
+        create_contiguous(file, a->name, H5T_IEEE_F64LE, 1, &dims[d], NULL, H5D_FILL_TIME_NEVER);
+    if (axis[d] < 0 ||
+        !H5_OK("H5Dwrite",
+               H5Dwrite(axis[d], H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, a->values)) ||
+        !H5_OK("H5DSset_scale", H5DSset_scale(axis[d], a->name)) ||
+        !attr_str(axis[d], "units", m->params[a->param].units) ||
+        !attr_str(axis[d], "long_name", m->params[a->param].doc) ||
+        !attr_str(axis[d], "scale",
+                  a->kind == QB_AXIS_LOG ? "log" : (a->kind == QB_AXIS_LIN ? "lin" : "list")))
+      goto fail;
+  }
+
+  /* fixed parameters, as root attributes named after them */
+  for (int i = 0; i < m->nparams; i++) {
+    int on_axis = 0;
+    for (int d = 0; d < g->ndim; d++)
+      on_axis |= g->axes[d].param == i;
+    if (!on_axis && !isnan(cfg->fixed[i]) && !attr_f64(file, m->params[i].name, cfg->fixed[i]))
+      goto fail;
+  }
+
+  /* fields: NaN is the declared _FillValue, but not written at creation (H5D_FILL_TIME_NEVER):
+   * that would write the whole file twice.  Blocks left unfinished by a graceful stop get NaN
+   * written by qb_h5_fill_block instead. */
+  for (int k = 0; k < cfg->nfields; k++) {
+    const qb_field *f = &m->fields[cfg->fields[k]];
+    double nanv = NAN;
+    int is_f = f->dtype == QB_F64;
+    hid_t ds = create_contiguous(file, f->name, is_f ? H5T_IEEE_F64LE : H5T_STD_I32LE, g->ndim,
+                                 dims, is_f ? &nanv : NULL, H5D_FILL_TIME_NEVER);
+    bool ok = ds >= 0;
+    for (int d = 0; d < g->ndim && ok; d++)
+      ok = H5_OK("H5DSattach_scale", H5DSattach_scale(ds, axis[d], (unsigned)d));
+    ok = ok && attr_str(ds, "units", f->units) && attr_str(ds, "long_name", f->doc) &&
+         (!is_f || attr_f64(ds, "_FillValue", NAN)) &&
+         (strcmp(f->name, "status") != 0 || status_flags(ds));
+    if (ds >= 0) H5Dclose(ds);
+    if (!ok) goto fail;
+  }
+
+  /* empty groups for the post-passes, created now so that filling them later leaves the root
+   * group's index untouched */
+  for (int k = 0; k < 4 && meta->groups[k]; k++) {
+    hid_t gcpl = H5I_INVALID_HID, grp = H5I_INVALID_HID;
+    bool ok =
+        H5_OK("H5Pcreate", gcpl = H5Pcreate(H5P_GROUP_CREATE)) &&
+        H5_OK("H5Pset_link_creation_order",
+              H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)) &&
+        H5_OK("H5Pset_attr_creation_order",
+              H5Pset_attr_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)) &&
+        H5_OK("H5Gcreate2",
+              grp = H5Gcreate2(file, meta->groups[k], H5P_DEFAULT, gcpl, H5P_DEFAULT));
+    if (gcpl >= 0) H5Pclose(gcpl);
+    if (grp >= 0) H5Gclose(grp);
+    if (!ok) goto fail;
+  }
+  test_stall("create");
+
+  /* done mask over blocks */
+  hsize_t nb = (hsize_t)meta->nblocks;
+  blk = create_contiguous(file, "block", H5T_STD_I64LE, 1, &nb, NULL, H5D_FILL_TIME_NEVER);
+  if (blk < 0) goto fail;
+  {
+    int64_t *ids = malloc((size_t)nb * sizeof *ids);
+    if (!ids) {
+      fail_text("out of memory for %llu block ids", (unsigned long long)nb);
+      goto fail;
+    }
+    for (hsize_t b = 0; b < nb; b++)
+      ids[b] = (int64_t)b;
+    bool ok =
+        H5_OK("H5Dwrite", H5Dwrite(blk, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ids));
+    free(ids);
+    if (!ok) goto fail;
+  }
+  if (!H5_OK("H5DSset_scale", H5DSset_scale(blk, "block")) ||
+      !attr_str(blk, "long_name",
+                "block index: block b holds flat points [b*block_points, "
+                "(b+1)*block_points), row-major, last axis fastest") ||
+      !attr_str(blk, "units", "1"))
+    goto fail;
+  {
+    uint8_t zero = 0;
+    hid_t done = create_contiguous(file, "done", H5T_STD_U8LE, 1, &nb, &zero, H5D_FILL_TIME_ALLOC);
+    bool ok = done >= 0 && H5_OK("H5DSattach_scale", H5DSattach_scale(done, blk, 0)) &&
+              attr_str(done, "long_name", "1 once the block's data is on disk") &&
+              attr_str(done, "units", "1");
+    if (done >= 0) H5Dclose(done);
+    if (!ok) goto fail;
+  }
+
+  H5Dclose(blk);
+  blk = H5I_INVALID_HID;
+  for (int d = 0; d < g->ndim; d++) {
+    H5Dclose(axis[d]);
+    axis[d] = H5I_INVALID_HID;
+  }
+  H5Pclose(fcpl);
+  H5Pclose(fapl);
+  fcpl = fapl = H5I_INVALID_HID;
+  bool closed = H5_OK("H5Fclose", H5Fclose(file));
+  file = H5I_INVALID_HID;
+  if (!closed) goto fail;
+
+  /* reserve the whole file's blocks now: the sweep then writes into space it already has */
+  int fd = open(tmp, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_dev != tok->dev ||
+      (uint64_t)st.st_ino != tok->ino) {
+    fail_text("cannot reopen '%s' after creating it: %s", tmp,
+              fd < 0 ? strerror(errno) : "another file");
+    if (fd >= 0) close(fd);
+    goto fail;
+  }
+  int e = reserve(fd, 0, st.st_size, false);
+  close(fd);
+  if (e) {
+    fail_text("output '%s' needs %.3g bytes but its file system could not reserve them (%s; "
+              "%.3g bytes free)",
+              meta->path, (double)st.st_size, strerror(e), fs_free_bytes(meta->path));
+    goto fail;
+  }
+  char up[PATH_MAX + 16]; /* an undo journal of the file this one replaces */
+  snprintf(up, sizeof up, "%s.undo", meta->path);
+  unlink(up);
+  if (rename(tmp, meta->path) != 0) {
+    fail_text("cannot rename '%s' to '%s': %s", tmp, meta->path, strerror(errno));
+    goto fail;
+  }
+  return QB_OK;
+
+fail:
+  if (blk >= 0) H5Dclose(blk);
+  for (int d = 0; d < QB_MAX_AXES; d++)
+    if (axis[d] >= 0) H5Dclose(axis[d]);
+  if (file >= 0) H5Fclose(file);
+  unlink(tmp); /* created by this run (exclusively, under the lock) */
+fail_noremove:
+  if (fcpl >= 0) H5Pclose(fcpl);
+  if (fapl >= 0) H5Pclose(fapl);
+  return QB_EH5;
+}
+
+/* ---- inspection of an interrupted run's file (rank 0) ----------------------------------- */
+
+static qb_err undo_restore(const char *path, bool *rolled);
+
+static void shape_str(int rank, const hsize_t *dims, char *buf, size_t size) {
+  buf[0] = '\0';
+  for (int d = 0; d < rank; d++)
+    snprintf(buf + strlen(buf), size - strlen(buf), "%s%llu", d ? " x " : "",
+             (unsigned long long)dims[d]);
+  if (rank == 0) snprintf(buf, size, "scalar");
+}
+
+static void type_str(hid_t t, char *buf, size_t size) {
+  H5T_class_t c = H5Tget_class(t);
+  size_t bits = 8 * H5Tget_size(t);
+  const char *order = H5Tget_order(t) == H5T_ORDER_BE ? " big-endian" : "";
+  if (c == H5T_FLOAT)
+    snprintf(buf, size, "float%zu%s", bits, order);
+  else if (c == H5T_INTEGER)
+    snprintf(buf, size, "%sint%zu%s", H5Tget_sign(t) == H5T_SGN_NONE ? "u" : "", bits, order);
+  else if (c == H5T_STRING)
+    snprintf(buf, size, "string");
+  else
+    snprintf(buf, size, "a compound or other non-numeric type");
+}
+
+/* Dataset `name` of f exists and is exactly what this config's run created: `rank` dims
+ * `dims`, file type `ftype`, contiguous and allocated.  Returns it open, or records what is
+ * wrong and returns H5I_INVALID_HID. */
+static hid_t check_dset(hid_t f, const char *path, const char *name, int rank, const hsize_t *dims,
+                        hid_t ftype) {
+  char a[256], b[256];
+  if (H5Lexists(f, name, H5P_DEFAULT) <= 0) {
+    fail_text("--resume: '%s' has no dataset '%s'; allowed: the unmodified output of an "
+              "interrupted run of this config",
+              path, name);
+    return H5I_INVALID_HID;
+  }
+  H5O_info_t oi;
+  hid_t d = H5I_INVALID_HID, sp = H5I_INVALID_HID, t = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
+  if (H5Oget_info_by_name(f, name, &oi, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_DATASET ||
+      (d = H5Dopen2(f, name, H5P_DEFAULT)) < 0) {
+    fail_text("--resume: '%s': '%s' is not a readable dataset", path, name);
+    return H5I_INVALID_HID;
+  }
+  hsize_t got[H5S_MAX_RANK];
+  int r = (sp = H5Dget_space(d)) >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+  if (r < 0 || r > H5S_MAX_RANK || H5Sget_simple_extent_dims(sp, got, NULL) < 0) r = -1;
+  bool ok = r == rank;
+  for (int k = 0; ok && k < rank; k++)
+    ok = got[k] == dims[k];
+  if (!ok) {
+    shape_str(r < 0 ? 0 : r, got, a, sizeof a);
+    shape_str(rank, dims, b, sizeof b);
+    fail_text("--resume: '%s': dataset '%s' has shape %s; this config needs %s", path, name, a, b);
+    goto bad;
+  }
+  if ((t = H5Dget_type(d)) < 0 || H5Tequal(t, ftype) <= 0) {
+    type_str(t, a, sizeof a);
+    type_str(ftype, b, sizeof b);
+    fail_text("--resume: '%s': dataset '%s' has type %s; this config needs %s", path, name, a, b);
+    goto bad;
+  }
+  hssize_t npts = H5Sget_simple_extent_npoints(sp);
+  if ((dcpl = H5Dget_create_plist(d)) < 0 || H5Pget_layout(dcpl) != H5D_CONTIGUOUS ||
+      H5Pget_external_count(dcpl) != 0 ||
+      (npts > 0 && (H5Dget_offset(d) == HADDR_UNDEF ||
+                    H5Dget_storage_size(d) != (hsize_t)npts * H5Tget_size(t)))) {
+    fail_text("--resume: '%s': dataset '%s' is not contiguous and allocated in the file as qbmap "
+              "creates it (chunked, compact, external or unallocated)",
+              path, name);
+    goto bad;
+  }
+  H5Pclose(dcpl);
+  H5Tclose(t);
+  H5Sclose(sp);
+  return d;
+bad:
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (t >= 0) H5Tclose(t);
+  if (sp >= 0) H5Sclose(sp);
+  H5Dclose(d);
+  return H5I_INVALID_HID;
+}
+
+/* Reads a 1-D dataset piecewise (bounded memory) and compares it with want(i) bit for bit. */
+static bool check_values(hid_t d, const char *path, const char *name, hsize_t n, hid_t mtype,
+                         size_t esize, const void *want, int64_t ids) {
+  enum { PIECE = 65536 };
+  unsigned char *buf = malloc(PIECE * 8);
+  hid_t fs = H5Dget_space(d), ms = H5I_INVALID_HID;
+  bool ok = buf && fs >= 0;
+  for (hsize_t off = 0; ok && off < n; off += PIECE) {
+    hsize_t cnt = n - off < PIECE ? n - off : PIECE;
+    ms = H5Screate_simple(1, &cnt, NULL);
+    ok = ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, &off, NULL, &cnt, NULL) >= 0 &&
+         H5Dread(d, mtype, ms, fs, H5P_DEFAULT, buf) >= 0;
+    if (ms >= 0) H5Sclose(ms);
+    if (!ok) {
+      fail_text("--resume: '%s': dataset '%s' is unreadable", path, name);
+      break;
+    }
+    for (hsize_t i = 0; i < cnt; i++) {
+      const unsigned char *got = buf + i * esize;
+      int64_t id = (int64_t)(off + i);
+      bool same = ids ? memcmp(got, &id, esize) == 0
+                      : memcmp(got, (const unsigned char *)want + (off + i) * esize, esize) == 0;
+      if (!same) {
+        if (ids)
+          fail_text("--resume: '%s': dataset '%s' holds other values than 0, 1, 2, ... (at "
+                    "index %llu)",
+                    path, name, (unsigned long long)(off + i));
+        else {
+          double x, y;
+          memcpy(&x, got, sizeof x);
+          memcpy(&y, (const unsigned char *)want + (off + i) * esize, sizeof y);
+          fail_text("--resume: '%s': axis '%s' holds other coordinates than this config (index "
+                    "%llu: file %.17g, config %.17g)",
+                    path, name, (unsigned long long)(off + i), x, y);
+        }
+        ok = false;
+        break;
+      }
+    }
+  }
+  if (fs >= 0) H5Sclose(fs);
+  free(buf);
+  return ok;
+}
+
+static bool read_scalar(hid_t f, const char *name, hid_t mtype, void *v) {
+  hid_t a = H5Aexists(f, name) > 0 ? H5Aopen(f, name, H5P_DEFAULT) : H5I_INVALID_HID;
+  hid_t sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+  bool ok = sp >= 0 && H5Sget_simple_extent_npoints(sp) == 1 && H5Aread(a, mtype, v) >= 0;
+  if (sp >= 0) H5Sclose(sp);
+  if (a >= 0) H5Aclose(a);
+  return ok;
+}
+
+qb_err qb_h5_inspect(const char *path, const qb_config *cfg, qb_h5_state *st, qb_h5_token *tok,
+                     char *msg, size_t msgsize) {
+  err_to(msg, msgsize);
   memset(st, 0, sizeof *st);
+  memset(tok, 0, sizeof *tok);
+  const qb_grid *g = &cfg->grid;
+  bool rolled = false;
+  qb_err uerr = undo_restore(path, &rolled);
+  if (uerr) return uerr;
+  if (rolled) {
+    printf("qbmap: %s: rolled back an interrupted post-pass (from %s.undo)\n", path, path);
+    fflush(stdout);
+  }
   if (H5Fis_hdf5(path) <= 0) {
-    snprintf(msg, msgsize,
-             "--resume: '%s' is not an HDF5 file (or is truncated); allowed: an "
-             "output of an interrupted qbmap run of this config",
-             path);
+    fail_text("--resume: '%s' is not an HDF5 file (or is truncated); allowed: an "
+              "output of an interrupted qbmap run of this config",
+              path);
     return QB_ECONFIG;
   }
-  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d = H5I_INVALID_HID;
-  char *model = NULL, *norm = NULL;
+  hid_t f = H5I_INVALID_HID, d = H5I_INVALID_HID;
+  char *model = NULL, *norm = NULL, *run_id = NULL;
   qb_err err = QB_ECONFIG;
-  if (f < 0) {
-    snprintf(msg, msgsize, "--resume: HDF5 cannot open '%s' (truncated or damaged)", path);
+  if (!H5_OK("H5Fopen", f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT))) {
+    char detail[1024];
+    snprintf(detail, sizeof detail, "%s", msg);
+    msg[0] = '\0';
+    fail_text("--resume: HDF5 cannot open '%s' (truncated or damaged): %s", path, detail);
     return QB_ECONFIG;
+  }
+  if (!vfd_identity(f, &tok->dev, &tok->ino)) {
+    err = QB_EH5;
+    goto done;
   }
   if (read_str_attr(f, "model", &model) < 0 || read_str_attr(f, "config_normalized", &norm) < 0 ||
       H5Aexists(f, "block_points") <= 0 || H5Aexists(f, "complete") <= 0) {
-    snprintf(msg, msgsize,
-             "--resume: '%s' is not a qbmap output (no model, config_normalized, "
-             "block_points or complete attribute)",
-             path);
+    fail_text("--resume: '%s' is not a qbmap output (no model, config_normalized, "
+              "block_points or complete attribute)",
+              path);
     goto done;
   }
   if (strcmp(model, cfg->model->name) != 0) {
-    snprintf(msg, msgsize,
-             "--resume: '%s' holds model %s, this config model %s; allowed: the "
-             "config of the interrupted run",
-             path, model, cfg->model->name);
+    fail_text("--resume: '%s' holds model %s, this config model %s; allowed: the "
+              "config of the interrupted run",
+              path, model, cfg->model->name);
     goto done;
   }
   if (strcmp(norm, cfg->normalized) != 0) {
@@ -479,38 +921,101 @@ qb_err qb_h5_inspect(const char *path, const qb_config *cfg, qb_h5_state *st, ch
       a++, b++;
     while (a > norm && a[-1] != '\n')
       a--, b--;
-    snprintf(msg, msgsize,
-             "--resume: '%s' was written for another configuration; file: '%.*s', "
-             "now: '%.*s'; allowed: the config (and --set values) of the "
-             "interrupted run",
-             path, (int)strcspn(a, "\n"), a, (int)strcspn(b, "\n"), b);
+    fail_text("--resume: '%s' was written for another configuration; file: '%.*s', "
+              "now: '%.*s'; allowed: the config (and --set values) of the "
+              "interrupted run",
+              path, (int)strcspn(a, "\n"), a, (int)strcspn(b, "\n"), b);
     goto done;
   }
-  hid_t at = H5Aopen(f, "block_points", H5P_DEFAULT);
-  herr_t rc = at >= 0 ? H5Aread(at, H5T_NATIVE_INT64, &st->block_points) : -1;
-  if (at >= 0) H5Aclose(at);
-  at = rc >= 0 ? H5Aopen(f, "complete", H5P_DEFAULT) : H5I_INVALID_HID;
   int32_t complete = 0;
-  rc = at >= 0 ? H5Aread(at, H5T_NATIVE_INT32, &complete) : -1;
-  if (at >= 0) H5Aclose(at);
-  st->complete = complete == 1;
-  d = rc >= 0 ? H5Dopen2(f, "done", H5P_DEFAULT) : H5I_INVALID_HID;
-  hid_t sp = d >= 0 ? H5Dget_space(d) : H5I_INVALID_HID;
-  hsize_t n = 0;
-  if (sp >= 0 && H5Sget_simple_extent_dims(sp, &n, NULL) == 1 && st->block_points > 0 &&
-      (int64_t)n == (cfg->grid.npoints + st->block_points - 1) / st->block_points) {
-    st->nblocks = (int64_t)n;
-    st->done = malloc(n ? n : 1);
-    if (st->done && H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, st->done) >= 0)
-      err = QB_OK;
+  int64_t npoints = 0;
+  if (!read_scalar(f, "block_points", H5T_NATIVE_INT64, &st->block_points) ||
+      !read_scalar(f, "complete", H5T_NATIVE_INT32, &complete) ||
+      !read_scalar(f, "npoints", H5T_NATIVE_INT64, &npoints) || st->block_points < 1 ||
+      npoints != g->npoints) {
+    fail_text("--resume: '%s': attribute block_points, complete or npoints is missing or "
+              "wrong (npoints must be %lld)",
+              path, (long long)g->npoints);
+    goto done;
   }
-  if (sp >= 0) H5Sclose(sp);
-  if (err) snprintf(msg, msgsize, "--resume: the done mask of '%s' is unreadable", path);
+  st->complete = complete == 1;
+  st->nblocks = (g->npoints + st->block_points - 1) / st->block_points;
+  if (st->nblocks > QB_H5_MAX_BLOCKS) {
+    fail_text("--resume: '%s': %lld blocks: more than this qbmap accepts (%lld)", path,
+              (long long)st->nblocks, (long long)QB_H5_MAX_BLOCKS);
+    goto done;
+  }
+
+  /* every dataset the run writes into, against the config (a tampered file must not get
+   * values written into the wrong places, nor be marked complete) */
+  hsize_t dims[QB_MAX_AXES], nb = (hsize_t)st->nblocks;
+  for (int k = 0; k < g->ndim; k++) {
+    const qb_axis *a = &g->axes[k];
+    dims[k] = (hsize_t)a->n;
+    d = check_dset(f, path, a->name, 1, &dims[k], H5T_IEEE_F64LE);
+    if (d < 0 || !check_values(d, path, a->name, dims[k], H5T_NATIVE_DOUBLE, 8, a->values, 0))
+      goto done;
+    H5Dclose(d);
+    d = H5I_INVALID_HID;
+  }
+  for (int k = 0; k < cfg->nfields; k++) {
+    const qb_field *fl = &cfg->model->fields[cfg->fields[k]];
+    d = check_dset(f, path, fl->name, g->ndim, dims,
+                   fl->dtype == QB_F64 ? H5T_IEEE_F64LE : H5T_STD_I32LE);
+    if (d < 0) goto done;
+    H5Dclose(d);
+    d = H5I_INVALID_HID;
+  }
+  d = check_dset(f, path, "block", 1, &nb, H5T_STD_I64LE);
+  if (d < 0 || !check_values(d, path, "block", nb, H5T_NATIVE_INT64, 8, NULL, 1)) goto done;
+  H5Dclose(d);
+  if ((d = check_dset(f, path, "done", 1, &nb, H5T_STD_U8LE)) < 0) goto done;
+  static const char *const groups[] = {"boundary", "ep", "adaptive"};
+  for (int k = 0; k < 3; k++) {
+    H5O_info_t oi;
+    if (H5Lexists(f, groups[k], H5P_DEFAULT) > 0 &&
+        (H5Oget_info_by_name(f, groups[k], &oi, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_GROUP)) {
+      fail_text("--resume: '%s': '/%s' is not a readable group", path, groups[k]);
+      goto done;
+    }
+  }
+  st->done = malloc(nb ? nb : 1);
+  if (!st->done || H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, st->done) < 0) {
+    fail_text("--resume: the done mask of '%s' is unreadable", path);
+    goto done;
+  }
+  err = QB_OK;
+  if (read_str_attr(f, "run_id", &run_id) >= 0 && strlen(run_id) < sizeof tok->run_id)
+    snprintf(tok->run_id, sizeof tok->run_id, "%s", run_id);
 done:
   if (d >= 0) H5Dclose(d);
-  H5Fclose(f);
+  if (f >= 0) H5Fclose(f);
   free(model);
   free(norm);
+  free(run_id);
+  if (!err && !tok->run_id[0] && !st->complete) {
+    /* a file of an older qbmap: give it a run id, the owner token of this run */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    uint64_t dev = 0, ino = 0;
+    new_run_id(tok);
+    f = H5I_INVALID_HID;
+    bool ok = fapl >= 0 &&
+              H5_OK("H5Pset_libver_bounds",
+                    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST)) &&
+              H5_OK("H5Fopen", f = H5Fopen(path, H5F_ACC_RDWR, fapl)) &&
+              vfd_identity(f, &dev, &ino);
+    if (ok && (dev != tok->dev || ino != tok->ino)) {
+      fail_replaced(path, "another device/inode");
+      ok = false;
+    }
+    ok = ok && attr_str(f, "run_id", tok->run_id);
+    if (f >= 0 && H5Fclose(f) < 0) ok = false;
+    if (fapl >= 0) H5Pclose(fapl);
+    if (!ok) {
+      fail_text("--resume: cannot write the run_id attribute into '%s'", path);
+      err = QB_EH5;
+    }
+  }
   if (err) {
     free(st->done);
     st->done = NULL;
@@ -518,27 +1023,219 @@ done:
   return err;
 }
 
-/* Closes every handle; returns H5Fclose's status (the last write-back to disk). */
-static herr_t release(qb_h5 *h) {
+/* ---- parallel writes -------------------------------------------------------------------- */
+
+/* Closes every handle; returns whether H5Fclose (the last write-back to disk) succeeded. */
+static bool release(qb_h5 *h) {
   for (int k = 0; k < QB_MAX_FIELDS; k++) {
     if (h->space[k] >= 0) H5Sclose(h->space[k]);
     if (h->dset[k] >= 0) H5Dclose(h->dset[k]);
   }
   if (h->done_space >= 0) H5Sclose(h->done_space);
   if (h->done >= 0) H5Dclose(h->done);
+  if (h->none_mem >= 0) H5Sclose(h->none_mem);
   if (h->dxpl >= 0) H5Pclose(h->dxpl);
-  herr_t rc = h->file >= 0 ? H5Fclose(h->file) : 0;
+  bool ok = true;
+  if (h->file >= 0) ok = H5_OK("H5Fclose", H5Fclose(h->file));
   free(h);
-  return rc;
+  return ok;
 }
 
-qb_err qb_h5_finish(qb_h5 **hp) {
+/* Collective: opens `path` on every rank with MPI-IO (collective metadata), after rank 0 has
+ * checked that the path is still the token's file, and checks the run_id of what it opened.
+ * Returns the agreed status; *f is valid on every rank or on none. */
+static qb_err open_parallel(const char *path, const qb_h5_token *tok, hid_t *f) {
+  *f = H5I_INVALID_HID;
+  qb_err err = qb_par_rank() == 0 ? check_path(path, tok) : QB_OK;
+  hid_t fapl = H5I_INVALID_HID;
+  if (!err && !(H5_OK("H5Pcreate", fapl = H5Pcreate(H5P_FILE_ACCESS)) &&
+                H5_OK("H5Pset_fapl_mpio", H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL)) &&
+                H5_OK("H5Pset_all_coll_metadata_ops", H5Pset_all_coll_metadata_ops(fapl, 1)) &&
+                H5_OK("H5Pset_coll_metadata_write", H5Pset_coll_metadata_write(fapl, 1))))
+    err = QB_EH5;
+  if ((err = agree(err))) {
+    if (fapl >= 0) H5Pclose(fapl);
+    return err;
+  }
+  if (!H5_OK("H5Fopen", *f = H5Fopen(path, H5F_ACC_RDWR, fapl)) || FAULT("open", "H5Fopen"))
+    err = QB_EH5;
+  H5Pclose(fapl);
+  /* H5Fclose is collective: if the file opened on some ranks only, it cannot be closed (the
+   * handle is left to the process's end, which skips HDF5's shutdown on errors) */
+  bool all_open = qb_par_agree(*f >= 0 ? QB_OK : QB_EH5) == QB_OK;
+  if (!(err = agree(err))) err = agree(check_run_id(*f, path, tok));
+  if (!err && qb_par_rank() == 0) err = check_path(path, tok); /* still the same after opening */
+  if ((err = agree(err)) && all_open) H5Fclose(*f);
+  if (err) *f = H5I_INVALID_HID;
+  return err;
+}
+
+qb_err qb_h5_open(const char *path, const qb_config *cfg, const qb_h5_token *tok, qb_h5 **out,
+                  char *msg, size_t msgsize) {
+  err_to(msg, msgsize);
+  *out = NULL;
+  qb_h5 *h = calloc(1, sizeof *h);
+  if (!h) fail_text("out of memory");
+  qb_err err = agree(h ? QB_OK : QB_ENOMEM);
+  if (err) {
+    free(h);
+    return err;
+  }
+  h->file = h->dxpl = h->done = h->done_space = h->none_mem = H5I_INVALID_HID;
+  for (int k = 0; k < QB_MAX_FIELDS; k++)
+    h->dset[k] = h->space[k] = H5I_INVALID_HID;
+  h->cfg = cfg;
+  h->ndim = cfg->grid.ndim;
+  for (int d = 0; d < h->ndim; d++)
+    h->shape[d] = cfg->grid.axes[d].n;
+  if ((err = open_parallel(path, tok, &h->file))) {
+    free(h);
+    return err;
+  }
+  snprintf(h->path, sizeof h->path, "%s", path);
+  /* collective calls; each rank then writes its own contiguous file ranges directly (blocks are
+   * contiguous in the file, so two-phase aggregation would only add a copy) */
+  hsize_t one = 1;
+  if (!H5_OK("H5Pcreate", h->dxpl = H5Pcreate(H5P_DATASET_XFER)) ||
+      !H5_OK("H5Pset_dxpl_mpio", H5Pset_dxpl_mpio(h->dxpl, H5FD_MPIO_COLLECTIVE)) ||
+      !H5_OK("H5Pset_dxpl_mpio_collective_opt",
+             H5Pset_dxpl_mpio_collective_opt(h->dxpl, H5FD_MPIO_INDIVIDUAL_IO)) ||
+      !H5_OK("H5Screate_simple", h->none_mem = H5Screate_simple(1, &one, NULL)) ||
+      !H5_OK("H5Sselect_none", H5Sselect_none(h->none_mem)))
+    err = QB_EH5;
+  /* every rank opens every dataset (collective metadata reads), whatever failed before */
+  for (int k = 0; k < cfg->nfields; k++) {
+    const char *name = cfg->model->fields[cfg->fields[k]].name;
+    if (!H5_OK("H5Dopen2", h->dset[k] = H5Dopen2(h->file, name, H5P_DEFAULT)) ||
+        !H5_OK("H5Dget_space", h->space[k] = H5Dget_space(h->dset[k])))
+      err = QB_EH5;
+  }
+  if (!H5_OK("H5Dopen2", h->done = H5Dopen2(h->file, "done", H5P_DEFAULT)) ||
+      !H5_OK("H5Dget_space", h->done_space = H5Dget_space(h->done)))
+    err = QB_EH5;
+  if ((err = agree(err))) {
+    qb_h5_close(&h);
+    return err;
+  }
+  *out = h;
+  return QB_OK;
+}
+
+/* Collective: one H5Dwrite per field on every rank.  A rank whose own step failed (err: this
+ * rank's failure so far) writes an empty selection, so the ranks never part ways; the failure
+ * is agreed at the end. */
+static qb_err write_fields(qb_h5 *h, int64_t lo, int64_t hi, void *const *bufs, bool f64_only,
+                           const char *point, qb_err err) {
+  qb_box boxes[2 * QB_MAX_AXES];
+  int nb = lo < hi ? qb_grid_range_boxes(h->ndim, h->shape, lo, hi, boxes) : 0;
+  hsize_t n = (hsize_t)(hi > lo ? hi - lo : 1);
+  hid_t mem = H5I_INVALID_HID;
+  if (!H5_OK("H5Screate_simple", mem = H5Screate_simple(1, &n, NULL))) err = QB_EH5;
+  static const double dummy = 0;
+  int inject_at = h->cfg->nfields > 1 ? 1 : 0; /* a later field: the rank has more to do */
+  for (int k = 0; k < h->cfg->nfields; k++) {
+    int is_f = h->cfg->model->fields[h->cfg->fields[k]].dtype == QB_F64;
+    if (f64_only && !is_f) continue; /* the same on every rank */
+    hid_t fs = h->space[k];
+    bool mine = !err && nb > 0;
+    if (mine && !H5_OK("H5Sselect_none", H5Sselect_none(fs))) err = QB_EH5, mine = false;
+    for (int b = 0; mine && b < nb; b++) {
+      hsize_t start[QB_MAX_AXES], count[QB_MAX_AXES];
+      for (int d = 0; d < h->ndim; d++) {
+        start[d] = (hsize_t)boxes[b].start[d];
+        count[d] = (hsize_t)boxes[b].count[d];
+      }
+      if (!H5_OK("H5Sselect_hyperslab", H5Sselect_hyperslab(fs, b ? H5S_SELECT_OR : H5S_SELECT_SET,
+                                                            start, NULL, count, NULL)))
+        err = QB_EH5, mine = false;
+    }
+    if (!mine) H5Sselect_none(fs);
+    if (!H5_OK("H5Dwrite",
+               H5Dwrite(h->dset[k], is_f ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT32,
+                        mine ? mem : h->none_mem, fs, h->dxpl, mine ? bufs[k] : &dummy)))
+      err = QB_EH5;
+    if (k == inject_at && FAULT(point, "H5Dwrite")) err = QB_EH5;
+  }
+  if (mem >= 0) H5Sclose(mem);
+  return agree(err);
+}
+
+qb_err qb_h5_write_block(qb_h5 *h, int64_t lo, int64_t hi, void *const *bufs, char *msg,
+                         size_t msgsize) {
+  err_to(msg, msgsize);
+  err_path = h->path;
+  return write_fields(h, lo, hi, bufs, false, "write", QB_OK);
+}
+
+qb_err qb_h5_fill_block(qb_h5 *h, int64_t lo, int64_t hi, char *msg, size_t msgsize) {
+  err_to(msg, msgsize);
+  err_path = h->path;
+  size_t n = (size_t)(hi > lo ? hi - lo : 0);
+  double *nan = n ? malloc(n * sizeof *nan) : NULL;
+  qb_err err = QB_OK;
+  if (n && !nan) { /* still takes part, with nothing to write */
+    fail_text("out of memory for %zu NaN values", n);
+    err = QB_ENOMEM;
+  }
+  for (size_t i = 0; nan && i < n; i++)
+    nan[i] = NAN;
+  void *bufs[QB_MAX_FIELDS];
+  for (int k = 0; k < QB_MAX_FIELDS; k++)
+    bufs[k] = nan;
+  err = write_fields(h, lo, hi, bufs, true, "fill", err);
+  free(nan);
+  return err;
+}
+
+qb_err qb_h5_flush(qb_h5 *h, char *msg, size_t msgsize) {
+  err_to(msg, msgsize);
+  err_path = h->path;
+  qb_err err = QB_OK;
+  if (!H5_OK("H5Fflush", H5Fflush(h->file, H5F_SCOPE_GLOBAL)) || FAULT("flush", "H5Fflush"))
+    err = QB_EH5;
+  return agree(err);
+}
+
+qb_err qb_h5_write_done(qb_h5 *h, const uint8_t *done, int64_t nblocks, char *msg, size_t msgsize) {
+  err_to(msg, msgsize);
+  err_path = h->path;
+  hsize_t n = (hsize_t)(nblocks > 0 ? nblocks : 1);
+  hid_t mem = H5I_INVALID_HID;
+  bool mine = done && nblocks > 0;
+  qb_err err = QB_OK;
+  if (mine && !(H5_OK("H5Screate_simple", mem = H5Screate_simple(1, &n, NULL)) &&
+                H5_OK("H5Sselect_all", H5Sselect_all(h->done_space))))
+    err = QB_EH5, mine = false;
+  if (!mine) H5Sselect_none(h->done_space);
+  static const uint8_t dummy = 0;
+  if (!H5_OK("H5Dwrite", H5Dwrite(h->done, H5T_NATIVE_UINT8, mine ? mem : h->none_mem,
+                                  h->done_space, h->dxpl, mine ? (const void *)done : &dummy)) ||
+      FAULT("done", "H5Dwrite"))
+    err = QB_EH5;
+  if (mem >= 0) H5Sclose(mem);
+  return agree(err);
+}
+
+qb_err qb_h5_finish(qb_h5 **hp, char *msg, size_t msgsize) {
+  err_to(msg, msgsize);
   qb_h5 *h = *hp;
   qb_err err = QB_OK;
-  if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0) err = QB_EH5;
-  if (release(h) < 0) err = QB_EH5;
+  err_path = h->path;
+  if (!H5_OK("H5Fflush", H5Fflush(h->file, H5F_SCOPE_GLOBAL)) || FAULT("finish", "H5Fflush"))
+    err = QB_EH5;
+  if (!release(h)) err = QB_EH5;
+  err_path = NULL;
   *hp = NULL;
-  return err;
+  return agree(err);
+}
+
+void qb_h5_close(qb_h5 **hp) {
+  if (!hp || !*hp) return;
+  char none[1];
+  err_to(none, sizeof none); /* failures while closing after a failure are not news */
+  release(*hp);
+  err_msg = NULL;
+  *hp = NULL;
 }
 
 /* ---- point lists (rank 0 creates, all ranks write) ------------------------------------- */
@@ -552,135 +1249,455 @@ static hid_t col_mtype(qb_coltype t) {
                          : (t == QB_COL_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_INT64);
 }
 
-static hid_t open_serial(const char *path) {
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), f = H5I_INVALID_HID;
-  if (fapl >= 0 && H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST) >= 0)
-    f = H5Fopen(path, H5F_ACC_RDWR, fapl);
+/* ---- undo journal for rank 0's serial changes of a finished sweep (rank 0) ----------------- */
+
+/* HDF5 1.10 has no transactions: a metadata write that fails half way (a full disk inside
+ * H5Fclose) or a kill leaves objects that cannot be read, and the finished sweep with them.  So
+ * before rank 0 changes the structure of an output (a post-pass group, the final attributes),
+ * it saves every byte the change could overwrite to `path.undo` and syncs it: all of
+ * [0, end of file) except the raw data of the root group's datasets (the grid's fields, axes,
+ * block ids and done mask, which these changes never touch) -- the file's metadata and the
+ * post-pass groups, kilobytes.  A failed change is rolled back from it at once (undo_restore),
+ * a killed one by the next --resume (qb_h5_inspect); a successful one syncs the file and drops
+ * it.  Format (native byte order, transient): magic, dev, ino, size, n, n x (offset, length,
+ * bytes), FNV-1a checksum of all that, end magic. */
+
+static const char undo_magic[16] = "qbmap-undo-v1\n", undo_end[8] = "undo-end";
+
+typedef struct {
+  uint64_t off, len;
+} region;
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ ((const unsigned char *)p)[i]) * 1099511628211u;
+  return h;
+}
+
+static int region_cmp(const void *a, const void *b) {
+  uint64_t x = ((const region *)a)->off, y = ((const region *)b)->off;
+  return x < y ? -1 : x > y;
+}
+
+/* The raw-data extents of the root group's datasets, sorted by offset. */
+static bool raw_extents(const char *path, region **out, int *n) {
+  *out = NULL;
+  *n = 0;
+  hid_t f = H5I_INVALID_HID;
+  H5G_info_t info;
+  if (!H5_OK("H5Fopen", f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT))) return false;
+  bool ok = H5_OK("H5Gget_info", H5Gget_info(f, &info));
+  region *r = ok ? calloc(info.nlinks + 1, sizeof *r) : NULL;
+  ok = ok && r;
+  for (hsize_t i = 0; ok && i < info.nlinks; i++) {
+    char name[512];
+    H5O_info_t oi;
+    hid_t d = H5I_INVALID_HID;
+    ok = H5_OK("H5Lget_name_by_idx", H5Lget_name_by_idx(f, ".", H5_INDEX_NAME, H5_ITER_INC, i, name,
+                                                        sizeof name, H5P_DEFAULT)) &&
+         H5_OK("H5Oget_info_by_name", H5Oget_info_by_name(f, name, &oi, H5P_DEFAULT));
+    if (!ok || oi.type != H5O_TYPE_DATASET) continue;
+    if (!H5_OK("H5Dopen2", d = H5Dopen2(f, name, H5P_DEFAULT))) break;
+    haddr_t off = H5Dget_offset(d);
+    hsize_t len = H5Dget_storage_size(d);
+    if (off != HADDR_UNDEF && len > 0) r[(*n)++] = (region){(uint64_t)off, (uint64_t)len};
+    H5Dclose(d);
+  }
+  H5Fclose(f);
+  if (!ok) {
+    free(r);
+    return false;
+  }
+  qsort(r, (size_t)*n, sizeof *r, region_cmp);
+  *out = r;
+  return true;
+}
+
+static bool write_all(int fd, const void *p, size_t n, uint64_t *sum) {
+  *sum = fnv1a(*sum, p, n);
+  for (const char *c = p; n > 0;) {
+    ssize_t w = write(fd, c, n);
+    if (w <= 0) return false;
+    c += w, n -= (size_t)w;
+  }
+  return true;
+}
+
+static void sync_dir(const char *path) {
+  char dir[PATH_MAX + 16];
+  dir_of(path, dir, sizeof dir);
+  int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (d >= 0) {
+    fsync(d);
+    close(d);
+  }
+}
+
+/* Saves what a structural change of the token's file could overwrite to path.undo. */
+static qb_err undo_save(const char *path, const qb_h5_token *tok) {
+  char up[PATH_MAX + 16];
+  snprintf(up, sizeof up, "%s.undo", path);
+  region *raw = NULL;
+  int nraw = 0;
+  if (!raw_extents(path, &raw, &nraw)) return QB_EH5;
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), u = -1;
+  struct stat st;
+  qb_err err = QB_EIO;
+  if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_dev != tok->dev ||
+      (uint64_t)st.st_ino != tok->ino) {
+    fail_replaced(path, fd < 0 ? strerror(errno) : "another device/inode");
+    goto done;
+  }
+  /* the complement of the raw extents in [0, size) */
+  uint64_t size = (uint64_t)st.st_size, pos = 0, nreg = 0;
+  region *keep = calloc((size_t)nraw + 1, sizeof *keep);
+  if (!keep) {
+    fail_text("out of memory for the undo journal of '%s'", path);
+    goto done;
+  }
+  for (int i = 0; i <= nraw; i++) {
+    uint64_t end = i < nraw ? raw[i].off : size;
+    if (end > size) end = size;
+    if (end > pos) keep[nreg++] = (region){pos, end - pos};
+    if (i < nraw && raw[i].off + raw[i].len > pos) pos = raw[i].off + raw[i].len;
+  }
+  unlink(up); /* a stale one (we hold the lock) */
+  u = open(up, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  uint64_t sum = 14695981039346656037u, hdr[4] = {tok->dev, tok->ino, size, nreg};
+  bool ok = u >= 0 && write_all(u, undo_magic, sizeof undo_magic, &sum) &&
+            write_all(u, hdr, sizeof hdr, &sum);
+  for (uint64_t i = 0; ok && i < nreg; i++) {
+    ok = write_all(u, &keep[i], sizeof keep[i], &sum);
+    for (uint64_t off = keep[i].off, left = keep[i].len; ok && left > 0;) {
+      unsigned char piece[65536];
+      size_t want = left < sizeof piece ? (size_t)left : sizeof piece;
+      ssize_t got = pread(fd, piece, want, (off_t)off);
+      ok = got == (ssize_t)want && write_all(u, piece, want, &sum);
+      off += want, left -= want;
+    }
+  }
+  uint64_t dummy = 0;
+  ok = ok && write_all(u, &sum, sizeof sum, &dummy) &&
+       write_all(u, undo_end, sizeof undo_end, &dummy) && fsync(u) == 0;
+  free(keep);
+  if (!ok) {
+    fail_text("cannot save the undo journal '%s' before changing '%s': %s", up, path,
+              strerror(errno ? errno : EIO));
+    if (u >= 0) unlink(up);
+    goto done;
+  }
+  sync_dir(path);
+  err = QB_OK;
+done:
+  if (u >= 0) close(u);
+  if (fd >= 0) close(fd);
+  free(raw);
+  return err;
+}
+
+/* Rolls path back from path.undo if there is a complete journal (*rolled = true), and removes
+ * the journal (an incomplete one was being written when its run died: the file is untouched).
+ * A journal of another file (device/inode) is an error (QB_EEXIST), left in place. */
+static qb_err undo_restore(const char *path, bool *rolled) {
+  char up[PATH_MAX + 16];
+  snprintf(up, sizeof up, "%s.undo", path);
+  *rolled = false;
+  int u = open(up, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), fd = -1;
+  if (u < 0) return QB_OK; /* none */
+  struct stat us, st;
+  unsigned char *buf = NULL;
+  qb_err err = QB_EIO;
+  if (fstat(u, &us) != 0 || !S_ISREG(us.st_mode) || us.st_size > ((off_t)1 << 32)) {
+    fail_text("'%s' is not an undo journal qbmap can read; allowed: remove it", up);
+    err = QB_EEXIST;
+    goto done;
+  }
+  size_t n = (size_t)us.st_size;
+  buf = malloc(n ? n : 1);
+  if (!buf || pread(u, buf, n, 0) != (ssize_t)n) {
+    fail_text("cannot read the undo journal '%s': %s", up, strerror(errno ? errno : ENOMEM));
+    goto done;
+  }
+  size_t head = sizeof undo_magic + 4 * sizeof(uint64_t), tail = 8 + sizeof undo_end;
+  uint64_t hdr[4], sum;
+  bool complete = n >= head + tail && memcmp(buf, undo_magic, sizeof undo_magic) == 0 &&
+                  memcmp(buf + n - sizeof undo_end, undo_end, sizeof undo_end) == 0;
+  if (complete) {
+    memcpy(&sum, buf + n - tail, sizeof sum);
+    complete = fnv1a(14695981039346656037u, buf, n - tail) == sum;
+  }
+  if (!complete) { /* died while saving it: nothing was changed yet */
+    unlink(up);
+    err = QB_OK;
+    goto done;
+  }
+  memcpy(hdr, buf + sizeof undo_magic, sizeof hdr);
+  fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_dev != hdr[0] ||
+      (uint64_t)st.st_ino != hdr[1]) {
+    fail_text("'%s' (the undo journal of an interrupted post-pass) belongs to another file than "
+              "'%s' (device/inode differ); allowed: remove it if '%s' is intact",
+              up, path, path);
+    err = QB_EEXIST;
+    goto done;
+  }
+  bool ok = true;
+  size_t pos = head;
+  for (uint64_t i = 0; ok && i < hdr[3]; i++) {
+    region r;
+    ok = pos + sizeof r <= n - tail;
+    if (ok) memcpy(&r, buf + pos, sizeof r), pos += sizeof r;
+    ok = ok && r.len <= n - tail - pos &&
+         pwrite(fd, buf + pos, (size_t)r.len, (off_t)r.off) == (ssize_t)r.len;
+    pos += ok ? (size_t)r.len : 0;
+  }
+  ok = ok && ftruncate(fd, (off_t)hdr[2]) == 0 && fsync(fd) == 0;
+  if (!ok) {
+    fail_text("rolling '%s' back from its undo journal '%s' failed: %s; the journal is kept "
+              "(run again with --resume)",
+              path, up, strerror(errno ? errno : EIO));
+    goto done;
+  }
+  unlink(up);
+  *rolled = true;
+  err = QB_OK;
+done:
+  if (fd >= 0) close(fd);
+  close(u);
+  free(buf);
+  return err;
+}
+
+/* After a successful change: the file on disk, then the journal gone. */
+static void undo_drop(const char *path) {
+  char up[PATH_MAX + 16];
+  snprintf(up, sizeof up, "%s.undo", path);
+  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+  unlink(up);
+}
+
+/* A failed change: roll back, and say so in the message. */
+static void undo_after_failure(const char *path) {
+  bool rolled = false;
+  char note[1024] = "";
+  char *saved = err_msg;
+  size_t saved_size = err_size;
+  err_msg = note, err_size = sizeof note;
+  undo_restore(path, &rolled);
+  err_msg = saved, err_size = saved_size;
+  if (err_msg && err_msg[0]) {
+    size_t len = strlen(err_msg);
+    snprintf(err_msg + len, err_size - len, "%s%s",
+             rolled ? "; the file was rolled back to its finished sweep" : "; ",
+             rolled ? "" : note);
+  }
+}
+
+/* Rank 0: opens the token's file serially (sec2 driver) for writing and checks it is the
+ * token's, by inode and run_id. */
+static hid_t open_serial(const char *path, const qb_h5_token *tok) {
+  hid_t fapl = H5I_INVALID_HID, f = H5I_INVALID_HID;
+  uint64_t dev = 0, ino = 0;
+  if (check_path(path, tok)) return H5I_INVALID_HID;
+  bool ok = H5_OK("H5Pcreate", fapl = H5Pcreate(H5P_FILE_ACCESS)) &&
+            H5_OK("H5Pset_libver_bounds",
+                  H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST)) &&
+            H5_OK("H5Fopen", f = H5Fopen(path, H5F_ACC_RDWR, fapl)) && vfd_identity(f, &dev, &ino);
+  if (ok && (dev != tok->dev || ino != tok->ino)) {
+    fail_replaced(path, "another device/inode");
+    ok = false;
+  }
+  if (ok && check_run_id(f, path, tok)) ok = false;
   if (fapl >= 0) H5Pclose(fapl);
+  if (!ok && f >= 0) {
+    H5Fclose(f);
+    f = H5I_INVALID_HID;
+  }
   return f;
 }
 
-qb_err qb_h5_create_group(const char *path, const char *group, int64_t n, int ncols,
-                          const qb_h5_col *cols, int nattrs, const qb_h5_attr *attrs, char *msg,
-                          size_t msgsize) {
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  hid_t f = open_serial(path), gcpl = H5Pcreate(H5P_GROUP_CREATE), g = H5I_INVALID_HID;
+/* Rank 0: the space a group of n rows and ncols columns (plus its `point` ids) adds to the
+ * file, with a margin for the metadata: object headers, attributes, dimension-scale
+ * references, the group's link index. */
+static double group_bytes(int64_t n, int ncols) {
+  return (double)n * 8.0 * (ncols + 1) + 65536.0 + 16384.0 * (ncols + 1);
+}
+
+/* Rank 0: checks and reserves, past the end of the token's file, the space the group needs,
+ * before HDF5 opens the file: a failing metadata write on close could leave the file
+ * unreadable, a refusal here leaves it as it was. */
+static qb_err reserve_group(const char *path, const qb_h5_token *tok, int64_t n, int ncols) {
+  int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_dev != tok->dev ||
+      (uint64_t)st.st_ino != tok->ino) {
+    fail_replaced(path, fd < 0 ? strerror(errno) : "another device/inode");
+    if (fd >= 0) close(fd);
+    return QB_EIO;
+  }
+  double grow = group_bytes(n, ncols);
+  const char *what = "the group";
+  qb_err err = QB_OK;
+  if (!space_for(path, (double)st.st_size + grow, grow, what)) err = QB_EIO;
+  int e = err ? 0 : reserve(fd, st.st_size, (off_t)grow, true);
+  if (e) {
+    fail_text("%s needs %.3g bytes but its file system could not reserve them (%s; %.3g bytes "
+              "free)",
+              what, grow, strerror(e), fs_free_bytes(path));
+    err = QB_EIO;
+  }
+  close(fd);
+  if (err) {
+    size_t len = strlen(err_msg);
+    snprintf(err_msg + len, err_size - len,
+             "; the file is unchanged (its sweep is kept): free some space, then run the same "
+             "command with --resume");
+  }
+  return err;
+}
+
+qb_err qb_h5_create_group(const char *path, const qb_h5_token *tok, const char *group, int64_t n,
+                          int ncols, const qb_h5_col *cols, int nattrs, const qb_h5_attr *attrs,
+                          char *msg, size_t msgsize) {
+  err_to(msg, msgsize);
+  err_path = path;
+  qb_err err = reserve_group(path, tok, n, ncols);
+  if (!err) err = undo_save(path, tok);
+  if (err) return err;
+  hid_t f = open_serial(path, tok), gcpl = H5I_INVALID_HID, g = H5I_INVALID_HID;
   hid_t pt = H5I_INVALID_HID;
-  herr_t rc = (f >= 0 && gcpl >= 0) ? 0 : -1;
-  if (rc >= 0)
-    rc = H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) < 0 ||
-                 H5Pset_attr_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) < 0
-             ? -1
-             : 0;
-  if (rc >= 0)
-    g = H5Lexists(f, group, H5P_DEFAULT) > 0 ? H5Gopen2(f, group, H5P_DEFAULT)
-                                             : H5Gcreate2(f, group, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+  htri_t exists = 0;
+  bool ok =
+      f >= 0 && H5_OK("H5Pcreate", gcpl = H5Pcreate(H5P_GROUP_CREATE)) &&
+      H5_OK("H5Pset_link_creation_order",
+            H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)) &&
+      H5_OK("H5Pset_attr_creation_order",
+            H5Pset_attr_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)) &&
+      H5_OK("H5Lexists", exists = H5Lexists(f, group, H5P_DEFAULT));
+  if (ok)
+    ok = exists > 0 ? H5_OK("H5Gopen2", g = H5Gopen2(f, group, H5P_DEFAULT))
+                    : H5_OK("H5Gcreate2", g = H5Gcreate2(f, group, H5P_DEFAULT, gcpl, H5P_DEFAULT));
   /* a resumed run: drop what an interrupted post-pass left here */
-  for (int guard = 0; g >= 0 && guard < 64; guard++) {
+  for (int guard = 0; ok && guard < 64; guard++) {
     H5G_info_t info;
     char name[256];
-    if (H5Gget_info(g, &info) >= 0 && info.nlinks == 0) break;
-    if (H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, 0, name, sizeof name, H5P_DEFAULT) <
-            0 ||
-        H5Ldelete(g, name, H5P_DEFAULT) < 0) {
-      H5Gclose(g);
-      g = H5I_INVALID_HID;
-    }
+    if (!H5_OK("H5Gget_info", H5Gget_info(g, &info))) ok = false;
+    if (!ok || info.nlinks == 0) break;
+    ok = H5_OK("H5Lget_name_by_idx", H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, 0, name,
+                                                        sizeof name, H5P_DEFAULT)) &&
+         H5_OK("H5Ldelete", H5Ldelete(g, name, H5P_DEFAULT));
   }
   test_stall("postpass");
   hsize_t dim = (hsize_t)n;
-  if (g >= 0) pt = create_contiguous(g, "point", H5T_STD_I64LE, 1, &dim, NULL, H5D_FILL_TIME_NEVER);
-  rc = pt >= 0 ? 0 : -1;
-  if (rc >= 0 && n > 0) {
+  if (ok)
+    ok = (pt = create_contiguous(g, "point", H5T_STD_I64LE, 1, &dim, NULL, H5D_FILL_TIME_NEVER)) >=
+         0;
+  if (ok && n > 0) {
     int64_t *ids = malloc((size_t)n * sizeof *ids);
-    rc = ids ? 0 : -1;
+    if (!ids) fail_text("out of memory for %lld point ids", (long long)n);
     for (int64_t k = 0; k < n && ids; k++)
       ids[k] = k;
-    if (rc >= 0) rc = H5Dwrite(pt, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ids);
+    ok = ids &&
+         H5_OK("H5Dwrite", H5Dwrite(pt, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ids));
     free(ids);
   }
-  if (rc >= 0) rc = H5DSset_scale(pt, "point");
-  if (rc >= 0) rc = attr_str(pt, "long_name", "index of the point in this list");
-  if (rc >= 0) rc = attr_str(pt, "units", "1");
-  for (int k = 0; k < ncols && rc >= 0; k++) {
+  ok = ok && H5_OK("H5DSset_scale", H5DSset_scale(pt, "point")) &&
+       attr_str(pt, "long_name", "index of the point in this list") && attr_str(pt, "units", "1");
+  for (int k = 0; k < ncols && ok; k++) {
     hid_t d = create_contiguous(g, cols[k].name, col_ftype(cols[k].type), 1, &dim, NULL,
                                 H5D_FILL_TIME_NEVER);
-    rc = d >= 0 ? 0 : -1;
-    if (rc >= 0) rc = H5DSattach_scale(d, pt, 0);
-    if (rc >= 0) rc = attr_str(d, "units", cols[k].units);
-    if (rc >= 0) rc = attr_str(d, "long_name", cols[k].long_name);
+    ok = d >= 0 && H5_OK("H5DSattach_scale", H5DSattach_scale(d, pt, 0)) &&
+         attr_str(d, "units", cols[k].units) && attr_str(d, "long_name", cols[k].long_name);
     if (d >= 0) H5Dclose(d);
   }
-  for (int k = 0; k < nattrs && rc >= 0; k++)
-    rc = attr_str(g, attrs[k].name, attrs[k].value);
+  for (int k = 0; k < nattrs && ok; k++)
+    ok = attr_str(g, attrs[k].name, attrs[k].value);
+  if (ok && FAULT("mkgroup", "H5Gcreate2")) ok = false;
+  if (test_fault("die")) kill(getpid(), SIGKILL); /* killed before the metadata is written */
   if (pt >= 0) H5Dclose(pt);
   if (g >= 0) H5Gclose(g);
   if (gcpl >= 0) H5Pclose(gcpl);
-  if (f >= 0 && H5Fclose(f) < 0) rc = -1;
-  if (rc < 0) {
-    snprintf(msg, msgsize, "HDF5 failed to create group /%s in '%s'", group, path);
-    return QB_EH5;
-  }
-  return QB_OK;
+  if (f >= 0 && !H5_OK("H5Fclose", H5Fclose(f))) ok = false;
+  if (!ok && !failed()) fail_text("HDF5 failed to create group /%s in '%s'", group, path);
+  if (ok)
+    undo_drop(path);
+  else
+    undo_after_failure(path);
+  return ok ? QB_OK : QB_EH5;
 }
 
-qb_err qb_h5_write_group(const char *path, const char *group, int64_t off, int64_t count, int ncols,
-                         const qb_h5_col *cols) {
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), f = H5I_INVALID_HID, g = H5I_INVALID_HID;
-  hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-  if (fapl >= 0 && H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL) >= 0 &&
-      H5Pset_all_coll_metadata_ops(fapl, 1) >= 0)
-    f = H5Fopen(path, H5F_ACC_RDWR, fapl);
-  if (f >= 0) g = H5Gopen2(f, group, H5P_DEFAULT);
-  herr_t rc = (g >= 0 && dxpl >= 0 && H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) >= 0) ? 0 : -1;
+qb_err qb_h5_write_group(const char *path, const qb_h5_token *tok, const char *group, int64_t off,
+                         int64_t count, int ncols, const qb_h5_col *cols, char *msg,
+                         size_t msgsize) {
+  err_to(msg, msgsize);
+  err_path = path;
+  hid_t f = H5I_INVALID_HID, g = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
+  qb_err err = open_parallel(path, tok, &f);
+  if (err) return err;
+  if (!H5_OK("H5Gopen2", g = H5Gopen2(f, group, H5P_DEFAULT)) ||
+      !H5_OK("H5Pcreate", dxpl = H5Pcreate(H5P_DATASET_XFER)) ||
+      !H5_OK("H5Pset_dxpl_mpio", H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE)))
+    err = QB_EH5;
+  err = agree(err);
   hsize_t n = (hsize_t)(count > 0 ? count : 1), start = (hsize_t)off;
   static const int64_t dummy = 0;
-  for (int k = 0; k < ncols && rc >= 0; k++) {
-    hid_t d = H5Dopen2(g, cols[k].name, H5P_DEFAULT);
-    hid_t fs = d >= 0 ? H5Dget_space(d) : H5I_INVALID_HID;
-    hid_t ms = H5Screate_simple(1, &n, NULL);
-    rc = (d >= 0 && fs >= 0 && ms >= 0) ? 0 : -1;
-    /* an empty list: nothing to write, and HDF5 refuses to write into a dataset of no storage
-     * (every rank sees the same extent, so all skip together) */
-    bool empty = rc >= 0 && H5Sget_simple_extent_npoints(fs) == 0;
-    if (empty || rc < 0) {
-      if (ms >= 0) H5Sclose(ms);
-      if (fs >= 0) H5Sclose(fs);
-      if (d >= 0) H5Dclose(d);
-      continue;
+  qb_err werr = QB_OK; /* write failures: every rank goes on to the next column's write */
+  for (int k = 0; k < ncols && !err; k++) {
+    hid_t d = H5I_INVALID_HID, fs = H5I_INVALID_HID, ms = H5I_INVALID_HID;
+    if (!H5_OK("H5Dopen2", d = H5Dopen2(g, cols[k].name, H5P_DEFAULT)) ||
+        !H5_OK("H5Dget_space", fs = H5Dget_space(d)) ||
+        !H5_OK("H5Screate_simple", ms = H5Screate_simple(1, &n, NULL)))
+      err = QB_EH5;
+    /* every rank sees the same extent: an empty list is skipped by all (HDF5 refuses to write
+     * into a dataset without storage) */
+    if (!(err = agree(err)) && H5Sget_simple_extent_npoints(fs) > 0) {
+      bool mine = count > 0 && cols[k].data && !werr;
+      if (mine && !H5_OK("H5Sselect_hyperslab",
+                         H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &n, NULL)))
+        werr = QB_EH5, mine = false;
+      if (!mine) H5Sselect_none(fs), H5Sselect_none(ms);
+      if (!H5_OK("H5Dwrite",
+                 H5Dwrite(d, col_mtype(cols[k].type), ms, fs, dxpl, mine ? cols[k].data : &dummy)))
+        werr = QB_EH5;
+      if (k == 0 && FAULT("group", "H5Dwrite")) werr = QB_EH5;
     }
-    if (rc >= 0 && count > 0)
-      rc = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &n, NULL);
-    else if (rc >= 0)
-      rc = (H5Sselect_none(fs) < 0 || H5Sselect_none(ms) < 0) ? -1 : 0;
-    if (rc >= 0)
-      rc = H5Dwrite(d, col_mtype(cols[k].type), ms, fs, dxpl,
-                    count > 0 && cols[k].data ? cols[k].data : &dummy);
     if (ms >= 0) H5Sclose(ms);
     if (fs >= 0) H5Sclose(fs);
     if (d >= 0) H5Dclose(d);
   }
   if (g >= 0) H5Gclose(g);
   if (dxpl >= 0) H5Pclose(dxpl);
-  if (fapl >= 0) H5Pclose(fapl);
-  if (f >= 0 && H5Fclose(f) < 0) rc = -1;
-  return rc < 0 ? QB_EH5 : QB_OK;
+  if (!H5_OK("H5Fclose", H5Fclose(f))) werr = QB_EH5;
+  qb_err agreed = agree(werr);
+  return err ? err : agreed;
 }
 
-qb_err qb_h5_mark_complete(const char *path, double wall_time_s) {
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  hid_t f = open_serial(path);
-  herr_t rc = f >= 0 ? 0 : -1;
-  if (rc >= 0) rc = attr_f64(f, "wall_time_s", wall_time_s);
-  if (rc >= 0) rc = attr_i32(f, "complete", 1);
+qb_err qb_h5_mark_complete(const char *path, const qb_h5_token *tok, double wall_time_s, char *msg,
+                           size_t msgsize) {
+  err_to(msg, msgsize);
+  err_path = path;
+  if (undo_save(path, tok)) return QB_EIO;
+  hid_t f = open_serial(path, tok);
+  bool ok = f >= 0 && attr_f64(f, "wall_time_s", wall_time_s) && !FAULT("complete", "H5Awrite") &&
+            attr_i32(f, "complete", 1);
   test_stall("final");
-  if (f >= 0 && H5Fclose(f) < 0) rc = -1;
-  return rc < 0 ? QB_EH5 : QB_OK;
-}
-
-void qb_h5_close(qb_h5 **hp) {
-  if (!hp || !*hp) return;
-  release(*hp);
-  *hp = NULL;
+  if (f >= 0 && !H5_OK("H5Fclose", H5Fclose(f))) ok = false;
+  if (ok)
+    undo_drop(path);
+  else
+    undo_after_failure(path);
+  if (ok) { /* give back what reserve_group kept past the end of the file */
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_dev == tok->dev &&
+        (uint64_t)st.st_ino == tok->ino && ftruncate(fd, st.st_size) != 0) {
+      /* nothing lost: only the unused reservation stays allocated */
+    }
+    if (fd >= 0) close(fd);
+  }
+  return ok ? QB_OK : QB_EH5;
 }

@@ -40,6 +40,25 @@ qb_err qb_par_agree(qb_err mine) {
   return (qb_err)out;
 }
 
+qb_err qb_par_agree_msg(qb_err mine, char *msg, size_t msgsize) {
+  struct {
+    int code, rank;
+  } in = {(int)mine, par_rank}, out = {0, 0};
+  /* MPI_MAXLOC: the largest code, and of the ranks holding it the lowest */
+  if (MPI_Allreduce(&in, &out, 1, MPI_2INT, MPI_MAXLOC, MPI_COMM_WORLD) != MPI_SUCCESS)
+    QB_PAR_ABORT("MPI_Allreduce failed while agreeing on a status");
+  if (out.code == (int)QB_OK) return QB_OK;
+  if (par_rank == out.rank && !msg[0]) snprintf(msg, msgsize, "%s", qb_err_str((qb_err)out.code));
+  char *s = par_rank == out.rank ? msg : NULL;
+  if (qb_par_bcast_string(&s, out.rank) != QB_OK)
+    QB_PAR_ABORT("MPI_Bcast failed while agreeing on an error message");
+  if (par_rank != out.rank) {
+    snprintf(msg, msgsize, "%s", s ? s : qb_err_str((qb_err)out.code));
+    free(s);
+  }
+  return (qb_err)out.code;
+}
+
 qb_err qb_par_bcast_string(char **s, int root) {
   long long len = (par_rank == root) ? (*s ? (long long)strlen(*s) : -1) : 0;
   if (MPI_Bcast(&len, 1, MPI_LONG_LONG, root, MPI_COMM_WORLD) != MPI_SUCCESS) return QB_EMPI;

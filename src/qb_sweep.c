@@ -1,7 +1,10 @@
-#define _POSIX_C_SOURCE 200809L /* sigaction, access */
+#define _POSIX_C_SOURCE 200809L /* sigaction, lstat, nanosleep */
 #include "qbmap/qb_sweep.h"
 
+#include <errno.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <math.h>
@@ -53,8 +56,9 @@ enum { PASS_BOUNDARY, PASS_EP, PASS_ADAPTIVE };
 
 /* Collective.  Writes every rank's points `ps` as group /boundary, /ep or /adaptive, each rank's
  * rows placed after the lower ranks' (exclusive scan), so the order is the units' order. */
-static qb_err write_points(const qb_config *cfg, const char *path, int which, qb_pointset *ps,
-                           int64_t evals, double seconds, char *msg, size_t msgsize) {
+static qb_err write_points(const qb_config *cfg, const char *path, const qb_h5_token *tok,
+                           int which, qb_pointset *ps, int64_t evals, double seconds, char *msg,
+                           size_t msgsize) {
   const qb_grid *g = &cfg->grid;
   const qb_model *m = cfg->model;
   const int rank = qb_par_rank();
@@ -132,11 +136,14 @@ static qb_err write_points(const qb_config *cfg, const char *path, int which, qb
   }
   static const char *const groups[] = {"boundary", "ep", "adaptive"};
   const char *group = groups[which];
-  qb_err err =
-      rank == 0 ? qb_h5_create_group(path, group, total, nc, cols, na, attrs, msg, msgsize) : QB_OK;
-  if (!(err = qb_par_agree(err))) err = qb_h5_write_group(path, group, off, ps->n, nc, cols);
-  if ((err = qb_par_agree(err)) && rank != 0)
-    snprintf(msg, msgsize, "writing group /%s failed", group);
+  char detail[2048] = "";
+  qb_err err = rank == 0 ? qb_h5_create_group(path, tok, group, total, nc, cols, na, attrs, detail,
+                                              sizeof detail)
+                         : QB_OK;
+  if (!(err = qb_par_agree_msg(err, detail, sizeof detail)))
+    err = qb_h5_write_group(path, tok, group, off, ps->n, nc, cols, detail, sizeof detail);
+  if (err)
+    snprintf(msg, msgsize, "writing post-pass group /%s to '%s' failed: %s", group, path, detail);
   if (!err && rank == 0) {
     static const char *const what[] = {"crossings", "exceptional points", "distinct points"};
     printf("qbmap: /%s: %lld %s", group, (long long)total, what[which]);
@@ -149,8 +156,8 @@ static qb_err write_points(const qb_config *cfg, const char *path, int which, qb
 }
 
 /* Collective.  The uniform post-pass `which`: a contiguous range of units per rank. */
-static qb_err uniform_pass(const qb_config *cfg, const char *path, int which, char *msg,
-                           size_t msgsize) {
+static qb_err uniform_pass(const qb_config *cfg, const char *path, const qb_h5_token *tok,
+                           int which, char *msg, size_t msgsize) {
   const double t0 = qb_par_time();
   int64_t units = which == PASS_EP ? qb_post_ep_units(cfg) : qb_post_boundary_units(cfg), lo, hi;
   qb_post_range(units, qb_par_size(), qb_par_rank(), &lo, &hi);
@@ -160,7 +167,7 @@ static qb_err uniform_pass(const qb_config *cfg, const char *path, int which, ch
   if ((err = qb_par_agree(err)))
     snprintf(msg, msgsize, "out of memory in the %s pass", which == PASS_EP ? "EP" : "boundary");
   else
-    err = write_points(cfg, path, which, &ps, 0, qb_par_time() - t0, msg, msgsize);
+    err = write_points(cfg, path, tok, which, &ps, 0, qb_par_time() - t0, msg, msgsize);
   qb_pointset_free(&ps);
   return err;
 }
@@ -180,7 +187,8 @@ static qb_err merge_records(qb_recs *r, int64_t **all, int64_t *lo, int64_t *hi)
 
 /* Collective.  Adaptive mode: refine coarse cells (a contiguous range per rank), merge the
  * candidate records of all ranks, then refine a contiguous share of them per rank. */
-static qb_err adaptive_pass(const qb_config *cfg, const char *path, char *msg, size_t msgsize) {
+static qb_err adaptive_pass(const qb_config *cfg, const char *path, const qb_h5_token *tok,
+                            char *msg, size_t msgsize) {
   const double t0 = qb_par_time();
   int64_t lo, hi, evals = 0;
   qb_post_range(qb_post_adaptive_units(cfg), qb_par_size(), qb_par_rank(), &lo, &hi);
@@ -207,7 +215,7 @@ static qb_err adaptive_pass(const qb_config *cfg, const char *path, char *msg, s
     if ((err = qb_par_agree(err)))
       snprintf(msg, msgsize, "out of memory in the adaptive pass");
     else
-      err = write_points(cfg, path, passes[k], &ps, k == 2 ? evals : 0,
+      err = write_points(cfg, path, tok, passes[k], &ps, k == 2 ? evals : 0,
                          qb_par_time() - (k == 2 ? t0 : t1), msg, msgsize);
     qb_pointset_free(&ps);
   }
@@ -238,16 +246,53 @@ void qb_sweep_install_signals(void) {
   sigaction(SIGINT, &sa, NULL);
 }
 
-/* Rank 0: the output to write into.  A fresh run builds the skeleton; --resume reads the done
- * mask of the interrupted run's file, or rebuilds a skeleton that was never finished
- * (path.partial without path). */
-static qb_err open_output(const qb_config *cfg, const qb_sweep_opts *o, qb_h5_state *st, char *msg,
-                          size_t msgsize) {
+/* Test hook (tests/io_faults.sh): QBMAP_TEST_GATE=phase:PATH makes every rank wait at `phase`
+ * ("round": before the second round of the sweep; "post": before the post-passes; "complete":
+ * before the final attributes) until PATH exists or a stop signal arrived, at most 60 s.  A
+ * test can so act at a known point of a run without depending on timing. */
+static void test_gate(const char *phase) {
+  const char *v = getenv("QBMAP_TEST_GATE");
+  size_t n = strlen(phase);
+  if (!v || strncmp(v, phase, n) != 0 || v[n] != ':') return;
+  struct timespec ts = {0, 20000000};
+  for (int i = 0; i < 3000 && !stop_requested && access(v + n + 1, F_OK) != 0; i++)
+    nanosleep(&ts, NULL);
+}
+
+static const char *kind_of(mode_t m) {
+  return S_ISLNK(m)    ? "a symbolic link"
+         : S_ISDIR(m)  ? "a directory"
+         : S_ISCHR(m)  ? "a character device"
+         : S_ISBLK(m)  ? "a block device"
+         : S_ISFIFO(m) ? "a FIFO"
+         : S_ISSOCK(m) ? "a socket"
+                       : "not a regular file";
+}
+
+/* Rank 0, holding the output's lock: the output to write into.  A fresh run builds the
+ * skeleton; --resume adopts the interrupted run's file, or rebuilds a skeleton that was never
+ * finished (path.partial without path).  What is at the output path and at path.partial is
+ * looked at with lstat (links are not followed): only regular files are ever replaced or
+ * removed, an existing output only with --force, an existing path.partial only with --force or
+ * --resume. */
+static qb_err open_output(const qb_config *cfg, const qb_sweep_opts *o, qb_h5_state *st,
+                          qb_h5_token *tok, char *msg, size_t msgsize) {
   char partial[4200];
-  snprintf(partial, sizeof partial, "%s.partial", o->output);
-  bool exists = access(o->output, F_OK) == 0;
+  if (snprintf(partial, sizeof partial, "%s.partial", o->output) >= (int)sizeof partial) {
+    snprintf(msg, msgsize, "cannot create output '%.200s...': the path is too long", o->output);
+    return QB_EUSAGE;
+  }
+  struct stat so, sp;
+  bool exists = lstat(o->output, &so) == 0, pexists = lstat(partial, &sp) == 0;
+  if (exists && !S_ISREG(so.st_mode)) {
+    snprintf(msg, msgsize,
+             "output '%s' exists and is %s; allowed: a regular file (with --force or --resume) "
+             "or a new path",
+             o->output, kind_of(so.st_mode));
+    return QB_EEXIST;
+  }
   if (o->resume && exists) {
-    qb_err err = qb_h5_inspect(o->output, cfg, st, msg, msgsize);
+    qb_err err = qb_h5_inspect(o->output, cfg, st, tok, msg, msgsize);
     if (!err) {
       int64_t ndone = 0;
       for (int64_t b = 0; b < st->nblocks; b++)
@@ -257,12 +302,35 @@ static qb_err open_output(const qb_config *cfg, const qb_sweep_opts *o, qb_h5_st
     }
     return err;
   }
-  if (o->resume && access(partial, F_OK) != 0) {
+  if (exists && !o->force) {
+    snprintf(msg, msgsize, "output '%s' exists; allowed: a new path, or --force to overwrite it",
+             o->output);
+    return QB_EEXIST;
+  }
+  if (pexists && !S_ISREG(sp.st_mode)) {
+    snprintf(msg, msgsize,
+             "'%s' (the unfinished skeleton's name) exists and is %s; allowed: a regular file, "
+             "removed with --force or --resume",
+             partial, kind_of(sp.st_mode));
+    return QB_EEXIST;
+  }
+  if (o->resume && !pexists) {
     snprintf(msg, msgsize,
              "--resume: nothing to resume: '%s' does not exist; allowed: the output "
              "path of an interrupted run",
              o->output);
     return QB_ECONFIG;
+  }
+  if (pexists && !o->force && !o->resume) {
+    snprintf(msg, msgsize,
+             "'%s' exists: the unfinished skeleton of an interrupted run; allowed: --resume "
+             "(rebuilds it) or --force (removes it), or another output path",
+             partial);
+    return QB_EEXIST;
+  }
+  if (pexists && unlink(partial) != 0) {
+    snprintf(msg, msgsize, "cannot remove '%s': %s", partial, strerror(errno));
+    return QB_EIO;
   }
   if (o->resume)
     printf("qbmap: resuming %s: its skeleton was never finished: rebuilding\n", o->output);
@@ -270,20 +338,40 @@ static qb_err open_output(const qb_config *cfg, const qb_sweep_opts *o, qb_h5_st
   st->block_points = qb_grid_block_points(g, o->block_target);
   st->nblocks = (g->npoints + st->block_points - 1) / st->block_points;
   st->complete = 0;
-  st->done = calloc((size_t)st->nblocks, 1);
-  if (!st->done) return QB_ENOMEM;
   qb_h5_meta meta = {.path = o->output,
                      .cfg = cfg,
                      .nranks = qb_par_size(),
                      .block_points = st->block_points,
-                     .nblocks = st->nblocks,
-                     .force = o->force || o->resume};
+                     .nblocks = st->nblocks};
   memcpy(meta.provenance, o->provenance, sizeof meta.provenance);
   int ng = 0;
   if (cfg->boundaries.on) meta.groups[ng++] = "boundary";
   if (cfg->eps.on) meta.groups[ng++] = "ep";
   if (cfg->adaptive_depth) meta.groups[ng++] = "adaptive";
-  return qb_h5_create(&meta, msg, msgsize);
+  /* checks the space and the block count before anything is allocated */
+  qb_err err = qb_h5_create(&meta, tok, msg, msgsize);
+  if (!err && !(st->done = calloc((size_t)st->nblocks, 1))) {
+    snprintf(msg, msgsize, "out of memory for the done mask of %lld blocks",
+             (long long)st->nblocks);
+    err = QB_ENOMEM;
+  }
+  return err;
+}
+
+/* Collective.  Writes NaN (the fields' _FillValue) into every block not marked done, so that a
+ * stopped run's file reads NaN wherever nothing was computed.  left[0 .. nleft) are those
+ * blocks, the same list on every rank, dealt in rounds like the sweep.  Integer fields stay 0
+ * there: `done` says which blocks hold data. */
+static qb_err fill_unfinished(qb_h5 *h, const qb_config *cfg, const int64_t *left, int64_t nleft,
+                              int64_t bpoints, char *msg, size_t msgsize) {
+  const int rank = qb_par_rank(), nranks = qb_par_size();
+  qb_err err = QB_OK;
+  for (int64_t i = 0; i < nleft && !err; i += nranks) {
+    int64_t lo = 0, hi = 0;
+    if (i + rank < nleft) qb_grid_block_range(cfg->grid.npoints, bpoints, left[i + rank], &lo, &hi);
+    err = qb_h5_fill_block(h, lo, hi, msg, msgsize);
+  }
+  return err;
 }
 
 qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, size_t msgsize) {
@@ -293,29 +381,45 @@ qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, siz
   qb_err err = QB_OK;
   qb_h5 *h = NULL;
   qb_h5_state st = {0};
+  qb_h5_token tok = {0};
+  int lockfd = -1;
   int64_t *pending = NULL, npending = 0, info[3] = {0};
   void *bufs[QB_MAX_FIELDS] = {NULL};
   bool want[QB_MAX_FIELDS] = {false};
+  char detail[2048] = "";
   for (int k = 0; k < cfg->nfields; k++)
     want[cfg->fields[k]] = true;
 
+  /* rank 0 holds the output's lock from here to the end: a second run on the same output
+   * fails at once instead of sharing its files */
   if (rank == 0) {
-    err = open_output(cfg, o, &st, msg, msgsize);
+    err = qb_h5_lock(o->output, &lockfd, msg, msgsize);
+    if (!err) err = open_output(cfg, o, &st, &tok, msg, msgsize);
     info[0] = st.block_points, info[1] = st.nblocks, info[2] = st.complete;
   }
-  if ((err = qb_par_agree(err))) goto cleanup;
+  if ((err = qb_par_agree_msg(err, msg, msgsize))) goto cleanup;
   qb_par_bcast_bytes(info, sizeof info, 0);
+  qb_par_bcast_bytes(&tok, sizeof tok, 0);
   const int64_t bpoints = info[0], nblocks = info[1];
   if (info[2]) {
     if (rank == 0) printf("qbmap: %s is complete: nothing to do\n", o->output);
     goto cleanup;
   }
   if (rank != 0 && !(st.done = calloc((size_t)nblocks, 1))) err = QB_ENOMEM;
-  if ((err = qb_par_agree(err))) goto cleanup;
-  qb_par_bcast_bytes(st.done, nblocks, 0);
   /* the blocks still to do, dealt in rounds: round r gives pending[r * nranks + rank] */
   pending = malloc((size_t)(nblocks > 0 ? nblocks : 1) * sizeof *pending);
-  for (int64_t b = 0; pending && b < nblocks; b++)
+  if (!pending) err = QB_ENOMEM;
+  for (int k = 0; k < cfg->nfields && !err; k++)
+    if (!(bufs[k] = malloc((size_t)bpoints * sizeof(double)))) err = QB_ENOMEM;
+  if (err)
+    snprintf(msg, msgsize,
+             "out of memory for %lld blocks of %lld points and %d fields (%.3g bytes per rank); "
+             "allowed: a smaller --block-points",
+             (long long)nblocks, (long long)bpoints, cfg->nfields,
+             9.0 * (double)nblocks + 8.0 * (double)bpoints * cfg->nfields);
+  if ((err = qb_par_agree_msg(err, msg, msgsize))) goto cleanup;
+  qb_par_bcast_bytes(st.done, nblocks, 0);
+  for (int64_t b = 0; b < nblocks; b++)
     if (!st.done[b]) pending[npending++] = b;
   const int64_t nrounds = qb_grid_nrounds(npending, nranks), already = nblocks - npending;
   if (rank == 0) {
@@ -330,18 +434,21 @@ qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, siz
     fflush(stdout);
   }
 
-  err = pending ? qb_h5_open(o->output, cfg, &h, msg, msgsize) : QB_ENOMEM;
-  for (int k = 0; k < cfg->nfields && !err; k++)
-    if (!(bufs[k] = malloc((size_t)bpoints * sizeof(double)))) err = QB_ENOMEM;
-  if ((err = qb_par_agree(err))) goto cleanup;
+  if ((err = qb_h5_open(o->output, cfg, &tok, &h, detail, sizeof detail))) {
+    snprintf(msg, msgsize, "opening '%s' for writing failed: %s", o->output, detail);
+    goto cleanup;
+  }
 
-  /* Done flags are written after a flush, for every block finished since the previous one;
-   * flushes (fsync) happen every flush_s seconds, as rank 0's clock decides, at the end, and
-   * when a signal asks the ranks to stop. */
+  /* Every step below is collective and returns the status agreed by all ranks, so the ranks
+   * leave the loop together.  Done flags are written after a flush that succeeded on every
+   * rank, for every block finished since the previous one; flushes (fsync) happen every
+   * flush_s seconds, as rank 0's clock decides, at the end, and when a signal asks the ranks
+   * to stop. */
   double last = t0, last_flush = t0, t_eval = 0, t_write = 0;
   int64_t committed = 0; /* pending[0 .. committed) are marked done in the file */
   int stop = 0;
   for (int64_t r = 0; r < nrounds && !stop; r++) {
+    if (r == 1) test_gate("round");
     int64_t i = r * nranks + rank, b = i < npending ? pending[i] : -1, lo = 0, hi = 0;
     double ta = qb_par_time();
     if (b >= 0) {
@@ -349,25 +456,32 @@ qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, siz
       eval_block(cfg, want, lo, hi, bufs);
     }
     double tb = qb_par_time();
-    err = qb_h5_write_block(h, lo, hi, bufs);
+    const char *step = "writing";
+    err = qb_h5_write_block(h, lo, hi, bufs, detail, sizeof detail);
     int ctl[2] = {stop_requested, r + 1 == nrounds || tb - last_flush >= o->flush_s};
     qb_par_bcast_int(&ctl[1], 0);
     stop = qb_par_agree(ctl[0] ? QB_ECHECKPOINT : QB_OK) != QB_OK;
     if ((ctl[1] || stop) && !err) {
-      int64_t end = (r + 1) * nranks < npending ? (r + 1) * nranks : npending;
-      for (int64_t k = committed; k < end; k++)
-        st.done[pending[k]] = 1;
-      err = qb_h5_write_done(h, rank == 0 ? st.done : NULL, nblocks);
-      committed = end;
-      last_flush = qb_par_time();
+      step = "flushing";
+      err = qb_h5_flush(h, detail, sizeof detail);
+      if (!err) {
+        /* flushed on every rank: from now on these blocks count as done, also if writing their
+         * flags fails (the file may hold them anyway), so the NaN fill never touches them */
+        int64_t end = (r + 1) * nranks < npending ? (r + 1) * nranks : npending;
+        for (int64_t k = committed; k < end; k++)
+          st.done[pending[k]] = 1;
+        step = "committing";
+        err = qb_h5_write_done(h, rank == 0 ? st.done : NULL, nblocks, detail, sizeof detail);
+        if (!err) committed = end;
+        last_flush = qb_par_time();
+      }
     }
     t_eval += tb - ta;
     t_write += qb_par_time() - tb;
-    if ((err = qb_par_agree(err))) {
-      snprintf(msg, msgsize,
-               "writing round %lld of %lld to '%s' failed (disk full or file system error?)",
-               (long long)r, (long long)nrounds, o->output);
-      goto cleanup;
+    if (err) {
+      snprintf(msg, msgsize, "%s round %lld of %lld to '%s' failed: %s", step, (long long)r + 1,
+               (long long)nrounds, o->output, detail);
+      break;
     }
     double now = qb_par_time();
     if (rank == 0 && now - last >= o->progress_s && r + 1 < nrounds && !stop) {
@@ -376,11 +490,25 @@ qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, siz
       last = now;
     }
   }
+  /* a graceful stop (signal, or a failed write while the file is still writable): the blocks
+   * not marked done read NaN, not 0 (errors here change nothing: the done mask is committed) */
+  if (stop || err) {
+    char fmsg[2048] = "";
+    int64_t nleft = 0; /* pending is done with: it now lists the blocks still without data */
+    for (int64_t k = 0; k < npending; k++)
+      if (!st.done[pending[k]]) pending[nleft++] = pending[k];
+    qb_err ferr = fill_unfinished(h, cfg, pending, nleft, bpoints, fmsg, sizeof fmsg);
+    if (ferr && rank == 0 && !err) {
+      printf("qbmap: note: unfinished blocks could not be set to NaN: %s\n", fmsg);
+      fflush(stdout);
+    }
+  }
   double tf = qb_par_time();
-  err = qb_h5_finish(&h);
+  qb_err ferr = qb_h5_finish(&h, detail, sizeof detail);
   t_write += qb_par_time() - tf;
-  if ((err = qb_par_agree(err))) {
-    snprintf(msg, msgsize, "finishing '%s' failed", o->output);
+  if (err) goto cleanup;
+  if ((err = ferr)) {
+    snprintf(msg, msgsize, "finishing '%s' failed: %s", o->output, detail);
     goto cleanup;
   }
   if (stop) {
@@ -392,17 +520,21 @@ qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, siz
     goto cleanup;
   }
   double t_grid = qb_par_time() - t0;
+  test_gate("post");
   if (cfg->adaptive_depth) {
-    if ((err = adaptive_pass(cfg, o->output, msg, msgsize))) goto cleanup;
+    if ((err = adaptive_pass(cfg, o->output, &tok, msg, msgsize))) goto cleanup;
   } else {
-    if (cfg->boundaries.on && (err = uniform_pass(cfg, o->output, PASS_BOUNDARY, msg, msgsize)))
+    if (cfg->boundaries.on &&
+        (err = uniform_pass(cfg, o->output, &tok, PASS_BOUNDARY, msg, msgsize)))
       goto cleanup;
-    if (cfg->eps.on && (err = uniform_pass(cfg, o->output, PASS_EP, msg, msgsize))) goto cleanup;
+    if (cfg->eps.on && (err = uniform_pass(cfg, o->output, &tok, PASS_EP, msg, msgsize)))
+      goto cleanup;
   }
   double wall = qb_par_time() - t0;
-  if (rank == 0) err = qb_h5_mark_complete(o->output, wall);
-  if ((err = qb_par_agree(err))) {
-    snprintf(msg, msgsize, "marking '%s' complete failed", o->output);
+  test_gate("complete");
+  if (rank == 0) err = qb_h5_mark_complete(o->output, &tok, wall, detail, sizeof detail);
+  if ((err = qb_par_agree_msg(err, detail, sizeof detail))) {
+    snprintf(msg, msgsize, "marking '%s' complete failed: %s", o->output, detail);
     goto cleanup;
   }
   /* rank 0's split of its time: evaluating vs inside collective writes (incl. waiting) */
@@ -417,6 +549,7 @@ qb_err qb_sweep_run(const qb_config *cfg, const qb_sweep_opts *o, char *msg, siz
   }
 cleanup:
   qb_h5_close(&h);
+  if (rank == 0) qb_h5_unlock(o->output, &lockfd);
   for (int k = 0; k < QB_MAX_FIELDS; k++)
     free(bufs[k]);
   free(pending);

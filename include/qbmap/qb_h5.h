@@ -2,11 +2,26 @@
  * axes are dimension scales (coordinates), one N-D dataset per field, `status`, a per-block
  * `done` mask over a `block` dimension, and root attributes describing the run.
  *
- * Life cycle: rank 0 alone builds the complete skeleton (qb_h5_create, not collective; the HL
- * dimension-scale API is serial only), then every rank opens it with MPI-IO (qb_h5_open,
+ * Life cycle: rank 0 alone takes the output's lock (qb_h5_lock), builds the complete skeleton
+ * (qb_h5_create, not collective; the HL dimension-scale API is serial only) or checks an
+ * interrupted run's file (qb_h5_inspect); then every rank opens it with MPI-IO (qb_h5_open,
  * collective) and writes hyperslabs collectively.  Datasets are contiguous and allocated at
  * creation, so the file's structure never changes while data is written; a block's done flag
- * is written only after its data has been flushed. */
+ * is written only after its data has been flushed on every rank.
+ *
+ * Errors: every function returns a qb_err and writes into msg where and why it failed:
+ * "src/qb_h5.c:LINE: H5Dwrite: <HDF5's own messages, outermost and innermost>[: <system error>]"
+ * for library failures, or a sentence for refused paths and files.  The functions marked
+ * collective make every collective HDF5 call on every rank in the same order whatever fails
+ * locally (a failed rank goes on with empty selections), agree on the outcome through
+ * qb_par_agree_msg before each step that depends on it, and return the agreed status with the
+ * failing rank's message on every rank.  So a failure on one rank can never leave the others
+ * waiting in a collective.
+ *
+ * Ownership: a file is only ever written by the run that created it or adopted it with
+ * qb_h5_inspect.  Its identity (qb_h5_token: device, inode and the `run_id` attribute) is
+ * checked at every reopen by name; a file replaced or moved meanwhile is left untouched and
+ * the run fails (QB_EIO). */
 #ifndef QB_H5_H
 #define QB_H5_H
 
@@ -17,20 +32,42 @@
 
 typedef struct qb_h5 qb_h5;
 
+/* The largest block count a run accepts: the done mask and the pending list (9 bytes per block)
+ * are held on every rank. */
+#define QB_H5_MAX_BLOCKS ((int64_t)1 << 24)
+
+/* Identity of an output file: broadcast from rank 0 to every rank (plain bytes). */
+typedef struct {
+  uint64_t dev, ino;
+  char run_id[40]; /* 32 hex digits, NUL-terminated */
+} qb_h5_token;
+
+/* Not collective (rank 0 only).  Takes the run's lock on `path`: the file `path.lock` (created
+ * if missing, never through a symbolic link) locked with flock(LOCK_EX | LOCK_NB) and holding
+ * "pid host".  A lock held by another process is an error naming its holder; the lock is
+ * held until qb_h5_unlock (or the process ends).  *fd is -1 when the file system does not
+ * support flock (then only the owner token protects the file).  A held lock is QB_EEXIST. */
+qb_err qb_h5_lock(const char *path, int *fd, char *msg, size_t msgsize);
+
+/* Not collective.  Removes `path.lock` and releases the lock (fd < 0: nothing). */
+void qb_h5_unlock(const char *path, int *fd);
+
 typedef struct {
   const char *path;
   const qb_config *cfg;
   int nranks;
   int64_t block_points, nblocks;
-  int force;                    /* overwrite an existing file */
   const char *provenance[8][2]; /* extra root string attributes: {name, value}, NULL-ended */
   const char *groups[4];        /* empty groups to create for the post-passes, NULL-ended */
 } qb_h5_meta;
 
-/* Not collective (rank 0 only).  Creates the whole skeleton as `path.partial`, then renames it
- * to `path`: a file at `path` always has a complete skeleton.  Refuses an existing path unless
- * meta->force.  Leaves no file behind on failure. */
-qb_err qb_h5_create(const qb_h5_meta *meta, char *msg, size_t msgsize);
+/* Not collective (rank 0 only, holding the lock).  Checks the file-size limit and the free
+ * space the whole file needs, then builds the skeleton as `path.partial` (created exclusively:
+ * an existing name, symbolic link or not, is an error), reserves its blocks on the file system
+ * where fallocate() works (so that a full disk cannot stop the sweep half way), and renames it
+ * to `path`: a file at `path` always has a complete skeleton.  The caller has checked what
+ * exists at `path` and `path.partial`.  Leaves no file behind on failure.  Fills *tok. */
+qb_err qb_h5_create(const qb_h5_meta *meta, qb_h5_token *tok, char *msg, size_t msgsize);
 
 /* What a resumed run needs from an existing output. */
 typedef struct {
@@ -39,26 +76,44 @@ typedef struct {
   uint8_t *done; /* nblocks flags (malloc'ed) */
 } qb_h5_state;
 
-/* Not collective (rank 0 only).  Opens an existing output and checks that it was written by
- * qbmap for exactly this configuration (model, normalized config); reads its done mask.
- * Errors name the path and what is wrong (not HDF5 or truncated, foreign, other config). */
-qb_err qb_h5_inspect(const char *path, const qb_config *cfg, qb_h5_state *st, char *msg,
-                     size_t msgsize);
+/* Not collective (rank 0 only, holding the lock).  Opens an existing output and checks that it
+ * was written by qbmap for exactly this configuration (model, normalized config) and that every
+ * dataset the run writes is there as this config's run created it: every axis (shape, type,
+ * the coordinates bit for bit), every field and `status` (shape, type, contiguous and
+ * allocated), `done` and `block`; reads its done mask.  Errors (QB_ECONFIG) name the path, the
+ * dataset and what is wrong.  First rolls back a post-pass that died under its undo journal
+ * (`path.undo`).  An older file without a `run_id` gets one.  Fills *tok. */
+qb_err qb_h5_inspect(const char *path, const qb_config *cfg, qb_h5_state *st, qb_h5_token *tok,
+                     char *msg, size_t msgsize);
 
-/* Collective.  Opens the skeleton with the MPI-IO driver for writing. */
-qb_err qb_h5_open(const char *path, const qb_config *cfg, qb_h5 **h, char *msg, size_t msgsize);
+/* Collective.  Opens the skeleton with the MPI-IO driver for writing, after checking that
+ * `path` is still the file of *tok. */
+qb_err qb_h5_open(const char *path, const qb_config *cfg, const qb_h5_token *tok, qb_h5 **h,
+                  char *msg, size_t msgsize);
 
 /* Collective.  Writes flat points [lo, hi) of every selected field (lo == hi: nothing, the
  * rank still takes part).  bufs[k] holds hi - lo values of cfg->fields[k], as double for
- * QB_F64 fields and int32_t for QB_I32 fields. */
-qb_err qb_h5_write_block(qb_h5 *h, int64_t lo, int64_t hi, void *const *bufs);
+ * QB_F64 fields and int32_t for QB_I32 fields.  Returns the agreed status. */
+qb_err qb_h5_write_block(qb_h5 *h, int64_t lo, int64_t hi, void *const *bufs, char *msg,
+                         size_t msgsize);
 
-/* Collective.  Flushes everything written so far to the file system, then writes the done
- * mask: rank 0 passes all nblocks flags, the other ranks NULL. */
-qb_err qb_h5_write_done(qb_h5 *h, const uint8_t *done, int64_t nblocks);
+/* Collective.  Writes NaN into flat points [lo, hi) of every float64 field (the `_FillValue`
+ * of unfinished blocks; integer fields are left as they are).  Returns the agreed status. */
+qb_err qb_h5_fill_block(qb_h5 *h, int64_t lo, int64_t hi, char *msg, size_t msgsize);
 
-/* Collective.  Flushes and closes the grid's datasets; *h becomes NULL. */
-qb_err qb_h5_finish(qb_h5 **h);
+/* Collective.  Flushes everything written so far to the file system.  Returns the agreed
+ * status: only after QB_OK may blocks written so far be marked done. */
+qb_err qb_h5_flush(qb_h5 *h, char *msg, size_t msgsize);
+
+/* Collective.  Writes the done mask: rank 0 passes all nblocks flags, the other ranks NULL.
+ * Returns the agreed status. */
+qb_err qb_h5_write_done(qb_h5 *h, const uint8_t *done, int64_t nblocks, char *msg, size_t msgsize);
+
+/* Collective.  Flushes and closes the grid's datasets; *h becomes NULL.  Agreed status. */
+qb_err qb_h5_finish(qb_h5 **h, char *msg, size_t msgsize);
+
+/* Collective.  Closes without marking complete (error paths).  NULL-safe. */
+void qb_h5_close(qb_h5 **h);
 
 /* A column of a point list (group /boundary, /ep): one 1-D dataset over the group's `point`
  * dimension. */
@@ -76,21 +131,29 @@ typedef struct {
 
 /* Not collective (rank 0 only, while no rank has the file open).  Fills group `group` (created
  * with the skeleton; anything a killed run left in it is removed first) with a `point`
- * dimension of n rows, one dataset per column, and string attributes. */
-qb_err qb_h5_create_group(const char *path, const char *group, int64_t n, int ncols,
-                          const qb_h5_col *cols, int nattrs, const qb_h5_attr *attrs, char *msg,
-                          size_t msgsize);
+ * dimension of n rows, one dataset per column, and string attributes.  Before opening the
+ * file it checks that the file system has the space the group needs (data and metadata, with
+ * a margin) and reserves it past the end of the file where fallocate() works: a full disk
+ * fails here, before the file is touched.  The change itself runs under an undo journal
+ * (`path.undo`, the file's metadata saved and synced first): if it fails anyway (HDF5 meeting a
+ * full disk in H5Fclose), the file is rolled back at once; if the process dies, the next
+ * --resume rolls it back (qb_h5_inspect).  Either way the finished sweep stays readable and
+ * resumable. */
+qb_err qb_h5_create_group(const char *path, const qb_h5_token *tok, const char *group, int64_t n,
+                          int ncols, const qb_h5_col *cols, int nattrs, const qb_h5_attr *attrs,
+                          char *msg, size_t msgsize);
 
-/* Collective.  Writes rows [off, off + count) of every column from cols[k].data. */
-qb_err qb_h5_write_group(const char *path, const char *group, int64_t off, int64_t count, int ncols,
-                         const qb_h5_col *cols);
+/* Collective.  Writes rows [off, off + count) of every column from cols[k].data.  Returns the
+ * agreed status. */
+qb_err qb_h5_write_group(const char *path, const qb_h5_token *tok, const char *group, int64_t off,
+                         int64_t count, int ncols, const qb_h5_col *cols, char *msg,
+                         size_t msgsize);
 
 /* Not collective (rank 0 only, while no rank has the file open).  The final attributes:
- * complete = 1 and wall_time_s.  Only a file that reached this point claims to be complete. */
-qb_err qb_h5_mark_complete(const char *path, double wall_time_s);
-
-/* Collective.  Closes without marking complete (error paths).  NULL-safe. */
-void qb_h5_close(qb_h5 **h);
+ * complete = 1 and wall_time_s, written only into the file of *tok, under the undo journal.
+ * Only a file that reached this point claims to be complete. */
+qb_err qb_h5_mark_complete(const char *path, const qb_h5_token *tok, double wall_time_s, char *msg,
+                           size_t msgsize);
 
 /* Local: "1.10.8" etc. */
 const char *qb_h5_library_version(void);

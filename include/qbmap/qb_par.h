@@ -21,6 +21,12 @@ double qb_par_time(void); /* local: wall-clock seconds (MPI_Wtime) */
 /* Collective: every rank gets the largest of the ranks' codes (QB_OK only if all are OK). */
 qb_err qb_par_agree(qb_err mine);
 
+/* Collective: the single agreement point of the run's error path.  Like qb_par_agree, and when
+ * the agreed code is not QB_OK every rank's msg becomes the message of the lowest rank that
+ * reported that code (truncated to msgsize), so that rank 0 can print the failing rank's
+ * reason.  msg is unchanged when every rank is OK.  msgsize >= 1 on every rank. */
+qb_err qb_par_agree_msg(qb_err mine, char *msg, size_t msgsize);
+
 /* Collective: root's string to every rank (allocated with malloc on non-roots; *s may be NULL
  * there).  NULL on root is sent as "no string" and received as NULL. */
 qb_err qb_par_bcast_string(char **s, int root);
