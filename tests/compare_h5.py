@@ -2,7 +2,7 @@
 """Bitwise comparison of qbmap outputs: every dataset of REF must exist in each OTHER with the
 same shape, dtype and bytes (NaNs included), and no other dataset; every attribute of every
 object must be equal (dimension-scale references compared by the names they point to), except
-the root attributes that describe the run rather than the result (nranks, created,
+the root attributes that describe the run rather than the result (nranks, created, run_id,
 wall_time_s).  Each file must be complete (attribute complete = 1, every done flag 1, block ids
 0..nblocks-1).  --group NAME requires the post-pass group /NAME in REF with at least one row,
 --group NAME=ROWS with exactly ROWS rows.
@@ -14,7 +14,7 @@ import numpy as np
 
 from qbcheck import check, guarded
 
-RUN_ATTRS = {("/", "nranks"), ("/", "created"), ("/", "wall_time_s")}
+RUN_ATTRS = {("/", "nranks"), ("/", "created"), ("/", "wall_time_s"), ("/", "run_id")}
 
 
 def datasets(f):
