@@ -80,33 +80,38 @@ static void test_stall(const char *phase) {
 }
 
 /* One line on stderr: "prefix: msg", with control characters and bytes that are not UTF-8
- * written as \n, \r, \t or \xHH, so that a name from the user cannot break the line. */
+ * written as \n, \r, \t or \xHH, so that a name from the user cannot break the line.  The line
+ * is written with one call, so that mpiexec's own messages cannot split it. */
 static void print_error(const char *prefix, const char *msg) {
-  fprintf(stderr, "%s: ", prefix);
+  char line[4 * 4096 + 512];
+  size_t n = (size_t)snprintf(line, sizeof line, "%s: ", prefix), cap = sizeof line - 6;
   const unsigned char *s = (const unsigned char *)msg;
-  while (*s) {
-    int n = *s < 0x80             ? 1
+  while (*s && n < cap) {
+    int k = *s < 0x80             ? 1
             : (*s & 0xe0) == 0xc0 ? 2
             : (*s & 0xf0) == 0xe0 ? 3
             : (*s & 0xf8) == 0xf0 ? 4
                                   : 0;
-    for (int k = 1; k < n; k++)
-      if ((s[k] & 0xc0) != 0x80) n = 0;
-    if (n == 2 && *s < 0xc2) n = 0; /* overlong */
-    if (n == 1 && (*s < 0x20 || *s == 0x7f)) {
-      if (*s == '\n' || *s == '\r' || *s == '\t')
-        fprintf(stderr, "\\%c", *s == '\n' ? 'n' : *s == '\r' ? 'r' : 't');
-      else
-        fprintf(stderr, "\\x%02x", *s);
+    for (int j = 1; j < k; j++)
+      if ((s[j] & 0xc0) != 0x80) k = 0;
+    if (k == 2 && *s < 0xc2) k = 0; /* overlong */
+    if (k == 1 && (*s < 0x20 || *s == 0x7f)) {
+      const char *esc = *s == '\n' ? "\\n" : *s == '\r' ? "\\r" : *s == '\t' ? "\\t" : NULL;
+      n += esc ? (size_t)snprintf(line + n, 5, "%s", esc)
+               : (size_t)snprintf(line + n, 5, "\\x%02x", *s);
       s++;
-    } else if (n == 0) {
-      fprintf(stderr, "\\x%02x", *s++);
+    } else if (k == 0) {
+      n += (size_t)snprintf(line + n, 5, "\\x%02x", *s++);
     } else {
-      fwrite(s, 1, (size_t)n, stderr);
-      s += n;
+      memcpy(line + n, s, (size_t)k);
+      n += (size_t)k;
+      s += k;
     }
   }
-  fputc('\n', stderr);
+  line[n++] = '\n';
+  fflush(stderr);
+  fwrite(line, 1, n, stderr);
+  fflush(stderr);
 }
 
 static int has_help(int argc, char **argv) {
