@@ -691,7 +691,7 @@ static qb_err parse_model(pctx *c) {
   return QB_OK;
 }
 
-/* axes[d].values: strictly increasing numbers, each valid for the axis' parameter. */
+/* axes[d].values: strictly monotonic numbers, each valid for the axis' parameter. */
 static qb_err parse_axis_list(pctx *c, unsigned d, const y_axis *ya, qb_axis *a) {
   char path[64], key[64];
   a->kind = QB_AXIS_LIST;
@@ -706,11 +706,19 @@ static qb_err parse_axis_list(pctx *c, unsigned d, const y_axis *ya, qb_axis *a)
     snprintf(key, sizeof key, "axes[%u].values[%lld]", d, (long long)i);
     qb_err err = number_at(c, path, key, ya->values[i], a->param, &a->values[i]);
     if (err) return err;
-    if (i > 0 && !(a->values[i] > a->values[i - 1]))
-      return fail_at(c, path, 0,
-                     "%s = %.17g is not greater than values[%lld] = %.17g; allowed: strictly "
-                     "increasing coordinates",
-                     key, a->values[i], (long long)i - 1, a->values[i - 1]);
+    if (i == 0) continue;
+    double now = a->values[i], prev = a->values[i - 1];
+    bool up = a->values[1] > a->values[0];
+    if (now == prev || (up ? !(now > prev) : !(now < prev)))
+      return fail_at(c, path, 0, "%s = %.17g %s values[%lld] = %.17g%s; allowed: %s", key, now,
+                     now == prev ? "repeats"
+                     : up        ? "is not greater than"
+                                 : "is not less than",
+                     (long long)i - 1, prev,
+                     now == prev ? ""
+                     : up        ? " (the list increases)"
+                                 : " (the list decreases)",
+                     "strictly monotonic coordinates (all increasing or all decreasing)");
   }
   return QB_OK;
 }
