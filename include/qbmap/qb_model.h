@@ -30,8 +30,10 @@ typedef enum { QB_ANY = 0, QB_NONNEG = 1, QB_POSITIVE = 2 } qb_range;
 #define QB_RATE_MAX 1e6 /* rates, detunings, couplings J: |v| <= 1e6 */
 #define QB_EP_RATE_MAX 1e12 /* model ep (dimensionless, in Gamma_eff): |v| <= 1e12 */
 #define QB_COUPLING_MAX 1e3 /* dimensionless reservoir couplings p_*: |p| <= 1e3 */
-#define QB_DRIVE_MIN 1e-100 /* drives (E_r, E, F) and the threshold E_max: 1e-100 <= v <= 1e100 */
-#define QB_DRIVE_MAX 1e100
+#define QB_DRIVE_MIN 1e-100 /* model ep's drive E_r and threshold E_max: 1e-100 <= v <= 1e100 */
+#define QB_DRIVE_MAX 1e100  /* (t_crit compares E_B with E_max E_r^2) */
+#define QB_AMP_MIN 1e-300   /* drives E (threemode), F (shared): 1e-300 <= v <= 1e300 */
+#define QB_AMP_MAX 1e300
 #define QB_T_MAX 1e250 /* time: 0 <= t <= 1e250 */
 
 typedef struct {

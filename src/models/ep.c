@@ -455,6 +455,9 @@ static void traj_expo(const ep_sys *S, double t, ep_traj *o) {
             4 * DBL_EPSILON;
   }
   o->edb = dg;
+  /* b' below the double range with a certain decay (exponent + its rounding < -800): exact 0 */
+  if (St == 0 && c + creal(h) - R + DBL_EPSILON * (8.0 + fabs(c) + 2.0 * cabs(h)) < -800)
+    o->edb = 0;
   o->lpb = NAN;
 }
 
@@ -509,6 +512,8 @@ static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
                 (cabs(o->a) / S->Er * adet) +
             edet;
     o->edb = dg;
+    if (St == 0 && (R > 0 ? -creal(h) : c) + DBL_EPSILON * (8.0 + fabs(c) + 2.0 * ah) < -800)
+      o->edb = 0; /* b' below the double range with a certain decay: exact 0 */
     return;
   }
   const double complex w2 = 2.0 * w;
@@ -518,6 +523,10 @@ static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
   set_ldb(o, S->Er, (Ep - Em) / w2,
           (expi(0.0, cimag(up)) - expi(-2.0 * creal(h), cimag(um))) / w2, creal(up) - R);
   o->edb = (cabs(Ep) * dp + cabs(Em) * dm) / cabs(Ep - Em) + 4 * DBL_EPSILON;
+  /* b' below the double range: 0 is exact if the decay itself is certain (the real part of
+   * mu+ t carries eps t (|gb| + |Re(w - z)|)) */
+  if (Ep == 0 && Em == 0 && creal(up) - R + 2 * DBL_EPSILON * t * (fabs(S->gb) + fabs(creal(S->wmz))) < -800)
+    o->edb = 0;
   /* form A: the eigen-expansion */
   double kA = INFINITY, eA = INFINITY;
   double complex bA = 0, aA = 0;

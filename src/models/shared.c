@@ -77,7 +77,7 @@ enum {
 #define QB_STR(x) #x
 #define RATE_RANGE "; |value| <= " QB_XSTR(QB_RATE_MAX)
 #define COUPLING_RANGE "; value <= " QB_XSTR(QB_COUPLING_MAX)
-#define DRIVE_RANGE "; " QB_XSTR(QB_DRIVE_MIN) " <= value <= " QB_XSTR(QB_DRIVE_MAX)
+#define DRIVE_RANGE "; " QB_XSTR(QB_AMP_MIN) " <= value <= " QB_XSTR(QB_AMP_MAX)
 
 static const qb_param params[NPARAM] = {
     [P_DELTA] = {"Delta", NAN, QB_ANY, false, "1",
@@ -100,7 +100,7 @@ static const qb_param params[NPARAM] = {
     [P_KAPPA_B] = {"kappa_b", NAN, QB_NONNEG, false, "1",
                    "local loss rate of the battery" RATE_RANGE, QB_RATE_MAX, 0},
     [P_F] = {"F", 0.1, QB_POSITIVE, false, "1", "drive amplitude on the charger" DRIVE_RANGE,
-             QB_DRIVE_MAX, QB_DRIVE_MIN},
+             QB_AMP_MAX, QB_AMP_MIN},
     [P_T] = {"t", 0.0, QB_NONNEG, false, "1",
              "time since the drive was switched on; t <= " QB_XSTR(QB_T_MAX), QB_T_MAX, 0},
 };

@@ -77,7 +77,7 @@ enum {
 #define QB_STR(x) #x
 #define RATE_RANGE "; |value| <= " QB_XSTR(QB_RATE_MAX)
 #define COUPLING_RANGE "; value <= " QB_XSTR(QB_COUPLING_MAX)
-#define DRIVE_RANGE "; " QB_XSTR(QB_DRIVE_MIN) " <= value <= " QB_XSTR(QB_DRIVE_MAX)
+#define DRIVE_RANGE "; " QB_XSTR(QB_AMP_MIN) " <= value <= " QB_XSTR(QB_AMP_MAX)
 
 static const qb_param params[NPARAM] = {
     [P_DELTA] = {"delta", NAN, QB_ANY, false, "1",
@@ -105,7 +105,7 @@ static const qb_param params[NPARAM] = {
                QB_COUPLING_MAX, 0},
     [P_PCB_PH] = {"p_cb_phase", 0.0, QB_ANY, false, "rad", "phase of p_cb", 0, 0},
     [P_E] = {"E", 1.0, QB_POSITIVE, false, "1",
-             "drive amplitude on a (H contains E(a + a^+))" DRIVE_RANGE, QB_DRIVE_MAX, QB_DRIVE_MIN},
+             "drive amplitude on a (H contains E(a + a^+))" DRIVE_RANGE, QB_AMP_MAX, QB_AMP_MIN},
     [P_T] = {"t", 0.0, QB_NONNEG, false, "1",
              "time since the drive was switched on; t <= " QB_XSTR(QB_T_MAX), QB_T_MAX, 0},
 };
@@ -248,11 +248,27 @@ static void schur(const double *p, int k, const double complex *M, double comple
   /* W/D without forming dc^4 where dc is huge */
   const double WD = q > 1e100 ? X + 4.0 * q : (2.0 * kc + q * X + 4.0 * q * q) / D;
   const double ra = ka == 0 ? 0 : ka / A, rb = kb == 0 ? 0 : kb / B;
+  if (isinf(WD)) { /* |delta_c| >> K_c beyond the range: every other term is below W/D */
+    *margin = INFINITY;
+    return;
+  }
   double num = WD;
   if (ra > 0 && rb > 0) num += ra * rb * D;
   if (ra > 0) num += ra * v;
   if (rb > 0) num += rb * u;
   *margin = num == 0 ? 0.0 : num / al / be;
+}
+
+/* ln E_B(t) from the transient at unit drive (x is linear in E): where x_b overflows. */
+static double log_eb_unit(const double complex *M, const double *Mt, double t, double g,
+                          bool stable, double E) {
+  double complex fu[3] = {-I, 0, 0}, mf[3] = {I, 0, 0}, xs[3], x[3], dx[3];
+  double es[3], ex[3], edx[3], ldx;
+  bool st = stable && qb_linear_solve_est(3, M, Mt, mf, xs, es) == QB_OK;
+  if (qb_linear_transient(3, M, fu, t, g, st ? xs : NULL, es, x, dx, &ldx, ex, edx) != QB_OK ||
+      !(ex[1] <= 1e-8 * cabs(x[1])))
+    return NAN;
+  return 2.0 * (log(E) + log(cabs(x[1])));
 }
 
 /* M (row-major 3x3) at p; returns its largest |M_ij| (the scale of the tolerances). */
@@ -373,8 +389,10 @@ static void eval(const double *p, const bool *want, double *out) {
         double m = out[F_EB];
         if (m >= 0x1p-1000 && m <= DBL_MAX)
           out[F_LOG_EB] = log(m);
-        else if (x[1] != 0)
+        else if (x[1] != 0 && isfinite(cabs(x[1])))
           out[F_LOG_EB] = 2.0 * log(cabs(x[1])); /* |x_b|^2 beyond the double range */
+        else if (x[1] != 0) /* x_b itself beyond it: at unit drive, x is linear in E */
+          out[F_LOG_EB] = log_eb_unit(M, Mt, t, g0, stable, E);
         else if (t > 0)
           out[F_LOG_EB] = log_eb_series(M, f, t);
         else
