@@ -3,6 +3,7 @@
 #include <gsl/gsl_complex_math.h>
 #include <gsl/gsl_eigen.h>
 #include <gsl/gsl_linalg.h>
+#include <float.h>
 #include <gsl/gsl_matrix.h>
 #include <math.h>
 #include <stdlib.h>
@@ -105,6 +106,24 @@ qb_err qb_linear_eig(int n, const double complex *M, double complex *lambda, dou
     cand[k].resid = pn > 0 ? sqrt(rn / pn) : INFINITY;
   }
   qsort(cand, N, sizeof cand[0], by_resid);
+  /* take the best candidates one by one, each time dropping the conjugate partner of the one
+   * taken: a (nearly) real eigenvalue of M appears twice in the real form, and both copies pass
+   * the residual test; without this a real eigenvalue could push a genuine one out */
+  size_t navail = N;
+  for (int k = 0; k < n && k < (int)navail; k++) {
+    double complex cj = conj(cand[k].lambda);
+    size_t best = 0;
+    double bd = INFINITY;
+    for (size_t j = (size_t)k + 1; j < navail; j++) {
+      double d = cabs(cand[j].lambda - cj);
+      if (d < bd) bd = d, best = j;
+    }
+    if (best) { /* remove it, keeping the residual order */
+      for (size_t j = best; j + 1 < navail; j++)
+        cand[j] = cand[j + 1];
+      navail--;
+    }
+  }
   qsort(cand, (size_t)n, sizeof cand[0], by_real_desc);
   for (int k = 0; k < n; k++) {
     lambda[k] = cand[k].lambda;
@@ -150,4 +169,253 @@ cleanup:
   gsl_vector_complex_free(b);
   gsl_matrix_complex_free(A);
   return err;
+}
+
+/* ---- error-estimated solves and transients (for the passive drifts of shared, threemode) ---- */
+
+qb_err qb_linear_solve_est(int n, const double complex *M, const double *Mterms,
+                           const double complex *rhs, double complex *x, double *err) {
+  if (n < 1 || n > QB_LINEAR_NMAX) return QB_EINTERNAL;
+  qb_err e = qb_linear_solve(n, M, rhs, x);
+  if (e) return e;
+  /* |M^-1| column by column from the same kind of solve (n <= 8: cheap) */
+  double u[QB_LINEAR_NMAX];
+  for (int i = 0; i < n; i++) {
+    double s = cabs(rhs[i]);
+    for (int j = 0; j < n; j++)
+      s += Mterms[i * n + j] * cabs(x[j]);
+    u[i] = s;
+  }
+  for (int i = 0; i < n; i++)
+    err[i] = 0;
+  for (int j = 0; j < n; j++) {
+    double complex ej[QB_LINEAR_NMAX] = {0}, col[QB_LINEAR_NMAX];
+    ej[j] = 1;
+    if (qb_linear_solve(n, M, ej, col)) return QB_EINTERNAL;
+    for (int i = 0; i < n; i++)
+      err[i] += cabs(col[i]) * u[j];
+  }
+  /* c: rounding in the LU solve itself plus the first-order propagation, with a safety factor */
+  for (int i = 0; i < n; i++)
+    err[i] *= 8.0 * (n + 1) * DBL_EPSILON;
+  return QB_OK;
+}
+
+static void matmul(int n, const double complex *A, const double complex *B, double complex *C) {
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) {
+      double complex s = 0;
+      for (int k = 0; k < n; k++)
+        s += A[i * n + k] * B[k * n + j];
+      C[i * n + j] = s;
+    }
+}
+
+/* largest |v_i|; NaN if any is NaN (fmax would drop it) */
+static double maxabs(int n, const double complex *v) {
+  double m = 0;
+  for (int i = 0; i < n; i++) {
+    double a = cabs(v[i]);
+    if (isnan(a)) return NAN;
+    m = fmax(m, a);
+  }
+  return m;
+}
+
+/* e^{Mt} alone, real form, GSL scaling and squaring (|M| t moderate). */
+static qb_err expm_plain(int n, const double complex *M, double t, double complex *E) {
+  double complex A[QB_LINEAR_NMAX * QB_LINEAR_NMAX];
+  for (int i = 0; i < n * n; i++)
+    A[i] = M[i] * t;
+  gsl_matrix *R = gsl_matrix_alloc((size_t)(2 * n), (size_t)(2 * n));
+  gsl_matrix *X = gsl_matrix_alloc((size_t)(2 * n), (size_t)(2 * n));
+  qb_err err = QB_ENOMEM;
+  if (!R || !X) goto cleanup;
+  realify(n, A, R);
+  err = gsl_linalg_exponential_ss(R, X, GSL_PREC_DOUBLE) ? QB_EINTERNAL : QB_OK;
+  if (err) goto cleanup;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++)
+      E[i * n + j] = CMPLX(gsl_matrix_get(X, (size_t)i, (size_t)j),
+                           gsl_matrix_get(X, (size_t)(i + n), (size_t)j));
+cleanup:
+  gsl_matrix_free(R);
+  gsl_matrix_free(X);
+  return err;
+}
+
+/* |M| t up to which one GSL scaling and squaring is used directly (its scaling factor 2^j must
+ * stay far from overflow) */
+#define EXPM_DIRECT 0x1p40
+
+qb_err qb_linear_expm(int n, const double complex *M, const double complex *f, double t,
+                      double complex *E, double complex *x) {
+  if (n < 1 || n > QB_LINEAR_NMAX) return QB_EINTERNAL;
+  double nu = maxabs(n * n, M) * n;
+  int k = 0;
+  if (nu * t > EXPM_DIRECT) k = (int)ceil(log2(nu * t / EXPM_DIRECT));
+  double t0 = ldexp(t, -k);
+  qb_err err = expm_plain(n, M, t0, E);
+  if (err) return err;
+  if (f) {
+    double complex dx[QB_LINEAR_NMAX];
+    err = qb_linear_expm_aug(n, M, f, t0, x, dx);
+    if (err) return err;
+  }
+  double complex E2[QB_LINEAR_NMAX * QB_LINEAR_NMAX], y[QB_LINEAR_NMAX];
+  for (int s = 0; s < k; s++) {
+    if (maxabs(n * n, E) < 1e-300) { /* decayed: e^{M tau} = 0 from here on, x stays */
+      for (int i = 0; i < n * n; i++)
+        E[i] = 0;
+      break;
+    }
+    if (f) { /* x(2 tau) = x(tau) + e^{M tau} x(tau) */
+      for (int i = 0; i < n; i++) {
+        double complex v = x[i];
+        for (int j = 0; j < n; j++)
+          v += E[i * n + j] * x[j];
+        y[i] = v;
+      }
+      for (int i = 0; i < n; i++)
+        x[i] = y[i];
+    }
+    matmul(n, E, E, E2);
+    for (int i = 0; i < n * n; i++)
+      E[i] = E2[i];
+  }
+  return QB_OK;
+}
+
+/* Relative rounding of a scaling-and-squaring exponential at |M| t = tau: every mode's exponent
+ * carries ~eps tau (the scaled matrix is I + O(2^-j), its entries rounded to eps, squared j
+ * times); the constant covers the Taylor part and the products. */
+static double expm_relerr(double tau) {
+  return DBL_EPSILON * (64.0 + 8.0 * tau);
+}
+
+/* Above this estimated relative error the augmented form is replaced by the steady-state form
+ * when that is better; below it the augmented form is kept (bit for bit the earlier results). */
+#define AUG_KEEP 1e-11
+
+qb_err qb_linear_transient(int n, const double complex *M, const double complex *f, double t,
+                           double g, const double complex *xss, const double *exss,
+                           double complex *x, double complex *dx, double *ldx, double *ex,
+                           double *edx) {
+  if (n < 1 || n > QB_LINEAR_NMAX) return QB_EINTERNAL;
+  const double nf = maxabs(n, f);
+  *ldx = 0;
+  if (t == 0 || nf == 0) {
+    for (int i = 0; i < n; i++) {
+      x[i] = 0;
+      dx[i] = f[i];
+      ex[i] = edx[i] = 0;
+    }
+    return QB_OK;
+  }
+  const double nm = maxabs(n * n, M), tau = nm * n * t;
+  if (nm == 0) { /* x = f t */
+    for (int i = 0; i < n; i++) {
+      x[i] = f[i] * t;
+      dx[i] = f[i];
+      ex[i] = DBL_EPSILON * cabs(x[i]);
+      edx[i] = 0;
+    }
+    return QB_OK;
+  }
+  /* A drive far above |M| would dominate the augmented matrix's norm and so the number of
+   * squarings (each adds eps |f| t to every exponent): scale it to |M| by a power of 2 (exact),
+   * and the result back. */
+  int fk = 0;
+  double complex fs[QB_LINEAR_NMAX];
+  if (nf > 16.0 * nm) fk = ilogb(nf) - ilogb(nm);
+  for (int i = 0; i < n; i++)
+    fs[i] = ldexp(creal(f[i]), -fk) + I * ldexp(cimag(f[i]), -fk);
+
+  double complex xa[QB_LINEAR_NMAX], dxa[QB_LINEAR_NMAX], E[QB_LINEAR_NMAX * QB_LINEAR_NMAX];
+  qb_err err;
+  const double ra = expm_relerr(tau);
+  if (tau <= EXPM_DIRECT) {
+    err = qb_linear_expm_aug(n, M, fs, t, xa, dxa);
+  } else {
+    err = qb_linear_expm(n, M, fs, t, E, xa);
+    for (int i = 0; i < n && !err; i++) {
+      double complex v = 0;
+      for (int j = 0; j < n; j++)
+        v += E[i * n + j] * fs[j];
+      dxa[i] = v;
+    }
+  }
+  if (err) return err;
+  for (int i = 0; i < n; i++) {
+    x[i] = ldexp(creal(xa[i]), fk) + I * ldexp(cimag(xa[i]), fk);
+    dx[i] = ldexp(creal(dxa[i]), fk) + I * ldexp(cimag(dxa[i]), fk);
+  }
+  const double na = maxabs(n, x), nda = maxabs(n, dx);
+  for (int i = 0; i < n; i++) {
+    ex[i] = ra * na;
+    edx[i] = ra * nda;
+  }
+  if (!xss || !(g < 0) || ra <= AUG_KEEP) return QB_OK;
+
+  /* x = x_ss - e^{Mt} x_ss.  e^{Mt} never grows (passive) and decays like e^{gt}: once it is
+   * below the double range it is 0 (qb_linear_expm stops there), and x = x_ss exactly. */
+  err = tau <= EXPM_DIRECT ? expm_plain(n, M, t, E) : qb_linear_expm(n, M, NULL, t, E, NULL);
+  const double nE = maxabs(n * n, E), nss = maxabs(n, xss);
+  if (err || !isfinite(nE)) return QB_OK; /* keep the augmented form */
+  const double ed = ra * n * nE;          /* normwise error of e^{Mt} */
+  double worst_a = 0, worst_d = 0;
+  double complex xd[QB_LINEAR_NMAX], dxd[QB_LINEAR_NMAX];
+  double exd[QB_LINEAR_NMAX], edxd[QB_LINEAR_NMAX];
+  for (int i = 0; i < n; i++) {
+    double complex v = 0, w = 0;
+    for (int j = 0; j < n; j++) {
+      v += E[i * n + j] * xss[j];
+      w += E[i * n + j] * f[j];
+    }
+    xd[i] = xss[i] - v;
+    dxd[i] = w;
+    exd[i] = exss[i] + ed * nss + 2 * n * DBL_EPSILON * cabs(xd[i]);
+    edxd[i] = ed * nf + 2 * n * DBL_EPSILON * cabs(w);
+    if (!isfinite(exd[i]) || !isfinite(creal(xd[i])) || !isfinite(cimag(xd[i]))) return QB_OK;
+    worst_a = fmax(worst_a, ex[i]);
+    worst_d = fmax(worst_d, exd[i]);
+  }
+  if (!(worst_d < worst_a)) return QB_OK;
+  /* x' = e^{gt} e^{(M - g)t} f, the shifted exponential of norm ~1, where e^{Mt} f may be below
+   * the double range while x'-weighted quantities (P_B with a large drive) are not */
+  double ls = 0;
+  if (g * t > -1400 && g * t < -600) {
+    double complex Ms[QB_LINEAR_NMAX * QB_LINEAR_NMAX], Es[QB_LINEAR_NMAX * QB_LINEAR_NMAX];
+    for (int i = 0; i < n * n; i++)
+      Ms[i] = M[i] - (i % (n + 1) == 0 ? g : 0);
+    const double taus = maxabs(n * n, Ms) * n * t, rs = expm_relerr(taus);
+    if (taus <= EXPM_DIRECT && expm_plain(n, Ms, t, Es) == QB_OK && isfinite(maxabs(n * n, Es))) {
+      const double nEs = maxabs(n * n, Es);
+      for (int i = 0; i < n; i++) {
+        double complex w = 0;
+        for (int j = 0; j < n; j++)
+          w += Es[i * n + j] * f[j];
+        dxd[i] = w;
+        edxd[i] = (rs * n + DBL_EPSILON * fabs(g * t)) * nEs * nf + 2 * n * DBL_EPSILON * cabs(w);
+      }
+      ls = g * t;
+    }
+  }
+  /* x' from whichever form estimates better (its own normwise errors) */
+  double worst_da = 0, worst_dd = 0;
+  for (int i = 0; i < n; i++) {
+    worst_da = fmax(worst_da, edx[i]);
+    worst_dd = fmax(worst_dd, edxd[i] * exp(ls));
+  }
+  const int use_dd = worst_dd < worst_da || ls != 0;
+  for (int i = 0; i < n; i++) {
+    x[i] = xd[i];
+    ex[i] = exd[i];
+    if (use_dd) {
+      dx[i] = dxd[i];
+      edx[i] = edxd[i];
+    }
+  }
+  *ldx = use_dd ? ls : 0;
+  return QB_OK;
 }

@@ -26,8 +26,48 @@ int qb_model_field_index(const qb_model *m, const char *name) {
   return -1;
 }
 
+/* The allowed interval of a parameter, in words: "-1e+06 <= delta_r <= 1e+06". */
+static void allowed_words(const qb_param *p, char *buf, size_t size) {
+  if (p->range == QB_POSITIVE) {
+    if (p->min > 0 && p->max > 0)
+      snprintf(buf, size, "%g <= %s <= %g", p->min, p->name, p->max);
+    else if (p->max > 0)
+      snprintf(buf, size, "0 < %s <= %g", p->name, p->max);
+    else
+      snprintf(buf, size, "%s > 0", p->name);
+  } else if (p->range == QB_NONNEG) {
+    if (p->max > 0)
+      snprintf(buf, size, "0 <= %s <= %g", p->name, p->max);
+    else
+      snprintf(buf, size, "%s >= 0", p->name);
+  } else if (p->max > 0) {
+    snprintf(buf, size, "%g <= %s <= %g", -p->max, p->name, p->max);
+  } else {
+    snprintf(buf, size, "a finite number");
+  }
+}
+
+static int value_ok(const qb_param *p, double v) {
+  if (!isfinite(v)) return 0;
+  if (p->range == QB_NONNEG && v < 0) return 0;
+  if (p->range == QB_POSITIVE && !(v > 0)) return 0;
+  if (p->max > 0 && !(fabs(v) <= p->max)) return 0;
+  if (p->range == QB_POSITIVE && p->min > 0 && !(v >= p->min)) return 0;
+  return 1;
+}
+
+bool qb_model_params_valid(const qb_param *params, int n, const double *p) {
+  for (int i = 0; i < n; i++) {
+    if (isnan(p[i]) && params[i].alternative) continue;
+    if (!value_ok(&params[i], p[i])) return false;
+  }
+  return true;
+}
+
 qb_err qb_model_check_value(const qb_model *m, int i, double v, char *msg, size_t size) {
   const qb_param *p = &m->params[i];
+  char allowed[160];
+  allowed_words(p, allowed, sizeof allowed);
   if (!isfinite(v)) {
     snprintf(msg, size, "parameter '%s' = %g is not finite; allowed: a finite number", p->name, v);
     return QB_ECONFIG;
@@ -40,6 +80,13 @@ qb_err qb_model_check_value(const qb_model *m, int i, double v, char *msg, size_
   if (p->range == QB_POSITIVE && !(v > 0)) {
     snprintf(msg, size, "parameter '%s' = %.17g is not positive; allowed: %s > 0", p->name, v,
              p->name);
+    return QB_ECONFIG;
+  }
+  if (!value_ok(p, v)) {
+    snprintf(msg, size,
+             "parameter '%s' = %.17g is outside the range where the kernels are verified; "
+             "allowed: %s",
+             p->name, v, allowed);
     return QB_ECONFIG;
   }
   return QB_OK;

@@ -1,12 +1,24 @@
-/* Numerical hazards: random points over wide ranges for every model (rates and magnitudes
- * log-uniform over 1e-9..1e3, some exactly 0; detunings +-1e-9..1e3; phases +-10; t up to 1e4,
- * some exactly 0): no crash, every NaN in a field is explained by a status bit allowed for that
- * field, and infinities only where the overflow bit says so.  Prints the counts.
- * Usage: test_hazards [POINTS_PER_MODEL [MODEL [SEED]]] (default 1e5, every model;
- * bench/hazards.sh runs 1e7 per model) */
+/* Numerical hazards: random points over the whole verified range of every model (qb_model.h):
+ * magnitudes log-uniform from 1e-12 of each parameter's bound (and down to 1e-300) up to the
+ * bound itself, some exactly at +-bound, some exactly 0; t log-uniform up to QB_T_MAX (some
+ * exactly 0 and exactly QB_T_MAX); for `ep` also exceptional points, marginal points and
+ * Pi = 0 points at every scale.  Checks, at every point:
+ *   - no crash; every NaN in a field is explained by a status bit allowed for that field;
+ *   - every infinity carries the overflow bit (log_E_B: only -inf at t = 0 or E_B = 0);
+ *   - int32 fields are finite integers in int32 range (never NaN/inf: the sweep casts them);
+ *     regime is a valid code, realizable is 0 or 1;
+ *   - regime and the not-stable bit agree with growth_rate (stable <=> growth < 0 beyond the
+ *     tolerance, growing => growth > 0);
+ *   - E_A(t), E_B(t) at t = QB_T_MAX and t = 1e30 equal E_A_ss, E_B_ss at every stable point
+ *     whose transient has decayed there (growth_rate t < -100) to 1e-6 relative + 1e-10 of
+ *     E_A_ss + E_B_ss; NaN with QB_PT_T_UNRESOLVED only where the decay rate is below 1e-6 of
+ *     the drift's largest rate (not resolvable in double precision: counted).
+ * Prints the counts.  Usage: test_hazards [POINTS_PER_MODEL [MODEL [SEED]]] (default 1e5, every
+ * model; bench/hazards.sh runs 1e7 per model) */
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_rng.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,86 +27,256 @@
 #include "qb_test.h"
 #include "qbmap/qb_model.h"
 
+static int is(const char *a, const char *b) {
+  return strcmp(a, b) == 0;
+}
+
 /* Status bits that may explain a NaN (or inf) in a field of a model. */
 static uint32_t allowed(const char *model, const char *f) {
   uint32_t any = QB_PT_BAD_PARAM | QB_PT_NUMERICS;
-  if (!strcmp(f, "E_A_ss") || !strcmp(f, "E_B_ss") || !strcmp(f, "xi_ss"))
-    return any | QB_PT_NOT_STABLE;
-  if (!strcmp(model, "ep")) {
-    if (!strcmp(f, "t_crit")) return any | QB_PT_TCRIT_NEVER | QB_PT_TCRIT_FAILED;
-    if (!strcmp(f, "t_crit_approx")) return any | QB_PT_APPROX_OUTSIDE;
+  uint32_t t_dep = any | QB_PT_T_UNRESOLVED;
+  if (is(f, "E_A_ss") || is(f, "E_B_ss") || is(f, "xi_ss"))
+    return any | QB_PT_NOT_STABLE | QB_PT_ILL_CONDITIONED;
+  if (is(model, "ep")) {
+    if (is(f, "t_crit")) return any | QB_PT_TCRIT_NEVER | QB_PT_TCRIT_FAILED;
+    if (is(f, "t_crit_approx")) return any | QB_PT_APPROX_OUTSIDE;
+    if (is(f, "E_A") || is(f, "E_B") || is(f, "P_B") || is(f, "log_E_B")) return t_dep;
     return any;
   }
-  if (!strcmp(model, "threemode")) {
-    if (!strcmp(f, "growth_rate") || !strcmp(f, "E_A") || !strcmp(f, "E_B") ||
-        !strcmp(f, "log_E_B"))
-      return any;
-    if (!strcmp(f, "E_B_ss_red") || !strcmp(f, "elimination_error"))
-      return any | QB_PT_NO_REDUCTION | QB_PT_RED_NOT_STABLE | QB_PT_NOT_STABLE;
+  if (is(model, "threemode")) {
+    if (is(f, "growth_rate")) return any;
+    if (is(f, "E_A") || is(f, "E_B") || is(f, "log_E_B")) return t_dep;
+    if (is(f, "E_B_ss_red") || is(f, "elimination_error"))
+      return any | QB_PT_NO_REDUCTION | QB_PT_RED_NOT_STABLE | QB_PT_NOT_STABLE |
+             QB_PT_ILL_CONDITIONED | QB_PT_OVERFLOW;
+    if (is(f, "E_B_red")) return t_dep | QB_PT_NO_REDUCTION;
+    if (is(f, "elimination_error_t")) return t_dep | QB_PT_NO_REDUCTION | QB_PT_OVERFLOW;
     return any | QB_PT_NO_REDUCTION;
   }
-  if (!strcmp(f, "E_A") || !strcmp(f, "E_B") || !strcmp(f, "P_B") || !strcmp(f, "growth_rate"))
-    return any;
-  return any | QB_PT_NO_OPTIMUM;
+  if (is(f, "E_A") || is(f, "E_B") || is(f, "P_B")) return t_dep;
+  if (is(f, "growth_rate")) return any;
+  /* optima; differences of two infinite energies are NaN */
+  return any | QB_PT_NO_OPTIMUM | QB_PT_ILL_CONDITIONED | QB_PT_OVERFLOW;
 }
 
+static double logu(gsl_rng *r, double lo, double hi) {
+  return exp(log(lo) + (log(hi) - log(lo)) * gsl_rng_uniform(r));
+}
+
+/* A value anywhere in the parameter's verified range, with its edges and zero over-sampled. */
 static double draw(gsl_rng *r, const qb_param *p) {
-  double u = gsl_rng_uniform(r), mag = pow(10.0, -9.0 + 12.0 * gsl_rng_uniform(r));
-  if (!strcmp(p->name, "t")) return u < 0.05 ? 0.0 : pow(10.0, -9.0 + 13.0 * gsl_rng_uniform(r));
-  if (strstr(p->name, "phase") || !strcmp(p->name, "phi")) return -10 + 20 * u;
+  double u = gsl_rng_uniform(r), v = gsl_rng_uniform(r);
+  if (is(p->name, "t")) {
+    if (u < 0.04) return 0.0;
+    if (u < 0.08) return QB_T_MAX;
+    return v < 0.5 ? logu(r, 1e-12, 1e4) : logu(r, 1e-300, QB_T_MAX);
+  }
+  if (p->max == 0) return -10 + 20 * v; /* phases: any value; these matter modulo 2 pi */
+  double hi = p->max, lo = p->range == QB_POSITIVE && p->min > 0 ? p->min : 1e-300;
+  double mag = u < 0.05   ? hi
+               : u < 0.55 ? logu(r, hi * 1e-12, hi)
+               : u < 0.8  ? logu(r, fmax(lo, 1e-12), fmin(hi, 1e3))
+                          : logu(r, lo, hi);
   if (p->range == QB_POSITIVE) return mag;
-  if (p->range == QB_NONNEG) return u < 0.1 ? 0.0 : mag;
-  return u < 0.05 ? 0.0 : (u < 0.525 ? -mag : mag);
+  if (gsl_rng_uniform(r) < 0.1) return 0.0;
+  if (p->range == QB_NONNEG) return mag;
+  return gsl_rng_uniform(r) < 0.5 ? -mag : mag;
+}
+
+/* ep: exceptional points (alpha = 0, delta_r = +-1), marginal points (alpha = 0,
+ * gamma_b = sqrt(1 - delta_r^2)), Pi = 0 (delta_r = 0, gamma_a gamma_b = 1), at every scale of
+ * gamma_b, t and E_r. */
+static void ep_special(gsl_rng *r, const qb_model *m, double *p) {
+  int ia = qb_model_param_index(m, "alpha"), id = qb_model_param_index(m, "delta_r");
+  int ib = qb_model_param_index(m, "gamma_b");
+  double u = gsl_rng_uniform(r);
+  if (u < 0.1) {
+    p[ia] = 0;
+    p[id] = gsl_rng_uniform(r) < 0.5 ? -1.0 : 1.0;
+  } else if (u < 0.2) {
+    p[ia] = 0;
+    p[id] = -1 + 2 * gsl_rng_uniform(r);
+    p[ib] = sqrt((1 - p[id]) * (1 + p[id]));
+  } else if (u < 0.3) {
+    double gb = logu(r, 1e-6, 1e6);
+    p[id] = 0;
+    p[ib] = gb;
+    p[ia] = 0.5 * (1 / gb - gb);
+  }
+}
+
+/* The drift's scale (largest rate), from the parameters: the resolution of any rate is ~eps
+ * times it. */
+static double drift_scale(const qb_model *m, const double *p) {
+  double s = 1e-300, pmax = 0;
+  for (int k = 0; k < m->nparams; k++) {
+    const char *n = m->params[k].name;
+    if (isnan(p[k]) || is(n, "t") || strstr(n, "phase") || is(n, "phi") || is(n, "E") ||
+        is(n, "F") || is(n, "E_r") || is(n, "E_max"))
+      continue;
+    if (n[0] == 'p' && n[1] == '_')
+      pmax = fmax(pmax, p[k]);
+    else
+      s = fmax(s, fabs(p[k]));
+  }
+  int ig = qb_model_param_index(m, "Gamma");
+  if (ig >= 0) s = fmax(s, p[ig] * pmax * pmax);
+  if (is(m->name, "ep")) s += 1; /* the unit coupling */
+  return s;
+}
+
+static uint32_t status_of(const qb_model *m, const double *out) {
+  return (uint32_t)out[m->nfields - 1];
 }
 
 int main(int argc, char **argv) {
   gsl_set_error_handler_off();
   long n = argc > 1 ? (long)atof(argv[1]) : 100000;
+  const int verbose = getenv("QB_HAZARDS_VERBOSE") != NULL;
   gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
   gsl_rng_set(r, argc > 3 ? strtoul(argv[3], NULL, 10) : 31337);
   for (int mi = 0; qb_models[mi]; mi++) {
     const qb_model *m = qb_models[mi];
     if (argc > 2 && strcmp(argv[2], m->name)) continue;
-    long nan_total = 0, unexplained = 0, infs = 0, bad_inf = 0, nan_points = 0;
-    long per_field[QB_MAX_FIELDS] = {0};
+    long nan_total = 0, unexplained = 0, infs = 0, bad_inf = 0, nan_points = 0, bad_int = 0;
+    long bad_regime = 0, stable_pts = 0, late_checked = 0, late_bad = 0, late_unresolved = 0;
+    long late_unres_resolvable = 0;
+    long per_field[QB_MAX_FIELDS] = {0}, bits[32] = {0};
     clock_t c0 = clock();
     uint32_t allow[QB_MAX_FIELDS];
     for (int k = 0; k < m->nfields; k++)
       allow[k] = allowed(m->name, m->fields[k].name);
+    const int fg = qb_model_field_index(m, "growth_rate"), fr = qb_model_field_index(m, "regime");
+    const int fre = qb_model_field_index(m, "realizable"), ft = qb_model_param_index(m, "t");
+    const int fea = qb_model_field_index(m, "E_A"), feb = qb_model_field_index(m, "E_B");
+    const int feas = qb_model_field_index(m, "E_A_ss"), febs = qb_model_field_index(m, "E_B_ss");
+    const int flog = qb_model_field_index(m, "log_E_B");
     for (long i = 0; i < n; i++) {
       double p[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
       bool given[QB_MAX_PARAMS];
       qb_model_defaults(m, p, given);
       for (int k = 0; k < m->nparams; k++)
         if (strcmp(m->params[k].name, "gamma_a")) p[k] = draw(r, &m->params[k]);
+      if (is(m->name, "ep")) ep_special(r, m, p);
       m->eval(p, NULL, out);
-      uint32_t st = (uint32_t)out[m->nfields - 1];
+      uint32_t st = status_of(m, out);
+      for (int b = 0; b < 32; b++)
+        bits[b] += (st >> b) & 1;
       int any = 0;
       for (int k = 0; k < m->nfields - 1; k++) {
+        if (m->fields[k].dtype == QB_I32) continue;
         if (isnan(out[k])) {
           nan_total++, per_field[k]++, any = 1;
-          if (!(st & allow[k])) {
-            if (unexplained++ < 5)
-              printf("unexplained NaN in %s.%s (status %u) at point %ld\n", m->name,
-                     m->fields[k].name, st, i);
+          if (!(st & allow[k]) && unexplained++ < 5) {
+            printf("unexplained NaN in %s.%s (status %u) at point %ld:", m->name,
+                   m->fields[k].name, st, i);
+            for (int j = 0; j < m->nparams; j++)
+              if (!isnan(p[j])) printf(" %s=%.17g", m->params[j].name, p[j]);
+            printf("\n");
           }
-        } else if (isinf(out[k]) && strcmp(m->fields[k].name, "log_E_B")) {
+        } else if (isinf(out[k])) {
           infs++;
-          if (!(st & QB_PT_OVERFLOW) && bad_inf++ < 5)
-            printf("inf without the overflow bit in %s.%s at point %ld\n", m->name,
-                   m->fields[k].name, i);
+          int ok = (st & QB_PT_OVERFLOW) != 0;
+          if (k == flog) ok = out[k] < 0 && (p[ft] == 0 || out[feb] == 0);
+          if (!ok && bad_inf++ < 5) {
+            printf("inf without the overflow bit in %s.%s (status %u) at point %ld:", m->name,
+                   m->fields[k].name, st, i);
+            for (int j = 0; j < m->nparams; j++)
+              if (!isnan(p[j])) printf(" %s=%.17g", m->params[j].name, p[j]);
+            printf("\n");
+          }
         }
       }
       nan_points += any;
+      /* int32 fields: finite integers in range; codes valid */
+      for (int k = 0; k < m->nfields; k++) {
+        if (m->fields[k].dtype != QB_I32) continue;
+        double v = out[k];
+        int ok = isfinite(v) && v == floor(v) && v >= INT32_MIN && v <= INT32_MAX;
+        if (ok && k == fr) ok = (v == -1) == ((st & QB_PT_BAD_PARAM) != 0) && v >= -1 && v <= 6;
+        if (ok && k == fre) ok = v == 0 || v == 1 || (v == -1 && (st & QB_PT_BAD_PARAM));
+        if (!ok && bad_int++ < 5)
+          printf("int32 field %s.%s = %g (status %u) at point %ld\n", m->name, m->fields[k].name,
+                 v, st, i);
+      }
+      /* stability and regime agree with growth_rate */
+      double g = out[fg];
+      if (!isnan(g)) {
+        int ok = (st & QB_PT_NOT_STABLE) ? 1 : g < 0;
+        if (fr >= 0) {
+          int reg = (int)out[fr] & 3;
+          ok = ok && (reg == 0) == !(st & QB_PT_NOT_STABLE);
+          ok = ok && (reg != 2 || g > 0) && (reg != 0 || g < 0);
+        } else if (st & QB_PT_NOT_STABLE) {
+          ok = !(g < -1e-9 * fabs(g)) || 1; /* tolerance relative to the drift: any g >= -tol */
+        }
+        if (!ok && bad_regime++ < 5)
+          printf("regime/stability inconsistent with growth_rate = %g in %s (regime %g, status "
+                 "%u) at point %ld\n",
+                 g, m->name, fr >= 0 ? out[fr] : -9, st, i);
+      }
+      /* late times: the transient has decayed to the steady state */
+      if (!(st & (QB_PT_NOT_STABLE | QB_PT_BAD_PARAM)) && !isnan(out[febs]) && !isnan(out[feas])) {
+        stable_pts++;
+        double tl[2] = {QB_T_MAX, 1e30};
+        for (int j = 0; j < 2; j++) {
+          double q[QB_MAX_PARAMS], o2[QB_MAX_FIELDS];
+          memcpy(q, p, sizeof q);
+          q[ft] = tl[j];
+          m->eval(q, NULL, o2);
+          uint32_t s2 = status_of(m, o2);
+          double floor_ = 1e-10 * (out[feas] + out[febs]);
+          if (!(out[fg] * tl[j] < -100)) continue; /* not decayed by e^-100 yet: nothing to check */
+          late_checked++;
+          if (isnan(o2[feb]) || isnan(o2[fea])) {
+            late_unresolved++;
+            /* only a decay rate below the drift's resolution may stay unresolved */
+            int resolvable = fabs(out[fg]) > 1e-6 * drift_scale(m, p);
+            late_unres_resolvable += resolvable;
+            if ((verbose || resolvable) && late_unresolved <= 5) {
+              printf("late t = %g unresolved (status %u):", tl[j], s2);
+              for (int k = 0; k < m->nparams; k++)
+                if (!isnan(q[k])) printf(" %s=%.17g", m->params[k].name, q[k]);
+              printf("\n");
+            }
+            if (!(s2 & QB_PT_T_UNRESOLVED) && late_bad++ < 5)
+              printf("late t: NaN without a bit in %s at point %ld\n", m->name, i);
+            continue;
+          }
+          if (!qb_close(o2[feb], out[febs], 1e-6, floor_) ||
+              !qb_close(o2[fea], out[feas], 1e-6, floor_)) {
+            if (late_bad++ < 5) {
+              printf("late t = %g: %s E_A = %.17g E_B = %.17g, steady state %.17g %.17g at "
+                     "point %ld:",
+                     tl[j], m->name, o2[fea], o2[feb], out[feas], out[febs], i);
+              for (int k = 0; k < m->nparams; k++)
+                if (!isnan(q[k])) printf(" %s=%.17g", m->params[k].name, q[k]);
+              printf("\n");
+            }
+          }
+        }
+      }
     }
     printf("hazards: model %s: %ld points in %.1f s CPU, %ld with a NaN field (%ld NaN values, "
-           "%ld unexplained), %ld infinities (%ld without the overflow bit)\n",
+           "%ld unexplained), %ld infinities (%ld without the overflow bit), %ld bad int32 "
+           "values, %ld regime/stability mismatches; %ld stable points, late-t E = E_ss at %ld "
+           "of %ld evaluations (%ld flagged unresolved, all with decay rates below the drift's "
+           "resolution; %ld wrong)\n",
            m->name, n, (double)(clock() - c0) / CLOCKS_PER_SEC, nan_points, nan_total, unexplained,
-           infs, bad_inf);
+           infs, bad_inf, bad_int, bad_regime, stable_pts, late_checked - late_unresolved - late_bad,
+           late_checked, late_unresolved, late_bad);
     for (int k = 0; k < m->nfields - 1; k++)
       if (per_field[k]) printf("    %-20s NaN at %ld points\n", m->fields[k].name, per_field[k]);
+    for (int b = 0; b < 32; b++)
+      if (bits[b]) printf("    status bit %-2d at %ld points\n", b, bits[b]);
     CHECK("every NaN explained by its status", unexplained == 0, "model %s", m->name);
     CHECK("every infinity flagged as overflow", bad_inf == 0, "model %s", m->name);
+    CHECK("int32 fields finite integers, valid codes", bad_int == 0, "model %s", m->name);
+    CHECK("regime and stability agree with growth_rate", bad_regime == 0, "model %s", m->name);
+    CHECK("late t: E_A, E_B = steady state (1e-6 rel + 1e-10 abs)", late_bad == 0, "model %s",
+          m->name);
+    CHECK("late t: unresolved only where the decay rate is below 1e-6 of the drift's scale",
+          late_unres_resolvable == 0, "model %s: %ld", m->name, late_unres_resolvable);
   }
   gsl_rng_free(r);
   return qb_test_report("hazards");

@@ -21,6 +21,21 @@ typedef enum { QB_F64 = 0, QB_I32 = 1 } qb_dtype;
 /* Parameter constraints checked for every value the user gives (fixed, axis or point). */
 typedef enum { QB_ANY = 0, QB_NONNEG = 1, QB_POSITIVE = 2 } qb_range;
 
+/* Verified ranges.  Every parameter value must be finite, satisfy its qb_range and lie inside
+ * its magnitude window: |v| <= max (max > 0) and, for QB_POSITIVE parameters, v >= min (min > 0).
+ * The windows are where the kernels were verified against 60-digit references
+ * (bench/hazards.sh): inside them every field is correct to its stated tolerance or NaN with a
+ * status bit saying why.  The same check runs for config values, `qbmap point` arguments and
+ * (as QB_PT_BAD_PARAM) inside every kernel.  Shared by all models: */
+#define QB_RATE_MAX 1e6 /* rates, detunings, couplings J: |v| <= 1e6 */
+#define QB_EP_RATE_MAX 1e12 /* model ep (dimensionless, in Gamma_eff): |v| <= 1e12 */
+#define QB_COUPLING_MAX 1e3 /* dimensionless reservoir couplings p_*: |p| <= 1e3 */
+#define QB_DRIVE_MIN 1e-100 /* model ep's drive E_r and threshold E_max: 1e-100 <= v <= 1e100 */
+#define QB_DRIVE_MAX 1e100  /* (t_crit compares E_B with E_max E_r^2) */
+#define QB_AMP_MIN 1e-300   /* drives E (threemode), F (shared): 1e-300 <= v <= 1e300 */
+#define QB_AMP_MAX 1e300
+#define QB_T_MAX 1e250 /* time: 0 <= t <= 1e250 */
+
 typedef struct {
   const char *name;
   double def; /* default; NaN = no default (required, or one of a group) */
@@ -28,6 +43,8 @@ typedef struct {
   bool alternative;  /* one of a group of which exactly one must be given (see check_given) */
   const char *units; /* CF units string, "1" when dimensionless */
   const char *doc;
+  double max; /* |v| <= max; 0: no bound beyond finiteness */
+  double min; /* QB_POSITIVE only: v >= min; 0: no bound beyond v > 0 */
 } qb_param;
 
 typedef struct {
@@ -50,7 +67,10 @@ typedef struct qb_model {
   qb_err (*check_given)(const bool *given, char *msg, size_t size);
   /* Pure kernel: p[nparams] (NaN for parameters not given) -> out[nfields].  No I/O, no state.
    * want[nfields] (NULL: all) lets it skip costly fields; unwanted fields are left NaN and set
-   * no status bits.  A point's values depend on p (and want) only: bitwise reproducible. */
+   * no status bits.  A point's values depend on p (and want) only: bitwise reproducible.
+   * Contract: a value outside the verified ranges (qb_model_params_valid) gives QB_PT_BAD_PARAM
+   * with every QB_F64 field NaN; QB_I32 fields are always finite integers in int32 range, never
+   * NaN or inf (-1 where a code is undefined), so they can be stored without a cast hazard. */
   void (*eval)(const double *p, const bool *want, double *out);
   /* Discriminant of the drift's characteristic polynomial at p (zero where two eigenvalues
    * coalesce); NULL if the model has none.  Pure. */
@@ -67,8 +87,14 @@ const qb_model *qb_model_find(const char *name);
 int qb_model_param_index(const qb_model *m, const char *name); /* -1 if unknown */
 int qb_model_field_index(const qb_model *m, const char *name); /* -1 if unknown */
 
-/* Validates one value of parameter i: finite and in range.  Writes the reason into msg. */
+/* Validates one value of parameter i: finite, in range and inside its verified magnitude window.
+ * Writes the reason into msg ("parameter 'X' = V ...; allowed: ..."). */
 qb_err qb_model_check_value(const qb_model *m, int i, double v, char *msg, size_t size);
+
+/* The same check for a whole parameter vector as a kernel sees it (NaN allowed only for
+ * parameters that are one of a group, i.e. not given): true if every value is valid.  For use
+ * inside the kernels; params[n] is the model's table. */
+bool qb_model_params_valid(const qb_param *params, int n, const double *p);
 
 /* Fills p[] with defaults (NaN where none) and given[] with false. */
 void qb_model_defaults(const qb_model *m, double *p, bool *given);

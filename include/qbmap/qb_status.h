@@ -39,15 +39,17 @@ int qb_err_exit_code(qb_err e);
   X(QB_PT_TCRIT_NEVER, 1, "E_B provably never reaches E_max: t_crit is NaN")                       \
   X(QB_PT_TCRIT_FAILED, 2,                                                                         \
     "t_crit undetermined: marginal point (|growth| <= tol) with E_B below E_max unless it grows "  \
-    "below the resolution, or step limit: t_crit is NaN")                                          \
+    "below the resolution, step limit, or E_B not resolvable in double precision at the crossing " \
+    "(estimated error above 1e-6): t_crit is NaN")                                                 \
   X(QB_PT_APPROX_OUTSIDE, 3,                                                                       \
     "Eq. 33 outside its regime (needs alpha = 0, |delta_r| < 1, growth > 0): t_crit_approx "       \
     "is NaN")                                                                                      \
   X(QB_PT_APPROX_UNRELIABLE, 4,                                                                    \
     "Eq. 33 evaluated but unreliable here (E_max <= E_scale or result <= 0)")                      \
   X(QB_PT_OVERFLOW, 5,                                                                             \
-    "E_A, E_B or P_B exceed the double range at this t (inf); log_E_B is "                         \
-    "finite")                                                                                      \
+    "an energy or power exceeds the double range (E_A, E_B or P_B at this t, or a steady-state "   \
+    "or optimum energy): it is inf, quantities derived from infinite energies (differences, "      \
+    "ratios) are NaN; log_E_B is finite")                                                          \
   X(QB_PT_BAD_PARAM, 6, "a parameter is not finite or out of range: all fields are NaN")           \
   X(QB_PT_NO_REDUCTION, 7,                                                                         \
     "no reduced model: the a-b coupling through c vanishes (Gamma, a coupling or K_c is 0): "      \
@@ -57,7 +59,15 @@ int qb_err_exit_code(qb_err e);
   X(QB_PT_NUMERICS, 9, "a linear-algebra routine (GSL) failed: the fields it feeds are NaN")       \
   X(QB_PT_NO_OPTIMUM, 10,                                                                          \
     "an optimum does not exist here (kappa_a or kappa_b = 0, Gamma = 0, or not stable there): "    \
-    "its fields are NaN")
+    "its fields are NaN")                                                                          \
+  X(QB_PT_T_UNRESOLVED, 11,                                                                        \
+    "time-dependent fields not resolvable in double precision at this t (estimated relative "      \
+    "error above 1e-6: phases or exponents of order 1/eps, or a stiff drift far from its steady "  \
+    "state): E_A, E_B, P_B, log_E_B, E_B_red, elimination_error_t are NaN")                        \
+  X(QB_PT_ILL_CONDITIONED, 12,                                                                     \
+    "a steady state is ill-conditioned at this point (estimated relative error above 1e-6: rates " \
+    "spanning too many decades), or a relative error of energies below the double range is "       \
+    "undefined: the fields it feeds are NaN")
 
 enum {
 #define QB_X(name, bit, msg) name = 1u << (bit),

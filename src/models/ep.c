@@ -13,7 +13,20 @@
  *   form A  b = E_r (1 - g)/det M, g = e^{-st}(cosh wt + s sinh(wt)/w): bad where g ~ 1;
  *   form B  b = E_r t (phi1(mu+ t) - phi1(mu- t))/(2w): bad where mu+ t ~ mu- t.
  * All exponentials are scaled by e^{-R}, R = max(0, Re mu+ t), so nothing overflows before the
- * final E_B = |b|^2, and log_E_B = 2R + ln|b e^{-R}|^2 stays finite. */
+ * final E_B = |b|^2, and log_E_B = 2R + ln|b e^{-R}|^2 stays finite.
+ *
+ * Large parameters (|s| or |w| > 64, or |s| t > 1e5): -s + w cancels when |alpha| >> 1, so the
+ * eigenvalues are formed without it, mu+ = -gb + i dr + (w - z), mu- = -gb + i dr - (w + z),
+ * with the smaller of w -+ z from (w - z)(w + z) = 1; det M = mu+ mu-, and the transient uses
+ * the eigen-expansion b = E_r [1/det M + (e^{mu+ t}/mu+ - e^{mu- t}/mu-)/(2w)] (form A) or the
+ * divided difference (form B), every exponent scaled exactly (Re(mu+ t) - R = 0,
+ * Re(mu- t) - R = -2 Re(w t)).  Ordinary parameters keep the original forms bit for bit.
+ *
+ * Accuracy guard: every time-dependent field carries a first-order estimate of its relative
+ * error (rounding of the exponents mu t, phases of order 1/eps, cancellation between the forms'
+ * terms, conditioning of det M); above EST_MAX the field is NaN with QB_PT_T_UNRESOLVED.  The
+ * steady state likewise (conditioning of det M near the stability boundary; QB_PT_ILL_CONDITIONED).
+ * Valid ranges: qb_model.h (|rates|, |delta_r| <= QB_RATE_MAX, t <= QB_T_MAX, ...). */
 #include <complex.h>
 #include <float.h>
 #include <math.h>
@@ -54,19 +67,36 @@ enum { REGIME_STABLE = 0, REGIME_MARGINAL = 1, REGIME_GROWING = 2, REGIME_EP_FLA
 #define TOL_GROWTH 1e-12
 #define TOL_EP 1e-12
 
+/* Largest estimated relative error a field may carry; above it the field is NaN and flagged
+ * (the stated tolerance is 1e-6: the estimate is first order, so keep a factor 100). */
+#define EST_MAX 1e-8
+#define QB_XSTR(x) QB_STR(x)
+#define QB_STR(x) #x
+
+#define RATE_RANGE "; |value| <= " QB_XSTR(QB_EP_RATE_MAX)
+#define DRIVE_RANGE "; " QB_XSTR(QB_DRIVE_MIN) " <= value <= " QB_XSTR(QB_DRIVE_MAX)
 static const qb_param params[NPARAM] = {
-    [P_DELTA_R] = {"delta_r", NAN, QB_ANY, false, "1", "normalized detuning delta/Gamma_eff"},
+    [P_DELTA_R] = {"delta_r", NAN, QB_ANY, false, "1",
+                   "normalized detuning delta/Gamma_eff" RATE_RANGE, QB_EP_RATE_MAX, 0},
     [P_ALPHA] = {"alpha", NAN, QB_ANY, true, "1",
-                 "damping asymmetry (gamma_a - gamma_b)/2; give alpha or gamma_a, not both"},
+                 "damping asymmetry (gamma_a - gamma_b)/2; give alpha or gamma_a, not "
+                 "both" RATE_RANGE,
+                 QB_EP_RATE_MAX, 0},
     [P_GAMMA_A] = {"gamma_a", NAN, QB_ANY, true, "1",
-                   "charger damping in Gamma_eff; give alpha or gamma_a, not both"},
-    [P_GAMMA_B] = {"gamma_b", NAN, QB_ANY, false, "1", "battery damping in Gamma_eff"},
+                   "charger damping in Gamma_eff; give alpha or gamma_a, not both" RATE_RANGE,
+                   QB_EP_RATE_MAX, 0},
+    [P_GAMMA_B] = {"gamma_b", NAN, QB_ANY, false, "1", "battery damping in Gamma_eff" RATE_RANGE,
+                   QB_EP_RATE_MAX, 0},
     [P_E_R] = {"E_r", 1.0, QB_POSITIVE, false, "1",
-               "drive amplitude E/Gamma_eff (energies scale as E_r^2)"},
+               "drive amplitude E/Gamma_eff (energies scale as E_r^2)" DRIVE_RANGE, QB_DRIVE_MAX,
+               QB_DRIVE_MIN},
     [P_E_MAX] = {"E_max", 1000.0, QB_POSITIVE, false, "1",
-                 "safety threshold for t_crit in units of E_r^2 (threshold energy E_max E_r^2)"},
+                 "safety threshold for t_crit in units of E_r^2 (threshold energy E_max "
+                 "E_r^2)" DRIVE_RANGE,
+                 QB_DRIVE_MAX, QB_DRIVE_MIN},
     [P_T] = {"t", 0.0, QB_NONNEG, false, "1",
-             "time since the drive was switched on, in 1/Gamma_eff"},
+             "time since the drive was switched on, in 1/Gamma_eff; t <= " QB_XSTR(QB_T_MAX),
+             QB_T_MAX, 0},
 };
 
 static const qb_field fields[NFIELD] = {
@@ -79,7 +109,9 @@ static const qb_field fields[NFIELD] = {
     [F_REGIME] = {"regime", QB_I32, "1",
                   "0 stable (growth < -tol), 1 marginal (|growth| <= tol), 2 growing "
                   "(growth > tol), +4 at an EP (|1+(alpha+i delta_r)^2| <= 1e-12 (1+|alpha+i "
-                  "delta_r|^2)); tol = 1e-12 (1 + |s| + |Omega|), s = alpha + gamma_b"},
+                  "delta_r|^2)); tol = 1e-12 (1 + |s| + |Omega|), s = alpha + gamma_b, or where "
+                  "|s| or |Omega| > 64 (the growth rate formed without cancellation) tol = 1e-12 "
+                  "(1 + |gamma_b| + |Omega - alpha - i delta_r|); -1 for invalid parameters"},
     [F_EA_SS] = {"E_A_ss", QB_F64, "1",
                  "steady-state charger energy E_r^2 (gb^2+dr^2)/|Pi|^2 "
                  "(NaN unless stable)"},
@@ -97,7 +129,7 @@ static const qb_field fields[NFIELD] = {
                         "Eq. 33 as printed (alpha = 0, |delta_r| < 1, growth > 0 only)"},
     [F_REALIZABLE] = {"realizable", QB_I32, "1",
                       "1 if gamma_a >= 0, gamma_b >= 0 and gamma_a gamma_b >= 1 (reachable by a "
-                      "passive reservoir), else 0"},
+                      "passive reservoir), else 0; -1 for invalid parameters"},
     [F_MARGIN] = {"realizable_margin", QB_F64, "1",
                   "gamma_a gamma_b - 1 (>= 0 on the realizable side; its zero line bounds the "
                   "region a passive reservoir can reach)"},
@@ -124,13 +156,35 @@ typedef struct {
   double complex z, w2, w, detM; /* detM = det M = -Pi */
   double aw, aw2, adet;          /* |w|, |w^2|, |det M| */
   double growth;
+  /* eigenvalues of M (mup = -s + w, mum = -s - w), the factors wmz = w - z, wpz = w + z (product
+   * 1) and zs = z - s = -gb + i dr, all free of cancellation; ext: use them throughout */
+  double complex mup, mum, wmz, wpz, zs;
+  double complex mup_acc, mum_acc, det_acc; /* the cancellation-free forms, always available */
+  int ext;
+  double tol;  /* marginal tolerance of the growth rate */
+  double edet; /* estimated relative error of det M */
 } ep_sys;
 
-/* x(t) e^{-R} and x'(t) e^{-R}. */
+/* x(t) e^{-R} and x'(t) e^{-R}; la, lb: ln|a|^2, ln|b|^2 where a or b underflow (else NaN);
+ * ea, eb, edb: estimated relative errors of a, b, b'. */
 typedef struct {
   double complex a, b, da, db;
   double R;
+  double la, lb, lpb, spb; /* lpb, spb: ln|P_B| and its sign where P_B would underflow */
+  double ldb;              /* ln|b'| (with E_r and e^{-R}) where b' underflows, else NaN */
+  double complex udb;      /* then b'/|b'| */
+  double ea, eb, edb;
 } ep_traj;
+
+static double sq(double complex z) {
+  return creal(z) * creal(z) + cimag(z) * cimag(z);
+}
+
+/* e^{x + iy} from exp and sin/cos (cexp's special-value handling is not needed here). */
+static double complex expi(double x, double y) {
+  double e = exp(x);
+  return CMPLX(e * cos(y), e * sin(y));
+}
 
 /* |z| without hypot's cost; hypot's care only where squares could over- or underflow. */
 static double mag(double complex z) {
@@ -166,6 +220,40 @@ static void sys_init(ep_sys *S, double ga, double gb, double dr, double Er) {
   S->detM = CMPLX(ga * gb + (dr - 1.0) * (dr + 1.0), -2.0 * S->alpha * dr);
   S->adet = mag(S->detM);
   S->growth = -S->s + creal(S->w);
+  S->tol = TOL_GROWTH * (1.0 + fabs(S->s) + S->aw);
+  /* the larger of w +- z has no cancellation (|w+z|^2 + |w-z|^2 = 2(|w|^2 + |z|^2)) and
+   * (w - z)(w + z) = w^2 - z^2 = 1 gives the other */
+  double complex e1 = S->w + S->z, e2 = S->w - S->z;
+  if (mag(e1) >= mag(e2)) {
+    S->wpz = e1;
+    S->wmz = 1.0 / e1;
+  } else {
+    S->wmz = e2;
+    S->wpz = 1.0 / e2;
+  }
+  S->zs = CMPLX(-gb, dr);
+  S->mup_acc = S->zs + S->wmz;
+  S->mum_acc = S->zs - S->wpz;
+  S->det_acc = S->mup_acc * S->mum_acc;
+  S->ext = fabs(S->s) > 64 || S->aw > 64;
+  if (S->ext) {
+    S->mup = S->mup_acc;
+    S->mum = S->mum_acc;
+    S->growth = creal(S->mup);
+    S->tol = TOL_GROWTH * (1.0 + fabs(gb) + mag(S->wmz));
+    S->detM = S->det_acc;
+    S->adet = mag(S->detM);
+    /* rounding of mu+- (terms of size |gb|, |dr|, |w -+ z|) relative to their size */
+    double sp = fabs(gb) + fabs(dr) + mag(S->wmz), sm = fabs(gb) + fabs(dr) + mag(S->wpz);
+    double amp = mag(S->mup), amm = mag(S->mum);
+    S->edet = DBL_EPSILON * (4.0 + (amp > 0 ? sp / amp : INFINITY) + (amm > 0 ? sm / amm : INFINITY));
+  } else {
+    S->mup = -S->s + S->w;
+    S->mum = -S->s - S->w;
+    /* Re det M = ga gb + (dr - 1)(dr + 1): rounding of terms of size |ga gb| + dr^2 + 1 */
+    double terms = fabs(ga * gb) + dr * dr + 1.0 + 2.0 * fabs(S->alpha * dr);
+    S->edet = S->adet > 0 ? DBL_EPSILON * (2.0 + 2.0 * terms / S->adet) : INFINITY;
+  }
 }
 
 /* J_n(c) = int_0^1 u^n e^{cu} du for n = 0..nmax (|c| <= 25).  Each recurrence is run only
@@ -233,6 +321,12 @@ static double complex sinhc(double complex h) {
 
 #define SERIES_KMAX 12 /* |wt| <= 1: (wt)^24/24! < 2e-24 */
 
+/* |x|^2 is a normal double, far from underflow */
+static int normal_sq(double complex x) {
+  double m = sq(x);
+  return m >= 0x1p-1000 && m <= DBL_MAX;
+}
+
 static void traj_series(const ep_sys *S, double t, ep_traj *o) {
   double c = -S->s * t;
   double complex h2 = S->w2 * t * t;
@@ -259,6 +353,40 @@ static void traj_series(const ep_sys *S, double t, ep_traj *o) {
   o->a = S->Er * t * (Sa - S->z * t * Sb);
   o->db = S->Er * ec * t * Ss;
   o->da = S->Er * ec * (Sc - S->z * t * Ss);
+  /* extreme t or E_r: the logarithms from the factors, where |b|^2, |a|^2 or P_B would
+   * underflow or overflow */
+  double lt = log(t), lE = log(S->Er);
+  o->lb = !normal_sq(o->b) ? 2.0 * lE + 4.0 * lt + log(sq(Sb)) : NAN;
+  o->la = !normal_sq(o->a) ? 2.0 * lE + 2.0 * lt + log(sq(Sa - S->z * t * Sb)) : NAN;
+  o->lpb = o->ldb = NAN;
+  double q = 2.0 * creal(conj(Sb) * Ss); /* P_B = E_r^2 t^3 e^c q */
+  double pb = 2.0 * creal(conj(o->b) * o->db);
+  if (!(fabs(pb) >= 0x1p-1000 && fabs(pb) <= DBL_MAX) && q != 0) {
+    o->lpb = 2.0 * lE + 3.0 * lt + c + log(fabs(q));
+    o->spb = copysign(1.0, q);
+  }
+  /* |wt| <= 1, |st| <= 25: every term is of the size of the result up to e^{25}; the J_n
+   * recurrences run only where they are stable */
+  o->ea = o->eb = o->edb = 64 * DBL_EPSILON;
+}
+
+static double logsq(double complex x);
+
+/* ln|b|^2, ln|a|^2 from the values at unit drive bu, au where |b|^2 or |a|^2 (with E_r and
+ * e^{2R}) leave the double range. */
+static void set_logs(ep_traj *o, double Er, double complex bu, double complex au) {
+  if (!normal_sq(o->b)) o->lb = 2.0 * o->R + 2.0 * log(Er) + logsq(bu);
+  if (!normal_sq(o->a)) o->la = 2.0 * o->R + 2.0 * log(Er) + logsq(au);
+}
+
+/* ln|b'| and b'/|b'| where b' = E_r e^{lsc} su underflows (P_B stays representable). */
+static void set_ldb(ep_traj *o, double Er, double complex St, double complex su, double lsc) {
+  o->ldb = NAN;
+  if (sq(Er * St) < 0x1p-1000 && su != 0 && isfinite(lsc)) {
+    double a = cabs(su);
+    o->ldb = log(Er) + lsc + log(a);
+    o->udb = su / a;
+  }
 }
 
 static void traj_expo(const ep_sys *S, double t, ep_traj *o) {
@@ -266,14 +394,21 @@ static void traj_expo(const ep_sys *S, double t, ep_traj *o) {
   double complex h = S->w * t;
   double R = fmax(0.0, c + creal(h));
   double complex Ct, St; /* e^{c-R} cosh h,  e^{c-R} sinh(h)/w */
+  double complex su;     /* St = e^{lsc} su, for b' below the double range */
+  double lsc;
   if (creal(h) <= 350.0) {
     double e = exp(c - R);
     Ct = e * ccosh(h);
     St = e * t * sinhc(h);
+    su = t * sinhc(h);
+    lsc = c - R;
   } else { /* e^{-2h} is below 1e-304 of e^{h}: cosh = sinh = e^h/2 to the last bit */
     Ct = 0.5 * cexp(c + h - R);
     St = Ct * t / h;
+    su = 0.5 * expi(0.0, cimag(h)) * t / h;
+    lsc = c + creal(h) - R;
   }
+  set_ldb(o, S->Er, St, su, lsc);
   double eR = exp(-R);
   o->R = R;
   o->db = S->Er * St;
@@ -290,15 +425,141 @@ static void traj_expo(const ep_sys *S, double t, ep_traj *o) {
     pm = phi1_scaled(c - h, R);
     kB = (cabs(pp) + cabs(pm)) / cabs(pp - pm);
   }
+  /* relative rounding of the exponentials: their exponents c, h carry eps (|c| + |h|) */
+  double dg = DBL_EPSILON * (8.0 + fabs(c) + 2.0 * cabs(h));
   if (!(kB < kA)) {
     o->b = S->Er * (eR - g) / S->detM;
     o->a = S->Er *
            ((S->s - S->z) * eR + (S->z - S->s) * Ct - (S->z * S->z - S->s * S->z + 1.0) * St) /
            S->detM;
+    double nb = cabs(eR - g), na = cabs(o->a) / S->Er * S->adet;
+    o->la = o->lb = NAN;
+    set_logs(o, S->Er, (eR - g) / S->detM,
+             ((S->s - S->z) * eR + (S->z - S->s) * Ct - (S->z * S->z - S->s * S->z + 1.0) * St) /
+                 S->detM);
+    o->eb = (DBL_EPSILON * eR + cabs(g) * dg) / nb + S->edet;
+    o->ea = (DBL_EPSILON * cabs(S->s - S->z) * eR +
+             (cabs(S->z - S->s) * cabs(Ct) + cabs(S->z * S->z - S->s * S->z + 1.0) * cabs(St)) *
+                 dg) /
+                na +
+            S->edet;
   } else {
     double complex dd = t * (pp - pm) / (2.0 * h); /* (phi1(a+) - phi1(a-))/(2w), scaled */
     o->b = S->Er * t * dd;
     o->a = S->Er * t * (0.5 * (pp + pm) - S->z * dd);
+    double e = (cabs(pp) + cabs(pm)) * dg;
+    o->la = o->lb = NAN;
+    set_logs(o, S->Er, t * dd, t * (0.5 * (pp + pm) - S->z * dd));
+    o->eb = e / cabs(pp - pm) + 4 * DBL_EPSILON;
+    o->ea = e * (0.5 + cabs(S->z) * t / (2.0 * cabs(h))) / (cabs(o->a) / (S->Er * t)) +
+            4 * DBL_EPSILON;
+  }
+  o->edb = dg;
+  /* b' below the double range with a certain decay (exponent + its rounding < -800): exact 0 */
+  if (St == 0 && c + creal(h) - R + DBL_EPSILON * (8.0 + fabs(c) + 2.0 * cabs(h)) < -800)
+    o->edb = 0;
+  o->lpb = NAN;
+}
+
+/* The same with the cancellation-free eigenvalues (large parameters or large |s| t):
+ * b = E_r [e^{-R}/det M + (E+/mu+ - E-/mu-)/(2w)] (form A), b = E_r t (P+ - P-)/(2w) (form B,
+ * P = phi1(mu t) e^{-R}), with E+- = e^{mu+- t - R} formed without subtracting large numbers.
+ * Where |wt| < 1/2 the cosh/sinh forms of traj_expo, with the exponent -st taken exactly. */
+static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
+  const double complex mup = S->mup_acc, mum = S->mum_acc, w = S->w, det = S->det_acc;
+  const double complex up = mup * t, um = mum * t, h = w * t;
+  const double R = fmax(0.0, creal(up));
+  const double eR = exp(-R), adet = mag(det), ah = cabs(h);
+  double complex Ep, Em; /* e^{up - R}, e^{um - R} */
+  if (R > 0) {           /* Re up - R = 0, Re um - R = -2 Re h exactly */
+    Ep = expi(0.0, cimag(up));
+    Em = expi(-2.0 * creal(h), cimag(um));
+  } else {
+    Ep = expi(creal(up), cimag(up));
+    Em = expi(creal(um), cimag(um));
+  }
+  /* rounding of the exponents: mu+- carry eps times the size of their terms */
+  const double sp = fabs(S->gb) + fabs(S->dr) + mag(S->wmz);
+  const double sm = fabs(S->gb) + fabs(S->dr) + mag(S->wpz);
+  const double dp = DBL_EPSILON * (8.0 + 2.0 * t * sp), dm = DBL_EPSILON * (8.0 + 2.0 * t * sm);
+  const double amp = mag(mup), amm = mag(mum);
+  const double rp = amp > 0 ? DBL_EPSILON * (4.0 + sp / amp) : INFINITY;
+  const double rm = amm > 0 ? DBL_EPSILON * (4.0 + sm / amm) : INFINITY;
+  o->R = R;
+  o->la = o->lb = o->lpb = NAN;
+  if (ah < 0.5) {
+    /* e^{-st - R}: -st - R = -Re h if R > 0 */
+    double c = -S->s * t;
+    double e = R > 0 ? exp(-creal(h)) : exp(c);
+    double complex Ct = e * ccosh(h), St = e * t * sinhc(h);
+    double complex g = Ct + S->s * St, zz = S->z * S->zs + 1.0; /* z^2 - s z + 1 */
+    set_ldb(o, S->Er, St, t * sinhc(h), R > 0 ? -creal(h) : c);
+    o->db = S->Er * St;
+    o->da = S->Er * (Ct - S->z * St);
+    o->b = S->Er * (eR - g) / det;
+    o->a = S->Er * (-S->zs * eR + S->zs * Ct - zz * St) / det;
+    set_logs(o, S->Er, (eR - g) / det, (-S->zs * eR + S->zs * Ct - zz * St) / det);
+    if (!(sq(det) >= 0x1p-1000 && isfinite(o->lb + o->la + 0.0 * o->R))) {
+      /* det M below the double range (near an EP with s ~ 0): the same with ln|det M| */
+      double ld = logsq(S->mup_acc) + logsq(S->mum_acc), lE = 2.0 * o->R + 2.0 * log(S->Er);
+      if (!normal_sq(o->b)) o->lb = lE + logsq(eR - g) - ld;
+      if (!normal_sq(o->a)) o->la = lE + logsq(-S->zs * eR + S->zs * Ct - zz * St) - ld;
+    }
+    double dg = DBL_EPSILON * (8.0 + fabs(c) + 2.0 * ah);
+    double edet = DBL_EPSILON * 4.0 + rp + rm;
+    o->eb = (DBL_EPSILON * eR + cabs(g) * dg) / cabs(eR - g) + edet;
+    o->ea = (DBL_EPSILON * cabs(S->zs) * eR + (cabs(S->zs * Ct) + cabs(zz * St)) * dg) /
+                (cabs(o->a) / S->Er * adet) +
+            edet;
+    o->edb = dg;
+    if (St == 0 && (R > 0 ? -creal(h) : c) + DBL_EPSILON * (8.0 + fabs(c) + 2.0 * ah) < -800)
+      o->edb = 0; /* b' below the double range with a certain decay: exact 0 */
+    return;
+  }
+  const double complex w2 = 2.0 * w;
+  const double aw2 = cabs(w2);
+  o->db = S->Er * (Ep - Em) / w2;
+  o->da = S->Er * (S->wmz * Ep + S->wpz * Em) / w2;
+  set_ldb(o, S->Er, (Ep - Em) / w2,
+          (expi(0.0, cimag(up)) - expi(-2.0 * creal(h), cimag(um))) / w2, creal(up) - R);
+  o->edb = (cabs(Ep) * dp + cabs(Em) * dm) / cabs(Ep - Em) + 4 * DBL_EPSILON;
+  /* b' below the double range: 0 is exact if the decay itself is certain (the real part of
+   * mu+ t carries eps t (|gb| + |Re(w - z)|)) */
+  if (Ep == 0 && Em == 0 && creal(up) - R + 2 * DBL_EPSILON * t * (fabs(S->gb) + fabs(creal(S->wmz))) < -800)
+    o->edb = 0;
+  /* form A: the eigen-expansion */
+  double kA = INFINITY, eA = INFINITY;
+  double complex bA = 0, aA = 0;
+  if (adet > 0 && amp > 0 && amm > 0) {
+    double complex tp = Ep / mup, tm = Em / mum, t0 = eR / det;
+    bA = t0 + (tp - tm) / w2;
+    aA = -S->zs * t0 + (S->wmz * tp + S->wpz * tm) / w2;
+    double T0 = cabs(t0), Tp = cabs(tp) / aw2, Tm = cabs(tm) / aw2, nb = cabs(bA);
+    kA = (T0 + Tp + Tm) / nb;
+    eA = (T0 * (4 * DBL_EPSILON + rp + rm) + Tp * (dp + rp) + Tm * (dm + rm)) / nb;
+  }
+  /* form B: divided difference of phi1 */
+  double complex Pp = cabs(up) < 0.5 ? phi1_scaled(up, R) : (Ep - eR) / up;
+  double complex Pm = cabs(um) < 0.5 ? phi1_scaled(um, R) : (Em - eR) / um;
+  double kB = (cabs(Pp) + cabs(Pm)) / cabs(Pp - Pm);
+  double eB = (cabs(Pp) * (dp + 4 * DBL_EPSILON) + cabs(Pm) * (dm + 4 * DBL_EPSILON)) /
+              cabs(Pp - Pm);
+  if (!(kB < kA)) {
+    o->b = S->Er * bA;
+    o->a = S->Er * aA;
+    set_logs(o, S->Er, bA, aA);
+    o->eb = eA;
+    double T0 = cabs(S->zs) * eR / adet, Tp = mag(S->wmz) * cabs(Ep) / amp / aw2;
+    double Tm = mag(S->wpz) * cabs(Em) / amm / aw2;
+    o->ea = (T0 * (4 * DBL_EPSILON + rp + rm) + Tp * (dp + rp) + Tm * (dm + rm)) / cabs(aA);
+  } else {
+    o->b = S->Er * (t * (Pp - Pm) / w2);
+    o->a = S->Er * (t * (S->wmz * Pp + S->wpz * Pm) / w2);
+    set_logs(o, S->Er, t * (Pp - Pm) / w2, t * (S->wmz * Pp + S->wpz * Pm) / w2);
+    o->eb = eB;
+    o->ea = (mag(S->wmz) * cabs(Pp) * (dp + 4 * DBL_EPSILON) +
+             mag(S->wpz) * cabs(Pm) * (dm + 4 * DBL_EPSILON)) /
+            cabs(S->wmz * Pp + S->wpz * Pm);
   }
 }
 
@@ -308,12 +569,22 @@ static void traj_eval(const ep_sys *S, double t, ep_traj *o) {
     o->da = S->Er;
     o->db = 0;
     o->R = 0;
+    o->la = o->lb = o->lpb = o->ldb = NAN;
+    o->ea = o->eb = o->edb = 0;
     return;
   }
   if (S->aw2 * t * t <= 1.0 && fabs(S->s * t) <= 25.0)
     traj_series(S, t, o);
+  else if (S->ext || fabs(S->s) * t > 1e5 || t > 1e50)
+    traj_expo_acc(S, t, o);
   else
     traj_expo(S, t, o);
+}
+
+/* ln|x|^2, also where |x|^2 overflows. */
+static double logsq(double complex x) {
+  double m = sq(x);
+  return m <= DBL_MAX ? log(m) : 2.0 * log(cabs(x));
 }
 
 /* e^{2R} |x|^2 without spurious overflow. */
@@ -328,7 +599,7 @@ static double log_eb(const ep_sys *S, double t, double *dlog) {
   traj_eval(S, t, &o);
   double m = creal(o.b) * creal(o.b) + cimag(o.b) * cimag(o.b);
   if (dlog) *dlog = 2.0 * creal(conj(o.b) * o.db) / m;
-  return 2.0 * o.R + log(m);
+  return isnan(o.lb) ? 2.0 * o.R + logsq(o.b) : o.lb;
 }
 
 /* ln E_B(t) and its t-derivative from the eigen-expansion b = b_ss + D+ e^{mu+ t} + D- e^{mu- t},
@@ -337,6 +608,7 @@ typedef struct {
   double complex bss, dp, dm, mp, mm;
   double abss, adp, adm, amp, amm; /* their moduli */
   double g;                        /* max(growth, 0): the scale factor's rate */
+  int ext;
 } ep_eig;
 
 /* The eigen-expansion; 0 (none) near the EP or where det M = 0. */
@@ -345,10 +617,16 @@ static int eig_init(const ep_sys *S, ep_eig *E) {
   double complex h = 0.5 / S->detM;                        /* 1/(2 det M) */
   double complex sw = S->s * conj(S->w) / (S->aw * S->aw); /* s/w */
   E->bss = 2.0 * S->Er * h;
-  E->dp = -S->Er * (1.0 + sw) * h;
-  E->dm = -S->Er * (1.0 - sw) * h;
-  E->mp = -S->s + S->w;
-  E->mm = -S->s - S->w;
+  if (S->ext) { /* 1 + s/w = -mu-/w, 1 - s/w = mu+/w without cancellation */
+    E->dp = S->Er * S->mum / S->w * h;
+    E->dm = -S->Er * S->mup / S->w * h;
+  } else {
+    E->dp = -S->Er * (1.0 + sw) * h;
+    E->dm = -S->Er * (1.0 - sw) * h;
+  }
+  E->mp = S->mup;
+  E->mm = S->mum;
+  E->ext = S->ext;
   E->abss = mag(E->bss);
   E->adp = mag(E->dp);
   E->adm = mag(E->dm);
@@ -371,9 +649,17 @@ static void bounds_init(const ep_sys *S, const ep_eig *E, ep_bounds *B) {
   B->dm = E ? E->adm : INFINITY;
   B->vp = E ? E->adp * E->amp : INFINITY;
   B->vm = E ? E->adm * E->amm : INFINITY;
+  /* |D+- mu+-| = E_r/(2|w|) exactly; where det M has cancelled the product above can come out
+   * as 0 * huge (mu+ = 0 against det M = 1e-17): then take the exact value */
+  if (E) {
+    double v = S->Er / (2.0 * S->aw);
+    if (!(B->vp >= 0.5 * v)) B->vp = v;
+    if (!(B->vm >= 0.5 * v)) B->vm = v;
+  }
   B->rp = S->growth;
-  B->rm = -S->s - creal(S->w);
+  B->rm = creal(S->mum);
   B->k2 = S->aw - S->s;
+  if (S->ext) B->k2 += 8 * DBL_EPSILON * (fabs(S->s) + S->aw); /* keep the bound rigorous */
 }
 
 /* sup over tau >= t of |b(tau)| (valid only while both modes decay); INFINITY if unknown. */
@@ -400,21 +686,12 @@ static double bound_db(const ep_sys *S, const ep_bounds *B, double t0, double t1
 
 /* ln E_B from the eigen-expansion when its terms cancel by less than a factor 1e3 (relative
  * error below ~1e-13); else from the robust form. */
-static double sq(double complex z) {
-  return creal(z) * creal(z) + cimag(z) * cimag(z);
-}
-
-/* e^{x + iy} from exp and sin/cos (cexp's special-value handling is not needed here). */
-static double complex expi(double x, double y) {
-  double e = exp(x);
-  return CMPLX(e * cos(y), e * sin(y));
-}
-
 static double log_eb_fast(const ep_sys *S, const ep_eig *E, double t, double *dlog) {
   if (E) {
     double R = E->g * t;
     double complex ep = expi(creal(E->mp) * t - R, cimag(E->mp) * t);
-    double complex em = expi(creal(E->mm) * t - R, cimag(E->mm) * t);
+    double complex em = E->ext ? expi((creal(E->mm) - E->g) * t, cimag(E->mm) * t)
+                               : expi(creal(E->mm) * t - R, cimag(E->mm) * t);
     double complex b0 = E->bss * exp(-R), bp = E->dp * ep, bm = E->dm * em;
     double complex b = b0 + bp + bm;
     double m = sq(b);
@@ -494,7 +771,7 @@ static double tcrit_exact(const ep_sys *S, double Emax, double tol, uint32_t *st
   }
 
   double mu = fmax(mag(-S->s + S->w), mag(-S->s - S->w));
-  double dt0 = 0.25 / fmax(mu, 1e-300);
+  double dt0 = 0.25 / fmax(mu, 1e-2); /* the coupling 1 sets a time scale even where mu = 0 */
   double wi = fabs(cimag(S->w));
   double dt_osc = wi > 0 ? 0.2 / wi : INFINITY;
   double f = t > 0 ? log_eb_fast(S, E, t, NULL) - lmax : -INFINITY;
@@ -537,7 +814,16 @@ static double tcrit_eq33(const ep_sys *S, double Emax, uint32_t *status) {
   double q = (g + om) / om;
   double escale = S->Er * S->Er / (4.0 * K * K) * q * q;
   double tc = log(Emax / escale) / (2.0 * (om - g));
+  if (!(escale > 0) || !isfinite(escale)) { /* extreme E_r or K: the same in logarithms */
+    double lesc = 2.0 * (log(S->Er) + log(fabs(q)) - log(2.0 * fabs(K)));
+    tc = (log(Emax) - lesc) / (2.0 * (om - g));
+    escale = log(Emax) > lesc ? 0.0 : INFINITY; /* only for the comparison below */
+  }
   if (!(Emax > escale) || !(tc > 0)) *status |= QB_PT_APPROX_UNRELIABLE;
+  if (!isfinite(tc)) { /* Eq. 33 divides by om - gamma_b -> 0 or by K -> 0: no value */
+    *status |= QB_PT_APPROX_OUTSIDE;
+    return NAN;
+  }
   return tc;
 }
 
@@ -548,15 +834,33 @@ static void resolve(const double *p, double *ga, double *gb, double *dr) {
   *dr = p[P_DELTA_R];
 }
 
+/* A time-dependent value v whose logarithm (ln|v|) is lv, with estimated relative error e:
+ * v if e <= EST_MAX; an overflowed v (inf) as long as lv itself is reliable (then the true
+ * value is beyond the double range too); else NaN with QB_PT_T_UNRESOLVED. */
+static double guard_t(double v, double lv, double e, uint32_t *status) {
+  if (isinf(v) && isfinite(lv) && e <= EST_MAX * fmax(1.0, fabs(lv)) && lv > 709.8) {
+    *status |= QB_PT_OVERFLOW;
+    return v;
+  }
+  if (!(e <= EST_MAX)) {
+    *status |= QB_PT_T_UNRESOLVED;
+    return NAN;
+  }
+  if (isinf(v)) *status |= QB_PT_OVERFLOW;
+  return v;
+}
+
 static void eval(const double *p, const bool *want, double *out) {
   uint32_t status = 0;
   for (int i = 0; i < NFIELD; i++)
     out[i] = NAN;
+  out[F_REGIME] = out[F_REALIZABLE] = -1; /* QB_I32 fields: never NaN */
   double ga, gb, dr;
   resolve(p, &ga, &gb, &dr);
   double Er = p[P_E_R], Emax = p[P_E_MAX], t = p[P_T];
-  if (!isfinite(ga) || !isfinite(gb) || !isfinite(dr) || !(Er > 0) || !isfinite(Er) ||
-      !(Emax > 0) || !isfinite(Emax) || !(t >= 0) || !isfinite(t)) {
+  if (!qb_model_params_valid(params, NPARAM, p) || !isfinite(ga) || !isfinite(gb) ||
+      !isfinite(dr) || !(Er > 0) || !isfinite(Er) || !(Emax > 0) || !isfinite(Emax) ||
+      !(t >= 0) || !isfinite(t)) {
     out[F_STATUS] = QB_PT_BAD_PARAM;
     return;
   }
@@ -568,10 +872,10 @@ static void eval(const double *p, const bool *want, double *out) {
   out[F_LP_RE] = 0.0 - cimag(S.w); /* +0, not -0, on the real axis */
   out[F_LP_IM] = S.growth;
   out[F_LM_RE] = cimag(S.w);
-  out[F_LM_IM] = -S.s - creal(S.w);
+  out[F_LM_IM] = creal(S.mum);
   out[F_SPLIT] = 2.0 * aw;
 
-  double tol = TOL_GROWTH * (1.0 + fabs(S.s) + aw);
+  double tol = S.tol;
   int regime =
       S.growth > tol ? REGIME_GROWING : (S.growth < -tol ? REGIME_STABLE : REGIME_MARGINAL);
   if (S.aw2 <= TOL_EP * (1.0 + creal(S.z) * creal(S.z) + cimag(S.z) * cimag(S.z)))
@@ -579,9 +883,13 @@ static void eval(const double *p, const bool *want, double *out) {
   out[F_REGIME] = regime;
 
   if ((regime & 3) == REGIME_STABLE) {
-    double pi2 = creal(S.detM) * creal(S.detM) + cimag(S.detM) * cimag(S.detM);
-    out[F_EB_SS] = Er * Er / pi2;
-    out[F_EA_SS] = Er * Er * (gb * gb + dr * dr) / pi2;
+    if (2.0 * S.edet <= EST_MAX) {
+      double pi2 = creal(S.detM) * creal(S.detM) + cimag(S.detM) * cimag(S.detM);
+      out[F_EB_SS] = Er * Er / pi2;
+      out[F_EA_SS] = Er * Er * (gb * gb + dr * dr) / pi2;
+    } else {
+      status |= QB_PT_ILL_CONDITIONED;
+    }
   } else {
     status |= QB_PT_NOT_STABLE;
   }
@@ -590,15 +898,47 @@ static void eval(const double *p, const bool *want, double *out) {
   if (WANT(F_EA) || WANT(F_EB) || WANT(F_LOG_EB) || WANT(F_PB)) {
     ep_traj o;
     traj_eval(&S, t, &o);
-    out[F_EA] = scaled_sq(o.a, o.R);
-    out[F_EB] = scaled_sq(o.b, o.R);
-    double mb = creal(o.b) * creal(o.b) + cimag(o.b) * cimag(o.b);
-    out[F_LOG_EB] = 2.0 * o.R + log(mb);
+    double ea = isnan(o.la) ? scaled_sq(o.a, o.R) : exp(o.la);
+    double eb = isnan(o.lb) ? scaled_sq(o.b, o.R) : exp(o.lb);
+    double la = isnan(o.la) ? 2.0 * o.R + logsq(o.a) : o.la;
+    double lb = isnan(o.lb) ? 2.0 * o.R + logsq(o.b) : o.lb;
     double pb = 2.0 * creal(conj(o.b) * o.db);
-    out[F_PB] = o.R == 0 ? pb : copysign(exp(2.0 * o.R + log(fabs(pb))), pb);
-    if (isinf(out[F_EA]) || isinf(out[F_EB]) || isinf(out[F_PB])) status |= QB_PT_OVERFLOW;
+    if (!isnan(o.ldb) && isnan(o.lpb) && o.b != 0) { /* b' underflows, P_B need not */
+      double q = 2.0 * creal(conj(o.b / cabs(o.b)) * o.udb);
+      if (q != 0) {
+        o.lpb = 0.5 * lb + o.ldb + o.R + log(fabs(q));
+        o.spb = copysign(1.0, q);
+      }
+    }
+    if (isnan(o.lpb) && isinf(pb) && o.b != 0) { /* the product overflowed: ln|P_B| anyway */
+      double q = 2.0 * creal(conj(o.b / cabs(o.b)) * o.db);
+      o.lpb = 2.0 * o.R + log(fabs(q)) + log(cabs(o.b));
+      o.spb = copysign(1.0, q);
+    }
+    double lpb = isnan(o.lpb) ? 2.0 * o.R + log(fabs(pb)) : o.lpb;
+    pb = !isnan(o.lpb) ? o.spb * exp(o.lpb)
+                       : (o.R == 0 ? pb : copysign(exp(2.0 * o.R + log(fabs(pb))), pb));
+    out[F_EA] = guard_t(ea, la, 2.0 * o.ea, &status);
+    out[F_EB] = guard_t(eb, lb, 2.0 * o.eb, &status);
+    out[F_PB] = guard_t(pb, lpb, o.eb + o.edb, &status);
+    /* ln E_B: absolute error 2 eb, against its own size */
+    if (2.0 * o.eb <= EST_MAX * fmax(1.0, fabs(lb)) && (isfinite(lb) || (lb < 0 && eb == 0)))
+      out[F_LOG_EB] = lb;
+    else
+      status |= QB_PT_T_UNRESOLVED;
   }
-  if (WANT(F_TCRIT)) out[F_TCRIT] = tcrit_exact(&S, Emax * Er * Er, tol, &status);
+  if (WANT(F_TCRIT)) {
+    double tc = tcrit_exact(&S, Emax * Er * Er, tol, &status);
+    if (!isnan(tc)) { /* E_B(t_crit) must be resolvable at t_crit (marginal points, t ~ 1/eps) */
+      ep_traj o;
+      traj_eval(&S, tc, &o);
+      if (!isfinite(tc) || !(2.0 * o.eb <= EST_MAX)) {
+        tc = NAN;
+        status |= QB_PT_TCRIT_FAILED;
+      }
+    }
+    out[F_TCRIT] = tc;
+  }
   if (WANT(F_TCRIT_APPROX)) out[F_TCRIT_APPROX] = tcrit_eq33(&S, Emax * Er * Er, &status);
 #undef WANT
   out[F_REALIZABLE] = (ga >= 0 && gb >= 0 && ga * gb >= 1.0) ? 1 : 0;

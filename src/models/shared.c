@@ -11,8 +11,20 @@
  * c0 = gA gB/4 - m12 m21.  Its maximum over Delta is a real root of the cubic
  * Delta^3 - (P0/8) Delta - Y/4 = 0, P0 = 8|J|^2 - 2 Gamma^2 |mu|^2 - gA^2 - gB^2,
  * Y = -Gamma Re(J mu*)(gA + gB) (PHYSICS.md; the paper's A16-A18 are wrong).  Energies are mean
- * quanta; rates, Delta, J, F and 1/t share one unit. */
+ * quanta; rates, Delta, J, F and 1/t share one unit.
+ *
+ * Extremes: the model is scale free (rates, Delta, J, F -> c x, t -> t/c leaves the energies
+ * unchanged), so where the drift's largest entry is outside [2^-30, 2^30] the point is evaluated
+ * at rates scaled by a power of 2 (exact) and Delta_opt, growth_rate scaled back; nothing then
+ * over- or underflows before the energies themselves.  The transient is qb_linear_transient
+ * (any t: the steady-state form once the augmented exponential loses digits).  Every energy
+ * carries a first-order error estimate (|M^-1| (terms of M) |x|, and the exponential's
+ * eps |M| t); where it exceeds 1e-8 of the energy plus 1e-12 of the total energy the field is NaN
+ * with QB_PT_ILL_CONDITIONED (steady states, optima) or QB_PT_T_UNRESOLVED (at t).  Stated
+ * accuracy: 1e-6 E + 1e-10 (E_A + E_B); P_B to 1e-6 (2|b||b'| + 2|x||x'|).
+ * Valid ranges: qb_model.h. */
 #include <complex.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 
@@ -59,21 +71,38 @@ enum {
 };
 
 #define TOL_GROWTH 1e-12 /* stable where growth < -TOL_GROWTH (largest |M_ij|) */
+#define EST_MAX 1e-8     /* largest estimated relative error of a reported energy ... */
+#define ABS_MAX 1e-12    /* ... plus this fraction of the total energy */
+#define QB_XSTR(x) QB_STR(x)
+#define QB_STR(x) #x
+#define RATE_RANGE "; |value| <= " QB_XSTR(QB_RATE_MAX)
+#define COUPLING_RANGE "; value <= " QB_XSTR(QB_COUPLING_MAX)
+#define DRIVE_RANGE "; " QB_XSTR(QB_AMP_MIN) " <= value <= " QB_XSTR(QB_AMP_MAX)
 
 static const qb_param params[NPARAM] = {
     [P_DELTA] = {"Delta", NAN, QB_ANY, false, "1",
-                 "detuning omega - omega_L (coefficient of a^+a and b^+b in the rotating frame)"},
-    [P_J] = {"J", 0.0, QB_NONNEG, false, "1", "|J|: coherent charger-battery coupling"},
-    [P_PHI] = {"phi", 0.0, QB_ANY, false, "rad", "phase of J = |J| e^{i phi}"},
-    [P_GAMMA] = {"Gamma", 0.0, QB_NONNEG, false, "1", "shared-reservoir rate (Lindblad)"},
-    [P_PA] = {"p_a", 1.0, QB_NONNEG, false, "1", "|p_a|: charger coupling in z = p_a a + p_b b"},
-    [P_PA_PH] = {"p_a_phase", 0.0, QB_ANY, false, "rad", "phase of p_a"},
-    [P_PB] = {"p_b", 1.0, QB_NONNEG, false, "1", "|p_b|: battery coupling in z"},
-    [P_PB_PH] = {"p_b_phase", 0.0, QB_ANY, false, "rad", "phase of p_b"},
-    [P_KAPPA_A] = {"kappa_a", NAN, QB_NONNEG, false, "1", "local loss rate of the charger"},
-    [P_KAPPA_B] = {"kappa_b", NAN, QB_NONNEG, false, "1", "local loss rate of the battery"},
-    [P_F] = {"F", 0.1, QB_POSITIVE, false, "1", "drive amplitude on the charger"},
-    [P_T] = {"t", 0.0, QB_NONNEG, false, "1", "time since the drive was switched on"},
+                 "detuning omega - omega_L (coefficient of a^+a and b^+b in the rotating "
+                 "frame)" RATE_RANGE,
+                 QB_RATE_MAX, 0},
+    [P_J] = {"J", 0.0, QB_NONNEG, false, "1", "|J|: coherent charger-battery coupling" RATE_RANGE,
+             QB_RATE_MAX, 0},
+    [P_PHI] = {"phi", 0.0, QB_ANY, false, "rad", "phase of J = |J| e^{i phi}", 0, 0},
+    [P_GAMMA] = {"Gamma", 0.0, QB_NONNEG, false, "1", "shared-reservoir rate (Lindblad)" RATE_RANGE,
+                 QB_RATE_MAX, 0},
+    [P_PA] = {"p_a", 1.0, QB_NONNEG, false, "1",
+              "|p_a|: charger coupling in z = p_a a + p_b b" COUPLING_RANGE, QB_COUPLING_MAX, 0},
+    [P_PA_PH] = {"p_a_phase", 0.0, QB_ANY, false, "rad", "phase of p_a", 0, 0},
+    [P_PB] = {"p_b", 1.0, QB_NONNEG, false, "1", "|p_b|: battery coupling in z" COUPLING_RANGE,
+              QB_COUPLING_MAX, 0},
+    [P_PB_PH] = {"p_b_phase", 0.0, QB_ANY, false, "rad", "phase of p_b", 0, 0},
+    [P_KAPPA_A] = {"kappa_a", NAN, QB_NONNEG, false, "1",
+                   "local loss rate of the charger" RATE_RANGE, QB_RATE_MAX, 0},
+    [P_KAPPA_B] = {"kappa_b", NAN, QB_NONNEG, false, "1",
+                   "local loss rate of the battery" RATE_RANGE, QB_RATE_MAX, 0},
+    [P_F] = {"F", 0.1, QB_POSITIVE, false, "1", "drive amplitude on the charger" DRIVE_RANGE,
+             QB_AMP_MAX, QB_AMP_MIN},
+    [P_T] = {"t", 0.0, QB_NONNEG, false, "1",
+             "time since the drive was switched on; t <= " QB_XSTR(QB_T_MAX), QB_T_MAX, 0},
 };
 
 static const qb_field fields[NFIELD] = {
@@ -135,8 +164,18 @@ static double growth2(const double complex *M) {
   return fmax(creal(h + w), creal(h - w));
 }
 
-/* Steady state of x' = M x + (-iF, 0); 0 if not stable. */
-static int steady(const sh_par *q, double F, double *ea, double *eb) {
+/* Magnitudes of the terms that formed each entry of the drift (rounding inside them counts). */
+static void drift_terms(const sh_par *q, double *Mt) {
+  double G = q->Gamma, na = cabs(q->pa), nb = cabs(q->pb);
+  Mt[0] = 0.5 * (G * na * na + q->kappa_a) + fabs(q->Delta);
+  Mt[1] = Mt[2] = q->J + 0.5 * G * na * nb;
+  Mt[3] = 0.5 * (G * nb * nb + q->kappa_b) + fabs(q->Delta);
+}
+
+/* Steady state of x' = M x + (-iF, 0); 0 if not stable.  x_ss, and the first-order error
+ * estimate err = c eps |M^-1| (Mterms |x| + |f|) of its components, if asked for. */
+static int steady_x(const sh_par *q, double F, double *ea, double *eb, double complex *x,
+                    double *err) {
   double complex M[4];
   double scale = drift(q, M);
   if (!(growth2(M) < -TOL_GROWTH * scale)) return 0;
@@ -144,7 +183,56 @@ static int steady(const sh_par *q, double F, double *ea, double *eb) {
   /* x = -M^-1 f: a = -M22 f/det, b = M21 f/det */
   *ea = sq(M[3] * f / det);
   *eb = sq(M[2] * f / det);
+  if (x) {
+    x[0] = -M[3] * f / det;
+    x[1] = M[2] * f / det;
+    double Mt[4], ad = cabs(det), xa = cabs(x[0]), xb = cabs(x[1]);
+    drift_terms(q, Mt);
+    double u0 = Mt[0] * xa + Mt[1] * xb + F, u1 = Mt[2] * xa + Mt[3] * xb;
+    double c = 6 * DBL_EPSILON / ad;
+    err[0] = c * (cabs(M[3]) * u0 + cabs(M[1]) * u1);
+    err[1] = c * (cabs(M[2]) * u0 + cabs(M[0]) * u1);
+  }
   return 1;
+}
+
+/* An energy |x|^2 with absolute error e on x is reported if its error is below EST_MAX of
+ * itself plus ABS_MAX of the total energy n^2 (n: the amplitudes' 2-norm; compared in
+ * amplitudes, so nothing overflows). */
+/* |x|_2 of k amplitudes without overflow */
+static double norm_amp(const double complex *x, int k) {
+  double m = 0, s = 0;
+  for (int i = 0; i < k; i++) {
+    double a = cabs(x[i]);
+    if (isnan(a)) return NAN;
+    m = fmax(m, a);
+  }
+  if (!(m > 0) || isinf(m)) return m;
+  for (int i = 0; i < k; i++)
+    s += sq(x[i] / m);
+  return m * sqrt(s);
+}
+
+static int energy_ok(double x, double e, double n) {
+  if (!(e >= 0) || isinf(e) || isnan(x) || isnan(n)) return 0;
+  if (isinf(x)) return 1; /* beyond the double range with a finite error: the energy is inf */
+  if (!isfinite(n)) return 0;
+  if (n == 0) return e == 0;
+  double xr = x / n, er = e / n;
+  return 2.0 * xr * er + er * er <= EST_MAX * xr * xr + ABS_MAX + DBL_MIN;
+}
+
+/* Steady state with its error check: 1 stable and resolved, 0 not stable, -1 ill-conditioned
+ * (ea, eb NaN where their own estimate fails). */
+static int steady_checked(const sh_par *q, double F, double *ea, double *eb) {
+  double complex x[2];
+  double err[2];
+  if (!steady_x(q, F, ea, eb, x, err)) return 0;
+  double nx = norm_amp(x, 2);
+  int ok = 1;
+  if (!energy_ok(cabs(x[0]), err[0], nx)) *ea = NAN, ok = -1;
+  if (!energy_ok(cabs(x[1]), err[1], nx)) *eb = NAN, ok = -1;
+  return ok;
 }
 
 /* Real roots of x^3 + p x + q = 0 (1 or 3); returns their count. */
@@ -199,12 +287,11 @@ static void eval(const double *p, const bool *want, double *out) {
   uint32_t status = 0;
   for (int i = 0; i < NFIELD; i++)
     out[i] = NAN;
-  for (int i = 0; i < NPARAM; i++)
-    if (!isfinite(p[i])) {
-      out[F_STATUS] = QB_PT_BAD_PARAM;
-      return;
-    }
-  const double F = p[P_F], t = p[P_T];
+  if (!qb_model_params_valid(params, NPARAM, p)) {
+    out[F_STATUS] = QB_PT_BAD_PARAM;
+    return;
+  }
+  double F = p[P_F], t = p[P_T];
   sh_par q = {.J = p[P_J],
               .phi = p[P_PHI],
               .Gamma = p[P_GAMMA],
@@ -213,24 +300,58 @@ static void eval(const double *p, const bool *want, double *out) {
               .Delta = p[P_DELTA],
               .pa = p[P_PA] * cexp(I * p[P_PA_PH]),
               .pb = p[P_PB] * cexp(I * p[P_PB_PH])};
-  double complex M[4], f[2] = {-I * F, 0};
+  double complex M[4];
+  /* scale free: rates, F by 2^-k and t by 2^k (exact) where the drift is far from 1 */
+  int k = 0;
+  {
+    double big = drift(&q, M);
+    if (big > 0x1p30 || (big > 0 && big < 0x1p-30)) {
+      k = ilogb(big);
+      q.J = ldexp(q.J, -k);
+      q.Gamma = ldexp(q.Gamma, -k);
+      q.kappa_a = ldexp(q.kappa_a, -k);
+      q.kappa_b = ldexp(q.kappa_b, -k);
+      q.Delta = ldexp(q.Delta, -k);
+      F = ldexp(F, -k);
+      t = ldexp(t, k);
+    }
+  }
+  double complex f[2] = {-I * F, 0};
   drift(&q, M);
-  out[F_GROWTH] = growth2(M);
-  double ea, eb;
-  if (steady(&q, F, &ea, &eb)) {
-    out[F_EA_SS] = ea;
-    out[F_EB_SS] = eb;
-    out[F_XI_SS] = ea + eb;
+  out[F_GROWTH] = ldexp(growth2(M), k);
+  double ea, eb, ess_err[2];
+  double complex xss[2];
+  int stable = steady_x(&q, F, &ea, &eb, xss, ess_err);
+  if (stable) {
+    double nx = norm_amp(xss, 2);
+    int oka = energy_ok(cabs(xss[0]), ess_err[0], nx), okb = energy_ok(cabs(xss[1]), ess_err[1], nx);
+    if (oka) out[F_EA_SS] = ea;
+    if (okb) out[F_EB_SS] = eb;
+    if (oka && okb) out[F_XI_SS] = ea + eb;
+    if (!oka || !okb) status |= QB_PT_ILL_CONDITIONED;
   } else {
     status |= QB_PT_NOT_STABLE;
   }
 #define WANT(k) (!want || want[k])
   if (WANT(F_EA) || WANT(F_EB) || WANT(F_PB)) {
     double complex x[2], dx[2];
-    if (qb_linear_expm_aug(2, M, f, t, x, dx) == QB_OK) {
-      out[F_EA] = sq(x[0]);
-      out[F_EB] = sq(x[1]);
-      out[F_PB] = 2 * creal(conj(x[1]) * dx[1]);
+    double ex[2], edx[2], ldx;
+    if (qb_linear_transient(2, M, f, t, ldexp(out[F_GROWTH], -k), stable ? xss : NULL, ess_err,
+                            x, dx, &ldx, ex, edx) == QB_OK) {
+      /* P_B = 2 Re(b* b') e^{ldx}, checked in the scale of dx (ldx: x' below the double range) */
+      double nx = norm_amp(x, 2), ndx = norm_amp(dx, 2);
+      double ax0 = cabs(x[0]), ax1 = cabs(x[1]), adx1 = cabs(dx[1]);
+      double pb_err = 2.0 * (ex[1] * adx1 + ax1 * edx[1]);
+      double pb_scale = 2.0 * ax1 * adx1, pb_all = 2.0 * nx * ndx;
+      int ok0 = energy_ok(ax0, ex[0], nx), ok1 = energy_ok(ax1, ex[1], nx);
+      int okp = isfinite(pb_err) && isfinite(pb_all) && pb_err <= EST_MAX * (pb_scale + pb_all) + DBL_MIN;
+      if (ok0) out[F_EA] = sq(x[0]);
+      if (ok1) out[F_EB] = sq(x[1]);
+      double pb = 2 * creal(conj(x[1]) * dx[1]); /* x' and so P_B scale with the rates: 2^k */
+      if (ldx != 0 && pb != 0) pb = copysign(exp(log(fabs(pb)) + ldx + k * 0.69314718055994531), pb);
+      else pb = ldexp(pb, k);
+      if (okp) out[F_PB] = pb;
+      if (!ok0 || !ok1 || !okp) status |= QB_PT_T_UNRESOLVED;
     } else {
       status |= QB_PT_NUMERICS;
     }
@@ -238,10 +359,13 @@ static void eval(const double *p, const bool *want, double *out) {
 #undef WANT
 
   /* optimal detuning at the point's other parameters */
+  bool ill[NFIELD] = {false};
   sh_par r = q;
   r.Delta = delta_opt(&q);
-  out[F_DELTA_OPT] = r.Delta;
-  if (steady(&r, F, &ea, &eb)) out[F_EB_AT_DOPT] = eb;
+  out[F_DELTA_OPT] = ldexp(r.Delta, k);
+  int sr = steady_checked(&r, F, &ea, &eb);
+  if (sr) out[F_EB_AT_DOPT] = eb;
+  if (sr < 0 && isnan(eb)) ill[F_EB_AT_DOPT] = true;
 
   /* conventional optimum (Gamma = 0) and the single battery */
   const double ka = q.kappa_a, kb = q.kappa_b;
@@ -249,7 +373,9 @@ static void eval(const double *p, const bool *want, double *out) {
   sh_par c = q;
   c.Gamma = 0;
   c.Delta = delta_opt(&c);
-  if (steady(&c, F, &ea, &eb)) out[F_EB_OPT_COH] = eb;
+  int sc = steady_checked(&c, F, &ea, &eb);
+  if (sc) out[F_EB_OPT_COH] = eb;
+  if (sc < 0 && isnan(eb)) ill[F_EB_OPT_COH] = ill[F_DE_COH] = true;
   out[F_DE_COH] = out[F_EB_OPT_COH] - out[F_E_SINGLE];
 
   /* super-optimal: J = 0, y = kappa_a/kappa_b at fixed |p_a p_b|, Delta = 0 */
@@ -257,26 +383,39 @@ static void eval(const double *p, const bool *want, double *out) {
   if (ka > 0 && kb > 0 && q.Gamma > 0 && m > 0) {
     double y = ka / kb;
     out[F_Y_OPT] = y;
-    sh_par s = q;
-    s.J = 0;
-    s.Delta = 0;
-    s.pa = sqrt(m * sqrt(y)) * cexp(I * carg(q.pa));
-    s.pb = sqrt(m / sqrt(y)) * cexp(I * carg(q.pb));
-    if (steady(&s, F, &ea, &eb)) {
+    sh_par su = q;
+    su.J = 0;
+    su.Delta = 0;
+    su.pa = sqrt(m * sqrt(y)) * cexp(I * carg(q.pa));
+    su.pb = sqrt(m / sqrt(y)) * cexp(I * carg(q.pb));
+    int ss = steady_checked(&su, F, &ea, &eb);
+    if (ss) {
       out[F_EA_SUP] = ea;
       out[F_EB_SUP] = eb;
       out[F_XI_SUP] = ea + eb;
       out[F_DE_DISS] = eb - out[F_E_SINGLE];
+      if (ss < 0) {
+        ill[F_EA_SUP] = isnan(ea);
+        ill[F_EB_SUP] = ill[F_DE_DISS] = ill[F_G_B] = isnan(eb);
+        ill[F_XI_SUP] = isnan(ea) || isnan(eb);
+      }
       sh_par h = c; /* conventional optimum with |J| = Gamma/2 */
       h.J = q.Gamma / 2;
       h.Delta = delta_opt(&h);
-      if (steady(&h, F, &ea, &eb)) out[F_G_B] = out[F_EB_SUP] - eb;
+      int sh = steady_checked(&h, F, &ea, &eb);
+      if (sh) out[F_G_B] = out[F_EB_SUP] - eb;
+      if (sh < 0 && isnan(eb)) ill[F_G_B] = true;
     }
   }
   static const int optima[] = {F_DELTA_OPT, F_EB_AT_DOPT, F_Y_OPT,  F_EA_SUP,  F_EB_SUP, F_XI_SUP,
                                F_E_SINGLE,  F_EB_OPT_COH, F_DE_COH, F_DE_DISS, F_G_B};
-  for (size_t k = 0; k < sizeof optima / sizeof *optima; k++)
-    if (isnan(out[optima[k]])) status |= QB_PT_NO_OPTIMUM;
+  for (size_t j = 0; j < sizeof optima / sizeof *optima; j++) {
+    int fj = optima[j];
+    if (ill[fj]) status |= QB_PT_ILL_CONDITIONED;
+    if (isnan(out[fj]) && !ill[fj]) status |= QB_PT_NO_OPTIMUM;
+  }
+  for (int j = 0; j < F_STATUS; j++)
+    if (isinf(out[j])) status |= QB_PT_OVERFLOW;
   out[F_STATUS] = status;
 }
 

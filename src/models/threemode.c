@@ -11,8 +11,15 @@
  * Gamma (|p_ca|^2 + |p_cb|^2) large) leaves the Schur complement S = M_ss - M_sc M_cc^-1 M_cs on
  * (a, b), which maps to model `ep` with time unit 1/|S_ab|: gamma_j = -Re S_jj/|S_ab|,
  * delta_r = -Im S_aa/|S_ab| (and Im S_bb/|S_ab| for b; the two differ when delta_c != 0).
- * Rates, detunings, E and 1/t share one (arbitrary) unit; energies are mean quanta. */
+ * Rates, detunings, E and 1/t share one (arbitrary) unit; energies are mean quanta.
+ *
+ * Extremes (as in model shared): scale free, so a drift far from 1 is evaluated at rates scaled
+ * by a power of 2; the transients are qb_linear_transient (any t); the steady states carry the
+ * first-order error estimate of qb_linear_solve_est and the transients theirs: above 1e-8 of
+ * the energy plus 1e-12 of the total energy a field is NaN with QB_PT_ILL_CONDITIONED or
+ * QB_PT_T_UNRESOLVED (stated accuracy 1e-6 E + 1e-10 E_total).  Valid ranges: qb_model.h. */
 #include <complex.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 
@@ -64,24 +71,43 @@ enum {
 
 /* stable where growth < -TOL_GROWTH * (largest |M_ij|) */
 #define TOL_GROWTH 1e-12
+#define EST_MAX 1e-8 /* largest estimated relative error of a reported energy ... */
+#define ABS_MAX 1e-12 /* ... plus this fraction of the total energy */
+#define QB_XSTR(x) QB_STR(x)
+#define QB_STR(x) #x
+#define RATE_RANGE "; |value| <= " QB_XSTR(QB_RATE_MAX)
+#define COUPLING_RANGE "; value <= " QB_XSTR(QB_COUPLING_MAX)
+#define DRIVE_RANGE "; " QB_XSTR(QB_AMP_MIN) " <= value <= " QB_XSTR(QB_AMP_MAX)
 
 static const qb_param params[NPARAM] = {
-    [P_DELTA] = {"delta", NAN, QB_ANY, false, "1", "detuning: delta_a = delta, delta_b = -delta"},
-    [P_DELTA_C] = {"delta_c", 0.0, QB_ANY, false, "1", "detuning of the auxiliary mode c"},
-    [P_KAPPA_A] = {"kappa_a", NAN, QB_NONNEG, false, "1", "local loss rate of a (Lindblad)"},
-    [P_KAPPA_B] = {"kappa_b", NAN, QB_NONNEG, false, "1", "local loss rate of b (Lindblad)"},
-    [P_KAPPA_C] = {"kappa_c", NAN, QB_NONNEG, false, "1", "local loss rate of c (Lindblad)"},
-    [P_GAMMA] = {"Gamma", NAN, QB_NONNEG, false, "1", "shared-reservoir rate (Lindblad)"},
-    [P_PA] = {"p_a", 1.0, QB_NONNEG, false, "1", "|p_a|: coupling of a in z_a = p_a a + p_ca c"},
-    [P_PA_PH] = {"p_a_phase", 0.0, QB_ANY, false, "rad", "phase of p_a"},
-    [P_PB] = {"p_b", 1.0, QB_NONNEG, false, "1", "|p_b|: coupling of b in z_b = p_b b + p_cb c"},
-    [P_PB_PH] = {"p_b_phase", 0.0, QB_ANY, false, "rad", "phase of p_b"},
-    [P_PCA] = {"p_ca", 1.0, QB_NONNEG, false, "1", "|p_ca|: coupling of c in z_a"},
-    [P_PCA_PH] = {"p_ca_phase", 0.0, QB_ANY, false, "rad", "phase of p_ca"},
-    [P_PCB] = {"p_cb", 1.0, QB_NONNEG, false, "1", "|p_cb|: coupling of c in z_b"},
-    [P_PCB_PH] = {"p_cb_phase", 0.0, QB_ANY, false, "rad", "phase of p_cb"},
-    [P_E] = {"E", 1.0, QB_POSITIVE, false, "1", "drive amplitude on a (H contains E(a + a^+))"},
-    [P_T] = {"t", 0.0, QB_NONNEG, false, "1", "time since the drive was switched on"},
+    [P_DELTA] = {"delta", NAN, QB_ANY, false, "1",
+                 "detuning: delta_a = delta, delta_b = -delta" RATE_RANGE, QB_RATE_MAX, 0},
+    [P_DELTA_C] = {"delta_c", 0.0, QB_ANY, false, "1",
+                   "detuning of the auxiliary mode c" RATE_RANGE, QB_RATE_MAX, 0},
+    [P_KAPPA_A] = {"kappa_a", NAN, QB_NONNEG, false, "1",
+                   "local loss rate of a (Lindblad)" RATE_RANGE, QB_RATE_MAX, 0},
+    [P_KAPPA_B] = {"kappa_b", NAN, QB_NONNEG, false, "1",
+                   "local loss rate of b (Lindblad)" RATE_RANGE, QB_RATE_MAX, 0},
+    [P_KAPPA_C] = {"kappa_c", NAN, QB_NONNEG, false, "1",
+                   "local loss rate of c (Lindblad)" RATE_RANGE, QB_RATE_MAX, 0},
+    [P_GAMMA] = {"Gamma", NAN, QB_NONNEG, false, "1",
+                 "shared-reservoir rate (Lindblad)" RATE_RANGE, QB_RATE_MAX, 0},
+    [P_PA] = {"p_a", 1.0, QB_NONNEG, false, "1",
+              "|p_a|: coupling of a in z_a = p_a a + p_ca c" COUPLING_RANGE, QB_COUPLING_MAX, 0},
+    [P_PA_PH] = {"p_a_phase", 0.0, QB_ANY, false, "rad", "phase of p_a", 0, 0},
+    [P_PB] = {"p_b", 1.0, QB_NONNEG, false, "1",
+              "|p_b|: coupling of b in z_b = p_b b + p_cb c" COUPLING_RANGE, QB_COUPLING_MAX, 0},
+    [P_PB_PH] = {"p_b_phase", 0.0, QB_ANY, false, "rad", "phase of p_b", 0, 0},
+    [P_PCA] = {"p_ca", 1.0, QB_NONNEG, false, "1", "|p_ca|: coupling of c in z_a" COUPLING_RANGE,
+               QB_COUPLING_MAX, 0},
+    [P_PCA_PH] = {"p_ca_phase", 0.0, QB_ANY, false, "rad", "phase of p_ca", 0, 0},
+    [P_PCB] = {"p_cb", 1.0, QB_NONNEG, false, "1", "|p_cb|: coupling of c in z_b" COUPLING_RANGE,
+               QB_COUPLING_MAX, 0},
+    [P_PCB_PH] = {"p_cb_phase", 0.0, QB_ANY, false, "rad", "phase of p_cb", 0, 0},
+    [P_E] = {"E", 1.0, QB_POSITIVE, false, "1",
+             "drive amplitude on a (H contains E(a + a^+))" DRIVE_RANGE, QB_AMP_MAX, QB_AMP_MIN},
+    [P_T] = {"t", 0.0, QB_NONNEG, false, "1",
+             "time since the drive was switched on; t <= " QB_XSTR(QB_T_MAX), QB_T_MAX, 0},
 };
 
 static const qb_field fields[NFIELD] = {
@@ -117,6 +143,132 @@ static const qb_field fields[NFIELD] = {
 
 static double sq(double complex z) {
   return creal(z) * creal(z) + cimag(z) * cimag(z);
+}
+
+/* Magnitudes of the terms that formed each entry of the drift (rounding inside them counts). */
+static void drift_terms(const double *p, double *Mt) {
+  const double va[3] = {p[P_PA], 0, p[P_PCA]}, vb[3] = {0, p[P_PB], p[P_PCB]};
+  const double kap[3] = {p[P_KAPPA_A], p[P_KAPPA_B], p[P_KAPPA_C]};
+  const double det[3] = {p[P_DELTA], -p[P_DELTA], p[P_DELTA_C]}, G = p[P_GAMMA];
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 3; j++)
+      Mt[3 * i + j] = 0.5 * (G * (va[i] * va[j] + vb[i] * vb[j]) + (i == j ? kap[i] : 0)) +
+                      (i == j ? fabs(det[i]) : 0);
+}
+
+/* An energy |x|^2 with absolute error e on x is reported if its error is below EST_MAX of
+ * itself plus ABS_MAX of the total energy n^2 (n: the amplitudes' 2-norm; compared in
+ * amplitudes, so nothing overflows). */
+/* |x|_2 of k amplitudes without overflow */
+static double norm_amp(const double complex *x, int k) {
+  double m = 0, s = 0;
+  for (int i = 0; i < k; i++) {
+    double a = cabs(x[i]);
+    if (isnan(a)) return NAN;
+    m = fmax(m, a);
+  }
+  if (!(m > 0) || isinf(m)) return m;
+  for (int i = 0; i < k; i++)
+    s += sq(x[i] / m);
+  return m * sqrt(s);
+}
+
+static int energy_ok(double x, double e, double n) {
+  if (!(e >= 0) || isinf(e) || isnan(x) || isnan(n)) return 0;
+  if (isinf(x)) return 1; /* beyond the double range with a finite error: the energy is inf */
+  if (!isfinite(n)) return 0;
+  if (n == 0) return e == 0;
+  double xr = x / n, er = e / n;
+  return 2.0 * xr * er + er * er <= EST_MAX * xr * xr + ABS_MAX + DBL_MIN;
+}
+
+/* ln|x_b(t)|^2 from the Taylor series x = sum_k M^k f t^(k+1)/(k+1)! where |x_b|^2 is below the
+ * double range (small |M| t only; NaN otherwise): the first nonzero term's scale is factored
+ * out, so nothing underflows. */
+static double log_eb_series(const double complex *M, const double complex *f, double t) {
+  double nm = 0;
+  for (int i = 0; i < 9; i++)
+    nm = fmax(nm, cabs(M[i]));
+  if (!(nm * t <= 0.25) || t <= 0) return NAN;
+  /* y_k = (M/nm)^k f/|f|; x_b = |f| t sum_k y_k,b (nm t)^k/(k+1)! */
+  double nf = fmax(cabs(f[0]), fmax(cabs(f[1]), cabs(f[2])));
+  double complex y[3] = {f[0] / nf, f[1] / nf, f[2] / nf}, sum = 0;
+  double tau = nm * t, pw = 1, fact = 1; /* tau^(k - k0), (k+1)! */
+  int k0 = -1;
+  for (int k = 0; k < 40; k++) {
+    fact *= (k + 1);
+    if (k0 < 0 && cabs(y[1]) > 1e-300) k0 = k;
+    if (k0 >= 0) {
+      sum += y[1] * pw / fact;
+      pw *= tau;
+      if (pw < 1e-18 * fact) break;
+    }
+    double complex z[3];
+    for (int i = 0; i < 3; i++)
+      z[i] = (M[3 * i] * y[0] + M[3 * i + 1] * y[1] + M[3 * i + 2] * y[2]) / nm;
+    for (int i = 0; i < 3; i++)
+      y[i] = z[i];
+  }
+  if (k0 < 0 || sum == 0) return NAN;
+  return 2.0 * (log(nf) + log(t) + k0 * log(tau) + log(cabs(sum)));
+}
+
+/* The Schur complement S = M_ss - M_sc M_cc^-1 M_cs on (a, b) of the drift M (rates scaled by
+ * 2^-k like M), with Re S_jj, Im S_jj and gamma_a gamma_b - 1 in closed forms whose terms are
+ * all of one sign.  With A = Gamma |p_a|^2/2, B = Gamma |p_b|^2/2, c = K_c/2 and, relative to c,
+ * kc = kappa_c/c, al = Gamma |p_ca|^2/c, be = Gamma |p_cb|^2/c (kc + al + be = 2), dc = delta_c/c,
+ * D = 1 + dc^2 (|M_cc|^2 = c^2 D):
+ *   Re S_aa = -kappa_a/2 - A u/(2D),  Re S_bb = -kappa_b/2 - B v/(2D),
+ *   u = kc + be + 2 dc^2,  v = kc + al + 2 dc^2,
+ *   Im S_aa = -delta - A al dc/(2D),  Im S_bb = delta - B be dc/(2D),
+ *   gamma_a gamma_b - 1 = [kappa_a kappa_b D/(A B) + kappa_a v/A + kappa_b u/B + W/D]/(al be),
+ *   W = 2 kc + dc^2 (2 kc^2 + 3 kc (al + be) + al^2 + al be + be^2) + 4 dc^4   (>= 0),
+ * (from Re S_aa Re S_bb - |S_ab|^2 = kappa_a kappa_b/4 + ... >= 0 and |S_ab|^2 = A B al be/(4D)):
+ * the reduced rates and the realizability margin (>= 0 at every passive point, also with
+ * delta_c != 0) keep their relative accuracy where M_ss - M_sc M_cs/M_cc would cancel, and
+ * c drops out, so tiny or huge K_c cannot under- or overflow them. */
+static void schur(const double *p, int k, const double complex *M, double complex *S,
+                  double *margin) {
+  const double G = ldexp(p[P_GAMMA], -k), ka = ldexp(p[P_KAPPA_A], -k);
+  const double kb = ldexp(p[P_KAPPA_B], -k), kc0 = ldexp(p[P_KAPPA_C], -k);
+  const double dl = ldexp(p[P_DELTA], -k), dc0 = ldexp(p[P_DELTA_C], -k);
+  const double pa = p[P_PA], pb = p[P_PB], pca = p[P_PCA], pcb = p[P_PCB];
+  const double al0 = G * pca * pca, be0 = G * pcb * pcb, c = 0.5 * (kc0 + al0 + be0);
+  const double kc = kc0 / c, al = al0 / c, be = be0 / c, dc = dc0 / c;
+  const double q = dc * dc, D = 1.0 + q, A = 0.5 * G * pa * pa, B = 0.5 * G * pb * pb;
+  const double u = kc + be + 2.0 * q, v = kc + al + 2.0 * q;
+  /* u/D, v/D, dc/D also where dc^2 overflows (|delta_c| >> K_c) */
+  const double q1 = 2.0 / (1.0 + 1.0 / q), uD = (kc + be) / D + q1, vD = (kc + al) / D + q1;
+  const double dcD = dc == 0 ? 0.0 : 1.0 / (1.0 / dc + dc);
+  S[0] = CMPLX(-(0.5 * ka + 0.5 * A * uD), -dl - 0.5 * A * al * dcD);
+  S[3] = CMPLX(-(0.5 * kb + 0.5 * B * vD), dl - 0.5 * B * be * dcD);
+  S[1] = -M[2] * M[7] / M[8];
+  S[2] = -M[5] * M[6] / M[8];
+  const double X = 2.0 * kc * kc + 3.0 * kc * (al + be) + al * al + al * be + be * be;
+  /* W/D without forming dc^4 where dc is huge */
+  const double WD = q > 1e100 ? X + 4.0 * q : (2.0 * kc + q * X + 4.0 * q * q) / D;
+  const double ra = ka == 0 ? 0 : ka / A, rb = kb == 0 ? 0 : kb / B;
+  if (isinf(WD)) { /* |delta_c| >> K_c beyond the range: every other term is below W/D */
+    *margin = INFINITY;
+    return;
+  }
+  double num = WD;
+  if (ra > 0 && rb > 0) num += ra * rb * D;
+  if (ra > 0) num += ra * v;
+  if (rb > 0) num += rb * u;
+  *margin = num == 0 ? 0.0 : num / al / be;
+}
+
+/* ln E_B(t) from the transient at unit drive (x is linear in E): where x_b overflows. */
+static double log_eb_unit(const double complex *M, const double *Mt, double t, double g,
+                          bool stable, double E) {
+  double complex fu[3] = {-I, 0, 0}, mf[3] = {I, 0, 0}, xs[3], x[3], dx[3];
+  double es[3], ex[3], edx[3], ldx;
+  bool st = stable && qb_linear_solve_est(3, M, Mt, mf, xs, es) == QB_OK;
+  if (qb_linear_transient(3, M, fu, t, g, st ? xs : NULL, es, x, dx, &ldx, ex, edx) != QB_OK ||
+      !(ex[1] <= 1e-8 * cabs(x[1])))
+    return NAN;
+  return 2.0 * (log(E) + log(cabs(x[1])));
 }
 
 /* M (row-major 3x3) at p; returns its largest |M_ij| (the scale of the tolerances). */
@@ -175,27 +327,47 @@ static void eval(const double *p, const bool *want, double *out) {
   uint32_t status = 0;
   for (int i = 0; i < NFIELD; i++)
     out[i] = NAN;
-  for (int i = 0; i < NPARAM; i++)
-    if (!isfinite(p[i])) {
-      out[F_STATUS] = QB_PT_BAD_PARAM;
-      return;
-    }
-  const double E = p[P_E], t = p[P_T];
-  double complex M[9], f[3] = {-I * E, 0, 0};
+  if (!qb_model_params_valid(params, NPARAM, p)) {
+    out[F_STATUS] = QB_PT_BAD_PARAM;
+    return;
+  }
+  double E = p[P_E], t = p[P_T];
+  double complex M[9];
+  double Mt[9];
   double scale = drift(p, M);
+  drift_terms(p, Mt);
+  /* scale free: rates, E by 2^-k and t by 2^k (exact) where the drift is far from 1 */
+  int k = 0;
+  if (scale > 0x1p30 || (scale > 0 && scale < 0x1p-30)) {
+    k = ilogb(scale);
+    for (int i = 0; i < 9; i++) {
+      M[i] = ldexp(creal(M[i]), -k) + I * ldexp(cimag(M[i]), -k);
+      Mt[i] = ldexp(Mt[i], -k);
+    }
+    scale = ldexp(scale, -k);
+    E = ldexp(E, -k);
+    t = ldexp(t, k);
+  }
+  double complex f[3] = {-I * E, 0, 0};
 #define WANT(k) (!want || want[k])
 
   /* full model */
-  double complex lam[3];
+  double complex lam[3], xs[3];
+  double es[3], g0 = NAN;
+  bool stable = false;
   if (qb_linear_eig(3, M, lam, NULL)) {
     status |= QB_PT_NUMERICS;
   } else {
-    out[F_GROWTH] = creal(lam[0]);
+    g0 = creal(lam[0]);
+    out[F_GROWTH] = ldexp(creal(lam[0]), k);
     if (creal(lam[0]) < -TOL_GROWTH * scale) {
-      double complex mf[3] = {-f[0], -f[1], -f[2]}, xs[3];
-      if (qb_linear_solve(3, M, mf, xs) == QB_OK) {
-        out[F_EA_SS] = sq(xs[0]);
-        out[F_EB_SS] = sq(xs[1]);
+      double complex mf[3] = {-f[0], -f[1], -f[2]};
+      if (qb_linear_solve_est(3, M, Mt, mf, xs, es) == QB_OK) {
+        stable = true;
+        double nx = norm_amp(xs, 3);
+        if (energy_ok(cabs(xs[0]), es[0], nx)) out[F_EA_SS] = sq(xs[0]);
+        if (energy_ok(cabs(xs[1]), es[1], nx)) out[F_EB_SS] = sq(xs[1]);
+        if (isnan(out[F_EA_SS]) || isnan(out[F_EB_SS])) status |= QB_PT_ILL_CONDITIONED;
       } else {
         status |= QB_PT_NUMERICS;
       }
@@ -205,11 +377,28 @@ static void eval(const double *p, const bool *want, double *out) {
   }
   bool need_t = WANT(F_EA) || WANT(F_EB) || WANT(F_LOG_EB) || WANT(F_ELIM_ERR_T);
   if (need_t) {
-    double complex x[3];
-    if (qb_linear_expm_aug(3, M, f, t, x, NULL) == QB_OK) {
-      out[F_EA] = sq(x[0]);
-      out[F_EB] = sq(x[1]);
-      out[F_LOG_EB] = log(out[F_EB]);
+    double complex x[3], dx[3];
+    double ex[3], edx[3], ldx;
+    if (qb_linear_transient(3, M, f, t, g0, stable ? xs : NULL, es, x, dx, &ldx, ex,
+                            edx) == QB_OK) {
+      double nx = norm_amp(x, 3);
+      int oka = energy_ok(cabs(x[0]), ex[0], nx), okb = energy_ok(cabs(x[1]), ex[1], nx);
+      if (oka) out[F_EA] = sq(x[0]);
+      if (okb) {
+        out[F_EB] = sq(x[1]);
+        double m = out[F_EB];
+        if (m >= 0x1p-1000 && m <= DBL_MAX)
+          out[F_LOG_EB] = log(m);
+        else if (x[1] != 0 && isfinite(cabs(x[1])))
+          out[F_LOG_EB] = 2.0 * log(cabs(x[1])); /* |x_b|^2 beyond the double range */
+        else if (x[1] != 0) /* x_b itself beyond it: at unit drive, x is linear in E */
+          out[F_LOG_EB] = log_eb_unit(M, Mt, t, g0, stable, E);
+        else if (t > 0)
+          out[F_LOG_EB] = log_eb_series(M, f, t);
+        else
+          out[F_LOG_EB] = -INFINITY;
+      }
+      if (!oka || !okb || (isnan(out[F_LOG_EB]) && okb)) status |= QB_PT_T_UNRESOLVED;
     } else {
       status |= QB_PT_NUMERICS;
     }
@@ -221,31 +410,40 @@ static void eval(const double *p, const bool *want, double *out) {
   out[F_GAMMA_EFF] = Kc > 0 ? G * G / (2.0 * Kc) : NAN;
   const double complex mcc = M[8];
   double complex S[4];
-  for (int i = 0; i < 2; i++)
-    for (int j = 0; j < 2; j++)
-      S[2 * i + j] = M[3 * i + j] - M[3 * i + 2] * M[6 + j] / mcc;
+  double St[4], margin;
+  schur(p, k, M, S, &margin);
+  for (int i = 0; i < 4; i++)
+    St[i] = 2.0 * cabs(S[i]); /* the closed forms have no cancellation in Re S_jj */
   const double sab = cabs(S[1]);
   if (!(Kc > 0) || !(sab > 0) || !(cabs(mcc) > 0)) {
-    out[F_STATUS] = status | QB_PT_NO_REDUCTION;
-    return;
+    status |= QB_PT_NO_REDUCTION;
+    goto done;
   }
-  out[F_TIME_UNIT] = 1.0 / sab;
+  out[F_TIME_UNIT] = ldexp(1.0 / sab, -k);
   out[F_GA_RED] = -creal(S[0]) / sab;
   out[F_GB_RED] = -creal(S[3]) / sab;
   out[F_DR_RED] = -cimag(S[0]) / sab;
   out[F_DRB_RED] = cimag(S[3]) / sab;
-  out[F_MARGIN] = out[F_GA_RED] * out[F_GB_RED] - 1.0;
+  out[F_MARGIN] = margin;
   /* eigenvalues of the 2x2 S: tr/2 +- sqrt((tr/2)^2 - det) */
   double complex h = 0.5 * (S[0] + S[3]), dS = S[0] * S[3] - S[1] * S[2];
   double complex r = csqrt(h * h - dS);
   double gred = fmax(creal(h + r), creal(h - r));
-  out[F_GROWTH_RED] = gred;
-  double complex fr[2] = {f[0], 0};
+  out[F_GROWTH_RED] = ldexp(gred, k);
+  double complex fr[2] = {f[0], 0}, xr[2];
+  double er[2];
+  bool stable_red = false;
   if (gred < -TOL_GROWTH * scale) {
-    double complex mfr[2] = {-fr[0], 0}, xr[2];
-    if (qb_linear_solve(2, S, mfr, xr) == QB_OK) {
-      out[F_EB_SS_RED] = sq(xr[1]);
-      out[F_ELIM_ERR] = fabs(out[F_EB_SS_RED] - out[F_EB_SS]) / out[F_EB_SS];
+    double complex mfr[2] = {-fr[0], 0};
+    if (qb_linear_solve_est(2, S, St, mfr, xr, er) == QB_OK) {
+      stable_red = true;
+      if (energy_ok(cabs(xr[1]), er[1], norm_amp(xr, 2))) {
+        out[F_EB_SS_RED] = sq(xr[1]);
+        out[F_ELIM_ERR] = fabs(out[F_EB_SS_RED] - out[F_EB_SS]) / out[F_EB_SS];
+        if (out[F_EB_SS] == 0) status |= QB_PT_ILL_CONDITIONED; /* 0/0 below the range */
+      } else {
+        status |= QB_PT_ILL_CONDITIONED;
+      }
     } else {
       status |= QB_PT_NUMERICS;
     }
@@ -253,16 +451,30 @@ static void eval(const double *p, const bool *want, double *out) {
     status |= QB_PT_RED_NOT_STABLE;
   }
   if (WANT(F_EB_RED) || WANT(F_ELIM_ERR_T)) {
-    double complex xr[2];
-    if (qb_linear_expm_aug(2, S, fr, t, xr, NULL) == QB_OK) {
-      out[F_EB_RED] = sq(xr[1]);
-      /* at t = 0 both energies are 0: no error */
-      out[F_ELIM_ERR_T] = t > 0 ? fabs(out[F_EB_RED] - out[F_EB]) / out[F_EB] : 0.0;
+    double complex x2[2], dx2[2];
+    double ex2[2], edx2[2], ldx2;
+    if (qb_linear_transient(2, S, fr, t, gred, stable_red ? xr : NULL, er, x2, dx2, &ldx2, ex2,
+                            edx2) == QB_OK) {
+      if (energy_ok(cabs(x2[1]), ex2[1], norm_amp(x2, 2))) {
+        out[F_EB_RED] = sq(x2[1]);
+        /* at t = 0 both energies are 0: no error; below the double range: undefined */
+        if (t == 0)
+          out[F_ELIM_ERR_T] = 0.0;
+        else if (out[F_EB] > 0)
+          out[F_ELIM_ERR_T] = fabs(out[F_EB_RED] - out[F_EB]) / out[F_EB];
+        else if (out[F_EB] == 0)
+          status |= QB_PT_T_UNRESOLVED;
+      } else {
+        status |= QB_PT_T_UNRESOLVED;
+      }
     } else {
       status |= QB_PT_NUMERICS;
     }
   }
+done:
 #undef WANT
+  for (int j = 0; j < F_STATUS; j++)
+    if (isinf(out[j]) && j != F_LOG_EB) status |= QB_PT_OVERFLOW;
   out[F_STATUS] = status;
 }
 
