@@ -93,7 +93,7 @@ with guarded("readback"), tempfile.TemporaryDirectory() as tmp:
             if not l.startswith("  "):
                 break
             printed[l.split()[0]] = int(l.split()[1])
-    check(printed == counts and len(masks) == len(meanings) == 11 and counts["not_stable"] > 0 and
+    check(printed == counts and len(masks) == len(meanings) == 13 and counts["not_stable"] > 0 and
           counts["tcrit_never"] > 0, f"qbplot summary status counts {printed} vs {counts}")
     check("group /boundary: 18 points" in summ.stdout and "points:    558 " in summ.stdout,
           "qbplot summary: group rows and point count")
