@@ -327,6 +327,7 @@ qb_err qb_linear_transient(int n, const double complex *M, const double complex 
    * and the result back. */
   int fk = 0;
   double complex fs[QB_LINEAR_NMAX];
+  if (!isfinite(nf) || !isfinite(nm)) return QB_EINTERNAL;
   if (nf > 16.0 * nm) fk = ilogb(nf) - ilogb(nm);
   for (int i = 0; i < n; i++)
     fs[i] = ldexp(creal(f[i]), -fk) + I * ldexp(cimag(f[i]), -fk);

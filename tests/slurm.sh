@@ -4,7 +4,8 @@
 # can run at once; stopped by PID at the end, nothing left running):
 #   1. jobs/sweep.sbatch completes with the expected file (bitwise equal to a local run);
 #   2. the checkpoint path, made deterministic (never a race against a time limit): once the
-#      job's ranks run with their signal handlers installed, the test freezes them (SIGSTOP),
+#      job's sweep has started (its ranks then wait before their second round at qbmap's test
+#      gate) with their signal handlers installed, the test freezes them (SIGSTOP),
 #      sends USR1 to the batch shell (`scancel --signal=USR1 --batch`, what --signal=B:USR1@N
 #      does at the limit), waits until the shell's trap has forwarded USR1 to every rank and
 #      thaws them: qbmap stops after its current round, commits (exit 3), the script requeues
@@ -81,15 +82,19 @@ has_sig() { # PID MASK-LINES SIGNAL-BIT: is the bit set in one of the /proc stat
 }
 
 # submit all three jobs at once (the node has 8 CPUs: they all run)
-id2=$(submit "$work/job2.log" --ntasks=2 "$jobs/sweep.sbatch" "$src/data/slurm_long.yaml" "$work/job2.h5")
+# job 2's ranks wait before their second round until $work/gate2 exists or a signal arrives
+# (qbmap's test gate), so the sweep is surely still running when the test signals it
+id2=$(submit "$work/job2.log" --ntasks=2 --export="ALL,QBMAP_TEST_GATE=round:$work/gate2" \
+  "$jobs/sweep.sbatch" "$src/data/slurm_long.yaml" "$work/job2.h5")
 id1=$(submit "$work/job1.log" "$jobs/sweep.sbatch" "$src/data/resume.yaml" "$work/job1.h5")
 id3=$(submit "$work/slice-%a.log" --array=0-2 "$jobs/slices.sbatch" \
   "$src/../examples/ep_fig6.yaml" gamma_b "0.5 1 1.5" "$work")
 [ -n "$id1" ] && [ -n "$id2" ] && [ -n "$id3" ] ||
   abort "sbatch failed: $(tail -1 "$work/sbatch.err")"
 
-# 2a. wait until the batch shell has its USR1 trap and both ranks their handlers; freeze the
-# ranks at once (SIGUSR1 = 10).  The sweep takes seconds, this poll a fraction of one.
+# 2a. wait until the sweep has started (its first line: a signal before it would stop the run
+# with nothing written), the batch shell has its USR1 trap and both ranks their handlers; freeze
+# the ranks (SIGUSR1 = 10).  They wait at the gate meanwhile.
 usr1=10 ranks="" shell="" frozen=1 deadline=$((SECONDS + 120))
 while :; do
   ranks="" shell="" n=0
@@ -101,7 +106,8 @@ while :; do
       has_sig "$pid" SigCgt $usr1 && n=$((n + 1))
     fi
   done < <(timeout 5 scontrol listpids "$id2" 2>/dev/null | tail -n +2)
-  if [ "$n" = 2 ] && [ -n "$shell" ] && has_sig "$shell" SigCgt $usr1; then
+  if [ "$n" = 2 ] && [ -n "$shell" ] && has_sig "$shell" SigCgt $usr1 &&
+     grep -q "^qbmap: model " "$work/job2.log" 2>/dev/null; then
     kill -STOP $ranks 2>/dev/null && frozen=0 && break
     kill -CONT $ranks 2>/dev/null # a rank was gone: undo
   fi
@@ -143,6 +149,7 @@ if [ "$frozen" = 0 ]; then
   kill -CONT $ranks
   ok "the trap forwarded USR1 to both ranks (pending in $n)" $([ "$n" = 2 ] && echo 0 || echo 1)
 fi
+touch "$work/gate2" # the requeued run passes the gate at once
 
 # 1. the plain job
 wait_job "$id1" 180
