@@ -37,9 +37,8 @@ const char qb_config_default_text[] =
 /* Numbers are read as text and converted by parse_number: libcyaml's own number conversion
  * takes the longest valid prefix ("1abc" -> 1, "1e3" -> 1 for an integer). */
 typedef struct {
-  char *name;
-  char **values;
-  unsigned values_count;
+  char *name; /* `values` is read from the libyaml document (libcyaml would grow the list one
+                 entry at a time: quadratic for long lists) */
   char *min, *max, *n;
   char *scale;
 } y_axis;
@@ -73,15 +72,12 @@ typedef struct {
   char *max_depth;
 } y_config;
 
-static const cyaml_schema_value_t number_entry = {
-    CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, QB_SCALAR_MAX)};
 static const cyaml_schema_value_t string_entry = {
     CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, QB_NAME_MAX - 1)};
 
 static const cyaml_schema_field_t axis_fields[] = {
     CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, y_axis, name, 1, QB_NAME_MAX - 1),
-    CYAML_FIELD_SEQUENCE("values", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, y_axis, values,
-                         &number_entry, 1, CYAML_UNLIMITED),
+    CYAML_FIELD_IGNORE("values", CYAML_FLAG_OPTIONAL),
     CYAML_FIELD_STRING_PTR("min", CYAML_FLAG_OPTIONAL, y_axis, min, 1, QB_SCALAR_MAX),
     CYAML_FIELD_STRING_PTR("max", CYAML_FLAG_OPTIONAL, y_axis, max, 1, QB_SCALAR_MAX),
     CYAML_FIELD_STRING_PTR("n", CYAML_FLAG_OPTIONAL, y_axis, n, 1, QB_SCALAR_MAX),
@@ -691,12 +687,18 @@ static qb_err parse_model(pctx *c) {
   return QB_OK;
 }
 
-/* axes[d].values: strictly monotonic numbers, each valid for the axis' parameter. */
-static qb_err parse_axis_list(pctx *c, unsigned d, const y_axis *ya, qb_axis *a) {
+/* axes[d].values (node vn of the libyaml document): strictly monotonic numbers, each valid for
+ * the axis' parameter. */
+static qb_err parse_axis_list(pctx *c, unsigned d, yaml_node_t *vn, qb_axis *a) {
   char path[64], key[64];
   a->kind = QB_AXIS_LIST;
-  a->n = ya->values_count;
   snprintf(path, sizeof path, "axes/%u/values", d);
+  if (vn->type != YAML_SEQUENCE_NODE)
+    return fail_at(c, path, 0, "axes[%u].values: not a list; allowed: a list of numbers", d);
+  yaml_node_item_t *items = vn->data.sequence.items.start;
+  a->n = vn->data.sequence.items.top - items;
+  if (a->n < 1)
+    return fail_at(c, path, 0, "axes[%u].values: empty list; allowed: a list of numbers", d);
   if (a->n > QB_AXIS_NMAX)
     return fail_at(c, path, 0, "axes[%u].values has %lld entries; allowed: at most %lld", d,
                    (long long)a->n, (long long)QB_AXIS_NMAX);
@@ -704,7 +706,11 @@ static qb_err parse_axis_list(pctx *c, unsigned d, const y_axis *ya, qb_axis *a)
   for (int64_t i = 0; i < a->n; i++) {
     snprintf(path, sizeof path, "axes/%u/values/%lld", d, (long long)i);
     snprintf(key, sizeof key, "axes[%u].values[%lld]", d, (long long)i);
-    qb_err err = number_at(c, path, key, ya->values[i], a->param, &a->values[i]);
+    yaml_node_t *item = yaml_document_get_node(&c->L.doc, items[i]);
+    if (!item || item->type != YAML_SCALAR_NODE)
+      return fail_at(c, path, 0, "%s: not a single value; allowed: %s", key, QB_NUMBER_ALLOWED);
+    qb_err err =
+        number_at(c, path, key, (const char *)item->data.scalar.value, a->param, &a->values[i]);
     if (err) return err;
     if (i == 0) continue;
     double now = a->values[i], prev = a->values[i - 1];
@@ -794,13 +800,15 @@ static qb_err parse_axis(pctx *c, unsigned d) {
   a->param = pi;
   g->ndim++;
   c->cfg->given[pi] = true;
+  snprintf(path, sizeof path, "axes/%u/values", d);
+  yaml_node_t *vn = yloc_node(&c->L, path, 0);
   snprintf(path, sizeof path, "axes/%u", d);
-  if (ya->values && (ya->min || ya->max || ya->n || ya->scale))
+  if (vn && (ya->min || ya->max || ya->n || ya->scale))
     return fail_at(c, path, 0,
                    "axes[%u] (%s) has both 'values' and min/max/n/scale; allowed: "
                    "either a list 'values' or 'min', 'max', 'n' (and optional 'scale')",
                    d, ya->name);
-  return ya->values ? parse_axis_list(c, d, ya, a) : parse_axis_range(c, d, ya, a);
+  return vn ? parse_axis_list(c, d, vn, a) : parse_axis_range(c, d, ya, a);
 }
 
 static qb_err parse_axes(pctx *c) {
