@@ -7,7 +7,8 @@
 # skeleton exists; the /boundary line is printed before the /ep group's stall; the /ep line
 # before the final write) and the file it leaves must have that phase's signature; a random
 # kill must hit a running sweep (not a finished one).  A kill that missed is retried, at most
-# 3 times, deterministically (phase kills: the same trigger; random kills: half the delay);
+# 4 times, deterministically (phase kills: the same trigger; random kills: an instant within the
+# time the missed attempt took, the last one at 0.2 s);
 # still missing is a failure.  The resumed run must report the state it found.  Also: SIGUSR1
 # twice during the grid pass -> exit 3 and a clean resume; resume of a complete file is a
 # no-op.
@@ -83,8 +84,8 @@ landed() { # phase state
 # Starts a run (fresh or --resume) with QBMAP_TEST_STALL=$stall, kills it in its phase (or
 # after `delay` s) and leaves the state in $state; retried up to 3 times if the kill missed.
 kill_run() { # name out ranks stall delay resume_flag
-  local name=$1 out=$2 n=$3 stall=$4 delay=$5 resume=$6 attempt pid alive i
-  for attempt in 1 2 3; do
+  local name=$1 out=$2 n=$3 stall=$4 delay=$5 resume=$6 attempt pid alive i t0 took
+  for attempt in 1 2 3 4; do
     if [ -z "$resume" ]; then
       rm -f "$out" "$out.partial"
     elif [ "$attempt" -gt 1 ]; then # the state the first kill left, again
@@ -94,6 +95,7 @@ kill_run() { # name out ranks stall delay resume_flag
     QBMAP_TEST_STALL=$stall "$mpiexec" -n "$n" "$qbmap" run "$cfg" -o "$out" $resume "${opts[@]}" \
       >"$work/$name.log" 2>&1 &
     pid=$!
+    t0=$(date +%s.%N)
     if [ -n "$stall" ]; then
       wait_phase "$stall" "$out" "$work/$name.log" "$pid"
     else # `delay` seconds, or until the run ends (a miss)
@@ -109,7 +111,11 @@ kill_run() { # name out ranks stall delay resume_flag
     state=$(state_of "$out")
     [ "$alive" = 0 ] && landed "${stall:-random}" "$state" && break
     echo "note: $name attempt $attempt: the kill missed (${stall:-after $delay s}: running $([ "$alive" = 0 ] && echo yes || echo no), state $state); retrying"
-    delay=$(awk -v d="$delay" 'BEGIN { printf "%.3f", d / 2 }')
+    # a random kill that came too late (a loaded machine): a new instant within the time this
+    # attempt took, and at last 0.2 s (inside mpiexec's start-up: state none, still a crash)
+    took=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.3f", a - b }')
+    delay=$(awk -v r=$RANDOM -v t="$took" -v k="$attempt" \
+      'BEGIN { d = 0.2 + 0.7 * t * r / 32767; printf "%.3f", k >= 3 ? 0.2 : d }')
   done
   ok "$name: the kill landed $([ -n "$stall" ] && echo "in phase $stall" || echo "during the run") (state $state)" \
     $([ "$alive" = 0 ] && landed "${stall:-random}" "$state" && echo 0 || echo 1)
