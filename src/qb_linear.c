@@ -1,9 +1,9 @@
 #include "qbmap/qb_linear.h"
 
+#include <float.h>
 #include <gsl/gsl_complex_math.h>
 #include <gsl/gsl_eigen.h>
 #include <gsl/gsl_linalg.h>
-#include <float.h>
 #include <gsl/gsl_matrix.h>
 #include <math.h>
 #include <stdlib.h>

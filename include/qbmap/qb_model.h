@@ -27,7 +27,7 @@ typedef enum { QB_ANY = 0, QB_NONNEG = 1, QB_POSITIVE = 2 } qb_range;
  * (bench/hazards.sh): inside them every field is correct to its stated tolerance or NaN with a
  * status bit saying why.  The same check runs for config values, `qbmap point` arguments and
  * (as QB_PT_BAD_PARAM) inside every kernel.  Shared by all models: */
-#define QB_RATE_MAX 1e6 /* rates, detunings, couplings J: |v| <= 1e6 */
+#define QB_RATE_MAX 1e6     /* rates, detunings, couplings J: |v| <= 1e6 */
 #define QB_EP_RATE_MAX 1e12 /* model ep (dimensionless, in Gamma_eff): |v| <= 1e12 */
 #define QB_COUPLING_MAX 1e3 /* dimensionless reservoir couplings p_*: |p| <= 1e3 */
 #define QB_DRIVE_MIN 1e-100 /* model ep's drive E_r and threshold E_max: 1e-100 <= v <= 1e100 */

@@ -324,7 +324,8 @@ static void eval(const double *p, const bool *want, double *out) {
   int stable = steady_x(&q, F, &ea, &eb, xss, ess_err);
   if (stable) {
     double nx = norm_amp(xss, 2);
-    int oka = energy_ok(cabs(xss[0]), ess_err[0], nx), okb = energy_ok(cabs(xss[1]), ess_err[1], nx);
+    int oka = energy_ok(cabs(xss[0]), ess_err[0], nx),
+        okb = energy_ok(cabs(xss[1]), ess_err[1], nx);
     if (oka) out[F_EA_SS] = ea;
     if (okb) out[F_EB_SS] = eb;
     if (oka && okb) out[F_XI_SS] = ea + eb;
@@ -336,20 +337,23 @@ static void eval(const double *p, const bool *want, double *out) {
   if (WANT(F_EA) || WANT(F_EB) || WANT(F_PB)) {
     double complex x[2], dx[2];
     double ex[2], edx[2], ldx;
-    if (qb_linear_transient(2, M, f, t, ldexp(out[F_GROWTH], -k), stable ? xss : NULL, ess_err,
-                            x, dx, &ldx, ex, edx) == QB_OK) {
+    if (qb_linear_transient(2, M, f, t, ldexp(out[F_GROWTH], -k), stable ? xss : NULL, ess_err, x,
+                            dx, &ldx, ex, edx) == QB_OK) {
       /* P_B = 2 Re(b* b') e^{ldx}, checked in the scale of dx (ldx: x' below the double range) */
       double nx = norm_amp(x, 2), ndx = norm_amp(dx, 2);
       double ax0 = cabs(x[0]), ax1 = cabs(x[1]), adx1 = cabs(dx[1]);
       double pb_err = 2.0 * (ex[1] * adx1 + ax1 * edx[1]);
       double pb_scale = 2.0 * ax1 * adx1, pb_all = 2.0 * nx * ndx;
       int ok0 = energy_ok(ax0, ex[0], nx), ok1 = energy_ok(ax1, ex[1], nx);
-      int okp = isfinite(pb_err) && isfinite(pb_all) && pb_err <= EST_MAX * (pb_scale + pb_all) + DBL_MIN;
+      int okp =
+          isfinite(pb_err) && isfinite(pb_all) && pb_err <= EST_MAX * (pb_scale + pb_all) + DBL_MIN;
       if (ok0) out[F_EA] = sq(x[0]);
       if (ok1) out[F_EB] = sq(x[1]);
       double pb = 2 * creal(conj(x[1]) * dx[1]); /* x' and so P_B scale with the rates: 2^k */
-      if (ldx != 0 && pb != 0) pb = copysign(exp(log(fabs(pb)) + ldx + k * 0.69314718055994531), pb);
-      else pb = ldexp(pb, k);
+      if (ldx != 0 && pb != 0)
+        pb = copysign(exp(log(fabs(pb)) + ldx + k * 0.69314718055994531), pb);
+      else
+        pb = ldexp(pb, k);
       if (okp) out[F_PB] = pb;
       if (!ok0 || !ok1 || !okp) status |= QB_PT_T_UNRESOLVED;
     } else {
