@@ -434,7 +434,8 @@ static void traj_expo(const ep_sys *S, double t, ep_traj *o) {
            S->detM;
     double nb = cabs(eR - g), na = cabs(o->a) / S->Er * S->adet;
     o->la = o->lb = NAN;
-    set_logs(o, S->Er, (eR - g) / S->detM,
+    if (!normal_sq(o->b) || !normal_sq(o->a))
+      set_logs(o, S->Er, (eR - g) / S->detM,
              ((S->s - S->z) * eR + (S->z - S->s) * Ct - (S->z * S->z - S->s * S->z + 1.0) * St) /
                  S->detM);
     o->eb = (DBL_EPSILON * eR + cabs(g) * dg) / nb + S->edet;
@@ -449,7 +450,8 @@ static void traj_expo(const ep_sys *S, double t, ep_traj *o) {
     o->a = S->Er * t * (0.5 * (pp + pm) - S->z * dd);
     double e = (cabs(pp) + cabs(pm)) * dg;
     o->la = o->lb = NAN;
-    set_logs(o, S->Er, t * dd, t * (0.5 * (pp + pm) - S->z * dd));
+    if (!normal_sq(o->b) || !normal_sq(o->a))
+      set_logs(o, S->Er, t * dd, t * (0.5 * (pp + pm) - S->z * dd));
     o->eb = e / cabs(pp - pm) + 4 * DBL_EPSILON;
     o->ea = e * (0.5 + cabs(S->z) * t / (2.0 * cabs(h))) / (cabs(o->a) / (S->Er * t)) +
             4 * DBL_EPSILON;
@@ -498,8 +500,9 @@ static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
     o->da = S->Er * (Ct - S->z * St);
     o->b = S->Er * (eR - g) / det;
     o->a = S->Er * (-S->zs * eR + S->zs * Ct - zz * St) / det;
-    set_logs(o, S->Er, (eR - g) / det, (-S->zs * eR + S->zs * Ct - zz * St) / det);
-    if (!(sq(det) >= 0x1p-1000 && isfinite(o->lb + o->la + 0.0 * o->R))) {
+    if (!normal_sq(o->b) || !normal_sq(o->a))
+      set_logs(o, S->Er, (eR - g) / det, (-S->zs * eR + S->zs * Ct - zz * St) / det);
+    if (!(sq(det) >= 0x1p-1000) && (!normal_sq(o->b) || !normal_sq(o->a))) {
       /* det M below the double range (near an EP with s ~ 0): the same with ln|det M| */
       double ld = logsq(S->mup_acc) + logsq(S->mum_acc), lE = 2.0 * o->R + 2.0 * log(S->Er);
       if (!normal_sq(o->b)) o->lb = lE + logsq(eR - g) - ld;
@@ -547,7 +550,8 @@ static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
   if (!(kB < kA)) {
     o->b = S->Er * bA;
     o->a = S->Er * aA;
-    set_logs(o, S->Er, bA, aA);
+    if (!normal_sq(o->b) || !normal_sq(o->a))
+      set_logs(o, S->Er, bA, aA);
     o->eb = eA;
     double T0 = cabs(S->zs) * eR / adet, Tp = mag(S->wmz) * cabs(Ep) / amp / aw2;
     double Tm = mag(S->wpz) * cabs(Em) / amm / aw2;
@@ -555,7 +559,8 @@ static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
   } else {
     o->b = S->Er * (t * (Pp - Pm) / w2);
     o->a = S->Er * (t * (S->wmz * Pp + S->wpz * Pm) / w2);
-    set_logs(o, S->Er, t * (Pp - Pm) / w2, t * (S->wmz * Pp + S->wpz * Pm) / w2);
+    if (!normal_sq(o->b) || !normal_sq(o->a))
+      set_logs(o, S->Er, t * (Pp - Pm) / w2, t * (S->wmz * Pp + S->wpz * Pm) / w2);
     o->eb = eB;
     o->ea = (mag(S->wmz) * cabs(Pp) * (dp + 4 * DBL_EPSILON) +
              mag(S->wpz) * cabs(Pm) * (dm + 4 * DBL_EPSILON)) /
@@ -929,10 +934,17 @@ static void eval(const double *p, const bool *want, double *out) {
   }
   if (WANT(F_TCRIT)) {
     double tc = tcrit_exact(&S, Emax * Er * Er, tol, &status);
-    if (!isnan(tc)) { /* E_B(t_crit) must be resolvable at t_crit (marginal points, t ~ 1/eps) */
+    /* E_B(t_crit) must be resolvable at t_crit (marginal points, t ~ 1/eps): checked with the
+     * transient's own estimate where a crude bound on the exponents' rounding does not settle
+     * it at once */
+    double crude = 2 * DBL_EPSILON * (16.0 + tc * (4.0 + fabs(S.s) + fabs(gb) + fabs(dr) + 3.0 * aw));
+    if (!isfinite(tc) && !isnan(tc)) {
+      tc = NAN;
+      status |= QB_PT_TCRIT_FAILED;
+    } else if (!isnan(tc) && !(crude <= EST_MAX / 64)) {
       ep_traj o;
       traj_eval(&S, tc, &o);
-      if (!isfinite(tc) || !(2.0 * o.eb <= EST_MAX)) {
+      if (!(2.0 * o.eb <= EST_MAX)) {
         tc = NAN;
         status |= QB_PT_TCRIT_FAILED;
       }

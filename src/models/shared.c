@@ -316,6 +316,13 @@ static void eval(const double *p, const bool *want, double *out) {
       t = ldexp(t, k);
     }
   }
+  /* an extreme drive (also after that scaling): computed at 2^-dk F, every energy and power
+   * (~F^2) scaled back by 2^(2 dk) at the end (exact where they stay in range) */
+  int dk = 0;
+  if (!(F >= 0x1p-500 && F <= 0x1p500)) {
+    dk = ilogb(p[P_F]) - k;
+    F = ldexp(p[P_F], -k - dk);
+  }
   double complex f[2] = {-I * F, 0};
   drift(&q, M);
   out[F_GROWTH] = ldexp(growth2(M), k);
@@ -347,9 +354,12 @@ static void eval(const double *p, const bool *want, double *out) {
       int okp = isfinite(pb_err) && isfinite(pb_all) && pb_err <= EST_MAX * (pb_scale + pb_all) + DBL_MIN;
       if (ok0) out[F_EA] = sq(x[0]);
       if (ok1) out[F_EB] = sq(x[1]);
-      double pb = 2 * creal(conj(x[1]) * dx[1]); /* x' and so P_B scale with the rates: 2^k */
-      if (ldx != 0 && pb != 0) pb = copysign(exp(log(fabs(pb)) + ldx + k * 0.69314718055994531), pb);
-      else pb = ldexp(pb, k);
+      /* x' and so P_B scale with the rates (2^k) and P_B with the drive squared (2^(2 dk)) */
+      double pb = 2 * creal(conj(x[1]) * dx[1]);
+      if (ldx != 0 && pb != 0)
+        pb = copysign(exp(log(fabs(pb)) + ldx + (k + 2 * dk) * 0.69314718055994531), pb);
+      else
+        pb = ldexp(pb, k + 2 * dk);
       if (okp) out[F_PB] = pb;
       if (!ok0 || !ok1 || !okp) status |= QB_PT_T_UNRESOLVED;
     } else {
@@ -413,6 +423,13 @@ static void eval(const double *p, const bool *want, double *out) {
     int fj = optima[j];
     if (ill[fj]) status |= QB_PT_ILL_CONDITIONED;
     if (isnan(out[fj]) && !ill[fj]) status |= QB_PT_NO_OPTIMUM;
+  }
+  if (dk != 0) {
+    static const int en[] = {F_EA_SS,  F_EB_SS,  F_XI_SS,  F_EA,       F_EB,
+                             F_EB_AT_DOPT, F_EA_SUP, F_EB_SUP, F_XI_SUP, F_E_SINGLE, F_EB_OPT_COH,
+                             F_DE_COH, F_DE_DISS, F_G_B}; /* (P_B is scaled where it is formed) */
+    for (size_t j = 0; j < sizeof en / sizeof *en; j++)
+      out[en[j]] = ldexp(out[en[j]], 2 * dk);
   }
   for (int j = 0; j < F_STATUS; j++)
     if (isinf(out[j])) status |= QB_PT_OVERFLOW;

@@ -291,21 +291,36 @@ static double drift(const double *p, double complex *M) {
 
 /* Discriminant of det(lambda - M) = lambda^3 + a lambda^2 + b lambda + c:
  * prod_{i<j} (lambda_i - lambda_j)^2 = 18abc - 4a^3 c + a^2 b^2 - 4b^3 - 27c^2. */
+/* The drift scaled by 2^-k where its largest entry is far from 1 (k = 0 otherwise): the
+ * discriminant and the eigenvalues scale exactly, nothing under- or overflows. */
+static int drift_scaled(const double *p, double complex *M) {
+  double s = drift(p, M);
+  int k = 0;
+  if (s > 0x1p30 || (s > 0 && s < 0x1p-30)) {
+    k = ilogb(s);
+    for (int i = 0; i < 9; i++)
+      M[i] = ldexp(creal(M[i]), -k) + I * ldexp(cimag(M[i]), -k);
+  }
+  return k;
+}
+
 static double complex disc(const double *p) {
   double complex M[9];
-  drift(p, M);
+  int k = drift_scaled(p, M);
   double complex a = -(M[0] + M[4] + M[8]);
   double complex b =
       M[0] * M[4] - M[1] * M[3] + M[0] * M[8] - M[2] * M[6] + M[4] * M[8] - M[5] * M[7];
   double complex c = -(M[0] * (M[4] * M[8] - M[5] * M[7]) - M[1] * (M[3] * M[8] - M[5] * M[6]) +
                        M[2] * (M[3] * M[7] - M[4] * M[6]));
-  return 18.0 * a * b * c - 4.0 * a * a * a * c + a * a * b * b - 4.0 * b * b * b - 27.0 * c * c;
+  double complex d =
+      18.0 * a * b * c - 4.0 * a * a * a * c + a * a * b * b - 4.0 * b * b * b - 27.0 * c * c;
+  return k ? ldexp(creal(d), 6 * k) + I * ldexp(cimag(d), 6 * k) : d; /* degree 6 in M */
 }
 
 /* The closest pair of eigenvalues (GSL) and the overlap of their eigenvectors. */
 static void coalescence(const double *p, double *splitting, double *overlap) {
   double complex M[9], lam[3], V[9];
-  drift(p, M);
+  int ks = drift_scaled(p, M);
   *splitting = *overlap = NAN;
   if (qb_linear_eig(3, M, lam, V)) return;
   int bi = 0, bj = 1;
@@ -319,7 +334,7 @@ static void coalescence(const double *p, double *splitting, double *overlap) {
     ni += sq(V[3 * k + bi]);
     nj += sq(V[3 * k + bj]);
   }
-  *splitting = cabs(lam[bi] - lam[bj]);
+  *splitting = ldexp(cabs(lam[bi] - lam[bj]), ks);
   *overlap = cabs(dot) / sqrt(ni * nj);
 }
 
@@ -347,6 +362,13 @@ static void eval(const double *p, const bool *want, double *out) {
     scale = ldexp(scale, -k);
     E = ldexp(E, -k);
     t = ldexp(t, k);
+  }
+  /* an extreme drive (also after that scaling): computed at 2^-dk E, the energies (~E^2) scaled
+   * back by 2^(2 dk) at the end (exact where they stay in range) */
+  int dk = 0;
+  if (!(E >= 0x1p-500 && E <= 0x1p500)) {
+    dk = ilogb(p[P_E]) - k;
+    E = ldexp(p[P_E], -k - dk);
   }
   double complex f[3] = {-I * E, 0, 0};
 #define WANT(k) (!want || want[k])
@@ -383,22 +405,33 @@ static void eval(const double *p, const bool *want, double *out) {
                             edx) == QB_OK) {
       double nx = norm_amp(x, 3);
       int oka = energy_ok(cabs(x[0]), ex[0], nx), okb = energy_ok(cabs(x[1]), ex[1], nx);
+      /* b unreachable from the drive (M_ba = 0 always; M_bc or M_ca = 0): x_b = 0 exactly */
+      const bool unreachable = M[5] == 0 || M[6] == 0;
+      if (unreachable) okb = 1, x[1] = 0;
       if (oka) out[F_EA] = sq(x[0]);
-      if (okb) {
-        out[F_EB] = sq(x[1]);
-        double m = out[F_EB];
-        if (m >= 0x1p-1000 && m <= DBL_MAX)
-          out[F_LOG_EB] = log(m);
-        else if (x[1] != 0 && isfinite(cabs(x[1])))
-          out[F_LOG_EB] = 2.0 * log(cabs(x[1])); /* |x_b|^2 beyond the double range */
-        else if (x[1] != 0) /* x_b itself beyond it: at unit drive, x is linear in E */
-          out[F_LOG_EB] = log_eb_unit(M, Mt, t, g0, stable, E);
-        else if (t > 0)
-          out[F_LOG_EB] = log_eb_series(M, f, t);
-        else
-          out[F_LOG_EB] = -INFINITY;
+      if (okb) out[F_EB] = sq(x[1]);
+      /* ln E_B needs x_b to relative accuracy (not just against the total energy) */
+      double axb = cabs(x[1]), lxb = 2.0 * log(axb), m = sq(x[1]);
+      if (t == 0)
+        out[F_LOG_EB] = -INFINITY;
+      else if (axb > 0 && isfinite(axb) && 2.0 * ex[1] / axb <= EST_MAX * fmax(1.0, fabs(lxb)))
+        out[F_LOG_EB] = (m >= 0x1p-1000 && m <= DBL_MAX) ? log(m) : lxb;
+      else if (isinf(axb)) /* x_b itself beyond the range: at unit drive (x is linear in E) */
+        out[F_LOG_EB] = log_eb_unit(M, Mt, t, g0, stable, E);
+      else if (unreachable)
+        out[F_LOG_EB] = -INFINITY;
+      else if (!isnan(log_eb_series(M, f, t))) /* small |M| t: the Taylor series, scaled */
+        out[F_LOG_EB] = log_eb_series(M, f, t);
+      else if (stable && axb > 0 && isfinite(axb)) {
+        /* the estimate is normwise only: accept x_b if the two independent forms agree */
+        double complex y1[3], y2[3], d1[3];
+        double e1[3], e2[3], l1;
+        if (qb_linear_transient_form(3, M, f, t, g0, xs, es, y1, d1, &l1, e1, e2, 1) == QB_OK &&
+            qb_linear_transient_form(3, M, f, t, g0, xs, es, y2, d1, &l1, e1, e2, 2) == QB_OK &&
+            cabs(y1[1] - y2[1]) <= 0.5 * EST_MAX * fmax(1.0, fabs(lxb)) * axb)
+          out[F_LOG_EB] = (m >= 0x1p-1000 && m <= DBL_MAX) ? log(m) : lxb;
       }
-      if (!oka || !okb || (isnan(out[F_LOG_EB]) && okb)) status |= QB_PT_T_UNRESOLVED;
+      if (!oka || !okb || isnan(out[F_LOG_EB])) status |= QB_PT_T_UNRESOLVED;
     } else {
       status |= QB_PT_NUMERICS;
     }
@@ -426,8 +459,9 @@ static void eval(const double *p, const bool *want, double *out) {
   out[F_DRB_RED] = cimag(S[3]) / sab;
   out[F_MARGIN] = margin;
   /* eigenvalues of the 2x2 S: tr/2 +- sqrt((tr/2)^2 - det) */
-  double complex h = 0.5 * (S[0] + S[3]), dS = S[0] * S[3] - S[1] * S[2];
-  double complex r = csqrt(h * h - dS);
+  double complex h = 0.5 * (S[0] + S[3]);
+  /* h^2 - det S as ((S_aa - S_bb)/2)^2 + S_ab S_ba: no cancellation for close eigenvalues */
+  double complex dd = 0.5 * (S[0] - S[3]), r = csqrt(dd * dd + S[1] * S[2]);
   double gred = fmax(creal(h + r), creal(h - r));
   out[F_GROWTH_RED] = ldexp(gred, k);
   double complex fr[2] = {f[0], 0}, xr[2];
@@ -473,6 +507,12 @@ static void eval(const double *p, const bool *want, double *out) {
   }
 done:
 #undef WANT
+  if (dk != 0) { /* the drive's scale back onto the energies */
+    static const int en[] = {F_EA_SS, F_EB_SS, F_EA, F_EB, F_EB_SS_RED, F_EB_RED};
+    for (size_t j = 0; j < sizeof en / sizeof *en; j++)
+      out[en[j]] = ldexp(out[en[j]], 2 * dk);
+    out[F_LOG_EB] += 2 * dk * 0.69314718055994531;
+  }
   for (int j = 0; j < F_STATUS; j++)
     if (isinf(out[j]) && j != F_LOG_EB) status |= QB_PT_OVERFLOW;
   out[F_STATUS] = status;
