@@ -1,9 +1,9 @@
 #include "qbmap/qb_linear.h"
 
+#include <float.h>
 #include <gsl/gsl_complex_math.h>
 #include <gsl/gsl_eigen.h>
 #include <gsl/gsl_linalg.h>
-#include <float.h>
 #include <gsl/gsl_matrix.h>
 #include <math.h>
 #include <stdlib.h>
@@ -304,8 +304,8 @@ qb_err qb_linear_transient(int n, const double complex *M, const double complex 
   return qb_linear_transient_form(n, M, f, t, g, xss, exss, x, dx, ldx, ex, edx, 0);
 }
 
-qb_err qb_linear_transient_form(int n, const double complex *M, const double complex *f,
-                                double t, double g, const double complex *xss, const double *exss,
+qb_err qb_linear_transient_form(int n, const double complex *M, const double complex *f, double t,
+                                double g, const double complex *xss, const double *exss,
                                 double complex *x, double complex *dx, double *ldx, double *ex,
                                 double *edx, int form) {
   if (n < 1 || n > QB_LINEAR_NMAX) return QB_EINTERNAL;
@@ -371,7 +371,7 @@ qb_err qb_linear_transient_form(int n, const double complex *M, const double com
   err = tau <= EXPM_DIRECT ? expm_plain(n, M, t, E) : qb_linear_expm(n, M, NULL, t, E, NULL);
   const double nE = maxabs(n * n, E), nss = maxabs(n, xss);
   if (err || !isfinite(nE)) return form == 2 ? QB_EINTERNAL : QB_OK; /* keep the augmented form */
-  const double ed = ra * n * nE;          /* normwise error of e^{Mt} */
+  const double ed = ra * n * nE;                                     /* normwise error of e^{Mt} */
   double worst_a = 0, worst_d = 0;
   double complex xd[QB_LINEAR_NMAX], dxd[QB_LINEAR_NMAX];
   double exd[QB_LINEAR_NMAX], edxd[QB_LINEAR_NMAX];

@@ -83,8 +83,8 @@ static void check_int_fields(const qb_model *m, const double *out, const char *w
       CHECK("int32 field finite integer", isfinite(v) && v == floor(v) && fabs(v) <= INT32_MAX,
             "%s: %s = %g", where, m->fields[k].name, v);
     else if (status(m, out) & QB_PT_BAD_PARAM)
-      CHECK("float field NaN with bad parameter", isnan(v), "%s: %s = %g", where,
-            m->fields[k].name, v);
+      CHECK("float field NaN with bad parameter", isnan(v), "%s: %s = %g", where, m->fields[k].name,
+            v);
   }
 }
 
@@ -149,8 +149,10 @@ static void test_examples(void) {
                     "allowed: 0 <= t <= 1e+250") != NULL,
         "message '%s'", msg);
   const char *stable[] = {
-      "ep delta_r=0.5 alpha=1 gamma_b=0.5", "ep delta_r=2 alpha=0 gamma_b=1e-10",
-      "ep delta_r=1 alpha=0 gamma_b=0.5", "ep delta_r=1e12 alpha=1e12 gamma_b=1e-3",
+      "ep delta_r=0.5 alpha=1 gamma_b=0.5",
+      "ep delta_r=2 alpha=0 gamma_b=1e-10",
+      "ep delta_r=1 alpha=0 gamma_b=0.5",
+      "ep delta_r=1e12 alpha=1e12 gamma_b=1e-3",
       "shared Delta=0 kappa_a=0.05 kappa_b=0.01 Gamma=0.4",
       "shared Delta=0.3 kappa_a=0.05 kappa_b=0.01 J=0.2 F=3",
       "threemode delta=0 kappa_a=0.1 kappa_b=0.1 kappa_c=1 Gamma=1",
@@ -206,9 +208,9 @@ static void test_examples(void) {
     double complex z = CMPLX(1e12, 0.5), w = csqrt(1 + z * z);
     double g = -0.5 + creal(1.0 / (w + z));
     CHECK_CLOSE("alpha = 1e12: growth", out[fi(ep, "growth_rate")], g, 1e-15, 0, "alpha=1e12");
-    CHECK("alpha = 1e12: regime stable, realizable", out[fi(ep, "regime")] == 0 &&
-                                                         out[fi(ep, "realizable")] == 1,
-          "regime %g realizable %g", out[fi(ep, "regime")], out[fi(ep, "realizable")]);
+    CHECK("alpha = 1e12: regime stable, realizable",
+          out[fi(ep, "regime")] == 0 && out[fi(ep, "realizable")] == 1, "regime %g realizable %g",
+          out[fi(ep, "regime")], out[fi(ep, "realizable")]);
   }
   eval_str(ep, "delta_r=0 alpha=-5e11 gamma_b=1e12 t=1", out); /* gamma_a = 0 */
   CHECK("alpha = -1e12, gamma_b = 1e12: growth rate tiny, marginal",
@@ -248,8 +250,7 @@ static void test_examples(void) {
     double o2[QB_MAX_FIELDS];
     eval_str(ep, a, o2);
     CHECK_CLOSE("E_B(t_crit) = E_max E_r^2 (logarithms)", o2[fi(ep, "log_E_B")],
-                log(emax) + 2 * log(er), 0, 1e-9 * fmax(1, fabs(log(emax) + 2 * log(er))), "%s",
-                a);
+                log(emax) + 2 * log(er), 0, 1e-9 * fmax(1, fabs(log(emax) + 2 * log(er))), "%s", a);
   }
   /* the marginal EP with gamma_b = 0: b = E_r t^2/2 exactly, so t_crit = (4 E_max)^(1/4) */
   eval_str(ep, "delta_r=1 alpha=0 gamma_b=0 E_max=1e-100", out);
@@ -297,11 +298,13 @@ static void test_ranges(void) {
           "%s: '%s'", refused[k].line, msg);
   }
   /* the existing messages are unchanged */
-  CHECK("negative t", strstr(point_msg("ep delta_r=0 alpha=0 gamma_b=1 t=-1"),
-                             "parameter 't' = -1 is negative; allowed: t >= 0") != NULL,
+  CHECK("negative t",
+        strstr(point_msg("ep delta_r=0 alpha=0 gamma_b=1 t=-1"),
+               "parameter 't' = -1 is negative; allowed: t >= 0") != NULL,
         "t=-1");
-  CHECK("zero E_max", strstr(point_msg("ep delta_r=0 alpha=0 gamma_b=1 E_max=0"),
-                             "parameter 'E_max' = 0 is not positive; allowed: E_max > 0") != NULL,
+  CHECK("zero E_max",
+        strstr(point_msg("ep delta_r=0 alpha=0 gamma_b=1 E_max=0"),
+               "parameter 'E_max' = 0 is not positive; allowed: E_max > 0") != NULL,
         "E_max=0");
   /* every model, every parameter: at its bounds accepted and evaluated without unexplained
    * NaN in growth_rate; just beyond refused, and a bad parameter in the kernel */
@@ -358,8 +361,8 @@ static void test_ep(void) {
       /* E_B at t = 1e4: a decayed transient (rates >= 0.25): the steady state */
       snprintf(a, sizeof a, "delta_r=%.17g alpha=%.17g gamma_b=%.17g t=1e4", dr, al, gb);
       eval_str(m, a, out);
-      CHECK_CLOSE("large alpha: E_B(1e4) = E_B_ss", out[fi(m, "E_B")], out[fi(m, "E_B_ss")],
-                  1e-12, 0, "%s", a);
+      CHECK_CLOSE("large alpha: E_B(1e4) = E_B_ss", out[fi(m, "E_B")], out[fi(m, "E_B_ss")], 1e-12,
+                  0, "%s", a);
     }
   /* growing points at t far beyond overflow: E_B = inf with the overflow bit, log_E_B finite and
    * equal to 2 (growth t + ln|D+|) (dominant mode, D+ = E_r/(2 w mu+)) */
@@ -399,8 +402,8 @@ static void test_ep(void) {
       double pref = 2 * log(ers[j]) + 3 * log(ets[k]);
       double pb = out[fi(m, "P_B")];
       if (pref > -700 && pref < 700)
-        close_or_flag("EP: P_B = E_r^2 t^3", m, out, "P_B", exp(pref), 1e-11, 0,
-                      QB_PT_T_UNRESOLVED, a);
+        close_or_flag("EP: P_B = E_r^2 t^3", m, out, "P_B", exp(pref), 1e-11, 0, QB_PT_T_UNRESOLVED,
+                      a);
       else if (pref <= -745)
         CHECK("EP: P_B below the range", isnan(pb) || fabs(pb) < 1e-300, "%s: %g", a, pb);
     }
@@ -454,8 +457,8 @@ static void test_shared(void) {
   snprintf(a, sizeof a, base, 0.1, 0.2, 0.4, 0.05, 0.01, 0.1, 50.0);
   eval_str(m, a, ref);
   double cs[] = {1e-200, 1e-100, 1e-20, 1e6, 1e50};
-  const char *inv[] = {"E_A_ss", "E_B_ss", "E_A", "E_B", "E_B_at_Delta_opt", "E_B_supopt",
-                       "E_single", "E_B_opt_coh", "G_B"};
+  const char *inv[] = {"E_A_ss",     "E_B_ss",   "E_A",         "E_B", "E_B_at_Delta_opt",
+                       "E_B_supopt", "E_single", "E_B_opt_coh", "G_B"};
   for (int k = 0; k < 5; k++) {
     double c = cs[k];
     if (0.4 * c > QB_RATE_MAX) continue;
@@ -464,12 +467,12 @@ static void test_shared(void) {
     for (size_t j = 0; j < sizeof inv / sizeof *inv; j++)
       CHECK_CLOSE("shared: scale invariance", out[fi(m, inv[j])], ref[fi(m, inv[j])], 1e-10, 0,
                   "%s at c = %g", inv[j], c);
-    CHECK_CLOSE("shared: Delta_opt scales", out[fi(m, "Delta_opt")] / c,
-                ref[fi(m, "Delta_opt")], 1e-10, 0, "c = %g", c);
+    CHECK_CLOSE("shared: Delta_opt scales", out[fi(m, "Delta_opt")] / c, ref[fi(m, "Delta_opt")],
+                1e-10, 0, "c = %g", c);
     CHECK_CLOSE("shared: growth_rate scales", out[fi(m, "growth_rate")] / c,
                 ref[fi(m, "growth_rate")], 1e-10, 0, "c = %g", c);
-    CHECK_CLOSE("shared: P_B scales", out[fi(m, "P_B")] / c, ref[fi(m, "P_B")], 1e-8, 0,
-                "c = %g", c);
+    CHECK_CLOSE("shared: P_B scales", out[fi(m, "P_B")] / c, ref[fi(m, "P_B")], 1e-8, 0, "c = %g",
+                c);
     CHECK("shared: scaled status unchanged", status(m, out) == status(m, ref), "c = %g: %u vs %u",
           c, status(m, out), status(m, ref));
   }
@@ -487,8 +490,8 @@ static void test_shared(void) {
     double pb = out[fi(m, "P_B")];
     CHECK("huge F, late t: P_B finite or flagged",
           isfinite(pb) || (status(m, out) & QB_PT_T_UNRESOLVED), "P_B %g", pb);
-    CHECK_CLOSE("huge F, late t: E_B = E_B_ss", out[fi(m, "E_B")], out[fi(m, "E_B_ss")], 1e-12,
-                0, "F=1e100");
+    CHECK_CLOSE("huge F, late t: E_B = E_B_ss", out[fi(m, "E_B")], out[fi(m, "E_B_ss")], 1e-12, 0,
+                "F=1e100");
   }
   /* a marginal point (no loss on the battery, no coupling through the reservoir): E_B grows
    * without bound; at t ~ 1/eps not resolvable */
@@ -501,8 +504,8 @@ static void test_shared(void) {
         status(m, out));
   /* kappa_b = 0 but coupled to the lossy charger: stable, at its steady state */
   eval_str(m, "Delta=0 kappa_a=1 kappa_b=0 J=1 Gamma=0 t=1e250", out);
-  CHECK_CLOSE("undamped battery coupled to a lossy charger: E_B(1e250) = E_B_ss",
-              out[fi(m, "E_B")], out[fi(m, "E_B_ss")], 1e-12, 0, "J=1");
+  CHECK_CLOSE("undamped battery coupled to a lossy charger: E_B(1e250) = E_B_ss", out[fi(m, "E_B")],
+              out[fi(m, "E_B_ss")], 1e-12, 0, "J=1");
 }
 
 /* ---- threemode ----------------------------------------------------------------------------- */
@@ -516,21 +519,22 @@ static void test_threemode(void) {
   snprintf(a, sizeof a, base, 0.1, 0.3, 0.01, 0.02, 5.0, 1.0, 0.01, 7.0);
   eval_str(m, a, ref);
   double cs[] = {1e-200, 1e-100, 1e-20, 1e5};
-  const char *inv[] = {"E_A_ss", "E_B_ss", "E_A", "E_B", "log_E_B", "gamma_a_red", "gamma_b_red",
-                       "delta_r_red", "realizable_margin", "E_B_ss_red", "E_B_red",
-                       "elimination_error_t"};
+  const char *inv[] = {"E_A_ss",      "E_B_ss",      "E_A",
+                       "E_B",         "log_E_B",     "gamma_a_red",
+                       "gamma_b_red", "delta_r_red", "realizable_margin",
+                       "E_B_ss_red",  "E_B_red",     "elimination_error_t"};
   for (int k = 0; k < 4; k++) {
     double c = cs[k];
     snprintf(a, sizeof a, base, 0.1 * c, 0.3 * c, 0.01 * c, 0.02 * c, 5 * c, 1 * c, 0.01 * c,
-           7 / c);
+             7 / c);
     eval_str(m, a, out);
     for (size_t j = 0; j < sizeof inv / sizeof *inv; j++)
       CHECK_CLOSE("threemode: scale invariance", out[fi(m, inv[j])], ref[fi(m, inv[j])], 1e-9,
                   1e-12, "%s at c = %g", inv[j], c);
     CHECK_CLOSE("threemode: growth_rate scales", out[fi(m, "growth_rate")] / c,
                 ref[fi(m, "growth_rate")], 1e-9, 0, "c = %g", c);
-    CHECK_CLOSE("threemode: time_unit scales", out[fi(m, "time_unit")] * c,
-                ref[fi(m, "time_unit")], 1e-12, 0, "c = %g", c);
+    CHECK_CLOSE("threemode: time_unit scales", out[fi(m, "time_unit")] * c, ref[fi(m, "time_unit")],
+                1e-12, 0, "c = %g", c);
   }
   /* a decoupled, nearly undamped battery mode (rate 1e-277) next to a real charger mode: the
    * growth rate is the battery's (the real form's double eigenvalue must not hide it) */
@@ -542,8 +546,7 @@ static void test_threemode(void) {
         fabs(out[fi(m, "growth_rate")]) < 1e-200, "growth %g", out[fi(m, "growth_rate")]);
   /* the realizability margin: exactly 0 without local losses and delta_c = 0, >= 0 otherwise,
    * and relatively accurate where gamma_a gamma_b -> 1 (closed form: kappa_c small) */
-  eval_str(m, "delta=0.3 kappa_a=0 kappa_b=0 kappa_c=0 Gamma=2 p_a=0.7 p_b=1.3 p_ca=0.9 t=1",
-           out);
+  eval_str(m, "delta=0.3 kappa_a=0 kappa_b=0 kappa_c=0 Gamma=2 p_a=0.7 p_b=1.3 p_ca=0.9 t=1", out);
   CHECK("margin exactly 0 without losses", out[fi(m, "realizable_margin")] == 0, "margin %.17g",
         out[fi(m, "realizable_margin")]);
   double kcs[] = {1e-3, 1e-6, 1e-9, 1e-12, 1e-15};

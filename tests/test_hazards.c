@@ -168,8 +168,8 @@ int main(int argc, char **argv) {
         if (isnan(out[k])) {
           nan_total++, per_field[k]++, any = 1;
           if (!(st & allow[k]) && unexplained++ < 5) {
-            printf("unexplained NaN in %s.%s (status %u) at point %ld:", m->name,
-                   m->fields[k].name, st, i);
+            printf("unexplained NaN in %s.%s (status %u) at point %ld:", m->name, m->fields[k].name,
+                   st, i);
             for (int j = 0; j < m->nparams; j++)
               if (!isnan(p[j])) printf(" %s=%.17g", m->params[j].name, p[j]);
             printf("\n");
@@ -196,8 +196,8 @@ int main(int argc, char **argv) {
         if (ok && k == fr) ok = (v == -1) == ((st & QB_PT_BAD_PARAM) != 0) && v >= -1 && v <= 6;
         if (ok && k == fre) ok = v == 0 || v == 1 || (v == -1 && (st & QB_PT_BAD_PARAM));
         if (!ok && bad_int++ < 5)
-          printf("int32 field %s.%s = %g (status %u) at point %ld\n", m->name, m->fields[k].name,
-                 v, st, i);
+          printf("int32 field %s.%s = %g (status %u) at point %ld\n", m->name, m->fields[k].name, v,
+                 st, i);
       }
       /* stability and regime agree with growth_rate */
       double g = out[fg];
@@ -263,8 +263,8 @@ int main(int argc, char **argv) {
            "of %ld evaluations (%ld flagged unresolved, all with decay rates below the drift's "
            "resolution; %ld wrong)\n",
            m->name, n, (double)(clock() - c0) / CLOCKS_PER_SEC, nan_points, nan_total, unexplained,
-           infs, bad_inf, bad_int, bad_regime, stable_pts, late_checked - late_unresolved - late_bad,
-           late_checked, late_unresolved, late_bad);
+           infs, bad_inf, bad_int, bad_regime, stable_pts,
+           late_checked - late_unresolved - late_bad, late_checked, late_unresolved, late_bad);
     for (int k = 0; k < m->nfields - 1; k++)
       if (per_field[k]) printf("    %-20s NaN at %ld points\n", m->fields[k].name, per_field[k]);
     for (int b = 0; b < 32; b++)

@@ -246,7 +246,8 @@ static void sys_init(ep_sys *S, double ga, double gb, double dr, double Er) {
     /* rounding of mu+- (terms of size |gb|, |dr|, |w -+ z|) relative to their size */
     double sp = fabs(gb) + fabs(dr) + mag(S->wmz), sm = fabs(gb) + fabs(dr) + mag(S->wpz);
     double amp = mag(S->mup), amm = mag(S->mum);
-    S->edet = DBL_EPSILON * (4.0 + (amp > 0 ? sp / amp : INFINITY) + (amm > 0 ? sm / amm : INFINITY));
+    S->edet =
+        DBL_EPSILON * (4.0 + (amp > 0 ? sp / amp : INFINITY) + (amm > 0 ? sm / amm : INFINITY));
   } else {
     S->mup = -S->s + S->w;
     S->mum = -S->s - S->w;
@@ -436,14 +437,14 @@ static void traj_expo(const ep_sys *S, double t, ep_traj *o) {
     o->la = o->lb = NAN;
     if (!normal_sq(o->b) || !normal_sq(o->a))
       set_logs(o, S->Er, (eR - g) / S->detM,
-             ((S->s - S->z) * eR + (S->z - S->s) * Ct - (S->z * S->z - S->s * S->z + 1.0) * St) /
-                 S->detM);
+               ((S->s - S->z) * eR + (S->z - S->s) * Ct - (S->z * S->z - S->s * S->z + 1.0) * St) /
+                   S->detM);
     o->eb = (DBL_EPSILON * eR + cabs(g) * dg) / nb + S->edet;
-    o->ea = (DBL_EPSILON * cabs(S->s - S->z) * eR +
-             (cabs(S->z - S->s) * cabs(Ct) + cabs(S->z * S->z - S->s * S->z + 1.0) * cabs(St)) *
-                 dg) /
-                na +
-            S->edet;
+    o->ea =
+        (DBL_EPSILON * cabs(S->s - S->z) * eR +
+         (cabs(S->z - S->s) * cabs(Ct) + cabs(S->z * S->z - S->s * S->z + 1.0) * cabs(St)) * dg) /
+            na +
+        S->edet;
   } else {
     double complex dd = t * (pp - pm) / (2.0 * h); /* (phi1(a+) - phi1(a-))/(2w), scaled */
     o->b = S->Er * t * dd;
@@ -453,8 +454,8 @@ static void traj_expo(const ep_sys *S, double t, ep_traj *o) {
     if (!normal_sq(o->b) || !normal_sq(o->a))
       set_logs(o, S->Er, t * dd, t * (0.5 * (pp + pm) - S->z * dd));
     o->eb = e / cabs(pp - pm) + 4 * DBL_EPSILON;
-    o->ea = e * (0.5 + cabs(S->z) * t / (2.0 * cabs(h))) / (cabs(o->a) / (S->Er * t)) +
-            4 * DBL_EPSILON;
+    o->ea =
+        e * (0.5 + cabs(S->z) * t / (2.0 * cabs(h))) / (cabs(o->a) / (S->Er * t)) + 4 * DBL_EPSILON;
   }
   o->edb = dg;
   /* b' below the double range with a certain decay (exponent + its rounding < -800): exact 0 */
@@ -523,12 +524,13 @@ static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
   const double aw2 = cabs(w2);
   o->db = S->Er * (Ep - Em) / w2;
   o->da = S->Er * (S->wmz * Ep + S->wpz * Em) / w2;
-  set_ldb(o, S->Er, (Ep - Em) / w2,
-          (expi(0.0, cimag(up)) - expi(-2.0 * creal(h), cimag(um))) / w2, creal(up) - R);
+  set_ldb(o, S->Er, (Ep - Em) / w2, (expi(0.0, cimag(up)) - expi(-2.0 * creal(h), cimag(um))) / w2,
+          creal(up) - R);
   o->edb = (cabs(Ep) * dp + cabs(Em) * dm) / cabs(Ep - Em) + 4 * DBL_EPSILON;
   /* b' below the double range: 0 is exact if the decay itself is certain (the real part of
    * mu+ t carries eps t (|gb| + |Re(w - z)|)) */
-  if (Ep == 0 && Em == 0 && creal(up) - R + 2 * DBL_EPSILON * t * (fabs(S->gb) + fabs(creal(S->wmz))) < -800)
+  if (Ep == 0 && Em == 0 &&
+      creal(up) - R + 2 * DBL_EPSILON * t * (fabs(S->gb) + fabs(creal(S->wmz))) < -800)
     o->edb = 0;
   /* form A: the eigen-expansion */
   double kA = INFINITY, eA = INFINITY;
@@ -545,13 +547,12 @@ static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
   double complex Pp = cabs(up) < 0.5 ? phi1_scaled(up, R) : (Ep - eR) / up;
   double complex Pm = cabs(um) < 0.5 ? phi1_scaled(um, R) : (Em - eR) / um;
   double kB = (cabs(Pp) + cabs(Pm)) / cabs(Pp - Pm);
-  double eB = (cabs(Pp) * (dp + 4 * DBL_EPSILON) + cabs(Pm) * (dm + 4 * DBL_EPSILON)) /
-              cabs(Pp - Pm);
+  double eB =
+      (cabs(Pp) * (dp + 4 * DBL_EPSILON) + cabs(Pm) * (dm + 4 * DBL_EPSILON)) / cabs(Pp - Pm);
   if (!(kB < kA)) {
     o->b = S->Er * bA;
     o->a = S->Er * aA;
-    if (!normal_sq(o->b) || !normal_sq(o->a))
-      set_logs(o, S->Er, bA, aA);
+    if (!normal_sq(o->b) || !normal_sq(o->a)) set_logs(o, S->Er, bA, aA);
     o->eb = eA;
     double T0 = cabs(S->zs) * eR / adet, Tp = mag(S->wmz) * cabs(Ep) / amp / aw2;
     double Tm = mag(S->wpz) * cabs(Em) / amm / aw2;
@@ -864,8 +865,8 @@ static void eval(const double *p, const bool *want, double *out) {
   resolve(p, &ga, &gb, &dr);
   double Er = p[P_E_R], Emax = p[P_E_MAX], t = p[P_T];
   if (!qb_model_params_valid(params, NPARAM, p) || !isfinite(ga) || !isfinite(gb) ||
-      !isfinite(dr) || !(Er > 0) || !isfinite(Er) || !(Emax > 0) || !isfinite(Emax) ||
-      !(t >= 0) || !isfinite(t)) {
+      !isfinite(dr) || !(Er > 0) || !isfinite(Er) || !(Emax > 0) || !isfinite(Emax) || !(t >= 0) ||
+      !isfinite(t)) {
     out[F_STATUS] = QB_PT_BAD_PARAM;
     return;
   }
@@ -937,7 +938,8 @@ static void eval(const double *p, const bool *want, double *out) {
     /* E_B(t_crit) must be resolvable at t_crit (marginal points, t ~ 1/eps): checked with the
      * transient's own estimate where a crude bound on the exponents' rounding does not settle
      * it at once */
-    double crude = 2 * DBL_EPSILON * (16.0 + tc * (4.0 + fabs(S.s) + fabs(gb) + fabs(dr) + 3.0 * aw));
+    double crude =
+        2 * DBL_EPSILON * (16.0 + tc * (4.0 + fabs(S.s) + fabs(gb) + fabs(dr) + 3.0 * aw));
     if (!isfinite(tc) && !isnan(tc)) {
       tc = NAN;
       status |= QB_PT_TCRIT_FAILED;

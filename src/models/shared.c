@@ -76,6 +76,7 @@ enum {
 #define QB_XSTR(x) QB_STR(x)
 #define QB_STR(x) #x
 #define RATE_RANGE "; |value| <= " QB_XSTR(QB_RATE_MAX)
+#define RATE_RANGE_NN "; value <= " QB_XSTR(QB_RATE_MAX)
 #define COUPLING_RANGE "; value <= " QB_XSTR(QB_COUPLING_MAX)
 #define DRIVE_RANGE "; " QB_XSTR(QB_AMP_MIN) " <= value <= " QB_XSTR(QB_AMP_MAX)
 
@@ -84,11 +85,11 @@ static const qb_param params[NPARAM] = {
                  "detuning omega - omega_L (coefficient of a^+a and b^+b in the rotating "
                  "frame)" RATE_RANGE,
                  QB_RATE_MAX, 0},
-    [P_J] = {"J", 0.0, QB_NONNEG, false, "1", "|J|: coherent charger-battery coupling" RATE_RANGE,
-             QB_RATE_MAX, 0},
+    [P_J] = {"J", 0.0, QB_NONNEG, false, "1",
+             "|J|: coherent charger-battery coupling" RATE_RANGE_NN, QB_RATE_MAX, 0},
     [P_PHI] = {"phi", 0.0, QB_ANY, false, "rad", "phase of J = |J| e^{i phi}", 0, 0},
-    [P_GAMMA] = {"Gamma", 0.0, QB_NONNEG, false, "1", "shared-reservoir rate (Lindblad)" RATE_RANGE,
-                 QB_RATE_MAX, 0},
+    [P_GAMMA] = {"Gamma", 0.0, QB_NONNEG, false, "1",
+                 "shared-reservoir rate (Lindblad)" RATE_RANGE_NN, QB_RATE_MAX, 0},
     [P_PA] = {"p_a", 1.0, QB_NONNEG, false, "1",
               "|p_a|: charger coupling in z = p_a a + p_b b" COUPLING_RANGE, QB_COUPLING_MAX, 0},
     [P_PA_PH] = {"p_a_phase", 0.0, QB_ANY, false, "rad", "phase of p_a", 0, 0},
@@ -96,9 +97,9 @@ static const qb_param params[NPARAM] = {
               QB_COUPLING_MAX, 0},
     [P_PB_PH] = {"p_b_phase", 0.0, QB_ANY, false, "rad", "phase of p_b", 0, 0},
     [P_KAPPA_A] = {"kappa_a", NAN, QB_NONNEG, false, "1",
-                   "local loss rate of the charger" RATE_RANGE, QB_RATE_MAX, 0},
+                   "local loss rate of the charger" RATE_RANGE_NN, QB_RATE_MAX, 0},
     [P_KAPPA_B] = {"kappa_b", NAN, QB_NONNEG, false, "1",
-                   "local loss rate of the battery" RATE_RANGE, QB_RATE_MAX, 0},
+                   "local loss rate of the battery" RATE_RANGE_NN, QB_RATE_MAX, 0},
     [P_F] = {"F", 0.1, QB_POSITIVE, false, "1", "drive amplitude on the charger" DRIVE_RANGE,
              QB_AMP_MAX, QB_AMP_MIN},
     [P_T] = {"t", 0.0, QB_NONNEG, false, "1",
@@ -331,7 +332,8 @@ static void eval(const double *p, const bool *want, double *out) {
   int stable = steady_x(&q, F, &ea, &eb, xss, ess_err);
   if (stable) {
     double nx = norm_amp(xss, 2);
-    int oka = energy_ok(cabs(xss[0]), ess_err[0], nx), okb = energy_ok(cabs(xss[1]), ess_err[1], nx);
+    int oka = energy_ok(cabs(xss[0]), ess_err[0], nx),
+        okb = energy_ok(cabs(xss[1]), ess_err[1], nx);
     if (oka) out[F_EA_SS] = ea;
     if (okb) out[F_EB_SS] = eb;
     if (oka && okb) out[F_XI_SS] = ea + eb;
@@ -343,15 +345,16 @@ static void eval(const double *p, const bool *want, double *out) {
   if (WANT(F_EA) || WANT(F_EB) || WANT(F_PB)) {
     double complex x[2], dx[2];
     double ex[2], edx[2], ldx;
-    if (qb_linear_transient(2, M, f, t, ldexp(out[F_GROWTH], -k), stable ? xss : NULL, ess_err,
-                            x, dx, &ldx, ex, edx) == QB_OK) {
+    if (qb_linear_transient(2, M, f, t, ldexp(out[F_GROWTH], -k), stable ? xss : NULL, ess_err, x,
+                            dx, &ldx, ex, edx) == QB_OK) {
       /* P_B = 2 Re(b* b') e^{ldx}, checked in the scale of dx (ldx: x' below the double range) */
       double nx = norm_amp(x, 2), ndx = norm_amp(dx, 2);
       double ax0 = cabs(x[0]), ax1 = cabs(x[1]), adx1 = cabs(dx[1]);
       double pb_err = 2.0 * (ex[1] * adx1 + ax1 * edx[1]);
       double pb_scale = 2.0 * ax1 * adx1, pb_all = 2.0 * nx * ndx;
       int ok0 = energy_ok(ax0, ex[0], nx), ok1 = energy_ok(ax1, ex[1], nx);
-      int okp = isfinite(pb_err) && isfinite(pb_all) && pb_err <= EST_MAX * (pb_scale + pb_all) + DBL_MIN;
+      int okp =
+          isfinite(pb_err) && isfinite(pb_all) && pb_err <= EST_MAX * (pb_scale + pb_all) + DBL_MIN;
       if (ok0) out[F_EA] = sq(x[0]);
       if (ok1) out[F_EB] = sq(x[1]);
       /* x' and so P_B scale with the rates (2^k) and P_B with the drive squared (2^(2 dk)) */
@@ -425,9 +428,10 @@ static void eval(const double *p, const bool *want, double *out) {
     if (isnan(out[fj]) && !ill[fj]) status |= QB_PT_NO_OPTIMUM;
   }
   if (dk != 0) {
-    static const int en[] = {F_EA_SS,  F_EB_SS,  F_XI_SS,  F_EA,       F_EB,
-                             F_EB_AT_DOPT, F_EA_SUP, F_EB_SUP, F_XI_SUP, F_E_SINGLE, F_EB_OPT_COH,
-                             F_DE_COH, F_DE_DISS, F_G_B}; /* (P_B is scaled where it is formed) */
+    static const int
+        en[] = {F_EA_SS,      F_EB_SS,  F_XI_SS,   F_EA,     F_EB,
+                F_EB_AT_DOPT, F_EA_SUP, F_EB_SUP,  F_XI_SUP, F_E_SINGLE,
+                F_EB_OPT_COH, F_DE_COH, F_DE_DISS, F_G_B}; /* (P_B is scaled where it is formed) */
     for (size_t j = 0; j < sizeof en / sizeof *en; j++)
       out[en[j]] = ldexp(out[en[j]], 2 * dk);
   }

@@ -71,11 +71,12 @@ enum {
 
 /* stable where growth < -TOL_GROWTH * (largest |M_ij|) */
 #define TOL_GROWTH 1e-12
-#define EST_MAX 1e-8 /* largest estimated relative error of a reported energy ... */
+#define EST_MAX 1e-8  /* largest estimated relative error of a reported energy ... */
 #define ABS_MAX 1e-12 /* ... plus this fraction of the total energy */
 #define QB_XSTR(x) QB_STR(x)
 #define QB_STR(x) #x
 #define RATE_RANGE "; |value| <= " QB_XSTR(QB_RATE_MAX)
+#define RATE_RANGE_NN "; value <= " QB_XSTR(QB_RATE_MAX)
 #define COUPLING_RANGE "; value <= " QB_XSTR(QB_COUPLING_MAX)
 #define DRIVE_RANGE "; " QB_XSTR(QB_AMP_MIN) " <= value <= " QB_XSTR(QB_AMP_MAX)
 
@@ -85,13 +86,13 @@ static const qb_param params[NPARAM] = {
     [P_DELTA_C] = {"delta_c", 0.0, QB_ANY, false, "1",
                    "detuning of the auxiliary mode c" RATE_RANGE, QB_RATE_MAX, 0},
     [P_KAPPA_A] = {"kappa_a", NAN, QB_NONNEG, false, "1",
-                   "local loss rate of a (Lindblad)" RATE_RANGE, QB_RATE_MAX, 0},
+                   "local loss rate of a (Lindblad)" RATE_RANGE_NN, QB_RATE_MAX, 0},
     [P_KAPPA_B] = {"kappa_b", NAN, QB_NONNEG, false, "1",
-                   "local loss rate of b (Lindblad)" RATE_RANGE, QB_RATE_MAX, 0},
+                   "local loss rate of b (Lindblad)" RATE_RANGE_NN, QB_RATE_MAX, 0},
     [P_KAPPA_C] = {"kappa_c", NAN, QB_NONNEG, false, "1",
-                   "local loss rate of c (Lindblad)" RATE_RANGE, QB_RATE_MAX, 0},
+                   "local loss rate of c (Lindblad)" RATE_RANGE_NN, QB_RATE_MAX, 0},
     [P_GAMMA] = {"Gamma", NAN, QB_NONNEG, false, "1",
-                 "shared-reservoir rate (Lindblad)" RATE_RANGE, QB_RATE_MAX, 0},
+                 "shared-reservoir rate (Lindblad)" RATE_RANGE_NN, QB_RATE_MAX, 0},
     [P_PA] = {"p_a", 1.0, QB_NONNEG, false, "1",
               "|p_a|: coupling of a in z_a = p_a a + p_ca c" COUPLING_RANGE, QB_COUPLING_MAX, 0},
     [P_PA_PH] = {"p_a_phase", 0.0, QB_ANY, false, "rad", "phase of p_a", 0, 0},
@@ -401,8 +402,8 @@ static void eval(const double *p, const bool *want, double *out) {
   if (need_t) {
     double complex x[3], dx[3];
     double ex[3], edx[3], ldx;
-    if (qb_linear_transient(3, M, f, t, g0, stable ? xs : NULL, es, x, dx, &ldx, ex,
-                            edx) == QB_OK) {
+    if (qb_linear_transient(3, M, f, t, g0, stable ? xs : NULL, es, x, dx, &ldx, ex, edx) ==
+        QB_OK) {
       double nx = norm_amp(x, 3);
       int oka = energy_ok(cabs(x[0]), ex[0], nx), okb = energy_ok(cabs(x[1]), ex[1], nx);
       /* b unreachable from the drive (M_ba = 0 always; M_bc or M_ca = 0): x_b = 0 exactly */
