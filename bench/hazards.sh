@@ -36,7 +36,7 @@ cat >"$script" <<'PY'
 (mpmath: eigenvalues, LU, augmented matrix exponential at 50 + log10(|M| t) digits).
 Every reported (non-NaN) field must meet its stated tolerance; NaN must carry a status bit (the
 hazards test checks that).  Usage: accuracy.py QBMAP MODEL N SEED"""
-import math, random, subprocess, sys
+import math, random, re, subprocess, sys
 import mpmath as mp
 
 QBMAP, MODEL, N, SEED = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -88,9 +88,9 @@ def point(p):
     r = subprocess.run(args, capture_output=True, text=True)
     out = {}
     for ln in r.stdout.splitlines():
-        if ' = ' in ln:
-            k, v = ln.split(' = ')
-            out[k.strip()] = float(v)
+        mt = re.match(r'^(\w+) = (\S+)$', ln)
+        if mt:
+            out[mt.group(1)] = float(mt.group(2))
     return out
 
 def cx(m, ph): return mp.mpf(m) * mp.expj(mp.mpf(ph))
