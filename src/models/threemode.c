@@ -267,7 +267,7 @@ static double log_eb_unit(const double complex *M, const double *Mt, double t, d
   double es[3], ex[3], edx[3], ldx;
   bool st = stable && qb_linear_solve_est(3, M, Mt, mf, xs, es) == QB_OK;
   if (qb_linear_transient(3, M, fu, t, g, st ? xs : NULL, es, x, dx, &ldx, ex, edx) != QB_OK ||
-      !(ex[1] <= 1e-8 * cabs(x[1])))
+      !isfinite(cabs(x[1])) || !(cabs(x[1]) > 0) || !(ex[1] <= 1e-8 * cabs(x[1])))
     return NAN;
   return 2.0 * (log(E) + log(cabs(x[1])));
 }
