@@ -301,6 +301,13 @@ qb_err qb_linear_transient(int n, const double complex *M, const double complex 
                            double g, const double complex *xss, const double *exss,
                            double complex *x, double complex *dx, double *ldx, double *ex,
                            double *edx) {
+  return qb_linear_transient_form(n, M, f, t, g, xss, exss, x, dx, ldx, ex, edx, 0);
+}
+
+qb_err qb_linear_transient_form(int n, const double complex *M, const double complex *f, double t,
+                                double g, const double complex *xss, const double *exss,
+                                double complex *x, double complex *dx, double *ldx, double *ex,
+                                double *edx, int form) {
   if (n < 1 || n > QB_LINEAR_NMAX) return QB_EINTERNAL;
   const double nf = maxabs(n, f);
   *ldx = 0;
@@ -356,14 +363,15 @@ qb_err qb_linear_transient(int n, const double complex *M, const double complex 
     ex[i] = ra * na;
     edx[i] = ra * nda;
   }
-  if (!xss || !(g < 0) || ra <= AUG_KEEP) return QB_OK;
+  if (form == 1) return QB_OK;
+  if (!xss || !(g < 0) || (ra <= AUG_KEEP && form == 0)) return form == 2 ? QB_EINTERNAL : QB_OK;
 
   /* x = x_ss - e^{Mt} x_ss.  e^{Mt} never grows (passive) and decays like e^{gt}: once it is
    * below the double range it is 0 (qb_linear_expm stops there), and x = x_ss exactly. */
   err = tau <= EXPM_DIRECT ? expm_plain(n, M, t, E) : qb_linear_expm(n, M, NULL, t, E, NULL);
   const double nE = maxabs(n * n, E), nss = maxabs(n, xss);
-  if (err || !isfinite(nE)) return QB_OK; /* keep the augmented form */
-  const double ed = ra * n * nE;          /* normwise error of e^{Mt} */
+  if (err || !isfinite(nE)) return form == 2 ? QB_EINTERNAL : QB_OK; /* keep the augmented form */
+  const double ed = ra * n * nE;                                     /* normwise error of e^{Mt} */
   double worst_a = 0, worst_d = 0;
   double complex xd[QB_LINEAR_NMAX], dxd[QB_LINEAR_NMAX];
   double exd[QB_LINEAR_NMAX], edxd[QB_LINEAR_NMAX];
@@ -377,15 +385,16 @@ qb_err qb_linear_transient(int n, const double complex *M, const double complex 
     dxd[i] = w;
     exd[i] = exss[i] + ed * nss + 2 * n * DBL_EPSILON * cabs(xd[i]);
     edxd[i] = ed * nf + 2 * n * DBL_EPSILON * cabs(w);
-    if (!isfinite(exd[i]) || !isfinite(creal(xd[i])) || !isfinite(cimag(xd[i]))) return QB_OK;
+    if (!isfinite(exd[i]) || !isfinite(creal(xd[i])) || !isfinite(cimag(xd[i])))
+      return form == 2 ? QB_EINTERNAL : QB_OK;
     worst_a = fmax(worst_a, ex[i]);
     worst_d = fmax(worst_d, exd[i]);
   }
-  if (!(worst_d < worst_a)) return QB_OK;
+  if (!(worst_d < worst_a) && form == 0) return QB_OK;
   /* x' = e^{gt} e^{(M - g)t} f, the shifted exponential of norm ~1, where e^{Mt} f may be below
    * the double range while x'-weighted quantities (P_B with a large drive) are not */
   double ls = 0;
-  if (g * t > -1400 && g * t < -600) {
+  if (g * t > -2400 && g * t < -600) { /* e^{gt} |f|^2 ~ e^{gt} 1e600 may be in range */
     double complex Ms[QB_LINEAR_NMAX * QB_LINEAR_NMAX], Es[QB_LINEAR_NMAX * QB_LINEAR_NMAX];
     for (int i = 0; i < n * n; i++)
       Ms[i] = M[i] - (i % (n + 1) == 0 ? g : 0);
@@ -408,7 +417,7 @@ qb_err qb_linear_transient(int n, const double complex *M, const double complex 
     worst_da = fmax(worst_da, edx[i]);
     worst_dd = fmax(worst_dd, edxd[i] * exp(ls));
   }
-  const int use_dd = worst_dd < worst_da || ls != 0;
+  const int use_dd = worst_dd < worst_da || ls != 0 || form == 2;
   for (int i = 0; i < n; i++) {
     x[i] = xd[i];
     ex[i] = exd[i];

@@ -61,4 +61,12 @@ qb_err qb_linear_transient(int n, const double complex *M, const double complex 
                            double complex *x, double complex *dx, double *ldx, double *ex,
                            double *edx);
 
+/* The same in a given form: 0 the better estimated one (qb_linear_transient), 1 the augmented
+ * exponential, 2 the steady-state form (QB_EINTERNAL where it is not available): two
+ * independent computations, for cross-checks where the estimates are only normwise. */
+qb_err qb_linear_transient_form(int n, const double complex *M, const double complex *f, double t,
+                                double g, const double complex *xss, const double *exss,
+                                double complex *x, double complex *dx, double *ldx, double *ex,
+                                double *edx, int form);
+
 #endif

@@ -23,10 +23,18 @@ typedef enum { QB_ANY = 0, QB_NONNEG = 1, QB_POSITIVE = 2 } qb_range;
 
 /* Verified ranges.  Every parameter value must be finite, satisfy its qb_range and lie inside
  * its magnitude window: |v| <= max (max > 0) and, for QB_POSITIVE parameters, v >= min (min > 0).
- * The windows are where the kernels were verified against 60-digit references
- * (bench/hazards.sh): inside them every field is correct to its stated tolerance or NaN with a
- * status bit saying why.  The same check runs for config values, `qbmap point` arguments and
- * (as QB_PT_BAD_PARAM) inside every kernel.  Shared by all models: */
+ * The windows are where the kernels were verified (bench/hazards.sh: random points over the
+ * whole window, magnitudes log-uniform down to 1e-300 and exactly at the bounds, against
+ * 50-digit references, and tests/test_hazards.c, tests/test_extremes.c): inside them every
+ * field is correct to its stated tolerance or NaN with a status bit saying why.  What limits
+ * them: ep's closed forms square |alpha + i delta_r| (w^2 = 1 + z^2) and the exponents
+ * growth * t must stay far below 1e308 (3e12 * 1e250); shared/threemode are evaluated scale
+ * free, their bounds keep the drift entries Gamma |p|^2 (<= 1e12) and the discriminants (~|M|^6)
+ * in range; E_max E_r^2 must stay in range for t_crit.  Accuracy does not degrade towards the
+ * bounds: where a quantity is not resolvable (phases of order 1/eps at huge t, stiff or
+ * near-singular drifts) the status bits QB_PT_T_UNRESOLVED / QB_PT_ILL_CONDITIONED say so.
+ * The same check runs for config values, `qbmap point` arguments and (as QB_PT_BAD_PARAM)
+ * inside every kernel: */
 #define QB_RATE_MAX 1e6     /* rates, detunings, couplings J: |v| <= 1e6 */
 #define QB_EP_RATE_MAX 1e12 /* model ep (dimensionless, in Gamma_eff): |v| <= 1e12 */
 #define QB_COUPLING_MAX 1e3 /* dimensionless reservoir couplings p_*: |p| <= 1e3 */

@@ -50,7 +50,9 @@ int qb_err_exit_code(qb_err e);
     "an energy or power exceeds the double range (E_A, E_B or P_B at this t, or a steady-state "   \
     "or optimum energy): it is inf, quantities derived from infinite energies (differences, "      \
     "ratios) are NaN; log_E_B is finite")                                                          \
-  X(QB_PT_BAD_PARAM, 6, "a parameter is not finite or out of range: all fields are NaN")           \
+  X(QB_PT_BAD_PARAM, 6,                                                                            \
+    "a parameter is not finite or outside its verified range (qbmap models): all fields are NaN, " \
+    "int32 codes -1")                                                                              \
   X(QB_PT_NO_REDUCTION, 7,                                                                         \
     "no reduced model: the a-b coupling through c vanishes (Gamma, a coupling or K_c is 0): "      \
     "reduced fields are NaN")                                                                      \

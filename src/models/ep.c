@@ -159,8 +159,8 @@ typedef struct {
   /* eigenvalues of M (mup = -s + w, mum = -s - w), the factors wmz = w - z, wpz = w + z (product
    * 1) and zs = z - s = -gb + i dr, all free of cancellation; ext: use them throughout */
   double complex mup, mum, wmz, wpz, zs;
-  double complex mup_acc, mum_acc, det_acc; /* the cancellation-free forms, always available */
-  int ext;
+  double complex mup_acc, mum_acc, det_acc; /* the cancellation-free forms (where acc) */
+  int ext, acc;
   double tol;  /* marginal tolerance of the growth rate */
   double edet; /* estimated relative error of det M */
 } ep_sys;
@@ -205,6 +205,24 @@ static double complex sqrt_principal(double complex z, double r) {
   return CMPLX(fabs(y) / (2.0 * v), copysign(v, y));
 }
 
+/* The cancellation-free eigenvalues: the larger of w +- z has no cancellation
+ * (|w+z|^2 + |w-z|^2 = 2(|w|^2 + |z|^2)) and (w - z)(w + z) = w^2 - z^2 = 1 gives the other.
+ * Computed in sys_init where the parameters are large, else on demand (traj_expo_acc). */
+static void sys_acc(ep_sys *S) {
+  double complex e1 = S->w + S->z, e2 = S->w - S->z;
+  if (mag(e1) >= mag(e2)) {
+    S->wpz = e1;
+    S->wmz = 1.0 / e1;
+  } else {
+    S->wmz = e2;
+    S->wpz = 1.0 / e2;
+  }
+  S->mup_acc = S->zs + S->wmz;
+  S->mum_acc = S->zs - S->wpz;
+  S->det_acc = S->mup_acc * S->mum_acc;
+  S->acc = 1;
+}
+
 static void sys_init(ep_sys *S, double ga, double gb, double dr, double Er) {
   S->s = 0.5 * (ga + gb);
   S->alpha = 0.5 * (ga - gb);
@@ -221,22 +239,11 @@ static void sys_init(ep_sys *S, double ga, double gb, double dr, double Er) {
   S->adet = mag(S->detM);
   S->growth = -S->s + creal(S->w);
   S->tol = TOL_GROWTH * (1.0 + fabs(S->s) + S->aw);
-  /* the larger of w +- z has no cancellation (|w+z|^2 + |w-z|^2 = 2(|w|^2 + |z|^2)) and
-   * (w - z)(w + z) = w^2 - z^2 = 1 gives the other */
-  double complex e1 = S->w + S->z, e2 = S->w - S->z;
-  if (mag(e1) >= mag(e2)) {
-    S->wpz = e1;
-    S->wmz = 1.0 / e1;
-  } else {
-    S->wmz = e2;
-    S->wpz = 1.0 / e2;
-  }
   S->zs = CMPLX(-gb, dr);
-  S->mup_acc = S->zs + S->wmz;
-  S->mum_acc = S->zs - S->wpz;
-  S->det_acc = S->mup_acc * S->mum_acc;
   S->ext = fabs(S->s) > 64 || S->aw > 64;
+  S->acc = 0;
   if (S->ext) {
+    sys_acc(S);
     S->mup = S->mup_acc;
     S->mum = S->mum_acc;
     S->growth = creal(S->mup);
@@ -395,21 +402,21 @@ static void traj_expo(const ep_sys *S, double t, ep_traj *o) {
   double complex h = S->w * t;
   double R = fmax(0.0, c + creal(h));
   double complex Ct, St; /* e^{c-R} cosh h,  e^{c-R} sinh(h)/w */
-  double complex su;     /* St = e^{lsc} su, for b' below the double range */
-  double lsc;
   if (creal(h) <= 350.0) {
     double e = exp(c - R);
     Ct = e * ccosh(h);
     St = e * t * sinhc(h);
-    su = t * sinhc(h);
-    lsc = c - R;
   } else { /* e^{-2h} is below 1e-304 of e^{h}: cosh = sinh = e^h/2 to the last bit */
     Ct = 0.5 * cexp(c + h - R);
     St = Ct * t / h;
-    su = 0.5 * expi(0.0, cimag(h)) * t / h;
-    lsc = c + creal(h) - R;
   }
-  set_ldb(o, S->Er, St, su, lsc);
+  o->ldb = NAN;
+  if (sq(S->Er * St) < 0x1p-1000) { /* b' below the double range: St = e^{lsc} su */
+    if (creal(h) <= 350.0)
+      set_ldb(o, S->Er, St, t * sinhc(h), c - R);
+    else
+      set_ldb(o, S->Er, St, 0.5 * expi(0.0, cimag(h)) * t / h, c + creal(h) - R);
+  }
   double eR = exp(-R);
   o->R = R;
   o->db = S->Er * St;
@@ -427,38 +434,38 @@ static void traj_expo(const ep_sys *S, double t, ep_traj *o) {
     kB = (cabs(pp) + cabs(pm)) / cabs(pp - pm);
   }
   /* relative rounding of the exponentials: their exponents c, h carry eps (|c| + |h|) */
-  double dg = DBL_EPSILON * (8.0 + fabs(c) + 2.0 * cabs(h));
+  double dg = DBL_EPSILON * (8.0 + fabs(c) + 2.0 * mag(h));
   if (!(kB < kA)) {
     o->b = S->Er * (eR - g) / S->detM;
     o->a = S->Er *
            ((S->s - S->z) * eR + (S->z - S->s) * Ct - (S->z * S->z - S->s * S->z + 1.0) * St) /
            S->detM;
-    double nb = cabs(eR - g), na = cabs(o->a) / S->Er * S->adet;
+    double nb = mag(eR - g), na = mag(o->a) / S->Er * S->adet;
     o->la = o->lb = NAN;
-    set_logs(o, S->Er, (eR - g) / S->detM,
-             ((S->s - S->z) * eR + (S->z - S->s) * Ct - (S->z * S->z - S->s * S->z + 1.0) * St) /
-                 S->detM);
-    o->eb = (DBL_EPSILON * eR + cabs(g) * dg) / nb + S->edet;
-    o->ea =
-        (DBL_EPSILON * cabs(S->s - S->z) * eR +
-         (cabs(S->z - S->s) * cabs(Ct) + cabs(S->z * S->z - S->s * S->z + 1.0) * cabs(St)) * dg) /
-            na +
-        S->edet;
+    if (!normal_sq(o->b) || !normal_sq(o->a))
+      set_logs(o, S->Er, (eR - g) / S->detM,
+               ((S->s - S->z) * eR + (S->z - S->s) * Ct - (S->z * S->z - S->s * S->z + 1.0) * St) /
+                   S->detM);
+    o->eb = (DBL_EPSILON * eR + mag(g) * dg) / nb + S->edet;
+    o->ea = (DBL_EPSILON * mag(S->s - S->z) * eR +
+             (mag(S->z - S->s) * mag(Ct) + mag(S->z * S->z - S->s * S->z + 1.0) * mag(St)) * dg) /
+                na +
+            S->edet;
   } else {
     double complex dd = t * (pp - pm) / (2.0 * h); /* (phi1(a+) - phi1(a-))/(2w), scaled */
     o->b = S->Er * t * dd;
     o->a = S->Er * t * (0.5 * (pp + pm) - S->z * dd);
-    double e = (cabs(pp) + cabs(pm)) * dg;
+    double e = (mag(pp) + mag(pm)) * dg;
     o->la = o->lb = NAN;
-    set_logs(o, S->Er, t * dd, t * (0.5 * (pp + pm) - S->z * dd));
-    o->eb = e / cabs(pp - pm) + 4 * DBL_EPSILON;
+    if (!normal_sq(o->b) || !normal_sq(o->a))
+      set_logs(o, S->Er, t * dd, t * (0.5 * (pp + pm) - S->z * dd));
+    o->eb = e / mag(pp - pm) + 4 * DBL_EPSILON;
     o->ea =
-        e * (0.5 + cabs(S->z) * t / (2.0 * cabs(h))) / (cabs(o->a) / (S->Er * t)) + 4 * DBL_EPSILON;
+        e * (0.5 + mag(S->z) * t / (2.0 * mag(h))) / (mag(o->a) / (S->Er * t)) + 4 * DBL_EPSILON;
   }
   o->edb = dg;
   /* b' below the double range with a certain decay (exponent + its rounding < -800): exact 0 */
-  if (St == 0 && c + creal(h) - R + DBL_EPSILON * (8.0 + fabs(c) + 2.0 * cabs(h)) < -800)
-    o->edb = 0;
+  if (St == 0 && c + creal(h) - R + DBL_EPSILON * (8.0 + fabs(c) + 2.0 * mag(h)) < -800) o->edb = 0;
   o->lpb = NAN;
 }
 
@@ -470,7 +477,7 @@ static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
   const double complex mup = S->mup_acc, mum = S->mum_acc, w = S->w, det = S->det_acc;
   const double complex up = mup * t, um = mum * t, h = w * t;
   const double R = fmax(0.0, creal(up));
-  const double eR = exp(-R), adet = mag(det), ah = cabs(h);
+  const double eR = exp(-R), adet = mag(det), ah = mag(h);
   double complex Ep, Em; /* e^{up - R}, e^{um - R} */
   if (R > 0) {           /* Re up - R = 0, Re um - R = -2 Re h exactly */
     Ep = expi(0.0, cimag(up));
@@ -494,13 +501,15 @@ static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
     double e = R > 0 ? exp(-creal(h)) : exp(c);
     double complex Ct = e * ccosh(h), St = e * t * sinhc(h);
     double complex g = Ct + S->s * St, zz = S->z * S->zs + 1.0; /* z^2 - s z + 1 */
-    set_ldb(o, S->Er, St, t * sinhc(h), R > 0 ? -creal(h) : c);
+    o->ldb = NAN;
+    if (sq(S->Er * St) < 0x1p-1000) set_ldb(o, S->Er, St, t * sinhc(h), R > 0 ? -creal(h) : c);
     o->db = S->Er * St;
     o->da = S->Er * (Ct - S->z * St);
     o->b = S->Er * (eR - g) / det;
     o->a = S->Er * (-S->zs * eR + S->zs * Ct - zz * St) / det;
-    set_logs(o, S->Er, (eR - g) / det, (-S->zs * eR + S->zs * Ct - zz * St) / det);
-    if (!(sq(det) >= 0x1p-1000 && isfinite(o->lb + o->la + 0.0 * o->R))) {
+    if (!normal_sq(o->b) || !normal_sq(o->a))
+      set_logs(o, S->Er, (eR - g) / det, (-S->zs * eR + S->zs * Ct - zz * St) / det);
+    if (!(sq(det) >= 0x1p-1000) && (!normal_sq(o->b) || !normal_sq(o->a))) {
       /* det M below the double range (near an EP with s ~ 0): the same with ln|det M| */
       double ld = logsq(S->mup_acc) + logsq(S->mum_acc), lE = 2.0 * o->R + 2.0 * log(S->Er);
       if (!normal_sq(o->b)) o->lb = lE + logsq(eR - g) - ld;
@@ -508,9 +517,9 @@ static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
     }
     double dg = DBL_EPSILON * (8.0 + fabs(c) + 2.0 * ah);
     double edet = DBL_EPSILON * 4.0 + rp + rm;
-    o->eb = (DBL_EPSILON * eR + cabs(g) * dg) / cabs(eR - g) + edet;
-    o->ea = (DBL_EPSILON * cabs(S->zs) * eR + (cabs(S->zs * Ct) + cabs(zz * St)) * dg) /
-                (cabs(o->a) / S->Er * adet) +
+    o->eb = (DBL_EPSILON * eR + mag(g) * dg) / mag(eR - g) + edet;
+    o->ea = (DBL_EPSILON * mag(S->zs) * eR + (mag(S->zs * Ct) + mag(zz * St)) * dg) /
+                (mag(o->a) / S->Er * adet) +
             edet;
     o->edb = dg;
     if (St == 0 && (R > 0 ? -creal(h) : c) + DBL_EPSILON * (8.0 + fabs(c) + 2.0 * ah) < -800)
@@ -518,12 +527,14 @@ static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
     return;
   }
   const double complex w2 = 2.0 * w;
-  const double aw2 = cabs(w2);
+  const double aw2 = mag(w2);
   o->db = S->Er * (Ep - Em) / w2;
   o->da = S->Er * (S->wmz * Ep + S->wpz * Em) / w2;
-  set_ldb(o, S->Er, (Ep - Em) / w2, (expi(0.0, cimag(up)) - expi(-2.0 * creal(h), cimag(um))) / w2,
-          creal(up) - R);
-  o->edb = (cabs(Ep) * dp + cabs(Em) * dm) / cabs(Ep - Em) + 4 * DBL_EPSILON;
+  o->ldb = NAN;
+  if (sq(o->db) < 0x1p-1000)
+    set_ldb(o, S->Er, (Ep - Em) / w2,
+            (expi(0.0, cimag(up)) - expi(-2.0 * creal(h), cimag(um))) / w2, creal(up) - R);
+  o->edb = (mag(Ep) * dp + mag(Em) * dm) / mag(Ep - Em) + 4 * DBL_EPSILON;
   /* b' below the double range: 0 is exact if the decay itself is certain (the real part of
    * mu+ t carries eps t (|gb| + |Re(w - z)|)) */
   if (Ep == 0 && Em == 0 &&
@@ -536,7 +547,7 @@ static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
     double complex tp = Ep / mup, tm = Em / mum, t0 = eR / det;
     bA = t0 + (tp - tm) / w2;
     aA = -S->zs * t0 + (S->wmz * tp + S->wpz * tm) / w2;
-    double T0 = cabs(t0), Tp = cabs(tp) / aw2, Tm = cabs(tm) / aw2, nb = cabs(bA);
+    double T0 = mag(t0), Tp = mag(tp) / aw2, Tm = mag(tm) / aw2, nb = mag(bA);
     kA = (T0 + Tp + Tm) / nb;
     eA = (T0 * (4 * DBL_EPSILON + rp + rm) + Tp * (dp + rp) + Tm * (dm + rm)) / nb;
   }
@@ -544,24 +555,24 @@ static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
   double complex Pp = cabs(up) < 0.5 ? phi1_scaled(up, R) : (Ep - eR) / up;
   double complex Pm = cabs(um) < 0.5 ? phi1_scaled(um, R) : (Em - eR) / um;
   double kB = (cabs(Pp) + cabs(Pm)) / cabs(Pp - Pm);
-  double eB =
-      (cabs(Pp) * (dp + 4 * DBL_EPSILON) + cabs(Pm) * (dm + 4 * DBL_EPSILON)) / cabs(Pp - Pm);
+  double eB = (mag(Pp) * (dp + 4 * DBL_EPSILON) + mag(Pm) * (dm + 4 * DBL_EPSILON)) / mag(Pp - Pm);
   if (!(kB < kA)) {
     o->b = S->Er * bA;
     o->a = S->Er * aA;
-    set_logs(o, S->Er, bA, aA);
+    if (!normal_sq(o->b) || !normal_sq(o->a)) set_logs(o, S->Er, bA, aA);
     o->eb = eA;
-    double T0 = cabs(S->zs) * eR / adet, Tp = mag(S->wmz) * cabs(Ep) / amp / aw2;
-    double Tm = mag(S->wpz) * cabs(Em) / amm / aw2;
-    o->ea = (T0 * (4 * DBL_EPSILON + rp + rm) + Tp * (dp + rp) + Tm * (dm + rm)) / cabs(aA);
+    double T0 = mag(S->zs) * eR / adet, Tp = mag(S->wmz) * mag(Ep) / amp / aw2;
+    double Tm = mag(S->wpz) * mag(Em) / amm / aw2;
+    o->ea = (T0 * (4 * DBL_EPSILON + rp + rm) + Tp * (dp + rp) + Tm * (dm + rm)) / mag(aA);
   } else {
     o->b = S->Er * (t * (Pp - Pm) / w2);
     o->a = S->Er * (t * (S->wmz * Pp + S->wpz * Pm) / w2);
-    set_logs(o, S->Er, t * (Pp - Pm) / w2, t * (S->wmz * Pp + S->wpz * Pm) / w2);
+    if (!normal_sq(o->b) || !normal_sq(o->a))
+      set_logs(o, S->Er, t * (Pp - Pm) / w2, t * (S->wmz * Pp + S->wpz * Pm) / w2);
     o->eb = eB;
-    o->ea = (mag(S->wmz) * cabs(Pp) * (dp + 4 * DBL_EPSILON) +
-             mag(S->wpz) * cabs(Pm) * (dm + 4 * DBL_EPSILON)) /
-            cabs(S->wmz * Pp + S->wpz * Pm);
+    o->ea = (mag(S->wmz) * mag(Pp) * (dp + 4 * DBL_EPSILON) +
+             mag(S->wpz) * mag(Pm) * (dm + 4 * DBL_EPSILON)) /
+            mag(S->wmz * Pp + S->wpz * Pm);
   }
 }
 
@@ -577,9 +588,15 @@ static void traj_eval(const ep_sys *S, double t, ep_traj *o) {
   }
   if (S->aw2 * t * t <= 1.0 && fabs(S->s * t) <= 25.0)
     traj_series(S, t, o);
-  else if (S->ext || fabs(S->s) * t > 1e5 || t > 1e50)
-    traj_expo_acc(S, t, o);
-  else
+  else if (S->ext || fabs(S->s) * t > 1e5 || t > 1e50) {
+    if (S->acc) {
+      traj_expo_acc(S, t, o);
+    } else {
+      ep_sys S2 = *S;
+      sys_acc(&S2);
+      traj_expo_acc(&S2, t, o);
+    }
+  } else
     traj_expo(S, t, o);
 }
 
@@ -860,9 +877,12 @@ static void eval(const double *p, const bool *want, double *out) {
   double ga, gb, dr;
   resolve(p, &ga, &gb, &dr);
   double Er = p[P_E_R], Emax = p[P_E_MAX], t = p[P_T];
-  if (!qb_model_params_valid(params, NPARAM, p) || !isfinite(ga) || !isfinite(gb) ||
-      !isfinite(dr) || !(Er > 0) || !isfinite(Er) || !(Emax > 0) || !isfinite(Emax) || !(t >= 0) ||
-      !isfinite(t)) {
+  /* the verified ranges (qb_model_params_valid, written out: this is the hot path) */
+  const double al = p[P_ALPHA], gap = p[P_GAMMA_A];
+  if (!(fabs(dr) <= QB_EP_RATE_MAX && fabs(gb) <= QB_EP_RATE_MAX &&
+        (isnan(al) || fabs(al) <= QB_EP_RATE_MAX) && (isnan(gap) || fabs(gap) <= QB_EP_RATE_MAX) &&
+        Er >= QB_DRIVE_MIN && Er <= QB_DRIVE_MAX && Emax >= QB_DRIVE_MIN && Emax <= QB_DRIVE_MAX &&
+        t >= 0 && t <= QB_T_MAX && isfinite(ga))) {
     out[F_STATUS] = QB_PT_BAD_PARAM;
     return;
   }
@@ -902,7 +922,8 @@ static void eval(const double *p, const bool *want, double *out) {
     traj_eval(&S, t, &o);
     double ea = isnan(o.la) ? scaled_sq(o.a, o.R) : exp(o.la);
     double eb = isnan(o.lb) ? scaled_sq(o.b, o.R) : exp(o.lb);
-    double la = isnan(o.la) ? 2.0 * o.R + logsq(o.a) : o.la;
+    /* ln E_A only matters where E_A overflows (guard_t) */
+    double la = !isnan(o.la) ? o.la : isinf(ea) ? 2.0 * o.R + logsq(o.a) : 0.0;
     double lb = isnan(o.lb) ? 2.0 * o.R + logsq(o.b) : o.lb;
     double pb = 2.0 * creal(conj(o.b) * o.db);
     if (!isnan(o.ldb) && isnan(o.lpb) && o.b != 0) { /* b' underflows, P_B need not */
@@ -917,7 +938,7 @@ static void eval(const double *p, const bool *want, double *out) {
       o.lpb = 2.0 * o.R + log(fabs(q)) + log(cabs(o.b));
       o.spb = copysign(1.0, q);
     }
-    double lpb = isnan(o.lpb) ? 2.0 * o.R + log(fabs(pb)) : o.lpb;
+    double lpb = !isnan(o.lpb) ? o.lpb : (isinf(pb) || o.R != 0) ? 2.0 * o.R + log(fabs(pb)) : 0.0;
     pb = !isnan(o.lpb) ? o.spb * exp(o.lpb)
                        : (o.R == 0 ? pb : copysign(exp(2.0 * o.R + log(fabs(pb))), pb));
     out[F_EA] = guard_t(ea, la, 2.0 * o.ea, &status);
@@ -931,10 +952,18 @@ static void eval(const double *p, const bool *want, double *out) {
   }
   if (WANT(F_TCRIT)) {
     double tc = tcrit_exact(&S, Emax * Er * Er, tol, &status);
-    if (!isnan(tc)) { /* E_B(t_crit) must be resolvable at t_crit (marginal points, t ~ 1/eps) */
+    /* E_B(t_crit) must be resolvable at t_crit (marginal points, t ~ 1/eps): checked with the
+     * transient's own estimate where a crude bound on the exponents' rounding does not settle
+     * it at once */
+    double crude =
+        2 * DBL_EPSILON * (16.0 + tc * (4.0 + fabs(S.s) + fabs(gb) + fabs(dr) + 3.0 * aw));
+    if (!isfinite(tc) && !isnan(tc)) {
+      tc = NAN;
+      status |= QB_PT_TCRIT_FAILED;
+    } else if (!isnan(tc) && !(crude <= EST_MAX / 64)) {
       ep_traj o;
       traj_eval(&S, tc, &o);
-      if (!isfinite(tc) || !(2.0 * o.eb <= EST_MAX)) {
+      if (!(2.0 * o.eb <= EST_MAX)) {
         tc = NAN;
         status |= QB_PT_TCRIT_FAILED;
       }

@@ -76,6 +76,7 @@ enum {
 #define QB_XSTR(x) QB_STR(x)
 #define QB_STR(x) #x
 #define RATE_RANGE "; |value| <= " QB_XSTR(QB_RATE_MAX)
+#define RATE_RANGE_NN "; value <= " QB_XSTR(QB_RATE_MAX)
 #define COUPLING_RANGE "; value <= " QB_XSTR(QB_COUPLING_MAX)
 #define DRIVE_RANGE "; " QB_XSTR(QB_AMP_MIN) " <= value <= " QB_XSTR(QB_AMP_MAX)
 
@@ -84,11 +85,11 @@ static const qb_param params[NPARAM] = {
                  "detuning omega - omega_L (coefficient of a^+a and b^+b in the rotating "
                  "frame)" RATE_RANGE,
                  QB_RATE_MAX, 0},
-    [P_J] = {"J", 0.0, QB_NONNEG, false, "1", "|J|: coherent charger-battery coupling" RATE_RANGE,
-             QB_RATE_MAX, 0},
+    [P_J] = {"J", 0.0, QB_NONNEG, false, "1",
+             "|J|: coherent charger-battery coupling" RATE_RANGE_NN, QB_RATE_MAX, 0},
     [P_PHI] = {"phi", 0.0, QB_ANY, false, "rad", "phase of J = |J| e^{i phi}", 0, 0},
-    [P_GAMMA] = {"Gamma", 0.0, QB_NONNEG, false, "1", "shared-reservoir rate (Lindblad)" RATE_RANGE,
-                 QB_RATE_MAX, 0},
+    [P_GAMMA] = {"Gamma", 0.0, QB_NONNEG, false, "1",
+                 "shared-reservoir rate (Lindblad)" RATE_RANGE_NN, QB_RATE_MAX, 0},
     [P_PA] = {"p_a", 1.0, QB_NONNEG, false, "1",
               "|p_a|: charger coupling in z = p_a a + p_b b" COUPLING_RANGE, QB_COUPLING_MAX, 0},
     [P_PA_PH] = {"p_a_phase", 0.0, QB_ANY, false, "rad", "phase of p_a", 0, 0},
@@ -96,9 +97,9 @@ static const qb_param params[NPARAM] = {
               QB_COUPLING_MAX, 0},
     [P_PB_PH] = {"p_b_phase", 0.0, QB_ANY, false, "rad", "phase of p_b", 0, 0},
     [P_KAPPA_A] = {"kappa_a", NAN, QB_NONNEG, false, "1",
-                   "local loss rate of the charger" RATE_RANGE, QB_RATE_MAX, 0},
+                   "local loss rate of the charger" RATE_RANGE_NN, QB_RATE_MAX, 0},
     [P_KAPPA_B] = {"kappa_b", NAN, QB_NONNEG, false, "1",
-                   "local loss rate of the battery" RATE_RANGE, QB_RATE_MAX, 0},
+                   "local loss rate of the battery" RATE_RANGE_NN, QB_RATE_MAX, 0},
     [P_F] = {"F", 0.1, QB_POSITIVE, false, "1", "drive amplitude on the charger" DRIVE_RANGE,
              QB_AMP_MAX, QB_AMP_MIN},
     [P_T] = {"t", 0.0, QB_NONNEG, false, "1",
@@ -316,6 +317,13 @@ static void eval(const double *p, const bool *want, double *out) {
       t = ldexp(t, k);
     }
   }
+  /* an extreme drive (also after that scaling): computed at 2^-dk F, every energy and power
+   * (~F^2) scaled back by 2^(2 dk) at the end (exact where they stay in range) */
+  int dk = 0;
+  if (!(F >= 0x1p-500 && F <= 0x1p500)) {
+    dk = ilogb(p[P_F]) - k;
+    F = ldexp(p[P_F], -k - dk);
+  }
   double complex f[2] = {-I * F, 0};
   drift(&q, M);
   out[F_GROWTH] = ldexp(growth2(M), k);
@@ -349,11 +357,12 @@ static void eval(const double *p, const bool *want, double *out) {
           isfinite(pb_err) && isfinite(pb_all) && pb_err <= EST_MAX * (pb_scale + pb_all) + DBL_MIN;
       if (ok0) out[F_EA] = sq(x[0]);
       if (ok1) out[F_EB] = sq(x[1]);
-      double pb = 2 * creal(conj(x[1]) * dx[1]); /* x' and so P_B scale with the rates: 2^k */
+      /* x' and so P_B scale with the rates (2^k) and P_B with the drive squared (2^(2 dk)) */
+      double pb = 2 * creal(conj(x[1]) * dx[1]);
       if (ldx != 0 && pb != 0)
-        pb = copysign(exp(log(fabs(pb)) + ldx + k * 0.69314718055994531), pb);
+        pb = copysign(exp(log(fabs(pb)) + ldx + (k + 2 * dk) * 0.69314718055994531), pb);
       else
-        pb = ldexp(pb, k);
+        pb = ldexp(pb, k + 2 * dk);
       if (okp) out[F_PB] = pb;
       if (!ok0 || !ok1 || !okp) status |= QB_PT_T_UNRESOLVED;
     } else {
@@ -417,6 +426,14 @@ static void eval(const double *p, const bool *want, double *out) {
     int fj = optima[j];
     if (ill[fj]) status |= QB_PT_ILL_CONDITIONED;
     if (isnan(out[fj]) && !ill[fj]) status |= QB_PT_NO_OPTIMUM;
+  }
+  if (dk != 0) {
+    static const int
+        en[] = {F_EA_SS,      F_EB_SS,  F_XI_SS,   F_EA,     F_EB,
+                F_EB_AT_DOPT, F_EA_SUP, F_EB_SUP,  F_XI_SUP, F_E_SINGLE,
+                F_EB_OPT_COH, F_DE_COH, F_DE_DISS, F_G_B}; /* (P_B is scaled where it is formed) */
+    for (size_t j = 0; j < sizeof en / sizeof *en; j++)
+      out[en[j]] = ldexp(out[en[j]], 2 * dk);
   }
   for (int j = 0; j < F_STATUS; j++)
     if (isinf(out[j])) status |= QB_PT_OVERFLOW;

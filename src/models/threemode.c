@@ -76,6 +76,7 @@ enum {
 #define QB_XSTR(x) QB_STR(x)
 #define QB_STR(x) #x
 #define RATE_RANGE "; |value| <= " QB_XSTR(QB_RATE_MAX)
+#define RATE_RANGE_NN "; value <= " QB_XSTR(QB_RATE_MAX)
 #define COUPLING_RANGE "; value <= " QB_XSTR(QB_COUPLING_MAX)
 #define DRIVE_RANGE "; " QB_XSTR(QB_AMP_MIN) " <= value <= " QB_XSTR(QB_AMP_MAX)
 
@@ -85,13 +86,13 @@ static const qb_param params[NPARAM] = {
     [P_DELTA_C] = {"delta_c", 0.0, QB_ANY, false, "1",
                    "detuning of the auxiliary mode c" RATE_RANGE, QB_RATE_MAX, 0},
     [P_KAPPA_A] = {"kappa_a", NAN, QB_NONNEG, false, "1",
-                   "local loss rate of a (Lindblad)" RATE_RANGE, QB_RATE_MAX, 0},
+                   "local loss rate of a (Lindblad)" RATE_RANGE_NN, QB_RATE_MAX, 0},
     [P_KAPPA_B] = {"kappa_b", NAN, QB_NONNEG, false, "1",
-                   "local loss rate of b (Lindblad)" RATE_RANGE, QB_RATE_MAX, 0},
+                   "local loss rate of b (Lindblad)" RATE_RANGE_NN, QB_RATE_MAX, 0},
     [P_KAPPA_C] = {"kappa_c", NAN, QB_NONNEG, false, "1",
-                   "local loss rate of c (Lindblad)" RATE_RANGE, QB_RATE_MAX, 0},
-    [P_GAMMA] = {"Gamma", NAN, QB_NONNEG, false, "1", "shared-reservoir rate (Lindblad)" RATE_RANGE,
-                 QB_RATE_MAX, 0},
+                   "local loss rate of c (Lindblad)" RATE_RANGE_NN, QB_RATE_MAX, 0},
+    [P_GAMMA] = {"Gamma", NAN, QB_NONNEG, false, "1",
+                 "shared-reservoir rate (Lindblad)" RATE_RANGE_NN, QB_RATE_MAX, 0},
     [P_PA] = {"p_a", 1.0, QB_NONNEG, false, "1",
               "|p_a|: coupling of a in z_a = p_a a + p_ca c" COUPLING_RANGE, QB_COUPLING_MAX, 0},
     [P_PA_PH] = {"p_a_phase", 0.0, QB_ANY, false, "rad", "phase of p_a", 0, 0},
@@ -266,7 +267,7 @@ static double log_eb_unit(const double complex *M, const double *Mt, double t, d
   double es[3], ex[3], edx[3], ldx;
   bool st = stable && qb_linear_solve_est(3, M, Mt, mf, xs, es) == QB_OK;
   if (qb_linear_transient(3, M, fu, t, g, st ? xs : NULL, es, x, dx, &ldx, ex, edx) != QB_OK ||
-      !(ex[1] <= 1e-8 * cabs(x[1])))
+      !isfinite(cabs(x[1])) || !(cabs(x[1]) > 0) || !(ex[1] <= 1e-8 * cabs(x[1])))
     return NAN;
   return 2.0 * (log(E) + log(cabs(x[1])));
 }
@@ -291,21 +292,36 @@ static double drift(const double *p, double complex *M) {
 
 /* Discriminant of det(lambda - M) = lambda^3 + a lambda^2 + b lambda + c:
  * prod_{i<j} (lambda_i - lambda_j)^2 = 18abc - 4a^3 c + a^2 b^2 - 4b^3 - 27c^2. */
+/* The drift scaled by 2^-k where its largest entry is far from 1 (k = 0 otherwise): the
+ * discriminant and the eigenvalues scale exactly, nothing under- or overflows. */
+static int drift_scaled(const double *p, double complex *M) {
+  double s = drift(p, M);
+  int k = 0;
+  if (s > 0x1p30 || (s > 0 && s < 0x1p-30)) {
+    k = ilogb(s);
+    for (int i = 0; i < 9; i++)
+      M[i] = ldexp(creal(M[i]), -k) + I * ldexp(cimag(M[i]), -k);
+  }
+  return k;
+}
+
 static double complex disc(const double *p) {
   double complex M[9];
-  drift(p, M);
+  int k = drift_scaled(p, M);
   double complex a = -(M[0] + M[4] + M[8]);
   double complex b =
       M[0] * M[4] - M[1] * M[3] + M[0] * M[8] - M[2] * M[6] + M[4] * M[8] - M[5] * M[7];
   double complex c = -(M[0] * (M[4] * M[8] - M[5] * M[7]) - M[1] * (M[3] * M[8] - M[5] * M[6]) +
                        M[2] * (M[3] * M[7] - M[4] * M[6]));
-  return 18.0 * a * b * c - 4.0 * a * a * a * c + a * a * b * b - 4.0 * b * b * b - 27.0 * c * c;
+  double complex d =
+      18.0 * a * b * c - 4.0 * a * a * a * c + a * a * b * b - 4.0 * b * b * b - 27.0 * c * c;
+  return k ? ldexp(creal(d), 6 * k) + I * ldexp(cimag(d), 6 * k) : d; /* degree 6 in M */
 }
 
 /* The closest pair of eigenvalues (GSL) and the overlap of their eigenvectors. */
 static void coalescence(const double *p, double *splitting, double *overlap) {
   double complex M[9], lam[3], V[9];
-  drift(p, M);
+  int ks = drift_scaled(p, M);
   *splitting = *overlap = NAN;
   if (qb_linear_eig(3, M, lam, V)) return;
   int bi = 0, bj = 1;
@@ -319,7 +335,7 @@ static void coalescence(const double *p, double *splitting, double *overlap) {
     ni += sq(V[3 * k + bi]);
     nj += sq(V[3 * k + bj]);
   }
-  *splitting = cabs(lam[bi] - lam[bj]);
+  *splitting = ldexp(cabs(lam[bi] - lam[bj]), ks);
   *overlap = cabs(dot) / sqrt(ni * nj);
 }
 
@@ -347,6 +363,13 @@ static void eval(const double *p, const bool *want, double *out) {
     scale = ldexp(scale, -k);
     E = ldexp(E, -k);
     t = ldexp(t, k);
+  }
+  /* an extreme drive (also after that scaling): computed at 2^-dk E, the energies (~E^2) scaled
+   * back by 2^(2 dk) at the end (exact where they stay in range) */
+  int dk = 0;
+  if (!(E >= 0x1p-500 && E <= 0x1p500)) {
+    dk = ilogb(p[P_E]) - k;
+    E = ldexp(p[P_E], -k - dk);
   }
   double complex f[3] = {-I * E, 0, 0};
 #define WANT(k) (!want || want[k])
@@ -383,22 +406,33 @@ static void eval(const double *p, const bool *want, double *out) {
         QB_OK) {
       double nx = norm_amp(x, 3);
       int oka = energy_ok(cabs(x[0]), ex[0], nx), okb = energy_ok(cabs(x[1]), ex[1], nx);
+      /* b unreachable from the drive (M_ba = 0 always; M_bc or M_ca = 0): x_b = 0 exactly */
+      const bool unreachable = M[5] == 0 || M[6] == 0;
+      if (unreachable) okb = 1, x[1] = 0;
       if (oka) out[F_EA] = sq(x[0]);
-      if (okb) {
-        out[F_EB] = sq(x[1]);
-        double m = out[F_EB];
-        if (m >= 0x1p-1000 && m <= DBL_MAX)
-          out[F_LOG_EB] = log(m);
-        else if (x[1] != 0 && isfinite(cabs(x[1])))
-          out[F_LOG_EB] = 2.0 * log(cabs(x[1])); /* |x_b|^2 beyond the double range */
-        else if (x[1] != 0) /* x_b itself beyond it: at unit drive, x is linear in E */
-          out[F_LOG_EB] = log_eb_unit(M, Mt, t, g0, stable, E);
-        else if (t > 0)
-          out[F_LOG_EB] = log_eb_series(M, f, t);
-        else
-          out[F_LOG_EB] = -INFINITY;
+      if (okb) out[F_EB] = sq(x[1]);
+      /* ln E_B needs x_b to relative accuracy (not just against the total energy) */
+      double axb = cabs(x[1]), lxb = 2.0 * log(axb), m = sq(x[1]);
+      if (t == 0)
+        out[F_LOG_EB] = -INFINITY;
+      else if (axb > 0 && isfinite(axb) && 2.0 * ex[1] / axb <= EST_MAX * fmax(1.0, fabs(lxb)))
+        out[F_LOG_EB] = (m >= 0x1p-1000 && m <= DBL_MAX) ? log(m) : lxb;
+      else if (isinf(axb)) /* x_b itself beyond the range: at unit drive (x is linear in E) */
+        out[F_LOG_EB] = log_eb_unit(M, Mt, t, g0, stable, E);
+      else if (unreachable)
+        out[F_LOG_EB] = -INFINITY;
+      else if (!isnan(log_eb_series(M, f, t))) /* small |M| t: the Taylor series, scaled */
+        out[F_LOG_EB] = log_eb_series(M, f, t);
+      else if (stable && axb > 0 && isfinite(axb)) {
+        /* the estimate is normwise only: accept x_b if the two independent forms agree */
+        double complex y1[3], y2[3], d1[3];
+        double e1[3], e2[3], l1;
+        if (qb_linear_transient_form(3, M, f, t, g0, xs, es, y1, d1, &l1, e1, e2, 1) == QB_OK &&
+            qb_linear_transient_form(3, M, f, t, g0, xs, es, y2, d1, &l1, e1, e2, 2) == QB_OK &&
+            cabs(y1[1] - y2[1]) <= 0.5 * EST_MAX * fmax(1.0, fabs(lxb)) * axb)
+          out[F_LOG_EB] = (m >= 0x1p-1000 && m <= DBL_MAX) ? log(m) : lxb;
       }
-      if (!oka || !okb || (isnan(out[F_LOG_EB]) && okb)) status |= QB_PT_T_UNRESOLVED;
+      if (!oka || !okb || isnan(out[F_LOG_EB])) status |= QB_PT_T_UNRESOLVED;
     } else {
       status |= QB_PT_NUMERICS;
     }
@@ -426,8 +460,9 @@ static void eval(const double *p, const bool *want, double *out) {
   out[F_DRB_RED] = cimag(S[3]) / sab;
   out[F_MARGIN] = margin;
   /* eigenvalues of the 2x2 S: tr/2 +- sqrt((tr/2)^2 - det) */
-  double complex h = 0.5 * (S[0] + S[3]), dS = S[0] * S[3] - S[1] * S[2];
-  double complex r = csqrt(h * h - dS);
+  double complex h = 0.5 * (S[0] + S[3]);
+  /* h^2 - det S as ((S_aa - S_bb)/2)^2 + S_ab S_ba: no cancellation for close eigenvalues */
+  double complex dd = 0.5 * (S[0] - S[3]), r = csqrt(dd * dd + S[1] * S[2]);
   double gred = fmax(creal(h + r), creal(h - r));
   out[F_GROWTH_RED] = ldexp(gred, k);
   double complex fr[2] = {f[0], 0}, xr[2];
@@ -473,6 +508,12 @@ static void eval(const double *p, const bool *want, double *out) {
   }
 done:
 #undef WANT
+  if (dk != 0) { /* the drive's scale back onto the energies */
+    static const int en[] = {F_EA_SS, F_EB_SS, F_EA, F_EB, F_EB_SS_RED, F_EB_RED};
+    for (size_t j = 0; j < sizeof en / sizeof *en; j++)
+      out[en[j]] = ldexp(out[en[j]], 2 * dk);
+    out[F_LOG_EB] += 2 * dk * 0.69314718055994531;
+  }
   for (int j = 0; j < F_STATUS; j++)
     if (isinf(out[j]) && j != F_LOG_EB) status |= QB_PT_OVERFLOW;
   out[F_STATUS] = status;
