@@ -218,13 +218,62 @@ static void offset_position(const char *text, size_t offset, size_t *line, size_
   }
 }
 
+#define TOP_KEYS "model, axes, fixed, fields, output, boundaries, eps, mode, max_depth"
+static const char yaml_keys[] = "allowed: a YAML mapping with keys " TOP_KEYS;
+
+/* The message for a libyaml parser error: reader errors (invalid UTF-8) by byte offset. */
+static void yaml_error(const yaml_parser_t *p, const char *text, const char *source, char *msg,
+                       size_t msgsize) {
+  size_t line, col;
+  if (p->error == YAML_READER_ERROR) {
+    offset_position(text, p->problem_offset, &line, &col);
+    snprintf(msg, msgsize, "%s:%zu:%zu: not UTF-8 text: %s (byte 0x%02x); allowed: UTF-8", source,
+             line, col, p->problem ? p->problem : "invalid byte",
+             (unsigned)(p->problem_value & 0xff));
+    return;
+  }
+  line = p->problem_mark.line + 1, col = p->problem_mark.column + 1;
+  snprintf(msg, msgsize, "%s:%zu:%zu: YAML syntax error: %s%s%s; %s", source, line, col,
+           p->problem ? p->problem : "syntax error", p->context ? " " : "",
+           p->context ? p->context : "", yaml_keys);
+}
+
+/* One event of the screening pass: counts documents and nesting depth, refuses aliases. */
+static qb_err yaml_screen_event(const yaml_event_t *ev, int *docs, int *depth, const char *source,
+                                char *msg, size_t msgsize) {
+  size_t line = ev->start_mark.line + 1, col = ev->start_mark.column + 1;
+  switch (ev->type) {
+  case YAML_DOCUMENT_START_EVENT:
+    if (++*docs <= 1) return QB_OK;
+    snprintf(msg, msgsize, "%s:%zu:%zu: a second YAML document; allowed: one document", source,
+             line, col);
+    return QB_ECONFIG;
+  case YAML_ALIAS_EVENT:
+    snprintf(msg, msgsize,
+             "%s:%zu:%zu: YAML alias '*%.64s'; allowed: values written out (anchors "
+             "and aliases are not supported)",
+             source, line, col, (const char *)ev->data.alias.anchor);
+    return QB_ECONFIG;
+  case YAML_SEQUENCE_START_EVENT:
+  case YAML_MAPPING_START_EVENT:
+    if (++*depth <= QB_YAML_DEPTH) return QB_OK;
+    snprintf(msg, msgsize, "%s:%zu:%zu: YAML nested more than %d levels deep; allowed: at most %d",
+             source, line, col, QB_YAML_DEPTH, QB_YAML_DEPTH);
+    return QB_ECONFIG;
+  case YAML_SEQUENCE_END_EVENT:
+  case YAML_MAPPING_END_EVENT:
+    --*depth;
+    return QB_OK;
+  default:
+    return QB_OK;
+  }
+}
+
 /* A linear-time pass of libyaml's event parser before anything builds a tree: syntax errors
  * located (reader errors such as invalid UTF-8 by byte offset), exactly one document, no
  * aliases (libcyaml would expand them), nesting at most QB_YAML_DEPTH (libyaml's scanner costs
  * O(depth) per token, so a deep text would otherwise take quadratic time). */
 static qb_err yaml_screen(const char *text, const char *source, char *msg, size_t msgsize) {
-  static const char keys[] = "allowed: a YAML mapping with keys model, axes, fixed, fields, "
-                             "output, boundaries, eps, mode, max_depth";
   yaml_parser_t p;
   if (!yaml_parser_initialize(&p)) {
     snprintf(msg, msgsize, "out of memory starting the YAML parser");
@@ -236,57 +285,12 @@ static qb_err yaml_screen(const char *text, const char *source, char *msg, size_
   while (!done && !err) {
     yaml_event_t ev;
     if (!yaml_parser_parse(&p, &ev)) {
-      size_t line, col;
-      if (p.error == YAML_READER_ERROR) {
-        offset_position(text, p.problem_offset, &line, &col);
-        snprintf(msg, msgsize, "%s:%zu:%zu: not UTF-8 text: %s (byte 0x%02x); allowed: UTF-8",
-                 source, line, col, p.problem ? p.problem : "invalid byte",
-                 (unsigned)(p.problem_value & 0xff));
-      } else {
-        line = p.problem_mark.line + 1, col = p.problem_mark.column + 1;
-        snprintf(msg, msgsize, "%s:%zu:%zu: YAML syntax error: %s%s%s; %s", source, line, col,
-                 p.problem ? p.problem : "syntax error", p.context ? " " : "",
-                 p.context ? p.context : "", keys);
-      }
+      yaml_error(&p, text, source, msg, msgsize);
       err = QB_ECONFIG;
       break;
     }
-    size_t line = ev.start_mark.line + 1, col = ev.start_mark.column + 1;
-    switch (ev.type) {
-    case YAML_DOCUMENT_START_EVENT:
-      if (++docs > 1) {
-        snprintf(msg, msgsize, "%s:%zu:%zu: a second YAML document; allowed: one document", source,
-                 line, col);
-        err = QB_ECONFIG;
-      }
-      break;
-    case YAML_ALIAS_EVENT:
-      snprintf(msg, msgsize,
-               "%s:%zu:%zu: YAML alias '*%.64s'; allowed: values written out (anchors "
-               "and aliases are not supported)",
-               source, line, col, (const char *)ev.data.alias.anchor);
-      err = QB_ECONFIG;
-      break;
-    case YAML_SEQUENCE_START_EVENT:
-    case YAML_MAPPING_START_EVENT:
-      if (++depth > QB_YAML_DEPTH) {
-        snprintf(msg, msgsize,
-                 "%s:%zu:%zu: YAML nested more than %d levels deep; allowed: at "
-                 "most %d",
-                 source, line, col, QB_YAML_DEPTH, QB_YAML_DEPTH);
-        err = QB_ECONFIG;
-      }
-      break;
-    case YAML_SEQUENCE_END_EVENT:
-    case YAML_MAPPING_END_EVENT:
-      depth--;
-      break;
-    case YAML_STREAM_END_EVENT:
-      done = 1;
-      break;
-    default:
-      break;
-    }
+    done = ev.type == YAML_STREAM_END_EVENT;
+    err = yaml_screen_event(&ev, &docs, &depth, source, msg, msgsize);
     yaml_event_delete(&ev);
   }
   yaml_parser_delete(&p);
@@ -457,7 +461,7 @@ static const char *section_allowed(const cyaml_report *r, yloc *L, char *params,
   if (inside && strcmp(top, "axes") == 0)
     return r->nseg - r->first == 1 ? "a list of 1 to 8 axes"
                                    : "axis keys name, values, min, max, n, scale";
-  return "model, axes, fixed, fields, output, boundaries, eps, mode, max_depth";
+  return TOP_KEYS;
 }
 
 /* Rewrites libcyaml's words for common cases in the user's terms; returns what is allowed. */
@@ -495,11 +499,9 @@ static const char *user_terms(cyaml_report *r, const char *allowed, char *buf, s
 static void cyaml_message(const char *log, yloc *L, char *msg, size_t msgsize) {
   char at[512], params[1024], buf[64];
   if (L->problem[0] || !L->ok) {
-    snprintf(msg, msgsize,
-             "%s:%zu:%zu: YAML syntax error: %s; allowed: a YAML mapping with keys "
-             "model, axes, fixed, fields, output, boundaries, eps, mode, max_depth",
-             L->source, L->problem[0] ? L->pline : 1, L->problem[0] ? L->pcol : 1,
-             L->problem[0] ? L->problem : "empty document");
+    snprintf(msg, msgsize, "%s:%zu:%zu: YAML syntax error: %s; %s", L->source,
+             L->problem[0] ? L->pline : 1, L->problem[0] ? L->pcol : 1,
+             L->problem[0] ? L->problem : "empty document", yaml_keys);
     return;
   }
   cyaml_report r;
@@ -909,8 +911,10 @@ static qb_err parse_fields(pctx *c) {
     }
     want[fi] = true;
   }
+  const int status = qb_model_field_index(m, "status"); /* every model has one (qb_model.h) */
+  if (status >= 0) want[status] = true;
   for (int i = 0; i < m->nfields; i++)
-    if (want[i] || !c->y->fields || i == m->nfields - 1) c->cfg->fields[c->cfg->nfields++] = i;
+    if (want[i] || !c->y->fields) c->cfg->fields[c->cfg->nfields++] = i;
   return QB_OK;
 }
 

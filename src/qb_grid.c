@@ -6,9 +6,12 @@
 double qb_grid_axis_value(qb_axis_kind kind, double min, double max, int64_t n, int64_t i) {
   if (n == 1) return min;
   if (i == n - 1) return max; /* exact end points */
-  double u = (double)i / (double)(n - 1);
-  if (kind == QB_AXIS_LOG) return exp(log(min) + u * (log(max) - log(min)));
-  return min + u * (max - min);
+  return qb_grid_interp(kind, min, max, (double)i / (double)(n - 1));
+}
+
+double qb_grid_interp(qb_axis_kind kind, double a, double b, double u) {
+  if (kind == QB_AXIS_LOG) return exp(log(a) + u * (log(b) - log(a)));
+  return a + u * (b - a);
 }
 
 int qb_grid_fill_axis(qb_axis *a) {
@@ -48,8 +51,23 @@ void qb_grid_block_range(int64_t npoints, int64_t bpoints, int64_t b, int64_t *l
   *hi = *lo + bpoints < npoints ? *lo + bpoints : npoints;
 }
 
-int64_t qb_grid_nrounds(int64_t nblocks, int nranks) {
-  return (nblocks + nranks - 1) / nranks;
+int64_t qb_grid_nrounds(int64_t nitems, int nranks) {
+  return (nitems + nranks - 1) / nranks;
+}
+
+int64_t qb_grid_round_item(int64_t nitems, int nranks, int rank, int64_t r) {
+  int64_t i = r * nranks + rank;
+  return i < nitems ? i : -1;
+}
+
+int64_t qb_grid_rounds_end(int64_t nitems, int nranks, int64_t r) {
+  return (r + 1) * nranks < nitems ? (r + 1) * nranks : nitems;
+}
+
+void qb_grid_split(int64_t nunits, int nranks, int rank, int64_t *lo, int64_t *hi) {
+  int64_t base = nunits / nranks, extra = nunits % nranks;
+  *lo = rank * base + (rank < extra ? rank : extra);
+  *hi = *lo + base + (rank < extra ? 1 : 0);
 }
 
 /* Boxes for [lo, hi) inside the sub-array of dimensions d.. at fixed outer indices `pre`. */

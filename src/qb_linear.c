@@ -72,43 +72,34 @@ static int by_real_desc(const void *a, const void *b) {
   return (ra < rb) - (ra > rb);
 }
 
-qb_err qb_linear_eig(int n, const double complex *M, double complex *lambda, double complex *vecs) {
-  if (n < 1 || n > QB_LINEAR_NMAX) return QB_EINTERNAL;
-  size_t N = (size_t)(2 * n);
-  gsl_matrix *R = gsl_matrix_alloc(N, N);
-  gsl_vector_complex *ev = gsl_vector_complex_alloc(N);
-  gsl_matrix_complex *V = gsl_matrix_complex_alloc(N, N);
-  gsl_eigen_nonsymmv_workspace *ws = gsl_eigen_nonsymmv_alloc(N);
-  eig_cand cand[2 * QB_LINEAR_NMAX];
-  qb_err err = QB_ENOMEM;
-  if (!R || !ev || !V || !ws) goto cleanup;
-  realify(n, M, R);
-  err = gsl_eigen_nonsymmv(R, ev, V, ws) ? QB_EINTERNAL : QB_OK;
-  if (err) goto cleanup;
-  for (size_t k = 0; k < N; k++) {
-    gsl_complex g = gsl_vector_complex_get(ev, k);
-    double complex lam = CMPLX(GSL_REAL(g), GSL_IMAG(g));
-    /* eigenvector [p; q] of the real form belongs to M iff q = -i p: residual of M p = lam p */
-    double complex *p = cand[k].v;
-    double pn = 0, rn = 0;
-    for (int i = 0; i < n; i++) {
-      gsl_complex v = gsl_matrix_complex_get(V, (size_t)i, k);
-      p[i] = CMPLX(GSL_REAL(v), GSL_IMAG(v));
-      pn += creal(p[i] * conj(p[i]));
-    }
-    for (int i = 0; i < n; i++) {
-      double complex r = -lam * p[i];
-      for (int j = 0; j < n; j++)
-        r += M[i * n + j] * p[j];
-      rn += creal(r * conj(r));
-    }
-    cand[k].lambda = lam;
-    cand[k].resid = pn > 0 ? sqrt(rn / pn) : INFINITY;
+/* Candidate k of the real form's eigenpairs: the eigenvector [p; q] of the real form belongs to
+ * M iff q = -i p; its residual |M p - lam p| / |p| says how well. */
+static void eig_candidate(int n, const double complex *M, const gsl_vector_complex *ev,
+                          const gsl_matrix_complex *V, size_t k, eig_cand *c) {
+  gsl_complex g = gsl_vector_complex_get(ev, k);
+  double complex lam = CMPLX(GSL_REAL(g), GSL_IMAG(g));
+  double complex *p = c->v;
+  double pn = 0, rn = 0;
+  for (int i = 0; i < n; i++) {
+    gsl_complex v = gsl_matrix_complex_get(V, (size_t)i, k);
+    p[i] = CMPLX(GSL_REAL(v), GSL_IMAG(v));
+    pn += creal(p[i] * conj(p[i]));
   }
-  qsort(cand, N, sizeof cand[0], by_resid);
-  /* take the best candidates one by one, each time dropping the conjugate partner of the one
-   * taken: a (nearly) real eigenvalue of M appears twice in the real form, and both copies pass
-   * the residual test; without this a real eigenvalue could push a genuine one out */
+  for (int i = 0; i < n; i++) {
+    double complex r = -lam * p[i];
+    for (int j = 0; j < n; j++)
+      r += M[i * n + j] * p[j];
+    rn += creal(r * conj(r));
+  }
+  c->lambda = lam;
+  c->resid = pn > 0 ? sqrt(rn / pn) : INFINITY;
+}
+
+/* cand[0 .. N) sorted by residual: takes the best candidates one by one, each time dropping the
+ * conjugate partner of the one taken: a (nearly) real eigenvalue of M appears twice in the real
+ * form, and both copies pass the residual test; without this a real eigenvalue could push a
+ * genuine one out.  The n chosen end up in cand[0 .. n). */
+static void drop_partners(int n, eig_cand *cand, size_t N) {
   size_t navail = N;
   for (int k = 0; k < n && k < (int)navail; k++) {
     double complex cj = conj(cand[k].lambda);
@@ -124,6 +115,25 @@ qb_err qb_linear_eig(int n, const double complex *M, double complex *lambda, dou
       navail--;
     }
   }
+}
+
+qb_err qb_linear_eig(int n, const double complex *M, double complex *lambda, double complex *vecs) {
+  if (n < 1 || n > QB_LINEAR_NMAX) return QB_EINTERNAL;
+  size_t N = (size_t)(2 * n);
+  gsl_matrix *R = gsl_matrix_alloc(N, N);
+  gsl_vector_complex *ev = gsl_vector_complex_alloc(N);
+  gsl_matrix_complex *V = gsl_matrix_complex_alloc(N, N);
+  gsl_eigen_nonsymmv_workspace *ws = gsl_eigen_nonsymmv_alloc(N);
+  eig_cand cand[2 * QB_LINEAR_NMAX];
+  qb_err err = QB_ENOMEM;
+  if (!R || !ev || !V || !ws) goto cleanup;
+  realify(n, M, R);
+  err = gsl_eigen_nonsymmv(R, ev, V, ws) ? QB_EINTERNAL : QB_OK;
+  if (err) goto cleanup;
+  for (size_t k = 0; k < N; k++)
+    eig_candidate(n, M, ev, V, k, &cand[k]);
+  qsort(cand, N, sizeof cand[0], by_resid);
+  drop_partners(n, cand, N);
   qsort(cand, (size_t)n, sizeof cand[0], by_real_desc);
   for (int k = 0; k < n; k++) {
     lambda[k] = cand[k].lambda;

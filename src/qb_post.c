@@ -5,14 +5,11 @@
 #include <gsl/gsl_multiroots.h>
 #include <gsl/gsl_roots.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define BRENT_REL 1e-12   /* boundary accuracy, relative to the axis span */
-#define EP_RESIDUAL 1e-12 /* |disc| at an EP, relative to the cell's largest corner |disc| */
-#define EP_SPLIT 1e-6     /* coalescence: splitting / max(1, sqrt(largest corner |disc|)) */
-#define EP_OVERLAP 1e-6   /* coalescence: 1 - overlap */
-#define ZERO_SHIFT 1e-6   /* a grid point with disc = 0 is read at +ZERO_SHIFT of a cell */
+#define ZERO_SHIFT 1e-6 /* a grid point with disc = 0 is read at +ZERO_SHIFT of a cell */
 
 void qb_pointset_free(qb_pointset *s) {
   for (int d = 0; d < QB_MAX_AXES; d++)
@@ -65,12 +62,6 @@ static qb_err push(qb_pointset *s, const double *x, int64_t index, int32_t windi
   }
   s->n++;
   return QB_OK;
-}
-
-void qb_post_range(int64_t nunits, int nranks, int rank, int64_t *lo, int64_t *hi) {
-  int64_t base = nunits / nranks, extra = nunits % nranks;
-  *lo = rank * base + (rank < extra ? rank : extra);
-  *hi = *lo + base + (rank < extra ? 1 : 0);
 }
 
 /* Sets p[] and x[] for the grid indices of every axis except those flagged in skip, from the
@@ -142,7 +133,7 @@ qb_err qb_post_boundaries(const qb_config *c, int64_t lo, int64_t hi, qb_pointse
   double *v = malloc((size_t)n * sizeof *v);
   gsl_root_fsolver *s = gsl_root_fsolver_alloc(gsl_root_fsolver_brent);
   qb_err err = (v && s) ? QB_OK : QB_ENOMEM;
-  const double tol = BRENT_REL * axis_span(ax);
+  const double tol = QB_POST_BRENT_REL * axis_span(ax);
   out->ndim = g->ndim;
 
   for (int64_t u = lo; u < hi && !err; u++) {
@@ -242,8 +233,8 @@ static void ep_ws_free(ep_ws *W) {
 }
 
 /* Refines the zero of disc in the cell [x0, x1] x [y0, y1] (largest corner |disc| = scale) from
- * its centre.  Returns 1 for a confirmed EP: |disc| <= EP_RESIDUAL scale, within one cell of
- * this one, and the eigenvalues coalesce there. */
+ * its centre.  Returns 1 for a confirmed EP: |disc| <= QB_POST_EP_RESIDUAL scale, within one cell
+ * of this one, and the eigenvalues coalesce there. */
 static int refine_ep(const qb_model *m, ep_ws *W, disc_fn *D, double x0, double x1, double y0,
                      double y1, double scale, double *rx, double *ry, double *res, double *split,
                      double *ovl) {
@@ -260,16 +251,16 @@ static int refine_ep(const qb_model *m, ep_ws *W, disc_fn *D, double x0, double 
         *rx = gsl_vector_get(W->s->x, 0);
         *ry = gsl_vector_get(W->s->x, 1);
       }
-      if (*res <= EP_RESIDUAL * scale || rc) break;
+      if (*res <= QB_POST_EP_RESIDUAL * scale || rc) break;
     }
   }
   bool inside =
       fabs(*rx - 0.5 * (x0 + x1)) <= fabs(x1 - x0) && fabs(*ry - 0.5 * (y0 + y1)) <= fabs(y1 - y0);
-  if (!(*res <= EP_RESIDUAL * scale) || !inside) return 0;
+  if (!(*res <= QB_POST_EP_RESIDUAL * scale) || !inside) return 0;
   D->p[D->px] = *rx;
   D->p[D->py] = *ry;
   m->coalescence(D->p, split, ovl);
-  return *split <= EP_SPLIT * fmax(1.0, sqrt(scale)) && *ovl >= 1.0 - EP_OVERLAP;
+  return *split <= QB_POST_EP_SPLIT * fmax(1.0, sqrt(scale)) && *ovl >= 1.0 - QB_POST_EP_OVERLAP;
 }
 
 static double corner_scale(double complex a, double complex b, double complex c, double complex d) {
@@ -381,9 +372,8 @@ int64_t qb_post_fine_n(const qb_axis *a, int depth) {
 double qb_post_fine_value(const qb_axis *a, int depth, int64_t i) {
   int64_t k = i >> depth, r = i & (((int64_t)1 << depth) - 1);
   if (r == 0) return a->values[k];
-  double u = (double)r / (double)((int64_t)1 << depth), v0 = a->values[k], v1 = a->values[k + 1];
-  if (a->kind == QB_AXIS_LOG) return exp(log(v0) + u * (log(v1) - log(v0)));
-  return v0 + u * (v1 - v0);
+  return qb_grid_interp(a->kind, a->values[k], a->values[k + 1],
+                        (double)r / (double)((int64_t)1 << depth));
 }
 
 /* Distance from fine point i to its successor (its predecessor for the last point). */
@@ -541,7 +531,7 @@ qb_err qb_post_adaptive_boundaries(const qb_config *c, const int64_t *rec, int64
   gsl_function fn = {field_at, &F};
   gsl_root_fsolver *s = gsl_root_fsolver_alloc(gsl_root_fsolver_brent);
   qb_err err = s ? QB_OK : QB_ENOMEM;
-  const double tol = BRENT_REL * axis_span(ax);
+  const double tol = QB_POST_BRENT_REL * axis_span(ax);
   out->ndim = g->ndim;
   for (int64_t k = 0; k < n && !err; k++) {
     const int64_t *r = rec + 4 * k;
@@ -608,4 +598,105 @@ qb_err qb_post_adaptive_points(const qb_config *c, const int64_t *rec, int64_t n
     err = push(out, x, 0, 0, 0, 0, 0, 0);
   }
   return err;
+}
+
+#define STR_(x) #x
+#define STR(x) STR_(x) /* a macro's value as text: the accuracy attributes quote the constants */
+
+/* Where the pass puts axis d's coordinate: refined by the pass, on the adaptive fine grid, or
+ * on the config's grid. */
+static const char *axis_role(const qb_config *c, qb_post_pass which, int d) {
+  const qb_grid *g = &c->grid;
+  bool ep_plane = d == c->eps.ax || d == c->eps.ay;
+  bool inplane = c->adaptive_depth > 0 ? d >= g->ndim - 2
+                                       : (which == QB_POST_EP ? ep_plane : d == c->boundaries.axis);
+  bool refined =
+      which == QB_POST_EP ? ep_plane : (which == QB_POST_BOUNDARY && d == c->boundaries.axis);
+  return refined ? " (refined)" : (inplane ? " (fine-grid value)" : " (grid value)");
+}
+
+static void add_col(qb_post_group *o, const char *name, qb_coltype type, const char *units,
+                    const char *long_name, const void *data) {
+  o->cols[o->ncols++] = (qb_h5_col){name, type, units, long_name, data};
+}
+
+static void add_attr(qb_post_group *o, const char *name, const char *value) {
+  o->attrs[o->nattrs++] = (qb_h5_attr){name, value};
+}
+
+static void describe_ep(const qb_config *c, const qb_pointset *ps, qb_post_group *o) {
+  const qb_grid *g = &c->grid;
+  add_col(o, "winding", QB_COL_I32, "1", "winding number of the discriminant around the grid cell",
+          ps->winding);
+  add_col(o, "residual", QB_COL_F64, "1", "|disc| at the refined point", ps->residual);
+  add_col(o, "splitting", QB_COL_F64, "1",
+          "distance of the two coalescing eigenvalues at the point", ps->splitting);
+  add_col(o, "overlap", QB_COL_F64, "1", "|<u|v>|/(|u||v|) of their eigenvectors (1 at an EP)",
+          ps->overlap);
+  snprintf(o->text[0], sizeof o->text[0], "%s %s", g->axes[c->eps.ax].name,
+           g->axes[c->eps.ay].name);
+  add_attr(o, "axes", o->text[0]);
+  add_attr(o, "candidates_rejected", o->text[1]);
+  add_attr(
+      o, "accuracy",
+      "|disc| <= " STR(QB_POST_EP_RESIDUAL) " x the cell's largest corner |disc|; kept only "
+                                            "where the eigenvalues coalesce (splitting <= " STR(
+                                                QB_POST_EP_SPLIT) " max(1, "
+                                                                  "sqrt(corner |disc|)), "
+                                                                  "eigenvector overlap >= 1 - " STR(
+                                                                      QB_POST_EP_OVERLAP) ")");
+}
+
+static void describe_boundary(const qb_config *c, const qb_pointset *ps, qb_post_group *o) {
+  add_col(o, "index", QB_COL_I64, "1",
+          c->adaptive_depth > 0
+              ? "lower fine-grid index of the bracketing neighbours along the axis"
+              : "lower grid index of the bracketing neighbours along the axis",
+          ps->index);
+  snprintf(o->text[0], sizeof o->text[0], "%.17g", c->boundaries.level);
+  add_attr(o, "field", c->model->fields[c->boundaries.field].name);
+  add_attr(o, "level", o->text[0]);
+  add_attr(o, "axis", c->grid.axes[c->boundaries.axis].name);
+  add_attr(o, "brackets_not_refined", o->text[1]);
+  add_attr(o, "accuracy", "Brent on the kernel to " STR(QB_POST_BRENT_REL) " of the axis span");
+}
+
+static void describe_adaptive(const qb_config *c, const qb_pointset *ps, int64_t evals,
+                              qb_post_group *o) {
+  const qb_grid *g = &c->grid;
+  const qb_axis *ax = &g->axes[g->ndim - 1], *ay = &g->axes[g->ndim - 2];
+  add_col(o, "value", QB_COL_F64, "1",
+          c->boundaries.on ? c->model->fields[c->boundaries.field].doc : "not evaluated (eps only)",
+          ps->value);
+  int64_t fine = g->npoints / (ax->n * ay->n) * qb_post_fine_n(ax, c->adaptive_depth) *
+                 qb_post_fine_n(ay, c->adaptive_depth);
+  snprintf(o->text[0], sizeof o->text[0], "%d", c->adaptive_depth);
+  snprintf(o->text[2], sizeof o->text[2], "%lld", (long long)evals);
+  snprintf(o->text[3], sizeof o->text[3], "%lld", (long long)fine);
+  add_attr(o, "max_depth", o->text[0]);
+  add_attr(o, "evaluations", o->text[2]);
+  add_attr(o, "uniform_equivalent_points", o->text[3]);
+  add_attr(o, "plane",
+           "the last two axes; values on a grid 2^max_depth times finer than the "
+           "config's");
+}
+
+void qb_post_describe(const qb_config *c, qb_post_pass which, const qb_pointset *ps,
+                      int64_t rejected, int64_t evals, qb_post_group *out) {
+  static const char *const groups[] = {"boundary", "ep", "adaptive"};
+  static const char *const rows_are[] = {"crossings", "exceptional points", "distinct points"};
+  const qb_grid *g = &c->grid;
+  *out = (qb_post_group){.group = groups[which], .rows_are = rows_are[which]};
+  for (int d = 0; d < g->ndim; d++) { /* text[4 + d]: the axes' long names */
+    const qb_param *p = &c->model->params[g->axes[d].param];
+    snprintf(out->text[4 + d], sizeof out->text[4 + d], "%s%s", p->doc, axis_role(c, which, d));
+    add_col(out, g->axes[d].name, QB_COL_F64, p->units, out->text[4 + d], ps->x[d]);
+  }
+  snprintf(out->text[1], sizeof out->text[1], "%lld", (long long)rejected);
+  if (which == QB_POST_EP)
+    describe_ep(c, ps, out);
+  else if (which == QB_POST_BOUNDARY)
+    describe_boundary(c, ps, out);
+  else
+    describe_adaptive(c, ps, evals, out);
 }

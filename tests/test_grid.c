@@ -1,4 +1,4 @@
-/* qb_grid and qb_post_range: the work decomposition the sweep really uses.
+/* qb_grid: the work decomposition the sweep and the post-passes really use.
  *   boxes    exhaustive over small shapes: the boxes of [lo, hi) cover exactly those flat
  *            indices, in flat order, at most 2*ndim - 1 of them; none for an empty range;
  *   unflatten  every flat index of small shapes gives its row-major multi-index, and the
@@ -6,24 +6,21 @@
  *   blocks   qb_grid_block_points: whole rows of about `target` points (one row at least, target
  *            points inside a row longer than 4*target); the blocks of qb_grid_block_range tile
  *            [0, npoints), the last one short;
- *   deal     the sweep's deal of the pending (not done) blocks, as src/qb_sweep.c does it:
- *            nrounds = qb_grid_nrounds(npending, nranks), round r gives rank k
- *            pending[r*nranks + k] (none past the end), written through qb_grid_block_range
- *            and qb_grid_range_boxes; over small grids, block sizes, done masks and 1..9 ranks:
- *            every point of a pending block written exactly once, none of a done block, no
- *            empty round, blocks committed after round r are exactly those written so far;
- *            ranks without work (fewer pending blocks than ranks, short last rounds) occur;
- *   range    qb_post_range (the post-passes' split): contiguous ranges in rank order covering
- *            [0, nunits), sizes differing by at most one (larger first), empty ranges for
- *            ranks beyond nunits;
- *   counts   64-bit counts, overflow, axis end points.
- * Usage: test_grid (no argument) */
+ *   deal     the sweep's round deal of the pending (not done) blocks, as src/qb_sweep.c does
+ *            it: qb_grid_nrounds, qb_grid_round_item (round r gives rank k pending[r*nranks + k],
+ *            none past the end), qb_grid_rounds_end for the commit, written through
+ * qb_grid_block_range and qb_grid_range_boxes; over small grids, block sizes, done masks and 1..9
+ * ranks: every point of a pending block written exactly once, none of a done block, no empty round,
+ * blocks committed after round r are exactly those written so far; ranks without work (fewer
+ * pending blocks than ranks, short last rounds) occur; range    qb_grid_split (the post-passes'
+ * split): contiguous ranges in rank order covering [0, nunits), sizes differing by at most one
+ * (larger first), empty ranges for ranks beyond nunits; counts   64-bit counts, overflow, axis end
+ * points. Usage: test_grid (no argument) */
 #include <stdlib.h>
 #include <string.h>
 
 #include "qb_test.h"
 #include "qbmap/qb_grid.h"
-#include "qbmap/qb_post.h"
 
 static void test_boxes(int ndim, const int64_t *shape) {
   int64_t n = qb_grid_count(ndim, shape);
@@ -189,7 +186,9 @@ static void simulate_sweep(int ndim, const int64_t *shape, int64_t target, int k
   for (int64_t r = 0; r < nrounds; r++) {
     int idle = 0;
     for (int rank = 0; rank < nranks; rank++) {
-      int64_t i = r * nranks + rank, b = i < npending ? pending[i] : -1, lo = 0, hi = 0;
+      int64_t i = qb_grid_round_item(npending, nranks, rank, r), lo = 0, hi = 0;
+      int64_t b = i >= 0 ? pending[i] : -1;
+      ok &= i == (r * nranks + rank < npending ? r * nranks + rank : -1);
       if (b >= 0) {
         ok &= b < nblocks && !done0[b];
         qb_grid_block_range(g.npoints, bpoints, b, &lo, &hi);
@@ -220,7 +219,7 @@ static void simulate_sweep(int ndim, const int64_t *shape, int64_t target, int k
     zero_work_rounds += idle > 0;
     ok &= idle < nranks; /* every round gives someone work */
     /* the commit after round r: pending[committed .. end) marked done; each of them written */
-    int64_t end = (r + 1) * nranks < npending ? (r + 1) * nranks : npending;
+    int64_t end = qb_grid_rounds_end(npending, nranks, r);
     for (int64_t k = committed; k < end; k++) {
       int64_t lo, hi;
       qb_grid_block_range(g.npoints, bpoints, pending[k], &lo, &hi);
@@ -281,7 +280,7 @@ static void test_range(void) {
       int ok = 1;
       for (int rank = 0; rank < nranks; rank++) {
         int64_t lo, hi;
-        qb_post_range(n, nranks, rank, &lo, &hi);
+        qb_grid_split(n, nranks, rank, &lo, &hi);
         int64_t size = hi - lo;
         ok &= lo == next && size >= 0 && size >= n / nranks && size <= n / nranks + 1;
         ok &= prev_size < 0 || size <= prev_size; /* larger ranges first */
@@ -289,18 +288,18 @@ static void test_range(void) {
         prev_size = size;
         next = hi;
       }
-      CHECK("qb_post_range: contiguous, even split in rank order", ok && next == n,
+      CHECK("qb_grid_split: contiguous, even split in rank order", ok && next == n,
             "n=%lld nranks=%d", (long long)n, nranks);
     }
   int64_t lo, hi;
-  qb_post_range(10, 4, 1, &lo, &hi);
-  CHECK("qb_post_range 10 over 4: rank 1 gets [3, 6)", lo == 3 && hi == 6, "lo=%lld hi=%lld",
+  qb_grid_split(10, 4, 1, &lo, &hi);
+  CHECK("qb_grid_split 10 over 4: rank 1 gets [3, 6)", lo == 3 && hi == 6, "lo=%lld hi=%lld",
         (long long)lo, (long long)hi);
-  qb_post_range(10, 4, 3, &lo, &hi);
-  CHECK("qb_post_range 10 over 4: rank 3 gets [8, 10)", lo == 8 && hi == 10, "lo=%lld hi=%lld",
+  qb_grid_split(10, 4, 3, &lo, &hi);
+  CHECK("qb_grid_split 10 over 4: rank 3 gets [8, 10)", lo == 8 && hi == 10, "lo=%lld hi=%lld",
         (long long)lo, (long long)hi);
-  qb_post_range(2, 4, 3, &lo, &hi);
-  CHECK("qb_post_range 2 over 4: rank 3 gets nothing", lo == hi, "lo=%lld hi=%lld", (long long)lo,
+  qb_grid_split(2, 4, 3, &lo, &hi);
+  CHECK("qb_grid_split 2 over 4: rank 3 gets nothing", lo == hi, "lo=%lld hi=%lld", (long long)lo,
         (long long)hi);
 }
 

@@ -8,7 +8,7 @@
  *   eps       EPs at (alpha, delta_r) = (0, +-1) to 1e-12 in every gamma_b slice, winding +-1,
  *             none elsewhere on a 1000 x 1000 grid; the same with the EPs on grid points;
  *   split     results of unit ranges [0, k) + [k, n) equal the whole range (every column,
- *             bitwise), for any k; the ranges of qb_post_range (the sweep's split over ranks)
+ *             bitwise), for any k; the ranges of qb_grid_split (the sweep's split over ranks)
  *             likewise, for 1..9 ranks;
  *   adaptive  mode adaptive (depth 6) finds the same boundary points (to 1e-11 of the span) and
  *             EPs as the uniform pass on the 2^6 times finer grid, evaluating < 5% of its points.
@@ -209,13 +209,13 @@ static void test_split(void) {
       qb_pointset_free(&a);
       qb_pointset_free(&b);
     }
-    /* the sweep's split: qb_post_range over 1..9 ranks, concatenated in rank order */
+    /* the sweep's split: qb_grid_split over 1..9 ranks, concatenated in rank order */
     for (int nranks = 1; nranks <= 9; nranks++) {
       int64_t off = 0, rejected = 0, next = 0;
       int same = 1;
       for (int rank = 0; rank < nranks; rank++) {
         int64_t lo, hi;
-        qb_post_range(n, nranks, rank, &lo, &hi);
+        qb_grid_split(n, nranks, rank, &lo, &hi);
         same &= lo == next && hi >= lo;
         next = hi;
         qb_pointset p = {0};
@@ -224,7 +224,7 @@ static void test_split(void) {
         off += p.n, rejected += p.rejected;
         qb_pointset_free(&p);
       }
-      CHECK("qb_post_range split over ranks gives the same points",
+      CHECK("qb_grid_split split over ranks gives the same points",
             same && next == n && off == all.n && rejected == all.rejected, "%s nranks=%d", what,
             nranks);
     }

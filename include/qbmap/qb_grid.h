@@ -1,5 +1,5 @@
 /* qb_grid: N-dimensional parameter grids, their row-major flattening (last axis fastest), the
- * split into contiguous blocks, and the deal of blocks to ranks.  Pure functions of their
+ * split into contiguous blocks, and the decomposition of work over ranks.  Pure functions of their
  * arguments (no MPI): every rank computes the same answers.  All sizes are int64_t. */
 #ifndef QB_GRID_H
 #define QB_GRID_H
@@ -47,10 +47,28 @@ int64_t qb_grid_block_points(const qb_grid *g, int64_t target);
 /* Block b covers flat indices [lo, hi). */
 void qb_grid_block_range(int64_t npoints, int64_t bpoints, int64_t b, int64_t *lo, int64_t *hi);
 
-/* Rounds needed to deal nblocks blocks to nranks ranks, one block per rank and round (the
- * sweep deals its pending blocks so: in round r, rank k gets pending[r*nranks + k], or none
- * past the end). */
-int64_t qb_grid_nrounds(int64_t nblocks, int nranks);
+/* The work decomposition: a pure function of (number of items, nranks, rank), 64-bit.
+ *
+ * The round deal (the sweep's pending blocks, the NaN fill of a stopped run): items are dealt one
+ * per rank and round, in round r rank k gets item r*nranks + k, none past the end, so every rank
+ * takes part in every round (the writes are collective) and a round's items are finished together.
+ * Rounds needed for nitems items (0 for none): */
+int64_t qb_grid_nrounds(int64_t nitems, int nranks);
+
+/* The item `rank` gets in round r, or -1 when the deal has run out. */
+int64_t qb_grid_round_item(int64_t nitems, int nranks, int rank, int64_t r);
+
+/* Items dealt in rounds 0 .. r together: min((r + 1) nranks, nitems). */
+int64_t qb_grid_rounds_end(int64_t nitems, int nranks, int64_t r);
+
+/* The contiguous split (the post-passes): units [0, nunits) cut into one range [lo, hi) per rank,
+ * in rank order, sizes differing by at most one (the larger first); empty for ranks beyond
+ * nunits.  Concatenating the ranks' results in rank order gives the units' order. */
+void qb_grid_split(int64_t nunits, int nranks, int rank, int64_t *lo, int64_t *hi);
+
+/* Linear or logarithmic interpolation between a and b at u in [0, 1] (u = 1 is not exact: the
+ * callers return b themselves). */
+double qb_grid_interp(qb_axis_kind kind, double a, double b, double u);
 
 /* Decomposes the flat range [lo, hi) of an array of the given shape into at most
  * 2*ndim - 1 rectangular boxes (start, count per dimension), in flat order.  Returns the box
