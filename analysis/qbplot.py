@@ -21,6 +21,7 @@
 Everything (axes, units, status meanings) is read from the file.  Images are PNG; a name
 ending in .pdf writes PDF."""
 import argparse
+import contextlib
 import sys
 
 import numpy as np
@@ -95,195 +96,184 @@ def _plt():
     return plt
 
 
-def _save(fig, out):
+@contextlib.contextmanager
+def _figure(out, nrows=1, ncols=1, **kw):
+    """(fig, axes) of subplots(nrows, ncols, **kw); when the block ends without an exception the
+    figure is laid out and written to `out` (PNG, PDF for a .pdf name) at 110 dpi."""
+    fig, axes = _plt().subplots(nrows, ncols, **kw)
+    yield fig, axes
+    fig.tight_layout()
     fig.savefig(out, dpi=110)
     print(f"qbplot: wrote {out}")
 
 
+def _mesh(fig, ax, ds, x, y, values, cbar_label="", **kw):
+    """`values` (ny, nx) as a colour map over the grid axes x, y of `ds`, with its colorbar and
+    the axes labelled with the file's units; kw go to pcolormesh (cmap, vmin, vmax)."""
+    m = ax.pcolormesh(ds[x].values, ds[y].values, values, shading="auto", **kw)
+    fig.colorbar(m, ax=ax, label=cbar_label)
+    ax.set_xlabel(_label(ds, x))
+    ax.set_ylabel(_label(ds, y))
+
+
+# how a map draws each point-list group: (group, format, plot keywords); order = drawing order
+MAP_OVERLAYS = (("boundary", "k.", dict(ms=1.5, label="boundary (refined)")),
+                ("ep", "rD", dict(ms=6, label="EP")))
+PANEL_OVERLAYS = (("boundary", "k.", dict(ms=1)), ("ep", "rD", dict(ms=6)))
+
+
+def _overlays(ax, path, present, x, y, sel, styles):
+    """Draws each group of `styles` that is in `present` (see groups): its points of the slice
+    `sel` (see overlay_points) in the (x, y) plane."""
+    for group, fmt, kw in styles:
+        if group in present:
+            ax.plot(*overlay_points(path, group, x, y, sel), fmt, **kw)
+
+
+def _curves(ax, ds, x, curves, ylabel):
+    """Each (field, format, label) of `curves` against the axis x of `ds`; axis labels, legend."""
+    for field, fmt, label in curves:
+        ax.plot(ds[x].values, ds[field].values, fmt, label=label)
+    ax.set_xlabel(_label(ds, x))
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+
+
 def cmd_map(args):
-    plt = _plt()
     sel = dict((k, float(v)) for k, v in (s.split("=", 1) for s in args.sel))
-    ds = open_map(args.file)
-    da, resolved = _slice(ds, args.field, args.x, args.y, sel)
-    fig, ax = plt.subplots(figsize=(6.4, 4.8))
-    m = ax.pcolormesh(ds[args.x].values, ds[args.y].values, da.values, shading="auto")
-    fig.colorbar(m, ax=ax, label=f"{args.field} [{ds[args.field].attrs.get('units')}]")
-    present = groups(args.file)
-    if "boundary" in present:
-        bx, by = overlay_points(args.file, "boundary", args.x, args.y, resolved)
-        ax.plot(bx, by, "k.", ms=1.5, label="boundary (refined)")
-    if "ep" in present:
-        ex, ey = overlay_points(args.file, "ep", args.x, args.y, resolved)
-        ax.plot(ex, ey, "rD", ms=6, label="EP")
-    ax.set_xlabel(_label(ds, args.x))
-    ax.set_ylabel(_label(ds, args.y))
-    ax.set_title(", ".join(f"{k} = {v:g}" for k, v in resolved.items()) or args.field)
-    if present:
-        ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    _save(fig, args.output or f"{args.field}.png")
-    ds.close()
+    with open_map(args.file) as ds:
+        da, resolved = _slice(ds, args.field, args.x, args.y, sel)
+        with _figure(args.output or f"{args.field}.png", figsize=(6.4, 4.8)) as (fig, ax):
+            _mesh(fig, ax, ds, args.x, args.y, da.values,
+                  f"{args.field} [{ds[args.field].attrs.get('units')}]")
+            present = groups(args.file)
+            _overlays(ax, args.file, present, args.x, args.y, resolved, MAP_OVERLAYS)
+            ax.set_title(", ".join(f"{k} = {v:g}" for k, v in resolved.items()) or args.field)
+            if present:
+                ax.legend(loc="upper right", fontsize=8)
     return 0
 
 
+def _gb_plane(ds, field, gb):
+    """`field` at gamma_b = gb as (alpha, delta_r) values."""
+    return ds[field].sel(gamma_b=gb).transpose("alpha", "delta_r").values
+
+
+def _ep_fig3_panel(fig, ax, ds, path, present, gb):
+    """The gamma_b = gb panel of EP Fig. 3: growth rate (colour limits symmetric about 0), the
+    realizable_margin = 0 line, the groups' points of the panel, and alpha_c at delta_r = 0."""
+    g = _gb_plane(ds, "growth_rate", gb)
+    lim = float(np.nanmax(np.abs(g)))
+    _mesh(fig, ax, ds, "delta_r", "alpha", g, "growth_rate", cmap="RdBu_r", vmin=-lim, vmax=lim)
+    if "realizable_margin" in ds:
+        ax.contour(ds["delta_r"].values, ds["alpha"].values, _gb_plane(ds, "realizable_margin", gb),
+                   levels=[0], colors="green", linewidths=1.2)
+    _overlays(ax, path, present, "delta_r", "alpha", {"gamma_b": gb}, PANEL_OVERLAYS)
+    ac = (1 - gb * gb) / (2 * gb)
+    if ds["alpha"].values.min() <= ac <= ds["alpha"].values.max():
+        ax.plot([0], [ac], "*", color="purple", ms=12)
+    ax.set_title(f"gamma_b = {gb:g}")
+
+
 def cmd_ep_fig3(args):
-    plt = _plt()
-    ds = open_map(args.file)
-    gbs = ds["gamma_b"].values
-    present = groups(args.file)
-    fig, axes = plt.subplots(1, len(gbs), figsize=(4.2 * len(gbs), 3.8), squeeze=False)
-    for ax, gb in zip(axes[0], gbs):
-        g = ds["growth_rate"].sel(gamma_b=gb).transpose("alpha", "delta_r")
-        lim = float(np.nanmax(np.abs(g.values)))
-        m = ax.pcolormesh(ds["delta_r"].values, ds["alpha"].values, g.values, cmap="RdBu_r",
-                          vmin=-lim, vmax=lim, shading="auto")
-        if "realizable_margin" in ds:
-            ax.contour(ds["delta_r"].values, ds["alpha"].values,
-                       ds["realizable_margin"].sel(gamma_b=gb).transpose("alpha", "delta_r").values,
-                       levels=[0], colors="green", linewidths=1.2)
-        if "boundary" in present:
-            bx, by = overlay_points(args.file, "boundary", "delta_r", "alpha", {"gamma_b": gb})
-            ax.plot(bx, by, "k.", ms=1)
-        if "ep" in present:
-            ex, ey = overlay_points(args.file, "ep", "delta_r", "alpha", {"gamma_b": gb})
-            ax.plot(ex, ey, "rD", ms=6)
-        ac = (1 - gb * gb) / (2 * gb)
-        if ds["alpha"].values.min() <= ac <= ds["alpha"].values.max():
-            ax.plot([0], [ac], "*", color="purple", ms=12)
-        ax.set_title(f"gamma_b = {gb:g}")
-        ax.set_xlabel(_label(ds, "delta_r"))
-        ax.set_ylabel(_label(ds, "alpha"))
-        fig.colorbar(m, ax=ax, label="growth_rate")
-    fig.suptitle("growth rate; black: refined boundary, red: EPs, star: alpha_c, green: "
-                 "gamma_a gamma_b = 1 (realizable above)", fontsize=9)
-    fig.tight_layout()
-    _save(fig, args.output or "ep_fig3.png")
-    ds.close()
+    with open_map(args.file) as ds:
+        gbs = ds["gamma_b"].values
+        present = groups(args.file)
+        with _figure(args.output or "ep_fig3.png", 1, len(gbs), figsize=(4.2 * len(gbs), 3.8),
+                     squeeze=False) as (fig, axes):
+            for ax, gb in zip(axes[0], gbs):
+                _ep_fig3_panel(fig, ax, ds, args.file, present, gb)
+            fig.suptitle("growth rate; black: refined boundary, red: EPs, star: alpha_c, green: "
+                         "gamma_a gamma_b = 1 (realizable above)", fontsize=9)
     return 0
 
 
 def cmd_ep_fig6(args):
-    plt = _plt()
-    ds = open_map(args.file)
-    dr = ds["delta_r"].values
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    stable = ds["growth_rate"].values < 0
-    ax.fill_between(dr, 0, 1, where=stable, color="green", alpha=0.15,
-                    transform=ax.get_xaxis_transform(), label="stable")
-    ax.plot(dr, ds["t_crit"].values, "k-", label="t_crit (exact first crossing)")
-    ax.plot(dr, ds["t_crit_approx"].values, "r--", label="Eq. 33 as printed")
-    ax.set_ylim(-20, 1.2 * np.nanmax(ds["t_crit"].values))
-    ax.set_xlabel(_label(ds, "delta_r"))
-    ax.set_ylabel("t_crit [1/Gamma_eff]")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    _save(fig, args.output or "ep_fig6.png")
-    ds.close()
+    with open_map(args.file) as ds, \
+            _figure(args.output or "ep_fig6.png", figsize=(6.4, 4.2)) as (fig, ax):
+        ax.fill_between(ds["delta_r"].values, 0, 1, where=ds["growth_rate"].values < 0,
+                        color="green", alpha=0.15, transform=ax.get_xaxis_transform(),
+                        label="stable")
+        _curves(ax, ds, "delta_r", (("t_crit", "k-", "t_crit (exact first crossing)"),
+                                    ("t_crit_approx", "r--", "Eq. 33 as printed")),
+                "t_crit [1/Gamma_eff]")
+        ax.set_ylim(-20, 1.2 * np.nanmax(ds["t_crit"].values))
     return 0
 
 
 def cmd_so_fig6(args):
-    plt = _plt()
-    ds = open_map(args.file)
-    kb = ds["kappa_b"].values
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.semilogx(kb, ds["dE_coh"].values, "b-", label="dE_coh (coherent, |J| = 0.2)")
-    ax.semilogx(kb, ds["dE_diss"].values, "r-", label="dE_diss (super-optimal, Gamma = 0.4)")
-    ax.axhline(0, color="k", lw=0.5)
-    ax.set_yscale("symlog", linthresh=1)
-    ax.set_xlabel(_label(ds, "kappa_b"))
-    ax.set_ylabel("advantage over a single battery")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    _save(fig, args.output or "so_fig6.png")
-    ds.close()
+    with open_map(args.file) as ds, \
+            _figure(args.output or "so_fig6.png", figsize=(6.4, 4.2)) as (fig, ax):
+        ax.set_xscale("log")
+        _curves(ax, ds, "kappa_b", (("dE_coh", "b-", "dE_coh (coherent, |J| = 0.2)"),
+                                    ("dE_diss", "r-", "dE_diss (super-optimal, Gamma = 0.4)")),
+                "advantage over a single battery")
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_yscale("symlog", linthresh=1)
     return 0
 
 
 def cmd_ep_fig2(args):
-    plt = _plt()
-    ds = open_map(args.file)
-    dr, gb = ds["delta_r"].values, float(ds.attrs["gamma_b"])
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
-    a.plot(dr, ds["lambda_plus_re"].values, "b--", label="lambda+")
-    a.plot(dr, ds["lambda_minus_re"].values, "k-", label="lambda-")
-    b.plot(dr, ds["lambda_plus_im"].values + gb, "b--", label="lambda+ + i gamma_b")
-    b.plot(dr, ds["lambda_minus_im"].values + gb, "k-", label="lambda- + i gamma_b")
-    ep = (ds["regime"].values & 4) != 0
-    for ax, re in ((a, ds["lambda_plus_re"].values), (b, ds["lambda_plus_im"].values + gb)):
-        ax.plot(dr[ep], re[ep], "rD", ms=7, label="EP")
-        ax.set_xlabel(_label(ds, "delta_r"))
-        ax.legend(fontsize=8)
-    a.set_ylabel("Re lambda")
-    b.set_ylabel("Im lambda + gamma_b")
-    fig.tight_layout()
-    _save(fig, args.output or "ep_fig2.png")
-    ds.close()
+    with open_map(args.file) as ds, \
+            _figure(args.output or "ep_fig2.png", 1, 2, figsize=(9, 3.6)) as (fig, axes):
+        dr, gb = ds["delta_r"].values, float(ds.attrs["gamma_b"])
+        ep = (ds["regime"].values & 4) != 0
+        re = [ds[f"lambda_{s}_re"].values for s in ("plus", "minus")]
+        im = [ds[f"lambda_{s}_im"].values + gb for s in ("plus", "minus")]
+        for ax, (plus, minus), suffix, ylabel in ((axes[0], re, "", "Re lambda"),
+                                                  (axes[1], im, " + i gamma_b", "Im lambda + gamma_b")):
+            ax.plot(dr, plus, "b--", label="lambda+" + suffix)
+            ax.plot(dr, minus, "k-", label="lambda-" + suffix)
+            ax.plot(dr[ep], plus[ep], "rD", ms=7, label="EP")
+            ax.set_xlabel(_label(ds, "delta_r"))
+            ax.set_ylabel(ylabel)
+            ax.legend(fontsize=8)
     return 0
 
 
 def cmd_ep_fig5(args):
-    plt = _plt()
-    ds = open_map(args.file)
-    gb = float(ds.attrs["gamma_b"])
-    x, y = ds["delta_r"].values, ds["alpha"].values
-    fig, axes = plt.subplots(2, 2, figsize=(9, 7))
-    panels = (("lambda_plus_re", 0), ("lambda_minus_re", 0), ("lambda_plus_im", gb),
-              ("lambda_minus_im", gb))
-    present = groups(args.file)
-    for ax, (f, shift) in zip(axes.flat, panels):
-        m = ax.pcolormesh(x, y, ds[f].transpose("alpha", "delta_r").values + shift, shading="auto")
-        fig.colorbar(m, ax=ax)
-        if "ep" in present:
-            ex, ey = overlay_points(args.file, "ep", "delta_r", "alpha", {})
-            ax.plot(ex, ey, "rD", ms=6)
-        ax.set_title(f + (" + gamma_b" if shift else ""), fontsize=9)
-        ax.set_xlabel(_label(ds, "delta_r"))
-        ax.set_ylabel(_label(ds, "alpha"))
-    fig.tight_layout()
-    _save(fig, args.output or "ep_fig5.png")
-    ds.close()
+    with open_map(args.file) as ds, \
+            _figure(args.output or "ep_fig5.png", 2, 2, figsize=(9, 7)) as (fig, axes):
+        gb = float(ds.attrs["gamma_b"])
+        present = groups(args.file)
+        for ax, (f, shift) in zip(axes.flat, (("lambda_plus_re", 0), ("lambda_minus_re", 0),
+                                              ("lambda_plus_im", gb), ("lambda_minus_im", gb))):
+            _mesh(fig, ax, ds, "delta_r", "alpha", ds[f].transpose("alpha", "delta_r").values + shift)
+            _overlays(ax, args.file, present, "delta_r", "alpha", {}, PANEL_OVERLAYS[1:])
+            ax.set_title(f + (" + gamma_b" if shift else ""), fontsize=9)
     return 0
 
 
-def cmd_so_fig2(args):
-    """Every (non-t) combination of the files' list axes is one curve of E_A, E_B vs |J| t."""
-    plt = _plt()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
-    for path in [args.file] + args.more:
-        ds = open_map(path)
-        others = [d for d in ds["E_B"].dims if d != "t"]
+def _so_fig2_curves(path, a, b):
+    """Every (non-t) combination of the file's list axes as one curve of E_A on a, E_B on b."""
+    with open_map(path) as ds:
         combos = [{}]
-        for d in others:
+        for d in [name for name in ds["E_B"].dims if name != "t"]:
             combos = [dict(c, **{d: float(v)}) for c in combos for v in ds[d].values]
+        jt = 0.2 * ds["t"].values
         for c in combos:
             lab = ", ".join(f"{k}={v:.4g}" for k, v in c.items()) or path
-            jt = 0.2 * ds["t"].values
             a.plot(jt, ds["E_A"].sel(c).values, label=lab)
             b.plot(jt, ds["E_B"].sel(c).values, label=lab)
-        ds.close()
-    for ax, n in ((a, "E_A"), (b, "E_B")):
-        ax.set_xlabel("|J| t  (|J| = 0.2)")
-        ax.set_ylabel(n)
-        ax.legend(fontsize=6)
-    fig.tight_layout()
-    _save(fig, args.output or "so_fig2.png")
+
+
+def cmd_so_fig2(args):
+    with _figure(args.output or "so_fig2.png", 1, 2, figsize=(9, 3.6)) as (fig, (a, b)):
+        for path in [args.file] + args.more:
+            _so_fig2_curves(path, a, b)
+        for ax, n in ((a, "E_A"), (b, "E_B")):
+            ax.set_xlabel("|J| t  (|J| = 0.2)")
+            ax.set_ylabel(n)
+            ax.legend(fontsize=6)
     return 0
 
 
 def cmd_so_fig7(args):
-    plt = _plt()
-    ds = open_map(args.file)
-    g = ds["Gamma"].values
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.plot(g, ds["xi_ss"].values, "b-", label="xi_ss (p_a = p_b = 1)")
-    ax.plot(g, ds["xi_supopt"].values, "r-", label="xi_supopt (y = kappa_a/kappa_b)")
-    ax.set_xlabel(_label(ds, "Gamma"))
-    ax.set_ylabel("total stationary energy xi")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    _save(fig, args.output or "so_fig7.png")
-    ds.close()
+    with open_map(args.file) as ds, \
+            _figure(args.output or "so_fig7.png", figsize=(6.4, 4.2)) as (fig, ax):
+        _curves(ax, ds, "Gamma", (("xi_ss", "b-", "xi_ss (p_a = p_b = 1)"),
+                                  ("xi_supopt", "r-", "xi_supopt (y = kappa_a/kappa_b)")),
+                "total stationary energy xi")
     return 0
 
 

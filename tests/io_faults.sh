@@ -84,6 +84,10 @@ waitfor() { # waitfor FILE: until it exists and is not empty (at most 60 s)
   for _ in $(seq 600); do [ -s "$1" ] && return 0; sleep 0.1; done
   return 1
 }
+reaches() { # reaches FILE STATE: until h5state FILE prints STATE (at most 60 s)
+  for _ in $(seq 600); do [ "$(h5state "$1")" = "$2" ] && return 0; sleep 0.1; done
+  return 1
+}
 tmpfs() { # tmpfs DIR SIZE: mounts a tmpfs, 1 on failure
   mkdir -p "$1"
   mount -t tmpfs -o "size=$2" tmpfs "$1" 2>/dev/null || return 1
@@ -211,7 +215,7 @@ if tmpfs "$disk" 64m; then
     >"$work/pp.log" 2>"$work/pp.err" &
   pid=$!
   bg+=("$pid")
-  for _ in $(seq 600); do [ "$(h5state "$disk/out.h5")" = "done=12/12" ] && break; sleep 0.1; done
+  reaches "$disk/out.h5" done=12/12
   dd if=/dev/zero of="$disk/filler" bs=4096 >/dev/null 2>&1 # until the disk is full
   avail=$(df -B1 --output=avail "$disk" | tail -1)
   touch "$work/go1"
@@ -231,7 +235,7 @@ if tmpfs "$disk" 64m; then
     -o "$disk/out.h5" "${opts[@]}" >"$work/pp.log" 2>"$work/pp.err" &
   pid=$!
   bg+=("$pid")
-  for _ in $(seq 600); do [ "$(h5state "$disk/out.h5")" = "done=12/12" ] && break; sleep 0.1; done
+  reaches "$disk/out.h5" done=12/12
   dd if=/dev/zero of="$disk/filler" bs=4096 >/dev/null 2>&1
   touch "$work/go2"
   wait "$pid"
@@ -251,7 +255,7 @@ if tmpfs "$disk" 64m; then
     -o "$disk/out.h5" "${opts[@]}" >"$work/pp.log" 2>"$work/pp.err" &
   pid=$!
   bg+=("$pid")
-  for _ in $(seq 600); do [ "$(h5state "$disk/out.h5")" = "done=12/12" ] && break; sleep 0.1; done
+  reaches "$disk/out.h5" done=12/12
   leave=$($py -c "
 import h5py, os, sys
 p = sys.argv[1]
@@ -325,7 +329,7 @@ out=$work/moved.h5
 QBMAP_TEST_GATE=post:$work/go5 run 2 "$qbmap" run "$cfg" -o "$out" "${opts[@]}" >"$work/a.log" 2>"$work/a.err" &
 pid=$!
 bg+=("$pid")
-for _ in $(seq 600); do [ "$(h5state "$out")" = "done=12/12" ] && break; sleep 0.1; done
+reaches "$out" done=12/12
 cp "$out" "$out.copy" && mv "$out.copy" "$out"
 touch "$work/go5"
 wait "$pid"
@@ -494,23 +498,24 @@ for name in ("growth_rate", "E_B"):
 print("done", int(done.sum()), "of", done.size, "; the rest NaN")
 EOF
 }
+# stopped OUT SIGNAL mpiexec|ranks: a run on 2 ranks held before its third of 12 blocks (the
+# gate never opens) gets SIGNAL, sent to mpiexec or to its children (the ranks); rc = its exit
+stopped() {
+  start env QBMAP_TEST_GATE=round:$work/never "$mpiexec" -n 2 "$qbmap" run "$cfg" -o "$1" "${opts[@]}" >"$work/s.log" 2>"$work/s.err"
+  reaches "$1" done=2/12
+  if [ "$3" = ranks ]; then pkill "-$2" -P "$pid"; else kill "-$2" "$pid"; fi
+  wait "$pid"
+  rc=$?
+}
 out=$work/usr1.h5
-start env QBMAP_TEST_GATE=round:$work/never "$mpiexec" -n 2 "$qbmap" run "$cfg" -o "$out" "${opts[@]}" >"$work/s.log" 2>"$work/s.err"
-for _ in $(seq 600); do [ "$(h5state "$out")" = "done=2/12" ] && break; sleep 0.1; done
-kill -USR1 "$pid"
-wait "$pid"
-rc=$?
+stopped "$out" USR1 mpiexec
 if [ $rc = 3 ] && grep -q "checkpointed, not finished" "$work/s.err" && [ "$(lines "$work/s.err")" = 1 ] && nancheck "$out"; then
   ok "SIGUSR1 through mpiexec: exit 3, one line, unfinished blocks NaN ($(cat "$work/nan.log"))"
 else bad "SIGUSR1: exit $rc" "$work/s.err"; cat "$work/nan.log"; fi
 resumes "SIGUSR1 checkpoint" "$out" 3
 
 out=$work/term.h5
-start env QBMAP_TEST_GATE=round:$work/never "$mpiexec" -n 2 "$qbmap" run "$cfg" -o "$out" "${opts[@]}" >"$work/s.log" 2>"$work/s.err"
-for _ in $(seq 600); do [ "$(h5state "$out")" = "done=2/12" ] && break; sleep 0.1; done
-pkill -TERM -P "$pid" # the ranks (children of mpiexec)
-wait "$pid"
-rc=$?
+stopped "$out" TERM ranks
 if [ $rc = 3 ] && nancheck "$out"; then ok "SIGTERM to the ranks: exit 3 through mpiexec, unfinished blocks NaN"
 else bad "SIGTERM to the ranks: exit $rc" "$work/s.err"; cat "$work/nan.log"; fi
 resumes "SIGTERM checkpoint" "$out" 1
@@ -519,11 +524,7 @@ resumes "SIGTERM checkpoint" "$out" 1
 # on to the ranks (and SIGKILLs them after odls_base_sigkill_timeout, 1 s); it never returns the
 # ranks' 3.  The ranks still checkpoint: the file is resumable.
 out=$work/mterm.h5
-start env QBMAP_TEST_GATE=round:$work/never "$mpiexec" -n 2 "$qbmap" run "$cfg" -o "$out" "${opts[@]}" >"$work/s.log" 2>"$work/s.err"
-for _ in $(seq 600); do [ "$(h5state "$out")" = "done=2/12" ] && break; sleep 0.1; done
-kill -TERM "$pid"
-wait "$pid"
-rc=$?
+stopped "$out" TERM mpiexec
 if [ $rc != 0 ] && notcomplete "$out"; then
   ok "SIGTERM to mpiexec: exit $rc (Open MPI's mpiexec: 1, never the ranks' 3), file not complete; ranks checkpointed: $(grep -c "checkpointed, not finished" "$work/s.err")"
 else bad "SIGTERM to mpiexec: exit $rc" "$work/s.err"; fi

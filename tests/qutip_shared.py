@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import qutip as qt
 
-from qbcheck import check, guarded, qbmap_point
+from qbcheck import guarded
+from qutip_compare import compare, energies
 
 qbmap = sys.argv[1]
 POINTS = [
@@ -34,29 +35,9 @@ def qutip_energies(pt, n):
     z = pa * a + pb * b
     cops = [np.sqrt(pt["Gamma"]) * z, np.sqrt(pt["kappa_a"]) * a, np.sqrt(pt["kappa_b"]) * b]
     rho0 = qt.tensor(qt.basis(n, 0), qt.basis(n, 0))
-    opts = qt.Options(atol=1e-14, rtol=1e-12, nsteps=1000000)
-    r = qt.mesolve(H, rho0, [0.0] + TIMES, c_ops=cops, e_ops=[a.dag() * a, b.dag() * b], options=opts)
-    return np.array(r.expect[0][1:]), np.array(r.expect[1][1:])
-
-
-def qbmap_energies(pt, t):
-    v = qbmap_point(qbmap, "shared", dict(pt, t=t))
-    return v["E_A"], v["E_B"]
+    return energies(H, rho0, cops, a, b, TIMES, atol=1e-14)
 
 
 with guarded("qutip_shared"):
-    for k, pt in enumerate(POINTS):
-        f2 = pt["F"] ** 2
-        ea6, eb6 = qutip_energies(pt, 6)
-        ea7, eb7 = qutip_energies(pt, 7)
-        trunc = max(np.max(np.abs(eb7 - eb6) / eb7), np.max(np.abs(ea7 - ea6) / ea7))
-        check(trunc < 1e-7, f"point {k}: Fock truncation 6 vs 7 levels changes energies by {trunc:.2e}")
-        worst = 0.0
-        for i, t in enumerate(TIMES):
-            ea, eb = qbmap_energies(pt, t)
-            for name, q, ref in (("E_B", eb, eb7[i]), ("E_A", ea, ea7[i])):
-                rel = abs(q / f2 - ref / f2) / (ref / f2)
-                worst = max(worst, rel)
-                check(rel < 1e-6, f"point {k} t={t}: {name}/F^2 qbmap {q / f2:.12g} vs QuTiP {ref / f2:.12g} (rel {rel:.2e})")
-        print(f"point {k}: truncation {trunc:.1e}, E_B/F^2(t={TIMES[-1]}) = {eb7[-1] / f2:.6g}, "
-              f"largest relative deviation qbmap vs QuTiP {worst:.1e}")
+    compare(qbmap, "shared", POINTS, TIMES, qutip_energies, levels=6, scale=lambda pt: pt["F"] ** 2,
+            unit="/F^2")

@@ -9,7 +9,8 @@ import sys
 import numpy as np
 import qutip as qt
 
-from qbcheck import check, guarded, qbmap_point
+from qbcheck import guarded
+from qutip_compare import compare, energies
 
 qbmap = sys.argv[1]
 
@@ -43,29 +44,8 @@ def qutip_energies(pt, n):
     cops = [np.sqrt(pt["kappa_a"]) * a, np.sqrt(pt["kappa_b"]) * b, np.sqrt(pt["kappa_c"]) * c,
             np.sqrt(pt["Gamma"]) * za, np.sqrt(pt["Gamma"]) * zb]
     rho0 = qt.tensor(qt.basis(n, 0), qt.basis(n, 0), qt.basis(n, 0))
-    opts = qt.Options(atol=1e-15, rtol=1e-12, nsteps=1000000)
-    res = qt.mesolve(H, rho0, [0.0] + TIMES, c_ops=cops, e_ops=[a.dag() * a, b.dag() * b],
-                     options=opts)
-    return np.array(res.expect[0][1:]), np.array(res.expect[1][1:])
-
-
-def qbmap_energies(pt, t):
-    v = qbmap_point(qbmap, "threemode", dict(pt, t=t))
-    return v["E_A"], v["E_B"]
+    return energies(H, rho0, cops, a, b, TIMES, atol=1e-15)
 
 
 with guarded("qutip_threemode"):
-    for k, pt in enumerate(POINTS):
-        ea5, eb5 = qutip_energies(pt, 5)
-        ea6, eb6 = qutip_energies(pt, 6)
-        trunc = max(np.max(np.abs(eb6 - eb5) / eb6), np.max(np.abs(ea6 - ea5) / ea6))
-        check(trunc < 1e-7, f"point {k}: Fock truncation 5 vs 6 levels changes energies by {trunc:.2e}")
-        worst = 0.0
-        for i, t in enumerate(TIMES):
-            ea, eb = qbmap_energies(pt, t)
-            for name, q, ref in (("E_B", eb, eb6[i]), ("E_A", ea, ea6[i])):
-                rel = abs(q - ref) / ref
-                worst = max(worst, rel)
-                check(rel < 1e-6, f"point {k} t={t}: {name} qbmap {q:.12g} vs QuTiP {ref:.12g} (rel {rel:.2e})")
-        print(f"point {k}: truncation {trunc:.1e}, E_B(t={TIMES[-1]}) = {eb6[-1]:.6g}, "
-              f"largest relative deviation qbmap vs QuTiP {worst:.1e}")
+    compare(qbmap, "threemode", POINTS, TIMES, qutip_energies, levels=5)

@@ -4,27 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_errno.h>
-
+#include "fuzz_common.h"
 #include "qbmap/qb_config.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* as in qbmap's main: GSL reports failures as codes (the kernels turn them into NaN + status) */
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-  (void)argc;
-  (void)argv;
-  gsl_set_error_handler_off();
-  return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size > 1 << 16) return 0;
-  char *text = malloc(size + 1);
+  char *text = qb_fuzz_text(data, size, 1 << 16);
   if (!text) return 0;
-  memcpy(text, data, size);
-  text[size] = '\0';
   qb_config cfg;
   char msg[4096];
   if (qb_config_parse(text, "fuzz", NULL, 0, &cfg, msg, sizeof msg) == QB_OK) {

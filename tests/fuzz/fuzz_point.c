@@ -5,27 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_errno.h>
-
+#include "fuzz_common.h"
 #include "qbmap/qb_config.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* as in qbmap's main: GSL reports failures as codes (the kernels turn them into NaN + status) */
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-  (void)argc;
-  (void)argv;
-  gsl_set_error_handler_off();
-  return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size > 4096) return 0;
-  char *text = malloc(size + 1), *argv[64];
+  char *text = qb_fuzz_text(data, size, 4096), *argv[64];
   if (!text) return 0;
-  memcpy(text, data, size);
-  text[size] = '\0';
   int argc = 0;
   for (char *s = text; s && argc < 64;) {
     argv[argc++] = s;
