@@ -26,6 +26,21 @@ int qb_model_field_index(const qb_model *m, const char *name) {
   return -1;
 }
 
+uint32_t qb_model_status_mask(const qb_model *m) {
+  uint32_t all = 0;
+  for (int i = 0; i < m->nstatus; i++)
+    all |= m->status_bits[i].mask;
+  return all;
+}
+
+uint32_t qb_model_status_bit(const qb_model *m, const char *word) {
+  for (int i = 0; i < m->nstatus; i++) {
+    const char *w = qb_pt_bit_word(&m->status_bits[i]);
+    if (w && strcmp(w, word) == 0) return m->status_bits[i].mask;
+  }
+  return 0;
+}
+
 /* The allowed interval of a parameter, in words: "-1e+06 <= delta_r <= 1e+06". */
 static void allowed_words(const qb_param *p, char *buf, size_t size) {
   if (p->range == QB_POSITIVE) {

@@ -4,6 +4,8 @@
  * exactly 0 and exactly QB_T_MAX); for `ep` also exceptional points, marginal points and
  * Pi = 0 points at every scale.  Checks, at every point:
  *   - no crash; every NaN in a field is explained by a status bit allowed for that field;
+ *   - every status bit set is one the model declares (qb_model's status_bits), and the
+ *     declaration itself is well formed (check_declared);
  *   - every infinity carries the overflow bit (log_E_B: only -inf at t = 0 or E_B = 0);
  *   - int32 fields are finite integers in int32 range (never NaN/inf: the sweep casts them);
  *     regime is a valid code, realizable is 0 or 1;
@@ -31,32 +33,70 @@ static int is(const char *a, const char *b) {
   return strcmp(a, b) == 0;
 }
 
-/* Status bits that may explain a NaN (or inf) in a field of a model. */
-static uint32_t allowed(const char *model, const char *f) {
+/* The mask of model m's status bit `word` (as in the file's flag_meanings). */
+static uint32_t bit(const qb_model *m, const char *word) {
+  uint32_t b = qb_model_status_bit(m, word);
+  if (!b) QB_SETUP_FATAL("model %s declares no status bit '%s'", m->name, word);
+  return b;
+}
+
+/* Status bits that may explain a NaN (or inf) in field f of model m. */
+static uint32_t allowed(const qb_model *m, const char *f) {
   uint32_t any = QB_PT_BAD_PARAM | QB_PT_NUMERICS;
   uint32_t t_dep = any | QB_PT_T_UNRESOLVED;
   if (is(f, "E_A_ss") || is(f, "E_B_ss") || is(f, "xi_ss"))
     return any | QB_PT_NOT_STABLE | QB_PT_ILL_CONDITIONED;
-  if (is(model, "ep")) {
-    if (is(f, "t_crit")) return any | QB_PT_TCRIT_NEVER | QB_PT_TCRIT_FAILED;
-    if (is(f, "t_crit_approx")) return any | QB_PT_APPROX_OUTSIDE;
+  if (is(m->name, "ep")) {
+    if (is(f, "t_crit")) return any | bit(m, "tcrit_never") | bit(m, "tcrit_failed");
+    if (is(f, "t_crit_approx")) return any | bit(m, "approx_outside");
     if (is(f, "E_A") || is(f, "E_B") || is(f, "P_B") || is(f, "log_E_B")) return t_dep;
     return any;
   }
-  if (is(model, "threemode")) {
+  if (is(m->name, "threemode")) {
+    const uint32_t no_red = bit(m, "no_reduction");
     if (is(f, "growth_rate")) return any;
     if (is(f, "E_A") || is(f, "E_B") || is(f, "log_E_B")) return t_dep;
     if (is(f, "E_B_ss_red") || is(f, "elimination_error"))
-      return any | QB_PT_NO_REDUCTION | QB_PT_RED_NOT_STABLE | QB_PT_NOT_STABLE |
-             QB_PT_ILL_CONDITIONED | QB_PT_OVERFLOW;
-    if (is(f, "E_B_red")) return t_dep | QB_PT_NO_REDUCTION;
-    if (is(f, "elimination_error_t")) return t_dep | QB_PT_NO_REDUCTION | QB_PT_OVERFLOW;
-    return any | QB_PT_NO_REDUCTION;
+      return any | no_red | bit(m, "red_not_stable") | QB_PT_NOT_STABLE | QB_PT_ILL_CONDITIONED |
+             QB_PT_OVERFLOW;
+    if (is(f, "E_B_red")) return t_dep | no_red;
+    if (is(f, "elimination_error_t")) return t_dep | no_red | QB_PT_OVERFLOW;
+    return any | no_red;
   }
   if (is(f, "E_A") || is(f, "E_B") || is(f, "P_B")) return t_dep;
   if (is(f, "growth_rate")) return any;
   /* optima; differences of two infinite energies are NaN */
-  return any | QB_PT_NO_OPTIMUM | QB_PT_ILL_CONDITIONED | QB_PT_OVERFLOW;
+  return any | bit(m, "no_optimum") | QB_PT_ILL_CONDITIONED | QB_PT_OVERFLOW;
+}
+
+/* The model's status-bit declaration: single bits in increasing order, each with a word
+ * ([a-z0-9_], unique in the model) and a text; a bit of qb_status's list keeps its word there;
+ * QB_PT_BAD_PARAM declared (every kernel sets it). */
+static void check_declared(const qb_model *m) {
+  uint32_t prev = 0;
+  for (int i = 0; i < m->nstatus; i++) {
+    const qb_pt_bit *b = &m->status_bits[i];
+    const char *w = qb_pt_bit_word(b), *d = qb_pt_bit_doc(b);
+    CHECK("status bits: one bit each, in increasing order",
+          b->mask != 0 && (b->mask & (b->mask - 1)) == 0 && b->mask > prev, "%s: entry %d mask %u",
+          m->name, i, b->mask);
+    CHECK("status bits: a word and a text", w && d && *w && *d, "%s: bit %d", m->name,
+          qb_pt_bit_number(b));
+    if (!w) continue;
+    CHECK("status bits: word of [a-z0-9_], unique in the model",
+          strspn(w, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(w) &&
+              qb_model_status_bit(m, w) == b->mask,
+          "%s: '%s'", m->name, w);
+#define QB_X(mask_, bit_, word_, msg_)                                                             \
+  if (b->mask == mask_)                                                                            \
+    CHECK("status bits: a generic bit keeps its word", strcmp(w, word_) == 0, "%s: bit %d '%s'",   \
+          m->name, bit_, w);
+    QB_PT_LIST(QB_X)
+#undef QB_X
+    prev = b->mask;
+  }
+  CHECK("status bits: bad_param declared", (qb_model_status_mask(m) & QB_PT_BAD_PARAM) != 0, "%s",
+        m->name);
 }
 
 static double logu(gsl_rng *r, double lo, double hi) {
@@ -145,7 +185,8 @@ int main(int argc, char **argv) {
     clock_t c0 = clock();
     uint32_t allow[QB_MAX_FIELDS];
     for (int k = 0; k < m->nfields; k++)
-      allow[k] = allowed(m->name, m->fields[k].name);
+      allow[k] = allowed(m, m->fields[k].name);
+    check_declared(m);
     const int fg = qb_model_field_index(m, "growth_rate"), fr = qb_model_field_index(m, "regime");
     const int fre = qb_model_field_index(m, "realizable"), ft = qb_model_param_index(m, "t");
     const int fea = qb_model_field_index(m, "E_A"), feb = qb_model_field_index(m, "E_B");
@@ -267,9 +308,18 @@ int main(int argc, char **argv) {
            late_checked - late_unresolved - late_bad, late_checked, late_unresolved, late_bad);
     for (int k = 0; k < m->nfields - 1; k++)
       if (per_field[k]) printf("    %-20s NaN at %ld points\n", m->fields[k].name, per_field[k]);
+    uint32_t seen = 0;
     for (int b = 0; b < 32; b++)
-      if (bits[b]) printf("    status bit %-2d at %ld points\n", b, bits[b]);
+      if (bits[b]) {
+        const char *w = "undeclared";
+        for (int j = 0; j < m->nstatus; j++)
+          if (m->status_bits[j].mask == 1u << b) w = qb_pt_bit_word(&m->status_bits[j]);
+        printf("    status bit %-2d %-17s at %ld points\n", b, w, bits[b]);
+        seen |= 1u << b;
+      }
     CHECK("every NaN explained by its status", unexplained == 0, "model %s", m->name);
+    CHECK("every status bit set is declared by the model", !(seen & ~qb_model_status_mask(m)),
+          "model %s: undeclared bits %#x", m->name, seen & ~qb_model_status_mask(m));
     CHECK("every infinity flagged as overflow", bad_inf == 0, "model %s", m->name);
     CHECK("int32 fields finite integers, valid codes", bad_int == 0, "model %s", m->name);
     CHECK("regime and stability agree with growth_rate", bad_regime == 0, "model %s", m->name);

@@ -69,6 +69,11 @@ typedef struct qb_model {
   const qb_param *params;
   int nfields;
   const qb_field *fields; /* the last field is always `status` (QB_I32 bitmask of qb_pt_*) */
+  /* Every status bit eval may set, in increasing bit order (QB_PT_BAD_PARAM always): what
+   * `qbmap models` lists, `qbmap point` decodes with and the file's flag_masks/flag_meanings
+   * hold.  A bit eval sets that is not declared here is a bug (tests/test_hazards.c). */
+  int nstatus;
+  const qb_pt_bit *status_bits;
   /* Checks which parameters are given (given[i]) for combinations the model forbids or needs,
    * beyond "every required parameter is given" (checked generically).  Writes one sentence
    * naming the parameters into msg on error; NULL if there are no such rules. */
@@ -94,6 +99,11 @@ extern const qb_model *const qb_models[];
 const qb_model *qb_model_find(const char *name);
 int qb_model_param_index(const qb_model *m, const char *name); /* -1 if unknown */
 int qb_model_field_index(const qb_model *m, const char *name); /* -1 if unknown */
+
+/* The union of the model's declared status bits; the mask of the bit declared with `word`
+ * (0 if none). */
+uint32_t qb_model_status_mask(const qb_model *m);
+uint32_t qb_model_status_bit(const qb_model *m, const char *word);
 
 /* Validates one value of parameter i: finite, in range and inside its verified magnitude window.
  * Writes the reason into msg ("parameter 'X' = V ...; allowed: ..."). */

@@ -59,6 +59,36 @@ enum {
   NFIELD
 };
 
+/* ep's own status bits (numbers are stored data: never renumber); the others are qb_status's. */
+enum {
+  EP_TCRIT_NEVER = 1u << 1,
+  EP_TCRIT_FAILED = 1u << 2,
+  EP_APPROX_OUTSIDE = 1u << 3,
+  EP_APPROX_UNRELIABLE = 1u << 4,
+};
+
+static const qb_pt_bit status_bits[] = {
+    {QB_PT_NOT_STABLE, NULL, NULL},
+    {EP_TCRIT_NEVER, "tcrit_never", "E_B provably never reaches E_max: t_crit is NaN"},
+    {EP_TCRIT_FAILED, "tcrit_failed",
+     "t_crit undetermined: marginal point (|growth| <= tol) with E_B below E_max unless it grows "
+     "below the resolution, step limit, or E_B not resolvable in double precision at the crossing "
+     "(estimated error above 1e-6): t_crit is NaN"},
+    {EP_APPROX_OUTSIDE, "approx_outside",
+     "Eq. 33 outside its regime (needs alpha = 0, |delta_r| < 1, growth > 0): t_crit_approx is "
+     "NaN"},
+    {EP_APPROX_UNRELIABLE, "approx_unreliable",
+     "Eq. 33 evaluated but unreliable here (E_max <= E_scale or result <= 0)"},
+    {QB_PT_OVERFLOW, NULL,
+     "an energy or power exceeds the double range (E_A, E_B or P_B at this t): it is inf; "
+     "log_E_B is finite"},
+    {QB_PT_BAD_PARAM, NULL, NULL},
+    {QB_PT_T_UNRESOLVED, NULL, QB_PT_T_UNRESOLVED_WHY ": E_A, E_B, P_B, log_E_B are NaN"},
+    {QB_PT_ILL_CONDITIONED, NULL,
+     "the steady state is ill-conditioned at this point (estimated relative error above 1e-6: "
+     "det M = -Pi nearly cancels): E_A_ss, E_B_ss are NaN"},
+};
+
 /* Regime codes (field `regime`): base value, plus REGIME_EP_FLAG at an EP. */
 enum { REGIME_STABLE = 0, REGIME_MARGINAL = 1, REGIME_GROWING = 2, REGIME_EP_FLAG = 4 };
 
@@ -785,7 +815,7 @@ static double tcrit_exact(const ep_sys *S, double Emax, double tol, uint32_t *st
   /* marginal (|growth| <= tol): if |b| stays below sqrt(E_max) as long as the growth is taken as
    * 0, only a growth below the resolution could ever reach E_max: give up at once */
   if (E && fabs(S->growth) <= tol && creal(E->mm) <= 0 && E->abss + E->adp + E->adm < smax) {
-    *status |= QB_PT_TCRIT_FAILED;
+    *status |= EP_TCRIT_FAILED;
     return NAN;
   }
 
@@ -797,7 +827,7 @@ static double tcrit_exact(const ep_sys *S, double Emax, double tol, uint32_t *st
   double ta = 0, tb = NAN;
   for (int k = 0; k < TCRIT_MAX_STEPS; k++) {
     if (bound_b_future(S, &B, t) < smax) {
-      *status |= QB_PT_TCRIT_NEVER;
+      *status |= EP_TCRIT_NEVER;
       return NAN;
     }
     double r = t > 0 ? exp(0.5 * (f + lmax)) : 0.0; /* |b(t)| */
@@ -816,7 +846,7 @@ static double tcrit_exact(const ep_sys *S, double Emax, double tol, uint32_t *st
     f = fn;
   }
   if (isnan(tb)) {
-    *status |= QB_PT_TCRIT_FAILED;
+    *status |= EP_TCRIT_FAILED;
     return NAN;
   }
   return tcrit_refine(S, E, lmax, ta, tb, tb);
@@ -825,7 +855,7 @@ static double tcrit_exact(const ep_sys *S, double Emax, double tol, uint32_t *st
 /* Eq. 33 exactly as printed, with Eq. 32's E_scale (alpha = 0: gamma = gamma_b). */
 static double tcrit_eq33(const ep_sys *S, double Emax, uint32_t *status) {
   if (!(fabs(S->alpha) <= 1e-12 * (1.0 + fabs(S->gb)) && fabs(S->dr) < 1.0 && S->growth > 0)) {
-    *status |= QB_PT_APPROX_OUTSIDE;
+    *status |= EP_APPROX_OUTSIDE;
     return NAN;
   }
   double g = S->gb, om = sqrt((1.0 - S->dr) * (1.0 + S->dr));
@@ -838,9 +868,9 @@ static double tcrit_eq33(const ep_sys *S, double Emax, uint32_t *status) {
     tc = (log(Emax) - lesc) / (2.0 * (om - g));
     escale = log(Emax) > lesc ? 0.0 : INFINITY; /* only for the comparison below */
   }
-  if (!(Emax > escale) || !(tc > 0)) *status |= QB_PT_APPROX_UNRELIABLE;
+  if (!(Emax > escale) || !(tc > 0)) *status |= EP_APPROX_UNRELIABLE;
   if (!isfinite(tc)) { /* Eq. 33 divides by om - gamma_b -> 0 or by K -> 0: no value */
-    *status |= QB_PT_APPROX_OUTSIDE;
+    *status |= EP_APPROX_OUTSIDE;
     return NAN;
   }
   return tc;
@@ -959,13 +989,13 @@ static void eval(const double *p, const bool *want, double *out) {
         2 * DBL_EPSILON * (16.0 + tc * (4.0 + fabs(S.s) + fabs(gb) + fabs(dr) + 3.0 * aw));
     if (!isfinite(tc) && !isnan(tc)) {
       tc = NAN;
-      status |= QB_PT_TCRIT_FAILED;
+      status |= EP_TCRIT_FAILED;
     } else if (!isnan(tc) && !(crude <= EST_MAX / 64)) {
       ep_traj o;
       traj_eval(&S, tc, &o);
       if (!(2.0 * o.eb <= EST_MAX)) {
         tc = NAN;
-        status |= QB_PT_TCRIT_FAILED;
+        status |= EP_TCRIT_FAILED;
       }
     }
     out[F_TCRIT] = tc;
@@ -1005,6 +1035,8 @@ const qb_model qb_model_ep = {
     .params = params,
     .nfields = NFIELD,
     .fields = fields,
+    .nstatus = sizeof status_bits / sizeof *status_bits,
+    .status_bits = status_bits,
     .check_given = check_given,
     .eval = eval,
     .disc = disc,

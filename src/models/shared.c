@@ -106,6 +106,25 @@ static const qb_param params[NPARAM] = {
              "time since the drive was switched on; t <= " QB_XSTR(QB_T_MAX), QB_T_MAX, 0},
 };
 
+/* shared's own status bit (its number is stored data: never renumber); the others are
+ * qb_status's. */
+enum { SH_NO_OPTIMUM = 1u << 10 };
+
+static const qb_pt_bit status_bits[] = {
+    {QB_PT_NOT_STABLE, NULL, NULL},
+    {QB_PT_OVERFLOW, NULL,
+     "an energy or power exceeds the double range (E_A, E_B or P_B at this t, or a steady-state "
+     "or optimum energy): it is inf, quantities derived from infinite energies (differences) are "
+     "NaN"},
+    {QB_PT_BAD_PARAM, NULL, NULL},
+    {QB_PT_NUMERICS, NULL, NULL},
+    {SH_NO_OPTIMUM, "no_optimum",
+     "an optimum does not exist here (kappa_a or kappa_b = 0, Gamma = 0, or not stable there): "
+     "its fields are NaN"},
+    {QB_PT_T_UNRESOLVED, NULL, QB_PT_T_UNRESOLVED_WHY ": E_A, E_B, P_B are NaN"},
+    {QB_PT_ILL_CONDITIONED, NULL, NULL},
+};
+
 static const qb_field fields[NFIELD] = {
     [F_GROWTH] = {"growth_rate", QB_F64, "1", "max Re eig(M) (<= 0 for these passive rates)"},
     [F_EA_SS] = {"E_A_ss", QB_F64, "1", "steady-state <a^+a> (NaN unless stable)"},
@@ -425,7 +444,7 @@ static void eval(const double *p, const bool *want, double *out) {
   for (size_t j = 0; j < sizeof optima / sizeof *optima; j++) {
     int fj = optima[j];
     if (ill[fj]) status |= QB_PT_ILL_CONDITIONED;
-    if (isnan(out[fj]) && !ill[fj]) status |= QB_PT_NO_OPTIMUM;
+    if (isnan(out[fj]) && !ill[fj]) status |= SH_NO_OPTIMUM;
   }
   if (dk != 0) {
     static const int
@@ -449,6 +468,8 @@ const qb_model qb_model_shared = {
     .params = params,
     .nfields = NFIELD,
     .fields = fields,
+    .nstatus = sizeof status_bits / sizeof *status_bits,
+    .status_bits = status_bits,
     .check_given = NULL,
     .eval = eval,
     .disc = NULL,

@@ -111,6 +111,31 @@ static const qb_param params[NPARAM] = {
              "time since the drive was switched on; t <= " QB_XSTR(QB_T_MAX), QB_T_MAX, 0},
 };
 
+/* threemode's own status bits (numbers are stored data: never renumber); the others are
+ * qb_status's. */
+enum { TM_NO_REDUCTION = 1u << 7, TM_RED_NOT_STABLE = 1u << 8 };
+
+static const qb_pt_bit status_bits[] = {
+    {QB_PT_NOT_STABLE, NULL, NULL},
+    {QB_PT_OVERFLOW, NULL,
+     "a field exceeds the double range (an energy, or realizable_margin): it is inf, quantities "
+     "derived from infinite energies (the elimination errors) are NaN; log_E_B is finite"},
+    {QB_PT_BAD_PARAM, NULL, NULL},
+    {TM_NO_REDUCTION, "no_reduction",
+     "no reduced model: the a-b coupling through c vanishes (Gamma, a coupling or K_c is 0): "
+     "reduced fields are NaN"},
+    {TM_RED_NOT_STABLE, "red_not_stable",
+     "reduced model not stable: E_B_ss_red and the steady-state elimination error are NaN"},
+    {QB_PT_NUMERICS, NULL, NULL},
+    {QB_PT_T_UNRESOLVED, NULL,
+     QB_PT_T_UNRESOLVED_WHY ", or E_B = 0 below the double range (elimination_error_t undefined): "
+                            "E_A, E_B, log_E_B, E_B_red, elimination_error_t are NaN"},
+    {QB_PT_ILL_CONDITIONED, NULL,
+     "a steady state is ill-conditioned at this point (estimated relative error above 1e-6: rates "
+     "spanning too many decades), or E_B_ss = 0 below the double range (elimination_error "
+     "undefined): the fields it feeds are NaN"},
+};
+
 static const qb_field fields[NFIELD] = {
     [F_GROWTH] = {"growth_rate", QB_F64, "1", "max Re eig(M) of the full 3x3 drift (<= 0)"},
     [F_EA_SS] = {"E_A_ss", QB_F64, "1", "steady-state <a^+a> (NaN unless stable)"},
@@ -450,7 +475,7 @@ static void eval(const double *p, const bool *want, double *out) {
     St[i] = 2.0 * cabs(S[i]); /* the closed forms have no cancellation in Re S_jj */
   const double sab = cabs(S[1]);
   if (!(Kc > 0) || !(sab > 0) || !(cabs(mcc) > 0)) {
-    status |= QB_PT_NO_REDUCTION;
+    status |= TM_NO_REDUCTION;
     goto done;
   }
   out[F_TIME_UNIT] = ldexp(1.0 / sab, -k);
@@ -483,7 +508,7 @@ static void eval(const double *p, const bool *want, double *out) {
       status |= QB_PT_NUMERICS;
     }
   } else {
-    status |= QB_PT_RED_NOT_STABLE;
+    status |= TM_RED_NOT_STABLE;
   }
   if (WANT(F_EB_RED) || WANT(F_ELIM_ERR_T)) {
     double complex x2[2], dx2[2];
@@ -528,6 +553,8 @@ const qb_model qb_model_threemode = {
     .params = params,
     .nfields = NFIELD,
     .fields = fields,
+    .nstatus = sizeof status_bits / sizeof *status_bits,
+    .status_bits = status_bits,
     .check_given = NULL,
     .eval = eval,
     .disc = disc,
