@@ -24,7 +24,7 @@
  *
  * Accuracy guard: every time-dependent field carries a first-order estimate of its relative
  * error (rounding of the exponents mu t, phases of order 1/eps, cancellation between the forms'
- * terms, conditioning of det M); above EST_MAX the field is NaN with QB_PT_T_UNRESOLVED.  The
+ * terms, conditioning of det M); above QB_EST_MAX the field is NaN with QB_PT_T_UNRESOLVED.  The
  * steady state likewise (conditioning of det M near the stability boundary; QB_PT_ILL_CONDITIONED).
  * Valid ranges: qb_model.h (|rates|, |delta_r| <= QB_RATE_MAX, t <= QB_T_MAX, ...). */
 #include <complex.h>
@@ -92,37 +92,31 @@ static const qb_pt_bit status_bits[] = {
 /* Regime codes (field `regime`): base value, plus REGIME_EP_FLAG at an EP. */
 enum { REGIME_STABLE = 0, REGIME_MARGINAL = 1, REGIME_GROWING = 2, REGIME_EP_FLAG = 4 };
 
-/* Relative tolerances that define `regime`: marginal where |growth| <= TOL_GROWTH (1+|s|+|w|),
- * EP where |w^2| <= TOL_EP (1 + |z|^2). */
-#define TOL_GROWTH 1e-12
+/* Relative tolerances that define `regime`: marginal where |growth| <= QB_TOL_GROWTH
+ * (1+|s|+|w|), EP where |w^2| <= TOL_EP (1 + |z|^2). */
 #define TOL_EP 1e-12
 
-/* Largest estimated relative error a field may carry; above it the field is NaN and flagged
- * (the stated tolerance is 1e-6: the estimate is first order, so keep a factor 100). */
-#define EST_MAX 1e-8
-#define QB_XSTR(x) QB_STR(x)
-#define QB_STR(x) #x
-
-#define RATE_RANGE "; |value| <= " QB_XSTR(QB_EP_RATE_MAX)
-#define DRIVE_RANGE "; " QB_XSTR(QB_DRIVE_MIN) " <= value <= " QB_XSTR(QB_DRIVE_MAX)
 static const qb_param params[NPARAM] = {
     [P_DELTA_R] = {"delta_r", NAN, QB_ANY, false, "1",
-                   "normalized detuning delta/Gamma_eff" RATE_RANGE, QB_EP_RATE_MAX, 0},
+                   "normalized detuning delta/Gamma_eff" QB_DOC_ABS_LE(QB_EP_RATE_MAX),
+                   QB_EP_RATE_MAX, 0},
     [P_ALPHA] = {"alpha", NAN, QB_ANY, true, "1",
                  "damping asymmetry (gamma_a - gamma_b)/2; give alpha or gamma_a, not "
-                 "both" RATE_RANGE,
+                 "both" QB_DOC_ABS_LE(QB_EP_RATE_MAX),
                  QB_EP_RATE_MAX, 0},
     [P_GAMMA_A] = {"gamma_a", NAN, QB_ANY, true, "1",
-                   "charger damping in Gamma_eff; give alpha or gamma_a, not both" RATE_RANGE,
+                   "charger damping in Gamma_eff; give alpha or gamma_a, not both" QB_DOC_ABS_LE(
+                       QB_EP_RATE_MAX),
                    QB_EP_RATE_MAX, 0},
-    [P_GAMMA_B] = {"gamma_b", NAN, QB_ANY, false, "1", "battery damping in Gamma_eff" RATE_RANGE,
-                   QB_EP_RATE_MAX, 0},
+    [P_GAMMA_B] = {"gamma_b", NAN, QB_ANY, false, "1",
+                   "battery damping in Gamma_eff" QB_DOC_ABS_LE(QB_EP_RATE_MAX), QB_EP_RATE_MAX, 0},
     [P_E_R] = {"E_r", 1.0, QB_POSITIVE, false, "1",
-               "drive amplitude E/Gamma_eff (energies scale as E_r^2)" DRIVE_RANGE, QB_DRIVE_MAX,
-               QB_DRIVE_MIN},
+               "drive amplitude E/Gamma_eff (energies scale as E_r^2)" QB_DOC_IN(QB_DRIVE_MIN,
+                                                                                 QB_DRIVE_MAX),
+               QB_DRIVE_MAX, QB_DRIVE_MIN},
     [P_E_MAX] = {"E_max", 1000.0, QB_POSITIVE, false, "1",
                  "safety threshold for t_crit in units of E_r^2 (threshold energy E_max "
-                 "E_r^2)" DRIVE_RANGE,
+                 "E_r^2)" QB_DOC_IN(QB_DRIVE_MIN, QB_DRIVE_MAX),
                  QB_DRIVE_MAX, QB_DRIVE_MIN},
     [P_T] = {"t", 0.0, QB_NONNEG, false, "1",
              "time since the drive was switched on, in 1/Gamma_eff; t <= " QB_XSTR(QB_T_MAX),
@@ -206,10 +200,6 @@ typedef struct {
   double ea, eb, edb;
 } ep_traj;
 
-static double sq(double complex z) {
-  return creal(z) * creal(z) + cimag(z) * cimag(z);
-}
-
 /* e^{x + iy} from exp and sin/cos (cexp's special-value handling is not needed here). */
 static double complex expi(double x, double y) {
   double e = exp(x);
@@ -268,7 +258,7 @@ static void sys_init(ep_sys *S, double ga, double gb, double dr, double Er) {
   S->detM = CMPLX(ga * gb + (dr - 1.0) * (dr + 1.0), -2.0 * S->alpha * dr);
   S->adet = mag(S->detM);
   S->growth = -S->s + creal(S->w);
-  S->tol = TOL_GROWTH * (1.0 + fabs(S->s) + S->aw);
+  S->tol = QB_TOL_GROWTH * (1.0 + fabs(S->s) + S->aw);
   S->zs = CMPLX(-gb, dr);
   S->ext = fabs(S->s) > 64 || S->aw > 64;
   S->acc = 0;
@@ -277,7 +267,7 @@ static void sys_init(ep_sys *S, double ga, double gb, double dr, double Er) {
     S->mup = S->mup_acc;
     S->mum = S->mum_acc;
     S->growth = creal(S->mup);
-    S->tol = TOL_GROWTH * (1.0 + fabs(gb) + mag(S->wmz));
+    S->tol = QB_TOL_GROWTH * (1.0 + fabs(gb) + mag(S->wmz));
     S->detM = S->det_acc;
     S->adet = mag(S->detM);
     /* rounding of mu+- (terms of size |gb|, |dr|, |w -+ z|) relative to their size */
@@ -361,7 +351,7 @@ static double complex sinhc(double complex h) {
 
 /* |x|^2 is a normal double, far from underflow */
 static int normal_sq(double complex x) {
-  double m = sq(x);
+  double m = qb_model_abs2(x);
   return m >= 0x1p-1000 && m <= DBL_MAX;
 }
 
@@ -394,8 +384,8 @@ static void traj_series(const ep_sys *S, double t, ep_traj *o) {
   /* extreme t or E_r: the logarithms from the factors, where |b|^2, |a|^2 or P_B would
    * underflow or overflow */
   double lt = log(t), lE = log(S->Er);
-  o->lb = !normal_sq(o->b) ? 2.0 * lE + 4.0 * lt + log(sq(Sb)) : NAN;
-  o->la = !normal_sq(o->a) ? 2.0 * lE + 2.0 * lt + log(sq(Sa - S->z * t * Sb)) : NAN;
+  o->lb = !normal_sq(o->b) ? 2.0 * lE + 4.0 * lt + log(qb_model_abs2(Sb)) : NAN;
+  o->la = !normal_sq(o->a) ? 2.0 * lE + 2.0 * lt + log(qb_model_abs2(Sa - S->z * t * Sb)) : NAN;
   o->lpb = o->ldb = NAN;
   double q = 2.0 * creal(conj(Sb) * Ss); /* P_B = E_r^2 t^3 e^c q */
   double pb = 2.0 * creal(conj(o->b) * o->db);
@@ -420,7 +410,7 @@ static void set_logs(ep_traj *o, double Er, double complex bu, double complex au
 /* ln|b'| and b'/|b'| where b' = E_r e^{lsc} su underflows (P_B stays representable). */
 static void set_ldb(ep_traj *o, double Er, double complex St, double complex su, double lsc) {
   o->ldb = NAN;
-  if (sq(Er * St) < 0x1p-1000 && su != 0 && isfinite(lsc)) {
+  if (qb_model_abs2(Er * St) < 0x1p-1000 && su != 0 && isfinite(lsc)) {
     double a = cabs(su);
     o->ldb = log(Er) + lsc + log(a);
     o->udb = su / a;
@@ -441,7 +431,7 @@ static void traj_expo(const ep_sys *S, double t, ep_traj *o) {
     St = Ct * t / h;
   }
   o->ldb = NAN;
-  if (sq(S->Er * St) < 0x1p-1000) { /* b' below the double range: St = e^{lsc} su */
+  if (qb_model_abs2(S->Er * St) < 0x1p-1000) { /* b' below the double range: St = e^{lsc} su */
     if (creal(h) <= 350.0)
       set_ldb(o, S->Er, St, t * sinhc(h), c - R);
     else
@@ -532,14 +522,15 @@ static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
     double complex Ct = e * ccosh(h), St = e * t * sinhc(h);
     double complex g = Ct + S->s * St, zz = S->z * S->zs + 1.0; /* z^2 - s z + 1 */
     o->ldb = NAN;
-    if (sq(S->Er * St) < 0x1p-1000) set_ldb(o, S->Er, St, t * sinhc(h), R > 0 ? -creal(h) : c);
+    if (qb_model_abs2(S->Er * St) < 0x1p-1000)
+      set_ldb(o, S->Er, St, t * sinhc(h), R > 0 ? -creal(h) : c);
     o->db = S->Er * St;
     o->da = S->Er * (Ct - S->z * St);
     o->b = S->Er * (eR - g) / det;
     o->a = S->Er * (-S->zs * eR + S->zs * Ct - zz * St) / det;
     if (!normal_sq(o->b) || !normal_sq(o->a))
       set_logs(o, S->Er, (eR - g) / det, (-S->zs * eR + S->zs * Ct - zz * St) / det);
-    if (!(sq(det) >= 0x1p-1000) && (!normal_sq(o->b) || !normal_sq(o->a))) {
+    if (!(qb_model_abs2(det) >= 0x1p-1000) && (!normal_sq(o->b) || !normal_sq(o->a))) {
       /* det M below the double range (near an EP with s ~ 0): the same with ln|det M| */
       double ld = logsq(S->mup_acc) + logsq(S->mum_acc), lE = 2.0 * o->R + 2.0 * log(S->Er);
       if (!normal_sq(o->b)) o->lb = lE + logsq(eR - g) - ld;
@@ -561,7 +552,7 @@ static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
   o->db = S->Er * (Ep - Em) / w2;
   o->da = S->Er * (S->wmz * Ep + S->wpz * Em) / w2;
   o->ldb = NAN;
-  if (sq(o->db) < 0x1p-1000)
+  if (qb_model_abs2(o->db) < 0x1p-1000)
     set_ldb(o, S->Er, (Ep - Em) / w2,
             (expi(0.0, cimag(up)) - expi(-2.0 * creal(h), cimag(um))) / w2, creal(up) - R);
   o->edb = (mag(Ep) * dp + mag(Em) * dm) / mag(Ep - Em) + 4 * DBL_EPSILON;
@@ -632,7 +623,7 @@ static void traj_eval(const ep_sys *S, double t, ep_traj *o) {
 
 /* ln|x|^2, also where |x|^2 overflows. */
 static double logsq(double complex x) {
-  double m = sq(x);
+  double m = qb_model_abs2(x);
   return m <= DBL_MAX ? log(m) : 2.0 * log(cabs(x));
 }
 
@@ -743,9 +734,9 @@ static double log_eb_fast(const ep_sys *S, const ep_eig *E, double t, double *dl
                                : expi(creal(E->mm) * t - R, cimag(E->mm) * t);
     double complex b0 = E->bss * exp(-R), bp = E->dp * ep, bm = E->dm * em;
     double complex b = b0 + bp + bm;
-    double m = sq(b);
+    double m = qb_model_abs2(b);
     /* (|b0| + |bp| + |bm|)^2 <= 3 (|b0|^2 + |bp|^2 + |bm|^2) < 1e6 |b|^2 */
-    if (3.0 * (sq(b0) + sq(bp) + sq(bm)) < 1e6 * m) {
+    if (3.0 * (qb_model_abs2(b0) + qb_model_abs2(bp) + qb_model_abs2(bm)) < 1e6 * m) {
       if (dlog) *dlog = 2.0 * creal(conj(b) * (E->mp * bp + E->mm * bm)) / m;
       return 2.0 * R + log(m);
     }
@@ -884,14 +875,14 @@ static void resolve(const double *p, double *ga, double *gb, double *dr) {
 }
 
 /* A time-dependent value v whose logarithm (ln|v|) is lv, with estimated relative error e:
- * v if e <= EST_MAX; an overflowed v (inf) as long as lv itself is reliable (then the true
+ * v if e <= QB_EST_MAX; an overflowed v (inf) as long as lv itself is reliable (then the true
  * value is beyond the double range too); else NaN with QB_PT_T_UNRESOLVED. */
 static double guard_t(double v, double lv, double e, uint32_t *status) {
-  if (isinf(v) && isfinite(lv) && e <= EST_MAX * fmax(1.0, fabs(lv)) && lv > 709.8) {
+  if (isinf(v) && isfinite(lv) && e <= QB_EST_MAX * fmax(1.0, fabs(lv)) && lv > 709.8) {
     *status |= QB_PT_OVERFLOW;
     return v;
   }
-  if (!(e <= EST_MAX)) {
+  if (!(e <= QB_EST_MAX)) {
     *status |= QB_PT_T_UNRESOLVED;
     return NAN;
   }
@@ -901,6 +892,8 @@ static double guard_t(double v, double lv, double e, uint32_t *status) {
 
 static void eval(const double *p, const bool *want, double *out) {
   uint32_t status = 0;
+  /* qb_model_eval_begin written out (like the range check below): its loop over the field
+   * table costs a quarter of the cheap fields' time */
   for (int i = 0; i < NFIELD; i++)
     out[i] = NAN;
   out[F_REGIME] = out[F_REALIZABLE] = -1; /* QB_I32 fields: never NaN */
@@ -935,7 +928,7 @@ static void eval(const double *p, const bool *want, double *out) {
   out[F_REGIME] = regime;
 
   if ((regime & 3) == REGIME_STABLE) {
-    if (2.0 * S.edet <= EST_MAX) {
+    if (2.0 * S.edet <= QB_EST_MAX) {
       double pi2 = creal(S.detM) * creal(S.detM) + cimag(S.detM) * cimag(S.detM);
       out[F_EB_SS] = Er * Er / pi2;
       out[F_EA_SS] = Er * Er * (gb * gb + dr * dr) / pi2;
@@ -946,8 +939,8 @@ static void eval(const double *p, const bool *want, double *out) {
     status |= QB_PT_NOT_STABLE;
   }
 
-#define WANT(f) (!want || want[f])
-  if (WANT(F_EA) || WANT(F_EB) || WANT(F_LOG_EB) || WANT(F_PB)) {
+  if (qb_model_wants(want, F_EA) || qb_model_wants(want, F_EB) || qb_model_wants(want, F_LOG_EB) ||
+      qb_model_wants(want, F_PB)) {
     ep_traj o;
     traj_eval(&S, t, &o);
     double ea = isnan(o.la) ? scaled_sq(o.a, o.R) : exp(o.la);
@@ -975,12 +968,12 @@ static void eval(const double *p, const bool *want, double *out) {
     out[F_EB] = guard_t(eb, lb, 2.0 * o.eb, &status);
     out[F_PB] = guard_t(pb, lpb, o.eb + o.edb, &status);
     /* ln E_B: absolute error 2 eb, against its own size */
-    if (2.0 * o.eb <= EST_MAX * fmax(1.0, fabs(lb)) && (isfinite(lb) || (lb < 0 && eb == 0)))
+    if (2.0 * o.eb <= QB_EST_MAX * fmax(1.0, fabs(lb)) && (isfinite(lb) || (lb < 0 && eb == 0)))
       out[F_LOG_EB] = lb;
     else
       status |= QB_PT_T_UNRESOLVED;
   }
-  if (WANT(F_TCRIT)) {
+  if (qb_model_wants(want, F_TCRIT)) {
     double tc = tcrit_exact(&S, Emax * Er * Er, tol, &status);
     /* E_B(t_crit) must be resolvable at t_crit (marginal points, t ~ 1/eps): checked with the
      * transient's own estimate where a crude bound on the exponents' rounding does not settle
@@ -990,18 +983,18 @@ static void eval(const double *p, const bool *want, double *out) {
     if (!isfinite(tc) && !isnan(tc)) {
       tc = NAN;
       status |= EP_TCRIT_FAILED;
-    } else if (!isnan(tc) && !(crude <= EST_MAX / 64)) {
+    } else if (!isnan(tc) && !(crude <= QB_EST_MAX / 64)) {
       ep_traj o;
       traj_eval(&S, tc, &o);
-      if (!(2.0 * o.eb <= EST_MAX)) {
+      if (!(2.0 * o.eb <= QB_EST_MAX)) {
         tc = NAN;
         status |= EP_TCRIT_FAILED;
       }
     }
     out[F_TCRIT] = tc;
   }
-  if (WANT(F_TCRIT_APPROX)) out[F_TCRIT_APPROX] = tcrit_eq33(&S, Emax * Er * Er, &status);
-#undef WANT
+  if (qb_model_wants(want, F_TCRIT_APPROX))
+    out[F_TCRIT_APPROX] = tcrit_eq33(&S, Emax * Er * Er, &status);
   out[F_REALIZABLE] = (ga >= 0 && gb >= 0 && ga * gb >= 1.0) ? 1 : 0;
   out[F_MARGIN] = ga * gb - 1.0;
   out[F_STATUS] = status;
@@ -1023,7 +1016,8 @@ static void coalescence(const double *p, double *splitting, double *overlap) {
   sys_init(&S, ga, gb, dr, 1.0);
   double complex y1 = S.z + S.w, y2 = S.z - S.w;
   *splitting = 2.0 * S.aw;
-  *overlap = cabs(1.0 + conj(y1) * y2) / sqrt((1.0 + sq(y1)) * (1.0 + sq(y2)));
+  *overlap =
+      cabs(1.0 + conj(y1) * y2) / sqrt((1.0 + qb_model_abs2(y1)) * (1.0 + qb_model_abs2(y2)));
 }
 
 const qb_model qb_model_ep = {

@@ -70,38 +70,32 @@ enum {
   NFIELD
 };
 
-#define TOL_GROWTH 1e-12 /* stable where growth < -TOL_GROWTH (largest |M_ij|) */
-#define EST_MAX 1e-8     /* largest estimated relative error of a reported energy ... */
-#define ABS_MAX 1e-12    /* ... plus this fraction of the total energy */
-#define QB_XSTR(x) QB_STR(x)
-#define QB_STR(x) #x
-#define RATE_RANGE "; |value| <= " QB_XSTR(QB_RATE_MAX)
-#define RATE_RANGE_NN "; value <= " QB_XSTR(QB_RATE_MAX)
-#define COUPLING_RANGE "; value <= " QB_XSTR(QB_COUPLING_MAX)
-#define DRIVE_RANGE "; " QB_XSTR(QB_AMP_MIN) " <= value <= " QB_XSTR(QB_AMP_MAX)
+extern const qb_model qb_model_shared; /* the table, at the end */
 
 static const qb_param params[NPARAM] = {
     [P_DELTA] = {"Delta", NAN, QB_ANY, false, "1",
                  "detuning omega - omega_L (coefficient of a^+a and b^+b in the rotating "
-                 "frame)" RATE_RANGE,
+                 "frame)" QB_DOC_ABS_LE(QB_RATE_MAX),
                  QB_RATE_MAX, 0},
     [P_J] = {"J", 0.0, QB_NONNEG, false, "1",
-             "|J|: coherent charger-battery coupling" RATE_RANGE_NN, QB_RATE_MAX, 0},
+             "|J|: coherent charger-battery coupling" QB_DOC_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
     [P_PHI] = {"phi", 0.0, QB_ANY, false, "rad", "phase of J = |J| e^{i phi}", 0, 0},
     [P_GAMMA] = {"Gamma", 0.0, QB_NONNEG, false, "1",
-                 "shared-reservoir rate (Lindblad)" RATE_RANGE_NN, QB_RATE_MAX, 0},
+                 "shared-reservoir rate (Lindblad)" QB_DOC_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
     [P_PA] = {"p_a", 1.0, QB_NONNEG, false, "1",
-              "|p_a|: charger coupling in z = p_a a + p_b b" COUPLING_RANGE, QB_COUPLING_MAX, 0},
-    [P_PA_PH] = {"p_a_phase", 0.0, QB_ANY, false, "rad", "phase of p_a", 0, 0},
-    [P_PB] = {"p_b", 1.0, QB_NONNEG, false, "1", "|p_b|: battery coupling in z" COUPLING_RANGE,
+              "|p_a|: charger coupling in z = p_a a + p_b b" QB_DOC_LE(QB_COUPLING_MAX),
               QB_COUPLING_MAX, 0},
+    [P_PA_PH] = {"p_a_phase", 0.0, QB_ANY, false, "rad", "phase of p_a", 0, 0},
+    [P_PB] = {"p_b", 1.0, QB_NONNEG, false, "1",
+              "|p_b|: battery coupling in z" QB_DOC_LE(QB_COUPLING_MAX), QB_COUPLING_MAX, 0},
     [P_PB_PH] = {"p_b_phase", 0.0, QB_ANY, false, "rad", "phase of p_b", 0, 0},
     [P_KAPPA_A] = {"kappa_a", NAN, QB_NONNEG, false, "1",
-                   "local loss rate of the charger" RATE_RANGE_NN, QB_RATE_MAX, 0},
+                   "local loss rate of the charger" QB_DOC_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
     [P_KAPPA_B] = {"kappa_b", NAN, QB_NONNEG, false, "1",
-                   "local loss rate of the battery" RATE_RANGE_NN, QB_RATE_MAX, 0},
-    [P_F] = {"F", 0.1, QB_POSITIVE, false, "1", "drive amplitude on the charger" DRIVE_RANGE,
-             QB_AMP_MAX, QB_AMP_MIN},
+                   "local loss rate of the battery" QB_DOC_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
+    [P_F] = {"F", 0.1, QB_POSITIVE, false, "1",
+             "drive amplitude on the charger" QB_DOC_IN(QB_AMP_MIN, QB_AMP_MAX), QB_AMP_MAX,
+             QB_AMP_MIN},
     [P_T] = {"t", 0.0, QB_NONNEG, false, "1",
              "time since the drive was switched on; t <= " QB_XSTR(QB_T_MAX), QB_T_MAX, 0},
 };
@@ -154,10 +148,6 @@ static const qb_field fields[NFIELD] = {
     [F_STATUS] = {"status", QB_I32, "1", "bitmask of point status flags (see qbmap models)"},
 };
 
-static double sq(double complex z) {
-  return creal(z) * creal(z) + cimag(z) * cimag(z);
-}
-
 /* The drift at given couplings; f = (-iF, 0).  Returns the largest |M_ij|. */
 typedef struct {
   double J, phi, Gamma, kappa_a, kappa_b, Delta;
@@ -166,7 +156,8 @@ typedef struct {
 
 static double drift(const sh_par *q, double complex *M) {
   double complex J = q->J * cexp(I * q->phi), mu = -q->pb * conj(q->pa);
-  double gA = q->Gamma * sq(q->pa) + q->kappa_a, gB = q->Gamma * sq(q->pb) + q->kappa_b;
+  double gA = q->Gamma * qb_model_abs2(q->pa) + q->kappa_a,
+         gB = q->Gamma * qb_model_abs2(q->pb) + q->kappa_b;
   M[0] = -0.5 * gA - I * q->Delta;
   M[1] = -I * (J + I * mu * q->Gamma / 2);
   M[2] = -I * (conj(J) + I * conj(mu) * q->Gamma / 2);
@@ -198,11 +189,11 @@ static int steady_x(const sh_par *q, double F, double *ea, double *eb, double co
                     double *err) {
   double complex M[4];
   double scale = drift(q, M);
-  if (!(growth2(M) < -TOL_GROWTH * scale)) return 0;
+  if (!(growth2(M) < -QB_TOL_GROWTH * scale)) return 0;
   double complex det = M[0] * M[3] - M[1] * M[2], f = -I * F;
   /* x = -M^-1 f: a = -M22 f/det, b = M21 f/det */
-  *ea = sq(M[3] * f / det);
-  *eb = sq(M[2] * f / det);
+  *ea = qb_model_abs2(M[3] * f / det);
+  *eb = qb_model_abs2(M[2] * f / det);
   if (x) {
     x[0] = -M[3] * f / det;
     x[1] = M[2] * f / det;
@@ -216,42 +207,16 @@ static int steady_x(const sh_par *q, double F, double *ea, double *eb, double co
   return 1;
 }
 
-/* An energy |x|^2 with absolute error e on x is reported if its error is below EST_MAX of
- * itself plus ABS_MAX of the total energy n^2 (n: the amplitudes' 2-norm; compared in
- * amplitudes, so nothing overflows). */
-/* |x|_2 of k amplitudes without overflow */
-static double norm_amp(const double complex *x, int k) {
-  double m = 0, s = 0;
-  for (int i = 0; i < k; i++) {
-    double a = cabs(x[i]);
-    if (isnan(a)) return NAN;
-    m = fmax(m, a);
-  }
-  if (!(m > 0) || isinf(m)) return m;
-  for (int i = 0; i < k; i++)
-    s += sq(x[i] / m);
-  return m * sqrt(s);
-}
-
-static int energy_ok(double x, double e, double n) {
-  if (!(e >= 0) || isinf(e) || isnan(x) || isnan(n)) return 0;
-  if (isinf(x)) return 1; /* beyond the double range with a finite error: the energy is inf */
-  if (!isfinite(n)) return 0;
-  if (n == 0) return e == 0;
-  double xr = x / n, er = e / n;
-  return 2.0 * xr * er + er * er <= EST_MAX * xr * xr + ABS_MAX + DBL_MIN;
-}
-
 /* Steady state with its error check: 1 stable and resolved, 0 not stable, -1 ill-conditioned
  * (ea, eb NaN where their own estimate fails). */
 static int steady_checked(const sh_par *q, double F, double *ea, double *eb) {
   double complex x[2];
   double err[2];
   if (!steady_x(q, F, ea, eb, x, err)) return 0;
-  double nx = norm_amp(x, 2);
+  double nx = qb_model_norm_amp(x, 2);
   int ok = 1;
-  if (!energy_ok(cabs(x[0]), err[0], nx)) *ea = NAN, ok = -1;
-  if (!energy_ok(cabs(x[1]), err[1], nx)) *eb = NAN, ok = -1;
+  if (!qb_model_energy_ok(cabs(x[0]), err[0], nx)) *ea = NAN, ok = -1;
+  if (!qb_model_energy_ok(cabs(x[1]), err[1], nx)) *eb = NAN, ok = -1;
   return ok;
 }
 
@@ -295,7 +260,7 @@ static double delta_opt(const sh_par *q) {
   int bi = 0;
   for (int k = 0; k < n; k++) {
     double x = roots[k];
-    d2[k] = sq(-x * x + I * g * x + c0);
+    d2[k] = qb_model_abs2(-x * x + I * g * x + c0);
     if (d2[k] < d2[bi]) bi = k;
   }
   for (int k = 0; k < n; k++) /* ties (+-Delta when Y = 0): the larger root */
@@ -304,13 +269,8 @@ static double delta_opt(const sh_par *q) {
 }
 
 static void eval(const double *p, const bool *want, double *out) {
+  if (!qb_model_eval_begin(&qb_model_shared, p, out)) return;
   uint32_t status = 0;
-  for (int i = 0; i < NFIELD; i++)
-    out[i] = NAN;
-  if (!qb_model_params_valid(params, NPARAM, p)) {
-    out[F_STATUS] = QB_PT_BAD_PARAM;
-    return;
-  }
   double F = p[P_F], t = p[P_T];
   sh_par q = {.J = p[P_J],
               .phi = p[P_PHI],
@@ -350,9 +310,9 @@ static void eval(const double *p, const bool *want, double *out) {
   double complex xss[2];
   int stable = steady_x(&q, F, &ea, &eb, xss, ess_err);
   if (stable) {
-    double nx = norm_amp(xss, 2);
-    int oka = energy_ok(cabs(xss[0]), ess_err[0], nx),
-        okb = energy_ok(cabs(xss[1]), ess_err[1], nx);
+    double nx = qb_model_norm_amp(xss, 2);
+    int oka = qb_model_energy_ok(cabs(xss[0]), ess_err[0], nx),
+        okb = qb_model_energy_ok(cabs(xss[1]), ess_err[1], nx);
     if (oka) out[F_EA_SS] = ea;
     if (okb) out[F_EB_SS] = eb;
     if (oka && okb) out[F_XI_SS] = ea + eb;
@@ -360,22 +320,21 @@ static void eval(const double *p, const bool *want, double *out) {
   } else {
     status |= QB_PT_NOT_STABLE;
   }
-#define WANT(k) (!want || want[k])
-  if (WANT(F_EA) || WANT(F_EB) || WANT(F_PB)) {
+  if (qb_model_wants(want, F_EA) || qb_model_wants(want, F_EB) || qb_model_wants(want, F_PB)) {
     double complex x[2], dx[2];
     double ex[2], edx[2], ldx;
     if (qb_linear_transient(2, M, f, t, ldexp(out[F_GROWTH], -k), stable ? xss : NULL, ess_err, x,
                             dx, &ldx, ex, edx) == QB_OK) {
       /* P_B = 2 Re(b* b') e^{ldx}, checked in the scale of dx (ldx: x' below the double range) */
-      double nx = norm_amp(x, 2), ndx = norm_amp(dx, 2);
+      double nx = qb_model_norm_amp(x, 2), ndx = qb_model_norm_amp(dx, 2);
       double ax0 = cabs(x[0]), ax1 = cabs(x[1]), adx1 = cabs(dx[1]);
       double pb_err = 2.0 * (ex[1] * adx1 + ax1 * edx[1]);
       double pb_scale = 2.0 * ax1 * adx1, pb_all = 2.0 * nx * ndx;
-      int ok0 = energy_ok(ax0, ex[0], nx), ok1 = energy_ok(ax1, ex[1], nx);
-      int okp =
-          isfinite(pb_err) && isfinite(pb_all) && pb_err <= EST_MAX * (pb_scale + pb_all) + DBL_MIN;
-      if (ok0) out[F_EA] = sq(x[0]);
-      if (ok1) out[F_EB] = sq(x[1]);
+      int ok0 = qb_model_energy_ok(ax0, ex[0], nx), ok1 = qb_model_energy_ok(ax1, ex[1], nx);
+      int okp = isfinite(pb_err) && isfinite(pb_all) &&
+                pb_err <= QB_EST_MAX * (pb_scale + pb_all) + DBL_MIN;
+      if (ok0) out[F_EA] = qb_model_abs2(x[0]);
+      if (ok1) out[F_EB] = qb_model_abs2(x[1]);
       /* x' and so P_B scale with the rates (2^k) and P_B with the drive squared (2^(2 dk)) */
       double pb = 2 * creal(conj(x[1]) * dx[1]);
       if (ldx != 0 && pb != 0)
@@ -388,7 +347,6 @@ static void eval(const double *p, const bool *want, double *out) {
       status |= QB_PT_NUMERICS;
     }
   }
-#undef WANT
 
   /* optimal detuning at the point's other parameters */
   bool ill[NFIELD] = {false};

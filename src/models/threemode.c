@@ -69,44 +69,39 @@ enum {
   NFIELD
 };
 
-/* stable where growth < -TOL_GROWTH * (largest |M_ij|) */
-#define TOL_GROWTH 1e-12
-#define EST_MAX 1e-8  /* largest estimated relative error of a reported energy ... */
-#define ABS_MAX 1e-12 /* ... plus this fraction of the total energy */
-#define QB_XSTR(x) QB_STR(x)
-#define QB_STR(x) #x
-#define RATE_RANGE "; |value| <= " QB_XSTR(QB_RATE_MAX)
-#define RATE_RANGE_NN "; value <= " QB_XSTR(QB_RATE_MAX)
-#define COUPLING_RANGE "; value <= " QB_XSTR(QB_COUPLING_MAX)
-#define DRIVE_RANGE "; " QB_XSTR(QB_AMP_MIN) " <= value <= " QB_XSTR(QB_AMP_MAX)
+extern const qb_model qb_model_threemode; /* the table, at the end */
 
 static const qb_param params[NPARAM] = {
     [P_DELTA] = {"delta", NAN, QB_ANY, false, "1",
-                 "detuning: delta_a = delta, delta_b = -delta" RATE_RANGE, QB_RATE_MAX, 0},
+                 "detuning: delta_a = delta, delta_b = -delta" QB_DOC_ABS_LE(QB_RATE_MAX),
+                 QB_RATE_MAX, 0},
     [P_DELTA_C] = {"delta_c", 0.0, QB_ANY, false, "1",
-                   "detuning of the auxiliary mode c" RATE_RANGE, QB_RATE_MAX, 0},
+                   "detuning of the auxiliary mode c" QB_DOC_ABS_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
     [P_KAPPA_A] = {"kappa_a", NAN, QB_NONNEG, false, "1",
-                   "local loss rate of a (Lindblad)" RATE_RANGE_NN, QB_RATE_MAX, 0},
+                   "local loss rate of a (Lindblad)" QB_DOC_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
     [P_KAPPA_B] = {"kappa_b", NAN, QB_NONNEG, false, "1",
-                   "local loss rate of b (Lindblad)" RATE_RANGE_NN, QB_RATE_MAX, 0},
+                   "local loss rate of b (Lindblad)" QB_DOC_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
     [P_KAPPA_C] = {"kappa_c", NAN, QB_NONNEG, false, "1",
-                   "local loss rate of c (Lindblad)" RATE_RANGE_NN, QB_RATE_MAX, 0},
+                   "local loss rate of c (Lindblad)" QB_DOC_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
     [P_GAMMA] = {"Gamma", NAN, QB_NONNEG, false, "1",
-                 "shared-reservoir rate (Lindblad)" RATE_RANGE_NN, QB_RATE_MAX, 0},
+                 "shared-reservoir rate (Lindblad)" QB_DOC_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
     [P_PA] = {"p_a", 1.0, QB_NONNEG, false, "1",
-              "|p_a|: coupling of a in z_a = p_a a + p_ca c" COUPLING_RANGE, QB_COUPLING_MAX, 0},
+              "|p_a|: coupling of a in z_a = p_a a + p_ca c" QB_DOC_LE(QB_COUPLING_MAX),
+              QB_COUPLING_MAX, 0},
     [P_PA_PH] = {"p_a_phase", 0.0, QB_ANY, false, "rad", "phase of p_a", 0, 0},
     [P_PB] = {"p_b", 1.0, QB_NONNEG, false, "1",
-              "|p_b|: coupling of b in z_b = p_b b + p_cb c" COUPLING_RANGE, QB_COUPLING_MAX, 0},
+              "|p_b|: coupling of b in z_b = p_b b + p_cb c" QB_DOC_LE(QB_COUPLING_MAX),
+              QB_COUPLING_MAX, 0},
     [P_PB_PH] = {"p_b_phase", 0.0, QB_ANY, false, "rad", "phase of p_b", 0, 0},
-    [P_PCA] = {"p_ca", 1.0, QB_NONNEG, false, "1", "|p_ca|: coupling of c in z_a" COUPLING_RANGE,
-               QB_COUPLING_MAX, 0},
+    [P_PCA] = {"p_ca", 1.0, QB_NONNEG, false, "1",
+               "|p_ca|: coupling of c in z_a" QB_DOC_LE(QB_COUPLING_MAX), QB_COUPLING_MAX, 0},
     [P_PCA_PH] = {"p_ca_phase", 0.0, QB_ANY, false, "rad", "phase of p_ca", 0, 0},
-    [P_PCB] = {"p_cb", 1.0, QB_NONNEG, false, "1", "|p_cb|: coupling of c in z_b" COUPLING_RANGE,
-               QB_COUPLING_MAX, 0},
+    [P_PCB] = {"p_cb", 1.0, QB_NONNEG, false, "1",
+               "|p_cb|: coupling of c in z_b" QB_DOC_LE(QB_COUPLING_MAX), QB_COUPLING_MAX, 0},
     [P_PCB_PH] = {"p_cb_phase", 0.0, QB_ANY, false, "rad", "phase of p_cb", 0, 0},
     [P_E] = {"E", 1.0, QB_POSITIVE, false, "1",
-             "drive amplitude on a (H contains E(a + a^+))" DRIVE_RANGE, QB_AMP_MAX, QB_AMP_MIN},
+             "drive amplitude on a (H contains E(a + a^+))" QB_DOC_IN(QB_AMP_MIN, QB_AMP_MAX),
+             QB_AMP_MAX, QB_AMP_MIN},
     [P_T] = {"t", 0.0, QB_NONNEG, false, "1",
              "time since the drive was switched on; t <= " QB_XSTR(QB_T_MAX), QB_T_MAX, 0},
 };
@@ -167,10 +162,6 @@ static const qb_field fields[NFIELD] = {
     [F_STATUS] = {"status", QB_I32, "1", "bitmask of point status flags (see qbmap models)"},
 };
 
-static double sq(double complex z) {
-  return creal(z) * creal(z) + cimag(z) * cimag(z);
-}
-
 /* Magnitudes of the terms that formed each entry of the drift (rounding inside them counts). */
 static void drift_terms(const double *p, double *Mt) {
   const double va[3] = {p[P_PA], 0, p[P_PCA]}, vb[3] = {0, p[P_PB], p[P_PCB]};
@@ -180,32 +171,6 @@ static void drift_terms(const double *p, double *Mt) {
     for (int j = 0; j < 3; j++)
       Mt[3 * i + j] = 0.5 * (G * (va[i] * va[j] + vb[i] * vb[j]) + (i == j ? kap[i] : 0)) +
                       (i == j ? fabs(det[i]) : 0);
-}
-
-/* An energy |x|^2 with absolute error e on x is reported if its error is below EST_MAX of
- * itself plus ABS_MAX of the total energy n^2 (n: the amplitudes' 2-norm; compared in
- * amplitudes, so nothing overflows). */
-/* |x|_2 of k amplitudes without overflow */
-static double norm_amp(const double complex *x, int k) {
-  double m = 0, s = 0;
-  for (int i = 0; i < k; i++) {
-    double a = cabs(x[i]);
-    if (isnan(a)) return NAN;
-    m = fmax(m, a);
-  }
-  if (!(m > 0) || isinf(m)) return m;
-  for (int i = 0; i < k; i++)
-    s += sq(x[i] / m);
-  return m * sqrt(s);
-}
-
-static int energy_ok(double x, double e, double n) {
-  if (!(e >= 0) || isinf(e) || isnan(x) || isnan(n)) return 0;
-  if (isinf(x)) return 1; /* beyond the double range with a finite error: the energy is inf */
-  if (!isfinite(n)) return 0;
-  if (n == 0) return e == 0;
-  double xr = x / n, er = e / n;
-  return 2.0 * xr * er + er * er <= EST_MAX * xr * xr + ABS_MAX + DBL_MIN;
 }
 
 /* ln|x_b(t)|^2 from the Taylor series x = sum_k M^k f t^(k+1)/(k+1)! where |x_b|^2 is below the
@@ -357,21 +322,16 @@ static void coalescence(const double *p, double *splitting, double *overlap) {
   double ni = 0, nj = 0;
   for (int k = 0; k < 3; k++) {
     dot += conj(V[3 * k + bi]) * V[3 * k + bj];
-    ni += sq(V[3 * k + bi]);
-    nj += sq(V[3 * k + bj]);
+    ni += qb_model_abs2(V[3 * k + bi]);
+    nj += qb_model_abs2(V[3 * k + bj]);
   }
   *splitting = ldexp(cabs(lam[bi] - lam[bj]), ks);
   *overlap = cabs(dot) / sqrt(ni * nj);
 }
 
 static void eval(const double *p, const bool *want, double *out) {
+  if (!qb_model_eval_begin(&qb_model_threemode, p, out)) return;
   uint32_t status = 0;
-  for (int i = 0; i < NFIELD; i++)
-    out[i] = NAN;
-  if (!qb_model_params_valid(params, NPARAM, p)) {
-    out[F_STATUS] = QB_PT_BAD_PARAM;
-    return;
-  }
   double E = p[P_E], t = p[P_T];
   double complex M[9];
   double Mt[9];
@@ -397,7 +357,6 @@ static void eval(const double *p, const bool *want, double *out) {
     E = ldexp(p[P_E], -k - dk);
   }
   double complex f[3] = {-I * E, 0, 0};
-#define WANT(k) (!want || want[k])
 
   /* full model */
   double complex lam[3], xs[3];
@@ -408,13 +367,13 @@ static void eval(const double *p, const bool *want, double *out) {
   } else {
     g0 = creal(lam[0]);
     out[F_GROWTH] = ldexp(creal(lam[0]), k);
-    if (creal(lam[0]) < -TOL_GROWTH * scale) {
+    if (creal(lam[0]) < -QB_TOL_GROWTH * scale) {
       double complex mf[3] = {-f[0], -f[1], -f[2]};
       if (qb_linear_solve_est(3, M, Mt, mf, xs, es) == QB_OK) {
         stable = true;
-        double nx = norm_amp(xs, 3);
-        if (energy_ok(cabs(xs[0]), es[0], nx)) out[F_EA_SS] = sq(xs[0]);
-        if (energy_ok(cabs(xs[1]), es[1], nx)) out[F_EB_SS] = sq(xs[1]);
+        double nx = qb_model_norm_amp(xs, 3);
+        if (qb_model_energy_ok(cabs(xs[0]), es[0], nx)) out[F_EA_SS] = qb_model_abs2(xs[0]);
+        if (qb_model_energy_ok(cabs(xs[1]), es[1], nx)) out[F_EB_SS] = qb_model_abs2(xs[1]);
         if (isnan(out[F_EA_SS]) || isnan(out[F_EB_SS])) status |= QB_PT_ILL_CONDITIONED;
       } else {
         status |= QB_PT_NUMERICS;
@@ -423,24 +382,26 @@ static void eval(const double *p, const bool *want, double *out) {
       status |= QB_PT_NOT_STABLE;
     }
   }
-  bool need_t = WANT(F_EA) || WANT(F_EB) || WANT(F_LOG_EB) || WANT(F_ELIM_ERR_T);
+  bool need_t = qb_model_wants(want, F_EA) || qb_model_wants(want, F_EB) ||
+                qb_model_wants(want, F_LOG_EB) || qb_model_wants(want, F_ELIM_ERR_T);
   if (need_t) {
     double complex x[3], dx[3];
     double ex[3], edx[3], ldx;
     if (qb_linear_transient(3, M, f, t, g0, stable ? xs : NULL, es, x, dx, &ldx, ex, edx) ==
         QB_OK) {
-      double nx = norm_amp(x, 3);
-      int oka = energy_ok(cabs(x[0]), ex[0], nx), okb = energy_ok(cabs(x[1]), ex[1], nx);
+      double nx = qb_model_norm_amp(x, 3);
+      int oka = qb_model_energy_ok(cabs(x[0]), ex[0], nx),
+          okb = qb_model_energy_ok(cabs(x[1]), ex[1], nx);
       /* b unreachable from the drive (M_ba = 0 always; M_bc or M_ca = 0): x_b = 0 exactly */
       const bool unreachable = M[5] == 0 || M[6] == 0;
       if (unreachable) okb = 1, x[1] = 0;
-      if (oka) out[F_EA] = sq(x[0]);
-      if (okb) out[F_EB] = sq(x[1]);
+      if (oka) out[F_EA] = qb_model_abs2(x[0]);
+      if (okb) out[F_EB] = qb_model_abs2(x[1]);
       /* ln E_B needs x_b to relative accuracy (not just against the total energy) */
-      double axb = cabs(x[1]), lxb = 2.0 * log(axb), m = sq(x[1]);
+      double axb = cabs(x[1]), lxb = 2.0 * log(axb), m = qb_model_abs2(x[1]);
       if (t == 0)
         out[F_LOG_EB] = -INFINITY;
-      else if (axb > 0 && isfinite(axb) && 2.0 * ex[1] / axb <= EST_MAX * fmax(1.0, fabs(lxb)))
+      else if (axb > 0 && isfinite(axb) && 2.0 * ex[1] / axb <= QB_EST_MAX * fmax(1.0, fabs(lxb)))
         out[F_LOG_EB] = (m >= 0x1p-1000 && m <= DBL_MAX) ? log(m) : lxb;
       else if (isinf(axb)) /* x_b itself beyond the range: at unit drive (x is linear in E) */
         out[F_LOG_EB] = log_eb_unit(M, Mt, t, g0, stable, E);
@@ -454,7 +415,7 @@ static void eval(const double *p, const bool *want, double *out) {
         double e1[3], e2[3], l1;
         if (qb_linear_transient_form(3, M, f, t, g0, xs, es, y1, d1, &l1, e1, e2, 1) == QB_OK &&
             qb_linear_transient_form(3, M, f, t, g0, xs, es, y2, d1, &l1, e1, e2, 2) == QB_OK &&
-            cabs(y1[1] - y2[1]) <= 0.5 * EST_MAX * fmax(1.0, fabs(lxb)) * axb)
+            cabs(y1[1] - y2[1]) <= 0.5 * QB_EST_MAX * fmax(1.0, fabs(lxb)) * axb)
           out[F_LOG_EB] = (m >= 0x1p-1000 && m <= DBL_MAX) ? log(m) : lxb;
       }
       if (!oka || !okb || isnan(out[F_LOG_EB])) status |= QB_PT_T_UNRESOLVED;
@@ -493,12 +454,12 @@ static void eval(const double *p, const bool *want, double *out) {
   double complex fr[2] = {f[0], 0}, xr[2];
   double er[2];
   bool stable_red = false;
-  if (gred < -TOL_GROWTH * scale) {
+  if (gred < -QB_TOL_GROWTH * scale) {
     double complex mfr[2] = {-fr[0], 0};
     if (qb_linear_solve_est(2, S, St, mfr, xr, er) == QB_OK) {
       stable_red = true;
-      if (energy_ok(cabs(xr[1]), er[1], norm_amp(xr, 2))) {
-        out[F_EB_SS_RED] = sq(xr[1]);
+      if (qb_model_energy_ok(cabs(xr[1]), er[1], qb_model_norm_amp(xr, 2))) {
+        out[F_EB_SS_RED] = qb_model_abs2(xr[1]);
         out[F_ELIM_ERR] = fabs(out[F_EB_SS_RED] - out[F_EB_SS]) / out[F_EB_SS];
         if (out[F_EB_SS] == 0) status |= QB_PT_ILL_CONDITIONED; /* 0/0 below the range */
       } else {
@@ -510,13 +471,13 @@ static void eval(const double *p, const bool *want, double *out) {
   } else {
     status |= TM_RED_NOT_STABLE;
   }
-  if (WANT(F_EB_RED) || WANT(F_ELIM_ERR_T)) {
+  if (qb_model_wants(want, F_EB_RED) || qb_model_wants(want, F_ELIM_ERR_T)) {
     double complex x2[2], dx2[2];
     double ex2[2], edx2[2], ldx2;
     if (qb_linear_transient(2, S, fr, t, gred, stable_red ? xr : NULL, er, x2, dx2, &ldx2, ex2,
                             edx2) == QB_OK) {
-      if (energy_ok(cabs(x2[1]), ex2[1], norm_amp(x2, 2))) {
-        out[F_EB_RED] = sq(x2[1]);
+      if (qb_model_energy_ok(cabs(x2[1]), ex2[1], qb_model_norm_amp(x2, 2))) {
+        out[F_EB_RED] = qb_model_abs2(x2[1]);
         /* at t = 0 both energies are 0: no error; below the double range: undefined */
         if (t == 0)
           out[F_ELIM_ERR_T] = 0.0;
@@ -532,7 +493,6 @@ static void eval(const double *p, const bool *want, double *out) {
     }
   }
 done:
-#undef WANT
   if (dk != 0) { /* the drive's scale back onto the energies */
     static const int en[] = {F_EA_SS, F_EB_SS, F_EA, F_EB, F_EB_SS_RED, F_EB_RED};
     for (size_t j = 0; j < sizeof en / sizeof *en; j++)
