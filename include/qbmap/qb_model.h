@@ -179,4 +179,12 @@ int qb_model_scale_exponent(double scale);
  * range and left as it is) and sets *d to the drive to compute with. */
 int qb_model_drive_exponent(double d0, int k, double *d);
 
+/* The end of such a kernel: the energies out[fields[0..n-1]] scaled back by 2^(2 dk) (dk from
+ * qb_model_drive_exponent; exact where they stay in range). */
+void qb_model_scale_energies(double *out, const int *fields, int n, int dk);
+
+/* QB_PT_OVERFLOW if a field of out[nfields] other than `except` (-1: none) and the status (the
+ * last) is infinite, else 0. */
+uint32_t qb_model_overflow(const double *out, int nfields, int except);
+
 #endif
