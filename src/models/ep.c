@@ -417,6 +417,42 @@ static void set_ldb(ep_traj *o, double Er, double complex St, double complex su,
   }
 }
 
+/* traj_expo's form A, b = E_r (e^{-R} - g)/det M (g = Ct + s St): bad where g ~ e^{-R}.  eR =
+ * e^{-R}; Ct, St as in traj_expo; dg: the exponentials' relative rounding. */
+static void expo_form_a(const ep_sys *S, double eR, double complex Ct, double complex St,
+                        double complex g, double dg, ep_traj *o) {
+  o->b = S->Er * (eR - g) / S->detM;
+  o->a = S->Er *
+         ((S->s - S->z) * eR + (S->z - S->s) * Ct - (S->z * S->z - S->s * S->z + 1.0) * St) /
+         S->detM;
+  double nb = mag(eR - g), na = mag(o->a) / S->Er * S->adet;
+  o->la = o->lb = NAN;
+  if (!normal_sq(o->b) || !normal_sq(o->a))
+    set_logs(o, S->Er, (eR - g) / S->detM,
+             ((S->s - S->z) * eR + (S->z - S->s) * Ct - (S->z * S->z - S->s * S->z + 1.0) * St) /
+                 S->detM);
+  o->eb = (DBL_EPSILON * eR + mag(g) * dg) / nb + S->edet;
+  o->ea = (DBL_EPSILON * mag(S->s - S->z) * eR +
+           (mag(S->z - S->s) * mag(Ct) + mag(S->z * S->z - S->s * S->z + 1.0) * mag(St)) * dg) /
+              na +
+          S->edet;
+}
+
+/* traj_expo's form B, b = E_r t (phi1(c + h) - phi1(c - h))/(2h) (pp, pm: the phi1 scaled by
+ * e^{-R}): bad where they are close.  dg as in expo_form_a. */
+static void expo_form_b(const ep_sys *S, double t, double complex h, double complex pp,
+                        double complex pm, double dg, ep_traj *o) {
+  double complex dd = t * (pp - pm) / (2.0 * h); /* (phi1(a+) - phi1(a-))/(2w), scaled */
+  o->b = S->Er * t * dd;
+  o->a = S->Er * t * (0.5 * (pp + pm) - S->z * dd);
+  double e = (mag(pp) + mag(pm)) * dg;
+  o->la = o->lb = NAN;
+  if (!normal_sq(o->b) || !normal_sq(o->a))
+    set_logs(o, S->Er, t * dd, t * (0.5 * (pp + pm) - S->z * dd));
+  o->eb = e / mag(pp - pm) + 4 * DBL_EPSILON;
+  o->ea = e * (0.5 + mag(S->z) * t / (2.0 * mag(h))) / (mag(o->a) / (S->Er * t)) + 4 * DBL_EPSILON;
+}
+
 static void traj_expo(const ep_sys *S, double t, ep_traj *o) {
   double c = -S->s * t;
   double complex h = S->w * t;
@@ -455,100 +491,95 @@ static void traj_expo(const ep_sys *S, double t, ep_traj *o) {
   }
   /* relative rounding of the exponentials: their exponents c, h carry eps (|c| + |h|) */
   double dg = DBL_EPSILON * (8.0 + fabs(c) + 2.0 * mag(h));
-  if (!(kB < kA)) {
-    o->b = S->Er * (eR - g) / S->detM;
-    o->a = S->Er *
-           ((S->s - S->z) * eR + (S->z - S->s) * Ct - (S->z * S->z - S->s * S->z + 1.0) * St) /
-           S->detM;
-    double nb = mag(eR - g), na = mag(o->a) / S->Er * S->adet;
-    o->la = o->lb = NAN;
-    if (!normal_sq(o->b) || !normal_sq(o->a))
-      set_logs(o, S->Er, (eR - g) / S->detM,
-               ((S->s - S->z) * eR + (S->z - S->s) * Ct - (S->z * S->z - S->s * S->z + 1.0) * St) /
-                   S->detM);
-    o->eb = (DBL_EPSILON * eR + mag(g) * dg) / nb + S->edet;
-    o->ea = (DBL_EPSILON * mag(S->s - S->z) * eR +
-             (mag(S->z - S->s) * mag(Ct) + mag(S->z * S->z - S->s * S->z + 1.0) * mag(St)) * dg) /
-                na +
-            S->edet;
-  } else {
-    double complex dd = t * (pp - pm) / (2.0 * h); /* (phi1(a+) - phi1(a-))/(2w), scaled */
-    o->b = S->Er * t * dd;
-    o->a = S->Er * t * (0.5 * (pp + pm) - S->z * dd);
-    double e = (mag(pp) + mag(pm)) * dg;
-    o->la = o->lb = NAN;
-    if (!normal_sq(o->b) || !normal_sq(o->a))
-      set_logs(o, S->Er, t * dd, t * (0.5 * (pp + pm) - S->z * dd));
-    o->eb = e / mag(pp - pm) + 4 * DBL_EPSILON;
-    o->ea =
-        e * (0.5 + mag(S->z) * t / (2.0 * mag(h))) / (mag(o->a) / (S->Er * t)) + 4 * DBL_EPSILON;
-  }
+  if (!(kB < kA))
+    expo_form_a(S, eR, Ct, St, g, dg, o);
+  else
+    expo_form_b(S, t, h, pp, pm, dg, o);
   o->edb = dg;
   /* b' below the double range with a certain decay (exponent + its rounding < -800): exact 0 */
   if (St == 0 && c + creal(h) - R + DBL_EPSILON * (8.0 + fabs(c) + 2.0 * mag(h)) < -800) o->edb = 0;
   o->lpb = NAN;
 }
 
-/* The same with the cancellation-free eigenvalues (large parameters or large |s| t):
- * b = E_r [e^{-R}/det M + (E+/mu+ - E-/mu-)/(2w)] (form A), b = E_r t (P+ - P-)/(2w) (form B,
- * P = phi1(mu t) e^{-R}), with E+- = e^{mu+- t - R} formed without subtracting large numbers.
- * Where |wt| < 1/2 the cosh/sinh forms of traj_expo, with the exponent -st taken exactly. */
-static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
+/* The exponentials of traj_expo_acc at t: u+- = mu+- t, h = w t, R = max(0, Re u+), eR = e^{-R},
+ * E+- = e^{u+- - R} (formed without subtracting large numbers), |det M|, |h|, |mu+-|, and the
+ * rounding estimates dp, dm of the exponents u+- and rp, rm of mu+- (relative). */
+typedef struct {
+  double complex up, um, h, Ep, Em;
+  double R, eR, adet, ah, amp, amm, dp, dm, rp, rm;
+} ep_acc;
+
+static void acc_init(const ep_sys *S, double t, ep_acc *A) {
   const double complex mup = S->mup_acc, mum = S->mum_acc, w = S->w, det = S->det_acc;
   const double complex up = mup * t, um = mum * t, h = w * t;
   const double R = fmax(0.0, creal(up));
-  const double eR = exp(-R), adet = mag(det), ah = mag(h);
-  double complex Ep, Em; /* e^{up - R}, e^{um - R} */
-  if (R > 0) {           /* Re up - R = 0, Re um - R = -2 Re h exactly */
-    Ep = expi(0.0, cimag(up));
-    Em = expi(-2.0 * creal(h), cimag(um));
+  A->up = up;
+  A->um = um;
+  A->h = h;
+  A->R = R;
+  A->eR = exp(-R);
+  A->adet = mag(det);
+  A->ah = mag(h);
+  if (R > 0) { /* Re up - R = 0, Re um - R = -2 Re h exactly */
+    A->Ep = expi(0.0, cimag(up));
+    A->Em = expi(-2.0 * creal(h), cimag(um));
   } else {
-    Ep = expi(creal(up), cimag(up));
-    Em = expi(creal(um), cimag(um));
+    A->Ep = expi(creal(up), cimag(up));
+    A->Em = expi(creal(um), cimag(um));
   }
   /* rounding of the exponents: mu+- carry eps times the size of their terms */
   const double sp = fabs(S->gb) + fabs(S->dr) + mag(S->wmz);
   const double sm = fabs(S->gb) + fabs(S->dr) + mag(S->wpz);
-  const double dp = DBL_EPSILON * (8.0 + 2.0 * t * sp), dm = DBL_EPSILON * (8.0 + 2.0 * t * sm);
+  A->dp = DBL_EPSILON * (8.0 + 2.0 * t * sp);
+  A->dm = DBL_EPSILON * (8.0 + 2.0 * t * sm);
   const double amp = mag(mup), amm = mag(mum);
-  const double rp = amp > 0 ? DBL_EPSILON * (4.0 + sp / amp) : INFINITY;
-  const double rm = amm > 0 ? DBL_EPSILON * (4.0 + sm / amm) : INFINITY;
-  o->R = R;
-  o->la = o->lb = o->lpb = NAN;
-  if (ah < 0.5) {
-    /* e^{-st - R}: -st - R = -Re h if R > 0 */
-    double c = -S->s * t;
-    double e = R > 0 ? exp(-creal(h)) : exp(c);
-    double complex Ct = e * ccosh(h), St = e * t * sinhc(h);
-    double complex g = Ct + S->s * St, zz = S->z * S->zs + 1.0; /* z^2 - s z + 1 */
-    o->ldb = NAN;
-    if (qb_model_abs2(S->Er * St) < 0x1p-1000)
-      set_ldb(o, S->Er, St, t * sinhc(h), R > 0 ? -creal(h) : c);
-    o->db = S->Er * St;
-    o->da = S->Er * (Ct - S->z * St);
-    o->b = S->Er * (eR - g) / det;
-    o->a = S->Er * (-S->zs * eR + S->zs * Ct - zz * St) / det;
-    if (!normal_sq(o->b) || !normal_sq(o->a))
-      set_logs(o, S->Er, (eR - g) / det, (-S->zs * eR + S->zs * Ct - zz * St) / det);
-    if (!(qb_model_abs2(det) >= 0x1p-1000) && (!normal_sq(o->b) || !normal_sq(o->a))) {
-      /* det M below the double range (near an EP with s ~ 0): the same with ln|det M| */
-      double ld = logsq(S->mup_acc) + logsq(S->mum_acc), lE = 2.0 * o->R + 2.0 * log(S->Er);
-      if (!normal_sq(o->b)) o->lb = lE + logsq(eR - g) - ld;
-      if (!normal_sq(o->a)) o->la = lE + logsq(-S->zs * eR + S->zs * Ct - zz * St) - ld;
-    }
-    double dg = DBL_EPSILON * (8.0 + fabs(c) + 2.0 * ah);
-    double edet = DBL_EPSILON * 4.0 + rp + rm;
-    o->eb = (DBL_EPSILON * eR + mag(g) * dg) / mag(eR - g) + edet;
-    o->ea = (DBL_EPSILON * mag(S->zs) * eR + (mag(S->zs * Ct) + mag(zz * St)) * dg) /
-                (mag(o->a) / S->Er * adet) +
-            edet;
-    o->edb = dg;
-    if (St == 0 && (R > 0 ? -creal(h) : c) + DBL_EPSILON * (8.0 + fabs(c) + 2.0 * ah) < -800)
-      o->edb = 0; /* b' below the double range with a certain decay: exact 0 */
-    return;
+  A->amp = amp;
+  A->amm = amm;
+  A->rp = amp > 0 ? DBL_EPSILON * (4.0 + sp / amp) : INFINITY;
+  A->rm = amm > 0 ? DBL_EPSILON * (4.0 + sm / amm) : INFINITY;
+}
+
+/* traj_expo_acc where |wt| < 1/2: the cosh/sinh forms of traj_expo (form A), with the exponent
+ * -st taken exactly. */
+static void acc_near(const ep_sys *S, double t, const ep_acc *A, ep_traj *o) {
+  const double complex det = S->det_acc, h = A->h;
+  const double R = A->R, eR = A->eR, adet = A->adet, ah = A->ah, rp = A->rp, rm = A->rm;
+  /* e^{-st - R}: -st - R = -Re h if R > 0 */
+  double c = -S->s * t;
+  double e = R > 0 ? exp(-creal(h)) : exp(c);
+  double complex Ct = e * ccosh(h), St = e * t * sinhc(h);
+  double complex g = Ct + S->s * St, zz = S->z * S->zs + 1.0; /* z^2 - s z + 1 */
+  o->ldb = NAN;
+  if (qb_model_abs2(S->Er * St) < 0x1p-1000)
+    set_ldb(o, S->Er, St, t * sinhc(h), R > 0 ? -creal(h) : c);
+  o->db = S->Er * St;
+  o->da = S->Er * (Ct - S->z * St);
+  o->b = S->Er * (eR - g) / det;
+  o->a = S->Er * (-S->zs * eR + S->zs * Ct - zz * St) / det;
+  if (!normal_sq(o->b) || !normal_sq(o->a))
+    set_logs(o, S->Er, (eR - g) / det, (-S->zs * eR + S->zs * Ct - zz * St) / det);
+  if (!(qb_model_abs2(det) >= 0x1p-1000) && (!normal_sq(o->b) || !normal_sq(o->a))) {
+    /* det M below the double range (near an EP with s ~ 0): the same with ln|det M| */
+    double ld = logsq(S->mup_acc) + logsq(S->mum_acc), lE = 2.0 * o->R + 2.0 * log(S->Er);
+    if (!normal_sq(o->b)) o->lb = lE + logsq(eR - g) - ld;
+    if (!normal_sq(o->a)) o->la = lE + logsq(-S->zs * eR + S->zs * Ct - zz * St) - ld;
   }
-  const double complex w2 = 2.0 * w;
-  const double aw2 = mag(w2);
+  double dg = DBL_EPSILON * (8.0 + fabs(c) + 2.0 * ah);
+  double edet = DBL_EPSILON * 4.0 + rp + rm;
+  o->eb = (DBL_EPSILON * eR + mag(g) * dg) / mag(eR - g) + edet;
+  o->ea = (DBL_EPSILON * mag(S->zs) * eR + (mag(S->zs * Ct) + mag(zz * St)) * dg) /
+              (mag(o->a) / S->Er * adet) +
+          edet;
+  o->edb = dg;
+  if (St == 0 && (R > 0 ? -creal(h) : c) + DBL_EPSILON * (8.0 + fabs(c) + 2.0 * ah) < -800)
+    o->edb = 0; /* b' below the double range with a certain decay: exact 0 */
+}
+
+/* traj_expo_acc's a', b' from the eigen-expansion: b' = E_r (E+ - E-)/(2w). */
+static void acc_derivative(const ep_sys *S, double t, const ep_acc *A, ep_traj *o) {
+  const double complex Ep = A->Ep, Em = A->Em, up = A->up, um = A->um, h = A->h;
+  const double R = A->R, dp = A->dp, dm = A->dm;
+  const double complex w2 = 2.0 * S->w;
   o->db = S->Er * (Ep - Em) / w2;
   o->da = S->Er * (S->wmz * Ep + S->wpz * Em) / w2;
   o->ldb = NAN;
@@ -561,6 +592,17 @@ static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
   if (Ep == 0 && Em == 0 &&
       creal(up) - R + 2 * DBL_EPSILON * t * (fabs(S->gb) + fabs(creal(S->wmz))) < -800)
     o->edb = 0;
+}
+
+/* traj_expo_acc's a, b: form A (the eigen-expansion) or form B (the divided difference of
+ * phi1), whichever is better conditioned. */
+static void acc_forms(const ep_sys *S, double t, const ep_acc *A, ep_traj *o) {
+  const double complex mup = S->mup_acc, mum = S->mum_acc, det = S->det_acc;
+  const double complex Ep = A->Ep, Em = A->Em, up = A->up, um = A->um;
+  const double R = A->R, eR = A->eR, adet = A->adet, amp = A->amp, amm = A->amm;
+  const double dp = A->dp, dm = A->dm, rp = A->rp, rm = A->rm;
+  const double complex w2 = 2.0 * S->w;
+  const double aw2 = mag(w2);
   /* form A: the eigen-expansion */
   double kA = INFINITY, eA = INFINITY;
   double complex bA = 0, aA = 0;
@@ -595,6 +637,23 @@ static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
              mag(S->wpz) * mag(Pm) * (dm + 4 * DBL_EPSILON)) /
             mag(S->wmz * Pp + S->wpz * Pm);
   }
+}
+
+/* The same with the cancellation-free eigenvalues (large parameters or large |s| t):
+ * b = E_r [e^{-R}/det M + (E+/mu+ - E-/mu-)/(2w)] (form A), b = E_r t (P+ - P-)/(2w) (form B,
+ * P = phi1(mu t) e^{-R}), with E+- = e^{mu+- t - R} formed without subtracting large numbers.
+ * Where |wt| < 1/2 the cosh/sinh forms of traj_expo, with the exponent -st taken exactly. */
+static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
+  ep_acc A;
+  acc_init(S, t, &A);
+  o->R = A.R;
+  o->la = o->lb = o->lpb = NAN;
+  if (A.ah < 0.5) {
+    acc_near(S, t, &A, o);
+    return;
+  }
+  acc_derivative(S, t, &A, o);
+  acc_forms(S, t, &A, o);
 }
 
 static void traj_eval(const ep_sys *S, double t, ep_traj *o) {
@@ -890,6 +949,103 @@ static double guard_t(double v, double lv, double e, uint32_t *status) {
   return v;
 }
 
+/* growth_rate, the eigenvalues, splitting and regime; returns the regime. */
+static int spectrum(const ep_sys *S, double *out) {
+  out[F_GROWTH] = S->growth;
+  out[F_LP_RE] = 0.0 - cimag(S->w); /* +0, not -0, on the real axis */
+  out[F_LP_IM] = S->growth;
+  out[F_LM_RE] = cimag(S->w);
+  out[F_LM_IM] = creal(S->mum);
+  out[F_SPLIT] = 2.0 * S->aw;
+  double tol = S->tol;
+  int regime =
+      S->growth > tol ? REGIME_GROWING : (S->growth < -tol ? REGIME_STABLE : REGIME_MARGINAL);
+  if (S->aw2 <= TOL_EP * (1.0 + creal(S->z) * creal(S->z) + cimag(S->z) * cimag(S->z)))
+    regime |= REGIME_EP_FLAG;
+  out[F_REGIME] = regime;
+  return regime;
+}
+
+/* The steady state E_A_ss, E_B_ss where the regime is stable. */
+static void steady(const ep_sys *S, int regime, double *out, uint32_t *status) {
+  const double Er = S->Er, gb = S->gb, dr = S->dr;
+  if ((regime & 3) != REGIME_STABLE) {
+    *status |= QB_PT_NOT_STABLE;
+    return;
+  }
+  if (!(2.0 * S->edet <= QB_EST_MAX)) {
+    *status |= QB_PT_ILL_CONDITIONED;
+    return;
+  }
+  double pi2 = creal(S->detM) * creal(S->detM) + cimag(S->detM) * cimag(S->detM);
+  out[F_EB_SS] = Er * Er / pi2;
+  out[F_EA_SS] = Er * Er * (gb * gb + dr * dr) / pi2;
+}
+
+/* P_B = 2 Re(b* b') from the trajectory o (lb: ln E_B), and *lpb = ln|P_B| where P_B or b' leave
+ * the double range (0 where it is not needed). */
+static double power_b(ep_traj *o, double lb, double *lpb) {
+  double pb = 2.0 * creal(conj(o->b) * o->db);
+  if (!isnan(o->ldb) && isnan(o->lpb) && o->b != 0) { /* b' underflows, P_B need not */
+    double q = 2.0 * creal(conj(o->b / cabs(o->b)) * o->udb);
+    if (q != 0) {
+      o->lpb = 0.5 * lb + o->ldb + o->R + log(fabs(q));
+      o->spb = copysign(1.0, q);
+    }
+  }
+  if (isnan(o->lpb) && isinf(pb) && o->b != 0) { /* the product overflowed: ln|P_B| anyway */
+    double q = 2.0 * creal(conj(o->b / cabs(o->b)) * o->db);
+    o->lpb = 2.0 * o->R + log(fabs(q)) + log(cabs(o->b));
+    o->spb = copysign(1.0, q);
+  }
+  *lpb = !isnan(o->lpb) ? o->lpb : (isinf(pb) || o->R != 0) ? 2.0 * o->R + log(fabs(pb)) : 0.0;
+  return !isnan(o->lpb) ? o->spb * exp(o->lpb)
+                        : (o->R == 0 ? pb : copysign(exp(2.0 * o->R + log(fabs(pb))), pb));
+}
+
+/* E_A, E_B, log_E_B, P_B at t from the vacuum. */
+static void transient(const ep_sys *S, double t, double *out, uint32_t *status) {
+  ep_traj o;
+  traj_eval(S, t, &o);
+  double ea = isnan(o.la) ? scaled_sq(o.a, o.R) : exp(o.la);
+  double eb = isnan(o.lb) ? scaled_sq(o.b, o.R) : exp(o.lb);
+  /* ln E_A only matters where E_A overflows (guard_t) */
+  double la = !isnan(o.la) ? o.la : isinf(ea) ? 2.0 * o.R + logsq(o.a) : 0.0;
+  double lb = isnan(o.lb) ? 2.0 * o.R + logsq(o.b) : o.lb;
+  double lpb, pb = power_b(&o, lb, &lpb);
+  out[F_EA] = guard_t(ea, la, 2.0 * o.ea, status);
+  out[F_EB] = guard_t(eb, lb, 2.0 * o.eb, status);
+  out[F_PB] = guard_t(pb, lpb, o.eb + o.edb, status);
+  /* ln E_B: absolute error 2 eb, against its own size */
+  if (2.0 * o.eb <= QB_EST_MAX * fmax(1.0, fabs(lb)) && (isfinite(lb) || (lb < 0 && eb == 0)))
+    out[F_LOG_EB] = lb;
+  else
+    *status |= QB_PT_T_UNRESOLVED;
+}
+
+/* t_crit for the threshold energy Eth (E_max E_r^2), NaN with its bit where not determined. */
+static double tcrit(const ep_sys *S, double Eth, uint32_t *status) {
+  double tc = tcrit_exact(S, Eth, S->tol, status);
+  /* E_B(t_crit) must be resolvable at t_crit (marginal points, t ~ 1/eps): checked with the
+   * transient's own estimate where a crude bound on the exponents' rounding does not settle
+   * it at once */
+  double crude =
+      2 * DBL_EPSILON * (16.0 + tc * (4.0 + fabs(S->s) + fabs(S->gb) + fabs(S->dr) + 3.0 * S->aw));
+  if (!isfinite(tc) && !isnan(tc)) {
+    *status |= EP_TCRIT_FAILED;
+    return NAN;
+  }
+  if (!isnan(tc) && !(crude <= QB_EST_MAX / 64)) {
+    ep_traj o;
+    traj_eval(S, tc, &o);
+    if (!(2.0 * o.eb <= QB_EST_MAX)) {
+      *status |= EP_TCRIT_FAILED;
+      return NAN;
+    }
+  }
+  return tc;
+}
+
 static void eval(const double *p, const bool *want, double *out) {
   uint32_t status = 0;
   /* qb_model_eval_begin written out (like the range check below): its loop over the field
@@ -911,88 +1067,11 @@ static void eval(const double *p, const bool *want, double *out) {
   }
   ep_sys S;
   sys_init(&S, ga, gb, dr, Er);
-
-  double aw = S.aw;
-  out[F_GROWTH] = S.growth;
-  out[F_LP_RE] = 0.0 - cimag(S.w); /* +0, not -0, on the real axis */
-  out[F_LP_IM] = S.growth;
-  out[F_LM_RE] = cimag(S.w);
-  out[F_LM_IM] = creal(S.mum);
-  out[F_SPLIT] = 2.0 * aw;
-
-  double tol = S.tol;
-  int regime =
-      S.growth > tol ? REGIME_GROWING : (S.growth < -tol ? REGIME_STABLE : REGIME_MARGINAL);
-  if (S.aw2 <= TOL_EP * (1.0 + creal(S.z) * creal(S.z) + cimag(S.z) * cimag(S.z)))
-    regime |= REGIME_EP_FLAG;
-  out[F_REGIME] = regime;
-
-  if ((regime & 3) == REGIME_STABLE) {
-    if (2.0 * S.edet <= QB_EST_MAX) {
-      double pi2 = creal(S.detM) * creal(S.detM) + cimag(S.detM) * cimag(S.detM);
-      out[F_EB_SS] = Er * Er / pi2;
-      out[F_EA_SS] = Er * Er * (gb * gb + dr * dr) / pi2;
-    } else {
-      status |= QB_PT_ILL_CONDITIONED;
-    }
-  } else {
-    status |= QB_PT_NOT_STABLE;
-  }
-
+  steady(&S, spectrum(&S, out), out, &status);
   if (qb_model_wants(want, F_EA) || qb_model_wants(want, F_EB) || qb_model_wants(want, F_LOG_EB) ||
-      qb_model_wants(want, F_PB)) {
-    ep_traj o;
-    traj_eval(&S, t, &o);
-    double ea = isnan(o.la) ? scaled_sq(o.a, o.R) : exp(o.la);
-    double eb = isnan(o.lb) ? scaled_sq(o.b, o.R) : exp(o.lb);
-    /* ln E_A only matters where E_A overflows (guard_t) */
-    double la = !isnan(o.la) ? o.la : isinf(ea) ? 2.0 * o.R + logsq(o.a) : 0.0;
-    double lb = isnan(o.lb) ? 2.0 * o.R + logsq(o.b) : o.lb;
-    double pb = 2.0 * creal(conj(o.b) * o.db);
-    if (!isnan(o.ldb) && isnan(o.lpb) && o.b != 0) { /* b' underflows, P_B need not */
-      double q = 2.0 * creal(conj(o.b / cabs(o.b)) * o.udb);
-      if (q != 0) {
-        o.lpb = 0.5 * lb + o.ldb + o.R + log(fabs(q));
-        o.spb = copysign(1.0, q);
-      }
-    }
-    if (isnan(o.lpb) && isinf(pb) && o.b != 0) { /* the product overflowed: ln|P_B| anyway */
-      double q = 2.0 * creal(conj(o.b / cabs(o.b)) * o.db);
-      o.lpb = 2.0 * o.R + log(fabs(q)) + log(cabs(o.b));
-      o.spb = copysign(1.0, q);
-    }
-    double lpb = !isnan(o.lpb) ? o.lpb : (isinf(pb) || o.R != 0) ? 2.0 * o.R + log(fabs(pb)) : 0.0;
-    pb = !isnan(o.lpb) ? o.spb * exp(o.lpb)
-                       : (o.R == 0 ? pb : copysign(exp(2.0 * o.R + log(fabs(pb))), pb));
-    out[F_EA] = guard_t(ea, la, 2.0 * o.ea, &status);
-    out[F_EB] = guard_t(eb, lb, 2.0 * o.eb, &status);
-    out[F_PB] = guard_t(pb, lpb, o.eb + o.edb, &status);
-    /* ln E_B: absolute error 2 eb, against its own size */
-    if (2.0 * o.eb <= QB_EST_MAX * fmax(1.0, fabs(lb)) && (isfinite(lb) || (lb < 0 && eb == 0)))
-      out[F_LOG_EB] = lb;
-    else
-      status |= QB_PT_T_UNRESOLVED;
-  }
-  if (qb_model_wants(want, F_TCRIT)) {
-    double tc = tcrit_exact(&S, Emax * Er * Er, tol, &status);
-    /* E_B(t_crit) must be resolvable at t_crit (marginal points, t ~ 1/eps): checked with the
-     * transient's own estimate where a crude bound on the exponents' rounding does not settle
-     * it at once */
-    double crude =
-        2 * DBL_EPSILON * (16.0 + tc * (4.0 + fabs(S.s) + fabs(gb) + fabs(dr) + 3.0 * aw));
-    if (!isfinite(tc) && !isnan(tc)) {
-      tc = NAN;
-      status |= EP_TCRIT_FAILED;
-    } else if (!isnan(tc) && !(crude <= QB_EST_MAX / 64)) {
-      ep_traj o;
-      traj_eval(&S, tc, &o);
-      if (!(2.0 * o.eb <= QB_EST_MAX)) {
-        tc = NAN;
-        status |= EP_TCRIT_FAILED;
-      }
-    }
-    out[F_TCRIT] = tc;
-  }
+      qb_model_wants(want, F_PB))
+    transient(&S, t, out, &status);
+  if (qb_model_wants(want, F_TCRIT)) out[F_TCRIT] = tcrit(&S, Emax * Er * Er, &status);
   if (qb_model_wants(want, F_TCRIT_APPROX))
     out[F_TCRIT_APPROX] = tcrit_eq33(&S, Emax * Er * Er, &status);
   out[F_REALIZABLE] = (ga >= 0 && gb >= 0 && ga * gb >= 1.0) ? 1 : 0;
