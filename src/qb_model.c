@@ -183,6 +183,13 @@ int qb_model_scale_exponent(double scale) {
   return scale > 0x1p30 || (scale > 0 && scale < 0x1p-30) ? ilogb(scale) : 0;
 }
 
+int qb_model_drive_exponent(double d0, int k, double *d) {
+  if (*d >= 0x1p-500 && *d <= 0x1p500) return 0;
+  int dk = ilogb(d0) - k;
+  *d = ldexp(d0, -k - dk);
+  return dk;
+}
+
 void qb_model_scale_energies(double *out, const int *fields, int n, int dk) {
   for (int j = 0; j < n; j++)
     out[fields[j]] = ldexp(out[fields[j]], 2 * dk);
@@ -192,11 +199,4 @@ uint32_t qb_model_overflow(const double *out, int nfields, int except) {
   for (int j = 0; j < nfields - 1; j++)
     if (isinf(out[j]) && j != except) return QB_PT_OVERFLOW;
   return 0;
-}
-
-int qb_model_drive_exponent(double d0, int k, double *d) {
-  if (*d >= 0x1p-500 && *d <= 0x1p500) return 0;
-  int dk = ilogb(d0) - k;
-  *d = ldexp(d0, -k - dk);
-  return dk;
 }

@@ -48,13 +48,15 @@ int qb_pt_bit_number(const qb_pt_bit *b) {
 }
 
 const char *qb_pt_bit_word(const qb_pt_bit *b) {
-  const qb_pt_bit *g = b->word ? NULL : generic_bit(b->mask);
-  return b->word ? b->word : g ? g->word : NULL;
+  if (b->word) return b->word;
+  const qb_pt_bit *g = generic_bit(b->mask);
+  return g ? g->word : NULL;
 }
 
 const char *qb_pt_bit_doc(const qb_pt_bit *b) {
-  const qb_pt_bit *g = b->doc ? NULL : generic_bit(b->mask);
-  return b->doc ? b->doc : g ? g->doc : NULL;
+  if (b->doc) return b->doc;
+  const qb_pt_bit *g = generic_bit(b->mask);
+  return g ? g->doc : NULL;
 }
 
 char *qb_pt_status_words(const qb_pt_bit *bits, int nbits, uint32_t status, char *buf,

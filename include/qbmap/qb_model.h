@@ -8,7 +8,6 @@
 #ifndef CMPLX /* C11's CMPLX: glibc defines it for GCC only; clang has the builtin */
 #define CMPLX(x, y) __builtin_complex((double)(x), (double)(y))
 #endif
-#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 

@@ -105,14 +105,14 @@ static const qb_param params[NPARAM] = {
                  "both" QB_DOC_ABS_LE(QB_EP_RATE_MAX),
                  QB_EP_RATE_MAX, 0},
     [P_GAMMA_A] = {"gamma_a", NAN, QB_ANY, true, "1",
-                   "charger damping in Gamma_eff; give alpha or gamma_a, not both" QB_DOC_ABS_LE(
-                       QB_EP_RATE_MAX),
+                   "charger damping in Gamma_eff; give alpha or gamma_a, not "
+                   "both" QB_DOC_ABS_LE(QB_EP_RATE_MAX),
                    QB_EP_RATE_MAX, 0},
     [P_GAMMA_B] = {"gamma_b", NAN, QB_ANY, false, "1",
                    "battery damping in Gamma_eff" QB_DOC_ABS_LE(QB_EP_RATE_MAX), QB_EP_RATE_MAX, 0},
     [P_E_R] = {"E_r", 1.0, QB_POSITIVE, false, "1",
-               "drive amplitude E/Gamma_eff (energies scale as E_r^2)" QB_DOC_IN(QB_DRIVE_MIN,
-                                                                                 QB_DRIVE_MAX),
+               "drive amplitude E/Gamma_eff (energies scale as "
+               "E_r^2)" QB_DOC_IN(QB_DRIVE_MIN, QB_DRIVE_MAX),
                QB_DRIVE_MAX, QB_DRIVE_MIN},
     [P_E_MAX] = {"E_max", 1000.0, QB_POSITIVE, false, "1",
                  "safety threshold for t_crit in units of E_r^2 (threshold energy E_max "

@@ -188,7 +188,7 @@ static void drift_terms(const sh_par *q, double *Mt) {
 static int steady_x(const sh_par *q, double F, double *ea, double *eb, double complex *x,
                     double *err) {
   double complex M[4];
-  double scale = drift(q, M);
+  double scale = drift(q, M); /* the stability tolerance's scale: the largest |M_ij| */
   if (!(growth2(M) < -QB_TOL_GROWTH * scale)) return 0;
   double complex det = M[0] * M[3] - M[1] * M[2], f = -I * F;
   /* x = -M^-1 f: a = -M22 f/det, b = M21 f/det */
