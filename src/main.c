@@ -140,12 +140,14 @@ static int cmd_models(void) {
       printf("    %-16s %-3s %-7s %s\n", f->name, f->units,
              f->dtype == QB_F64 ? "float64" : "int32", f->doc);
     }
+    printf("\n  status bits (bit; mask; meaning; status 0: every field defined):\n");
+    for (int k = 0; k < m->nstatus; k++) {
+      const qb_pt_bit *b = &m->status_bits[k];
+      printf("    %-17s %-2d %-4u %s\n", qb_pt_bit_word(b), qb_pt_bit_number(b), b->mask,
+             qb_pt_bit_doc(b));
+    }
     printf("\n");
   }
-  printf("status bits (field `status`, a bitmask; 0 = all fields defined):\n");
-#define QB_X(name, bit, msg) printf("    bit %d (%u): %s\n", bit, 1u << (bit), msg);
-  QB_PT_LIST(QB_X)
-#undef QB_X
   return 0;
 }
 
@@ -165,7 +167,8 @@ static int cmd_point(int argc, char **argv) {
   for (int k = 0; k < m->nfields; k++)
     print_value(m->fields[k].name, out[k]);
   char words[2048];
-  printf("status: %s\n", qb_pt_status_words((uint32_t)out[m->nfields - 1], words, sizeof words));
+  printf("status: %s\n", qb_pt_status_words(m->status_bits, m->nstatus,
+                                            (uint32_t)out[m->nfields - 1], words, sizeof words));
   return 0;
 }
 

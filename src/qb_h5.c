@@ -469,22 +469,16 @@ static hid_t create_contiguous(hid_t file, const char *name, hid_t ftype, int ra
   return d;
 }
 
-static bool status_flags(hid_t d) {
+/* CF flag_masks / flag_meanings of the `status` dataset: the model's declared bits. */
+static bool status_flags(hid_t d, const qb_model *m) {
   int32_t masks[32];
   char meanings[1024] = "";
   hsize_t n = 0;
-#define QB_X(name, bit, msg)                                                                       \
-  masks[n++] = (int32_t)(1u << (bit));                                                             \
-  {                                                                                                \
-    char w[64];                                                                                    \
-    snprintf(w, sizeof w, "%s", #name + 6);                                                        \
-    for (char *q = w; *q; q++)                                                                     \
-      *q = (char)(*q >= 'A' && *q <= 'Z' ? *q - 'A' + 'a' : *q);                                   \
-    snprintf(meanings + strlen(meanings), sizeof meanings - strlen(meanings), "%s%s",              \
-             n > 1 ? " " : "", w);                                                                 \
+  for (int k = 0; k < m->nstatus && k < 32; k++) {
+    masks[n++] = (int32_t)m->status_bits[k].mask;
+    snprintf(meanings + strlen(meanings), sizeof meanings - strlen(meanings), "%s%s", k ? " " : "",
+             qb_pt_bit_word(&m->status_bits[k]));
   }
-  QB_PT_LIST(QB_X)
-#undef QB_X
   return attr_write(d, "flag_masks", H5T_STD_I32LE, H5T_NATIVE_INT32, n, masks) &&
          attr_str(d, "flag_meanings", meanings);
 }
@@ -622,7 +616,7 @@ qb_err qb_h5_create(const qb_h5_meta *meta, qb_h5_token *tok, char *msg, size_t 
       ok = H5_OK("H5DSattach_scale", H5DSattach_scale(ds, axis[d], (unsigned)d));
     ok = ok && attr_str(ds, "units", f->units) && attr_str(ds, "long_name", f->doc) &&
          (!is_f || attr_f64(ds, "_FillValue", NAN)) &&
-         (strcmp(f->name, "status") != 0 || status_flags(ds));
+         (strcmp(f->name, "status") != 0 || status_flags(ds, m));
     if (ds >= 0) H5Dclose(ds);
     if (!ok) goto fail;
   }

@@ -1,5 +1,6 @@
 #include "qbmap/qb_model.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +25,21 @@ int qb_model_field_index(const qb_model *m, const char *name) {
   for (int i = 0; i < m->nfields; i++)
     if (strcmp(m->fields[i].name, name) == 0) return i;
   return -1;
+}
+
+uint32_t qb_model_status_mask(const qb_model *m) {
+  uint32_t all = 0;
+  for (int i = 0; i < m->nstatus; i++)
+    all |= m->status_bits[i].mask;
+  return all;
+}
+
+uint32_t qb_model_status_bit(const qb_model *m, const char *word) {
+  for (int i = 0; i < m->nstatus; i++) {
+    const char *w = qb_pt_bit_word(&m->status_bits[i]);
+    if (w && strcmp(w, word) == 0) return m->status_bits[i].mask;
+  }
+  return 0;
 }
 
 /* The allowed interval of a parameter, in words: "-1e+06 <= delta_r <= 1e+06". */
@@ -131,4 +147,56 @@ void qb_model_param_names(const qb_model *m, char *buf, size_t size) {
 
 void qb_model_field_names(const qb_model *m, char *buf, size_t size) {
   join_names(m->nfields, field_name, m, buf, size);
+}
+
+bool qb_model_eval_begin(const qb_model *m, const double *p, double *out) {
+  for (int i = 0; i < m->nfields; i++)
+    out[i] = m->fields[i].dtype == QB_I32 ? -1.0 : NAN;
+  if (qb_model_params_valid(m->params, m->nparams, p)) return true;
+  out[m->nfields - 1] = QB_PT_BAD_PARAM;
+  return false;
+}
+
+double qb_model_norm_amp(const double complex *x, int k) {
+  double m = 0, s = 0;
+  for (int i = 0; i < k; i++) {
+    double a = cabs(x[i]);
+    if (isnan(a)) return NAN;
+    m = fmax(m, a);
+  }
+  if (!(m > 0) || isinf(m)) return m;
+  for (int i = 0; i < k; i++)
+    s += qb_model_abs2(x[i] / m);
+  return m * sqrt(s);
+}
+
+bool qb_model_energy_ok(double x, double e, double n) {
+  if (!(e >= 0) || isinf(e) || isnan(x) || isnan(n)) return false;
+  if (isinf(x)) return true; /* beyond the double range with a finite error: the energy is inf */
+  if (!isfinite(n)) return false;
+  if (n == 0) return e == 0;
+  double xr = x / n, er = e / n;
+  return 2.0 * xr * er + er * er <= QB_EST_MAX * xr * xr + QB_ABS_MAX + DBL_MIN;
+}
+
+int qb_model_scale_exponent(double scale) {
+  return scale > 0x1p30 || (scale > 0 && scale < 0x1p-30) ? ilogb(scale) : 0;
+}
+
+int qb_model_drive_exponent(double d0, int k, double *d) {
+  if (*d >= 0x1p-500 && *d <= 0x1p500) return 0;
+  int dk = ilogb(d0) - k;
+  *d = ldexp(d0, -k - dk);
+  return dk;
+}
+
+void qb_model_scale_energies(double *out, const int *fields, int n, int dk) {
+  for (int j = 0; j < n; j++)
+    out[fields[j]] = ldexp(out[fields[j]], 2 * dk);
+}
+
+uint32_t qb_model_overflow(const double *out, int nfields, int except) {
+  for (int j = 0; j < nfields - 1; j++)
+    if (isinf(out[j]) && j != except) return QB_PT_OVERFLOW;
+  return 0;
 }

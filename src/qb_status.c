@@ -27,7 +27,40 @@ int qb_err_exit_code(qb_err e) {
   }
 }
 
-char *qb_pt_status_words(uint32_t status, char *buf, size_t size) {
+/* The bits of QB_PT_LIST, for the declarations that leave word or doc to qb_status. */
+static const qb_pt_bit generic[] = {
+#define QB_X(name, bit, word, msg) {name, word, msg},
+    QB_PT_LIST(QB_X)
+#undef QB_X
+};
+
+static const qb_pt_bit *generic_bit(uint32_t mask) {
+  for (size_t i = 0; i < sizeof generic / sizeof *generic; i++)
+    if (generic[i].mask == mask) return &generic[i];
+  return NULL;
+}
+
+int qb_pt_bit_number(const qb_pt_bit *b) {
+  int n = 0;
+  while (n < 31 && !(b->mask & (1u << n)))
+    n++;
+  return n;
+}
+
+const char *qb_pt_bit_word(const qb_pt_bit *b) {
+  if (b->word) return b->word;
+  const qb_pt_bit *g = generic_bit(b->mask);
+  return g ? g->word : NULL;
+}
+
+const char *qb_pt_bit_doc(const qb_pt_bit *b) {
+  if (b->doc) return b->doc;
+  const qb_pt_bit *g = generic_bit(b->mask);
+  return g ? g->doc : NULL;
+}
+
+char *qb_pt_status_words(const qb_pt_bit *bits, int nbits, uint32_t status, char *buf,
+                         size_t size) {
   size_t used = 0;
   if (size == 0) return buf;
   buf[0] = '\0';
@@ -35,12 +68,14 @@ char *qb_pt_status_words(uint32_t status, char *buf, size_t size) {
     snprintf(buf, size, "ok");
     return buf;
   }
-#define QB_X(name, bit, msg)                                                                       \
-  if ((status & (1u << (bit))) && used < size) {                                                   \
-    int n = snprintf(buf + used, size - used, "%s[bit %d] %s", used ? "; " : "", bit, msg);        \
-    used += n > 0 ? (size_t)n : 0;                                                                 \
+  for (int n = 0; n < 32 && used < size; n++) {
+    uint32_t mask = 1u << n;
+    if (!(status & mask)) continue;
+    const char *doc = "undeclared";
+    for (int i = 0; i < nbits; i++)
+      if (bits[i].mask == mask && qb_pt_bit_doc(&bits[i])) doc = qb_pt_bit_doc(&bits[i]);
+    int k = snprintf(buf + used, size - used, "%s[bit %d] %s", used ? "; " : "", n, doc);
+    used += k > 0 ? (size_t)k : 0;
   }
-  QB_PT_LIST(QB_X)
-#undef QB_X
   return buf;
 }

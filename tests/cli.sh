@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The command line as documented: --version names the source's git commit and the library
-# versions; --help prints the usage and exits 0; `models` lists exactly each model's parameters
-# and fields; `point` prints exactly the model's fields, in that order, each once, then the
-# status in words (values checked against closed forms where they are known); bad `point`
+# versions; --help prints the usage and exits 0; `models` lists exactly each model's parameters,
+# fields and status bits (numbers and masks: stored data); `point` prints exactly the model's
+# fields, in that order, each once, then the status in words, the model's own (values checked
+# against closed forms where they are known); bad `point`
 # arguments are one line on stderr and exit 2; --print-config is examples/ep_fig3.yaml.
 # Usage: cli.sh QBMAP SOURCE_DIR
 set -u
@@ -35,13 +36,14 @@ ok "no command: usage on stderr, exit 2" 'e=$("$qbmap" 2>&1 >/dev/null); [ $? -e
 ok "unknown command: exit 2, named" 'e=$("$qbmap" frobnicate 2>&1 >/dev/null); [ $? -eq 2 ] && [[ "$e" == *"unknown command '"'"'frobnicate'"'"'"* ]]'
 
 m=$("$qbmap" models)
-# block MODEL KIND: the names listed under "  KIND (" of model MODEL, one per line
+# block MODEL KIND [bits]: the names listed under "  KIND (" of model MODEL, one per line;
+# with `bits`, "number:name" and "bad mask: LINE" where the mask is not 2^number
 block() {
-  awk -v model="$1" -v kind="$2" '
+  awk -v model="$1" -v kind="$2" -v bits="${3:-}" '
     /^model / { in_model = ($2 == model); in_kind = 0; next }
     /^[^ ]/ { in_model = 0; in_kind = 0 }
     in_model && /^  [a-z]/ { in_kind = (index($0, "  " kind " (") == 1); next }
-    in_model && in_kind && /^    [^ ]/ { print $1 }' <<<"$m"
+    in_model && in_kind && /^    [^ ]/ { print bits == "" ? $1 : $3 == 2 ^ $2 ? $2 ":" $1 : "bad mask: " $0 }' <<<"$m"
 }
 same "models: the models" "$(sed -n 's/^model //p' <<<"$m")" "$(printf '%s\n' ep threemode shared)"
 EP_FIELDS="growth_rate lambda_plus_re lambda_plus_im lambda_minus_re lambda_minus_im splitting regime
@@ -54,6 +56,39 @@ done
 for mod in threemode shared; do
   ok "models: $mod lists fields ending in status" '[ "$(block $mod fields | wc -l)" -ge 10 ] && [ "$(block $mod fields | tail -1)" = status ]'
 done
+# the status bits each kernel may set: number:word (the file's flag_masks / flag_meanings)
+declare -A bits=([ep]="0:not_stable 1:tcrit_never 2:tcrit_failed 3:approx_outside
+4:approx_unreliable 5:overflow 6:bad_param 11:t_unresolved 12:ill_conditioned"
+  [threemode]="0:not_stable 5:overflow 6:bad_param 7:no_reduction 8:red_not_stable 9:numerics
+11:t_unresolved 12:ill_conditioned"
+  [shared]="0:not_stable 5:overflow 6:bad_param 9:numerics 10:no_optimum 11:t_unresolved
+12:ill_conditioned")
+for mod in ep threemode shared; do
+  same "models: $mod status bits" "$(block $mod "status bits" bits)" "$(tr ' ' '\n' <<<"${bits[$mod]}")"
+done
+# point_words MODEL STATUS_LINE: every "[bit N] TEXT" of the line is bit N's meaning as `models`
+# lists it for MODEL (else exit 1, naming the first that is not)
+point_words() {
+  /usr/bin/python3 - "$m" "$1" "$2" <<'EOF'
+import re, sys
+models, model, line = sys.argv[1:]
+listed, cur, in_bits = {}, None, False
+for l in models.splitlines():
+    if l.startswith("model "):
+        cur, in_bits = l.split()[1], False
+    elif l.startswith("  ") and not l.startswith("    "):
+        in_bits = l.startswith("  status bits (")
+    elif cur == model and in_bits and l.startswith("    "):
+        word, n, mask, text = l.split(None, 3)
+        listed[int(n)] = text
+words = line[len("status: "):]
+for seg in ([] if words == "ok" else re.split(r"; (?=\[bit \d+\] )", words)):
+    g = re.fullmatch(r"\[bit (\d+)\] (.*)", seg)
+    if not g or listed.get(int(g.group(1))) != g.group(2):
+        print(f"not {model}'s listed meaning: {seg}")
+        sys.exit(1)
+EOF
+}
 
 # point: exactly the model's fields, in order, each once, then one status line
 fields_of_point() { sed -n 's/^\([A-Za-z_]*\) = .*/\1/p' <<<"$1"; }
@@ -66,6 +101,17 @@ for mod in ep threemode shared; do
   ok "point $mod: exit 0" '[ $rc -eq 0 ]'
   same "point $mod: the model's fields, in order, each once" "$(fields_of_point "$out")" "$(block $mod fields)"
   ok "point $mod: every line is a field, then one status line" '[ "$(wc -l <<<"$out")" -eq $(($(block $mod fields | wc -l) + 1)) ] && [ "$(tail -1 <<<"$out" | cut -c1-8)" = "status: " ]'
+done
+# the status in words is the model's own meaning of each bit (a generic bit may have a text
+# naming the model's fields)
+declare -A wargs=([ep]="delta_r=2 alpha=0 gamma_b=0 t=1e20"
+  [threemode]="delta=0.1 kappa_a=0.1 kappa_b=0.1 kappa_c=1 Gamma=0"
+  [shared]="Delta=0.1 kappa_a=0 kappa_b=0.1")
+declare -A wstatus=([ep]=2061 [threemode]=128 [shared]=1025)
+for mod in ep threemode shared; do
+  out=$("$qbmap" point $mod ${wargs[$mod]})
+  ok "point $mod ${wargs[$mod]}: status = ${wstatus[$mod]}" 'grep -qx "status = ${wstatus[$mod]}" <<<"$out"'
+  ok "point $mod: status words are $mod's listed meanings" 'point_words $mod "$(tail -1 <<<"$out")"'
 done
 out=$("$qbmap" point ep delta_r=0.5 alpha=0 gamma_b=0.5 t=3)
 # gamma_a = gamma_b = 1/2, delta_r = 1/2: eigenvalues of M are (-1 +- sqrt 3)/2
@@ -118,6 +164,10 @@ out=$("$qbmap" point ep delta_r=2 alpha=0.5 gamma_b=1.5 t=1)
 same "point: two status bits in words" "$(tail -1 <<<"$out")" \
   "status: [bit 1] E_B provably never reaches E_max: t_crit is NaN; [bit 3] Eq. 33 outside its regime (needs alpha = 0, |delta_r| < 1, growth > 0): t_crit_approx is NaN"
 ok "point: status = 10" 'grep -qx "status = 10" <<<"$out"'
+same "point: a model's own bit in words (threemode bit 7)" "$("$qbmap" point threemode ${wargs[threemode]} | tail -1)" \
+  "status: [bit 7] no reduced model: the a-b coupling through c vanishes (Gamma, a coupling or K_c is 0): reduced fields are NaN"
+same "point: a generic bit in the model's words (ep bit 11)" "$("$qbmap" point ep ${wargs[ep]} | tail -1 | sed 's/.*; \[bit 11\]/[bit 11]/')" \
+  "[bit 11] time-dependent fields not resolvable in double precision at this t (estimated relative error above 1e-6: phases or exponents of order 1/eps, or a stiff drift far from its steady state): E_A, E_B, P_B, log_E_B are NaN"
 out=$("$qbmap" point threemode delta=0.1 kappa_a=0.1 kappa_b=0.1 kappa_c=1 Gamma=1)
 ok "point: status ok in words" '[ "$(tail -1 <<<"$out")" = "status: ok" ] && grep -qx "status = 0" <<<"$out"'
 

@@ -93,8 +93,14 @@ with guarded("readback"), tempfile.TemporaryDirectory() as tmp:
             if not l.startswith("  "):
                 break
             printed[l.split()[0]] = int(l.split()[1])
-    check(printed == counts and len(masks) == len(meanings) == 13 and counts["not_stable"] > 0 and
-          counts["tcrit_never"] > 0, f"qbplot summary status counts {printed} vs {counts}")
+    # the file lists model ep's own status bits (qbmap models), numbers unchanged
+    ep_bits = [(0, "not_stable"), (1, "tcrit_never"), (2, "tcrit_failed"), (3, "approx_outside"),
+               (4, "approx_unreliable"), (5, "overflow"), (6, "bad_param"), (11, "t_unresolved"),
+               (12, "ill_conditioned")]
+    check([(int(mk), w) for mk, w in zip(masks, meanings)] == [(1 << b, w) for b, w in ep_bits],
+          f"status flag_masks / flag_meanings: {list(zip(masks, meanings))}")
+    check(printed == counts and counts["not_stable"] > 0 and counts["tcrit_never"] > 0,
+          f"qbplot summary status counts {printed} vs {counts}")
     check("group /boundary: 18 points" in summ.stdout and "points:    558 " in summ.stdout,
           "qbplot summary: group rows and point count")
     bad = subprocess.run([sys.executable, qbplot, "summary", os.path.join(tmp, "missing.h5")],

@@ -32,6 +32,13 @@ static int P(const char *name) {
   return qb_test_index(qb_model_param_index(M, name), "parameter of model ep", name);
 }
 
+/* The mask of ep's status bit `word` (as in the file's flag_meanings). */
+static uint32_t BIT(const char *word) {
+  uint32_t b = qb_model_status_bit(M, word);
+  if (!b) QB_SETUP_FATAL("model ep declares no status bit '%s'", word);
+  return b;
+}
+
 typedef struct {
   double ga, gb, dr, Er, Emax, t;
 } pt;
@@ -47,6 +54,8 @@ static void eval_pt(const pt *q, double *out) {
   p[P("E_max")] = q->Emax;
   p[P("t")] = q->t;
   M->eval(p, NULL, out);
+  uint32_t undeclared = (uint32_t)out[M->nfields - 1] & ~qb_model_status_mask(M);
+  CHECK("status bits declared by the model", undeclared == 0, "bits %#x", undeclared);
 }
 
 static void drift(const pt *q, double complex *Mx, double complex *f) {
@@ -306,8 +315,8 @@ static void test_tcrit(gsl_rng *r) {
                   q.Er, q.Emax);
       compared++;
     } else if (isnan(tc) && g < -1e-3) {
-      CHECK("never-reached status", ((int)out[F("status")] & QB_PT_TCRIT_NEVER) != 0, fmt, k, q.ga,
-            q.gb, q.dr, q.Er, q.Emax);
+      CHECK("never-reached status", ((uint32_t)out[F("status")] & BIT("tcrit_never")) != 0, fmt, k,
+            q.ga, q.gb, q.dr, q.Er, q.Emax);
       double ref = ode_tcrit(&q, q.Emax * q.Er * q.Er, 200);
       CHECK("never reached: ODE agrees over t <= 200", isnan(ref), fmt, k, q.ga, q.gb, q.dr, q.Er,
             q.Emax);

@@ -35,6 +35,10 @@ static int fi(const qb_model *m, const char *f) {
   return qb_model_field_index(m, f);
 }
 
+static uint32_t status(const qb_model *m, const double *out) {
+  return (uint32_t)out[m->nfields - 1];
+}
+
 /* Evaluates model m at "name=value ..." (defaults for the rest), without the range check of
  * the parser (the kernel's own check applies). */
 static void eval_str(const qb_model *m, const char *args, double *out) {
@@ -54,10 +58,15 @@ static void eval_str(const qb_model *m, const char *args, double *out) {
     p[i] = strtod(eq + 1, NULL);
   }
   m->eval(p, NULL, out);
+  uint32_t undeclared = status(m, out) & ~qb_model_status_mask(m);
+  CHECK("status bits declared by the model", undeclared == 0, "%s: bits %#x", args, undeclared);
 }
 
-static uint32_t status(const qb_model *m, const double *out) {
-  return (uint32_t)out[m->nfields - 1];
+/* The mask of model m's status bit `word` (as in the file's flag_meanings). */
+static uint32_t bit(const qb_model *m, const char *word) {
+  uint32_t b = qb_model_status_bit(m, word);
+  if (!b) QB_SETUP_FATAL("model %s declares no status bit '%s'", m->name, word);
+  return b;
 }
 
 /* `qbmap point` argument parsing: returns the error message ("" if accepted). */
@@ -98,6 +107,49 @@ static void close_or_flag(const char *what, const qb_model *m, const double *out
     return;
   }
   CHECK_CLOSE(what, v, ref, rtol, atol, "%s: %s", where, f);
+}
+
+#define NELEM(a) ((int)(sizeof(a) / sizeof *(a)))
+
+/* A field under the scale c of a scale-free model (rates and drives times c, t / c): the field
+ * times c^-power is unchanged, to rtol, atol. */
+typedef struct {
+  const char *field;
+  int power; /* 0, 1 or -1 */
+  double rtol, atol;
+} scaled_field;
+
+/* Scale invariance of model m at names[k] = v[k] (rates and drives, and t) plus `rest`: at every
+ * c of cs[nc] (each keeping the values in their verified ranges) every field of sf[nsf] scales as
+ * it says and the status is unchanged.  (c a power of 10: exact only up to rounding.) */
+static void check_scaling(const qb_model *m, const char *const *names, const double *v, int nv,
+                          const char *rest, const double *cs, int nc, const scaled_field *sf,
+                          int nsf) {
+  double out[QB_MAX_FIELDS], ref[QB_MAX_FIELDS];
+  for (int k = -1; k < nc; k++) { /* k = -1: the reference, c = 1 */
+    double c = k < 0 ? 1.0 : cs[k];
+    char a[512], msg[512];
+    size_t used = 0;
+    bool in_range = true;
+    for (int i = 0; i < nv; i++) {
+      double x = strcmp(names[i], "t") == 0 ? v[i] / c : v[i] * c;
+      int ip = qb_test_index(qb_model_param_index(m, names[i]), "parameter", names[i]);
+      in_range = in_range && qb_model_check_value(m, ip, x, msg, sizeof msg) == QB_OK;
+      used += (size_t)snprintf(a + used, sizeof a - used, "%s=%.17g ", names[i], x);
+    }
+    snprintf(a + used, sizeof a - used, "%s", rest);
+    CHECK("scale c in the verified range", in_range, "%s c = %g: %s", m->name, c, msg);
+    eval_str(m, a, k < 0 ? ref : out);
+    if (k < 0) continue;
+    for (int j = 0; j < nsf; j++) {
+      double x = out[fi(m, sf[j].field)];
+      x = sf[j].power == 1 ? x / c : sf[j].power == -1 ? x * c : x;
+      CHECK_CLOSE("scale invariance", x, ref[fi(m, sf[j].field)], sf[j].rtol, sf[j].atol,
+                  "%s.%s (power %d) at c = %g", m->name, sf[j].field, sf[j].power, c);
+    }
+    CHECK("scaled status unchanged", status(m, out) == status(m, ref), "%s c = %g: %u vs %u",
+          m->name, c, status(m, out), status(m, ref));
+  }
 }
 
 /* ---- the reported examples ---------------------------------------------------------------- */
@@ -239,7 +291,8 @@ static void test_examples(void) {
     CHECK("t_crit never infinite", !isinf(t), "%s", tc[k]);
     CHECK("t_crit_approx never infinite", !isinf(out[fi(ep, "t_crit_approx")]), "%s", tc[k]);
     if (isnan(t)) {
-      CHECK("t_crit NaN with its bit", st & (QB_PT_TCRIT_NEVER | QB_PT_TCRIT_FAILED), "%s", tc[k]);
+      CHECK("t_crit NaN with its bit", st & (bit(ep, "tcrit_never") | bit(ep, "tcrit_failed")),
+            "%s", tc[k]);
       continue;
     }
     double emax, er = 1;
@@ -427,8 +480,9 @@ static void test_ep(void) {
   /* huge drive: steady states up to 1e200 times the unit ones */
   eval_str(m, "delta_r=0 alpha=1 gamma_b=1 E_r=1e100 t=1e3", out);
   CHECK_CLOSE("E_r = 1e100: E_B = E_r^2/Pi^2", out[fi(m, "E_B")], 1e200 / 4.0, 1e-12, 0, "E_r");
-  CHECK("E_r = 1e100: no flag", status(m, out) == (QB_PT_TCRIT_NEVER | QB_PT_APPROX_OUTSIDE),
-        "status %u", status(m, out));
+  CHECK("E_r = 1e100: no flag",
+        status(m, out) == (bit(m, "tcrit_never") | bit(m, "approx_outside")), "status %u",
+        status(m, out));
   /* a marginal oscillation at t ~ 1/eps: the phase is not resolvable, so NaN with the bit (not a
    * random number) */
   eval_str(m, "delta_r=2 alpha=0 gamma_b=0 t=1e20", out);
@@ -448,33 +502,18 @@ static void test_ep(void) {
 
 static void test_shared(void) {
   const qb_model *m = model("shared");
-  double out[QB_MAX_FIELDS], ref[QB_MAX_FIELDS];
+  double out[QB_MAX_FIELDS];
   /* scale invariance: rates x c, F x c, t / c leave every energy unchanged, Delta_opt and
-   * growth_rate scale with c, P_B with c (c a power of 10: exact only up to rounding) */
-  const char *base = "Delta=%.17g J=%.17g Gamma=%.17g kappa_a=%.17g kappa_b=%.17g F=%.17g "
-                     "t=%.17g phi=0.4 p_a=1.3 p_b=0.7";
-  char a[512];
-  snprintf(a, sizeof a, base, 0.1, 0.2, 0.4, 0.05, 0.01, 0.1, 50.0);
-  eval_str(m, a, ref);
-  double cs[] = {1e-200, 1e-100, 1e-20, 1e6, 1e50};
-  const char *inv[] = {"E_A_ss",     "E_B_ss",   "E_A",         "E_B", "E_B_at_Delta_opt",
-                       "E_B_supopt", "E_single", "E_B_opt_coh", "G_B"};
-  for (int k = 0; k < 5; k++) {
-    double c = cs[k];
-    if (0.4 * c > QB_RATE_MAX) continue;
-    snprintf(a, sizeof a, base, 0.1 * c, 0.2 * c, 0.4 * c, 0.05 * c, 0.01 * c, 0.1 * c, 50 / c);
-    eval_str(m, a, out);
-    for (size_t j = 0; j < sizeof inv / sizeof *inv; j++)
-      CHECK_CLOSE("shared: scale invariance", out[fi(m, inv[j])], ref[fi(m, inv[j])], 1e-10, 0,
-                  "%s at c = %g", inv[j], c);
-    CHECK_CLOSE("shared: Delta_opt scales", out[fi(m, "Delta_opt")] / c, ref[fi(m, "Delta_opt")],
-                1e-10, 0, "c = %g", c);
-    CHECK_CLOSE("shared: growth_rate scales", out[fi(m, "growth_rate")] / c,
-                ref[fi(m, "growth_rate")], 1e-10, 0, "c = %g", c);
-    CHECK_CLOSE("shared: P_B scales", out[fi(m, "P_B")] / c, ref[fi(m, "P_B")], 1e-8, 0, "c = %g",
-                c);
-    CHECK("shared: scaled status unchanged", status(m, out) == status(m, ref), "c = %g: %u vs %u",
-          c, status(m, out), status(m, ref));
+   * growth_rate scale with c, P_B with c */
+  {
+    const char *names[] = {"Delta", "J", "Gamma", "kappa_a", "kappa_b", "F", "t"};
+    const double v[] = {0.1, 0.2, 0.4, 0.05, 0.01, 0.1, 50.0}, cs[] = {1e-200, 1e-100, 1e-20, 1e6};
+    const scaled_field sf[] = {
+        {"E_A_ss", 0, 1e-10, 0},    {"E_B_ss", 0, 1e-10, 0},           {"E_A", 0, 1e-10, 0},
+        {"E_B", 0, 1e-10, 0},       {"E_B_at_Delta_opt", 0, 1e-10, 0}, {"E_B_supopt", 0, 1e-10, 0},
+        {"E_single", 0, 1e-10, 0},  {"E_B_opt_coh", 0, 1e-10, 0},      {"G_B", 0, 1e-10, 0},
+        {"Delta_opt", 1, 1e-10, 0}, {"growth_rate", 1, 1e-10, 0},      {"P_B", 1, 1e-8, 0}};
+    check_scaling(m, names, v, NELEM(v), "phi=0.4 p_a=1.3 p_b=0.7", cs, NELEM(cs), sf, NELEM(sf));
   }
   /* the energies leave the double range: inf with the overflow bit, differences NaN explained */
   eval_str(m, "Delta=0 kappa_a=1e-200 kappa_b=1 Gamma=1 F=1e100 t=1", out);
@@ -512,29 +551,30 @@ static void test_shared(void) {
 
 static void test_threemode(void) {
   const qb_model *m = model("threemode");
-  double out[QB_MAX_FIELDS], ref[QB_MAX_FIELDS];
-  const char *base = "delta=%.17g delta_c=%.17g kappa_a=%.17g kappa_b=%.17g kappa_c=%.17g "
-                     "Gamma=%.17g E=%.17g t=%.17g p_a=0.7 p_ca=1.2 p_ca_phase=0.5";
+  double out[QB_MAX_FIELDS];
   char a[512];
-  snprintf(a, sizeof a, base, 0.1, 0.3, 0.01, 0.02, 5.0, 1.0, 0.01, 7.0);
-  eval_str(m, a, ref);
-  double cs[] = {1e-200, 1e-100, 1e-20, 1e5};
-  const char *inv[] = {"E_A_ss",      "E_B_ss",      "E_A",
-                       "E_B",         "log_E_B",     "gamma_a_red",
-                       "gamma_b_red", "delta_r_red", "realizable_margin",
-                       "E_B_ss_red",  "E_B_red",     "elimination_error_t"};
-  for (int k = 0; k < 4; k++) {
-    double c = cs[k];
-    snprintf(a, sizeof a, base, 0.1 * c, 0.3 * c, 0.01 * c, 0.02 * c, 5 * c, 1 * c, 0.01 * c,
-             7 / c);
-    eval_str(m, a, out);
-    for (size_t j = 0; j < sizeof inv / sizeof *inv; j++)
-      CHECK_CLOSE("threemode: scale invariance", out[fi(m, inv[j])], ref[fi(m, inv[j])], 1e-9,
-                  1e-12, "%s at c = %g", inv[j], c);
-    CHECK_CLOSE("threemode: growth_rate scales", out[fi(m, "growth_rate")] / c,
-                ref[fi(m, "growth_rate")], 1e-9, 0, "c = %g", c);
-    CHECK_CLOSE("threemode: time_unit scales", out[fi(m, "time_unit")] * c, ref[fi(m, "time_unit")],
-                1e-12, 0, "c = %g", c);
+  /* scale invariance: rates x c, E x c, t / c leave the energies and the reduced (ep) parameters
+   * unchanged, growth_rate scales with c, time_unit with 1/c */
+  {
+    const char *names[] = {"delta", "delta_c", "kappa_a", "kappa_b", "kappa_c", "Gamma", "E", "t"};
+    const double v[] = {0.1, 0.3, 0.01, 0.02, 5.0, 1.0, 0.01, 7.0};
+    const double cs[] = {1e-200, 1e-100, 1e-20, 1e5};
+    const scaled_field sf[] = {{"E_A_ss", 0, 1e-9, 1e-12},
+                               {"E_B_ss", 0, 1e-9, 1e-12},
+                               {"E_A", 0, 1e-9, 1e-12},
+                               {"E_B", 0, 1e-9, 1e-12},
+                               {"log_E_B", 0, 1e-9, 1e-12},
+                               {"gamma_a_red", 0, 1e-9, 1e-12},
+                               {"gamma_b_red", 0, 1e-9, 1e-12},
+                               {"delta_r_red", 0, 1e-9, 1e-12},
+                               {"realizable_margin", 0, 1e-9, 1e-12},
+                               {"E_B_ss_red", 0, 1e-9, 1e-12},
+                               {"E_B_red", 0, 1e-9, 1e-12},
+                               {"elimination_error_t", 0, 1e-9, 1e-12},
+                               {"growth_rate", 1, 1e-9, 0},
+                               {"time_unit", -1, 1e-12, 0}};
+    check_scaling(m, names, v, NELEM(v), "p_a=0.7 p_ca=1.2 p_ca_phase=0.5", cs, NELEM(cs), sf,
+                  NELEM(sf));
   }
   /* a decoupled, nearly undamped battery mode (rate 1e-277) next to a real charger mode: the
    * growth rate is the battery's (the real form's double eigenvalue must not hide it) */

@@ -4,6 +4,8 @@
  * exactly 0 and exactly QB_T_MAX); for `ep` also exceptional points, marginal points and
  * Pi = 0 points at every scale.  Checks, at every point:
  *   - no crash; every NaN in a field is explained by a status bit allowed for that field;
+ *   - every status bit set is one the model declares (qb_model's status_bits), and the
+ *     declaration itself is well formed (check_declared);
  *   - every infinity carries the overflow bit (log_E_B: only -inf at t = 0 or E_B = 0);
  *   - int32 fields are finite integers in int32 range (never NaN/inf: the sweep casts them);
  *     regime is a valid code, realizable is 0 or 1;
@@ -31,32 +33,70 @@ static int is(const char *a, const char *b) {
   return strcmp(a, b) == 0;
 }
 
-/* Status bits that may explain a NaN (or inf) in a field of a model. */
-static uint32_t allowed(const char *model, const char *f) {
+/* The mask of model m's status bit `word` (as in the file's flag_meanings). */
+static uint32_t bit(const qb_model *m, const char *word) {
+  uint32_t b = qb_model_status_bit(m, word);
+  if (!b) QB_SETUP_FATAL("model %s declares no status bit '%s'", m->name, word);
+  return b;
+}
+
+/* Status bits that may explain a NaN (or inf) in field f of model m. */
+static uint32_t allowed(const qb_model *m, const char *f) {
   uint32_t any = QB_PT_BAD_PARAM | QB_PT_NUMERICS;
   uint32_t t_dep = any | QB_PT_T_UNRESOLVED;
   if (is(f, "E_A_ss") || is(f, "E_B_ss") || is(f, "xi_ss"))
     return any | QB_PT_NOT_STABLE | QB_PT_ILL_CONDITIONED;
-  if (is(model, "ep")) {
-    if (is(f, "t_crit")) return any | QB_PT_TCRIT_NEVER | QB_PT_TCRIT_FAILED;
-    if (is(f, "t_crit_approx")) return any | QB_PT_APPROX_OUTSIDE;
+  if (is(m->name, "ep")) {
+    if (is(f, "t_crit")) return any | bit(m, "tcrit_never") | bit(m, "tcrit_failed");
+    if (is(f, "t_crit_approx")) return any | bit(m, "approx_outside");
     if (is(f, "E_A") || is(f, "E_B") || is(f, "P_B") || is(f, "log_E_B")) return t_dep;
     return any;
   }
-  if (is(model, "threemode")) {
+  if (is(m->name, "threemode")) {
+    const uint32_t no_red = bit(m, "no_reduction");
     if (is(f, "growth_rate")) return any;
     if (is(f, "E_A") || is(f, "E_B") || is(f, "log_E_B")) return t_dep;
     if (is(f, "E_B_ss_red") || is(f, "elimination_error"))
-      return any | QB_PT_NO_REDUCTION | QB_PT_RED_NOT_STABLE | QB_PT_NOT_STABLE |
-             QB_PT_ILL_CONDITIONED | QB_PT_OVERFLOW;
-    if (is(f, "E_B_red")) return t_dep | QB_PT_NO_REDUCTION;
-    if (is(f, "elimination_error_t")) return t_dep | QB_PT_NO_REDUCTION | QB_PT_OVERFLOW;
-    return any | QB_PT_NO_REDUCTION;
+      return any | no_red | bit(m, "red_not_stable") | QB_PT_NOT_STABLE | QB_PT_ILL_CONDITIONED |
+             QB_PT_OVERFLOW;
+    if (is(f, "E_B_red")) return t_dep | no_red;
+    if (is(f, "elimination_error_t")) return t_dep | no_red | QB_PT_OVERFLOW;
+    return any | no_red;
   }
   if (is(f, "E_A") || is(f, "E_B") || is(f, "P_B")) return t_dep;
   if (is(f, "growth_rate")) return any;
   /* optima; differences of two infinite energies are NaN */
-  return any | QB_PT_NO_OPTIMUM | QB_PT_ILL_CONDITIONED | QB_PT_OVERFLOW;
+  return any | bit(m, "no_optimum") | QB_PT_ILL_CONDITIONED | QB_PT_OVERFLOW;
+}
+
+/* The model's status-bit declaration: single bits in increasing order, each with a word
+ * ([a-z0-9_], unique in the model) and a text; a bit of qb_status's list keeps its word there;
+ * QB_PT_BAD_PARAM declared (every kernel sets it). */
+static void check_declared(const qb_model *m) {
+  uint32_t prev = 0;
+  for (int i = 0; i < m->nstatus; i++) {
+    const qb_pt_bit *b = &m->status_bits[i];
+    const char *w = qb_pt_bit_word(b), *d = qb_pt_bit_doc(b);
+    CHECK("status bits: one bit each, in increasing order",
+          b->mask != 0 && (b->mask & (b->mask - 1)) == 0 && b->mask > prev, "%s: entry %d mask %u",
+          m->name, i, b->mask);
+    CHECK("status bits: a word and a text", w && d && *w && *d, "%s: bit %d", m->name,
+          qb_pt_bit_number(b));
+    if (!w) continue;
+    CHECK("status bits: word of [a-z0-9_], unique in the model",
+          strspn(w, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(w) &&
+              qb_model_status_bit(m, w) == b->mask,
+          "%s: '%s'", m->name, w);
+#define QB_X(mask_, bit_, word_, msg_)                                                             \
+  if (b->mask == mask_)                                                                            \
+    CHECK("status bits: a generic bit keeps its word", strcmp(w, word_) == 0, "%s: bit %d '%s'",   \
+          m->name, bit_, w);
+    QB_PT_LIST(QB_X)
+#undef QB_X
+    prev = b->mask;
+  }
+  CHECK("status bits: bad_param declared", (qb_model_status_mask(m) & QB_PT_BAD_PARAM) != 0, "%s",
+        m->name);
 }
 
 static double logu(gsl_rng *r, double lo, double hi) {
@@ -129,155 +169,202 @@ static uint32_t status_of(const qb_model *m, const double *out) {
   return (uint32_t)out[m->nfields - 1];
 }
 
+/* " name=value ..." of the parameters given, and a newline: where a failure happened. */
+static void print_point(const qb_model *m, const double *p) {
+  for (int j = 0; j < m->nparams; j++)
+    if (!isnan(p[j])) printf(" %s=%.17g", m->params[j].name, p[j]);
+  printf("\n");
+}
+
+/* One model's run: the fields it checks, the bits allowed to explain each, and the counts. */
+typedef struct {
+  const qb_model *m;
+  int verbose;
+  uint32_t allow[QB_MAX_FIELDS];
+  int fg, fr, fre, ft, fea, feb, feas, febs, flog; /* field (ft: parameter) indices, -1: none */
+  long nan_total, unexplained, infs, bad_inf, nan_points, bad_int, bad_regime;
+  long stable_pts, late_checked, late_bad, late_unresolved, late_unres_resolvable;
+  long per_field[QB_MAX_FIELDS], bits[32];
+} hz_run;
+
+/* Every NaN explained by an allowed bit, every infinity by the overflow bit; int32 fields
+ * finite integers with valid codes. */
+static void check_values(hz_run *h, const double *p, const double *out, long i) {
+  const qb_model *m = h->m;
+  uint32_t st = status_of(m, out);
+  int any = 0;
+  for (int k = 0; k < m->nfields - 1; k++) {
+    if (m->fields[k].dtype == QB_I32) continue;
+    if (isnan(out[k])) {
+      h->nan_total++, h->per_field[k]++, any = 1;
+      if (!(st & h->allow[k]) && h->unexplained++ < 5) {
+        printf("unexplained NaN in %s.%s (status %u) at point %ld:", m->name, m->fields[k].name, st,
+               i);
+        print_point(m, p);
+      }
+    } else if (isinf(out[k])) {
+      h->infs++;
+      int ok = (st & QB_PT_OVERFLOW) != 0;
+      if (k == h->flog) ok = out[k] < 0 && (p[h->ft] == 0 || out[h->feb] == 0);
+      if (!ok && h->bad_inf++ < 5) {
+        printf("inf without the overflow bit in %s.%s (status %u) at point %ld:", m->name,
+               m->fields[k].name, st, i);
+        print_point(m, p);
+      }
+    }
+  }
+  h->nan_points += any;
+  /* int32 fields: finite integers in range; codes valid */
+  for (int k = 0; k < m->nfields; k++) {
+    if (m->fields[k].dtype != QB_I32) continue;
+    double v = out[k];
+    int ok = isfinite(v) && v == floor(v) && v >= INT32_MIN && v <= INT32_MAX;
+    if (ok && k == h->fr) ok = (v == -1) == ((st & QB_PT_BAD_PARAM) != 0) && v >= -1 && v <= 6;
+    if (ok && k == h->fre) ok = v == 0 || v == 1 || (v == -1 && (st & QB_PT_BAD_PARAM));
+    if (!ok && h->bad_int++ < 5)
+      printf("int32 field %s.%s = %g (status %u) at point %ld\n", m->name, m->fields[k].name, v, st,
+             i);
+  }
+}
+
+/* Stability and regime agree with growth_rate. */
+static void check_regime(hz_run *h, const double *out, long i) {
+  uint32_t st = status_of(h->m, out);
+  double g = out[h->fg];
+  if (isnan(g)) return;
+  int ok = (st & QB_PT_NOT_STABLE) ? 1 : g < 0;
+  if (h->fr >= 0) {
+    int reg = (int)out[h->fr] & 3;
+    ok = ok && (reg == 0) == !(st & QB_PT_NOT_STABLE);
+    ok = ok && (reg != 2 || g > 0) && (reg != 0 || g < 0);
+  } else if (st & QB_PT_NOT_STABLE) {
+    ok = !(g < -1e-9 * fabs(g)) || 1; /* tolerance relative to the drift: any g >= -tol */
+  }
+  if (!ok && h->bad_regime++ < 5)
+    printf("regime/stability inconsistent with growth_rate = %g in %s (regime %g, status "
+           "%u) at point %ld\n",
+           g, h->m->name, h->fr >= 0 ? out[h->fr] : -9, st, i);
+}
+
+/* Late times: at a stable point the transient has decayed to the steady state. */
+static void check_late(hz_run *h, const double *p, const double *out, long i) {
+  const qb_model *m = h->m;
+  const int fg = h->fg, fea = h->fea, feb = h->feb, feas = h->feas, febs = h->febs;
+  uint32_t st = status_of(m, out);
+  if (!(!(st & (QB_PT_NOT_STABLE | QB_PT_BAD_PARAM)) && !isnan(out[febs]) && !isnan(out[feas])))
+    return;
+  h->stable_pts++;
+  double tl[2] = {QB_T_MAX, 1e30};
+  for (int j = 0; j < 2; j++) {
+    double q[QB_MAX_PARAMS], o2[QB_MAX_FIELDS];
+    memcpy(q, p, sizeof q);
+    q[h->ft] = tl[j];
+    m->eval(q, NULL, o2);
+    uint32_t s2 = status_of(m, o2);
+    double floor_ = 1e-10 * (out[feas] + out[febs]);
+    if (!(out[fg] * tl[j] < -100)) continue; /* not decayed by e^-100 yet: nothing to check */
+    h->late_checked++;
+    if (isnan(o2[feb]) || isnan(o2[fea])) {
+      h->late_unresolved++;
+      /* only a decay rate below the drift's resolution may stay unresolved */
+      int resolvable = fabs(out[fg]) > 1e-6 * drift_scale(m, p);
+      h->late_unres_resolvable += resolvable;
+      if ((h->verbose || resolvable) && h->late_unresolved <= 5) {
+        printf("late t = %g unresolved (status %u):", tl[j], s2);
+        print_point(m, q);
+      }
+      if (!(s2 & QB_PT_T_UNRESOLVED) && h->late_bad++ < 5)
+        printf("late t: NaN without a bit in %s at point %ld\n", m->name, i);
+      continue;
+    }
+    if ((!qb_close(o2[feb], out[febs], 1e-6, floor_) ||
+         !qb_close(o2[fea], out[feas], 1e-6, floor_)) &&
+        h->late_bad++ < 5) {
+      printf("late t = %g: %s E_A = %.17g E_B = %.17g, steady state %.17g %.17g at point %ld:",
+             tl[j], m->name, o2[fea], o2[feb], out[feas], out[febs], i);
+      print_point(m, q);
+    }
+  }
+}
+
+/* The counts, the NaNs per field and the status bits seen (each declared by the model); the
+ * checks. */
+static void report(const hz_run *h, long n, double cpu) {
+  const qb_model *m = h->m;
+  printf("hazards: model %s: %ld points in %.1f s CPU, %ld with a NaN field (%ld NaN values, "
+         "%ld unexplained), %ld infinities (%ld without the overflow bit), %ld bad int32 "
+         "values, %ld regime/stability mismatches; %ld stable points, late-t E = E_ss at %ld "
+         "of %ld evaluations (%ld flagged unresolved, all with decay rates below the drift's "
+         "resolution; %ld wrong)\n",
+         m->name, n, cpu, h->nan_points, h->nan_total, h->unexplained, h->infs, h->bad_inf,
+         h->bad_int, h->bad_regime, h->stable_pts,
+         h->late_checked - h->late_unresolved - h->late_bad, h->late_checked, h->late_unresolved,
+         h->late_bad);
+  for (int k = 0; k < m->nfields - 1; k++)
+    if (h->per_field[k])
+      printf("    %-20s NaN at %ld points\n", m->fields[k].name, h->per_field[k]);
+  uint32_t seen = 0;
+  for (int b = 0; b < 32; b++)
+    if (h->bits[b]) {
+      const char *w = "undeclared";
+      for (int j = 0; j < m->nstatus; j++)
+        if (m->status_bits[j].mask == 1u << b) w = qb_pt_bit_word(&m->status_bits[j]);
+      printf("    status bit %-2d %-17s at %ld points\n", b, w, h->bits[b]);
+      seen |= 1u << b;
+    }
+  CHECK("every NaN explained by its status", h->unexplained == 0, "model %s", m->name);
+  CHECK("every status bit set is declared by the model", !(seen & ~qb_model_status_mask(m)),
+        "model %s: undeclared bits %#x", m->name, seen & ~qb_model_status_mask(m));
+  CHECK("every infinity flagged as overflow", h->bad_inf == 0, "model %s", m->name);
+  CHECK("int32 fields finite integers, valid codes", h->bad_int == 0, "model %s", m->name);
+  CHECK("regime and stability agree with growth_rate", h->bad_regime == 0, "model %s", m->name);
+  CHECK("late t: E_A, E_B = steady state (1e-6 rel + 1e-10 abs)", h->late_bad == 0, "model %s",
+        m->name);
+  CHECK("late t: unresolved only where the decay rate is below 1e-6 of the drift's scale",
+        h->late_unres_resolvable == 0, "model %s: %ld", m->name, h->late_unres_resolvable);
+}
+
+/* n random points of model m, every check at each. */
+static void run_model(const qb_model *m, long n, gsl_rng *r, int verbose) {
+  static hz_run h; /* large: not on the stack */
+  memset(&h, 0, sizeof h);
+  h.m = m;
+  h.verbose = verbose;
+  clock_t c0 = clock();
+  for (int k = 0; k < m->nfields; k++)
+    h.allow[k] = allowed(m, m->fields[k].name);
+  check_declared(m);
+  h.fg = qb_model_field_index(m, "growth_rate"), h.fr = qb_model_field_index(m, "regime");
+  h.fre = qb_model_field_index(m, "realizable"), h.ft = qb_model_param_index(m, "t");
+  h.fea = qb_model_field_index(m, "E_A"), h.feb = qb_model_field_index(m, "E_B");
+  h.feas = qb_model_field_index(m, "E_A_ss"), h.febs = qb_model_field_index(m, "E_B_ss");
+  h.flog = qb_model_field_index(m, "log_E_B");
+  for (long i = 0; i < n; i++) {
+    double p[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
+    bool given[QB_MAX_PARAMS];
+    qb_model_defaults(m, p, given);
+    for (int k = 0; k < m->nparams; k++)
+      if (strcmp(m->params[k].name, "gamma_a")) p[k] = draw(r, &m->params[k]);
+    if (is(m->name, "ep")) ep_special(r, m, p);
+    m->eval(p, NULL, out);
+    uint32_t st = status_of(m, out);
+    for (int b = 0; b < 32; b++)
+      h.bits[b] += (st >> b) & 1;
+    check_values(&h, p, out, i);
+    check_regime(&h, out, i);
+    check_late(&h, p, out, i);
+  }
+  report(&h, n, (double)(clock() - c0) / CLOCKS_PER_SEC);
+}
+
 int main(int argc, char **argv) {
   gsl_set_error_handler_off();
   long n = argc > 1 ? (long)atof(argv[1]) : 100000;
   const int verbose = getenv("QB_HAZARDS_VERBOSE") != NULL;
   gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
   gsl_rng_set(r, argc > 3 ? strtoul(argv[3], NULL, 10) : 31337);
-  for (int mi = 0; qb_models[mi]; mi++) {
-    const qb_model *m = qb_models[mi];
-    if (argc > 2 && strcmp(argv[2], m->name)) continue;
-    long nan_total = 0, unexplained = 0, infs = 0, bad_inf = 0, nan_points = 0, bad_int = 0;
-    long bad_regime = 0, stable_pts = 0, late_checked = 0, late_bad = 0, late_unresolved = 0;
-    long late_unres_resolvable = 0;
-    long per_field[QB_MAX_FIELDS] = {0}, bits[32] = {0};
-    clock_t c0 = clock();
-    uint32_t allow[QB_MAX_FIELDS];
-    for (int k = 0; k < m->nfields; k++)
-      allow[k] = allowed(m->name, m->fields[k].name);
-    const int fg = qb_model_field_index(m, "growth_rate"), fr = qb_model_field_index(m, "regime");
-    const int fre = qb_model_field_index(m, "realizable"), ft = qb_model_param_index(m, "t");
-    const int fea = qb_model_field_index(m, "E_A"), feb = qb_model_field_index(m, "E_B");
-    const int feas = qb_model_field_index(m, "E_A_ss"), febs = qb_model_field_index(m, "E_B_ss");
-    const int flog = qb_model_field_index(m, "log_E_B");
-    for (long i = 0; i < n; i++) {
-      double p[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
-      bool given[QB_MAX_PARAMS];
-      qb_model_defaults(m, p, given);
-      for (int k = 0; k < m->nparams; k++)
-        if (strcmp(m->params[k].name, "gamma_a")) p[k] = draw(r, &m->params[k]);
-      if (is(m->name, "ep")) ep_special(r, m, p);
-      m->eval(p, NULL, out);
-      uint32_t st = status_of(m, out);
-      for (int b = 0; b < 32; b++)
-        bits[b] += (st >> b) & 1;
-      int any = 0;
-      for (int k = 0; k < m->nfields - 1; k++) {
-        if (m->fields[k].dtype == QB_I32) continue;
-        if (isnan(out[k])) {
-          nan_total++, per_field[k]++, any = 1;
-          if (!(st & allow[k]) && unexplained++ < 5) {
-            printf("unexplained NaN in %s.%s (status %u) at point %ld:", m->name, m->fields[k].name,
-                   st, i);
-            for (int j = 0; j < m->nparams; j++)
-              if (!isnan(p[j])) printf(" %s=%.17g", m->params[j].name, p[j]);
-            printf("\n");
-          }
-        } else if (isinf(out[k])) {
-          infs++;
-          int ok = (st & QB_PT_OVERFLOW) != 0;
-          if (k == flog) ok = out[k] < 0 && (p[ft] == 0 || out[feb] == 0);
-          if (!ok && bad_inf++ < 5) {
-            printf("inf without the overflow bit in %s.%s (status %u) at point %ld:", m->name,
-                   m->fields[k].name, st, i);
-            for (int j = 0; j < m->nparams; j++)
-              if (!isnan(p[j])) printf(" %s=%.17g", m->params[j].name, p[j]);
-            printf("\n");
-          }
-        }
-      }
-      nan_points += any;
-      /* int32 fields: finite integers in range; codes valid */
-      for (int k = 0; k < m->nfields; k++) {
-        if (m->fields[k].dtype != QB_I32) continue;
-        double v = out[k];
-        int ok = isfinite(v) && v == floor(v) && v >= INT32_MIN && v <= INT32_MAX;
-        if (ok && k == fr) ok = (v == -1) == ((st & QB_PT_BAD_PARAM) != 0) && v >= -1 && v <= 6;
-        if (ok && k == fre) ok = v == 0 || v == 1 || (v == -1 && (st & QB_PT_BAD_PARAM));
-        if (!ok && bad_int++ < 5)
-          printf("int32 field %s.%s = %g (status %u) at point %ld\n", m->name, m->fields[k].name, v,
-                 st, i);
-      }
-      /* stability and regime agree with growth_rate */
-      double g = out[fg];
-      if (!isnan(g)) {
-        int ok = (st & QB_PT_NOT_STABLE) ? 1 : g < 0;
-        if (fr >= 0) {
-          int reg = (int)out[fr] & 3;
-          ok = ok && (reg == 0) == !(st & QB_PT_NOT_STABLE);
-          ok = ok && (reg != 2 || g > 0) && (reg != 0 || g < 0);
-        } else if (st & QB_PT_NOT_STABLE) {
-          ok = !(g < -1e-9 * fabs(g)) || 1; /* tolerance relative to the drift: any g >= -tol */
-        }
-        if (!ok && bad_regime++ < 5)
-          printf("regime/stability inconsistent with growth_rate = %g in %s (regime %g, status "
-                 "%u) at point %ld\n",
-                 g, m->name, fr >= 0 ? out[fr] : -9, st, i);
-      }
-      /* late times: the transient has decayed to the steady state */
-      if (!(st & (QB_PT_NOT_STABLE | QB_PT_BAD_PARAM)) && !isnan(out[febs]) && !isnan(out[feas])) {
-        stable_pts++;
-        double tl[2] = {QB_T_MAX, 1e30};
-        for (int j = 0; j < 2; j++) {
-          double q[QB_MAX_PARAMS], o2[QB_MAX_FIELDS];
-          memcpy(q, p, sizeof q);
-          q[ft] = tl[j];
-          m->eval(q, NULL, o2);
-          uint32_t s2 = status_of(m, o2);
-          double floor_ = 1e-10 * (out[feas] + out[febs]);
-          if (!(out[fg] * tl[j] < -100)) continue; /* not decayed by e^-100 yet: nothing to check */
-          late_checked++;
-          if (isnan(o2[feb]) || isnan(o2[fea])) {
-            late_unresolved++;
-            /* only a decay rate below the drift's resolution may stay unresolved */
-            int resolvable = fabs(out[fg]) > 1e-6 * drift_scale(m, p);
-            late_unres_resolvable += resolvable;
-            if ((verbose || resolvable) && late_unresolved <= 5) {
-              printf("late t = %g unresolved (status %u):", tl[j], s2);
-              for (int k = 0; k < m->nparams; k++)
-                if (!isnan(q[k])) printf(" %s=%.17g", m->params[k].name, q[k]);
-              printf("\n");
-            }
-            if (!(s2 & QB_PT_T_UNRESOLVED) && late_bad++ < 5)
-              printf("late t: NaN without a bit in %s at point %ld\n", m->name, i);
-            continue;
-          }
-          if (!qb_close(o2[feb], out[febs], 1e-6, floor_) ||
-              !qb_close(o2[fea], out[feas], 1e-6, floor_)) {
-            if (late_bad++ < 5) {
-              printf("late t = %g: %s E_A = %.17g E_B = %.17g, steady state %.17g %.17g at "
-                     "point %ld:",
-                     tl[j], m->name, o2[fea], o2[feb], out[feas], out[febs], i);
-              for (int k = 0; k < m->nparams; k++)
-                if (!isnan(q[k])) printf(" %s=%.17g", m->params[k].name, q[k]);
-              printf("\n");
-            }
-          }
-        }
-      }
-    }
-    printf("hazards: model %s: %ld points in %.1f s CPU, %ld with a NaN field (%ld NaN values, "
-           "%ld unexplained), %ld infinities (%ld without the overflow bit), %ld bad int32 "
-           "values, %ld regime/stability mismatches; %ld stable points, late-t E = E_ss at %ld "
-           "of %ld evaluations (%ld flagged unresolved, all with decay rates below the drift's "
-           "resolution; %ld wrong)\n",
-           m->name, n, (double)(clock() - c0) / CLOCKS_PER_SEC, nan_points, nan_total, unexplained,
-           infs, bad_inf, bad_int, bad_regime, stable_pts,
-           late_checked - late_unresolved - late_bad, late_checked, late_unresolved, late_bad);
-    for (int k = 0; k < m->nfields - 1; k++)
-      if (per_field[k]) printf("    %-20s NaN at %ld points\n", m->fields[k].name, per_field[k]);
-    for (int b = 0; b < 32; b++)
-      if (bits[b]) printf("    status bit %-2d at %ld points\n", b, bits[b]);
-    CHECK("every NaN explained by its status", unexplained == 0, "model %s", m->name);
-    CHECK("every infinity flagged as overflow", bad_inf == 0, "model %s", m->name);
-    CHECK("int32 fields finite integers, valid codes", bad_int == 0, "model %s", m->name);
-    CHECK("regime and stability agree with growth_rate", bad_regime == 0, "model %s", m->name);
-    CHECK("late t: E_A, E_B = steady state (1e-6 rel + 1e-10 abs)", late_bad == 0, "model %s",
-          m->name);
-    CHECK("late t: unresolved only where the decay rate is below 1e-6 of the drift's scale",
-          late_unres_resolvable == 0, "model %s: %ld", m->name, late_unres_resolvable);
-  }
+  for (int mi = 0; qb_models[mi]; mi++)
+    if (argc <= 2 || !strcmp(argv[2], qb_models[mi]->name)) run_model(qb_models[mi], n, r, verbose);
   gsl_rng_free(r);
   return qb_test_report("hazards");
 }

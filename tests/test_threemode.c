@@ -55,6 +55,8 @@ static void eval3(const kv *set, int n, const bool *want, double *out) {
   for (int i = 0; i < n; i++)
     p[P3(set[i].name)] = set[i].v;
   M3->eval(p, want, out);
+  uint32_t undeclared = (uint32_t)out[M3->nfields - 1] & ~qb_model_status_mask(M3);
+  CHECK("status bits declared by the model", undeclared == 0, "bits %#x", undeclared);
 }
 
 static double lu(gsl_rng *r, double lo, double hi) {
@@ -115,6 +117,8 @@ static void eval_ep(double ga, double gb, double dr, double Er, double t, double
   p[PEP("E_r")] = Er;
   p[PEP("t")] = t;
   MEP->eval(p, NULL, out);
+  uint32_t undeclared = (uint32_t)out[MEP->nfields - 1] & ~qb_model_status_mask(MEP);
+  CHECK("status bits declared by the model", undeclared == 0, "bits %#x", undeclared);
 }
 
 static void test_mapping(gsl_rng *r) {

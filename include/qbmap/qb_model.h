@@ -69,6 +69,11 @@ typedef struct qb_model {
   const qb_param *params;
   int nfields;
   const qb_field *fields; /* the last field is always `status` (QB_I32 bitmask of qb_pt_*) */
+  /* Every status bit eval may set, in increasing bit order (QB_PT_BAD_PARAM always): what
+   * `qbmap models` lists, `qbmap point` decodes with and the file's flag_masks/flag_meanings
+   * hold.  A bit eval sets that is not declared here is a bug (tests/test_hazards.c). */
+  int nstatus;
+  const qb_pt_bit *status_bits;
   /* Checks which parameters are given (given[i]) for combinations the model forbids or needs,
    * beyond "every required parameter is given" (checked generically).  Writes one sentence
    * naming the parameters into msg on error; NULL if there are no such rules. */
@@ -95,6 +100,11 @@ const qb_model *qb_model_find(const char *name);
 int qb_model_param_index(const qb_model *m, const char *name); /* -1 if unknown */
 int qb_model_field_index(const qb_model *m, const char *name); /* -1 if unknown */
 
+/* The union of the model's declared status bits; the mask of the bit declared with `word`
+ * (0 if none). */
+uint32_t qb_model_status_mask(const qb_model *m);
+uint32_t qb_model_status_bit(const qb_model *m, const char *word);
+
 /* Validates one value of parameter i: finite, in range and inside its verified magnitude window.
  * Writes the reason into msg ("parameter 'X' = V ...; allowed: ..."). */
 qb_err qb_model_check_value(const qb_model *m, int i, double v, char *msg, size_t size);
@@ -114,5 +124,66 @@ qb_err qb_model_check_given(const qb_model *m, const bool *given, char *msg, siz
 /* Comma-separated list of parameter or field names, for error messages. */
 void qb_model_param_names(const qb_model *m, char *buf, size_t size);
 void qb_model_field_names(const qb_model *m, char *buf, size_t size);
+
+/* What the kernels (src/models/) share.  Stability: stable where growth_rate is below
+ * -QB_TOL_GROWTH times the drift's scale (each model states its scale).  Accuracy guard: a
+ * field whose estimated relative error exceeds QB_EST_MAX is NaN with a status bit (the stated
+ * tolerance is 1e-6: the estimates are first order, so a factor 100 is kept); an energy may
+ * also carry QB_ABS_MAX of the total energy (qb_model_energy_ok). */
+#define QB_TOL_GROWTH 1e-12
+#define QB_EST_MAX 1e-8
+#define QB_ABS_MAX 1e-12
+
+/* A parameter's verified range as its doc states it, from the bounds above: "; |value| <= 1e6",
+ * "; value <= 1e6", "; 1e-300 <= value <= 1e300". */
+#define QB_XSTR(x) QB_STR(x)
+#define QB_STR(x) #x
+#define QB_DOC_ABS_LE(max) "; |value| <= " QB_XSTR(max)
+#define QB_DOC_LE(max) "; value <= " QB_XSTR(max)
+#define QB_DOC_IN(min, max) "; " QB_XSTR(min) " <= value <= " QB_XSTR(max)
+
+/* |z|^2 (overflows where |z| > ~1e154; callers that care scale first). */
+static inline double qb_model_abs2(double complex z) {
+  return creal(z) * creal(z) + cimag(z) * cimag(z);
+}
+
+/* Whether field k is asked for (want NULL: every field). */
+static inline bool qb_model_wants(const bool *want, int k) {
+  return !want || want[k];
+}
+
+/* The start of a kernel: every QB_F64 field of out NaN, every QB_I32 field -1 (undefined
+ * code), so a field the kernel does not reach is NaN (-1); then the verified-range check of p
+ * (qb_model_params_valid): false, with QB_PT_BAD_PARAM as the status (the last field), if a
+ * value is outside it, and the kernel returns at once.  (ep writes both out: its hot path.) */
+bool qb_model_eval_begin(const qb_model *m, const double *p, double *out);
+
+/* |x|_2 of k amplitudes without overflow; NaN if one is NaN. */
+double qb_model_norm_amp(const double complex *x, int k);
+
+/* An energy |x|^2 with absolute error e on its amplitude |x| is reported if its error is below
+ * QB_EST_MAX of itself plus QB_ABS_MAX of the total energy n^2 (n: the amplitudes' 2-norm,
+ * qb_model_norm_amp; compared in amplitudes, so nothing overflows).  An infinite x with a
+ * finite error is reported (the energy is inf). */
+bool qb_model_energy_ok(double x, double e, double n);
+
+/* The power-of-2 exponent k by which a scale-free kernel divides its rates so that the drift's
+ * largest entry `scale` lies in [2^-30, 2^30] (0 where it does or scale is 0): exact, and
+ * nothing then under- or overflows before the energies themselves. */
+int qb_model_scale_exponent(double scale);
+
+/* An extreme drive: where the drive *d (d0, the drive as given, after the rates' 2^-k scaling)
+ * is outside [2^-500, 2^500], the kernel computes at 2^-dk *d instead and scales every energy
+ * (~d^2) back by 2^(2 dk) at the end (exact where they stay in range).  Returns dk (0: *d is in
+ * range and left as it is) and sets *d to the drive to compute with. */
+int qb_model_drive_exponent(double d0, int k, double *d);
+
+/* The end of such a kernel: the energies out[fields[0..n-1]] scaled back by 2^(2 dk) (dk from
+ * qb_model_drive_exponent; exact where they stay in range). */
+void qb_model_scale_energies(double *out, const int *fields, int n, int dk);
+
+/* QB_PT_OVERFLOW if a field of out[nfields] other than `except` (-1: none) and the status (the
+ * last) is infinite, else 0. */
+uint32_t qb_model_overflow(const double *out, int nfields, int except);
 
 #endif

@@ -33,51 +33,59 @@ typedef enum {
 const char *qb_err_str(qb_err e);
 int qb_err_exit_code(qb_err e);
 
-/* X(name, bit, message).  Per-point status bits; 0 means every field is defined. */
+/* Per-point status bits.  Each model declares the bits its kernel may set (qb_model's
+ * status_bits: number, flag_meanings word, meaning); the CLI, the point decoder and the HDF5
+ * writer list and decode with that declaration only.  The bits below mean the same in every
+ * model and are declared here once, with a text that names no model's fields (a model may give
+ * one a text of its own that does).  A model's own bits use numbers not listed here (in use:
+ * 1-4 ep, 7-8 threemode, 10 shared; a new bit here takes one no model uses).  The numbers are
+ * stored data (analysis scripts, files already written): never renumber a bit.
+ * X(name, bit, flag_meanings word, message); 0 means every field is defined. */
 #define QB_PT_LIST(X)                                                                              \
-  X(QB_PT_NOT_STABLE, 0, "not stable (growth_rate >= -tol): steady-state fields are NaN")          \
-  X(QB_PT_TCRIT_NEVER, 1, "E_B provably never reaches E_max: t_crit is NaN")                       \
-  X(QB_PT_TCRIT_FAILED, 2,                                                                         \
-    "t_crit undetermined: marginal point (|growth| <= tol) with E_B below E_max unless it grows "  \
-    "below the resolution, step limit, or E_B not resolvable in double precision at the crossing " \
-    "(estimated error above 1e-6): t_crit is NaN")                                                 \
-  X(QB_PT_APPROX_OUTSIDE, 3,                                                                       \
-    "Eq. 33 outside its regime (needs alpha = 0, |delta_r| < 1, growth > 0): t_crit_approx "       \
-    "is NaN")                                                                                      \
-  X(QB_PT_APPROX_UNRELIABLE, 4,                                                                    \
-    "Eq. 33 evaluated but unreliable here (E_max <= E_scale or result <= 0)")                      \
-  X(QB_PT_OVERFLOW, 5,                                                                             \
-    "an energy or power exceeds the double range (E_A, E_B or P_B at this t, or a steady-state "   \
-    "or optimum energy): it is inf, quantities derived from infinite energies (differences, "      \
-    "ratios) are NaN; log_E_B is finite")                                                          \
-  X(QB_PT_BAD_PARAM, 6,                                                                            \
+  X(QB_PT_NOT_STABLE, 0, "not_stable",                                                             \
+    "not stable (growth_rate >= -tol): steady-state fields are NaN")                               \
+  X(QB_PT_OVERFLOW, 5, "overflow",                                                                 \
+    "a field exceeds the double range: it is inf, quantities derived from infinite values "        \
+    "(differences, ratios) are NaN")                                                               \
+  X(QB_PT_BAD_PARAM, 6, "bad_param",                                                               \
     "a parameter is not finite or outside its verified range (qbmap models): all fields are NaN, " \
     "int32 codes -1")                                                                              \
-  X(QB_PT_NO_REDUCTION, 7,                                                                         \
-    "no reduced model: the a-b coupling through c vanishes (Gamma, a coupling or K_c is 0): "      \
-    "reduced fields are NaN")                                                                      \
-  X(QB_PT_RED_NOT_STABLE, 8,                                                                       \
-    "reduced model not stable: E_B_ss_red and the steady-state elimination error are NaN")         \
-  X(QB_PT_NUMERICS, 9, "a linear-algebra routine (GSL) failed: the fields it feeds are NaN")       \
-  X(QB_PT_NO_OPTIMUM, 10,                                                                          \
-    "an optimum does not exist here (kappa_a or kappa_b = 0, Gamma = 0, or not stable there): "    \
-    "its fields are NaN")                                                                          \
-  X(QB_PT_T_UNRESOLVED, 11,                                                                        \
-    "time-dependent fields not resolvable in double precision at this t (estimated relative "      \
-    "error above 1e-6: phases or exponents of order 1/eps, or a stiff drift far from its steady "  \
-    "state): E_A, E_B, P_B, log_E_B, E_B_red, elimination_error_t are NaN")                        \
-  X(QB_PT_ILL_CONDITIONED, 12,                                                                     \
+  X(QB_PT_NUMERICS, 9, "numerics",                                                                 \
+    "a linear-algebra routine (GSL) failed: the fields it feeds are NaN")                          \
+  X(QB_PT_T_UNRESOLVED, 11, "t_unresolved", QB_PT_T_UNRESOLVED_WHY ": they are NaN")               \
+  X(QB_PT_ILL_CONDITIONED, 12, "ill_conditioned",                                                  \
     "a steady state is ill-conditioned at this point (estimated relative error above 1e-6: rates " \
-    "spanning too many decades), or a relative error of energies below the double range is "       \
-    "undefined: the fields it feeds are NaN")
+    "spanning too many decades): the fields it feeds are NaN")
+
+/* The reason of QB_PT_T_UNRESOLVED, for models that name the fields it makes NaN. */
+#define QB_PT_T_UNRESOLVED_WHY                                                                     \
+  "time-dependent fields not resolvable in double precision at this t (estimated relative "        \
+  "error above 1e-6: phases or exponents of order 1/eps, or a stiff drift far from its steady "    \
+  "state)"
 
 enum {
-#define QB_X(name, bit, msg) name = 1u << (bit),
+#define QB_X(name, bit, word, msg) name = 1u << (bit),
   QB_PT_LIST(QB_X)
 #undef QB_X
 };
 
-/* Writes the words for every bit set in `status` ("ok" for 0) into buf; returns buf. */
-char *qb_pt_status_words(uint32_t status, char *buf, size_t size);
+/* One status bit as a model declares it: a bit of QB_PT_LIST leaves word NULL (qb_status's)
+ * and doc NULL (qb_status's text) or its own text; any other bit gives both. */
+typedef struct {
+  uint32_t mask;    /* exactly one bit */
+  const char *word; /* its flag_meanings word: [a-z0-9_], unique within the model */
+  const char *doc;
+} qb_pt_bit;
+
+/* The bit's number (0..31), word and meaning, qb_status's where the declaration leaves them
+ * NULL; word and doc are NULL for a bit neither declares. */
+int qb_pt_bit_number(const qb_pt_bit *b);
+const char *qb_pt_bit_word(const qb_pt_bit *b);
+const char *qb_pt_bit_doc(const qb_pt_bit *b);
+
+/* Writes "[bit N] meaning" for every bit set in `status` into buf, "; "-separated, decoded with
+ * bits[nbits] (a model's declaration; a set bit it does not declare: "[bit N] undeclared"); "ok"
+ * for 0.  Returns buf. */
+char *qb_pt_status_words(const qb_pt_bit *bits, int nbits, uint32_t status, char *buf, size_t size);
 
 #endif

@@ -24,7 +24,7 @@
  *
  * Accuracy guard: every time-dependent field carries a first-order estimate of its relative
  * error (rounding of the exponents mu t, phases of order 1/eps, cancellation between the forms'
- * terms, conditioning of det M); above EST_MAX the field is NaN with QB_PT_T_UNRESOLVED.  The
+ * terms, conditioning of det M); above QB_EST_MAX the field is NaN with QB_PT_T_UNRESOLVED.  The
  * steady state likewise (conditioning of det M near the stability boundary; QB_PT_ILL_CONDITIONED).
  * Valid ranges: qb_model.h (|rates|, |delta_r| <= QB_RATE_MAX, t <= QB_T_MAX, ...). */
 #include <complex.h>
@@ -59,40 +59,64 @@ enum {
   NFIELD
 };
 
+/* ep's own status bits (numbers are stored data: never renumber); the others are qb_status's. */
+enum {
+  EP_TCRIT_NEVER = 1u << 1,
+  EP_TCRIT_FAILED = 1u << 2,
+  EP_APPROX_OUTSIDE = 1u << 3,
+  EP_APPROX_UNRELIABLE = 1u << 4,
+};
+
+static const qb_pt_bit status_bits[] = {
+    {QB_PT_NOT_STABLE, NULL, NULL},
+    {EP_TCRIT_NEVER, "tcrit_never", "E_B provably never reaches E_max: t_crit is NaN"},
+    {EP_TCRIT_FAILED, "tcrit_failed",
+     "t_crit undetermined: marginal point (|growth| <= tol) with E_B below E_max unless it grows "
+     "below the resolution, step limit, or E_B not resolvable in double precision at the crossing "
+     "(estimated error above 1e-6): t_crit is NaN"},
+    {EP_APPROX_OUTSIDE, "approx_outside",
+     "Eq. 33 outside its regime (needs alpha = 0, |delta_r| < 1, growth > 0): t_crit_approx is "
+     "NaN"},
+    {EP_APPROX_UNRELIABLE, "approx_unreliable",
+     "Eq. 33 evaluated but unreliable here (E_max <= E_scale or result <= 0)"},
+    {QB_PT_OVERFLOW, NULL,
+     "an energy or power exceeds the double range (E_A, E_B or P_B at this t): it is inf; "
+     "log_E_B is finite"},
+    {QB_PT_BAD_PARAM, NULL, NULL},
+    {QB_PT_T_UNRESOLVED, NULL, QB_PT_T_UNRESOLVED_WHY ": E_A, E_B, P_B, log_E_B are NaN"},
+    {QB_PT_ILL_CONDITIONED, NULL,
+     "the steady state is ill-conditioned at this point (estimated relative error above 1e-6: "
+     "det M = -Pi nearly cancels): E_A_ss, E_B_ss are NaN"},
+};
+
 /* Regime codes (field `regime`): base value, plus REGIME_EP_FLAG at an EP. */
 enum { REGIME_STABLE = 0, REGIME_MARGINAL = 1, REGIME_GROWING = 2, REGIME_EP_FLAG = 4 };
 
-/* Relative tolerances that define `regime`: marginal where |growth| <= TOL_GROWTH (1+|s|+|w|),
- * EP where |w^2| <= TOL_EP (1 + |z|^2). */
-#define TOL_GROWTH 1e-12
+/* Relative tolerances that define `regime`: marginal where |growth| <= QB_TOL_GROWTH
+ * (1+|s|+|w|), EP where |w^2| <= TOL_EP (1 + |z|^2). */
 #define TOL_EP 1e-12
 
-/* Largest estimated relative error a field may carry; above it the field is NaN and flagged
- * (the stated tolerance is 1e-6: the estimate is first order, so keep a factor 100). */
-#define EST_MAX 1e-8
-#define QB_XSTR(x) QB_STR(x)
-#define QB_STR(x) #x
-
-#define RATE_RANGE "; |value| <= " QB_XSTR(QB_EP_RATE_MAX)
-#define DRIVE_RANGE "; " QB_XSTR(QB_DRIVE_MIN) " <= value <= " QB_XSTR(QB_DRIVE_MAX)
 static const qb_param params[NPARAM] = {
     [P_DELTA_R] = {"delta_r", NAN, QB_ANY, false, "1",
-                   "normalized detuning delta/Gamma_eff" RATE_RANGE, QB_EP_RATE_MAX, 0},
+                   "normalized detuning delta/Gamma_eff" QB_DOC_ABS_LE(QB_EP_RATE_MAX),
+                   QB_EP_RATE_MAX, 0},
     [P_ALPHA] = {"alpha", NAN, QB_ANY, true, "1",
                  "damping asymmetry (gamma_a - gamma_b)/2; give alpha or gamma_a, not "
-                 "both" RATE_RANGE,
+                 "both" QB_DOC_ABS_LE(QB_EP_RATE_MAX),
                  QB_EP_RATE_MAX, 0},
     [P_GAMMA_A] = {"gamma_a", NAN, QB_ANY, true, "1",
-                   "charger damping in Gamma_eff; give alpha or gamma_a, not both" RATE_RANGE,
+                   "charger damping in Gamma_eff; give alpha or gamma_a, not "
+                   "both" QB_DOC_ABS_LE(QB_EP_RATE_MAX),
                    QB_EP_RATE_MAX, 0},
-    [P_GAMMA_B] = {"gamma_b", NAN, QB_ANY, false, "1", "battery damping in Gamma_eff" RATE_RANGE,
-                   QB_EP_RATE_MAX, 0},
+    [P_GAMMA_B] = {"gamma_b", NAN, QB_ANY, false, "1",
+                   "battery damping in Gamma_eff" QB_DOC_ABS_LE(QB_EP_RATE_MAX), QB_EP_RATE_MAX, 0},
     [P_E_R] = {"E_r", 1.0, QB_POSITIVE, false, "1",
-               "drive amplitude E/Gamma_eff (energies scale as E_r^2)" DRIVE_RANGE, QB_DRIVE_MAX,
-               QB_DRIVE_MIN},
+               "drive amplitude E/Gamma_eff (energies scale as "
+               "E_r^2)" QB_DOC_IN(QB_DRIVE_MIN, QB_DRIVE_MAX),
+               QB_DRIVE_MAX, QB_DRIVE_MIN},
     [P_E_MAX] = {"E_max", 1000.0, QB_POSITIVE, false, "1",
                  "safety threshold for t_crit in units of E_r^2 (threshold energy E_max "
-                 "E_r^2)" DRIVE_RANGE,
+                 "E_r^2)" QB_DOC_IN(QB_DRIVE_MIN, QB_DRIVE_MAX),
                  QB_DRIVE_MAX, QB_DRIVE_MIN},
     [P_T] = {"t", 0.0, QB_NONNEG, false, "1",
              "time since the drive was switched on, in 1/Gamma_eff; t <= " QB_XSTR(QB_T_MAX),
@@ -176,10 +200,6 @@ typedef struct {
   double ea, eb, edb;
 } ep_traj;
 
-static double sq(double complex z) {
-  return creal(z) * creal(z) + cimag(z) * cimag(z);
-}
-
 /* e^{x + iy} from exp and sin/cos (cexp's special-value handling is not needed here). */
 static double complex expi(double x, double y) {
   double e = exp(x);
@@ -238,7 +258,7 @@ static void sys_init(ep_sys *S, double ga, double gb, double dr, double Er) {
   S->detM = CMPLX(ga * gb + (dr - 1.0) * (dr + 1.0), -2.0 * S->alpha * dr);
   S->adet = mag(S->detM);
   S->growth = -S->s + creal(S->w);
-  S->tol = TOL_GROWTH * (1.0 + fabs(S->s) + S->aw);
+  S->tol = QB_TOL_GROWTH * (1.0 + fabs(S->s) + S->aw);
   S->zs = CMPLX(-gb, dr);
   S->ext = fabs(S->s) > 64 || S->aw > 64;
   S->acc = 0;
@@ -247,7 +267,7 @@ static void sys_init(ep_sys *S, double ga, double gb, double dr, double Er) {
     S->mup = S->mup_acc;
     S->mum = S->mum_acc;
     S->growth = creal(S->mup);
-    S->tol = TOL_GROWTH * (1.0 + fabs(gb) + mag(S->wmz));
+    S->tol = QB_TOL_GROWTH * (1.0 + fabs(gb) + mag(S->wmz));
     S->detM = S->det_acc;
     S->adet = mag(S->detM);
     /* rounding of mu+- (terms of size |gb|, |dr|, |w -+ z|) relative to their size */
@@ -331,7 +351,7 @@ static double complex sinhc(double complex h) {
 
 /* |x|^2 is a normal double, far from underflow */
 static int normal_sq(double complex x) {
-  double m = sq(x);
+  double m = qb_model_abs2(x);
   return m >= 0x1p-1000 && m <= DBL_MAX;
 }
 
@@ -364,8 +384,8 @@ static void traj_series(const ep_sys *S, double t, ep_traj *o) {
   /* extreme t or E_r: the logarithms from the factors, where |b|^2, |a|^2 or P_B would
    * underflow or overflow */
   double lt = log(t), lE = log(S->Er);
-  o->lb = !normal_sq(o->b) ? 2.0 * lE + 4.0 * lt + log(sq(Sb)) : NAN;
-  o->la = !normal_sq(o->a) ? 2.0 * lE + 2.0 * lt + log(sq(Sa - S->z * t * Sb)) : NAN;
+  o->lb = !normal_sq(o->b) ? 2.0 * lE + 4.0 * lt + log(qb_model_abs2(Sb)) : NAN;
+  o->la = !normal_sq(o->a) ? 2.0 * lE + 2.0 * lt + log(qb_model_abs2(Sa - S->z * t * Sb)) : NAN;
   o->lpb = o->ldb = NAN;
   double q = 2.0 * creal(conj(Sb) * Ss); /* P_B = E_r^2 t^3 e^c q */
   double pb = 2.0 * creal(conj(o->b) * o->db);
@@ -390,11 +410,47 @@ static void set_logs(ep_traj *o, double Er, double complex bu, double complex au
 /* ln|b'| and b'/|b'| where b' = E_r e^{lsc} su underflows (P_B stays representable). */
 static void set_ldb(ep_traj *o, double Er, double complex St, double complex su, double lsc) {
   o->ldb = NAN;
-  if (sq(Er * St) < 0x1p-1000 && su != 0 && isfinite(lsc)) {
+  if (qb_model_abs2(Er * St) < 0x1p-1000 && su != 0 && isfinite(lsc)) {
     double a = cabs(su);
     o->ldb = log(Er) + lsc + log(a);
     o->udb = su / a;
   }
+}
+
+/* traj_expo's form A, b = E_r (e^{-R} - g)/det M (g = Ct + s St): bad where g ~ e^{-R}.  eR =
+ * e^{-R}; Ct, St as in traj_expo; dg: the exponentials' relative rounding. */
+static void expo_form_a(const ep_sys *S, double eR, double complex Ct, double complex St,
+                        double complex g, double dg, ep_traj *o) {
+  o->b = S->Er * (eR - g) / S->detM;
+  o->a = S->Er *
+         ((S->s - S->z) * eR + (S->z - S->s) * Ct - (S->z * S->z - S->s * S->z + 1.0) * St) /
+         S->detM;
+  double nb = mag(eR - g), na = mag(o->a) / S->Er * S->adet;
+  o->la = o->lb = NAN;
+  if (!normal_sq(o->b) || !normal_sq(o->a))
+    set_logs(o, S->Er, (eR - g) / S->detM,
+             ((S->s - S->z) * eR + (S->z - S->s) * Ct - (S->z * S->z - S->s * S->z + 1.0) * St) /
+                 S->detM);
+  o->eb = (DBL_EPSILON * eR + mag(g) * dg) / nb + S->edet;
+  o->ea = (DBL_EPSILON * mag(S->s - S->z) * eR +
+           (mag(S->z - S->s) * mag(Ct) + mag(S->z * S->z - S->s * S->z + 1.0) * mag(St)) * dg) /
+              na +
+          S->edet;
+}
+
+/* traj_expo's form B, b = E_r t (phi1(c + h) - phi1(c - h))/(2h) (pp, pm: the phi1 scaled by
+ * e^{-R}): bad where they are close.  dg as in expo_form_a. */
+static void expo_form_b(const ep_sys *S, double t, double complex h, double complex pp,
+                        double complex pm, double dg, ep_traj *o) {
+  double complex dd = t * (pp - pm) / (2.0 * h); /* (phi1(a+) - phi1(a-))/(2w), scaled */
+  o->b = S->Er * t * dd;
+  o->a = S->Er * t * (0.5 * (pp + pm) - S->z * dd);
+  double e = (mag(pp) + mag(pm)) * dg;
+  o->la = o->lb = NAN;
+  if (!normal_sq(o->b) || !normal_sq(o->a))
+    set_logs(o, S->Er, t * dd, t * (0.5 * (pp + pm) - S->z * dd));
+  o->eb = e / mag(pp - pm) + 4 * DBL_EPSILON;
+  o->ea = e * (0.5 + mag(S->z) * t / (2.0 * mag(h))) / (mag(o->a) / (S->Er * t)) + 4 * DBL_EPSILON;
 }
 
 static void traj_expo(const ep_sys *S, double t, ep_traj *o) {
@@ -411,7 +467,7 @@ static void traj_expo(const ep_sys *S, double t, ep_traj *o) {
     St = Ct * t / h;
   }
   o->ldb = NAN;
-  if (sq(S->Er * St) < 0x1p-1000) { /* b' below the double range: St = e^{lsc} su */
+  if (qb_model_abs2(S->Er * St) < 0x1p-1000) { /* b' below the double range: St = e^{lsc} su */
     if (creal(h) <= 350.0)
       set_ldb(o, S->Er, St, t * sinhc(h), c - R);
     else
@@ -435,103 +491,99 @@ static void traj_expo(const ep_sys *S, double t, ep_traj *o) {
   }
   /* relative rounding of the exponentials: their exponents c, h carry eps (|c| + |h|) */
   double dg = DBL_EPSILON * (8.0 + fabs(c) + 2.0 * mag(h));
-  if (!(kB < kA)) {
-    o->b = S->Er * (eR - g) / S->detM;
-    o->a = S->Er *
-           ((S->s - S->z) * eR + (S->z - S->s) * Ct - (S->z * S->z - S->s * S->z + 1.0) * St) /
-           S->detM;
-    double nb = mag(eR - g), na = mag(o->a) / S->Er * S->adet;
-    o->la = o->lb = NAN;
-    if (!normal_sq(o->b) || !normal_sq(o->a))
-      set_logs(o, S->Er, (eR - g) / S->detM,
-               ((S->s - S->z) * eR + (S->z - S->s) * Ct - (S->z * S->z - S->s * S->z + 1.0) * St) /
-                   S->detM);
-    o->eb = (DBL_EPSILON * eR + mag(g) * dg) / nb + S->edet;
-    o->ea = (DBL_EPSILON * mag(S->s - S->z) * eR +
-             (mag(S->z - S->s) * mag(Ct) + mag(S->z * S->z - S->s * S->z + 1.0) * mag(St)) * dg) /
-                na +
-            S->edet;
-  } else {
-    double complex dd = t * (pp - pm) / (2.0 * h); /* (phi1(a+) - phi1(a-))/(2w), scaled */
-    o->b = S->Er * t * dd;
-    o->a = S->Er * t * (0.5 * (pp + pm) - S->z * dd);
-    double e = (mag(pp) + mag(pm)) * dg;
-    o->la = o->lb = NAN;
-    if (!normal_sq(o->b) || !normal_sq(o->a))
-      set_logs(o, S->Er, t * dd, t * (0.5 * (pp + pm) - S->z * dd));
-    o->eb = e / mag(pp - pm) + 4 * DBL_EPSILON;
-    o->ea =
-        e * (0.5 + mag(S->z) * t / (2.0 * mag(h))) / (mag(o->a) / (S->Er * t)) + 4 * DBL_EPSILON;
-  }
+  if (!(kB < kA))
+    expo_form_a(S, eR, Ct, St, g, dg, o);
+  else
+    expo_form_b(S, t, h, pp, pm, dg, o);
   o->edb = dg;
   /* b' below the double range with a certain decay (exponent + its rounding < -800): exact 0 */
   if (St == 0 && c + creal(h) - R + DBL_EPSILON * (8.0 + fabs(c) + 2.0 * mag(h)) < -800) o->edb = 0;
   o->lpb = NAN;
 }
 
-/* The same with the cancellation-free eigenvalues (large parameters or large |s| t):
- * b = E_r [e^{-R}/det M + (E+/mu+ - E-/mu-)/(2w)] (form A), b = E_r t (P+ - P-)/(2w) (form B,
- * P = phi1(mu t) e^{-R}), with E+- = e^{mu+- t - R} formed without subtracting large numbers.
- * Where |wt| < 1/2 the cosh/sinh forms of traj_expo, with the exponent -st taken exactly. */
-static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
+/* The exponentials of traj_expo_acc at t: u+- = mu+- t, h = w t, R = max(0, Re u+), eR = e^{-R},
+ * E+- = e^{u+- - R} (formed without subtracting large numbers), |det M|, |h|, |mu+-|, and the
+ * rounding estimates dp, dm of the exponents u+- and rp, rm of mu+- (relative). */
+typedef struct {
+  double complex up, um, h, Ep, Em;
+  double R, eR, adet, ah, amp, amm, dp, dm, rp, rm;
+} ep_acc;
+
+static void acc_init(const ep_sys *S, double t, ep_acc *A) {
   const double complex mup = S->mup_acc, mum = S->mum_acc, w = S->w, det = S->det_acc;
   const double complex up = mup * t, um = mum * t, h = w * t;
   const double R = fmax(0.0, creal(up));
-  const double eR = exp(-R), adet = mag(det), ah = mag(h);
-  double complex Ep, Em; /* e^{up - R}, e^{um - R} */
-  if (R > 0) {           /* Re up - R = 0, Re um - R = -2 Re h exactly */
-    Ep = expi(0.0, cimag(up));
-    Em = expi(-2.0 * creal(h), cimag(um));
+  A->up = up;
+  A->um = um;
+  A->h = h;
+  A->R = R;
+  A->eR = exp(-R);
+  A->adet = mag(det);
+  A->ah = mag(h);
+  if (R > 0) { /* Re up - R = 0, Re um - R = -2 Re h exactly */
+    A->Ep = expi(0.0, cimag(up));
+    A->Em = expi(-2.0 * creal(h), cimag(um));
   } else {
-    Ep = expi(creal(up), cimag(up));
-    Em = expi(creal(um), cimag(um));
+    A->Ep = expi(creal(up), cimag(up));
+    A->Em = expi(creal(um), cimag(um));
   }
   /* rounding of the exponents: mu+- carry eps times the size of their terms */
   const double sp = fabs(S->gb) + fabs(S->dr) + mag(S->wmz);
   const double sm = fabs(S->gb) + fabs(S->dr) + mag(S->wpz);
-  const double dp = DBL_EPSILON * (8.0 + 2.0 * t * sp), dm = DBL_EPSILON * (8.0 + 2.0 * t * sm);
+  A->dp = DBL_EPSILON * (8.0 + 2.0 * t * sp);
+  A->dm = DBL_EPSILON * (8.0 + 2.0 * t * sm);
   const double amp = mag(mup), amm = mag(mum);
-  const double rp = amp > 0 ? DBL_EPSILON * (4.0 + sp / amp) : INFINITY;
-  const double rm = amm > 0 ? DBL_EPSILON * (4.0 + sm / amm) : INFINITY;
-  o->R = R;
-  o->la = o->lb = o->lpb = NAN;
-  if (ah < 0.5) {
-    /* e^{-st - R}: -st - R = -Re h if R > 0 */
-    double c = -S->s * t;
-    double e = R > 0 ? exp(-creal(h)) : exp(c);
-    double complex Ct = e * ccosh(h), St = e * t * sinhc(h);
-    double complex g = Ct + S->s * St, zz = S->z * S->zs + 1.0; /* z^2 - s z + 1 */
-    o->ldb = NAN;
-    if (sq(S->Er * St) < 0x1p-1000) set_ldb(o, S->Er, St, t * sinhc(h), R > 0 ? -creal(h) : c);
-    o->db = S->Er * St;
-    o->da = S->Er * (Ct - S->z * St);
-    o->b = S->Er * (eR - g) / det;
-    o->a = S->Er * (-S->zs * eR + S->zs * Ct - zz * St) / det;
-    if (!normal_sq(o->b) || !normal_sq(o->a))
-      set_logs(o, S->Er, (eR - g) / det, (-S->zs * eR + S->zs * Ct - zz * St) / det);
-    if (!(sq(det) >= 0x1p-1000) && (!normal_sq(o->b) || !normal_sq(o->a))) {
-      /* det M below the double range (near an EP with s ~ 0): the same with ln|det M| */
-      double ld = logsq(S->mup_acc) + logsq(S->mum_acc), lE = 2.0 * o->R + 2.0 * log(S->Er);
-      if (!normal_sq(o->b)) o->lb = lE + logsq(eR - g) - ld;
-      if (!normal_sq(o->a)) o->la = lE + logsq(-S->zs * eR + S->zs * Ct - zz * St) - ld;
-    }
-    double dg = DBL_EPSILON * (8.0 + fabs(c) + 2.0 * ah);
-    double edet = DBL_EPSILON * 4.0 + rp + rm;
-    o->eb = (DBL_EPSILON * eR + mag(g) * dg) / mag(eR - g) + edet;
-    o->ea = (DBL_EPSILON * mag(S->zs) * eR + (mag(S->zs * Ct) + mag(zz * St)) * dg) /
-                (mag(o->a) / S->Er * adet) +
-            edet;
-    o->edb = dg;
-    if (St == 0 && (R > 0 ? -creal(h) : c) + DBL_EPSILON * (8.0 + fabs(c) + 2.0 * ah) < -800)
-      o->edb = 0; /* b' below the double range with a certain decay: exact 0 */
-    return;
+  A->amp = amp;
+  A->amm = amm;
+  A->rp = amp > 0 ? DBL_EPSILON * (4.0 + sp / amp) : INFINITY;
+  A->rm = amm > 0 ? DBL_EPSILON * (4.0 + sm / amm) : INFINITY;
+}
+
+/* traj_expo_acc where |wt| < 1/2: the cosh/sinh forms of traj_expo (form A), with the exponent
+ * -st taken exactly. */
+static void acc_near(const ep_sys *S, double t, const ep_acc *A, ep_traj *o) {
+  const double complex det = S->det_acc, h = A->h;
+  const double R = A->R, eR = A->eR, adet = A->adet, ah = A->ah, rp = A->rp, rm = A->rm;
+  /* e^{-st - R}: -st - R = -Re h if R > 0 */
+  double c = -S->s * t;
+  double e = R > 0 ? exp(-creal(h)) : exp(c);
+  double complex Ct = e * ccosh(h), St = e * t * sinhc(h);
+  double complex g = Ct + S->s * St, zz = S->z * S->zs + 1.0; /* z^2 - s z + 1 */
+  o->ldb = NAN;
+  if (qb_model_abs2(S->Er * St) < 0x1p-1000)
+    set_ldb(o, S->Er, St, t * sinhc(h), R > 0 ? -creal(h) : c);
+  o->db = S->Er * St;
+  o->da = S->Er * (Ct - S->z * St);
+  o->b = S->Er * (eR - g) / det;
+  o->a = S->Er * (-S->zs * eR + S->zs * Ct - zz * St) / det;
+  if (!normal_sq(o->b) || !normal_sq(o->a))
+    set_logs(o, S->Er, (eR - g) / det, (-S->zs * eR + S->zs * Ct - zz * St) / det);
+  if (!(qb_model_abs2(det) >= 0x1p-1000) && (!normal_sq(o->b) || !normal_sq(o->a))) {
+    /* det M below the double range (near an EP with s ~ 0): the same with ln|det M| */
+    double ld = logsq(S->mup_acc) + logsq(S->mum_acc), lE = 2.0 * o->R + 2.0 * log(S->Er);
+    if (!normal_sq(o->b)) o->lb = lE + logsq(eR - g) - ld;
+    if (!normal_sq(o->a)) o->la = lE + logsq(-S->zs * eR + S->zs * Ct - zz * St) - ld;
   }
-  const double complex w2 = 2.0 * w;
-  const double aw2 = mag(w2);
+  double dg = DBL_EPSILON * (8.0 + fabs(c) + 2.0 * ah);
+  double edet = DBL_EPSILON * 4.0 + rp + rm;
+  o->eb = (DBL_EPSILON * eR + mag(g) * dg) / mag(eR - g) + edet;
+  o->ea = (DBL_EPSILON * mag(S->zs) * eR + (mag(S->zs * Ct) + mag(zz * St)) * dg) /
+              (mag(o->a) / S->Er * adet) +
+          edet;
+  o->edb = dg;
+  if (St == 0 && (R > 0 ? -creal(h) : c) + DBL_EPSILON * (8.0 + fabs(c) + 2.0 * ah) < -800)
+    o->edb = 0; /* b' below the double range with a certain decay: exact 0 */
+}
+
+/* traj_expo_acc's a', b' from the eigen-expansion: b' = E_r (E+ - E-)/(2w). */
+static void acc_derivative(const ep_sys *S, double t, const ep_acc *A, ep_traj *o) {
+  const double complex Ep = A->Ep, Em = A->Em, up = A->up, um = A->um, h = A->h;
+  const double R = A->R, dp = A->dp, dm = A->dm;
+  const double complex w2 = 2.0 * S->w;
   o->db = S->Er * (Ep - Em) / w2;
   o->da = S->Er * (S->wmz * Ep + S->wpz * Em) / w2;
   o->ldb = NAN;
-  if (sq(o->db) < 0x1p-1000)
+  if (qb_model_abs2(o->db) < 0x1p-1000)
     set_ldb(o, S->Er, (Ep - Em) / w2,
             (expi(0.0, cimag(up)) - expi(-2.0 * creal(h), cimag(um))) / w2, creal(up) - R);
   o->edb = (mag(Ep) * dp + mag(Em) * dm) / mag(Ep - Em) + 4 * DBL_EPSILON;
@@ -540,6 +592,17 @@ static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
   if (Ep == 0 && Em == 0 &&
       creal(up) - R + 2 * DBL_EPSILON * t * (fabs(S->gb) + fabs(creal(S->wmz))) < -800)
     o->edb = 0;
+}
+
+/* traj_expo_acc's a, b: form A (the eigen-expansion) or form B (the divided difference of
+ * phi1), whichever is better conditioned. */
+static void acc_forms(const ep_sys *S, double t, const ep_acc *A, ep_traj *o) {
+  const double complex mup = S->mup_acc, mum = S->mum_acc, det = S->det_acc;
+  const double complex Ep = A->Ep, Em = A->Em, up = A->up, um = A->um;
+  const double R = A->R, eR = A->eR, adet = A->adet, amp = A->amp, amm = A->amm;
+  const double dp = A->dp, dm = A->dm, rp = A->rp, rm = A->rm;
+  const double complex w2 = 2.0 * S->w;
+  const double aw2 = mag(w2);
   /* form A: the eigen-expansion */
   double kA = INFINITY, eA = INFINITY;
   double complex bA = 0, aA = 0;
@@ -576,6 +639,23 @@ static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
   }
 }
 
+/* The same with the cancellation-free eigenvalues (large parameters or large |s| t):
+ * b = E_r [e^{-R}/det M + (E+/mu+ - E-/mu-)/(2w)] (form A), b = E_r t (P+ - P-)/(2w) (form B,
+ * P = phi1(mu t) e^{-R}), with E+- = e^{mu+- t - R} formed without subtracting large numbers.
+ * Where |wt| < 1/2 the cosh/sinh forms of traj_expo, with the exponent -st taken exactly. */
+static void traj_expo_acc(const ep_sys *S, double t, ep_traj *o) {
+  ep_acc A;
+  acc_init(S, t, &A);
+  o->R = A.R;
+  o->la = o->lb = o->lpb = NAN;
+  if (A.ah < 0.5) {
+    acc_near(S, t, &A, o);
+    return;
+  }
+  acc_derivative(S, t, &A, o);
+  acc_forms(S, t, &A, o);
+}
+
 static void traj_eval(const ep_sys *S, double t, ep_traj *o) {
   if (t == 0) {
     o->a = o->b = 0;
@@ -602,7 +682,7 @@ static void traj_eval(const ep_sys *S, double t, ep_traj *o) {
 
 /* ln|x|^2, also where |x|^2 overflows. */
 static double logsq(double complex x) {
-  double m = sq(x);
+  double m = qb_model_abs2(x);
   return m <= DBL_MAX ? log(m) : 2.0 * log(cabs(x));
 }
 
@@ -713,9 +793,9 @@ static double log_eb_fast(const ep_sys *S, const ep_eig *E, double t, double *dl
                                : expi(creal(E->mm) * t - R, cimag(E->mm) * t);
     double complex b0 = E->bss * exp(-R), bp = E->dp * ep, bm = E->dm * em;
     double complex b = b0 + bp + bm;
-    double m = sq(b);
+    double m = qb_model_abs2(b);
     /* (|b0| + |bp| + |bm|)^2 <= 3 (|b0|^2 + |bp|^2 + |bm|^2) < 1e6 |b|^2 */
-    if (3.0 * (sq(b0) + sq(bp) + sq(bm)) < 1e6 * m) {
+    if (3.0 * (qb_model_abs2(b0) + qb_model_abs2(bp) + qb_model_abs2(bm)) < 1e6 * m) {
       if (dlog) *dlog = 2.0 * creal(conj(b) * (E->mp * bp + E->mm * bm)) / m;
       return 2.0 * R + log(m);
     }
@@ -785,7 +865,7 @@ static double tcrit_exact(const ep_sys *S, double Emax, double tol, uint32_t *st
   /* marginal (|growth| <= tol): if |b| stays below sqrt(E_max) as long as the growth is taken as
    * 0, only a growth below the resolution could ever reach E_max: give up at once */
   if (E && fabs(S->growth) <= tol && creal(E->mm) <= 0 && E->abss + E->adp + E->adm < smax) {
-    *status |= QB_PT_TCRIT_FAILED;
+    *status |= EP_TCRIT_FAILED;
     return NAN;
   }
 
@@ -797,7 +877,7 @@ static double tcrit_exact(const ep_sys *S, double Emax, double tol, uint32_t *st
   double ta = 0, tb = NAN;
   for (int k = 0; k < TCRIT_MAX_STEPS; k++) {
     if (bound_b_future(S, &B, t) < smax) {
-      *status |= QB_PT_TCRIT_NEVER;
+      *status |= EP_TCRIT_NEVER;
       return NAN;
     }
     double r = t > 0 ? exp(0.5 * (f + lmax)) : 0.0; /* |b(t)| */
@@ -816,7 +896,7 @@ static double tcrit_exact(const ep_sys *S, double Emax, double tol, uint32_t *st
     f = fn;
   }
   if (isnan(tb)) {
-    *status |= QB_PT_TCRIT_FAILED;
+    *status |= EP_TCRIT_FAILED;
     return NAN;
   }
   return tcrit_refine(S, E, lmax, ta, tb, tb);
@@ -825,7 +905,7 @@ static double tcrit_exact(const ep_sys *S, double Emax, double tol, uint32_t *st
 /* Eq. 33 exactly as printed, with Eq. 32's E_scale (alpha = 0: gamma = gamma_b). */
 static double tcrit_eq33(const ep_sys *S, double Emax, uint32_t *status) {
   if (!(fabs(S->alpha) <= 1e-12 * (1.0 + fabs(S->gb)) && fabs(S->dr) < 1.0 && S->growth > 0)) {
-    *status |= QB_PT_APPROX_OUTSIDE;
+    *status |= EP_APPROX_OUTSIDE;
     return NAN;
   }
   double g = S->gb, om = sqrt((1.0 - S->dr) * (1.0 + S->dr));
@@ -838,9 +918,9 @@ static double tcrit_eq33(const ep_sys *S, double Emax, uint32_t *status) {
     tc = (log(Emax) - lesc) / (2.0 * (om - g));
     escale = log(Emax) > lesc ? 0.0 : INFINITY; /* only for the comparison below */
   }
-  if (!(Emax > escale) || !(tc > 0)) *status |= QB_PT_APPROX_UNRELIABLE;
+  if (!(Emax > escale) || !(tc > 0)) *status |= EP_APPROX_UNRELIABLE;
   if (!isfinite(tc)) { /* Eq. 33 divides by om - gamma_b -> 0 or by K -> 0: no value */
-    *status |= QB_PT_APPROX_OUTSIDE;
+    *status |= EP_APPROX_OUTSIDE;
     return NAN;
   }
   return tc;
@@ -854,14 +934,14 @@ static void resolve(const double *p, double *ga, double *gb, double *dr) {
 }
 
 /* A time-dependent value v whose logarithm (ln|v|) is lv, with estimated relative error e:
- * v if e <= EST_MAX; an overflowed v (inf) as long as lv itself is reliable (then the true
+ * v if e <= QB_EST_MAX; an overflowed v (inf) as long as lv itself is reliable (then the true
  * value is beyond the double range too); else NaN with QB_PT_T_UNRESOLVED. */
 static double guard_t(double v, double lv, double e, uint32_t *status) {
-  if (isinf(v) && isfinite(lv) && e <= EST_MAX * fmax(1.0, fabs(lv)) && lv > 709.8) {
+  if (isinf(v) && isfinite(lv) && e <= QB_EST_MAX * fmax(1.0, fabs(lv)) && lv > 709.8) {
     *status |= QB_PT_OVERFLOW;
     return v;
   }
-  if (!(e <= EST_MAX)) {
+  if (!(e <= QB_EST_MAX)) {
     *status |= QB_PT_T_UNRESOLVED;
     return NAN;
   }
@@ -869,8 +949,107 @@ static double guard_t(double v, double lv, double e, uint32_t *status) {
   return v;
 }
 
+/* growth_rate, the eigenvalues, splitting and regime; returns the regime. */
+static int spectrum(const ep_sys *S, double *out) {
+  out[F_GROWTH] = S->growth;
+  out[F_LP_RE] = 0.0 - cimag(S->w); /* +0, not -0, on the real axis */
+  out[F_LP_IM] = S->growth;
+  out[F_LM_RE] = cimag(S->w);
+  out[F_LM_IM] = creal(S->mum);
+  out[F_SPLIT] = 2.0 * S->aw;
+  double tol = S->tol;
+  int regime =
+      S->growth > tol ? REGIME_GROWING : (S->growth < -tol ? REGIME_STABLE : REGIME_MARGINAL);
+  if (S->aw2 <= TOL_EP * (1.0 + creal(S->z) * creal(S->z) + cimag(S->z) * cimag(S->z)))
+    regime |= REGIME_EP_FLAG;
+  out[F_REGIME] = regime;
+  return regime;
+}
+
+/* The steady state E_A_ss, E_B_ss where the regime is stable. */
+static void steady(const ep_sys *S, int regime, double *out, uint32_t *status) {
+  const double Er = S->Er, gb = S->gb, dr = S->dr;
+  if ((regime & 3) != REGIME_STABLE) {
+    *status |= QB_PT_NOT_STABLE;
+    return;
+  }
+  if (!(2.0 * S->edet <= QB_EST_MAX)) {
+    *status |= QB_PT_ILL_CONDITIONED;
+    return;
+  }
+  double pi2 = creal(S->detM) * creal(S->detM) + cimag(S->detM) * cimag(S->detM);
+  out[F_EB_SS] = Er * Er / pi2;
+  out[F_EA_SS] = Er * Er * (gb * gb + dr * dr) / pi2;
+}
+
+/* P_B = 2 Re(b* b') from the trajectory o (lb: ln E_B), and *lpb = ln|P_B| where P_B or b' leave
+ * the double range (0 where it is not needed). */
+static double power_b(ep_traj *o, double lb, double *lpb) {
+  double pb = 2.0 * creal(conj(o->b) * o->db);
+  if (!isnan(o->ldb) && isnan(o->lpb) && o->b != 0) { /* b' underflows, P_B need not */
+    double q = 2.0 * creal(conj(o->b / cabs(o->b)) * o->udb);
+    if (q != 0) {
+      o->lpb = 0.5 * lb + o->ldb + o->R + log(fabs(q));
+      o->spb = copysign(1.0, q);
+    }
+  }
+  if (isnan(o->lpb) && isinf(pb) && o->b != 0) { /* the product overflowed: ln|P_B| anyway */
+    double q = 2.0 * creal(conj(o->b / cabs(o->b)) * o->db);
+    o->lpb = 2.0 * o->R + log(fabs(q)) + log(cabs(o->b));
+    o->spb = copysign(1.0, q);
+  }
+  *lpb = !isnan(o->lpb) ? o->lpb : (isinf(pb) || o->R != 0) ? 2.0 * o->R + log(fabs(pb)) : 0.0;
+  return !isnan(o->lpb) ? o->spb * exp(o->lpb)
+                        : (o->R == 0 ? pb : copysign(exp(2.0 * o->R + log(fabs(pb))), pb));
+}
+
+/* E_A, E_B, log_E_B, P_B at t from the vacuum. */
+static void transient(const ep_sys *S, double t, double *out, uint32_t *status) {
+  ep_traj o;
+  traj_eval(S, t, &o);
+  double ea = isnan(o.la) ? scaled_sq(o.a, o.R) : exp(o.la);
+  double eb = isnan(o.lb) ? scaled_sq(o.b, o.R) : exp(o.lb);
+  /* ln E_A only matters where E_A overflows (guard_t) */
+  double la = !isnan(o.la) ? o.la : isinf(ea) ? 2.0 * o.R + logsq(o.a) : 0.0;
+  double lb = isnan(o.lb) ? 2.0 * o.R + logsq(o.b) : o.lb;
+  double lpb, pb = power_b(&o, lb, &lpb);
+  out[F_EA] = guard_t(ea, la, 2.0 * o.ea, status);
+  out[F_EB] = guard_t(eb, lb, 2.0 * o.eb, status);
+  out[F_PB] = guard_t(pb, lpb, o.eb + o.edb, status);
+  /* ln E_B: absolute error 2 eb, against its own size */
+  if (2.0 * o.eb <= QB_EST_MAX * fmax(1.0, fabs(lb)) && (isfinite(lb) || (lb < 0 && eb == 0)))
+    out[F_LOG_EB] = lb;
+  else
+    *status |= QB_PT_T_UNRESOLVED;
+}
+
+/* t_crit for the threshold energy Eth (E_max E_r^2), NaN with its bit where not determined. */
+static double tcrit(const ep_sys *S, double Eth, uint32_t *status) {
+  double tc = tcrit_exact(S, Eth, S->tol, status);
+  /* E_B(t_crit) must be resolvable at t_crit (marginal points, t ~ 1/eps): checked with the
+   * transient's own estimate where a crude bound on the exponents' rounding does not settle
+   * it at once */
+  double crude =
+      2 * DBL_EPSILON * (16.0 + tc * (4.0 + fabs(S->s) + fabs(S->gb) + fabs(S->dr) + 3.0 * S->aw));
+  if (!isfinite(tc) && !isnan(tc)) {
+    *status |= EP_TCRIT_FAILED;
+    return NAN;
+  }
+  if (!isnan(tc) && !(crude <= QB_EST_MAX / 64)) {
+    ep_traj o;
+    traj_eval(S, tc, &o);
+    if (!(2.0 * o.eb <= QB_EST_MAX)) {
+      *status |= EP_TCRIT_FAILED;
+      return NAN;
+    }
+  }
+  return tc;
+}
+
 static void eval(const double *p, const bool *want, double *out) {
   uint32_t status = 0;
+  /* qb_model_eval_begin written out (like the range check below): its loop over the field
+   * table costs a quarter of the cheap fields' time */
   for (int i = 0; i < NFIELD; i++)
     out[i] = NAN;
   out[F_REGIME] = out[F_REALIZABLE] = -1; /* QB_I32 fields: never NaN */
@@ -888,90 +1067,13 @@ static void eval(const double *p, const bool *want, double *out) {
   }
   ep_sys S;
   sys_init(&S, ga, gb, dr, Er);
-
-  double aw = S.aw;
-  out[F_GROWTH] = S.growth;
-  out[F_LP_RE] = 0.0 - cimag(S.w); /* +0, not -0, on the real axis */
-  out[F_LP_IM] = S.growth;
-  out[F_LM_RE] = cimag(S.w);
-  out[F_LM_IM] = creal(S.mum);
-  out[F_SPLIT] = 2.0 * aw;
-
-  double tol = S.tol;
-  int regime =
-      S.growth > tol ? REGIME_GROWING : (S.growth < -tol ? REGIME_STABLE : REGIME_MARGINAL);
-  if (S.aw2 <= TOL_EP * (1.0 + creal(S.z) * creal(S.z) + cimag(S.z) * cimag(S.z)))
-    regime |= REGIME_EP_FLAG;
-  out[F_REGIME] = regime;
-
-  if ((regime & 3) == REGIME_STABLE) {
-    if (2.0 * S.edet <= EST_MAX) {
-      double pi2 = creal(S.detM) * creal(S.detM) + cimag(S.detM) * cimag(S.detM);
-      out[F_EB_SS] = Er * Er / pi2;
-      out[F_EA_SS] = Er * Er * (gb * gb + dr * dr) / pi2;
-    } else {
-      status |= QB_PT_ILL_CONDITIONED;
-    }
-  } else {
-    status |= QB_PT_NOT_STABLE;
-  }
-
-#define WANT(f) (!want || want[f])
-  if (WANT(F_EA) || WANT(F_EB) || WANT(F_LOG_EB) || WANT(F_PB)) {
-    ep_traj o;
-    traj_eval(&S, t, &o);
-    double ea = isnan(o.la) ? scaled_sq(o.a, o.R) : exp(o.la);
-    double eb = isnan(o.lb) ? scaled_sq(o.b, o.R) : exp(o.lb);
-    /* ln E_A only matters where E_A overflows (guard_t) */
-    double la = !isnan(o.la) ? o.la : isinf(ea) ? 2.0 * o.R + logsq(o.a) : 0.0;
-    double lb = isnan(o.lb) ? 2.0 * o.R + logsq(o.b) : o.lb;
-    double pb = 2.0 * creal(conj(o.b) * o.db);
-    if (!isnan(o.ldb) && isnan(o.lpb) && o.b != 0) { /* b' underflows, P_B need not */
-      double q = 2.0 * creal(conj(o.b / cabs(o.b)) * o.udb);
-      if (q != 0) {
-        o.lpb = 0.5 * lb + o.ldb + o.R + log(fabs(q));
-        o.spb = copysign(1.0, q);
-      }
-    }
-    if (isnan(o.lpb) && isinf(pb) && o.b != 0) { /* the product overflowed: ln|P_B| anyway */
-      double q = 2.0 * creal(conj(o.b / cabs(o.b)) * o.db);
-      o.lpb = 2.0 * o.R + log(fabs(q)) + log(cabs(o.b));
-      o.spb = copysign(1.0, q);
-    }
-    double lpb = !isnan(o.lpb) ? o.lpb : (isinf(pb) || o.R != 0) ? 2.0 * o.R + log(fabs(pb)) : 0.0;
-    pb = !isnan(o.lpb) ? o.spb * exp(o.lpb)
-                       : (o.R == 0 ? pb : copysign(exp(2.0 * o.R + log(fabs(pb))), pb));
-    out[F_EA] = guard_t(ea, la, 2.0 * o.ea, &status);
-    out[F_EB] = guard_t(eb, lb, 2.0 * o.eb, &status);
-    out[F_PB] = guard_t(pb, lpb, o.eb + o.edb, &status);
-    /* ln E_B: absolute error 2 eb, against its own size */
-    if (2.0 * o.eb <= EST_MAX * fmax(1.0, fabs(lb)) && (isfinite(lb) || (lb < 0 && eb == 0)))
-      out[F_LOG_EB] = lb;
-    else
-      status |= QB_PT_T_UNRESOLVED;
-  }
-  if (WANT(F_TCRIT)) {
-    double tc = tcrit_exact(&S, Emax * Er * Er, tol, &status);
-    /* E_B(t_crit) must be resolvable at t_crit (marginal points, t ~ 1/eps): checked with the
-     * transient's own estimate where a crude bound on the exponents' rounding does not settle
-     * it at once */
-    double crude =
-        2 * DBL_EPSILON * (16.0 + tc * (4.0 + fabs(S.s) + fabs(gb) + fabs(dr) + 3.0 * aw));
-    if (!isfinite(tc) && !isnan(tc)) {
-      tc = NAN;
-      status |= QB_PT_TCRIT_FAILED;
-    } else if (!isnan(tc) && !(crude <= EST_MAX / 64)) {
-      ep_traj o;
-      traj_eval(&S, tc, &o);
-      if (!(2.0 * o.eb <= EST_MAX)) {
-        tc = NAN;
-        status |= QB_PT_TCRIT_FAILED;
-      }
-    }
-    out[F_TCRIT] = tc;
-  }
-  if (WANT(F_TCRIT_APPROX)) out[F_TCRIT_APPROX] = tcrit_eq33(&S, Emax * Er * Er, &status);
-#undef WANT
+  steady(&S, spectrum(&S, out), out, &status);
+  if (qb_model_wants(want, F_EA) || qb_model_wants(want, F_EB) || qb_model_wants(want, F_LOG_EB) ||
+      qb_model_wants(want, F_PB))
+    transient(&S, t, out, &status);
+  if (qb_model_wants(want, F_TCRIT)) out[F_TCRIT] = tcrit(&S, Emax * Er * Er, &status);
+  if (qb_model_wants(want, F_TCRIT_APPROX))
+    out[F_TCRIT_APPROX] = tcrit_eq33(&S, Emax * Er * Er, &status);
   out[F_REALIZABLE] = (ga >= 0 && gb >= 0 && ga * gb >= 1.0) ? 1 : 0;
   out[F_MARGIN] = ga * gb - 1.0;
   out[F_STATUS] = status;
@@ -993,7 +1095,8 @@ static void coalescence(const double *p, double *splitting, double *overlap) {
   sys_init(&S, ga, gb, dr, 1.0);
   double complex y1 = S.z + S.w, y2 = S.z - S.w;
   *splitting = 2.0 * S.aw;
-  *overlap = cabs(1.0 + conj(y1) * y2) / sqrt((1.0 + sq(y1)) * (1.0 + sq(y2)));
+  *overlap =
+      cabs(1.0 + conj(y1) * y2) / sqrt((1.0 + qb_model_abs2(y1)) * (1.0 + qb_model_abs2(y2)));
 }
 
 const qb_model qb_model_ep = {
@@ -1005,6 +1108,8 @@ const qb_model qb_model_ep = {
     .params = params,
     .nfields = NFIELD,
     .fields = fields,
+    .nstatus = sizeof status_bits / sizeof *status_bits,
+    .status_bits = status_bits,
     .check_given = check_given,
     .eval = eval,
     .disc = disc,

@@ -70,40 +70,53 @@ enum {
   NFIELD
 };
 
-#define TOL_GROWTH 1e-12 /* stable where growth < -TOL_GROWTH (largest |M_ij|) */
-#define EST_MAX 1e-8     /* largest estimated relative error of a reported energy ... */
-#define ABS_MAX 1e-12    /* ... plus this fraction of the total energy */
-#define QB_XSTR(x) QB_STR(x)
-#define QB_STR(x) #x
-#define RATE_RANGE "; |value| <= " QB_XSTR(QB_RATE_MAX)
-#define RATE_RANGE_NN "; value <= " QB_XSTR(QB_RATE_MAX)
-#define COUPLING_RANGE "; value <= " QB_XSTR(QB_COUPLING_MAX)
-#define DRIVE_RANGE "; " QB_XSTR(QB_AMP_MIN) " <= value <= " QB_XSTR(QB_AMP_MAX)
+extern const qb_model qb_model_shared; /* the table, at the end */
 
 static const qb_param params[NPARAM] = {
     [P_DELTA] = {"Delta", NAN, QB_ANY, false, "1",
                  "detuning omega - omega_L (coefficient of a^+a and b^+b in the rotating "
-                 "frame)" RATE_RANGE,
+                 "frame)" QB_DOC_ABS_LE(QB_RATE_MAX),
                  QB_RATE_MAX, 0},
     [P_J] = {"J", 0.0, QB_NONNEG, false, "1",
-             "|J|: coherent charger-battery coupling" RATE_RANGE_NN, QB_RATE_MAX, 0},
+             "|J|: coherent charger-battery coupling" QB_DOC_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
     [P_PHI] = {"phi", 0.0, QB_ANY, false, "rad", "phase of J = |J| e^{i phi}", 0, 0},
     [P_GAMMA] = {"Gamma", 0.0, QB_NONNEG, false, "1",
-                 "shared-reservoir rate (Lindblad)" RATE_RANGE_NN, QB_RATE_MAX, 0},
+                 "shared-reservoir rate (Lindblad)" QB_DOC_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
     [P_PA] = {"p_a", 1.0, QB_NONNEG, false, "1",
-              "|p_a|: charger coupling in z = p_a a + p_b b" COUPLING_RANGE, QB_COUPLING_MAX, 0},
-    [P_PA_PH] = {"p_a_phase", 0.0, QB_ANY, false, "rad", "phase of p_a", 0, 0},
-    [P_PB] = {"p_b", 1.0, QB_NONNEG, false, "1", "|p_b|: battery coupling in z" COUPLING_RANGE,
+              "|p_a|: charger coupling in z = p_a a + p_b b" QB_DOC_LE(QB_COUPLING_MAX),
               QB_COUPLING_MAX, 0},
+    [P_PA_PH] = {"p_a_phase", 0.0, QB_ANY, false, "rad", "phase of p_a", 0, 0},
+    [P_PB] = {"p_b", 1.0, QB_NONNEG, false, "1",
+              "|p_b|: battery coupling in z" QB_DOC_LE(QB_COUPLING_MAX), QB_COUPLING_MAX, 0},
     [P_PB_PH] = {"p_b_phase", 0.0, QB_ANY, false, "rad", "phase of p_b", 0, 0},
     [P_KAPPA_A] = {"kappa_a", NAN, QB_NONNEG, false, "1",
-                   "local loss rate of the charger" RATE_RANGE_NN, QB_RATE_MAX, 0},
+                   "local loss rate of the charger" QB_DOC_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
     [P_KAPPA_B] = {"kappa_b", NAN, QB_NONNEG, false, "1",
-                   "local loss rate of the battery" RATE_RANGE_NN, QB_RATE_MAX, 0},
-    [P_F] = {"F", 0.1, QB_POSITIVE, false, "1", "drive amplitude on the charger" DRIVE_RANGE,
-             QB_AMP_MAX, QB_AMP_MIN},
+                   "local loss rate of the battery" QB_DOC_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
+    [P_F] = {"F", 0.1, QB_POSITIVE, false, "1",
+             "drive amplitude on the charger" QB_DOC_IN(QB_AMP_MIN, QB_AMP_MAX), QB_AMP_MAX,
+             QB_AMP_MIN},
     [P_T] = {"t", 0.0, QB_NONNEG, false, "1",
              "time since the drive was switched on; t <= " QB_XSTR(QB_T_MAX), QB_T_MAX, 0},
+};
+
+/* shared's own status bit (its number is stored data: never renumber); the others are
+ * qb_status's. */
+enum { SH_NO_OPTIMUM = 1u << 10 };
+
+static const qb_pt_bit status_bits[] = {
+    {QB_PT_NOT_STABLE, NULL, NULL},
+    {QB_PT_OVERFLOW, NULL,
+     "an energy or power exceeds the double range (E_A, E_B or P_B at this t, or a steady-state "
+     "or optimum energy): it is inf, quantities derived from infinite energies (differences) are "
+     "NaN"},
+    {QB_PT_BAD_PARAM, NULL, NULL},
+    {QB_PT_NUMERICS, NULL, NULL},
+    {SH_NO_OPTIMUM, "no_optimum",
+     "an optimum does not exist here (kappa_a or kappa_b = 0, Gamma = 0, or not stable there): "
+     "its fields are NaN"},
+    {QB_PT_T_UNRESOLVED, NULL, QB_PT_T_UNRESOLVED_WHY ": E_A, E_B, P_B are NaN"},
+    {QB_PT_ILL_CONDITIONED, NULL, NULL},
 };
 
 static const qb_field fields[NFIELD] = {
@@ -135,10 +148,6 @@ static const qb_field fields[NFIELD] = {
     [F_STATUS] = {"status", QB_I32, "1", "bitmask of point status flags (see qbmap models)"},
 };
 
-static double sq(double complex z) {
-  return creal(z) * creal(z) + cimag(z) * cimag(z);
-}
-
 /* The drift at given couplings; f = (-iF, 0).  Returns the largest |M_ij|. */
 typedef struct {
   double J, phi, Gamma, kappa_a, kappa_b, Delta;
@@ -147,7 +156,8 @@ typedef struct {
 
 static double drift(const sh_par *q, double complex *M) {
   double complex J = q->J * cexp(I * q->phi), mu = -q->pb * conj(q->pa);
-  double gA = q->Gamma * sq(q->pa) + q->kappa_a, gB = q->Gamma * sq(q->pb) + q->kappa_b;
+  double gA = q->Gamma * qb_model_abs2(q->pa) + q->kappa_a,
+         gB = q->Gamma * qb_model_abs2(q->pb) + q->kappa_b;
   M[0] = -0.5 * gA - I * q->Delta;
   M[1] = -I * (J + I * mu * q->Gamma / 2);
   M[2] = -I * (conj(J) + I * conj(mu) * q->Gamma / 2);
@@ -178,12 +188,12 @@ static void drift_terms(const sh_par *q, double *Mt) {
 static int steady_x(const sh_par *q, double F, double *ea, double *eb, double complex *x,
                     double *err) {
   double complex M[4];
-  double scale = drift(q, M);
-  if (!(growth2(M) < -TOL_GROWTH * scale)) return 0;
+  double scale = drift(q, M); /* the stability tolerance's scale: the largest |M_ij| */
+  if (!(growth2(M) < -QB_TOL_GROWTH * scale)) return 0;
   double complex det = M[0] * M[3] - M[1] * M[2], f = -I * F;
   /* x = -M^-1 f: a = -M22 f/det, b = M21 f/det */
-  *ea = sq(M[3] * f / det);
-  *eb = sq(M[2] * f / det);
+  *ea = qb_model_abs2(M[3] * f / det);
+  *eb = qb_model_abs2(M[2] * f / det);
   if (x) {
     x[0] = -M[3] * f / det;
     x[1] = M[2] * f / det;
@@ -197,42 +207,16 @@ static int steady_x(const sh_par *q, double F, double *ea, double *eb, double co
   return 1;
 }
 
-/* An energy |x|^2 with absolute error e on x is reported if its error is below EST_MAX of
- * itself plus ABS_MAX of the total energy n^2 (n: the amplitudes' 2-norm; compared in
- * amplitudes, so nothing overflows). */
-/* |x|_2 of k amplitudes without overflow */
-static double norm_amp(const double complex *x, int k) {
-  double m = 0, s = 0;
-  for (int i = 0; i < k; i++) {
-    double a = cabs(x[i]);
-    if (isnan(a)) return NAN;
-    m = fmax(m, a);
-  }
-  if (!(m > 0) || isinf(m)) return m;
-  for (int i = 0; i < k; i++)
-    s += sq(x[i] / m);
-  return m * sqrt(s);
-}
-
-static int energy_ok(double x, double e, double n) {
-  if (!(e >= 0) || isinf(e) || isnan(x) || isnan(n)) return 0;
-  if (isinf(x)) return 1; /* beyond the double range with a finite error: the energy is inf */
-  if (!isfinite(n)) return 0;
-  if (n == 0) return e == 0;
-  double xr = x / n, er = e / n;
-  return 2.0 * xr * er + er * er <= EST_MAX * xr * xr + ABS_MAX + DBL_MIN;
-}
-
 /* Steady state with its error check: 1 stable and resolved, 0 not stable, -1 ill-conditioned
  * (ea, eb NaN where their own estimate fails). */
 static int steady_checked(const sh_par *q, double F, double *ea, double *eb) {
   double complex x[2];
   double err[2];
   if (!steady_x(q, F, ea, eb, x, err)) return 0;
-  double nx = norm_amp(x, 2);
+  double nx = qb_model_norm_amp(x, 2);
   int ok = 1;
-  if (!energy_ok(cabs(x[0]), err[0], nx)) *ea = NAN, ok = -1;
-  if (!energy_ok(cabs(x[1]), err[1], nx)) *eb = NAN, ok = -1;
+  if (!qb_model_energy_ok(cabs(x[0]), err[0], nx)) *ea = NAN, ok = -1;
+  if (!qb_model_energy_ok(cabs(x[1]), err[1], nx)) *eb = NAN, ok = -1;
   return ok;
 }
 
@@ -276,7 +260,7 @@ static double delta_opt(const sh_par *q) {
   int bi = 0;
   for (int k = 0; k < n; k++) {
     double x = roots[k];
-    d2[k] = sq(-x * x + I * g * x + c0);
+    d2[k] = qb_model_abs2(-x * x + I * g * x + c0);
     if (d2[k] < d2[bi]) bi = k;
   }
   for (int k = 0; k < n; k++) /* ties (+-Delta when Y = 0): the larger root */
@@ -284,159 +268,190 @@ static double delta_opt(const sh_par *q) {
   return roots[bi];
 }
 
-static void eval(const double *p, const bool *want, double *out) {
-  uint32_t status = 0;
-  for (int i = 0; i < NFIELD; i++)
-    out[i] = NAN;
-  if (!qb_model_params_valid(params, NPARAM, p)) {
-    out[F_STATUS] = QB_PT_BAD_PARAM;
-    return;
-  }
-  double F = p[P_F], t = p[P_T];
-  sh_par q = {.J = p[P_J],
-              .phi = p[P_PHI],
-              .Gamma = p[P_GAMMA],
-              .kappa_a = p[P_KAPPA_A],
-              .kappa_b = p[P_KAPPA_B],
-              .Delta = p[P_DELTA],
-              .pa = p[P_PA] * cexp(I * p[P_PA_PH]),
-              .pb = p[P_PB] * cexp(I * p[P_PB_PH])};
-  double complex M[4];
-  /* scale free: rates, F by 2^-k and t by 2^k (exact) where the drift is far from 1 */
-  int k = 0;
-  {
-    double big = drift(&q, M);
-    if (big > 0x1p30 || (big > 0 && big < 0x1p-30)) {
-      k = ilogb(big);
-      q.J = ldexp(q.J, -k);
-      q.Gamma = ldexp(q.Gamma, -k);
-      q.kappa_a = ldexp(q.kappa_a, -k);
-      q.kappa_b = ldexp(q.kappa_b, -k);
-      q.Delta = ldexp(q.Delta, -k);
-      F = ldexp(F, -k);
-      t = ldexp(t, k);
-    }
-  }
-  /* an extreme drive (also after that scaling): computed at 2^-dk F, every energy and power
-   * (~F^2) scaled back by 2^(2 dk) at the end (exact where they stay in range) */
-  int dk = 0;
-  if (!(F >= 0x1p-500 && F <= 0x1p500)) {
-    dk = ilogb(p[P_F]) - k;
-    F = ldexp(p[P_F], -k - dk);
-  }
-  double complex f[2] = {-I * F, 0};
-  drift(&q, M);
-  out[F_GROWTH] = ldexp(growth2(M), k);
-  double ea, eb, ess_err[2];
-  double complex xss[2];
-  int stable = steady_x(&q, F, &ea, &eb, xss, ess_err);
-  if (stable) {
-    double nx = norm_amp(xss, 2);
-    int oka = energy_ok(cabs(xss[0]), ess_err[0], nx),
-        okb = energy_ok(cabs(xss[1]), ess_err[1], nx);
-    if (oka) out[F_EA_SS] = ea;
-    if (okb) out[F_EB_SS] = eb;
-    if (oka && okb) out[F_XI_SS] = ea + eb;
-    if (!oka || !okb) status |= QB_PT_ILL_CONDITIONED;
-  } else {
-    status |= QB_PT_NOT_STABLE;
-  }
-#define WANT(k) (!want || want[k])
-  if (WANT(F_EA) || WANT(F_EB) || WANT(F_PB)) {
-    double complex x[2], dx[2];
-    double ex[2], edx[2], ldx;
-    if (qb_linear_transient(2, M, f, t, ldexp(out[F_GROWTH], -k), stable ? xss : NULL, ess_err, x,
-                            dx, &ldx, ex, edx) == QB_OK) {
-      /* P_B = 2 Re(b* b') e^{ldx}, checked in the scale of dx (ldx: x' below the double range) */
-      double nx = norm_amp(x, 2), ndx = norm_amp(dx, 2);
-      double ax0 = cabs(x[0]), ax1 = cabs(x[1]), adx1 = cabs(dx[1]);
-      double pb_err = 2.0 * (ex[1] * adx1 + ax1 * edx[1]);
-      double pb_scale = 2.0 * ax1 * adx1, pb_all = 2.0 * nx * ndx;
-      int ok0 = energy_ok(ax0, ex[0], nx), ok1 = energy_ok(ax1, ex[1], nx);
-      int okp =
-          isfinite(pb_err) && isfinite(pb_all) && pb_err <= EST_MAX * (pb_scale + pb_all) + DBL_MIN;
-      if (ok0) out[F_EA] = sq(x[0]);
-      if (ok1) out[F_EB] = sq(x[1]);
-      /* x' and so P_B scale with the rates (2^k) and P_B with the drive squared (2^(2 dk)) */
-      double pb = 2 * creal(conj(x[1]) * dx[1]);
-      if (ldx != 0 && pb != 0)
-        pb = copysign(exp(log(fabs(pb)) + ldx + (k + 2 * dk) * 0.69314718055994531), pb);
-      else
-        pb = ldexp(pb, k + 2 * dk);
-      if (okp) out[F_PB] = pb;
-      if (!ok0 || !ok1 || !okp) status |= QB_PT_T_UNRESOLVED;
-    } else {
-      status |= QB_PT_NUMERICS;
-    }
-  }
-#undef WANT
+/* One evaluation: the point with its rates scaled by 2^-k (the model is scale free) and its
+ * drive by a further 2^-dk where that is extreme (every energy and power, ~F^2, scaled back by
+ * 2^(2 dk) at the end: exact where they stay in range); its drift and steady state. */
+typedef struct {
+  sh_par q;
+  double F, t; /* the drive, scaled by 2^(-k-dk), and the time, by 2^k */
+  int k, dk;
+  double complex M[4], f[2];
+  int stable;            /* the steady state exists: */
+  double complex xss[2]; /* x_ss */
+  double ess_err[2];     /* and its error estimate */
+} sh_eval;
 
-  /* optimal detuning at the point's other parameters */
-  bool ill[NFIELD] = {false};
-  sh_par r = q;
-  r.Delta = delta_opt(&q);
-  out[F_DELTA_OPT] = ldexp(r.Delta, k);
-  int sr = steady_checked(&r, F, &ea, &eb);
+/* The scaled point at p: q, F, t, k, dk, M, f of e. */
+static void setup(const double *p, sh_eval *e) {
+  e->F = p[P_F];
+  e->t = p[P_T];
+  e->q = (sh_par){.J = p[P_J],
+                  .phi = p[P_PHI],
+                  .Gamma = p[P_GAMMA],
+                  .kappa_a = p[P_KAPPA_A],
+                  .kappa_b = p[P_KAPPA_B],
+                  .Delta = p[P_DELTA],
+                  .pa = p[P_PA] * cexp(I * p[P_PA_PH]),
+                  .pb = p[P_PB] * cexp(I * p[P_PB_PH])};
+  e->k = qb_model_scale_exponent(drift(&e->q, e->M));
+  if (e->k != 0) {
+    const int k = e->k;
+    e->q.J = ldexp(e->q.J, -k);
+    e->q.Gamma = ldexp(e->q.Gamma, -k);
+    e->q.kappa_a = ldexp(e->q.kappa_a, -k);
+    e->q.kappa_b = ldexp(e->q.kappa_b, -k);
+    e->q.Delta = ldexp(e->q.Delta, -k);
+    e->F = ldexp(e->F, -k);
+    e->t = ldexp(e->t, k);
+  }
+  e->dk = qb_model_drive_exponent(p[P_F], e->k, &e->F);
+  e->f[0] = -I * e->F;
+  e->f[1] = 0;
+  drift(&e->q, e->M);
+}
+
+/* growth_rate and the steady state E_A_ss, E_B_ss, xi_ss (stable, xss, ess_err of e); returns
+ * the status bits. */
+static uint32_t steady(sh_eval *e, double *out) {
+  out[F_GROWTH] = ldexp(growth2(e->M), e->k);
+  double ea, eb;
+  e->stable = steady_x(&e->q, e->F, &ea, &eb, e->xss, e->ess_err);
+  if (!e->stable) return QB_PT_NOT_STABLE;
+  double nx = qb_model_norm_amp(e->xss, 2);
+  int oka = qb_model_energy_ok(cabs(e->xss[0]), e->ess_err[0], nx),
+      okb = qb_model_energy_ok(cabs(e->xss[1]), e->ess_err[1], nx);
+  if (oka) out[F_EA_SS] = ea;
+  if (okb) out[F_EB_SS] = eb;
+  if (oka && okb) out[F_XI_SS] = ea + eb;
+  return !oka || !okb ? QB_PT_ILL_CONDITIONED : 0;
+}
+
+/* E_A, E_B, P_B at t from the vacuum; returns the status bits. */
+static uint32_t transient(const sh_eval *e, double *out) {
+  const int k = e->k, dk = e->dk;
+  double complex x[2], dx[2];
+  double ex[2], edx[2], ldx;
+  if (qb_linear_transient(2, e->M, e->f, e->t, ldexp(out[F_GROWTH], -k), e->stable ? e->xss : NULL,
+                          e->ess_err, x, dx, &ldx, ex, edx) != QB_OK)
+    return QB_PT_NUMERICS;
+  /* P_B = 2 Re(b* b') e^{ldx}, checked in the scale of dx (ldx: x' below the double range) */
+  double nx = qb_model_norm_amp(x, 2), ndx = qb_model_norm_amp(dx, 2);
+  double ax0 = cabs(x[0]), ax1 = cabs(x[1]), adx1 = cabs(dx[1]);
+  double pb_err = 2.0 * (ex[1] * adx1 + ax1 * edx[1]);
+  double pb_scale = 2.0 * ax1 * adx1, pb_all = 2.0 * nx * ndx;
+  int ok0 = qb_model_energy_ok(ax0, ex[0], nx), ok1 = qb_model_energy_ok(ax1, ex[1], nx);
+  int okp =
+      isfinite(pb_err) && isfinite(pb_all) && pb_err <= QB_EST_MAX * (pb_scale + pb_all) + DBL_MIN;
+  if (ok0) out[F_EA] = qb_model_abs2(x[0]);
+  if (ok1) out[F_EB] = qb_model_abs2(x[1]);
+  /* x' and so P_B scale with the rates (2^k) and P_B with the drive squared (2^(2 dk)) */
+  double pb = 2 * creal(conj(x[1]) * dx[1]);
+  if (ldx != 0 && pb != 0)
+    pb = copysign(exp(log(fabs(pb)) + ldx + (k + 2 * dk) * 0.69314718055994531), pb);
+  else
+    pb = ldexp(pb, k + 2 * dk);
+  if (okp) out[F_PB] = pb;
+  return !ok0 || !ok1 || !okp ? QB_PT_T_UNRESOLVED : 0;
+}
+
+/* The optima below set ill[f] where field f is NaN because a steady state is ill-conditioned
+ * (not because the optimum does not exist). */
+
+/* Delta_opt, the optimal detuning at the point's other parameters, and E_B_ss there. */
+static void optimum_delta(const sh_eval *e, double *out, bool *ill) {
+  double ea, eb;
+  sh_par r = e->q;
+  r.Delta = delta_opt(&e->q);
+  out[F_DELTA_OPT] = ldexp(r.Delta, e->k);
+  int sr = steady_checked(&r, e->F, &ea, &eb);
   if (sr) out[F_EB_AT_DOPT] = eb;
   if (sr < 0 && isnan(eb)) ill[F_EB_AT_DOPT] = true;
+}
 
-  /* conventional optimum (Gamma = 0) and the single battery */
-  const double ka = q.kappa_a, kb = q.kappa_b;
+/* The single battery E_single and the conventional optimum (Gamma = 0): E_B_opt_coh, dE_coh. */
+static void optimum_coherent(const sh_eval *e, double *out, bool *ill) {
+  double ea, eb;
+  const double ka = e->q.kappa_a, F = e->F;
   if (ka > 0) out[F_E_SINGLE] = 4 * F * F / (ka * ka);
-  sh_par c = q;
+  sh_par c = e->q;
   c.Gamma = 0;
   c.Delta = delta_opt(&c);
   int sc = steady_checked(&c, F, &ea, &eb);
   if (sc) out[F_EB_OPT_COH] = eb;
   if (sc < 0 && isnan(eb)) ill[F_EB_OPT_COH] = ill[F_DE_COH] = true;
   out[F_DE_COH] = out[F_EB_OPT_COH] - out[F_E_SINGLE];
+}
 
-  /* super-optimal: J = 0, y = kappa_a/kappa_b at fixed |p_a p_b|, Delta = 0 */
-  double m = cabs(q.pa) * cabs(q.pb);
-  if (ka > 0 && kb > 0 && q.Gamma > 0 && m > 0) {
-    double y = ka / kb;
-    out[F_Y_OPT] = y;
-    sh_par su = q;
-    su.J = 0;
-    su.Delta = 0;
-    su.pa = sqrt(m * sqrt(y)) * cexp(I * carg(q.pa));
-    su.pb = sqrt(m / sqrt(y)) * cexp(I * carg(q.pb));
-    int ss = steady_checked(&su, F, &ea, &eb);
-    if (ss) {
-      out[F_EA_SUP] = ea;
-      out[F_EB_SUP] = eb;
-      out[F_XI_SUP] = ea + eb;
-      out[F_DE_DISS] = eb - out[F_E_SINGLE];
-      if (ss < 0) {
-        ill[F_EA_SUP] = isnan(ea);
-        ill[F_EB_SUP] = ill[F_DE_DISS] = ill[F_G_B] = isnan(eb);
-        ill[F_XI_SUP] = isnan(ea) || isnan(eb);
-      }
-      sh_par h = c; /* conventional optimum with |J| = Gamma/2 */
-      h.J = q.Gamma / 2;
-      h.Delta = delta_opt(&h);
-      int sh = steady_checked(&h, F, &ea, &eb);
-      if (sh) out[F_G_B] = out[F_EB_SUP] - eb;
-      if (sh < 0 && isnan(eb)) ill[F_G_B] = true;
-    }
+/* The super-optimal point (J = 0, y = kappa_a/kappa_b at fixed |p_a p_b|, Delta = 0): y_opt,
+ * E_A_supopt, E_B_supopt, xi_supopt, dE_diss, and G_B against the conventional optimum with
+ * |J| = Gamma/2.  After optimum_coherent (E_single). */
+static void optimum_super(const sh_eval *e, double *out, bool *ill) {
+  double ea, eb;
+  const sh_par *q = &e->q;
+  const double ka = q->kappa_a, kb = q->kappa_b, m = cabs(q->pa) * cabs(q->pb);
+  if (!(ka > 0 && kb > 0 && q->Gamma > 0 && m > 0)) return;
+  double y = ka / kb;
+  out[F_Y_OPT] = y;
+  sh_par su = *q;
+  su.J = 0;
+  su.Delta = 0;
+  su.pa = sqrt(m * sqrt(y)) * cexp(I * carg(q->pa));
+  su.pb = sqrt(m / sqrt(y)) * cexp(I * carg(q->pb));
+  int ss = steady_checked(&su, e->F, &ea, &eb);
+  if (!ss) return;
+  out[F_EA_SUP] = ea;
+  out[F_EB_SUP] = eb;
+  out[F_XI_SUP] = ea + eb;
+  out[F_DE_DISS] = eb - out[F_E_SINGLE];
+  if (ss < 0) {
+    ill[F_EA_SUP] = isnan(ea);
+    ill[F_EB_SUP] = ill[F_DE_DISS] = ill[F_G_B] = isnan(eb);
+    ill[F_XI_SUP] = isnan(ea) || isnan(eb);
   }
+  sh_par h = *q; /* conventional optimum (Gamma = 0) with |J| = Gamma/2 */
+  h.Gamma = 0;
+  h.J = q->Gamma / 2;
+  h.Delta = delta_opt(&h);
+  int sh = steady_checked(&h, e->F, &ea, &eb);
+  if (sh) out[F_G_B] = out[F_EB_SUP] - eb;
+  if (sh < 0 && isnan(eb)) ill[F_G_B] = true;
+}
+
+/* Every optimum field; returns the status bits (ill-conditioned, or no optimum). */
+static uint32_t optima(const sh_eval *e, double *out) {
   static const int optima[] = {F_DELTA_OPT, F_EB_AT_DOPT, F_Y_OPT,  F_EA_SUP,  F_EB_SUP, F_XI_SUP,
                                F_E_SINGLE,  F_EB_OPT_COH, F_DE_COH, F_DE_DISS, F_G_B};
+  bool ill[NFIELD] = {false};
+  uint32_t status = 0;
+  optimum_delta(e, out, ill);
+  optimum_coherent(e, out, ill);
+  optimum_super(e, out, ill);
   for (size_t j = 0; j < sizeof optima / sizeof *optima; j++) {
     int fj = optima[j];
     if (ill[fj]) status |= QB_PT_ILL_CONDITIONED;
-    if (isnan(out[fj]) && !ill[fj]) status |= QB_PT_NO_OPTIMUM;
+    if (isnan(out[fj]) && !ill[fj]) status |= SH_NO_OPTIMUM;
   }
-  if (dk != 0) {
-    static const int
-        en[] = {F_EA_SS,      F_EB_SS,  F_XI_SS,   F_EA,     F_EB,
-                F_EB_AT_DOPT, F_EA_SUP, F_EB_SUP,  F_XI_SUP, F_E_SINGLE,
-                F_EB_OPT_COH, F_DE_COH, F_DE_DISS, F_G_B}; /* (P_B is scaled where it is formed) */
-    for (size_t j = 0; j < sizeof en / sizeof *en; j++)
-      out[en[j]] = ldexp(out[en[j]], 2 * dk);
-  }
-  for (int j = 0; j < F_STATUS; j++)
-    if (isinf(out[j])) status |= QB_PT_OVERFLOW;
+  return status;
+}
+
+/* The drive's scale 2^(2 dk) back onto the energies; returns the overflow bit. */
+static uint32_t finish(int dk, double *out) {
+  static const int en[] = {F_EA_SS,      F_EB_SS,  F_XI_SS,   F_EA,     F_EB,
+                           F_EB_AT_DOPT, F_EA_SUP, F_EB_SUP,  F_XI_SUP, F_E_SINGLE,
+                           F_EB_OPT_COH, F_DE_COH, F_DE_DISS, F_G_B}; /* (P_B: where formed) */
+  if (dk != 0) qb_model_scale_energies(out, en, (int)(sizeof en / sizeof *en), dk);
+  return qb_model_overflow(out, NFIELD, -1);
+}
+
+static void eval(const double *p, const bool *want, double *out) {
+  if (!qb_model_eval_begin(&qb_model_shared, p, out)) return;
+  sh_eval e;
+  setup(p, &e);
+  uint32_t status = steady(&e, out);
+  if (qb_model_wants(want, F_EA) || qb_model_wants(want, F_EB) || qb_model_wants(want, F_PB))
+    status |= transient(&e, out);
+  status |= optima(&e, out);
+  status |= finish(e.dk, out);
   out[F_STATUS] = status;
 }
 
@@ -449,6 +464,8 @@ const qb_model qb_model_shared = {
     .params = params,
     .nfields = NFIELD,
     .fields = fields,
+    .nstatus = sizeof status_bits / sizeof *status_bits,
+    .status_bits = status_bits,
     .check_given = NULL,
     .eval = eval,
     .disc = NULL,

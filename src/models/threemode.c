@@ -69,46 +69,66 @@ enum {
   NFIELD
 };
 
-/* stable where growth < -TOL_GROWTH * (largest |M_ij|) */
-#define TOL_GROWTH 1e-12
-#define EST_MAX 1e-8  /* largest estimated relative error of a reported energy ... */
-#define ABS_MAX 1e-12 /* ... plus this fraction of the total energy */
-#define QB_XSTR(x) QB_STR(x)
-#define QB_STR(x) #x
-#define RATE_RANGE "; |value| <= " QB_XSTR(QB_RATE_MAX)
-#define RATE_RANGE_NN "; value <= " QB_XSTR(QB_RATE_MAX)
-#define COUPLING_RANGE "; value <= " QB_XSTR(QB_COUPLING_MAX)
-#define DRIVE_RANGE "; " QB_XSTR(QB_AMP_MIN) " <= value <= " QB_XSTR(QB_AMP_MAX)
+extern const qb_model qb_model_threemode; /* the table, at the end */
 
 static const qb_param params[NPARAM] = {
     [P_DELTA] = {"delta", NAN, QB_ANY, false, "1",
-                 "detuning: delta_a = delta, delta_b = -delta" RATE_RANGE, QB_RATE_MAX, 0},
+                 "detuning: delta_a = delta, delta_b = -delta" QB_DOC_ABS_LE(QB_RATE_MAX),
+                 QB_RATE_MAX, 0},
     [P_DELTA_C] = {"delta_c", 0.0, QB_ANY, false, "1",
-                   "detuning of the auxiliary mode c" RATE_RANGE, QB_RATE_MAX, 0},
+                   "detuning of the auxiliary mode c" QB_DOC_ABS_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
     [P_KAPPA_A] = {"kappa_a", NAN, QB_NONNEG, false, "1",
-                   "local loss rate of a (Lindblad)" RATE_RANGE_NN, QB_RATE_MAX, 0},
+                   "local loss rate of a (Lindblad)" QB_DOC_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
     [P_KAPPA_B] = {"kappa_b", NAN, QB_NONNEG, false, "1",
-                   "local loss rate of b (Lindblad)" RATE_RANGE_NN, QB_RATE_MAX, 0},
+                   "local loss rate of b (Lindblad)" QB_DOC_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
     [P_KAPPA_C] = {"kappa_c", NAN, QB_NONNEG, false, "1",
-                   "local loss rate of c (Lindblad)" RATE_RANGE_NN, QB_RATE_MAX, 0},
+                   "local loss rate of c (Lindblad)" QB_DOC_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
     [P_GAMMA] = {"Gamma", NAN, QB_NONNEG, false, "1",
-                 "shared-reservoir rate (Lindblad)" RATE_RANGE_NN, QB_RATE_MAX, 0},
+                 "shared-reservoir rate (Lindblad)" QB_DOC_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
     [P_PA] = {"p_a", 1.0, QB_NONNEG, false, "1",
-              "|p_a|: coupling of a in z_a = p_a a + p_ca c" COUPLING_RANGE, QB_COUPLING_MAX, 0},
+              "|p_a|: coupling of a in z_a = p_a a + p_ca c" QB_DOC_LE(QB_COUPLING_MAX),
+              QB_COUPLING_MAX, 0},
     [P_PA_PH] = {"p_a_phase", 0.0, QB_ANY, false, "rad", "phase of p_a", 0, 0},
     [P_PB] = {"p_b", 1.0, QB_NONNEG, false, "1",
-              "|p_b|: coupling of b in z_b = p_b b + p_cb c" COUPLING_RANGE, QB_COUPLING_MAX, 0},
+              "|p_b|: coupling of b in z_b = p_b b + p_cb c" QB_DOC_LE(QB_COUPLING_MAX),
+              QB_COUPLING_MAX, 0},
     [P_PB_PH] = {"p_b_phase", 0.0, QB_ANY, false, "rad", "phase of p_b", 0, 0},
-    [P_PCA] = {"p_ca", 1.0, QB_NONNEG, false, "1", "|p_ca|: coupling of c in z_a" COUPLING_RANGE,
-               QB_COUPLING_MAX, 0},
+    [P_PCA] = {"p_ca", 1.0, QB_NONNEG, false, "1",
+               "|p_ca|: coupling of c in z_a" QB_DOC_LE(QB_COUPLING_MAX), QB_COUPLING_MAX, 0},
     [P_PCA_PH] = {"p_ca_phase", 0.0, QB_ANY, false, "rad", "phase of p_ca", 0, 0},
-    [P_PCB] = {"p_cb", 1.0, QB_NONNEG, false, "1", "|p_cb|: coupling of c in z_b" COUPLING_RANGE,
-               QB_COUPLING_MAX, 0},
+    [P_PCB] = {"p_cb", 1.0, QB_NONNEG, false, "1",
+               "|p_cb|: coupling of c in z_b" QB_DOC_LE(QB_COUPLING_MAX), QB_COUPLING_MAX, 0},
     [P_PCB_PH] = {"p_cb_phase", 0.0, QB_ANY, false, "rad", "phase of p_cb", 0, 0},
     [P_E] = {"E", 1.0, QB_POSITIVE, false, "1",
-             "drive amplitude on a (H contains E(a + a^+))" DRIVE_RANGE, QB_AMP_MAX, QB_AMP_MIN},
+             "drive amplitude on a (H contains E(a + a^+))" QB_DOC_IN(QB_AMP_MIN, QB_AMP_MAX),
+             QB_AMP_MAX, QB_AMP_MIN},
     [P_T] = {"t", 0.0, QB_NONNEG, false, "1",
              "time since the drive was switched on; t <= " QB_XSTR(QB_T_MAX), QB_T_MAX, 0},
+};
+
+/* threemode's own status bits (numbers are stored data: never renumber); the others are
+ * qb_status's. */
+enum { TM_NO_REDUCTION = 1u << 7, TM_RED_NOT_STABLE = 1u << 8 };
+
+static const qb_pt_bit status_bits[] = {
+    {QB_PT_NOT_STABLE, NULL, NULL},
+    {QB_PT_OVERFLOW, NULL,
+     "a field exceeds the double range (an energy, or realizable_margin): it is inf, quantities "
+     "derived from infinite energies (the elimination errors) are NaN; log_E_B is finite"},
+    {QB_PT_BAD_PARAM, NULL, NULL},
+    {TM_NO_REDUCTION, "no_reduction",
+     "no reduced model: the a-b coupling through c vanishes (Gamma, a coupling or K_c is 0): "
+     "reduced fields are NaN"},
+    {TM_RED_NOT_STABLE, "red_not_stable",
+     "reduced model not stable: E_B_ss_red and the steady-state elimination error are NaN"},
+    {QB_PT_NUMERICS, NULL, NULL},
+    {QB_PT_T_UNRESOLVED, NULL,
+     QB_PT_T_UNRESOLVED_WHY ", or E_B = 0 below the double range (elimination_error_t undefined): "
+                            "E_A, E_B, log_E_B, E_B_red, elimination_error_t are NaN"},
+    {QB_PT_ILL_CONDITIONED, NULL,
+     "a steady state is ill-conditioned at this point (estimated relative error above 1e-6: rates "
+     "spanning too many decades), or E_B_ss = 0 below the double range (elimination_error "
+     "undefined): the fields it feeds are NaN"},
 };
 
 static const qb_field fields[NFIELD] = {
@@ -142,10 +162,6 @@ static const qb_field fields[NFIELD] = {
     [F_STATUS] = {"status", QB_I32, "1", "bitmask of point status flags (see qbmap models)"},
 };
 
-static double sq(double complex z) {
-  return creal(z) * creal(z) + cimag(z) * cimag(z);
-}
-
 /* Magnitudes of the terms that formed each entry of the drift (rounding inside them counts). */
 static void drift_terms(const double *p, double *Mt) {
   const double va[3] = {p[P_PA], 0, p[P_PCA]}, vb[3] = {0, p[P_PB], p[P_PCB]};
@@ -155,32 +171,6 @@ static void drift_terms(const double *p, double *Mt) {
     for (int j = 0; j < 3; j++)
       Mt[3 * i + j] = 0.5 * (G * (va[i] * va[j] + vb[i] * vb[j]) + (i == j ? kap[i] : 0)) +
                       (i == j ? fabs(det[i]) : 0);
-}
-
-/* An energy |x|^2 with absolute error e on x is reported if its error is below EST_MAX of
- * itself plus ABS_MAX of the total energy n^2 (n: the amplitudes' 2-norm; compared in
- * amplitudes, so nothing overflows). */
-/* |x|_2 of k amplitudes without overflow */
-static double norm_amp(const double complex *x, int k) {
-  double m = 0, s = 0;
-  for (int i = 0; i < k; i++) {
-    double a = cabs(x[i]);
-    if (isnan(a)) return NAN;
-    m = fmax(m, a);
-  }
-  if (!(m > 0) || isinf(m)) return m;
-  for (int i = 0; i < k; i++)
-    s += sq(x[i] / m);
-  return m * sqrt(s);
-}
-
-static int energy_ok(double x, double e, double n) {
-  if (!(e >= 0) || isinf(e) || isnan(x) || isnan(n)) return 0;
-  if (isinf(x)) return 1; /* beyond the double range with a finite error: the energy is inf */
-  if (!isfinite(n)) return 0;
-  if (n == 0) return e == 0;
-  double xr = x / n, er = e / n;
-  return 2.0 * xr * er + er * er <= EST_MAX * xr * xr + ABS_MAX + DBL_MIN;
 }
 
 /* ln|x_b(t)|^2 from the Taylor series x = sum_k M^k f t^(k+1)/(k+1)! where |x_b|^2 is below the
@@ -290,24 +280,26 @@ static double drift(const double *p, double complex *M) {
   return scale;
 }
 
-/* Discriminant of det(lambda - M) = lambda^3 + a lambda^2 + b lambda + c:
- * prod_{i<j} (lambda_i - lambda_j)^2 = 18abc - 4a^3 c + a^2 b^2 - 4b^3 - 27c^2. */
-/* The drift scaled by 2^-k where its largest entry is far from 1 (k = 0 otherwise): the
- * discriminant and the eigenvalues scale exactly, nothing under- or overflows. */
-static int drift_scaled(const double *p, double complex *M) {
+/* The drift scaled by 2^-k where its largest entry is far from 1 (k from
+ * qb_model_scale_exponent, returned): the discriminant and the eigenvalues scale exactly,
+ * nothing under- or overflows.  *scale (if not NULL): the scaled drift's largest |M_ij|. */
+static int drift_scaled(const double *p, double complex *M, double *scale) {
   double s = drift(p, M);
-  int k = 0;
-  if (s > 0x1p30 || (s > 0 && s < 0x1p-30)) {
-    k = ilogb(s);
+  int k = qb_model_scale_exponent(s);
+  if (k != 0) {
     for (int i = 0; i < 9; i++)
       M[i] = ldexp(creal(M[i]), -k) + I * ldexp(cimag(M[i]), -k);
+    s = ldexp(s, -k);
   }
+  if (scale) *scale = s;
   return k;
 }
 
+/* Discriminant of det(lambda - M) = lambda^3 + a lambda^2 + b lambda + c:
+ * prod_{i<j} (lambda_i - lambda_j)^2 = 18abc - 4a^3 c + a^2 b^2 - 4b^3 - 27c^2. */
 static double complex disc(const double *p) {
   double complex M[9];
-  int k = drift_scaled(p, M);
+  int k = drift_scaled(p, M, NULL);
   double complex a = -(M[0] + M[4] + M[8]);
   double complex b =
       M[0] * M[4] - M[1] * M[3] + M[0] * M[8] - M[2] * M[6] + M[4] * M[8] - M[5] * M[7];
@@ -321,7 +313,7 @@ static double complex disc(const double *p) {
 /* The closest pair of eigenvalues (GSL) and the overlap of their eigenvectors. */
 static void coalescence(const double *p, double *splitting, double *overlap) {
   double complex M[9], lam[3], V[9];
-  int ks = drift_scaled(p, M);
+  int ks = drift_scaled(p, M, NULL);
   *splitting = *overlap = NAN;
   if (qb_linear_eig(3, M, lam, V)) return;
   int bi = 0, bj = 1;
@@ -332,127 +324,133 @@ static void coalescence(const double *p, double *splitting, double *overlap) {
   double ni = 0, nj = 0;
   for (int k = 0; k < 3; k++) {
     dot += conj(V[3 * k + bi]) * V[3 * k + bj];
-    ni += sq(V[3 * k + bi]);
-    nj += sq(V[3 * k + bj]);
+    ni += qb_model_abs2(V[3 * k + bi]);
+    nj += qb_model_abs2(V[3 * k + bj]);
   }
   *splitting = ldexp(cabs(lam[bi] - lam[bj]), ks);
   *overlap = cabs(dot) / sqrt(ni * nj);
 }
 
-static void eval(const double *p, const bool *want, double *out) {
-  uint32_t status = 0;
-  for (int i = 0; i < NFIELD; i++)
-    out[i] = NAN;
-  if (!qb_model_params_valid(params, NPARAM, p)) {
-    out[F_STATUS] = QB_PT_BAD_PARAM;
-    return;
-  }
-  double E = p[P_E], t = p[P_T];
-  double complex M[9];
-  double Mt[9];
-  double scale = drift(p, M);
-  drift_terms(p, Mt);
-  /* scale free: rates, E by 2^-k and t by 2^k (exact) where the drift is far from 1 */
-  int k = 0;
-  if (scale > 0x1p30 || (scale > 0 && scale < 0x1p-30)) {
-    k = ilogb(scale);
-    for (int i = 0; i < 9; i++) {
-      M[i] = ldexp(creal(M[i]), -k) + I * ldexp(cimag(M[i]), -k);
-      Mt[i] = ldexp(Mt[i], -k);
-    }
-    scale = ldexp(scale, -k);
-    E = ldexp(E, -k);
-    t = ldexp(t, k);
-  }
-  /* an extreme drive (also after that scaling): computed at 2^-dk E, the energies (~E^2) scaled
-   * back by 2^(2 dk) at the end (exact where they stay in range) */
-  int dk = 0;
-  if (!(E >= 0x1p-500 && E <= 0x1p500)) {
-    dk = ilogb(p[P_E]) - k;
-    E = ldexp(p[P_E], -k - dk);
-  }
-  double complex f[3] = {-I * E, 0, 0};
-#define WANT(k) (!want || want[k])
+/* One evaluation: the drift M, the magnitudes Mt of its terms and its largest entry `scale`,
+ * with every rate scaled by 2^-k (the model is scale free; t by 2^k), the drive E by a further
+ * 2^-dk where that is extreme (the energies, ~E^2, scaled back by 2^(2 dk) at the end: exact
+ * where they stay in range); the full model's growth rate g0 and steady state. */
+typedef struct {
+  double complex M[9], f[3];
+  double Mt[9], scale, E, t;
+  int k, dk;
+  double g0;            /* max Re eig(M); NaN where the eigenvalues failed */
+  bool stable;          /* the steady state exists: */
+  double complex xs[3]; /* x_ss */
+  double es[3];         /* and its error estimate */
+} tm_eval;
 
-  /* full model */
-  double complex lam[3], xs[3];
-  double es[3], g0 = NAN;
-  bool stable = false;
-  if (qb_linear_eig(3, M, lam, NULL)) {
-    status |= QB_PT_NUMERICS;
-  } else {
-    g0 = creal(lam[0]);
-    out[F_GROWTH] = ldexp(creal(lam[0]), k);
-    if (creal(lam[0]) < -TOL_GROWTH * scale) {
-      double complex mf[3] = {-f[0], -f[1], -f[2]};
-      if (qb_linear_solve_est(3, M, Mt, mf, xs, es) == QB_OK) {
-        stable = true;
-        double nx = norm_amp(xs, 3);
-        if (energy_ok(cabs(xs[0]), es[0], nx)) out[F_EA_SS] = sq(xs[0]);
-        if (energy_ok(cabs(xs[1]), es[1], nx)) out[F_EB_SS] = sq(xs[1]);
-        if (isnan(out[F_EA_SS]) || isnan(out[F_EB_SS])) status |= QB_PT_ILL_CONDITIONED;
-      } else {
-        status |= QB_PT_NUMERICS;
-      }
-    } else {
-      status |= QB_PT_NOT_STABLE;
-    }
-  }
-  bool need_t = WANT(F_EA) || WANT(F_EB) || WANT(F_LOG_EB) || WANT(F_ELIM_ERR_T);
-  if (need_t) {
-    double complex x[3], dx[3];
-    double ex[3], edx[3], ldx;
-    if (qb_linear_transient(3, M, f, t, g0, stable ? xs : NULL, es, x, dx, &ldx, ex, edx) ==
-        QB_OK) {
-      double nx = norm_amp(x, 3);
-      int oka = energy_ok(cabs(x[0]), ex[0], nx), okb = energy_ok(cabs(x[1]), ex[1], nx);
-      /* b unreachable from the drive (M_ba = 0 always; M_bc or M_ca = 0): x_b = 0 exactly */
-      const bool unreachable = M[5] == 0 || M[6] == 0;
-      if (unreachable) okb = 1, x[1] = 0;
-      if (oka) out[F_EA] = sq(x[0]);
-      if (okb) out[F_EB] = sq(x[1]);
-      /* ln E_B needs x_b to relative accuracy (not just against the total energy) */
-      double axb = cabs(x[1]), lxb = 2.0 * log(axb), m = sq(x[1]);
-      if (t == 0)
-        out[F_LOG_EB] = -INFINITY;
-      else if (axb > 0 && isfinite(axb) && 2.0 * ex[1] / axb <= EST_MAX * fmax(1.0, fabs(lxb)))
-        out[F_LOG_EB] = (m >= 0x1p-1000 && m <= DBL_MAX) ? log(m) : lxb;
-      else if (isinf(axb)) /* x_b itself beyond the range: at unit drive (x is linear in E) */
-        out[F_LOG_EB] = log_eb_unit(M, Mt, t, g0, stable, E);
-      else if (unreachable)
-        out[F_LOG_EB] = -INFINITY;
-      else if (!isnan(log_eb_series(M, f, t))) /* small |M| t: the Taylor series, scaled */
-        out[F_LOG_EB] = log_eb_series(M, f, t);
-      else if (stable && axb > 0 && isfinite(axb)) {
-        /* the estimate is normwise only: accept x_b if the two independent forms agree */
-        double complex y1[3], y2[3], d1[3];
-        double e1[3], e2[3], l1;
-        if (qb_linear_transient_form(3, M, f, t, g0, xs, es, y1, d1, &l1, e1, e2, 1) == QB_OK &&
-            qb_linear_transient_form(3, M, f, t, g0, xs, es, y2, d1, &l1, e1, e2, 2) == QB_OK &&
-            cabs(y1[1] - y2[1]) <= 0.5 * EST_MAX * fmax(1.0, fabs(lxb)) * axb)
-          out[F_LOG_EB] = (m >= 0x1p-1000 && m <= DBL_MAX) ? log(m) : lxb;
-      }
-      if (!oka || !okb || isnan(out[F_LOG_EB])) status |= QB_PT_T_UNRESOLVED;
-    } else {
-      status |= QB_PT_NUMERICS;
-    }
-  }
+/* The reduced model: the Schur complement S on (a, b), its terms' magnitudes St, growth rate
+ * gred, drive fr and steady state. */
+typedef struct {
+  double complex S[4], fr[2], xr[2];
+  double St[4], er[2], gred;
+  bool stable;
+} tm_red;
 
-  /* reduced model: Schur complement on (a, b); M_ab = M_ba = 0 here */
+/* The scaled drift at p: M, Mt, scale, E, t, k, dk, f of e. */
+static void setup(const double *p, tm_eval *e) {
+  e->E = p[P_E];
+  e->t = p[P_T];
+  e->k = drift_scaled(p, e->M, &e->scale);
+  drift_terms(p, e->Mt);
+  if (e->k != 0) {
+    for (int i = 0; i < 9; i++)
+      e->Mt[i] = ldexp(e->Mt[i], -e->k);
+    e->E = ldexp(e->E, -e->k);
+    e->t = ldexp(e->t, e->k);
+  }
+  e->dk = qb_model_drive_exponent(p[P_E], e->k, &e->E);
+  e->f[0] = -I * e->E;
+  e->f[1] = e->f[2] = 0;
+}
+
+/* growth_rate and the full model's steady state E_A_ss, E_B_ss (g0, stable, xs, es of e);
+ * returns the status bits. */
+static uint32_t steady(tm_eval *e, double *out) {
+  double complex lam[3];
+  e->g0 = NAN;
+  e->stable = false;
+  if (qb_linear_eig(3, e->M, lam, NULL)) return QB_PT_NUMERICS;
+  e->g0 = creal(lam[0]);
+  out[F_GROWTH] = ldexp(creal(lam[0]), e->k);
+  if (!(creal(lam[0]) < -QB_TOL_GROWTH * e->scale)) return QB_PT_NOT_STABLE;
+  double complex mf[3] = {-e->f[0], -e->f[1], -e->f[2]};
+  if (qb_linear_solve_est(3, e->M, e->Mt, mf, e->xs, e->es) != QB_OK) return QB_PT_NUMERICS;
+  e->stable = true;
+  double nx = qb_model_norm_amp(e->xs, 3);
+  if (qb_model_energy_ok(cabs(e->xs[0]), e->es[0], nx)) out[F_EA_SS] = qb_model_abs2(e->xs[0]);
+  if (qb_model_energy_ok(cabs(e->xs[1]), e->es[1], nx)) out[F_EB_SS] = qb_model_abs2(e->xs[1]);
+  return isnan(out[F_EA_SS]) || isnan(out[F_EB_SS]) ? QB_PT_ILL_CONDITIONED : 0;
+}
+
+/* ln E_B(t) from x_b(t) (absolute error exb; `unreachable`: x_b = 0 exactly), which it needs to
+ * relative accuracy (not just against the total energy); NaN where it is not resolvable. */
+static double log_eb(const tm_eval *e, double complex xb, double exb, bool unreachable) {
+  const double t = e->t;
+  double axb = cabs(xb), lxb = 2.0 * log(axb), m = qb_model_abs2(xb);
+  if (t == 0) return -INFINITY;
+  if (axb > 0 && isfinite(axb) && 2.0 * exb / axb <= QB_EST_MAX * fmax(1.0, fabs(lxb)))
+    return (m >= 0x1p-1000 && m <= DBL_MAX) ? log(m) : lxb;
+  if (isinf(axb)) /* x_b itself beyond the range: at unit drive (x is linear in E) */
+    return log_eb_unit(e->M, e->Mt, t, e->g0, e->stable, e->E);
+  if (unreachable) return -INFINITY;
+  if (!isnan(log_eb_series(e->M, e->f, t))) /* small |M| t: the Taylor series, scaled */
+    return log_eb_series(e->M, e->f, t);
+  if (e->stable && axb > 0 && isfinite(axb)) {
+    /* the estimate is normwise only: accept x_b if the two independent forms agree */
+    double complex y1[3], y2[3], d1[3];
+    double e1[3], e2[3], l1;
+    if (qb_linear_transient_form(3, e->M, e->f, t, e->g0, e->xs, e->es, y1, d1, &l1, e1, e2, 1) ==
+            QB_OK &&
+        qb_linear_transient_form(3, e->M, e->f, t, e->g0, e->xs, e->es, y2, d1, &l1, e1, e2, 2) ==
+            QB_OK &&
+        cabs(y1[1] - y2[1]) <= 0.5 * QB_EST_MAX * fmax(1.0, fabs(lxb)) * axb)
+      return (m >= 0x1p-1000 && m <= DBL_MAX) ? log(m) : lxb;
+  }
+  return NAN;
+}
+
+/* E_A, E_B, log_E_B at t from the vacuum; returns the status bits. */
+static uint32_t transient(const tm_eval *e, double *out) {
+  double complex x[3], dx[3];
+  double ex[3], edx[3], ldx;
+  if (qb_linear_transient(3, e->M, e->f, e->t, e->g0, e->stable ? e->xs : NULL, e->es, x, dx, &ldx,
+                          ex, edx) != QB_OK)
+    return QB_PT_NUMERICS;
+  double nx = qb_model_norm_amp(x, 3);
+  int oka = qb_model_energy_ok(cabs(x[0]), ex[0], nx),
+      okb = qb_model_energy_ok(cabs(x[1]), ex[1], nx);
+  /* b unreachable from the drive (M_ba = 0 always; M_bc or M_ca = 0): x_b = 0 exactly */
+  const bool unreachable = e->M[5] == 0 || e->M[6] == 0;
+  if (unreachable) okb = 1, x[1] = 0;
+  if (oka) out[F_EA] = qb_model_abs2(x[0]);
+  if (okb) out[F_EB] = qb_model_abs2(x[1]);
+  out[F_LOG_EB] = log_eb(e, x[1], ex[1], unreachable);
+  return !oka || !okb || isnan(out[F_LOG_EB]) ? QB_PT_T_UNRESOLVED : 0;
+}
+
+/* Gamma_eff and the Schur complement S on (a, b) (M_ab = M_ba = 0 here): false where the
+ * reduction does not exist; else the map to model ep (gamma_a_red ... realizable_margin) and
+ * the reduced growth rate (S, St, gred of r). */
+static bool reduced_map(const double *p, const tm_eval *e, tm_red *r, double *out) {
+  const int k = e->k;
   const double G = p[P_GAMMA];
   const double Kc = p[P_KAPPA_C] + G * (p[P_PCA] * p[P_PCA] + p[P_PCB] * p[P_PCB]);
   out[F_GAMMA_EFF] = Kc > 0 ? G * G / (2.0 * Kc) : NAN;
-  const double complex mcc = M[8];
-  double complex S[4];
-  double St[4], margin;
-  schur(p, k, M, S, &margin);
+  const double complex mcc = e->M[8];
+  double complex *S = r->S;
+  double margin;
+  schur(p, k, e->M, S, &margin);
   for (int i = 0; i < 4; i++)
-    St[i] = 2.0 * cabs(S[i]); /* the closed forms have no cancellation in Re S_jj */
+    r->St[i] = 2.0 * cabs(S[i]); /* the closed forms have no cancellation in Re S_jj */
   const double sab = cabs(S[1]);
-  if (!(Kc > 0) || !(sab > 0) || !(cabs(mcc) > 0)) {
-    status |= QB_PT_NO_REDUCTION;
-    goto done;
-  }
+  if (!(Kc > 0) || !(sab > 0) || !(cabs(mcc) > 0)) return false;
   out[F_TIME_UNIT] = ldexp(1.0 / sab, -k);
   out[F_GA_RED] = -creal(S[0]) / sab;
   out[F_GB_RED] = -creal(S[3]) / sab;
@@ -462,60 +460,80 @@ static void eval(const double *p, const bool *want, double *out) {
   /* eigenvalues of the 2x2 S: tr/2 +- sqrt((tr/2)^2 - det) */
   double complex h = 0.5 * (S[0] + S[3]);
   /* h^2 - det S as ((S_aa - S_bb)/2)^2 + S_ab S_ba: no cancellation for close eigenvalues */
-  double complex dd = 0.5 * (S[0] - S[3]), r = csqrt(dd * dd + S[1] * S[2]);
-  double gred = fmax(creal(h + r), creal(h - r));
-  out[F_GROWTH_RED] = ldexp(gred, k);
-  double complex fr[2] = {f[0], 0}, xr[2];
-  double er[2];
-  bool stable_red = false;
-  if (gred < -TOL_GROWTH * scale) {
-    double complex mfr[2] = {-fr[0], 0};
-    if (qb_linear_solve_est(2, S, St, mfr, xr, er) == QB_OK) {
-      stable_red = true;
-      if (energy_ok(cabs(xr[1]), er[1], norm_amp(xr, 2))) {
-        out[F_EB_SS_RED] = sq(xr[1]);
-        out[F_ELIM_ERR] = fabs(out[F_EB_SS_RED] - out[F_EB_SS]) / out[F_EB_SS];
-        if (out[F_EB_SS] == 0) status |= QB_PT_ILL_CONDITIONED; /* 0/0 below the range */
-      } else {
-        status |= QB_PT_ILL_CONDITIONED;
-      }
-    } else {
-      status |= QB_PT_NUMERICS;
-    }
-  } else {
-    status |= QB_PT_RED_NOT_STABLE;
-  }
-  if (WANT(F_EB_RED) || WANT(F_ELIM_ERR_T)) {
-    double complex x2[2], dx2[2];
-    double ex2[2], edx2[2], ldx2;
-    if (qb_linear_transient(2, S, fr, t, gred, stable_red ? xr : NULL, er, x2, dx2, &ldx2, ex2,
-                            edx2) == QB_OK) {
-      if (energy_ok(cabs(x2[1]), ex2[1], norm_amp(x2, 2))) {
-        out[F_EB_RED] = sq(x2[1]);
-        /* at t = 0 both energies are 0: no error; below the double range: undefined */
-        if (t == 0)
-          out[F_ELIM_ERR_T] = 0.0;
-        else if (out[F_EB] > 0)
-          out[F_ELIM_ERR_T] = fabs(out[F_EB_RED] - out[F_EB]) / out[F_EB];
-        else if (out[F_EB] == 0)
-          status |= QB_PT_T_UNRESOLVED;
-      } else {
-        status |= QB_PT_T_UNRESOLVED;
-      }
-    } else {
-      status |= QB_PT_NUMERICS;
-    }
-  }
-done:
-#undef WANT
-  if (dk != 0) { /* the drive's scale back onto the energies */
-    static const int en[] = {F_EA_SS, F_EB_SS, F_EA, F_EB, F_EB_SS_RED, F_EB_RED};
-    for (size_t j = 0; j < sizeof en / sizeof *en; j++)
-      out[en[j]] = ldexp(out[en[j]], 2 * dk);
+  double complex dd = 0.5 * (S[0] - S[3]), rt = csqrt(dd * dd + S[1] * S[2]);
+  r->gred = fmax(creal(h + rt), creal(h - rt));
+  out[F_GROWTH_RED] = ldexp(r->gred, k);
+  return true;
+}
+
+/* The reduced steady state E_B_ss_red and elimination_error (fr, xr, er, stable of r); returns
+ * the status bits.  After steady (E_B_ss). */
+static uint32_t reduced_steady(const tm_eval *e, tm_red *r, double *out) {
+  r->fr[0] = e->f[0];
+  r->fr[1] = 0;
+  r->stable = false;
+  if (!(r->gred < -QB_TOL_GROWTH * e->scale)) return TM_RED_NOT_STABLE;
+  double complex mfr[2] = {-r->fr[0], 0};
+  if (qb_linear_solve_est(2, r->S, r->St, mfr, r->xr, r->er) != QB_OK) return QB_PT_NUMERICS;
+  r->stable = true;
+  if (!qb_model_energy_ok(cabs(r->xr[1]), r->er[1], qb_model_norm_amp(r->xr, 2)))
+    return QB_PT_ILL_CONDITIONED;
+  out[F_EB_SS_RED] = qb_model_abs2(r->xr[1]);
+  out[F_ELIM_ERR] = fabs(out[F_EB_SS_RED] - out[F_EB_SS]) / out[F_EB_SS];
+  return out[F_EB_SS] == 0 ? QB_PT_ILL_CONDITIONED : 0; /* 0/0 below the range */
+}
+
+/* The reduced model's E_B_red and elimination_error_t at t; returns the status bits.  After
+ * transient (E_B). */
+static uint32_t reduced_transient(const tm_eval *e, const tm_red *r, double *out) {
+  double complex x2[2], dx2[2];
+  double ex2[2], edx2[2], ldx2;
+  if (qb_linear_transient(2, r->S, r->fr, e->t, r->gred, r->stable ? r->xr : NULL, r->er, x2, dx2,
+                          &ldx2, ex2, edx2) != QB_OK)
+    return QB_PT_NUMERICS;
+  if (!qb_model_energy_ok(cabs(x2[1]), ex2[1], qb_model_norm_amp(x2, 2))) return QB_PT_T_UNRESOLVED;
+  out[F_EB_RED] = qb_model_abs2(x2[1]);
+  /* at t = 0 both energies are 0: no error; below the double range: undefined */
+  if (e->t == 0)
+    out[F_ELIM_ERR_T] = 0.0;
+  else if (out[F_EB] > 0)
+    out[F_ELIM_ERR_T] = fabs(out[F_EB_RED] - out[F_EB]) / out[F_EB];
+  else if (out[F_EB] == 0)
+    return QB_PT_T_UNRESOLVED;
+  return 0;
+}
+
+/* The reduced model: every field from Gamma_eff on; returns the status bits. */
+static uint32_t reduced(const double *p, const tm_eval *e, const bool *want, double *out) {
+  tm_red r;
+  if (!reduced_map(p, e, &r, out)) return TM_NO_REDUCTION;
+  uint32_t status = reduced_steady(e, &r, out);
+  if (qb_model_wants(want, F_EB_RED) || qb_model_wants(want, F_ELIM_ERR_T))
+    status |= reduced_transient(e, &r, out);
+  return status;
+}
+
+/* The drive's scale 2^(2 dk) back onto the energies (and ln 2^(2 dk) onto log_E_B); returns
+ * the overflow bit (log_E_B is -inf at t = 0, not an overflow). */
+static uint32_t finish(int dk, double *out) {
+  static const int en[] = {F_EA_SS, F_EB_SS, F_EA, F_EB, F_EB_SS_RED, F_EB_RED};
+  if (dk != 0) {
+    qb_model_scale_energies(out, en, (int)(sizeof en / sizeof *en), dk);
     out[F_LOG_EB] += 2 * dk * 0.69314718055994531;
   }
-  for (int j = 0; j < F_STATUS; j++)
-    if (isinf(out[j]) && j != F_LOG_EB) status |= QB_PT_OVERFLOW;
+  return qb_model_overflow(out, NFIELD, F_LOG_EB);
+}
+
+static void eval(const double *p, const bool *want, double *out) {
+  if (!qb_model_eval_begin(&qb_model_threemode, p, out)) return;
+  tm_eval e;
+  setup(p, &e);
+  uint32_t status = steady(&e, out);
+  if (qb_model_wants(want, F_EA) || qb_model_wants(want, F_EB) || qb_model_wants(want, F_LOG_EB) ||
+      qb_model_wants(want, F_ELIM_ERR_T))
+    status |= transient(&e, out);
+  status |= reduced(p, &e, want, out);
+  status |= finish(e.dk, out);
   out[F_STATUS] = status;
 }
 
@@ -528,6 +546,8 @@ const qb_model qb_model_threemode = {
     .params = params,
     .nfields = NFIELD,
     .fields = fields,
+    .nstatus = sizeof status_bits / sizeof *status_bits,
+    .status_bits = status_bits,
     .check_given = NULL,
     .eval = eval,
     .disc = disc,
