@@ -918,14 +918,15 @@ static qb_err parse_fields(pctx *c) {
   return QB_OK;
 }
 
-/* boundaries: {field (default growth_rate), level (default 0), axis (default the last)}. */
+/* boundaries: {field (default the model's boundary_field, growth_rate), level (default 0), axis
+ * (default the last)}. */
 static qb_err parse_boundaries(pctx *c) {
   const y_boundaries *yb = c->y->boundaries;
   qb_boundary_spec *b = &c->cfg->boundaries;
   const qb_grid *g = &c->cfg->grid;
   if (!yb) return QB_OK;
   b->on = true;
-  const char *field = yb->field ? yb->field : "growth_rate";
+  const char *field = yb->field ? yb->field : c->m->fields[c->m->boundary_field].name;
   b->field = qb_model_field_index(c->m, field);
   if (b->field < 0 || c->m->fields[b->field].dtype != QB_F64) {
     char fnames[2048];

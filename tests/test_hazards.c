@@ -6,6 +6,7 @@
  *   - no crash; every NaN in a field is explained by a status bit allowed for that field;
  *   - every status bit set is one the model declares (qb_model's status_bits), and the
  *     declaration itself is well formed (check_declared);
+ *   - the model table's shape (check_table: status last, boundary field, disc/coalescence);
  *   - every infinity carries the overflow bit (log_E_B: only -inf at t = 0 or E_B = 0);
  *   - int32 fields are finite integers in int32 range (never NaN/inf: the sweep casts them);
  *     regime is a valid code, realizable is 0 or 1;
@@ -96,6 +97,26 @@ static void check_declared(const qb_model *m) {
     prev = b->mask;
   }
   CHECK("status bits: bad_param declared", (qb_model_status_mask(m) & QB_PT_BAD_PARAM) != 0, "%s",
+        m->name);
+}
+
+/* The table's shape that the config parser, the sweep and the EP pass rely on: `status` is the
+ * last field and int32; the default boundary field is a float64 field; disc and coalescence
+ * are both set or both NULL; counts within the fixed-size arrays. */
+static void check_table(const qb_model *m) {
+  CHECK("table: counts within QB_MAX_PARAMS / QB_MAX_FIELDS",
+        m->nparams > 0 && m->nparams <= QB_MAX_PARAMS && m->nfields > 1 &&
+            m->nfields <= QB_MAX_FIELDS,
+        "%s: %d parameters, %d fields", m->name, m->nparams, m->nfields);
+  CHECK("table: `status` is the last field, int32",
+        qb_model_field_index(m, "status") == m->nfields - 1 &&
+            m->fields[m->nfields - 1].dtype == QB_I32,
+        "%s", m->name);
+  CHECK("table: the default boundary field is a float64 field",
+        m->boundary_field >= 0 && m->boundary_field < m->nfields &&
+            m->fields[m->boundary_field].dtype == QB_F64,
+        "%s: %d", m->name, m->boundary_field);
+  CHECK("table: disc and coalescence both set or both NULL", !m->disc == !m->coalescence, "%s",
         m->name);
 }
 
@@ -334,6 +355,7 @@ static void run_model(const qb_model *m, long n, gsl_rng *r, int verbose) {
   for (int k = 0; k < m->nfields; k++)
     h.allow[k] = allowed(m, m->fields[k].name);
   check_declared(m);
+  check_table(m);
   h.fg = qb_model_field_index(m, "growth_rate"), h.fr = qb_model_field_index(m, "regime");
   h.fre = qb_model_field_index(m, "realizable"), h.ft = qb_model_param_index(m, "t");
   h.fea = qb_model_field_index(m, "E_A"), h.feb = qb_model_field_index(m, "E_B");

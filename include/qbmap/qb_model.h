@@ -69,6 +69,7 @@ typedef struct qb_model {
   const qb_param *params;
   int nfields;
   const qb_field *fields; /* the last field is always `status` (QB_I32 bitmask of qb_pt_*) */
+  int boundary_field;     /* QB_F64 field whose zero the boundary pass refines by default */
   /* Every status bit eval may set, in increasing bit order (QB_PT_BAD_PARAM always): what
    * `qbmap models` lists, `qbmap point` decodes with and the file's flag_masks/flag_meanings
    * hold.  A bit eval sets that is not declared here is a bug (tests/test_hazards.c). */

@@ -1110,6 +1110,7 @@ const qb_model qb_model_ep = {
     .fields = fields,
     .nstatus = sizeof status_bits / sizeof *status_bits,
     .status_bits = status_bits,
+    .boundary_field = F_GROWTH,
     .check_given = check_given,
     .eval = eval,
     .disc = disc,

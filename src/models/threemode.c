@@ -548,6 +548,7 @@ const qb_model qb_model_threemode = {
     .fields = fields,
     .nstatus = sizeof status_bits / sizeof *status_bits,
     .status_bits = status_bits,
+    .boundary_field = F_GROWTH,
     .check_given = NULL,
     .eval = eval,
     .disc = disc,
