@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "qbmap/qb_hook.h"
 #include "qbmap/qb_par.h"
 
 struct qb_h5 {
@@ -43,50 +44,14 @@ const char *qb_h5_library_version(void) {
   return v;
 }
 
-/* ---- test hooks ------------------------------------------------------------------------- */
-
-/* Fault injection for the crash tests (tests/resume.sh): QBMAP_TEST_STALL=<phase> makes the
- * process sleep 3 s at that phase, so that a SIGKILL can land inside it. */
-static void test_stall(const char *phase) {
-  const char *v = getenv("QBMAP_TEST_STALL");
-  if (v && strcmp(v, phase) == 0) sleep(3);
-}
-
-/* Whether the comma-separated list QBMAP_TEST_FAULT holds `word` exactly. */
-static bool test_flag(const char *word) {
-  const char *v = getenv("QBMAP_TEST_FAULT");
-  size_t n = strlen(word);
-  for (const char *p = v; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-    if (strncmp(p, word, n) == 0 && (p[n] == ',' || p[n] == '\0')) return true;
-  return false;
-}
-
-/* Fault injection for tests/io_faults.sh: QBMAP_TEST_FAULT lists point@rank[:n] entries; the
- * n-th time (default: the first) that rank passes `point`, the HDF5 call just made is treated as
- * failed.  The call itself has been made, so every collective inside HDF5 took place, exactly
- * as when a write fails on a full disk.  Flags in the same list: nospacecheck (skip the
- * free-space checks), noreserve (skip fallocate), nolock (do not take the output's lock). */
-static bool test_fault(const char *point) {
-  static struct {
-    char name[16];
-    int count;
-  } seen[16];
-  const char *v = getenv("QBMAP_TEST_FAULT");
-  if (!v) return false;
-  int slot = -1;
-  for (int i = 0; i < 16 && slot < 0; i++)
-    if (!seen[i].name[0] || strcmp(seen[i].name, point) == 0) slot = i;
-  if (slot < 0) return false;
-  snprintf(seen[slot].name, sizeof seen[slot].name, "%s", point);
-  int count = ++seen[slot].count;
-  size_t n = strlen(point);
-  for (const char *p = v; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
-    int rank = -1, nth = 1;
-    if (strncmp(p, point, n) == 0 && p[n] == '@' && sscanf(p + n + 1, "%d:%d", &rank, &nth) >= 1 &&
-        rank == qb_par_rank() && nth == count)
-      return true;
+void qb_h5_exit(int code) {
+  if (code == 1) {
+    fflush(stdout);
+    fflush(stderr);
+    _exit(code);
   }
-  return false;
+  qb_par_finalize();
+  exit(code);
 }
 
 /* ---- errors ----------------------------------------------------------------------------- */
@@ -176,10 +141,11 @@ static bool h5_check(bool ok, int line, const char *call) {
  * failure; records a failure and yields false. */
 #define H5_OK(call, expr) (errno = 0, h5_check((expr) >= 0, __LINE__, call))
 
-/* FAULT("write", "H5Dwrite"): true (and a recorded failure) if the test hook injects a fault. */
+/* FAULT("write", "H5Dwrite"): true (and a recorded failure) if QBMAP_TEST_FAULT injects a fault
+ * at this pass through `point` (qb_hook_fault): the HDF5 call just made counts as failed. */
 #define FAULT(point, call) fault_at(point, __LINE__, call)
 static bool fault_at(const char *point, int line, const char *call) {
-  if (!test_fault(point)) return false;
+  if (!qb_hook_fault(point)) return false;
   fail_text("%s:%d: %s: injected fault (QBMAP_TEST_FAULT %s@%d)", src_name(), line, call, point,
             qb_par_rank());
   return true;
@@ -203,7 +169,7 @@ qb_err qb_h5_lock(const char *path, int *fd, char *msg, size_t msgsize) {
     fail_text("cannot create output '%.200s...': the path is longer than %d bytes", path, PATH_MAX);
     return QB_EIO;
   }
-  if (test_flag("nolock")) return QB_OK;
+  if (qb_hook_flag("nolock")) return QB_OK;
   for (int attempt = 0; attempt < 20; attempt++) {
     int f = open(lp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (f < 0) {
@@ -375,7 +341,7 @@ static double fs_free_bytes(const char *path) {
 /* Whether `size` bytes fit under the file-size limit and `grow` more bytes in the free space of
  * path's file system; otherwise records why (`what` names what needs the space). */
 static bool space_for(const char *path, double size, double grow, const char *what) {
-  if (test_flag("nospacecheck")) return true;
+  if (qb_hook_flag("nospacecheck")) return true;
   struct rlimit rl;
   if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
       size > (double)rl.rlim_cur) {
@@ -395,7 +361,7 @@ static bool space_for(const char *path, double size, double grow, const char *wh
  * keep_size), so that later writes there cannot meet a full disk.  0 on success or where the
  * file system cannot reserve (then nothing is reserved), else the errno (ENOSPC, EFBIG...). */
 static int reserve(int fd, off_t off, off_t len, bool keep_size) {
-  if (len <= 0 || test_flag("noreserve")) return 0;
+  if (len <= 0 || qb_hook_flag("noreserve")) return 0;
 #ifdef __linux__
   if (fallocate(fd, keep_size ? FALLOC_FL_KEEP_SIZE : 0, off, len) == 0) return 0;
   int e = errno;
@@ -643,7 +609,7 @@ qb_err qb_h5_create(const qb_h5_meta *meta, qb_h5_token *tok, char *msg, size_t 
     if (grp >= 0) H5Gclose(grp);
     if (!ok) goto fail;
   }
-  test_stall("create");
+  qb_hook_stall("create");
 
   /* done mask over blocks */
   hsize_t nb = (hsize_t)meta->nblocks;
@@ -1591,7 +1557,7 @@ qb_err qb_h5_create_group(const char *path, const qb_h5_token *tok, const char *
                                                         sizeof name, H5P_DEFAULT)) &&
          H5_OK("H5Ldelete", H5Ldelete(g, name, H5P_DEFAULT));
   }
-  test_stall("postpass");
+  qb_hook_stall("postpass");
   hsize_t dim = (hsize_t)n;
   if (ok)
     ok = (pt = create_contiguous(g, "point", H5T_STD_I64LE, 1, &dim, NULL, H5D_FILL_TIME_NEVER)) >=
@@ -1617,7 +1583,7 @@ qb_err qb_h5_create_group(const char *path, const qb_h5_token *tok, const char *
   for (int k = 0; k < nattrs && ok; k++)
     ok = attr_str(g, attrs[k].name, attrs[k].value);
   if (ok && FAULT("mkgroup", "H5Gcreate2")) ok = false;
-  if (test_fault("die")) kill(getpid(), SIGKILL); /* killed before the metadata is written */
+  if (qb_hook_fault("die")) kill(getpid(), SIGKILL); /* killed before the metadata is written */
   if (pt >= 0) H5Dclose(pt);
   if (g >= 0) H5Gclose(g);
   if (gcpl >= 0) H5Pclose(gcpl);
@@ -1684,7 +1650,7 @@ qb_err qb_h5_mark_complete(const char *path, const qb_h5_token *tok, double wall
   hid_t f = open_serial(path, tok);
   bool ok = f >= 0 && attr_f64(f, "wall_time_s", wall_time_s) && !FAULT("complete", "H5Awrite") &&
             attr_i32(f, "complete", 1);
-  test_stall("final");
+  qb_hook_stall("final");
   if (f >= 0 && !H5_OK("H5Fclose", H5Fclose(f))) ok = false;
   if (ok)
     undo_drop(path);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "qbmap/qb_h5.h"
+#include "qbmap/qb_hook.h"
 #include "qbmap/qb_par.h"
 #include "qbmap/qb_post.h"
 
@@ -246,17 +247,9 @@ void qb_sweep_install_signals(void) {
   sigaction(SIGINT, &sa, NULL);
 }
 
-/* Test hook (tests/io_faults.sh): QBMAP_TEST_GATE=phase:PATH makes every rank wait at `phase`
- * ("round": before the second round of the sweep; "post": before the post-passes; "complete":
- * before the final attributes) until PATH exists or a stop signal arrived, at most 60 s.  A
- * test can so act at a known point of a run without depending on timing. */
+/* The QBMAP_TEST_GATE hook (qb_hook), released early by a stop signal. */
 static void test_gate(const char *phase) {
-  const char *v = getenv("QBMAP_TEST_GATE");
-  size_t n = strlen(phase);
-  if (!v || strncmp(v, phase, n) != 0 || v[n] != ':') return;
-  struct timespec ts = {0, 20000000};
-  for (int i = 0; i < 3000 && !stop_requested && access(v + n + 1, F_OK) != 0; i++)
-    nanosleep(&ts, NULL);
+  qb_hook_gate(phase, qb_sweep_stop_requested);
 }
 
 static const char *kind_of(mode_t m) {

@@ -155,6 +155,14 @@ qb_err qb_h5_write_group(const char *path, const qb_h5_token *tok, const char *g
 qb_err qb_h5_mark_complete(const char *path, const qb_h5_token *tok, double wall_time_s, char *msg,
                            size_t msgsize);
 
+/* Collective, the last call of `qbmap run`, with the exit code every rank agreed on: ends the
+ * process with `code`.  Normally it finalizes MPI (qb_par_finalize), which runs HDF5's own
+ * shutdown, and exits.  After a run-time failure (code 1) it skips both and ends at once with
+ * _exit, stdout and stderr flushed: a failed H5Fclose leaves state that HDF5's shutdown
+ * crashes on, and a file opened on some ranks only cannot be closed at all (H5Fclose is
+ * collective).  No rank is left waiting: they agreed before. */
+_Noreturn void qb_h5_exit(int code);
+
 /* Local: "1.10.8" etc. */
 const char *qb_h5_library_version(void);
 
