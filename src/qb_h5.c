@@ -161,11 +161,25 @@ static qb_err agree(qb_err mine) {
 
 /* ---- paths: lock, identity, space ------------------------------------------------------ */
 
+/* A file that goes with the output `path`: path + suffix (".lock", ".partial", ".undo") in buf;
+ * false if it does not fit in size bytes. */
+static bool sibling(const char *path, const char *suffix, char *buf, size_t size) {
+  int n = snprintf(buf, size, "%s%s", path, suffix);
+  return n >= 0 && (size_t)n < size;
+}
+
+/* The name of the skeleton while it is being built (qb_h5_create renames it to `path` once
+ * complete, so a run killed meanwhile leaves `path.partial`, never a half-built `path`);
+ * false if it does not fit in size bytes. */
+static bool partial_path(const char *path, char *buf, size_t size) {
+  return sibling(path, ".partial", buf, size);
+}
+
 qb_err qb_h5_lock(const char *path, int *fd, char *msg, size_t msgsize) {
   err_to(msg, msgsize);
   *fd = -1;
   char lp[PATH_MAX + 16];
-  if (snprintf(lp, sizeof lp, "%s.lock", path) >= (int)sizeof lp) {
+  if (!sibling(path, ".lock", lp, sizeof lp)) {
     fail_text("cannot create output '%.200s...': the path is longer than %d bytes", path, PATH_MAX);
     return QB_EIO;
   }
@@ -235,10 +249,71 @@ qb_err qb_h5_lock(const char *path, int *fd, char *msg, size_t msgsize) {
 void qb_h5_unlock(const char *path, int *fd) {
   if (!fd || *fd < 0) return;
   char lp[PATH_MAX + 16];
-  snprintf(lp, sizeof lp, "%s.lock", path);
+  sibling(path, ".lock", lp, sizeof lp);
   unlink(lp); /* before the unlock: a waiting run then finds the path gone and retries */
   close(*fd);
   *fd = -1;
+}
+
+static const char *kind_of(mode_t m) {
+  return S_ISLNK(m)    ? "a symbolic link"
+         : S_ISDIR(m)  ? "a directory"
+         : S_ISCHR(m)  ? "a character device"
+         : S_ISBLK(m)  ? "a block device"
+         : S_ISFIFO(m) ? "a FIFO"
+         : S_ISSOCK(m) ? "a socket"
+                       : "not a regular file";
+}
+
+qb_err qb_h5_prepare(const char *path, bool force, bool resume, qb_h5_start *how, char *msg,
+                     size_t msgsize) {
+  char partial[PATH_MAX + 16];
+  if (!partial_path(path, partial, sizeof partial)) {
+    snprintf(msg, msgsize, "cannot create output '%.200s...': the path is too long", path);
+    return QB_EUSAGE;
+  }
+  struct stat so, sp;
+  bool exists = lstat(path, &so) == 0, pexists = lstat(partial, &sp) == 0;
+  *how = resume ? (exists ? QB_H5_ADOPT : QB_H5_REBUILD) : QB_H5_CREATE;
+  if (exists && !S_ISREG(so.st_mode)) {
+    snprintf(msg, msgsize,
+             "output '%s' exists and is %s; allowed: a regular file (with --force or --resume) "
+             "or a new path",
+             path, kind_of(so.st_mode));
+    return QB_EEXIST;
+  }
+  if (resume && exists) return QB_OK;
+  if (exists && !force) {
+    snprintf(msg, msgsize, "output '%s' exists; allowed: a new path, or --force to overwrite it",
+             path);
+    return QB_EEXIST;
+  }
+  if (pexists && !S_ISREG(sp.st_mode)) {
+    snprintf(msg, msgsize,
+             "'%s' (the unfinished skeleton's name) exists and is %s; allowed: a regular file, "
+             "removed with --force or --resume",
+             partial, kind_of(sp.st_mode));
+    return QB_EEXIST;
+  }
+  if (resume && !pexists) {
+    snprintf(msg, msgsize,
+             "--resume: nothing to resume: '%s' does not exist; allowed: the output "
+             "path of an interrupted run",
+             path);
+    return QB_ECONFIG;
+  }
+  if (pexists && !force && !resume) {
+    snprintf(msg, msgsize,
+             "'%s' exists: the unfinished skeleton of an interrupted run; allowed: --resume "
+             "(rebuilds it) or --force (removes it), or another output path",
+             partial);
+    return QB_EEXIST;
+  }
+  if (pexists && unlink(partial) != 0) {
+    snprintf(msg, msgsize, "cannot remove '%s': %s", partial, strerror(errno));
+    return QB_EIO;
+  }
+  return QB_OK;
 }
 
 static void new_run_id(qb_h5_token *tok) {
@@ -509,7 +584,7 @@ qb_err qb_h5_create(const qb_h5_meta *meta, qb_h5_token *tok, char *msg, size_t 
    * while creating it leaves `path.partial`, never a half-built `path`.  H5F_ACC_EXCL creates
    * it with O_EXCL: never through a symbolic link, never over an existing file. */
   char tmp[PATH_MAX + 16];
-  if (snprintf(tmp, sizeof tmp, "%s.partial", meta->path) >= (int)sizeof tmp) {
+  if (!partial_path(meta->path, tmp, sizeof tmp)) {
     fail_text("cannot create output '%s': the path is too long", meta->path);
     return QB_EIO;
   }
@@ -676,7 +751,7 @@ qb_err qb_h5_create(const qb_h5_meta *meta, qb_h5_token *tok, char *msg, size_t 
     goto fail;
   }
   char up[PATH_MAX + 16]; /* an undo journal of the file this one replaces */
-  snprintf(up, sizeof up, "%s.undo", meta->path);
+  sibling(meta->path, ".undo", up, sizeof up);
   unlink(up);
   if (rename(tmp, meta->path) != 0) {
     fail_text("cannot rename '%s' to '%s': %s", tmp, meta->path, strerror(errno));
@@ -1302,7 +1377,7 @@ static void sync_dir(const char *path) {
 /* Saves what a structural change of the token's file could overwrite to path.undo. */
 static qb_err undo_save(const char *path, const qb_h5_token *tok) {
   char up[PATH_MAX + 16];
-  snprintf(up, sizeof up, "%s.undo", path);
+  sibling(path, ".undo", up, sizeof up);
   region *raw = NULL;
   int nraw = 0;
   if (!raw_extents(path, &raw, &nraw)) return QB_EH5;
@@ -1366,7 +1441,7 @@ done:
  * A journal of another file (device/inode) is an error (QB_EEXIST), left in place. */
 static qb_err undo_restore(const char *path, bool *rolled) {
   char up[PATH_MAX + 16];
-  snprintf(up, sizeof up, "%s.undo", path);
+  sibling(path, ".undo", up, sizeof up);
   *rolled = false;
   int u = open(up, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), fd = -1;
   if (u < 0) return QB_OK; /* none */
@@ -1437,7 +1512,7 @@ done:
 /* After a successful change: the file on disk, then the journal gone. */
 static void undo_drop(const char *path) {
   char up[PATH_MAX + 16];
-  snprintf(up, sizeof up, "%s.undo", path);
+  sibling(path, ".undo", up, sizeof up);
   int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd >= 0) {
     fsync(fd);

@@ -25,6 +25,7 @@
 #ifndef QB_H5_H
 #define QB_H5_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "qbmap/qb_config.h"
@@ -52,6 +53,24 @@ qb_err qb_h5_lock(const char *path, int *fd, char *msg, size_t msgsize);
 /* Not collective.  Removes `path.lock` and releases the lock (fd < 0: nothing). */
 void qb_h5_unlock(const char *path, int *fd);
 
+/* How a run starts on its output (qb_h5_prepare). */
+typedef enum {
+  QB_H5_CREATE,  /* build a new skeleton (qb_h5_create) */
+  QB_H5_REBUILD, /* --resume of a run killed while building its skeleton: build it anew */
+  QB_H5_ADOPT    /* --resume: continue into the interrupted run's file (qb_h5_inspect) */
+} qb_h5_start;
+
+/* Not collective (rank 0 only, holding the lock).  The rules for what may exist at `path` and
+ * at `path.partial` (the name of a skeleton being built: a run killed meanwhile leaves it),
+ * looked at with lstat (links are not followed): only regular files are ever replaced or
+ * removed, an existing output only with force (qb_h5_create then replaces it), an existing
+ * `path.partial` only with force or resume (removed here).  With resume, an existing output
+ * is adopted as it is, else a `path.partial` must exist.  Sets *how; the refusals name what is
+ * there and what is allowed (QB_EEXIST; QB_ECONFIG: nothing to resume; QB_EIO: the removal
+ * failed). */
+qb_err qb_h5_prepare(const char *path, bool force, bool resume, qb_h5_start *how, char *msg,
+                     size_t msgsize);
+
 typedef struct {
   const char *path;
   const qb_config *cfg;
@@ -66,7 +85,8 @@ typedef struct {
  * an existing name, symbolic link or not, is an error), reserves its blocks on the file system
  * where fallocate() works (so that a full disk cannot stop the sweep half way), and renames it
  * to `path`: a file at `path` always has a complete skeleton.  The caller has checked what
- * exists at `path` and `path.partial`.  Leaves no file behind on failure.  Fills *tok. */
+ * exists at `path` and `path.partial` (qb_h5_prepare).  Leaves no file behind on failure.
+ * Fills *tok. */
 qb_err qb_h5_create(const qb_h5_meta *meta, qb_h5_token *tok, char *msg, size_t msgsize);
 
 /* What a resumed run needs from an existing output. */
