@@ -278,54 +278,52 @@ static const char *kind_of(mode_t m) {
                        : "not a regular file";
 }
 
+/* Writes the refusal into msg and returns err. */
+static qb_err refuse(qb_err err, char *msg, size_t msgsize, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static qb_err refuse(qb_err err, char *msg, size_t msgsize, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, msgsize, fmt, ap);
+  va_end(ap);
+  return err;
+}
+
 qb_err qb_h5_prepare(const char *path, bool force, bool resume, qb_h5_start *how, char *msg,
                      size_t msgsize) {
   char partial[PATH_MAX + 16];
-  if (!partial_path(path, partial, sizeof partial)) {
-    snprintf(msg, msgsize, "cannot create output '%.200s...': the path is too long", path);
-    return QB_EUSAGE;
-  }
+  if (!partial_path(path, partial, sizeof partial))
+    return refuse(QB_EUSAGE, msg, msgsize, "cannot create output '%.200s...': the path is too long",
+                  path);
   struct stat so, sp;
   bool exists = lstat(path, &so) == 0, pexists = lstat(partial, &sp) == 0;
   *how = resume ? (exists ? QB_H5_ADOPT : QB_H5_REBUILD) : QB_H5_CREATE;
-  if (exists && !S_ISREG(so.st_mode)) {
-    snprintf(msg, msgsize,
-             "output '%s' exists and is %s; allowed: a regular file (with --force or --resume) "
-             "or a new path",
-             path, kind_of(so.st_mode));
-    return QB_EEXIST;
-  }
+  if (exists && !S_ISREG(so.st_mode))
+    return refuse(QB_EEXIST, msg, msgsize,
+                  "output '%s' exists and is %s; allowed: a regular file (with --force or "
+                  "--resume) or a new path",
+                  path, kind_of(so.st_mode));
   if (resume && exists) return QB_OK;
-  if (exists && !force) {
-    snprintf(msg, msgsize, "output '%s' exists; allowed: a new path, or --force to overwrite it",
-             path);
-    return QB_EEXIST;
-  }
-  if (pexists && !S_ISREG(sp.st_mode)) {
-    snprintf(msg, msgsize,
-             "'%s' (the unfinished skeleton's name) exists and is %s; allowed: a regular file, "
-             "removed with --force or --resume",
-             partial, kind_of(sp.st_mode));
-    return QB_EEXIST;
-  }
-  if (resume && !pexists) {
-    snprintf(msg, msgsize,
-             "--resume: nothing to resume: '%s' does not exist; allowed: the output "
-             "path of an interrupted run",
-             path);
-    return QB_ECONFIG;
-  }
-  if (pexists && !force && !resume) {
-    snprintf(msg, msgsize,
-             "'%s' exists: the unfinished skeleton of an interrupted run; allowed: --resume "
-             "(rebuilds it) or --force (removes it), or another output path",
-             partial);
-    return QB_EEXIST;
-  }
-  if (pexists && unlink(partial) != 0) {
-    snprintf(msg, msgsize, "cannot remove '%s': %s", partial, strerror(errno));
-    return QB_EIO;
-  }
+  if (exists && !force)
+    return refuse(QB_EEXIST, msg, msgsize,
+                  "output '%s' exists; allowed: a new path, or --force to overwrite it", path);
+  if (pexists && !S_ISREG(sp.st_mode))
+    return refuse(QB_EEXIST, msg, msgsize,
+                  "'%s' (the unfinished skeleton's name) exists and is %s; allowed: a regular "
+                  "file, removed with --force or --resume",
+                  partial, kind_of(sp.st_mode));
+  if (resume && !pexists)
+    return refuse(QB_ECONFIG, msg, msgsize,
+                  "--resume: nothing to resume: '%s' does not exist; allowed: the output path of "
+                  "an interrupted run",
+                  path);
+  if (pexists && !force && !resume)
+    return refuse(QB_EEXIST, msg, msgsize,
+                  "'%s' exists: the unfinished skeleton of an interrupted run; allowed: --resume "
+                  "(rebuilds it) or --force (removes it), or another output path",
+                  partial);
+  if (pexists && unlink(partial) != 0)
+    return refuse(QB_EIO, msg, msgsize, "cannot remove '%s': %s", partial, strerror(errno));
   return QB_OK;
 }
 
@@ -420,6 +418,27 @@ static qb_err check_run_id(hid_t f, const char *path, const qb_h5_token *tok) {
     return QB_EIO;
   }
   return QB_OK;
+}
+
+/* Not collective: opens `path` serially (sec2 driver) for writing if it is the file of *tok by
+ * device and inode; else records why and returns H5I_INVALID_HID. */
+static hid_t open_rw(const char *path, const qb_h5_token *tok) {
+  hid_t fapl = H5I_INVALID_HID, f = H5I_INVALID_HID;
+  uint64_t dev = 0, ino = 0;
+  bool ok = H5_OK("H5Pcreate", fapl = H5Pcreate(H5P_FILE_ACCESS)) &&
+            H5_OK("H5Pset_libver_bounds",
+                  H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST)) &&
+            H5_OK("H5Fopen", f = H5Fopen(path, H5F_ACC_RDWR, fapl)) && vfd_identity(f, &dev, &ino);
+  if (ok && (dev != tok->dev || ino != tok->ino)) {
+    fail_replaced(path, "another device/inode");
+    ok = false;
+  }
+  if (fapl >= 0) H5Pclose(fapl);
+  if (!ok && f >= 0) {
+    H5Fclose(f);
+    f = H5I_INVALID_HID;
+  }
+  return f;
 }
 
 /* The directory that holds `path` ("." for a bare name). */
@@ -1111,20 +1130,10 @@ static qb_err read_state(hid_t f, const char *path, const qb_config *cfg, qb_h5_
 /* A file of an older qbmap has no run_id: gives it one, the owner token of this run, if it is
  * still the file of *tok (device, inode). */
 static qb_err give_run_id(const char *path, qb_h5_token *tok) {
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), f = H5I_INVALID_HID;
-  uint64_t dev = 0, ino = 0;
   new_run_id(tok);
-  bool ok = fapl >= 0 &&
-            H5_OK("H5Pset_libver_bounds",
-                  H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST)) &&
-            H5_OK("H5Fopen", f = H5Fopen(path, H5F_ACC_RDWR, fapl)) && vfd_identity(f, &dev, &ino);
-  if (ok && (dev != tok->dev || ino != tok->ino)) {
-    fail_replaced(path, "another device/inode");
-    ok = false;
-  }
-  ok = ok && attr_str(f, "run_id", tok->run_id);
+  hid_t f = open_rw(path, tok);
+  bool ok = f >= 0 && attr_str(f, "run_id", tok->run_id);
   if (f >= 0 && H5Fclose(f) < 0) ok = false;
-  if (fapl >= 0) H5Pclose(fapl);
   if (!ok) {
     fail_text("--resume: cannot write the run_id attribute into '%s'", path);
     return QB_EH5;
@@ -1649,20 +1658,9 @@ static void undo_after_failure(const char *path) {
 /* Rank 0: opens the token's file serially (sec2 driver) for writing and checks it is the
  * token's, by inode and run_id. */
 static hid_t open_serial(const char *path, const qb_h5_token *tok) {
-  hid_t fapl = H5I_INVALID_HID, f = H5I_INVALID_HID;
-  uint64_t dev = 0, ino = 0;
   if (check_path(path, tok)) return H5I_INVALID_HID;
-  bool ok = H5_OK("H5Pcreate", fapl = H5Pcreate(H5P_FILE_ACCESS)) &&
-            H5_OK("H5Pset_libver_bounds",
-                  H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST)) &&
-            H5_OK("H5Fopen", f = H5Fopen(path, H5F_ACC_RDWR, fapl)) && vfd_identity(f, &dev, &ino);
-  if (ok && (dev != tok->dev || ino != tok->ino)) {
-    fail_replaced(path, "another device/inode");
-    ok = false;
-  }
-  if (ok && check_run_id(f, path, tok)) ok = false;
-  if (fapl >= 0) H5Pclose(fapl);
-  if (!ok && f >= 0) {
+  hid_t f = open_rw(path, tok);
+  if (f >= 0 && check_run_id(f, path, tok)) {
     H5Fclose(f);
     f = H5I_INVALID_HID;
   }

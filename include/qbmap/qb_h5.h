@@ -2,12 +2,14 @@
  * axes are dimension scales (coordinates), one N-D dataset per field, `status`, a per-block
  * `done` mask over a `block` dimension, and root attributes describing the run.
  *
- * Life cycle: rank 0 alone takes the output's lock (qb_h5_lock), builds the complete skeleton
+ * Life cycle: rank 0 alone takes the output's lock (qb_h5_lock), decides from what exists at
+ * the output path how the run starts (qb_h5_prepare), builds the complete skeleton
  * (qb_h5_create, not collective; the HL dimension-scale API is serial only) or checks an
  * interrupted run's file (qb_h5_inspect); then every rank opens it with MPI-IO (qb_h5_open,
  * collective) and writes hyperslabs collectively.  Datasets are contiguous and allocated at
  * creation, so the file's structure never changes while data is written; a block's done flag
- * is written only after its data has been flushed on every rank.
+ * is written only after its data has been flushed on every rank.  The process ends through
+ * qb_h5_exit.
  *
  * Errors: every function returns a qb_err and writes into msg where and why it failed:
  * "src/qb_h5.c:LINE: H5Dwrite: <HDF5's own messages, outermost and innermost>[: <system error>]"
