@@ -278,7 +278,8 @@ static const char *kind_of(mode_t m) {
                        : "not a regular file";
 }
 
-/* Writes the refusal into msg and returns err. */
+/* Writes a refusal into msg as it is, and returns err (unlike fail_text, control characters in
+ * a path stay for the caller to escape). */
 static qb_err refuse(qb_err err, char *msg, size_t msgsize, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static qb_err refuse(qb_err err, char *msg, size_t msgsize, const char *fmt, ...) {
