@@ -4,7 +4,7 @@
  *   qbmap models
  * Exit codes: 0 success, 1 run-time failure (I/O, HDF5, MPI), 2 bad usage or input,
  * 3 checkpointed after a signal (not finished: rerun with --resume). */
-#define _POSIX_C_SOURCE 200809L /* strdup, _exit */
+#define _POSIX_C_SOURCE 200809L /* strdup */
 #include <errno.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_version.h>
@@ -13,11 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "qb_buildinfo.h"
 #include "qbmap/qb_config.h"
 #include "qbmap/qb_h5.h"
+#include "qbmap/qb_hook.h"
 #include "qbmap/qb_model.h"
 #include "qbmap/qb_par.h"
 #include "qbmap/qb_sweep.h"
@@ -67,16 +67,6 @@ static void print_value(const char *name, double v) {
     printf("%s = %sinf\n", name, v < 0 ? "-" : "");
   else
     printf("%s = %.17g\n", name, v);
-}
-
-/* Fault injection for the tests: QBMAP_TEST_STALL=<phase> makes rank 0 announce the phase on
- * stdout and sleep 3 s there (a signal ends the sleep early), so that a test can act inside it. */
-static void test_stall(const char *phase) {
-  const char *v = getenv("QBMAP_TEST_STALL");
-  if (qb_par_rank() != 0 || !v || strcmp(v, phase) != 0) return;
-  printf("qbmap: test stall: %s\n", phase);
-  fflush(stdout);
-  sleep(3);
 }
 
 /* One line on stderr: "prefix: msg", with control characters and bytes that are not UTF-8
@@ -362,7 +352,7 @@ static int cmd_run(int argc, char **argv) {
   err = (qb_err)ctl[0];
   if (!err && !ctl[1]) err = share_config(&r, msg, sizeof msg);
   if (!err && !ctl[1]) {
-    test_stall("parsed");
+    qb_hook_stall("parsed");
     if (qb_par_agree(qb_sweep_stop_requested() ? QB_ECHECKPOINT : QB_OK)) {
       snprintf(msg, sizeof msg, "stopped by a signal before the sweep started; nothing written");
       err = QB_ECHECKPOINT;
@@ -433,15 +423,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "qbmap run: MPI initialization failed\n");
       return 1;
     }
-    int code = cmd_run(argc - 2, argv + 2);
-    if (code == 1) { /* a failed HDF5 close leaves state that HDF5's own shutdown (inside
-                        MPI_Finalize) crashes on: end without it, the ranks agreed already */
-      fflush(stdout);
-      fflush(stderr);
-      _exit(code);
-    }
-    qb_par_finalize();
-    return code;
+    qb_h5_exit(cmd_run(argc - 2, argv + 2));
   }
   char what[256];
   snprintf(what, sizeof what, "unknown command '%.200s' (see qbmap --help)", cmd);

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "qbmap/qb_hook.h"
 #include "qbmap/qb_par.h"
 
 struct qb_h5 {
@@ -43,50 +44,14 @@ const char *qb_h5_library_version(void) {
   return v;
 }
 
-/* ---- test hooks ------------------------------------------------------------------------- */
-
-/* Fault injection for the crash tests (tests/resume.sh): QBMAP_TEST_STALL=<phase> makes the
- * process sleep 3 s at that phase, so that a SIGKILL can land inside it. */
-static void test_stall(const char *phase) {
-  const char *v = getenv("QBMAP_TEST_STALL");
-  if (v && strcmp(v, phase) == 0) sleep(3);
-}
-
-/* Whether the comma-separated list QBMAP_TEST_FAULT holds `word` exactly. */
-static bool test_flag(const char *word) {
-  const char *v = getenv("QBMAP_TEST_FAULT");
-  size_t n = strlen(word);
-  for (const char *p = v; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-    if (strncmp(p, word, n) == 0 && (p[n] == ',' || p[n] == '\0')) return true;
-  return false;
-}
-
-/* Fault injection for tests/io_faults.sh: QBMAP_TEST_FAULT lists point@rank[:n] entries; the
- * n-th time (default: the first) that rank passes `point`, the HDF5 call just made is treated as
- * failed.  The call itself has been made, so every collective inside HDF5 took place, exactly
- * as when a write fails on a full disk.  Flags in the same list: nospacecheck (skip the
- * free-space checks), noreserve (skip fallocate), nolock (do not take the output's lock). */
-static bool test_fault(const char *point) {
-  static struct {
-    char name[16];
-    int count;
-  } seen[16];
-  const char *v = getenv("QBMAP_TEST_FAULT");
-  if (!v) return false;
-  int slot = -1;
-  for (int i = 0; i < 16 && slot < 0; i++)
-    if (!seen[i].name[0] || strcmp(seen[i].name, point) == 0) slot = i;
-  if (slot < 0) return false;
-  snprintf(seen[slot].name, sizeof seen[slot].name, "%s", point);
-  int count = ++seen[slot].count;
-  size_t n = strlen(point);
-  for (const char *p = v; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
-    int rank = -1, nth = 1;
-    if (strncmp(p, point, n) == 0 && p[n] == '@' && sscanf(p + n + 1, "%d:%d", &rank, &nth) >= 1 &&
-        rank == qb_par_rank() && nth == count)
-      return true;
+void qb_h5_exit(int code) {
+  if (code == 1) {
+    fflush(stdout);
+    fflush(stderr);
+    _exit(code);
   }
-  return false;
+  qb_par_finalize();
+  exit(code);
 }
 
 /* ---- errors ----------------------------------------------------------------------------- */
@@ -176,10 +141,11 @@ static bool h5_check(bool ok, int line, const char *call) {
  * failure; records a failure and yields false. */
 #define H5_OK(call, expr) (errno = 0, h5_check((expr) >= 0, __LINE__, call))
 
-/* FAULT("write", "H5Dwrite"): true (and a recorded failure) if the test hook injects a fault. */
+/* FAULT("write", "H5Dwrite"): true (and a recorded failure) if QBMAP_TEST_FAULT injects a fault
+ * at this pass through `point` (qb_hook_fault): the HDF5 call just made counts as failed. */
 #define FAULT(point, call) fault_at(point, __LINE__, call)
 static bool fault_at(const char *point, int line, const char *call) {
-  if (!test_fault(point)) return false;
+  if (!qb_hook_fault(point)) return false;
   fail_text("%s:%d: %s: injected fault (QBMAP_TEST_FAULT %s@%d)", src_name(), line, call, point,
             qb_par_rank());
   return true;
@@ -195,58 +161,85 @@ static qb_err agree(qb_err mine) {
 
 /* ---- paths: lock, identity, space ------------------------------------------------------ */
 
+/* A file that goes with the output `path`: path + suffix (".lock", ".partial", ".undo") in buf;
+ * false if it does not fit in size bytes. */
+static bool sibling(const char *path, const char *suffix, char *buf, size_t size) {
+  int n = snprintf(buf, size, "%s%s", path, suffix);
+  return n >= 0 && (size_t)n < size;
+}
+
+/* The name of the skeleton while it is being built (qb_h5_create renames it to `path` once
+ * complete, so a run killed meanwhile leaves `path.partial`, never a half-built `path`);
+ * false if it does not fit in size bytes. */
+static bool partial_path(const char *path, char *buf, size_t size) {
+  return sibling(path, ".partial", buf, size);
+}
+
+/* Opens (creating it, never through a symbolic link) the lock file lp of output `path`, which
+ * must be a regular file; fills *st. */
+static qb_err open_lock_file(const char *path, const char *lp, int *fd, struct stat *st) {
+  int f = open(lp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (f < 0) {
+    if (errno == ELOOP) {
+      fail_text("lock file '%s' of output '%s' is a symbolic link; allowed: a regular file "
+                "(remove the link)",
+                lp, path);
+      return QB_EEXIST;
+    }
+    fail_text("cannot create output '%s': its lock file '%s': %s", path, lp, strerror(errno));
+    return QB_EIO;
+  }
+  if (fstat(f, st) != 0 || !S_ISREG(st->st_mode)) {
+    close(f);
+    fail_text("lock file '%s' of output '%s' is not a regular file; allowed: remove it", lp, path);
+    return QB_EEXIST;
+  }
+  *fd = f;
+  return QB_OK;
+}
+
+/* flock() on the lock file f failed with errno e: closes f and says why: a lock held by
+ * another run (named from the file's text) is QB_EEXIST; a file system without flock() is
+ * QB_OK (a note on stdout: the run goes on without the lock). */
+static qb_err lock_refused(const char *path, const char *lp, int f, int e) {
+  if (e == EWOULDBLOCK) {
+    char holder[256] = "";
+    ssize_t n = pread(f, holder, sizeof holder - 1, 0);
+    holder[n > 0 ? n : 0] = '\0';
+    holder[strcspn(holder, "\n")] = '\0';
+    close(f);
+    fail_text("output '%s' is in use by another qbmap run (%s; lock file '%s'); allowed: "
+              "wait until that run ends, or another output path",
+              path, holder[0] ? holder : "holder unknown", lp);
+    return QB_EEXIST;
+  }
+  close(f);
+  if (e == ENOLCK || e == ENOSYS || e == EOPNOTSUPP || e == EINVAL) {
+    printf("qbmap: note: the file system of '%s' does not support flock(); running without "
+           "the lock (the owner check still guards the file)\n",
+           path);
+    fflush(stdout);
+    return QB_OK;
+  }
+  fail_text("cannot lock output '%s' (lock file '%s'): %s", path, lp, strerror(e));
+  return QB_EIO;
+}
+
 qb_err qb_h5_lock(const char *path, int *fd, char *msg, size_t msgsize) {
   err_to(msg, msgsize);
   *fd = -1;
   char lp[PATH_MAX + 16];
-  if (snprintf(lp, sizeof lp, "%s.lock", path) >= (int)sizeof lp) {
+  if (!sibling(path, ".lock", lp, sizeof lp)) {
     fail_text("cannot create output '%.200s...': the path is longer than %d bytes", path, PATH_MAX);
     return QB_EIO;
   }
-  if (test_flag("nolock")) return QB_OK;
+  if (qb_hook_flag("nolock")) return QB_OK;
   for (int attempt = 0; attempt < 20; attempt++) {
-    int f = open(lp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (f < 0) {
-      if (errno == ELOOP) {
-        fail_text("lock file '%s' of output '%s' is a symbolic link; allowed: a regular file "
-                  "(remove the link)",
-                  lp, path);
-        return QB_EEXIST;
-      }
-      fail_text("cannot create output '%s': its lock file '%s': %s", path, lp, strerror(errno));
-      return QB_EIO;
-    }
+    int f = -1;
     struct stat a, b;
-    if (fstat(f, &a) != 0 || !S_ISREG(a.st_mode)) {
-      close(f);
-      fail_text("lock file '%s' of output '%s' is not a regular file; allowed: remove it", lp,
-                path);
-      return QB_EEXIST;
-    }
-    if (flock(f, LOCK_EX | LOCK_NB) != 0) {
-      int e = errno;
-      if (e == EWOULDBLOCK) {
-        char holder[256] = "";
-        ssize_t n = pread(f, holder, sizeof holder - 1, 0);
-        holder[n > 0 ? n : 0] = '\0';
-        holder[strcspn(holder, "\n")] = '\0';
-        close(f);
-        fail_text("output '%s' is in use by another qbmap run (%s; lock file '%s'); allowed: "
-                  "wait until that run ends, or another output path",
-                  path, holder[0] ? holder : "holder unknown", lp);
-        return QB_EEXIST;
-      }
-      close(f);
-      if (e == ENOLCK || e == ENOSYS || e == EOPNOTSUPP || e == EINVAL) {
-        printf("qbmap: note: the file system of '%s' does not support flock(); running without "
-               "the lock (the owner check still guards the file)\n",
-               path);
-        fflush(stdout);
-        return QB_OK;
-      }
-      fail_text("cannot lock output '%s' (lock file '%s'): %s", path, lp, strerror(e));
-      return QB_EIO;
-    }
+    qb_err err = open_lock_file(path, lp, &f, &a);
+    if (err) return err;
+    if (flock(f, LOCK_EX | LOCK_NB) != 0) return lock_refused(path, lp, f, errno);
     /* the previous holder may have removed the file between our open and our flock: the lock
      * counts only if the path still names the file we locked */
     if (lstat(lp, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
@@ -269,10 +262,70 @@ qb_err qb_h5_lock(const char *path, int *fd, char *msg, size_t msgsize) {
 void qb_h5_unlock(const char *path, int *fd) {
   if (!fd || *fd < 0) return;
   char lp[PATH_MAX + 16];
-  snprintf(lp, sizeof lp, "%s.lock", path);
+  sibling(path, ".lock", lp, sizeof lp);
   unlink(lp); /* before the unlock: a waiting run then finds the path gone and retries */
   close(*fd);
   *fd = -1;
+}
+
+static const char *kind_of(mode_t m) {
+  return S_ISLNK(m)    ? "a symbolic link"
+         : S_ISDIR(m)  ? "a directory"
+         : S_ISCHR(m)  ? "a character device"
+         : S_ISBLK(m)  ? "a block device"
+         : S_ISFIFO(m) ? "a FIFO"
+         : S_ISSOCK(m) ? "a socket"
+                       : "not a regular file";
+}
+
+/* Writes a refusal into msg as it is, and returns err (unlike fail_text, control characters in
+ * a path stay for the caller to escape). */
+static qb_err refuse(qb_err err, char *msg, size_t msgsize, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static qb_err refuse(qb_err err, char *msg, size_t msgsize, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, msgsize, fmt, ap);
+  va_end(ap);
+  return err;
+}
+
+qb_err qb_h5_prepare(const char *path, bool force, bool resume, qb_h5_start *how, char *msg,
+                     size_t msgsize) {
+  char partial[PATH_MAX + 16];
+  if (!partial_path(path, partial, sizeof partial))
+    return refuse(QB_EUSAGE, msg, msgsize, "cannot create output '%.200s...': the path is too long",
+                  path);
+  struct stat so, sp;
+  bool exists = lstat(path, &so) == 0, pexists = lstat(partial, &sp) == 0;
+  *how = resume ? (exists ? QB_H5_ADOPT : QB_H5_REBUILD) : QB_H5_CREATE;
+  if (exists && !S_ISREG(so.st_mode))
+    return refuse(QB_EEXIST, msg, msgsize,
+                  "output '%s' exists and is %s; allowed: a regular file (with --force or "
+                  "--resume) or a new path",
+                  path, kind_of(so.st_mode));
+  if (resume && exists) return QB_OK;
+  if (exists && !force)
+    return refuse(QB_EEXIST, msg, msgsize,
+                  "output '%s' exists; allowed: a new path, or --force to overwrite it", path);
+  if (pexists && !S_ISREG(sp.st_mode))
+    return refuse(QB_EEXIST, msg, msgsize,
+                  "'%s' (the unfinished skeleton's name) exists and is %s; allowed: a regular "
+                  "file, removed with --force or --resume",
+                  partial, kind_of(sp.st_mode));
+  if (resume && !pexists)
+    return refuse(QB_ECONFIG, msg, msgsize,
+                  "--resume: nothing to resume: '%s' does not exist; allowed: the output path of "
+                  "an interrupted run",
+                  path);
+  if (pexists && !force && !resume)
+    return refuse(QB_EEXIST, msg, msgsize,
+                  "'%s' exists: the unfinished skeleton of an interrupted run; allowed: --resume "
+                  "(rebuilds it) or --force (removes it), or another output path",
+                  partial);
+  if (pexists && unlink(partial) != 0)
+    return refuse(QB_EIO, msg, msgsize, "cannot remove '%s': %s", partial, strerror(errno));
+  return QB_OK;
 }
 
 static void new_run_id(qb_h5_token *tok) {
@@ -327,6 +380,19 @@ static qb_err check_path(const char *path, const qb_h5_token *tok) {
   return QB_OK;
 }
 
+/* Opens `path` (not through a link) with `flags` if it is the token's file (device, inode),
+ * filling *st: the descriptor; -1 if it cannot be opened (errno says why), -2 if it is another
+ * file. */
+static int open_token_file(const char *path, int flags, const qb_h5_token *tok, struct stat *st) {
+  int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -1;
+  if (fstat(fd, st) != 0 || (uint64_t)st->st_dev != tok->dev || (uint64_t)st->st_ino != tok->ino) {
+    close(fd);
+    return -2;
+  }
+  return fd;
+}
+
 static herr_t read_str_attr(hid_t loc, const char *name, char **out) {
   *out = NULL;
   if (H5Aexists(loc, name) <= 0) return -1;
@@ -355,6 +421,27 @@ static qb_err check_run_id(hid_t f, const char *path, const qb_h5_token *tok) {
   return QB_OK;
 }
 
+/* Not collective: opens `path` serially (sec2 driver) for writing if it is the file of *tok by
+ * device and inode; else records why and returns H5I_INVALID_HID. */
+static hid_t open_rw(const char *path, const qb_h5_token *tok) {
+  hid_t fapl = H5I_INVALID_HID, f = H5I_INVALID_HID;
+  uint64_t dev = 0, ino = 0;
+  bool ok = H5_OK("H5Pcreate", fapl = H5Pcreate(H5P_FILE_ACCESS)) &&
+            H5_OK("H5Pset_libver_bounds",
+                  H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST)) &&
+            H5_OK("H5Fopen", f = H5Fopen(path, H5F_ACC_RDWR, fapl)) && vfd_identity(f, &dev, &ino);
+  if (ok && (dev != tok->dev || ino != tok->ino)) {
+    fail_replaced(path, "another device/inode");
+    ok = false;
+  }
+  if (fapl >= 0) H5Pclose(fapl);
+  if (!ok && f >= 0) {
+    H5Fclose(f);
+    f = H5I_INVALID_HID;
+  }
+  return f;
+}
+
 /* The directory that holds `path` ("." for a bare name). */
 static void dir_of(const char *path, char *dir, size_t size) {
   snprintf(dir, size, "%s", path);
@@ -375,7 +462,7 @@ static double fs_free_bytes(const char *path) {
 /* Whether `size` bytes fit under the file-size limit and `grow` more bytes in the free space of
  * path's file system; otherwise records why (`what` names what needs the space). */
 static bool space_for(const char *path, double size, double grow, const char *what) {
-  if (test_flag("nospacecheck")) return true;
+  if (qb_hook_flag("nospacecheck")) return true;
   struct rlimit rl;
   if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
       size > (double)rl.rlim_cur) {
@@ -395,7 +482,7 @@ static bool space_for(const char *path, double size, double grow, const char *wh
  * keep_size), so that later writes there cannot meet a full disk.  0 on success or where the
  * file system cannot reserve (then nothing is reserved), else the errno (ENOSPC, EFBIG...). */
 static int reserve(int fd, off_t off, off_t len, bool keep_size) {
-  if (len <= 0 || test_flag("noreserve")) return 0;
+  if (len <= 0 || qb_hook_flag("noreserve")) return 0;
 #ifdef __linux__
   if (fallocate(fd, keep_size ? FALLOC_FL_KEEP_SIZE : 0, off, len) == 0) return 0;
   int e = errno;
@@ -506,20 +593,11 @@ static double file_bytes(const qb_h5_meta *meta) {
   return need;
 }
 
-qb_err qb_h5_create(const qb_h5_meta *meta, qb_h5_token *tok, char *msg, size_t msgsize) {
-  err_to(msg, msgsize);
-  err_path = meta->path;
-  const qb_config *cfg = meta->cfg;
-  const qb_model *m = cfg->model;
-  const qb_grid *g = &cfg->grid;
-  hid_t fcpl = H5I_INVALID_HID, fapl = H5I_INVALID_HID, file = H5I_INVALID_HID;
-  hid_t axis[QB_MAX_AXES], blk = H5I_INVALID_HID;
-  for (int d = 0; d < QB_MAX_AXES; d++)
-    axis[d] = H5I_INVALID_HID;
-  memset(tok, 0, sizeof *tok);
-
-  /* Everything the file needs is checked before anything is allocated or created: a full disk
-   * or a file-size limit is one clear message, never a failure half way through the sweep. */
+/* Everything the file needs, checked before anything is allocated or created: a full disk or a
+ * file-size limit is one clear message, never a failure half way through the sweep.  Puts the
+ * skeleton's name while it is built (partial_path) in tmp. */
+static qb_err check_create(const qb_h5_meta *meta, char *tmp, size_t tmpsize) {
+  const qb_grid *g = &meta->cfg->grid;
   char what[PATH_MAX + 32];
   snprintf(what, sizeof what, "output '%s'", meta->path);
   double need = file_bytes(meta);
@@ -532,56 +610,72 @@ qb_err qb_h5_create(const qb_h5_meta *meta, qb_h5_token *tok, char *msg, size_t 
               (long long)(g->npoints / QB_H5_MAX_BLOCKS + 1));
     return QB_EUSAGE;
   }
-
-  /* The skeleton is built under a temporary name and renamed when complete, so a run killed
-   * while creating it leaves `path.partial`, never a half-built `path`.  H5F_ACC_EXCL creates
-   * it with O_EXCL: never through a symbolic link, never over an existing file. */
-  char tmp[PATH_MAX + 16];
-  if (snprintf(tmp, sizeof tmp, "%s.partial", meta->path) >= (int)sizeof tmp) {
+  if (!partial_path(meta->path, tmp, tmpsize)) {
     fail_text("cannot create output '%s': the path is too long", meta->path);
     return QB_EIO;
   }
-  if (!H5_OK("H5Pcreate", fcpl = H5Pcreate(H5P_FILE_CREATE)) ||
-      !H5_OK("H5Pcreate", fapl = H5Pcreate(H5P_FILE_ACCESS)) ||
-      !H5_OK("H5Pset_link_creation_order",
-             H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)) ||
-      !H5_OK("H5Pset_attr_creation_order",
-             H5Pset_attr_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)) ||
-      !H5_OK("H5Pset_libver_bounds", H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST)))
-    goto fail_noremove;
-  if (!H5_OK("H5Fcreate", file = H5Fcreate(tmp, H5F_ACC_EXCL, fcpl, fapl))) {
-    char detail[2048];
-    snprintf(detail, sizeof detail, "%s", msg);
-    msg[0] = '\0';
-    fail_text("cannot create output '%s' (as '%s'): %s", meta->path, tmp, detail);
-    goto fail_noremove;
-  }
-  if (!vfd_identity(file, &tok->dev, &tok->ino)) goto fail;
-  new_run_id(tok);
+  return QB_OK;
+}
 
-  /* root attributes: what produced this file */
+/* A property list of class cls (file or group creation) that makes the links and attributes
+ * of what it creates keep their creation order; H5I_INVALID_HID on failure. */
+static hid_t ordered_plist(hid_t cls) {
+  hid_t pl = H5I_INVALID_HID;
+  if (H5_OK("H5Pcreate", pl = H5Pcreate(cls)) &&
+      H5_OK("H5Pset_link_creation_order",
+            H5Pset_link_creation_order(pl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)) &&
+      H5_OK("H5Pset_attr_creation_order",
+            H5Pset_attr_creation_order(pl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)))
+    return pl;
+  if (pl >= 0) H5Pclose(pl);
+  return H5I_INVALID_HID;
+}
+
+/* Creates the skeleton's file `tmp` for the output `path`.  H5F_ACC_EXCL creates it with
+ * O_EXCL: never through a symbolic link, never over an existing file. */
+static hid_t create_partial(const char *path, const char *tmp) {
+  hid_t fcpl = ordered_plist(H5P_FILE_CREATE), fapl = H5I_INVALID_HID, file = H5I_INVALID_HID;
+  if (fcpl >= 0 && H5_OK("H5Pcreate", fapl = H5Pcreate(H5P_FILE_ACCESS)) &&
+      H5_OK("H5Pset_libver_bounds",
+            H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST)) &&
+      !H5_OK("H5Fcreate", file = H5Fcreate(tmp, H5F_ACC_EXCL, fcpl, fapl))) {
+    char detail[2048];
+    snprintf(detail, sizeof detail, "%s", err_msg);
+    err_msg[0] = '\0';
+    fail_text("cannot create output '%s' (as '%s'): %s", path, tmp, detail);
+  }
+  if (fcpl >= 0) H5Pclose(fcpl);
+  if (fapl >= 0) H5Pclose(fapl);
+  return file;
+}
+
+/* The root attributes: what produced this file, its layout, complete = 0 and the run id. */
+static bool root_attrs(hid_t file, const qb_h5_meta *meta, const qb_h5_token *tok) {
+  const qb_config *cfg = meta->cfg;
+  const qb_model *m = cfg->model;
   char when[32];
   iso_now(when, sizeof when);
   if (!attr_str(file, "Conventions", "CF-1.8") || !attr_str(file, "title", m->doc) ||
       !attr_str(file, "model", m->name) || !attr_str(file, "config", cfg->text) ||
       !attr_str(file, "config_normalized", cfg->normalized))
-    goto fail;
+    return false;
   for (int k = 0; k < 8 && meta->provenance[k][0]; k++)
-    if (!attr_str(file, meta->provenance[k][0], meta->provenance[k][1])) goto fail;
-  if (!attr_str(file, "hdf5_version", qb_h5_library_version()) ||
-      !attr_i32(file, "nranks", meta->nranks) || !attr_str(file, "created", when) ||
-      !attr_i64(file, "npoints", g->npoints) ||
-      !attr_i64(file, "block_points", meta->block_points) || !attr_i32(file, "complete", 0) ||
-      !attr_f64(file, "wall_time_s", NAN) || !attr_str(file, "run_id", tok->run_id))
-    goto fail;
+    if (!attr_str(file, meta->provenance[k][0], meta->provenance[k][1])) return false;
+  return attr_str(file, "hdf5_version", qb_h5_library_version()) &&
+         attr_i32(file, "nranks", meta->nranks) && attr_str(file, "created", when) &&
+         attr_i64(file, "npoints", cfg->grid.npoints) &&
+         attr_i64(file, "block_points", meta->block_points) && attr_i32(file, "complete", 0) &&
+         attr_f64(file, "wall_time_s", NAN) && attr_str(file, "run_id", tok->run_id);
+}
 
-  /* axes: coordinate variables and dimension scales */
-  hsize_t dims[QB_MAX_AXES];
-  for (int d = 0; d < g->ndim; d++) {
-    const qb_axis *a = &g->axes[d];
-    dims[d] = (hsize_t)a->n;
-    axis[d] =
-        create_contiguous(file, a->name, H5T_IEEE_F64LE, 1, &dims[d], NULL, H5D_FILL_TIME_NEVER);
+/* The axes: coordinate variables, made dimension scales.  axis[d] is left open (the fields
+ * attach to it); the caller closes what is valid. */
+static bool create_axes(hid_t file, const qb_config *cfg, hid_t *axis) {
+  const qb_model *m = cfg->model;
+  for (int d = 0; d < cfg->grid.ndim; d++) {
+    const qb_axis *a = &cfg->grid.axes[d];
+    hsize_t n = (hsize_t)a->n;
+    axis[d] = create_contiguous(file, a->name, H5T_IEEE_F64LE, 1, &n, NULL, H5D_FILL_TIME_NEVER);
     if (axis[d] < 0 ||
         !H5_OK("H5Dwrite",
                H5Dwrite(axis[d], H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, a->values)) ||
@@ -590,23 +684,34 @@ qb_err qb_h5_create(const qb_h5_meta *meta, qb_h5_token *tok, char *msg, size_t 
         !attr_str(axis[d], "long_name", m->params[a->param].doc) ||
         !attr_str(axis[d], "scale",
                   a->kind == QB_AXIS_LOG ? "log" : (a->kind == QB_AXIS_LIN ? "lin" : "list")))
-      goto fail;
+      return false;
   }
+  return true;
+}
 
-  /* fixed parameters, as root attributes named after them */
+/* The fixed parameters (those on no axis, if set), as root attributes named after them. */
+static bool fixed_attrs(hid_t file, const qb_config *cfg) {
+  const qb_model *m = cfg->model;
   for (int i = 0; i < m->nparams; i++) {
     int on_axis = 0;
-    for (int d = 0; d < g->ndim; d++)
-      on_axis |= g->axes[d].param == i;
+    for (int d = 0; d < cfg->grid.ndim; d++)
+      on_axis |= cfg->grid.axes[d].param == i;
     if (!on_axis && !isnan(cfg->fixed[i]) && !attr_f64(file, m->params[i].name, cfg->fixed[i]))
-      goto fail;
+      return false;
   }
+  return true;
+}
 
-  /* fields: NaN is the declared _FillValue, but not written at creation (H5D_FILL_TIME_NEVER):
-   * that would write the whole file twice.  Blocks left unfinished by a graceful stop get NaN
-   * written by qb_h5_fill_block instead. */
+/* The fields over the axes.  NaN is the declared _FillValue, but not written at creation
+ * (H5D_FILL_TIME_NEVER): that would write the whole file twice.  Blocks left unfinished by a
+ * graceful stop get NaN written by qb_h5_fill_block instead. */
+static bool create_fields(hid_t file, const qb_config *cfg, const hid_t *axis) {
+  const qb_grid *g = &cfg->grid;
+  hsize_t dims[QB_MAX_AXES];
+  for (int d = 0; d < g->ndim; d++)
+    dims[d] = (hsize_t)g->axes[d].n;
   for (int k = 0; k < cfg->nfields; k++) {
-    const qb_field *f = &m->fields[cfg->fields[k]];
+    const qb_field *f = &cfg->model->fields[cfg->fields[k]];
     double nanv = NAN;
     int is_f = f->dtype == QB_F64;
     hid_t ds = create_contiguous(file, f->name, is_f ? H5T_IEEE_F64LE : H5T_STD_I32LE, g->ndim,
@@ -616,112 +721,130 @@ qb_err qb_h5_create(const qb_h5_meta *meta, qb_h5_token *tok, char *msg, size_t 
       ok = H5_OK("H5DSattach_scale", H5DSattach_scale(ds, axis[d], (unsigned)d));
     ok = ok && attr_str(ds, "units", f->units) && attr_str(ds, "long_name", f->doc) &&
          (!is_f || attr_f64(ds, "_FillValue", NAN)) &&
-         (strcmp(f->name, "status") != 0 || status_flags(ds, m));
+         (strcmp(f->name, "status") != 0 || status_flags(ds, cfg->model));
     if (ds >= 0) H5Dclose(ds);
-    if (!ok) goto fail;
+    if (!ok) return false;
   }
+  return true;
+}
 
-  /* empty groups for the post-passes, created now so that filling them later leaves the root
-   * group's index untouched */
-  for (int k = 0; k < 4 && meta->groups[k]; k++) {
-    hid_t gcpl = H5I_INVALID_HID, grp = H5I_INVALID_HID;
-    bool ok =
-        H5_OK("H5Pcreate", gcpl = H5Pcreate(H5P_GROUP_CREATE)) &&
-        H5_OK("H5Pset_link_creation_order",
-              H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)) &&
-        H5_OK("H5Pset_attr_creation_order",
-              H5Pset_attr_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)) &&
-        H5_OK("H5Gcreate2",
-              grp = H5Gcreate2(file, meta->groups[k], H5P_DEFAULT, gcpl, H5P_DEFAULT));
+/* The empty groups for the post-passes (NULL-ended, at most 4), created now so that filling
+ * them later leaves the root group's index untouched. */
+static bool create_groups(hid_t file, const char *const *groups) {
+  for (int k = 0; k < 4 && groups[k]; k++) {
+    hid_t gcpl = ordered_plist(H5P_GROUP_CREATE), grp = H5I_INVALID_HID;
+    bool ok = gcpl >= 0 && H5_OK("H5Gcreate2",
+                                 grp = H5Gcreate2(file, groups[k], H5P_DEFAULT, gcpl, H5P_DEFAULT));
     if (gcpl >= 0) H5Pclose(gcpl);
     if (grp >= 0) H5Gclose(grp);
-    if (!ok) goto fail;
+    if (!ok) return false;
   }
-  test_stall("create");
+  return true;
+}
 
-  /* done mask over blocks */
-  hsize_t nb = (hsize_t)meta->nblocks;
-  blk = create_contiguous(file, "block", H5T_STD_I64LE, 1, &nb, NULL, H5D_FILL_TIME_NEVER);
-  if (blk < 0) goto fail;
-  {
-    int64_t *ids = malloc((size_t)nb * sizeof *ids);
-    if (!ids) {
-      fail_text("out of memory for %llu block ids", (unsigned long long)nb);
-      goto fail;
-    }
-    for (hsize_t b = 0; b < nb; b++)
-      ids[b] = (int64_t)b;
-    bool ok =
-        H5_OK("H5Dwrite", H5Dwrite(blk, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ids));
-    free(ids);
-    if (!ok) goto fail;
+/* Writes the ids 0, 1, ..., n - 1 into the 1-D int64 dataset d (nothing when n is 0); `what`
+ * names them for an out-of-memory message. */
+static bool write_ids(hid_t d, int64_t n, const char *what) {
+  if (n <= 0) return true;
+  int64_t *ids = malloc((size_t)n * sizeof *ids);
+  if (!ids) {
+    fail_text("out of memory for %lld %s ids", (long long)n, what);
+    return false;
   }
-  if (!H5_OK("H5DSset_scale", H5DSset_scale(blk, "block")) ||
-      !attr_str(blk, "long_name",
-                "block index: block b holds flat points [b*block_points, "
-                "(b+1)*block_points), row-major, last axis fastest") ||
-      !attr_str(blk, "units", "1"))
-    goto fail;
-  {
+  for (int64_t k = 0; k < n; k++)
+    ids[k] = k;
+  bool ok = H5_OK("H5Dwrite", H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ids));
+  free(ids);
+  return ok;
+}
+
+/* The done mask over blocks: `block` (the ids, a dimension scale) and `done`, 0 for every
+ * block (its fill value, written at creation). */
+static bool create_done_mask(hid_t file, int64_t nblocks) {
+  hsize_t nb = (hsize_t)nblocks;
+  hid_t blk = create_contiguous(file, "block", H5T_STD_I64LE, 1, &nb, NULL, H5D_FILL_TIME_NEVER);
+  bool ok = blk >= 0 && write_ids(blk, nblocks, "block") &&
+            H5_OK("H5DSset_scale", H5DSset_scale(blk, "block")) &&
+            attr_str(blk, "long_name",
+                     "block index: block b holds flat points [b*block_points, "
+                     "(b+1)*block_points), row-major, last axis fastest") &&
+            attr_str(blk, "units", "1");
+  if (ok) {
     uint8_t zero = 0;
     hid_t done = create_contiguous(file, "done", H5T_STD_U8LE, 1, &nb, &zero, H5D_FILL_TIME_ALLOC);
-    bool ok = done >= 0 && H5_OK("H5DSattach_scale", H5DSattach_scale(done, blk, 0)) &&
-              attr_str(done, "long_name", "1 once the block's data is on disk") &&
-              attr_str(done, "units", "1");
+    ok = done >= 0 && H5_OK("H5DSattach_scale", H5DSattach_scale(done, blk, 0)) &&
+         attr_str(done, "long_name", "1 once the block's data is on disk") &&
+         attr_str(done, "units", "1");
     if (done >= 0) H5Dclose(done);
-    if (!ok) goto fail;
   }
+  if (blk >= 0) H5Dclose(blk);
+  return ok;
+}
 
-  H5Dclose(blk);
-  blk = H5I_INVALID_HID;
-  for (int d = 0; d < g->ndim; d++) {
-    H5Dclose(axis[d]);
+/* Fills the new skeleton, in this order: root attributes, axes, fixed parameters, fields,
+ * post-pass groups, done mask. */
+static bool build(hid_t file, const qb_h5_meta *meta, const qb_h5_token *tok) {
+  hid_t axis[QB_MAX_AXES];
+  for (int d = 0; d < QB_MAX_AXES; d++)
     axis[d] = H5I_INVALID_HID;
-  }
-  H5Pclose(fcpl);
-  H5Pclose(fapl);
-  fcpl = fapl = H5I_INVALID_HID;
-  bool closed = H5_OK("H5Fclose", H5Fclose(file));
-  file = H5I_INVALID_HID;
-  if (!closed) goto fail;
+  bool ok = root_attrs(file, meta, tok) && create_axes(file, meta->cfg, axis) &&
+            fixed_attrs(file, meta->cfg) && create_fields(file, meta->cfg, axis) &&
+            create_groups(file, meta->groups);
+  if (ok) qb_hook_stall("create");
+  ok = ok && create_done_mask(file, meta->nblocks);
+  for (int d = 0; d < QB_MAX_AXES; d++)
+    if (axis[d] >= 0) H5Dclose(axis[d]);
+  return ok;
+}
 
-  /* reserve the whole file's blocks now: the sweep then writes into space it already has */
-  int fd = open(tmp, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+/* Reserves the blocks of the closed skeleton `tmp` (the file of *tok) on the file system, so
+ * that the sweep writes into space it already has, and renames it to `path`. */
+static bool publish(const char *tmp, const char *path, const qb_h5_token *tok) {
   struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_dev != tok->dev ||
-      (uint64_t)st.st_ino != tok->ino) {
+  int fd = open_token_file(tmp, O_RDWR, tok, &st);
+  if (fd < 0) {
     fail_text("cannot reopen '%s' after creating it: %s", tmp,
-              fd < 0 ? strerror(errno) : "another file");
-    if (fd >= 0) close(fd);
-    goto fail;
+              fd == -1 ? strerror(errno) : "another file");
+    return false;
   }
   int e = reserve(fd, 0, st.st_size, false);
   close(fd);
   if (e) {
     fail_text("output '%s' needs %.3g bytes but its file system could not reserve them (%s; "
               "%.3g bytes free)",
-              meta->path, (double)st.st_size, strerror(e), fs_free_bytes(meta->path));
-    goto fail;
+              path, (double)st.st_size, strerror(e), fs_free_bytes(path));
+    return false;
   }
   char up[PATH_MAX + 16]; /* an undo journal of the file this one replaces */
-  snprintf(up, sizeof up, "%s.undo", meta->path);
+  sibling(path, ".undo", up, sizeof up);
   unlink(up);
-  if (rename(tmp, meta->path) != 0) {
-    fail_text("cannot rename '%s' to '%s': %s", tmp, meta->path, strerror(errno));
-    goto fail;
+  if (rename(tmp, path) != 0) {
+    fail_text("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+    return false;
   }
-  return QB_OK;
+  return true;
+}
 
-fail:
-  if (blk >= 0) H5Dclose(blk);
-  for (int d = 0; d < QB_MAX_AXES; d++)
-    if (axis[d] >= 0) H5Dclose(axis[d]);
+qb_err qb_h5_create(const qb_h5_meta *meta, qb_h5_token *tok, char *msg, size_t msgsize) {
+  err_to(msg, msgsize);
+  err_path = meta->path;
+  memset(tok, 0, sizeof *tok);
+  char tmp[PATH_MAX + 16];
+  qb_err err = check_create(meta, tmp, sizeof tmp);
+  if (err) return err;
+  hid_t file = create_partial(meta->path, tmp);
+  if (file < 0) return QB_EH5;
+  bool ok = vfd_identity(file, &tok->dev, &tok->ino);
+  if (ok) new_run_id(tok);
+  ok = ok && build(file, meta, tok);
+  if (ok) {
+    ok = H5_OK("H5Fclose", H5Fclose(file));
+    file = H5I_INVALID_HID;
+  }
+  ok = ok && publish(tmp, meta->path, tok);
   if (file >= 0) H5Fclose(file);
-  unlink(tmp); /* created by this run (exclusively, under the lock) */
-fail_noremove:
-  if (fcpl >= 0) H5Pclose(fcpl);
-  if (fapl >= 0) H5Pclose(fapl);
-  return QB_EH5;
+  if (!ok) unlink(tmp); /* created by this run (exclusively, under the lock) */
+  return ok ? QB_OK : QB_EH5;
 }
 
 /* ---- inspection of an interrupted run's file (rank 0) ----------------------------------- */
@@ -863,64 +986,56 @@ static bool read_scalar(hid_t f, const char *name, hid_t mtype, void *v) {
   return ok;
 }
 
-qb_err qb_h5_inspect(const char *path, const qb_config *cfg, qb_h5_state *st, qb_h5_token *tok,
-                     char *msg, size_t msgsize) {
-  err_to(msg, msgsize);
-  memset(st, 0, sizeof *st);
-  memset(tok, 0, sizeof *tok);
-  const qb_grid *g = &cfg->grid;
+/* Rolls back a post-pass that died under its undo journal, and says so on stdout. */
+static qb_err roll_back_postpass(const char *path) {
   bool rolled = false;
-  qb_err uerr = undo_restore(path, &rolled);
-  if (uerr) return uerr;
-  if (rolled) {
+  qb_err err = undo_restore(path, &rolled);
+  if (!err && rolled) {
     printf("qbmap: %s: rolled back an interrupted post-pass (from %s.undo)\n", path, path);
     fflush(stdout);
   }
-  if (H5Fis_hdf5(path) <= 0) {
-    fail_text("--resume: '%s' is not an HDF5 file (or is truncated); allowed: an "
-              "output of an interrupted qbmap run of this config",
-              path);
-    return QB_ECONFIG;
-  }
-  hid_t f = H5I_INVALID_HID, d = H5I_INVALID_HID;
-  char *model = NULL, *norm = NULL, *run_id = NULL;
-  qb_err err = QB_ECONFIG;
-  if (!H5_OK("H5Fopen", f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT))) {
-    char detail[1024];
-    snprintf(detail, sizeof detail, "%s", msg);
-    msg[0] = '\0';
-    fail_text("--resume: HDF5 cannot open '%s' (truncated or damaged): %s", path, detail);
-    return QB_ECONFIG;
-  }
-  if (!vfd_identity(f, &tok->dev, &tok->ino)) {
-    err = QB_EH5;
-    goto done;
-  }
+  return err;
+}
+
+/* Records that the file's normalized config (`file`) is not this run's (`now`), naming the
+ * first line that differs. */
+static void fail_other_config(const char *path, const char *file, const char *now) {
+  const char *a = file, *b = now;
+  while (*a && *a == *b)
+    a++, b++;
+  while (a > file && a[-1] != '\n')
+    a--, b--;
+  fail_text("--resume: '%s' was written for another configuration; file: '%.*s', "
+            "now: '%.*s'; allowed: the config (and --set values) of the "
+            "interrupted run",
+            path, (int)strcspn(a, "\n"), a, (int)strcspn(b, "\n"), b);
+}
+
+/* The root attributes say f is a qbmap output of this model and normalized config. */
+static bool check_origin(hid_t f, const char *path, const qb_config *cfg) {
+  char *model = NULL, *norm = NULL;
+  bool ok = false;
   if (read_str_attr(f, "model", &model) < 0 || read_str_attr(f, "config_normalized", &norm) < 0 ||
-      H5Aexists(f, "block_points") <= 0 || H5Aexists(f, "complete") <= 0) {
+      H5Aexists(f, "block_points") <= 0 || H5Aexists(f, "complete") <= 0)
     fail_text("--resume: '%s' is not a qbmap output (no model, config_normalized, "
               "block_points or complete attribute)",
               path);
-    goto done;
-  }
-  if (strcmp(model, cfg->model->name) != 0) {
+  else if (strcmp(model, cfg->model->name) != 0)
     fail_text("--resume: '%s' holds model %s, this config model %s; allowed: the "
               "config of the interrupted run",
               path, model, cfg->model->name);
-    goto done;
-  }
-  if (strcmp(norm, cfg->normalized) != 0) {
-    const char *a = norm, *b = cfg->normalized; /* name the first line that differs */
-    while (*a && *a == *b)
-      a++, b++;
-    while (a > norm && a[-1] != '\n')
-      a--, b--;
-    fail_text("--resume: '%s' was written for another configuration; file: '%.*s', "
-              "now: '%.*s'; allowed: the config (and --set values) of the "
-              "interrupted run",
-              path, (int)strcspn(a, "\n"), a, (int)strcspn(b, "\n"), b);
-    goto done;
-  }
+  else if (strcmp(norm, cfg->normalized) != 0)
+    fail_other_config(path, norm, cfg->normalized);
+  else
+    ok = true;
+  free(model);
+  free(norm);
+  return ok;
+}
+
+/* The block layout and completion from the root attributes (block_points, complete, npoints,
+ * which must be the grid's) into *st. */
+static bool read_layout(hid_t f, const char *path, const qb_grid *g, qb_h5_state *st) {
   int32_t complete = 0;
   int64_t npoints = 0;
   if (!read_scalar(f, "block_points", H5T_NATIVE_INT64, &st->block_points) ||
@@ -930,86 +1045,121 @@ qb_err qb_h5_inspect(const char *path, const qb_config *cfg, qb_h5_state *st, qb
     fail_text("--resume: '%s': attribute block_points, complete or npoints is missing or "
               "wrong (npoints must be %lld)",
               path, (long long)g->npoints);
-    goto done;
+    return false;
   }
   st->complete = complete == 1;
   st->nblocks = (g->npoints + st->block_points - 1) / st->block_points;
   if (st->nblocks > QB_H5_MAX_BLOCKS) {
     fail_text("--resume: '%s': %lld blocks: more than this qbmap accepts (%lld)", path,
               (long long)st->nblocks, (long long)QB_H5_MAX_BLOCKS);
-    goto done;
+    return false;
   }
+  return true;
+}
 
-  /* every dataset the run writes into, against the config (a tampered file must not get
-   * values written into the wrong places, nor be marked complete) */
-  hsize_t dims[QB_MAX_AXES], nb = (hsize_t)st->nblocks;
+/* Every dataset the run writes into, against the config (a tampered file must not get values
+ * written into the wrong places, nor be marked complete): the axes with their coordinates, the
+ * fields, `block` with its ids and `done`.  Returns `done` open, or H5I_INVALID_HID. */
+static hid_t check_datasets(hid_t f, const char *path, const qb_config *cfg, int64_t nblocks) {
+  const qb_grid *g = &cfg->grid;
+  hsize_t dims[QB_MAX_AXES], nb = (hsize_t)nblocks;
   for (int k = 0; k < g->ndim; k++) {
     const qb_axis *a = &g->axes[k];
     dims[k] = (hsize_t)a->n;
-    d = check_dset(f, path, a->name, 1, &dims[k], H5T_IEEE_F64LE);
-    if (d < 0 || !check_values(d, path, a->name, dims[k], H5T_NATIVE_DOUBLE, 8, a->values, 0))
-      goto done;
-    H5Dclose(d);
-    d = H5I_INVALID_HID;
+    hid_t d = check_dset(f, path, a->name, 1, &dims[k], H5T_IEEE_F64LE);
+    bool ok = d >= 0 && check_values(d, path, a->name, dims[k], H5T_NATIVE_DOUBLE, 8, a->values, 0);
+    if (d >= 0) H5Dclose(d);
+    if (!ok) return H5I_INVALID_HID;
   }
   for (int k = 0; k < cfg->nfields; k++) {
     const qb_field *fl = &cfg->model->fields[cfg->fields[k]];
-    d = check_dset(f, path, fl->name, g->ndim, dims,
-                   fl->dtype == QB_F64 ? H5T_IEEE_F64LE : H5T_STD_I32LE);
-    if (d < 0) goto done;
+    hid_t d = check_dset(f, path, fl->name, g->ndim, dims,
+                         fl->dtype == QB_F64 ? H5T_IEEE_F64LE : H5T_STD_I32LE);
+    if (d < 0) return H5I_INVALID_HID;
     H5Dclose(d);
-    d = H5I_INVALID_HID;
   }
-  d = check_dset(f, path, "block", 1, &nb, H5T_STD_I64LE);
-  if (d < 0 || !check_values(d, path, "block", nb, H5T_NATIVE_INT64, 8, NULL, 1)) goto done;
-  H5Dclose(d);
-  if ((d = check_dset(f, path, "done", 1, &nb, H5T_STD_U8LE)) < 0) goto done;
+  hid_t d = check_dset(f, path, "block", 1, &nb, H5T_STD_I64LE);
+  bool ok = d >= 0 && check_values(d, path, "block", nb, H5T_NATIVE_INT64, 8, NULL, 1);
+  if (d >= 0) H5Dclose(d);
+  return ok ? check_dset(f, path, "done", 1, &nb, H5T_STD_U8LE) : H5I_INVALID_HID;
+}
+
+/* The post-pass groups that exist are readable groups. */
+static bool check_groups(hid_t f, const char *path) {
   static const char *const groups[] = {"boundary", "ep", "adaptive"};
   for (int k = 0; k < 3; k++) {
     H5O_info_t oi;
     if (H5Lexists(f, groups[k], H5P_DEFAULT) > 0 &&
         (H5Oget_info_by_name(f, groups[k], &oi, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_GROUP)) {
       fail_text("--resume: '%s': '/%s' is not a readable group", path, groups[k]);
-      goto done;
+      return false;
     }
   }
-  st->done = malloc(nb ? nb : 1);
-  if (!st->done || H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, st->done) < 0) {
-    fail_text("--resume: the done mask of '%s' is unreadable", path);
-    goto done;
+  return true;
+}
+
+/* Checks that the open file f is this config's output and fills *st (with the done mask) and
+ * *tok (run_id left empty if the file has none). */
+static qb_err read_state(hid_t f, const char *path, const qb_config *cfg, qb_h5_state *st,
+                         qb_h5_token *tok) {
+  if (!vfd_identity(f, &tok->dev, &tok->ino)) return QB_EH5;
+  if (!check_origin(f, path, cfg) || !read_layout(f, path, &cfg->grid, st)) return QB_ECONFIG;
+  hid_t d = check_datasets(f, path, cfg, st->nblocks);
+  if (d < 0) return QB_ECONFIG;
+  bool ok = check_groups(f, path);
+  if (ok) {
+    size_t nb = (size_t)st->nblocks;
+    st->done = malloc(nb ? nb : 1);
+    ok = st->done && H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, st->done) >= 0;
+    if (!ok) fail_text("--resume: the done mask of '%s' is unreadable", path);
   }
-  err = QB_OK;
+  H5Dclose(d);
+  if (!ok) return QB_ECONFIG;
+  char *run_id = NULL;
   if (read_str_attr(f, "run_id", &run_id) >= 0 && strlen(run_id) < sizeof tok->run_id)
     snprintf(tok->run_id, sizeof tok->run_id, "%s", run_id);
-done:
-  if (d >= 0) H5Dclose(d);
-  if (f >= 0) H5Fclose(f);
-  free(model);
-  free(norm);
   free(run_id);
-  if (!err && !tok->run_id[0] && !st->complete) {
-    /* a file of an older qbmap: give it a run id, the owner token of this run */
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    uint64_t dev = 0, ino = 0;
-    new_run_id(tok);
-    f = H5I_INVALID_HID;
-    bool ok = fapl >= 0 &&
-              H5_OK("H5Pset_libver_bounds",
-                    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST)) &&
-              H5_OK("H5Fopen", f = H5Fopen(path, H5F_ACC_RDWR, fapl)) &&
-              vfd_identity(f, &dev, &ino);
-    if (ok && (dev != tok->dev || ino != tok->ino)) {
-      fail_replaced(path, "another device/inode");
-      ok = false;
-    }
-    ok = ok && attr_str(f, "run_id", tok->run_id);
-    if (f >= 0 && H5Fclose(f) < 0) ok = false;
-    if (fapl >= 0) H5Pclose(fapl);
-    if (!ok) {
-      fail_text("--resume: cannot write the run_id attribute into '%s'", path);
-      err = QB_EH5;
-    }
+  return QB_OK;
+}
+
+/* A file of an older qbmap has no run_id: gives it one, the owner token of this run, if it is
+ * still the file of *tok (device, inode). */
+static qb_err give_run_id(const char *path, qb_h5_token *tok) {
+  new_run_id(tok);
+  hid_t f = open_rw(path, tok);
+  bool ok = f >= 0 && attr_str(f, "run_id", tok->run_id);
+  if (f >= 0 && H5Fclose(f) < 0) ok = false;
+  if (!ok) {
+    fail_text("--resume: cannot write the run_id attribute into '%s'", path);
+    return QB_EH5;
   }
+  return QB_OK;
+}
+
+qb_err qb_h5_inspect(const char *path, const qb_config *cfg, qb_h5_state *st, qb_h5_token *tok,
+                     char *msg, size_t msgsize) {
+  err_to(msg, msgsize);
+  memset(st, 0, sizeof *st);
+  memset(tok, 0, sizeof *tok);
+  qb_err err = roll_back_postpass(path);
+  if (err) return err;
+  if (H5Fis_hdf5(path) <= 0) {
+    fail_text("--resume: '%s' is not an HDF5 file (or is truncated); allowed: an "
+              "output of an interrupted qbmap run of this config",
+              path);
+    return QB_ECONFIG;
+  }
+  hid_t f = H5I_INVALID_HID;
+  if (!H5_OK("H5Fopen", f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT))) {
+    char detail[1024];
+    snprintf(detail, sizeof detail, "%s", msg);
+    msg[0] = '\0';
+    fail_text("--resume: HDF5 cannot open '%s' (truncated or damaged): %s", path, detail);
+    return QB_ECONFIG;
+  }
+  err = read_state(f, path, cfg, st, tok);
+  H5Fclose(f);
+  if (!err && !tok->run_id[0] && !st->complete) err = give_run_id(path, tok);
   if (err) {
     free(st->done);
     st->done = NULL;
@@ -1330,16 +1480,15 @@ static void sync_dir(const char *path) {
 /* Saves what a structural change of the token's file could overwrite to path.undo. */
 static qb_err undo_save(const char *path, const qb_h5_token *tok) {
   char up[PATH_MAX + 16];
-  snprintf(up, sizeof up, "%s.undo", path);
+  sibling(path, ".undo", up, sizeof up);
   region *raw = NULL;
   int nraw = 0;
   if (!raw_extents(path, &raw, &nraw)) return QB_EH5;
-  int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), u = -1;
   struct stat st;
+  int fd = open_token_file(path, O_RDONLY, tok, &st), u = -1;
   qb_err err = QB_EIO;
-  if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_dev != tok->dev ||
-      (uint64_t)st.st_ino != tok->ino) {
-    fail_replaced(path, fd < 0 ? strerror(errno) : "another device/inode");
+  if (fd < 0) {
+    fail_replaced(path, fd == -1 ? strerror(errno) : "another device/inode");
     goto done;
   }
   /* the complement of the raw extents in [0, size) */
@@ -1389,75 +1538,85 @@ done:
   return err;
 }
 
+/* Reads the journal file u (named up) whole into *buf (malloc'ed), *n bytes. */
+static qb_err undo_read(int u, const char *up, unsigned char **buf, size_t *n) {
+  struct stat us;
+  if (fstat(u, &us) != 0 || !S_ISREG(us.st_mode) || us.st_size > ((off_t)1 << 32)) {
+    fail_text("'%s' is not an undo journal qbmap can read; allowed: remove it", up);
+    return QB_EEXIST;
+  }
+  *n = (size_t)us.st_size;
+  *buf = malloc(*n ? *n : 1);
+  if (!*buf || pread(u, *buf, *n, 0) != (ssize_t)*n) {
+    fail_text("cannot read the undo journal '%s': %s", up, strerror(errno ? errno : ENOMEM));
+    return QB_EIO;
+  }
+  return QB_OK;
+}
+
+enum { UNDO_HEAD = sizeof undo_magic + 4 * sizeof(uint64_t), UNDO_TAIL = 8 + sizeof undo_end };
+
+/* Whether the n bytes of buf are a complete journal: both magics and the checksum. */
+static bool undo_complete(const unsigned char *buf, size_t n) {
+  uint64_t sum;
+  if (n < UNDO_HEAD + UNDO_TAIL || memcmp(buf, undo_magic, sizeof undo_magic) != 0 ||
+      memcmp(buf + n - sizeof undo_end, undo_end, sizeof undo_end) != 0)
+    return false;
+  memcpy(&sum, buf + n - UNDO_TAIL, sizeof sum);
+  return fnv1a(14695981039346656037u, buf, n - UNDO_TAIL) == sum;
+}
+
+/* Writes the complete journal buf (n bytes, from up) back into path: its saved regions, then
+ * its size, synced.  The journal must be of path's file (device, inode). */
+static qb_err undo_apply(const char *path, const char *up, const unsigned char *buf, size_t n) {
+  uint64_t hdr[4];
+  memcpy(hdr, buf + sizeof undo_magic, sizeof hdr);
+  qb_h5_token tok = {.dev = hdr[0], .ino = hdr[1]};
+  struct stat st;
+  int fd = open_token_file(path, O_RDWR, &tok, &st);
+  if (fd < 0) {
+    fail_text("'%s' (the undo journal of an interrupted post-pass) belongs to another file than "
+              "'%s' (device/inode differ); allowed: remove it if '%s' is intact",
+              up, path, path);
+    return QB_EEXIST;
+  }
+  bool ok = true;
+  size_t pos = UNDO_HEAD, end = n - UNDO_TAIL;
+  for (uint64_t i = 0; ok && i < hdr[3]; i++) {
+    region r;
+    ok = pos + sizeof r <= end;
+    if (ok) memcpy(&r, buf + pos, sizeof r), pos += sizeof r;
+    ok = ok && r.len <= end - pos &&
+         pwrite(fd, buf + pos, (size_t)r.len, (off_t)r.off) == (ssize_t)r.len;
+    pos += ok ? (size_t)r.len : 0;
+  }
+  ok = ok && ftruncate(fd, (off_t)hdr[2]) == 0 && fsync(fd) == 0;
+  if (!ok)
+    fail_text("rolling '%s' back from its undo journal '%s' failed: %s; the journal is kept "
+              "(run again with --resume)",
+              path, up, strerror(errno ? errno : EIO));
+  close(fd);
+  return ok ? QB_OK : QB_EIO;
+}
+
 /* Rolls path back from path.undo if there is a complete journal (*rolled = true), and removes
  * the journal (an incomplete one was being written when its run died: the file is untouched).
  * A journal of another file (device/inode) is an error (QB_EEXIST), left in place. */
 static qb_err undo_restore(const char *path, bool *rolled) {
   char up[PATH_MAX + 16];
-  snprintf(up, sizeof up, "%s.undo", path);
+  sibling(path, ".undo", up, sizeof up);
   *rolled = false;
-  int u = open(up, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), fd = -1;
+  int u = open(up, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (u < 0) return QB_OK; /* none */
-  struct stat us, st;
   unsigned char *buf = NULL;
-  qb_err err = QB_EIO;
-  if (fstat(u, &us) != 0 || !S_ISREG(us.st_mode) || us.st_size > ((off_t)1 << 32)) {
-    fail_text("'%s' is not an undo journal qbmap can read; allowed: remove it", up);
-    err = QB_EEXIST;
-    goto done;
-  }
-  size_t n = (size_t)us.st_size;
-  buf = malloc(n ? n : 1);
-  if (!buf || pread(u, buf, n, 0) != (ssize_t)n) {
-    fail_text("cannot read the undo journal '%s': %s", up, strerror(errno ? errno : ENOMEM));
-    goto done;
-  }
-  size_t head = sizeof undo_magic + 4 * sizeof(uint64_t), tail = 8 + sizeof undo_end;
-  uint64_t hdr[4], sum;
-  bool complete = n >= head + tail && memcmp(buf, undo_magic, sizeof undo_magic) == 0 &&
-                  memcmp(buf + n - sizeof undo_end, undo_end, sizeof undo_end) == 0;
-  if (complete) {
-    memcpy(&sum, buf + n - tail, sizeof sum);
-    complete = fnv1a(14695981039346656037u, buf, n - tail) == sum;
-  }
-  if (!complete) { /* died while saving it: nothing was changed yet */
-    unlink(up);
-    err = QB_OK;
-    goto done;
-  }
-  memcpy(hdr, buf + sizeof undo_magic, sizeof hdr);
-  fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_dev != hdr[0] ||
-      (uint64_t)st.st_ino != hdr[1]) {
-    fail_text("'%s' (the undo journal of an interrupted post-pass) belongs to another file than "
-              "'%s' (device/inode differ); allowed: remove it if '%s' is intact",
-              up, path, path);
-    err = QB_EEXIST;
-    goto done;
-  }
-  bool ok = true;
-  size_t pos = head;
-  for (uint64_t i = 0; ok && i < hdr[3]; i++) {
-    region r;
-    ok = pos + sizeof r <= n - tail;
-    if (ok) memcpy(&r, buf + pos, sizeof r), pos += sizeof r;
-    ok = ok && r.len <= n - tail - pos &&
-         pwrite(fd, buf + pos, (size_t)r.len, (off_t)r.off) == (ssize_t)r.len;
-    pos += ok ? (size_t)r.len : 0;
-  }
-  ok = ok && ftruncate(fd, (off_t)hdr[2]) == 0 && fsync(fd) == 0;
-  if (!ok) {
-    fail_text("rolling '%s' back from its undo journal '%s' failed: %s; the journal is kept "
-              "(run again with --resume)",
-              path, up, strerror(errno ? errno : EIO));
-    goto done;
-  }
-  unlink(up);
-  *rolled = true;
-  err = QB_OK;
-done:
-  if (fd >= 0) close(fd);
+  size_t n = 0;
+  qb_err err = undo_read(u, up, &buf, &n);
   close(u);
+  if (!err && undo_complete(buf, n)) {
+    err = undo_apply(path, up, buf, n);
+    *rolled = !err;
+  }
+  if (!err) unlink(up);
   free(buf);
   return err;
 }
@@ -1465,7 +1624,7 @@ done:
 /* After a successful change: the file on disk, then the journal gone. */
 static void undo_drop(const char *path) {
   char up[PATH_MAX + 16];
-  snprintf(up, sizeof up, "%s.undo", path);
+  sibling(path, ".undo", up, sizeof up);
   int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd >= 0) {
     fsync(fd);
@@ -1494,20 +1653,9 @@ static void undo_after_failure(const char *path) {
 /* Rank 0: opens the token's file serially (sec2 driver) for writing and checks it is the
  * token's, by inode and run_id. */
 static hid_t open_serial(const char *path, const qb_h5_token *tok) {
-  hid_t fapl = H5I_INVALID_HID, f = H5I_INVALID_HID;
-  uint64_t dev = 0, ino = 0;
   if (check_path(path, tok)) return H5I_INVALID_HID;
-  bool ok = H5_OK("H5Pcreate", fapl = H5Pcreate(H5P_FILE_ACCESS)) &&
-            H5_OK("H5Pset_libver_bounds",
-                  H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST)) &&
-            H5_OK("H5Fopen", f = H5Fopen(path, H5F_ACC_RDWR, fapl)) && vfd_identity(f, &dev, &ino);
-  if (ok && (dev != tok->dev || ino != tok->ino)) {
-    fail_replaced(path, "another device/inode");
-    ok = false;
-  }
-  if (ok && check_run_id(f, path, tok)) ok = false;
-  if (fapl >= 0) H5Pclose(fapl);
-  if (!ok && f >= 0) {
+  hid_t f = open_rw(path, tok);
+  if (f >= 0 && check_run_id(f, path, tok)) {
     H5Fclose(f);
     f = H5I_INVALID_HID;
   }
@@ -1525,12 +1673,10 @@ static double group_bytes(int64_t n, int ncols) {
  * before HDF5 opens the file: a failing metadata write on close could leave the file
  * unreadable, a refusal here leaves it as it was. */
 static qb_err reserve_group(const char *path, const qb_h5_token *tok, int64_t n, int ncols) {
-  int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
   struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_dev != tok->dev ||
-      (uint64_t)st.st_ino != tok->ino) {
-    fail_replaced(path, fd < 0 ? strerror(errno) : "another device/inode");
-    if (fd >= 0) close(fd);
+  int fd = open_token_file(path, O_RDWR, tok, &st);
+  if (fd < 0) {
+    fail_replaced(path, fd == -1 ? strerror(errno) : "another device/inode");
     return QB_EIO;
   }
   double grow = group_bytes(n, ncols);
@@ -1554,28 +1700,15 @@ static qb_err reserve_group(const char *path, const qb_h5_token *tok, int64_t n,
   return err;
 }
 
-qb_err qb_h5_create_group(const char *path, const qb_h5_token *tok, const char *group, int64_t n,
-                          int ncols, const qb_h5_col *cols, int nattrs, const qb_h5_attr *attrs,
-                          char *msg, size_t msgsize) {
-  err_to(msg, msgsize);
-  err_path = path;
-  qb_err err = reserve_group(path, tok, n, ncols);
-  if (!err) err = undo_save(path, tok);
-  if (err) return err;
-  hid_t f = open_serial(path, tok), gcpl = H5I_INVALID_HID, g = H5I_INVALID_HID;
-  hid_t pt = H5I_INVALID_HID;
+/* Opens group `group` of f, created if missing, and empties it: a resumed run drops what an
+ * interrupted post-pass left there.  H5I_INVALID_HID on failure. */
+static hid_t open_empty_group(hid_t f, const char *group) {
+  hid_t gcpl = ordered_plist(H5P_GROUP_CREATE), g = H5I_INVALID_HID;
   htri_t exists = 0;
-  bool ok =
-      f >= 0 && H5_OK("H5Pcreate", gcpl = H5Pcreate(H5P_GROUP_CREATE)) &&
-      H5_OK("H5Pset_link_creation_order",
-            H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)) &&
-      H5_OK("H5Pset_attr_creation_order",
-            H5Pset_attr_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)) &&
-      H5_OK("H5Lexists", exists = H5Lexists(f, group, H5P_DEFAULT));
+  bool ok = gcpl >= 0 && H5_OK("H5Lexists", exists = H5Lexists(f, group, H5P_DEFAULT));
   if (ok)
     ok = exists > 0 ? H5_OK("H5Gopen2", g = H5Gopen2(f, group, H5P_DEFAULT))
                     : H5_OK("H5Gcreate2", g = H5Gcreate2(f, group, H5P_DEFAULT, gcpl, H5P_DEFAULT));
-  /* a resumed run: drop what an interrupted post-pass left here */
   for (int guard = 0; ok && guard < 64; guard++) {
     H5G_info_t info;
     char name[256];
@@ -1585,22 +1718,23 @@ qb_err qb_h5_create_group(const char *path, const qb_h5_token *tok, const char *
                                                         sizeof name, H5P_DEFAULT)) &&
          H5_OK("H5Ldelete", H5Ldelete(g, name, H5P_DEFAULT));
   }
-  test_stall("postpass");
-  hsize_t dim = (hsize_t)n;
-  if (ok)
-    ok = (pt = create_contiguous(g, "point", H5T_STD_I64LE, 1, &dim, NULL, H5D_FILL_TIME_NEVER)) >=
-         0;
-  if (ok && n > 0) {
-    int64_t *ids = malloc((size_t)n * sizeof *ids);
-    if (!ids) fail_text("out of memory for %lld point ids", (long long)n);
-    for (int64_t k = 0; k < n && ids; k++)
-      ids[k] = k;
-    ok = ids &&
-         H5_OK("H5Dwrite", H5Dwrite(pt, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ids));
-    free(ids);
+  if (gcpl >= 0) H5Pclose(gcpl);
+  if (!ok && g >= 0) {
+    H5Gclose(g);
+    g = H5I_INVALID_HID;
   }
-  ok = ok && H5_OK("H5DSset_scale", H5DSset_scale(pt, "point")) &&
-       attr_str(pt, "long_name", "index of the point in this list") && attr_str(pt, "units", "1");
+  return g;
+}
+
+/* Fills the empty group g: a `point` dimension of n rows (its ids, a dimension scale), one
+ * dataset per column over it, and the string attributes. */
+static bool fill_group(hid_t g, int64_t n, int ncols, const qb_h5_col *cols, int nattrs,
+                       const qb_h5_attr *attrs) {
+  hsize_t dim = (hsize_t)n;
+  hid_t pt = create_contiguous(g, "point", H5T_STD_I64LE, 1, &dim, NULL, H5D_FILL_TIME_NEVER);
+  bool ok =
+      pt >= 0 && write_ids(pt, n, "point") && H5_OK("H5DSset_scale", H5DSset_scale(pt, "point")) &&
+      attr_str(pt, "long_name", "index of the point in this list") && attr_str(pt, "units", "1");
   for (int k = 0; k < ncols && ok; k++) {
     hid_t d = create_contiguous(g, cols[k].name, col_ftype(cols[k].type), 1, &dim, NULL,
                                 H5D_FILL_TIME_NEVER);
@@ -1610,11 +1744,25 @@ qb_err qb_h5_create_group(const char *path, const qb_h5_token *tok, const char *
   }
   for (int k = 0; k < nattrs && ok; k++)
     ok = attr_str(g, attrs[k].name, attrs[k].value);
-  if (ok && FAULT("mkgroup", "H5Gcreate2")) ok = false;
-  if (test_fault("die")) kill(getpid(), SIGKILL); /* killed before the metadata is written */
   if (pt >= 0) H5Dclose(pt);
+  return ok;
+}
+
+qb_err qb_h5_create_group(const char *path, const qb_h5_token *tok, const char *group, int64_t n,
+                          int ncols, const qb_h5_col *cols, int nattrs, const qb_h5_attr *attrs,
+                          char *msg, size_t msgsize) {
+  err_to(msg, msgsize);
+  err_path = path;
+  qb_err err = reserve_group(path, tok, n, ncols);
+  if (!err) err = undo_save(path, tok);
+  if (err) return err;
+  hid_t f = open_serial(path, tok);
+  hid_t g = f >= 0 ? open_empty_group(f, group) : H5I_INVALID_HID;
+  qb_hook_stall("postpass");
+  bool ok = g >= 0 && fill_group(g, n, ncols, cols, nattrs, attrs);
+  if (ok && FAULT("mkgroup", "H5Gcreate2")) ok = false;
+  if (qb_hook_fault("die")) kill(getpid(), SIGKILL); /* killed before the metadata is written */
   if (g >= 0) H5Gclose(g);
-  if (gcpl >= 0) H5Pclose(gcpl);
   if (f >= 0 && !H5_OK("H5Fclose", H5Fclose(f))) ok = false;
   if (!ok && !failed()) fail_text("HDF5 failed to create group /%s in '%s'", group, path);
   if (ok)
@@ -1678,17 +1826,16 @@ qb_err qb_h5_mark_complete(const char *path, const qb_h5_token *tok, double wall
   hid_t f = open_serial(path, tok);
   bool ok = f >= 0 && attr_f64(f, "wall_time_s", wall_time_s) && !FAULT("complete", "H5Awrite") &&
             attr_i32(f, "complete", 1);
-  test_stall("final");
+  qb_hook_stall("final");
   if (f >= 0 && !H5_OK("H5Fclose", H5Fclose(f))) ok = false;
   if (ok)
     undo_drop(path);
   else
     undo_after_failure(path);
   if (ok) { /* give back what reserve_group kept past the end of the file */
-    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_dev == tok->dev &&
-        (uint64_t)st.st_ino == tok->ino && ftruncate(fd, st.st_size) != 0) {
+    int fd = open_token_file(path, O_WRONLY, tok, &st);
+    if (fd >= 0 && ftruncate(fd, st.st_size) != 0) {
       /* nothing lost: only the unused reservation stays allocated */
     }
     if (fd >= 0) close(fd);

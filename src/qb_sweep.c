@@ -1,11 +1,7 @@
-#define _POSIX_C_SOURCE 200809L /* sigaction, lstat, nanosleep */
+#define _POSIX_C_SOURCE 200809L /* sigaction */
 #include "qbmap/qb_sweep.h"
 
-#include <errno.h>
 #include <signal.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +9,7 @@
 #include <string.h>
 
 #include "qbmap/qb_h5.h"
+#include "qbmap/qb_hook.h"
 #include "qbmap/qb_par.h"
 #include "qbmap/qb_post.h"
 
@@ -171,53 +168,22 @@ void qb_sweep_install_signals(void) {
   sigaction(SIGINT, &sa, NULL);
 }
 
-/* Test hook (tests/io_faults.sh): QBMAP_TEST_GATE=phase:PATH makes every rank wait at `phase`
- * ("round": before the second round of the sweep; "post": before the post-passes; "complete":
- * before the final attributes) until PATH exists or a stop signal arrived, at most 60 s.  A
- * test can so act at a known point of a run without depending on timing. */
+/* The QBMAP_TEST_GATE hook (qb_hook), released early by a stop signal. */
 static void test_gate(const char *phase) {
-  const char *v = getenv("QBMAP_TEST_GATE");
-  size_t n = strlen(phase);
-  if (!v || strncmp(v, phase, n) != 0 || v[n] != ':') return;
-  struct timespec ts = {0, 20000000};
-  for (int i = 0; i < 3000 && !stop_requested && access(v + n + 1, F_OK) != 0; i++)
-    nanosleep(&ts, NULL);
+  qb_hook_gate(phase, qb_sweep_stop_requested);
 }
 
-static const char *kind_of(mode_t m) {
-  return S_ISLNK(m)    ? "a symbolic link"
-         : S_ISDIR(m)  ? "a directory"
-         : S_ISCHR(m)  ? "a character device"
-         : S_ISBLK(m)  ? "a block device"
-         : S_ISFIFO(m) ? "a FIFO"
-         : S_ISSOCK(m) ? "a socket"
-                       : "not a regular file";
-}
-
-/* Rank 0, holding the output's lock: the output to write into.  A fresh run builds the
- * skeleton; --resume adopts the interrupted run's file, or rebuilds a skeleton that was never
- * finished (path.partial without path).  What is at the output path and at path.partial is
- * looked at with lstat (links are not followed): only regular files are ever replaced or
- * removed, an existing output only with --force, an existing path.partial only with --force or
- * --resume. */
+/* Rank 0, holding the output's lock: the output to write into.  qb_h5_prepare applies the
+ * rules for what may exist at the output path and at path.partial; then a fresh run (or a
+ * --resume whose skeleton was never finished) builds the skeleton, a --resume adopts the
+ * interrupted run's file. */
 static qb_err open_output(const qb_config *cfg, const qb_sweep_opts *o, qb_h5_state *st,
                           qb_h5_token *tok, char *msg, size_t msgsize) {
-  char partial[4200];
-  if (snprintf(partial, sizeof partial, "%s.partial", o->output) >= (int)sizeof partial) {
-    snprintf(msg, msgsize, "cannot create output '%.200s...': the path is too long", o->output);
-    return QB_EUSAGE;
-  }
-  struct stat so, sp;
-  bool exists = lstat(o->output, &so) == 0, pexists = lstat(partial, &sp) == 0;
-  if (exists && !S_ISREG(so.st_mode)) {
-    snprintf(msg, msgsize,
-             "output '%s' exists and is %s; allowed: a regular file (with --force or --resume) "
-             "or a new path",
-             o->output, kind_of(so.st_mode));
-    return QB_EEXIST;
-  }
-  if (o->resume && exists) {
-    qb_err err = qb_h5_inspect(o->output, cfg, st, tok, msg, msgsize);
+  qb_h5_start how;
+  qb_err err = qb_h5_prepare(o->output, o->force, o->resume, &how, msg, msgsize);
+  if (err) return err;
+  if (how == QB_H5_ADOPT) {
+    err = qb_h5_inspect(o->output, cfg, st, tok, msg, msgsize);
     if (!err) {
       int64_t ndone = 0;
       for (int64_t b = 0; b < st->nblocks; b++)
@@ -227,37 +193,7 @@ static qb_err open_output(const qb_config *cfg, const qb_sweep_opts *o, qb_h5_st
     }
     return err;
   }
-  if (exists && !o->force) {
-    snprintf(msg, msgsize, "output '%s' exists; allowed: a new path, or --force to overwrite it",
-             o->output);
-    return QB_EEXIST;
-  }
-  if (pexists && !S_ISREG(sp.st_mode)) {
-    snprintf(msg, msgsize,
-             "'%s' (the unfinished skeleton's name) exists and is %s; allowed: a regular file, "
-             "removed with --force or --resume",
-             partial, kind_of(sp.st_mode));
-    return QB_EEXIST;
-  }
-  if (o->resume && !pexists) {
-    snprintf(msg, msgsize,
-             "--resume: nothing to resume: '%s' does not exist; allowed: the output "
-             "path of an interrupted run",
-             o->output);
-    return QB_ECONFIG;
-  }
-  if (pexists && !o->force && !o->resume) {
-    snprintf(msg, msgsize,
-             "'%s' exists: the unfinished skeleton of an interrupted run; allowed: --resume "
-             "(rebuilds it) or --force (removes it), or another output path",
-             partial);
-    return QB_EEXIST;
-  }
-  if (pexists && unlink(partial) != 0) {
-    snprintf(msg, msgsize, "cannot remove '%s': %s", partial, strerror(errno));
-    return QB_EIO;
-  }
-  if (o->resume)
+  if (how == QB_H5_REBUILD)
     printf("qbmap: resuming %s: its skeleton was never finished: rebuilding\n", o->output);
   const qb_grid *g = &cfg->grid;
   st->block_points = qb_grid_block_points(g, o->block_target);
@@ -274,7 +210,7 @@ static qb_err open_output(const qb_config *cfg, const qb_sweep_opts *o, qb_h5_st
   if (cfg->eps.on) meta.groups[ng++] = "ep";
   if (cfg->adaptive_depth) meta.groups[ng++] = "adaptive";
   /* checks the space and the block count before anything is allocated */
-  qb_err err = qb_h5_create(&meta, tok, msg, msgsize);
+  err = qb_h5_create(&meta, tok, msg, msgsize);
   if (!err && !(st->done = calloc((size_t)st->nblocks, 1))) {
     snprintf(msg, msgsize, "out of memory for the done mask of %lld blocks",
              (long long)st->nblocks);

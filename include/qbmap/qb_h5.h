@@ -2,12 +2,14 @@
  * axes are dimension scales (coordinates), one N-D dataset per field, `status`, a per-block
  * `done` mask over a `block` dimension, and root attributes describing the run.
  *
- * Life cycle: rank 0 alone takes the output's lock (qb_h5_lock), builds the complete skeleton
+ * Life cycle: rank 0 alone takes the output's lock (qb_h5_lock), decides from what exists at
+ * the output path how the run starts (qb_h5_prepare), builds the complete skeleton
  * (qb_h5_create, not collective; the HL dimension-scale API is serial only) or checks an
  * interrupted run's file (qb_h5_inspect); then every rank opens it with MPI-IO (qb_h5_open,
  * collective) and writes hyperslabs collectively.  Datasets are contiguous and allocated at
  * creation, so the file's structure never changes while data is written; a block's done flag
- * is written only after its data has been flushed on every rank.
+ * is written only after its data has been flushed on every rank.  The process ends through
+ * qb_h5_exit.
  *
  * Errors: every function returns a qb_err and writes into msg where and why it failed:
  * "src/qb_h5.c:LINE: H5Dwrite: <HDF5's own messages, outermost and innermost>[: <system error>]"
@@ -25,6 +27,7 @@
 #ifndef QB_H5_H
 #define QB_H5_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "qbmap/qb_config.h"
@@ -52,6 +55,24 @@ qb_err qb_h5_lock(const char *path, int *fd, char *msg, size_t msgsize);
 /* Not collective.  Removes `path.lock` and releases the lock (fd < 0: nothing). */
 void qb_h5_unlock(const char *path, int *fd);
 
+/* How a run starts on its output (qb_h5_prepare). */
+typedef enum {
+  QB_H5_CREATE,  /* build a new skeleton (qb_h5_create) */
+  QB_H5_REBUILD, /* --resume of a run killed while building its skeleton: build it anew */
+  QB_H5_ADOPT    /* --resume: continue into the interrupted run's file (qb_h5_inspect) */
+} qb_h5_start;
+
+/* Not collective (rank 0 only, holding the lock).  The rules for what may exist at `path` and
+ * at `path.partial` (the name of a skeleton being built: a run killed meanwhile leaves it),
+ * looked at with lstat (links are not followed): only regular files are ever replaced or
+ * removed, an existing output only with force (qb_h5_create then replaces it), an existing
+ * `path.partial` only with force or resume (removed here).  With resume, an existing output
+ * is adopted as it is, else a `path.partial` must exist.  Sets *how; the refusals name what is
+ * there and what is allowed (QB_EEXIST; QB_ECONFIG: nothing to resume; QB_EIO: the removal
+ * failed). */
+qb_err qb_h5_prepare(const char *path, bool force, bool resume, qb_h5_start *how, char *msg,
+                     size_t msgsize);
+
 typedef struct {
   const char *path;
   const qb_config *cfg;
@@ -66,7 +87,8 @@ typedef struct {
  * an existing name, symbolic link or not, is an error), reserves its blocks on the file system
  * where fallocate() works (so that a full disk cannot stop the sweep half way), and renames it
  * to `path`: a file at `path` always has a complete skeleton.  The caller has checked what
- * exists at `path` and `path.partial`.  Leaves no file behind on failure.  Fills *tok. */
+ * exists at `path` and `path.partial` (qb_h5_prepare).  Leaves no file behind on failure.
+ * Fills *tok. */
 qb_err qb_h5_create(const qb_h5_meta *meta, qb_h5_token *tok, char *msg, size_t msgsize);
 
 /* What a resumed run needs from an existing output. */
@@ -154,6 +176,14 @@ qb_err qb_h5_write_group(const char *path, const qb_h5_token *tok, const char *g
  * Only a file that reached this point claims to be complete. */
 qb_err qb_h5_mark_complete(const char *path, const qb_h5_token *tok, double wall_time_s, char *msg,
                            size_t msgsize);
+
+/* Collective, the last call of `qbmap run`, with the exit code every rank agreed on: ends the
+ * process with `code`.  Normally it finalizes MPI (qb_par_finalize), which runs HDF5's own
+ * shutdown, and exits.  After a run-time failure (code 1) it skips both and ends at once with
+ * _exit, stdout and stderr flushed: a failed H5Fclose leaves state that HDF5's shutdown
+ * crashes on, and a file opened on some ranks only cannot be closed at all (H5Fclose is
+ * collective).  No rank is left waiting: they agreed before. */
+_Noreturn void qb_h5_exit(int code);
 
 /* Local: "1.10.8" etc. */
 const char *qb_h5_library_version(void);
