@@ -6,7 +6,7 @@
  *              location to 1e-6 relative (a maximum is flat: sqrt(eps)); Eq. 13 at Gamma = 0;
  *   yopt       y_opt vs GSL Brent maximization over y at fixed |p_a p_b| (rtol 1e-6), E_B_supopt
  *              vs the maximum found (rtol 1e-10);
- *   closed     PHYSICS.md s3 closed forms at |p_a p_b| = 1: Eq. 23, corrected Eq. 22 and 24,
+ *   closed     docs/physics.md s3 closed forms at |p_a p_b| = 1: Eq. 23, corrected Eq. 22 and 24,
  *              Eq. 25, corrected Eq. 26, G_B (rtol 1e-12);
  *   zero       the nonreciprocal zero (phi = -pi/2, p_a = p_b = 1, Gamma = 2|J|): E_B(t) and
  *              E_B_ss vanish, absolute tolerance 1e-28 F^2.

@@ -1,4 +1,4 @@
-/* Model `ep`: the EP paper's reduced two-mode model (PHYSICS.md §1).
+/* Model `ep`: the EP paper's reduced two-mode model (docs/physics.md §1).
  *
  * Units: time in 1/Gamma_eff, rates in Gamma_eff, drive E_r, energies in E_r^2 (E_r is a
  * parameter, so energies carry E_r^2 explicitly).  First moments x = (a, b) obey x' = M x + f,
@@ -1101,9 +1101,10 @@ static void coalescence(const double *p, double *splitting, double *overlap) {
 
 const qb_model qb_model_ep = {
     .name = "ep",
-    .doc = "EP paper's reduced two-mode model (PHYSICS.md s1): a' = -(gamma_a + i delta_r) a + b "
-           "+ E_r, b' = a - (gamma_b - i delta_r) b; time in 1/Gamma_eff, energies in E_r units "
-           "squared",
+    .doc =
+        "EP paper's reduced two-mode model (docs/physics.md s1): a' = -(gamma_a + i delta_r) a + b "
+        "+ E_r, b' = a - (gamma_b - i delta_r) b; time in 1/Gamma_eff, energies in E_r units "
+        "squared",
     .nparams = NPARAM,
     .params = params,
     .nfields = NFIELD,

@@ -1,5 +1,5 @@
-/* Model `shared`: the SO paper's charger-battery model (Eqs. 1-27, App. A; PHYSICS.md §3), with
- * the paper's Eqs. 4-5 as the drift (Lindblad rates; exact against QuTiP's Liouvillian):
+/* Model `shared`: the SO paper's charger-battery model (Eqs. 1-27, App. A; docs/physics.md §3),
+ * with the paper's Eqs. 4-5 as the drift (Lindblad rates; exact against QuTiP's Liouvillian):
  *
  *   a' = -(gA + 2i Delta)/2 a - i(J + i mu Gamma/2) b - iF
  *   b' = -(gB + 2i Delta)/2 b - i(J* + i mu* Gamma/2) a,
@@ -10,8 +10,8 @@
  * E_B_ss = |m21|^2 F^2/|D(Delta)|^2, D(Delta) = det M = -Delta^2 + i g Delta + c0, g = (gA+gB)/2,
  * c0 = gA gB/4 - m12 m21.  Its maximum over Delta is a real root of the cubic
  * Delta^3 - (P0/8) Delta - Y/4 = 0, P0 = 8|J|^2 - 2 Gamma^2 |mu|^2 - gA^2 - gB^2,
- * Y = -Gamma Re(J mu*)(gA + gB) (PHYSICS.md; the paper's A16-A18 are wrong).  Energies are mean
- * quanta; rates, Delta, J, F and 1/t share one unit.
+ * Y = -Gamma Re(J mu*)(gA + gB) (docs/physics.md §3; the paper's A16-A18 are wrong).  Energies are
+ * mean quanta; rates, Delta, J, F and 1/t share one unit.
  *
  * Extremes: the model is scale free (rates, Delta, J, F -> c x, t -> t/c leaves the energies
  * unchanged), so where the drift's largest entry is outside [2^-30, 2^30] the point is evaluated
@@ -457,9 +457,10 @@ static void eval(const double *p, const bool *want, double *out) {
 
 const qb_model qb_model_shared = {
     .name = "shared",
-    .doc = "SO paper's charger-battery model (Eqs. 3-5, Lindblad rates; PHYSICS.md s3): coherent "
-           "coupling J and a shared reservoir Gamma; optimal detuning and super-optimal "
-           "charging",
+    .doc =
+        "SO paper's charger-battery model (Eqs. 3-5, Lindblad rates; docs/physics.md s3): coherent "
+        "coupling J and a shared reservoir Gamma; optimal detuning and super-optimal "
+        "charging",
     .nparams = NPARAM,
     .params = params,
     .nfields = NFIELD,

@@ -1,4 +1,4 @@
-/* Model `threemode`: the EP paper's microscopic model (Eqs. 8-16, PHYSICS.md §2): charger a,
+/* Model `threemode`: the EP paper's microscopic model (Eqs. 8-16, docs/physics.md §2): charger a,
  * battery b and a lossy auxiliary mode c, coupled only through two shared reservoirs, with the
  * master equation exactly as written in Eq. 9 (Lindblad convention D[o] = o.o^+ - {o^+o, .}/2;
  * Eqs. 10-12 of the paper drop that 1/2, i.e. use rates halved).  First moments (a, b, c):
@@ -539,7 +539,7 @@ static void eval(const double *p, const bool *want, double *out) {
 
 const qb_model qb_model_threemode = {
     .name = "threemode",
-    .doc = "EP paper's microscopic three-mode model (Eq. 9, Lindblad rates; PHYSICS.md s2): "
+    .doc = "EP paper's microscopic three-mode model (Eq. 9, Lindblad rates; docs/physics.md s2): "
            "charger a, battery b, auxiliary c coupled through two shared reservoirs; reduced "
            "to model ep by eliminating c",
     .nparams = NPARAM,
