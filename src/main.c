@@ -1,6 +1,6 @@
 /* qbmap: parameter-space maps of quantum-battery models.
  *   qbmap run [CONFIG.yaml] [-o OUT.h5] [--set name=value]... [--force]   (under mpiexec)
- *   qbmap point MODEL name=value ...
+ *   qbmap point [--json] MODEL name=value ...
  *   qbmap models
  * Exit codes: 0 success, 1 run-time failure (I/O, HDF5, MPI), 2 bad usage or input,
  * 3 checkpointed after a signal (not finished: rerun with --resume). */
@@ -30,7 +30,7 @@ static const char usage_main[] =
     "commands:\n"
     "  run [CONFIG.yaml] [-o OUT.h5] [--set name=value]... [--force]\n"
     "                      sweep a grid on all MPI ranks (without CONFIG: the EP paper's Fig. 3)\n"
-    "  point MODEL name=value ...   evaluate one point and print every field\n"
+    "  point [--json] MODEL name=value ...   evaluate one point and print every field\n"
     "  models              list models, their parameters and fields\n"
     "\n"
     "  qbmap --version     version, git commit, library versions\n"
@@ -54,9 +54,12 @@ static const char usage_run[] =
     "  --print-config     print the embedded default config and exit\n";
 
 static const char usage_point[] =
-    "usage: qbmap point MODEL name=value ...\n"
+    "usage: qbmap point [--json] MODEL name=value ...\n"
     "\n"
-    "Evaluates one point and prints every field as `name = value` (%.17g), then the status.\n"
+    "Evaluates one point and prints every field as `name = value` (%.17g; nan, inf), then the\n"
+    "status in words on lines starting with '#', one per set bit.\n"
+    "  --json   one JSON object instead: model, parameters (given and defaulted), fields (null\n"
+    "           where NaN or infinite, listed in `nonfinite`), status and its decoded bits\n"
     "Example: qbmap point ep delta_r=0.5 alpha=0 gamma_b=0.5 t=3\n";
 
 /* %.17g with nan/inf spelled the same on every platform. */
@@ -67,6 +70,38 @@ static void print_value(const char *name, double v) {
     printf("%s = %sinf\n", name, v < 0 ? "-" : "");
   else
     printf("%s = %.17g\n", name, v);
+}
+
+/* s as a JSON string: quotes, backslashes and control characters escaped (the model tables'
+ * texts are UTF-8 and pass as they are). */
+static void json_string(const char *s) {
+  putchar('"');
+  for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+    if (*c == '"' || *c == '\\')
+      printf("\\%c", *c);
+    else if (*c < 0x20 || *c == 0x7f)
+      printf("\\u%04x", *c);
+    else
+      putchar(*c);
+  }
+  putchar('"');
+}
+
+/* v as a JSON number that reads back bit for bit (%.17g; -0 as -0.0, which a JSON reader would
+ * otherwise take for the integer 0), or null where it is NaN or infinite (JSON has no such
+ * numbers: the caller lists them separately). */
+static void json_number(double v) {
+  if (!isfinite(v))
+    fputs("null", stdout);
+  else if (v == 0 && signbit(v))
+    fputs("-0.0", stdout);
+  else
+    printf("%.17g", v);
+}
+
+/* "nan", "inf" or "-inf": how the text form and the JSON `nonfinite` list spell v. */
+static const char *nonfinite_word(double v) {
+  return isnan(v) ? "nan" : v < 0 ? "-inf" : "inf";
 }
 
 /* One line on stderr: "prefix: msg", with control characters and bytes that are not UTF-8
@@ -141,24 +176,146 @@ static int cmd_models(void) {
   return 0;
 }
 
+/* Model m's declaration of status bit n, NULL if it declares none. */
+static const qb_pt_bit *declared_bit(const qb_model *m, int n) {
+  for (int i = 0; i < m->nstatus; i++)
+    if (m->status_bits[i].mask == 1u << n) return &m->status_bits[i];
+  return NULL;
+}
+
+/* The text form of `point`: one `name = value` line per field, in the model's order (status,
+ * the last field, as its integer), then the status decoded with the model's declared bits on
+ * lines that start with '#', one per set bit ("# status ok" for 0), so that every line not
+ * starting with '#' is `name = value` (the meanings may contain " = " themselves). */
+static void point_text(const qb_model *m, const double *out) {
+  for (int k = 0; k < m->nfields; k++)
+    print_value(m->fields[k].name, out[k]);
+  uint32_t status = (uint32_t)out[m->nfields - 1];
+  if (status == 0) printf("# status ok: every field is defined\n");
+  for (int n = 0; n < 32; n++) {
+    if (!(status & (1u << n))) continue;
+    const qb_pt_bit *b = declared_bit(m, n);
+    if (b)
+      printf("# status bit %d (%s): %s\n", n, qb_pt_bit_word(b), qb_pt_bit_doc(b));
+    else
+      printf("# status bit %d: undeclared by model %s\n", n, m->name);
+  }
+}
+
+/* JSON list of the names of the parameters i with sel[i]. */
+static void json_param_names(const qb_model *m, const bool *sel) {
+  int first = 1;
+  putchar('[');
+  for (int i = 0; i < m->nparams; i++)
+    if (sel[i]) {
+      fputs(first ? "" : ", ", stdout);
+      json_string(m->params[i].name);
+      first = 0;
+    }
+  putchar(']');
+}
+
+/* The JSON form of `point`: one object (keys in this order) with the model; `parameters`, every
+ * parameter's value as the kernel got it (null: not given and no default, the other one of a
+ * group such as ep's alpha/gamma_a); `given` and `defaulted`, the names of the parameters given
+ * and of those taken from their defaults; `fields`, every field (null where NaN or infinite);
+ * `nonfinite`, those fields' names with "nan", "inf" or "-inf"; `status`, the integer; and
+ * `status_bits`, one object per set bit (bit number, mask, word, text; word null and text
+ * "undeclared" for a bit the model does not declare). */
+static void point_json(const qb_model *m, const double *p, const bool *given, const double *out) {
+  printf("{\n  \"model\": ");
+  json_string(m->name);
+  printf(",\n  \"parameters\": {");
+  for (int i = 0; i < m->nparams; i++) {
+    printf("%s", i ? ", " : "");
+    json_string(m->params[i].name);
+    printf(": ");
+    json_number(p[i]);
+  }
+  printf("},\n  \"given\": ");
+  json_param_names(m, given);
+  printf(",\n  \"defaulted\": ");
+  bool defaulted[QB_MAX_PARAMS];
+  for (int i = 0; i < m->nparams; i++)
+    defaulted[i] = !given[i] && !isnan(p[i]);
+  json_param_names(m, defaulted);
+  printf(",\n  \"fields\": {");
+  for (int k = 0; k < m->nfields; k++) {
+    printf("%s", k ? ", " : "");
+    json_string(m->fields[k].name);
+    printf(": ");
+    json_number(out[k]);
+  }
+  printf("},\n  \"nonfinite\": {");
+  for (int k = 0, first = 1; k < m->nfields; k++)
+    if (!isfinite(out[k])) {
+      printf("%s", first ? "" : ", ");
+      json_string(m->fields[k].name);
+      printf(": \"%s\"", nonfinite_word(out[k]));
+      first = 0;
+    }
+  uint32_t status = (uint32_t)out[m->nfields - 1];
+  printf("},\n  \"status\": %u,\n  \"status_bits\": [", status);
+  for (int n = 0, first = 1; n < 32; n++) {
+    if (!(status & (1u << n))) continue;
+    const qb_pt_bit *b = declared_bit(m, n);
+    printf("%s\n    {\"bit\": %d, \"mask\": %u, \"word\": ", first ? "" : ",", n, 1u << n);
+    if (b)
+      json_string(qb_pt_bit_word(b));
+    else
+      fputs("null", stdout);
+    printf(", \"text\": ");
+    json_string(b ? qb_pt_bit_doc(b) : "undeclared");
+    putchar('}');
+    first = 0;
+  }
+  printf("%s]\n}\n", status ? "\n  " : "");
+}
+
 static int cmd_point(int argc, char **argv) {
   if (has_help(argc, argv) || argc < 1) {
     fputs(usage_point, argc < 1 ? stderr : stdout);
     return argc < 1 ? 2 : 0;
   }
+  /* --json may stand anywhere; the rest is MODEL name=value ... */
+  int json = 0, n = 0;
+  char **args = calloc((size_t)argc + 1, sizeof *args);
+  if (!args) {
+    print_error("qbmap point", "out of memory");
+    return 1;
+  }
+  for (int i = 0; i < argc; i++)
+    if (strcmp(argv[i], "--json") == 0)
+      json = 1;
+    else
+      args[n++] = argv[i];
   const qb_model *m;
   double p[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
   char msg[2048];
-  if (qb_config_parse_point(argc, argv, &m, p, msg, sizeof msg)) {
-    print_error("qbmap point", msg);
+  if (n == 0) {
+    fputs(usage_point, stderr);
+    free(args);
     return 2;
   }
+  if (qb_config_parse_point(n, args, &m, p, msg, sizeof msg)) {
+    print_error("qbmap point", msg);
+    free(args);
+    return 2;
+  }
+  /* parsed: args[1..] are distinct valid name=value, so the names before '=' are the given */
+  bool given[QB_MAX_PARAMS] = {false};
+  for (int i = 1; i < n; i++) {
+    size_t len = strcspn(args[i], "=");
+    for (int k = 0; k < m->nparams; k++)
+      if (strlen(m->params[k].name) == len && strncmp(args[i], m->params[k].name, len) == 0)
+        given[k] = true;
+  }
+  free(args);
   m->eval(p, NULL, out);
-  for (int k = 0; k < m->nfields; k++)
-    print_value(m->fields[k].name, out[k]);
-  char words[2048];
-  printf("status: %s\n", qb_pt_status_words(m->status_bits, m->nstatus,
-                                            (uint32_t)out[m->nfields - 1], words, sizeof words));
+  if (json)
+    point_json(m, p, given, out);
+  else
+    point_text(m, out);
   return 0;
 }
 

@@ -28,7 +28,7 @@ else
   echo "note: $src is not a git checkout: commit not compared"
 fi
 declare -A usage=(["--help"]="usage: qbmap COMMAND" ["run --help"]="usage: mpiexec -n N qbmap run"
-  ["point --help"]="usage: qbmap point MODEL" ["models --help"]="usage: qbmap models")
+  ["point --help"]="usage: qbmap point [--json] MODEL" ["models --help"]="usage: qbmap models")
 for c in "--help" "run --help" "point --help" "models --help"; do
   ok "$c: usage on stdout, exit 0" 'h=$("$qbmap" $c) && [[ "$h" == "${usage[$c]}"* ]]'
 done
@@ -66,12 +66,14 @@ declare -A bits=([ep]="0:not_stable 1:tcrit_never 2:tcrit_failed 3:approx_outsid
 for mod in ep threemode shared; do
   same "models: $mod status bits" "$(block $mod "status bits" bits)" "$(tr ' ' '\n' <<<"${bits[$mod]}")"
 done
-# point_words MODEL STATUS_LINE: every "[bit N] TEXT" of the line is bit N's meaning as `models`
-# lists it for MODEL (else exit 1, naming the first that is not)
+# point_words MODEL OUTPUT: the '#' lines of `point`'s OUTPUT are exactly one
+# "# status bit N (WORD): TEXT" per bit set in its `status = S` line, in increasing order, each
+# bit's word and meaning as `models` lists them for MODEL ("# status ok: ..." for S = 0); every
+# other line is one `name = value` (else exit 1, naming the first line that is not)
 point_words() {
   /usr/bin/python3 - "$m" "$1" "$2" <<'EOF'
 import re, sys
-models, model, line = sys.argv[1:]
+models, model, out = sys.argv[1:]
 listed, cur, in_bits = {}, None, False
 for l in models.splitlines():
     if l.startswith("model "):
@@ -80,13 +82,20 @@ for l in models.splitlines():
         in_bits = l.startswith("  status bits (")
     elif cur == model and in_bits and l.startswith("    "):
         word, n, mask, text = l.split(None, 3)
-        listed[int(n)] = text
-words = line[len("status: "):]
-for seg in ([] if words == "ok" else re.split(r"; (?=\[bit \d+\] )", words)):
-    g = re.fullmatch(r"\[bit (\d+)\] (.*)", seg)
-    if not g or listed.get(int(g.group(1))) != g.group(2):
-        print(f"not {model}'s listed meaning: {seg}")
+        listed[int(n)] = f"# status bit {n} ({word}): {text}"
+lines = out.splitlines()
+for l in lines:
+    if not l.startswith("#") and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]* = [^=]*", l):
+        print(f"not a `name = value` line: {l}")
         sys.exit(1)
+status = [int(l.split(" = ")[1]) for l in lines if l.startswith("status = ")]
+want = [listed.get(n, f"# status bit {n}: undeclared by model {model}")
+        for n in range(32) if status[0] >> n & 1] if len(status) == 1 else ["one status line"]
+want = want or ["# status ok: every field is defined"]
+got = [l for l in lines if l.startswith("#")]
+if got != want:
+    print(f"status lines {got}, expected {want}")
+    sys.exit(1)
 EOF
 }
 
@@ -100,7 +109,7 @@ for mod in ep threemode shared; do
   rc=$?
   ok "point $mod: exit 0" '[ $rc -eq 0 ]'
   same "point $mod: the model's fields, in order, each once" "$(fields_of_point "$out")" "$(block $mod fields)"
-  ok "point $mod: every line is a field, then one status line" '[ "$(wc -l <<<"$out")" -eq $(($(block $mod fields | wc -l) + 1)) ] && [ "$(tail -1 <<<"$out" | cut -c1-8)" = "status: " ]'
+  ok "point $mod: every line is a field, then the status in words" '[ "$(grep -vc "^#" <<<"$out")" -eq "$(block $mod fields | wc -l)" ] && [ "$(tail -1 <<<"$out" | cut -c1-9)" = "# status " ] && point_words $mod "$out"'
 done
 # the status in words is the model's own meaning of each bit (a generic bit may have a text
 # naming the model's fields)
@@ -111,7 +120,7 @@ declare -A wstatus=([ep]=2061 [threemode]=128 [shared]=1025)
 for mod in ep threemode shared; do
   out=$("$qbmap" point $mod ${wargs[$mod]})
   ok "point $mod ${wargs[$mod]}: status = ${wstatus[$mod]}" 'grep -qx "status = ${wstatus[$mod]}" <<<"$out"'
-  ok "point $mod: status words are $mod's listed meanings" 'point_words $mod "$(tail -1 <<<"$out")"'
+  ok "point $mod: status words are $mod's listed meanings, one line per bit" 'point_words $mod "$out"'
 done
 out=$("$qbmap" point ep delta_r=0.5 alpha=0 gamma_b=0.5 t=3)
 # gamma_a = gamma_b = 1/2, delta_r = 1/2: eigenvalues of M are (-1 +- sqrt 3)/2
@@ -120,8 +129,8 @@ for kv in "growth_rate = 0.3660254037844386" "lambda_plus_re = 0" "lambda_plus_i
           "regime = 2" "E_A_ss = nan" "E_B_ss = nan" "realizable = 0" "realizable_margin = -0.75" "status = 1"; do
   ok "point: $kv" 'grep -qx "$kv" <<<"$out"'
 done
-same "point: status in words (bit 0 only)" "$(tail -1 <<<"$out")" \
-  "status: [bit 0] not stable (growth_rate >= -tol): steady-state fields are NaN"
+same "point: status in words (bit 0 only)" "$(grep "^#" <<<"$out")" \
+  "# status bit 0 (not_stable): not stable (growth_rate >= -tol): steady-state fields are NaN"
 # E_A, E_B, P_B, log_E_B, t_crit against the closed-form solution x(t) = (e^{Mt} - 1) M^-1 f
 /usr/bin/python3 - "$out" <<'EOF'
 import sys
@@ -161,15 +170,124 @@ EOF
 rc=$?
 ok "point: E_A, E_B, P_B, log_E_B, t_crit = closed form (rtol 1e-13), t_crit_approx finite" '[ $rc -eq 0 ]'
 out=$("$qbmap" point ep delta_r=2 alpha=0.5 gamma_b=1.5 t=1)
-same "point: two status bits in words" "$(tail -1 <<<"$out")" \
-  "status: [bit 1] E_B provably never reaches E_max: t_crit is NaN; [bit 3] Eq. 33 outside its regime (needs alpha = 0, |delta_r| < 1, growth > 0): t_crit_approx is NaN"
+same "point: two status bits in words, one line each" "$(grep "^#" <<<"$out")" \
+  "# status bit 1 (tcrit_never): E_B provably never reaches E_max: t_crit is NaN
+# status bit 3 (approx_outside): Eq. 33 outside its regime (needs alpha = 0, |delta_r| < 1, growth > 0): t_crit_approx is NaN"
+# a meaning may contain " = " (bit 3 does): only '#' lines carry words, so every other line is
+# exactly one `name = value`, as `awk -F ' = '` or a dict of split(" = ") reads it
+ok "point: line by line, every line not starting with '#' is one name = value" '[ -z "$(grep -v "^#" <<<"$out" | awk -F " = " "NF != 2")" ] && [ "$(grep -c " = " <<<"$out")" -gt "$(grep -vc "^#" <<<"$out")" ]'
 ok "point: status = 10" 'grep -qx "status = 10" <<<"$out"'
 same "point: a model's own bit in words (threemode bit 7)" "$("$qbmap" point threemode ${wargs[threemode]} | tail -1)" \
-  "status: [bit 7] no reduced model: the a-b coupling through c vanishes (Gamma, a coupling or K_c is 0): reduced fields are NaN"
-same "point: a generic bit in the model's words (ep bit 11)" "$("$qbmap" point ep ${wargs[ep]} | tail -1 | sed 's/.*; \[bit 11\]/[bit 11]/')" \
-  "[bit 11] time-dependent fields not resolvable in double precision at this t (estimated relative error above 1e-6: phases or exponents of order 1/eps, or a stiff drift far from its steady state): E_A, E_B, P_B, log_E_B are NaN"
+  "# status bit 7 (no_reduction): no reduced model: the a-b coupling through c vanishes (Gamma, a coupling or K_c is 0): reduced fields are NaN"
+same "point: a generic bit in the model's words (ep bit 11)" "$("$qbmap" point ep ${wargs[ep]} | grep "^# status bit 11 ")" \
+  "# status bit 11 (t_unresolved): time-dependent fields not resolvable in double precision at this t (estimated relative error above 1e-6: phases or exponents of order 1/eps, or a stiff drift far from its steady state): E_A, E_B, P_B, log_E_B are NaN"
 out=$("$qbmap" point threemode delta=0.1 kappa_a=0.1 kappa_b=0.1 kappa_c=1 Gamma=1)
-ok "point: status ok in words" '[ "$(tail -1 <<<"$out")" = "status: ok" ] && grep -qx "status = 0" <<<"$out"'
+ok "point: status ok in words" '[ "$(tail -1 <<<"$out")" = "# status ok: every field is defined" ] && grep -qx "status = 0" <<<"$out"'
+
+# point --json: one strictly valid JSON object (no NaN/Infinity tokens) holding exactly what the
+# text form prints, bit for bit, plus the parameters used and the decoded status bits; for every
+# model, at points with NaN and infinite fields, -0, several status bits and each of a group of
+# alternative parameters (ep's alpha / gamma_a); --json may stand before or after the arguments
+json_cases=("ep ${args[ep]}" "ep ${wargs[ep]}" "ep delta_r=2 alpha=0.5 gamma_b=1.5 t=1"
+  "ep delta_r=0.5 alpha=0 gamma_b=0.5 t=1000" "ep delta_r=0.25 gamma_a=2 gamma_b=1 E_max=5 t=2"
+  "threemode ${args[threemode]}" "threemode ${wargs[threemode]}" "shared ${args[shared]}"
+  "shared ${wargs[shared]}")
+for c in "${json_cases[@]}"; do
+  "$qbmap" point $c >"$work/text" && "$qbmap" point --json $c >"$work/json1" &&
+    "$qbmap" point $c --json >"$work/json2" || echo "point $c: exit $?" >>"$work/json_fail"
+  cmp -s "$work/json1" "$work/json2" || echo "point $c: --json first and last differ" >>"$work/json_fail"
+  printf '%s\0%s\0%s\0' "$c" "$(cat "$work/text")" "$(cat "$work/json1")" >>"$work/json_cases"
+done
+/usr/bin/python3 - "$m" "$work/json_cases" <<'EOF'
+import json, re, struct, sys
+models_text, path = sys.argv[1], sys.argv[2]
+listed = {}  # model -> {"params": [(name, default)], "bits": {n: (mask, word, text)}}
+cur = kind = None
+for l in models_text.splitlines():
+    if l.startswith("model "):
+        cur = listed.setdefault(l.split()[1], {"params": [], "bits": {}})
+    elif l.startswith("  ") and not l.startswith("    "):
+        kind = l.split("(")[0].strip()
+    elif l.startswith("    ") and kind == "parameters":
+        name, default = l.split()[:2]
+        cur["params"].append((name, default))
+    elif l.startswith("    ") and kind == "status bits":
+        word, n, mask, text = l.split(None, 3)
+        cur["bits"][int(n)] = (int(mask), word, text)
+parts = open(path).read().split("\0")[:-1]
+bits64 = lambda x: struct.pack("<d", float(x))
+seen, bad = set(), []
+def no_constant(c):
+    raise ValueError(f"non-standard JSON constant {c}")
+for case, text, js in zip(parts[0::3], parts[1::3], parts[2::3]):
+    def fail(what):
+        bad.append(f"point --json {case}: {what}")
+    try:
+        d = json.loads(js, parse_constant=no_constant)
+    except ValueError as e:
+        fail(f"not strict JSON: {e}")
+        continue
+    model, args = case.split()[0], dict(a.split("=") for a in case.split()[1:])
+    keys = ["model", "parameters", "given", "defaulted", "fields", "nonfinite", "status",
+            "status_bits"]
+    if list(d) != keys:
+        fail(f"keys {list(d)}")
+        continue
+    L = listed[model]
+    names = [n for n, _ in L["params"]]
+    if d["model"] != model or list(d["parameters"]) != names:
+        fail(f"model {d['model']} or parameters {list(d['parameters'])}")
+    if d["given"] != [n for n in names if n in args]:
+        fail(f"given {d['given']}")
+    for n, v in args.items():
+        if d["parameters"].get(n) is None or bits64(d["parameters"][n]) != bits64(v):
+            fail(f"parameter {n} = {d['parameters'].get(n)!r}, given {v}")
+    for n, default in L["params"]:
+        v = d["parameters"][n]
+        if n in args:
+            continue
+        if (v is None) != (default in ("one-of", "required")) or (n in d["defaulted"]) != (v is not None):
+            fail(f"parameter {n} = {v!r}, default {default}, defaulted {d['defaulted']}")
+        elif v is not None and abs(v - float(default)) > 1e-5 * abs(v):
+            fail(f"parameter {n} = {v!r}, but models lists default {default}")
+    lines = text.splitlines()
+    fields = [l.split(" = ") for l in lines if not l.startswith("#")]
+    if [n for n, _ in fields] != list(d["fields"]):
+        fail(f"fields {list(d['fields'])}, text form {[n for n, _ in fields]}")
+        continue
+    for n, t in fields:
+        v = d["fields"][n]
+        if t in ("nan", "inf", "-inf"):
+            seen.add(t)
+            if v is not None or d["nonfinite"].get(n) != t:
+                fail(f"{n} = {t} in text, {v!r} / nonfinite {d['nonfinite'].get(n)!r} in JSON")
+        elif v is None or bits64(v) != bits64(t) or n in d["nonfinite"]:
+            fail(f"{n} = {t} in text, {v!r} in JSON (not bit for bit)")
+        elif t == "-0":
+            seen.add("-0")
+    if set(d["nonfinite"]) - {n for n, t in fields if t in ("nan", "inf", "-inf")}:
+        fail(f"nonfinite lists finite fields: {d['nonfinite']}")
+    s = d["status"]
+    if not isinstance(s, int) or s != int(dict(fields)["status"]) or s != d["fields"]["status"]:
+        fail(f"status {s!r}, text form {dict(fields)['status']}")
+        continue
+    want = [{"bit": n, "mask": 1 << n, "word": L["bits"][n][1], "text": L["bits"][n][2]}
+            for n in range(32) if s >> n & 1]
+    if d["status_bits"] != want or any(L["bits"][b["bit"]][0] != b["mask"] for b in want):
+        fail(f"status_bits {d['status_bits']}, models lists {want}")
+    words = [f"# status bit {b['bit']} ({b['word']}): {b['text']}" for b in d["status_bits"]]
+    if [l for l in lines if l.startswith("#")] != (words or ["# status ok: every field is defined"]):
+        fail("status_bits differ from the text form's status lines")
+    seen |= {model, f"{min(len(want), 2)} bits"}
+need = {"nan", "inf", "-0", "0 bits", "1 bits", "2 bits"} | set(listed)
+if need - seen:
+    bad.append(f"the cases do not cover {sorted(need - seen)}")
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+EOF
+rc=$?
+ok "point --json: strict JSON, equal to the text form bit for bit, every model (${#json_cases[@]} points)" '[ $rc -eq 0 ] && [ ! -e "$work/json_fail" ]'
+[ -e "$work/json_fail" ] && cat "$work/json_fail"
 
 # bad point arguments: nothing on stdout, one line on stderr naming the problem, exit 2
 bad() { # NAME PATTERN ARGS...
@@ -183,6 +301,9 @@ bad "unknown parameter" "unknown parameter 'foo'" ep foo=1 delta_r=0 alpha=0 gam
 bad "unknown model" "unknown model 'nosuch'" nosuch
 bad "missing parameter" "'gamma_b' is required" ep delta_r=0.5
 bad "not a number" "'delta_r' = 'x' is not a number" ep delta_r=x alpha=0 gamma_b=1
+bad "--json, unknown parameter" "unknown parameter 'foo'" --json ep foo=1 delta_r=0 alpha=0 gamma_b=1
+bad "--json, missing parameter" "'gamma_b' is required" ep delta_r=0.5 --json
+ok "point --json without a model: usage on stderr, exit 2" 'o=$("$qbmap" point --json 2>"$work/err"); [ $? -eq 2 ] && [ -z "$o" ] && [[ "$(cat "$work/err")" == "usage: qbmap point"* ]]'
 
 ok "print-config = examples/ep_fig3.yaml" '"$qbmap" run --print-config | cmp -s - "$src/examples/ep_fig3.yaml"'
 echo "cli: $pass passed, $fail failed"

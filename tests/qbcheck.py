@@ -48,15 +48,16 @@ def guarded(name):
 def qbmap_point(qbmap, model, params):
     """Every field `qbmap point MODEL name=value ...` prints, as {name: float}; params are
     passed with repr() so that doubles round-trip exactly.  Raises if the output is not
-    exactly fields then one status line."""
+    exactly fields (`status` last) then the status in words on lines starting with '#'."""
     args = [f"{k}={v!r}" for k, v in params.items()]
     out = subprocess.run([qbmap, "point", model] + args, capture_output=True, text=True,
                          check=True).stdout
     vals = {}
     lines = out.splitlines()
-    if not lines or not lines[-1].startswith("status: "):
-        raise ValueError(f"qbmap point {model}: no status line at the end:\n{out}")
-    for line in lines[:-1]:
+    fields = [line for line in lines if not line.startswith("#")]
+    if not fields or not fields[-1].startswith("status = ") or not lines[-1].startswith("# status"):
+        raise ValueError(f"qbmap point {model}: not fields, then the status in words:\n{out}")
+    for line in fields:
         k, v = line.split(" = ")
         if k in vals:
             raise ValueError(f"qbmap point {model}: field {k} printed twice")
