@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "qb_buildinfo.h"
 #include "qbmap/qb_config.h"
@@ -438,6 +439,59 @@ typedef struct {
   int have_cfg, sets_owned;
 } run_state;
 
+/* bytes as "N unit" with 3 significant digits, decimal units (B, kB, MB, ...). */
+static void human_bytes(double bytes, char *buf, size_t size) {
+  static const char *const unit[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB"};
+  int u = 0;
+  while (bytes >= 999.5 && u < 7) {
+    bytes /= 1000;
+    u++;
+  }
+  snprintf(buf, size, "%.3g %s", bytes, unit[u]);
+}
+
+/* Rank 0, `run CONFIG --print-config` (or --set without CONFIG): the normalized config (every
+ * value explicit: what the file's config_normalized holds and --resume compares; it parses
+ * back to the same run), then, as YAML comments, what the run would do.  Evaluates no point
+ * and writes nothing.  The blocks are qb_sweep's (qb_grid_block_points with --block-points);
+ * the size counts the fields (float64: 8 bytes, int32: 4 per point), the coordinates (8 per
+ * axis value) and the done mask (9 per block), which is the file up to its metadata (tens of kB)
+ * and the post-pass groups (a few rows per crossing or EP found). */
+static void print_dry_run(const run_state *r) {
+  const qb_config *c = &r->cfg;
+  const qb_grid *g = &c->grid;
+  fputs(c->normalized, stdout);
+  printf("# dry run: nothing computed, nothing written\n# grid: ");
+  double coords = 0;
+  for (int d = 0; d < g->ndim; d++) {
+    printf("%s%s[%lld]", d ? " x " : "", g->axes[d].name, (long long)g->axes[d].n);
+    coords += 8.0 * (double)g->axes[d].n;
+  }
+  printf(" = %lld point%s\n", (long long)g->npoints, g->npoints > 1 ? "s" : "");
+  int ni32 = 0;
+  for (int k = 0; k < c->nfields; k++)
+    ni32 += c->model->fields[c->fields[k]].dtype == QB_I32;
+  printf("# fields: %d (%d float64, %d int32)\n", c->nfields, c->nfields - ni32, ni32);
+  int64_t bp = qb_grid_block_points(g, r->a.block_points);
+  int64_t nb = (g->npoints + bp - 1) / bp;
+  printf("# blocks: %lld of at most %lld points (--block-points %lld)", (long long)nb,
+         (long long)bp, r->a.block_points);
+  if (nb > QB_H5_MAX_BLOCKS)
+    printf(": more than %lld, the run refuses; allowed: --block-points of at least %lld",
+           (long long)QB_H5_MAX_BLOCKS, (long long)(g->npoints / QB_H5_MAX_BLOCKS + 1));
+  struct stat st;
+  printf("\n# output: %s%s\n", r->out,
+         lstat(r->out, &st) == 0 ? " (exists: the run needs --force, or --resume)" : "");
+  double data = (double)g->npoints * (8.0 * (c->nfields - ni32) + 4.0 * ni32);
+  double done = 9.0 * (double)nb;
+  char human[32];
+  human_bytes(data + coords + done, human, sizeof human);
+  printf("# size: about %s: fields %.0f bytes, coordinates %.0f, done mask %.0f; plus metadata "
+         "(tens of kB)%s\n",
+         human, data, coords, done,
+         c->boundaries.on || c->eps.on || c->adaptive_depth ? " and the post-pass groups" : "");
+}
+
 /* Rank 0: reads and validates everything before any rank is told to go on. */
 static qb_err prepare_rank0(run_state *r, char *msg, size_t msgsize) {
   const run_args *a = &r->a;
@@ -451,7 +505,7 @@ static qb_err prepare_rank0(run_state *r, char *msg, size_t msgsize) {
              ntasks, qb_par_size(), qb_par_size() > 1 ? "s" : "");
     return QB_EUSAGE;
   }
-  if (a->print_config) {
+  if (a->print_config && !a->config && a->nsets == 0) { /* the default as it is written */
     fputs(qb_config_default_text, stdout);
     return QB_OK;
   }
@@ -461,6 +515,8 @@ static qb_err prepare_rank0(run_state *r, char *msg, size_t msgsize) {
   qb_err err = qb_config_parse(r->text, src, a->sets, a->nsets, &r->cfg, msg, msgsize);
   if (err) return err;
   r->have_cfg = 1;
+  if (!(r->out = malloc(4096))) return QB_ENOMEM;
+  output_path(a, &r->cfg, r->out, 4096);
   if (r->cfg.grid.npoints < qb_par_size()) {
     snprintf(msg, msgsize,
              "%d MPI ranks for a grid of %lld point%s: ranks would have nothing to do; "
@@ -468,8 +524,7 @@ static qb_err prepare_rank0(run_state *r, char *msg, size_t msgsize) {
              qb_par_size(), (long long)r->cfg.grid.npoints, r->cfg.grid.npoints > 1 ? "s" : "");
     return QB_EUSAGE;
   }
-  if (!(r->out = malloc(4096))) return QB_ENOMEM;
-  output_path(a, &r->cfg, r->out, 4096);
+  if (a->print_config) print_dry_run(r);
   return QB_OK;
 }
 

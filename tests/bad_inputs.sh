@@ -51,6 +51,25 @@ check set_axis "--set delta_r=1: 'delta_r' is an axis; allowed: parameters not o
   "$qbmap" run "$good" -o "$work/out.h5" --set delta_r=1
 check set_gamma_a "parameters 'alpha' and 'gamma_a' are both given" 2 \
   "$qbmap" run "$good" -o "$work/out.h5" --set gamma_a=1
+
+# the dry run (--print-config) refuses every bad config of the corpus and bad --set values with
+# the same one line and exit 2, and prints nothing on stdout
+dry_cases=0
+for f in bad_inputs/*.yaml; do
+  expect=$(sed -n '1s/^# expect: \(..*\)$/\1/p' "$f")
+  [ -n "$expect" ] || continue
+  dry_cases=$((dry_cases + 1))
+  check "$f --print-config" "$expect" 2 "$qbmap" run "$f" -o "$work/out.h5" --print-config
+  if [ -s "$work/stdout" ]; then echo "FAIL $f --print-config: output on stdout"; fail=$((fail + 1)); fi
+done
+[ "$dry_cases" -ge 90 ] || { echo "FAIL --print-config corpus: only $dry_cases cases"; fail=$((fail + 1)); }
+check print_config_set "--set E_max=-1: parameter 'E_max' = -1 is not positive" 2 \
+  "$qbmap" run "$good" --print-config --set E_max=-1
+check print_config_set_default "--set kappa=1: unknown parameter 'kappa' in 'kappa=1'" 2 \
+  "$qbmap" run --print-config --set kappa=1
+check print_config_missing "cannot read config 'no/such.yaml'" 2 "$qbmap" run no/such.yaml --print-config
+check print_config_block_points "--block-points 0: allowed: an integer from 1 to 2^26" 2 \
+  "$qbmap" run "$good" --print-config --block-points 0
 check missing_config "cannot read config 'no/such.yaml'" 2 "$qbmap" run no/such.yaml -o "$work/out.h5"
 check bad_option "unexpected argument '--frobnicate'" 2 "$qbmap" run "$good" --frobnicate
 check bad_dir "cannot create output '$work/no/dir/out.h5'" 1 "$qbmap" run "$good" -o "$work/no/dir/out.h5"

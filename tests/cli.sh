@@ -306,5 +306,65 @@ bad "--json, missing parameter" "'gamma_b' is required" ep delta_r=0.5 --json
 ok "point --json without a model: usage on stderr, exit 2" 'o=$("$qbmap" point --json 2>"$work/err"); [ $? -eq 2 ] && [ -z "$o" ] && [[ "$(cat "$work/err")" == "usage: qbmap point"* ]]'
 
 ok "print-config = examples/ep_fig3.yaml" '"$qbmap" run --print-config | cmp -s - "$src/examples/ep_fig3.yaml"'
+
+# run CONFIG --print-config: the normalized config (with --set), then the dry run as YAML
+# comments; exact for a small config, and the same blocks, points and config as the real run
+cat >"$work/small.yaml" <<'EOF'
+model: ep   # a comment
+axes:
+  - {name: gamma_b, values: [0.5, 1]}
+  - {name: delta_r, min: -1, max: 1e0, n: 5}
+fixed: {alpha: 0.25}
+fields: [growth_rate, regime]
+EOF
+dry=$(cd "$work" && "$qbmap" run small.yaml --print-config --set E_max=50 --block-points 4)
+rc=$?
+same "print-config CONFIG --set: normalized config and dry run (exact)" "$rc
+$dry" "0
+model: ep
+axes:
+  - {name: gamma_b, values: [0.5, 1]}
+  - {name: delta_r, min: -1, max: 1, n: 5, scale: lin}
+fixed: {alpha: 0.25, E_r: 1, E_max: 50, t: 0}
+fields: [growth_rate, regime, status]
+# dry run: nothing computed, nothing written
+# grid: gamma_b[2] x delta_r[5] = 10 points
+# fields: 3 (1 float64, 2 int32)
+# blocks: 2 of at most 5 points (--block-points 4)
+# output: small.h5
+# size: about 234 B: fields 160 bytes, coordinates 56, done mask 18; plus metadata (tens of kB)"
+ok "print-config wrote nothing (no output, lock or partial file)" '[ "$(ls "$work" | grep -c "^small")" -eq 1 ]'
+# the printed config is a config: it gives the same normalized config again, and the real run
+# (same --block-points) has the dry run's blocks and points and stores that normalized config
+printf '%s\n' "$dry" >"$work/printed.yaml"
+ok "print-config: the printed config prints itself again" '[ "$("$qbmap" run "$work/printed.yaml" --print-config --block-points 4 -o "$work/small.h5" | grep -v "^#")" = "$(grep -v "^#" <<<"$dry")" ]'
+run=$("$qbmap" run "$work/small.yaml" -o "$work/small.h5" --set E_max=50 --block-points 4)
+ok "print-config: the run has the dry run's grid and blocks" '[[ "$run" == *"gamma_b[2] x delta_r[5] = 10 points, 3 fields, 2 blocks of <= 5 points, 1 rank -> $work/small.h5"* ]]'
+/usr/bin/python3 - "$work/small.h5" "$(grep -v '^#' <<<"$dry")" "$(sed -n 's/^# size: about .*: fields \([0-9]*\) bytes, coordinates \([0-9]*\), done mask \([0-9]*\);.*/\1 \2 \3/p' <<<"$dry")" <<'EOF'
+import os, sys
+import h5py
+path, normalized, parts = sys.argv[1], sys.argv[2], [int(x) for x in sys.argv[3].split()]
+f = h5py.File(path, "r")
+stored = f.attrs["config_normalized"]
+stored = stored.decode() if isinstance(stored, bytes) else stored
+data = sum(f[n].size * f[n].dtype.itemsize for n in ("growth_rate", "regime", "status"))
+coords = sum(f[n].size * f[n].dtype.itemsize for n in ("gamma_b", "delta_r"))
+done = f["done"].size * f["done"].dtype.itemsize + f["block"].size * f["block"].dtype.itemsize
+size = os.path.getsize(path)
+bad = []
+if stored.rstrip("\n") != normalized.rstrip("\n"):
+    bad.append(f"config_normalized {stored!r} != printed {normalized!r}")
+if [data, coords, done] != parts:
+    bad.append(f"file's datasets {[data, coords, done]} bytes, dry run {parts}")
+if not sum(parts) <= size <= sum(parts) + 100_000:
+    bad.append(f"file {size} bytes, dry run {sum(parts)} + tens of kB")
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+EOF
+rc=$?
+ok "print-config: the file stores the printed config; fields, coordinates, done mask as estimated" '[ $rc -eq 0 ]'
+ok "print-config: an existing output is named" '"$qbmap" run "$work/small.yaml" -o "$work/small.h5" --print-config | grep -qxF "# output: $work/small.h5 (exists: the run needs --force, or --resume)"'
+ok "print-config --set without CONFIG: the default, normalized, with the override" 'd=$("$qbmap" run --print-config --set E_max=5) && grep -q "^fixed: {.*E_max: 5[,}]" <<<"$d" && grep -qx "# grid: gamma_b\[3\] x alpha\[351\] x delta_r\[801\] = 843453 points" <<<"$d"'
+ok "print-config under mpiexec -n 2: printed once by rank 0" '[ "$(OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpiexec -n 2 "$qbmap" run "$work/small.yaml" --print-config -o "$work/mpi.h5" 2>/dev/null | grep -c "^# dry run")" -eq 1 ] && [ ! -e "$work/mpi.h5" ]'
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
