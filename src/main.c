@@ -40,7 +40,8 @@ static const char usage_main[] =
 static const char usage_run[] =
     "usage: mpiexec -n N qbmap run [CONFIG.yaml] [-o OUT.h5] [--set name=value]... [--force]\n"
     "                              [--resume]\n"
-    "                              [--block-points N] [--progress SECONDS]\n"
+    "                              [--block-points N] [--progress SECONDS] [--flush SECONDS]\n"
+    "                              [--print-config]\n"
     "\n"
     "Evaluates every point of the config's grid and writes one HDF5 file (netCDF-4/CF).\n"
     "Without CONFIG it runs the embedded default (EP paper Fig. 3, 843453 points).\n"
@@ -52,7 +53,12 @@ static const char usage_run[] =
     "  --block-points N   points per block of work (default 65536)\n"
     "  --progress S       seconds between progress lines (default 5)\n"
     "  --flush S          seconds between flushes that mark finished blocks done (default 10)\n"
-    "  --print-config     print the embedded default config and exit\n";
+    "  --print-config     dry run: print the normalized config CONFIG gives (with --set) and\n"
+    "                     the grid, fields, blocks, output path and estimated size; compute\n"
+    "                     and write nothing (without CONFIG and --set: the embedded default)\n"
+    "\n"
+    "Without mpiexec it runs on one rank.  Open MPI as root needs OMPI_ALLOW_RUN_AS_ROOT=1\n"
+    "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 in the environment.\n";
 
 static const char usage_point[] =
     "usage: qbmap point [--json] MODEL name=value ...\n"

@@ -2,9 +2,11 @@
 # The command line as documented: --version names the source's git commit and the library
 # versions; --help prints the usage and exits 0; `models` lists exactly each model's parameters,
 # fields and status bits (numbers and masks: stored data); `point` prints exactly the model's
-# fields, in that order, each once, then the status in words, the model's own (values checked
-# against closed forms where they are known); bad `point`
-# arguments are one line on stderr and exit 2; --print-config is examples/ep_fig3.yaml.
+# fields, in that order, each once, as `name = value` lines, then the status in words on '#'
+# lines, the model's own (values checked against closed forms where they are known); `point
+# --json` is strict JSON equal to the text form bit for bit; bad `point` arguments are one line
+# on stderr and exit 2; --print-config is examples/ep_fig3.yaml, and `run CONFIG --print-config`
+# the normalized config and a dry run that match the real run and write nothing.
 # Usage: cli.sh QBMAP SOURCE_DIR
 set -u
 qbmap=$1 src=$2
