@@ -61,7 +61,7 @@ qb_run_requeueable() {
   local resume=()
   if [ -e "$out" ] || [ -e "$out.partial" ]; then resume=(--resume); fi
   echo "qbmap job ${SLURM_JOB_ID:-?} (restart $restarts of at most $max):" \
-    "${launch[*]} $* ${resume[*]} (output: $out)"
+    "${launch[*]} $*${resume[*]:+ ${resume[*]}} (output: $out)"
   qb_step=""
   # the trap is set before the step starts: a USR1 in between must not kill this script
   trap 'echo "qbmap job: USR1: checkpointing"; [ -n "${qb_step:-}" ] && kill -USR1 "$qb_step"' USR1
@@ -74,8 +74,8 @@ qb_run_requeueable() {
   done
   [ "$rc" = 3 ] || return "$rc"
   if [ "$restarts" -ge "$max" ]; then
-    echo "qbmap job: checkpointed, but the job has been requeued $restarts times" \
-      "(QBMAP_MAX_REQUEUES = $max): not requeueing; $out is resumable: submit the job again"
+    echo "qbmap job: checkpointed; the requeue cap is reached (restart $restarts," \
+      "QBMAP_MAX_REQUEUES = $max): not requeueing; $out is resumable: submit the job again"
     return 3
   fi
   echo "qbmap job: checkpointed; requeueing (restart $((restarts + 1)) of at most $max)"

@@ -116,7 +116,8 @@ ok "job 2 at its requeue cap fails (state $state, exit code $(field "$id2" ExitC
   $([ "$state" = FAILED ] && [ "$(field "$id2" ExitCode)" = 3:0 ] && echo 0 || echo 1)
 grep -q "checkpointed; requeueing (restart 1 of at most 1)" "$work/job2.log" &&
   grep -q "restart 1 of at most 1" "$work/job2.log" &&
-  grep -q "requeued 1 times (QBMAP_MAX_REQUEUES = 1): not requeueing" "$work/job2.log"
+  grep -q "requeue cap is reached (restart 1, QBMAP_MAX_REQUEUES = 1): not requeueing" \
+    "$work/job2.log"
 ok "job 2 requeued once, then said the cap was reached" $?
 [ "$(grep -c "stopped by a signal after committing [1-9][0-9]* of" "$work/job2.log")" = 2 ] &&
   grep -q "resuming .*: [1-9][0-9]* of [0-9]* blocks done" "$work/job2.log"
