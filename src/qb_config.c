@@ -1031,6 +1031,23 @@ static qb_err parse_mode(pctx *c) {
 }
 
 /* libcyaml: the text onto the schema's structs; *y NULL and a message on failure. */
+/* output: a file path; YAML's null spellings are not one (`output: ~` would otherwise create a
+ * file named "~"). */
+static qb_err parse_output(pctx *c) {
+  const char *o = c->y->output;
+  if (!o) return QB_OK;
+  static const char *const nulls[] = {"~", "null", "Null", "NULL"};
+  for (size_t i = 0; i < sizeof nulls / sizeof *nulls; i++)
+    if (strcmp(o, nulls[i]) == 0)
+      return fail_at(
+          c, "output", 0,
+          "output = '%s' is YAML's null; allowed: a file path, or no output key (then -o "
+          "or the config's name with .h5)",
+          o);
+  snprintf(c->cfg->output, sizeof c->cfg->output, "%s", o);
+  return QB_OK;
+}
+
 static qb_err load_structs(const char *text, yloc *L, y_config **y, char *msg, size_t msgsize) {
   build_fixed_schema();
   log_capture lc = {.used = 0};
@@ -1075,8 +1092,8 @@ qb_err qb_config_parse(const char *text, const char *source, char *const *sets, 
   if (!err) err = parse_boundaries(&c);
   if (!err) err = parse_eps(&c);
   if (!err) err = parse_mode(&c);
+  if (!err) err = parse_output(&c);
   if (!err) {
-    if (y->output) snprintf(cfg->output, sizeof cfg->output, "%s", y->output);
     cfg->text = dup_str(text);
     cfg->normalized = normalize(cfg);
     if (!cfg->text || !cfg->normalized) err = out_of_memory(&c, "the config text");
