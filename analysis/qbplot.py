@@ -62,8 +62,8 @@ def open_map(path, group=None):
 def need(ds, names, kind="field"):
     """Raises QbError unless every name of `names` is a variable (kind "field") or a dimension
     (kind "axis") of ds, naming what the file has instead."""
-    have = list(ds.dims) if kind == "axis" else [v for v in ds.data_vars
-                                                 if v not in qbread.BOOKKEEPING]
+    have = [n for n in (ds.dims if kind == "axis" else ds.data_vars)
+            if n not in qbread.BOOKKEEPING]
     for n in names:
         if n not in have:
             raise QbError(f"no {kind} '{n}'; the file has: {', '.join(map(str, have))}")
