@@ -413,6 +413,8 @@ def cmd_ep_fig6(args):
 
 def _attr(ds, name):
     """The root attribute `name` as a number; QbError if the file lacks it."""
+    if name in ds.dims:
+        raise QbError(f"'{name}' is an axis of this file; the figure needs it fixed (one value)")
     if name not in ds.attrs:
         raise QbError(f"no parameter '{name}' in the file's attributes")
     return float(np.asarray(ds.attrs[name]))
@@ -438,6 +440,7 @@ def cmd_so_fig6(args):
     with open_map(args.file) as ds, \
             _figure(args.output or "so_fig6.png", figsize=(6.4, 4.2)) as (fig, ax):
         need(ds, ["kappa_b"], "axis")
+        need(ds, ["dE_coh", "dE_diss"])
         ax.set_xscale("log" if is_log_axis(ds["kappa_b"]) else "linear")
         _curves(ax, ds, "kappa_b", (
             ("dE_coh", "b-", f"dE_coh (coherent, |J| = {_attr(ds, 'J'):g})"),

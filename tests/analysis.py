@@ -458,6 +458,13 @@ fields: [dE_coh, dE_diss]
     fig = render("so-fig2 Gamma", ["so-fig2", made["so_fig3_4"], "-o", os.path.join(tmp, "sg.png")])
     check(panels(fig)[0].get_xlabel() == "|J| t  (|J| = Gamma/2 = 0.2)",
           "so-fig2: a J = 0 file scales t by Gamma/2")
+    run("""model: shared
+axes:
+  - {name: Gamma, values: [0.2, 0.4]}
+  - {name: kappa_b, min: 1e-4, max: 0.05, n: 3, scale: log}
+fixed: {J: 0.3, Delta: 0, kappa_a: 0.05, F: 0.1}
+fields: [dE_coh, dE_diss]
+""", os.path.join(tmp, "gaxis.h5"), ranks=1)
     fig = render("so-fig6 J", ["so-fig6", fj6, "-o", os.path.join(tmp, "s6j.png")])
     check([t.get_text() for t in panels(fig)[0].get_legend().get_texts()] ==
           ["dE_coh (coherent, |J| = 0.3)", "dE_diss (super-optimal, Gamma = 0.5)"],
@@ -599,6 +606,7 @@ fields: [E_B_ss, dE_diss]
         (["so-fig6", f3], "no axis 'kappa_b'; the file has: gamma_b, alpha, delta_r"),
         (["so-fig6", made["so_fig7"]], "no axis 'kappa_b'; the file has: Gamma"),
         (["so-fig6", fl], "no field 'dE_coh'; the file has: E_B_ss, dE_diss, status"),
+        (["so-fig6", fj6.replace("j03_6", "gaxis")], "'Gamma' is an axis of this file; the figure needs it fixed"),
         (["so-fig2", f3], "no field 'E_A'"),
         (["dynamics", f3], "no axis 't'; the file has: gamma_b, alpha, delta_r"),
         (["ep-fig6", so6], "no field 'growth_rate'"),
