@@ -472,7 +472,7 @@ def cmd_ep_fig2(args):
             ax.plot(dr[ep], plus[ep], "rD", ms=7, label="EP")
             ax.set_xlabel(_label(ds, "delta_r"))
             ax.set_ylabel(ylabel)
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=8, loc="upper right" if suffix else "best")
     return 0
 
 
@@ -553,7 +553,8 @@ def cmd_so_fig2(args):
 def cmd_so_fig7(args):
     with open_map(args.file) as ds, \
             _figure(args.output or "so_fig7.png", figsize=(6.4, 4.2)) as (fig, ax):
-        _curves(ax, ds, "Gamma", (("xi_ss", "b-", "xi_ss (p_a = p_b = 1)"),
+        p = f"p_a = {_attr(ds, 'p_a'):g}, p_b = {_attr(ds, 'p_b'):g}"
+        _curves(ax, ds, "Gamma", (("xi_ss", "b-", f"xi_ss ({p})"),
                                   ("xi_supopt", "r-", "xi_supopt (y = kappa_a/kappa_b)")),
                 "total stationary energy xi")
     return 0

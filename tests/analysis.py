@@ -397,6 +397,9 @@ with guarded("analysis"), tempfile.TemporaryDirectory() as tmp:
           len(b) == 1 and xy_is(b[0], d7["Gamma"], d7["xi_supopt"]), "so-fig7: xi curves = the file's")
     check(labels_are(ax, "Gamma [1]", "total stationary energy xi") and ax.get_xscale() == "linear",
           "so-fig7: labels and scale")
+    check([t.get_text() for t in ax.get_legend().get_texts()] ==
+          ["xi_ss (p_a = 1, p_b = 1)", "xi_supopt (y = kappa_a/kappa_b)"],
+          "so-fig7: legend with the file's p_a, p_b")
     plt.close("all")
 
     # overlays: exactly the group's points of the slice, nearest grid value selects it
