@@ -5,8 +5,13 @@ asked); the same subcommands run in-process (qbplot.main, matplotlib's Agg backe
 Figure objects are inspected: the plotted arrays equal the file's data (read here with h5py),
 the overlays are exactly the file's /boundary and /ep rows of each slice (all of them, over
 the panels), axis labels, scales, titles and the number of panels, lines and curves are as
-documented.  The overlay extraction returns exactly the group's points of a slice; bad input
-is one line and exit 2.  Usage: analysis.py QBMAP MPIEXEC TESTS_SOURCE_DIR"""
+documented.  Also: log axes (the coordinate's scale attribute, or detected) with geometric
+cells, --log/--symlog colours, the boundary labelled with its group's field and level, labels
+and |J| read from the file, one colour scale shared by panels (or one per panel), Eq. 33's
+clipping said in EP Fig. 6, SO Fig. 6's symlog without a kink or "10^" ticks, the dynamics
+command and its points marked on EP Fig. 3, SO Fig. 2's phi = 0, pi each at its own optimum.
+The overlay extraction returns exactly the group's points of a slice; a missing axis, field or
+bad option is one line and exit 2.  Usage: analysis.py QBMAP MPIEXEC TESTS_SOURCE_DIR"""
 import contextlib
 import io
 import os
