@@ -4,28 +4,54 @@
   qbplot.py summary FILE
       model, axes, fields, units, completeness, provenance, and how many points carry each
       status flag (decoded from the file's own flag_masks / flag_meanings)
-  qbplot.py map FILE FIELD --x AXIS --y AXIS [--sel NAME=VALUE ...] [-o OUT.png]
+  qbplot.py map FILE FIELD --x AXIS --y AXIS [--sel NAME=VALUE ...] [--log | --symlog W]
       any 2-D slice (other axes picked with --sel, nearest grid value), with the refined phase
-      boundary (/boundary) and the exceptional points (/ep) drawn on top when the file has them
-  qbplot.py ep-fig3 FILE [-o OUT.png]   EP paper Fig. 3(a)-(c): growth rate over (delta_r, alpha)
-      for each gamma_b, the refined boundary, the EPs, alpha_c at delta_r = 0, and the boundary
-      of the region a passive reservoir can reach (realizable_margin = 0)
-  qbplot.py ep-fig6 FILE [-o OUT.png]   EP paper Fig. 6: exact t_crit beside Eq. 33's
-  qbplot.py so-fig6 FILE [-o OUT.png]   SO paper Fig. 6: dE_coh and dE_diss vs kappa_b
+      boundary (/boundary, labelled with its field and level) and the exceptional points (/ep)
+      on top when the file has them.  An axis is drawn on a log scale when its coordinate's
+      `scale` attribute is "log"; for a list axis (or a file without the attribute) when its
+      values are positive, not evenly spaced and evenly spaced in log (ratios equal to 1e-9).
+      --log: logarithmic colours (cells <= 0 left blank, counted in the colorbar label);
+      --symlog W: symmetric-log colours, linear within +-W.
+  qbplot.py ep-fig3 FILE [--mark DYNFILE] [--colour-scale shared|panel]
+      EP paper Fig. 3(a)-(c): growth rate over (delta_r, alpha) for each gamma_b (one colour
+      scale for all panels unless panel), with whichever of the refined boundary, the EPs,
+      alpha_c at delta_r = 0 and realizable_margin = 0 the file has (the title lists only those);
+      --mark: the (delta_r, alpha) points of a `dynamics` file, in its colours
+  qbplot.py dynamics FILE [--yscale log|linear]   EP paper Fig. 3(d)-(i): E_B(t) (top) and
+      P_B(t) (bottom), one column per gamma_b (the first list axis), one curve per value of the
+      other axes; colours blue, black, green, orange as the paper's markers (needs a t axis)
+  qbplot.py ep-fig6 FILE    EP paper Fig. 6: exact t_crit beside Eq. 33's (values below the
+                            plot's floor are listed in the figure)
+  qbplot.py so-fig6 FILE    SO paper Fig. 6: dE_coh and dE_diss vs kappa_b (symmetric-log y,
+                            linear over the negative values, smooth at the joint)
   qbplot.py ep-fig2 FILE    EP Fig. 2: Re and Im of lambda+- (+ i gamma_b) vs delta_r, EPs
-  qbplot.py ep-fig5 FILE    EP Fig. 5: Re and Im of lambda+- (+ i gamma_b) over (delta_r, alpha)
-  qbplot.py so-fig2 FILE [FILE2]   SO Figs. 2-4: E_A, E_B vs |J| t (|J| = 0.2) for every curve
-                            of the file(s) (so_fig2.h5, so_fig2_shared.h5, so_fig3_4.h5)
+  qbplot.py ep-fig5 FILE [--colour-scale shared|panel]   EP Fig. 5: Re and Im of lambda+-
+                            (+ i gamma_b) over (delta_r, alpha); shared: one scale per Re / Im
+  qbplot.py so-fig2 FILE [FILE ...]   SO Figs. 2-4: E_A, E_B vs |J| t for every curve of the
+                            files, labelled by the parameters that differ between curves; |J|
+                            from the first file with J != 0, else Gamma/2 (the paper's choice)
   qbplot.py so-fig7 FILE    SO Fig. 7: xi_ss (p = 1) and xi_supopt vs Gamma
+  every figure command takes -o OUT (PNG; a name ending in .pdf writes PDF)
 
-Everything (axes, units, status meanings) is read from the file.  Images are PNG; a name
-ending in .pdf writes PDF."""
+Everything (axes, units, parameters, status meanings) is read from the file.  A missing axis,
+field or group ends in one line on stderr naming it and what the file has, exit status 2."""
 import argparse
 import contextlib
+import os
 import sys
 
 import numpy as np
 import xarray as xr
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import qbread  # noqa: E402
+
+# the paper's marker colours of EP Fig. 3 (blue, black, green, orange), used in order
+MARK_COLOURS = ("tab:blue", "k", "tab:green", "tab:orange")
+
+
+class QbError(Exception):
+    """Bad input (a missing axis, field or group, a bad option): one line for the user."""
 
 
 def open_map(path, group=None):
@@ -33,15 +59,21 @@ def open_map(path, group=None):
     return xr.open_dataset(path, engine="h5netcdf", group=group)
 
 
+def need(ds, names, kind="field"):
+    """Raises QbError unless every name of `names` is a variable (kind "field") or a dimension
+    (kind "axis") of ds, naming what the file has instead."""
+    have = [n for n in (ds.dims if kind == "axis" else ds.data_vars)
+            if n not in qbread.BOOKKEEPING]
+    for n in names:
+        if n not in have:
+            raise QbError(f"no {kind} '{n}'; the file has: {', '.join(map(str, have))}")
+
+
 def status_counts(ds):
     """{meaning: number of points with that flag set} for the `status` field."""
-    st = ds["status"]
-    masks = np.atleast_1d(st.attrs["flag_masks"])
-    meanings = st.attrs["flag_meanings"].split()
-    values = st.values
-    out = {"ok": int(np.count_nonzero(values == 0))}
-    for m, name in zip(masks, meanings):
-        out[name] = int(np.count_nonzero(values & int(m)))
+    out = {"ok": int(np.count_nonzero(ds["status"].values == 0))}
+    for name, da in qbread.decode_status(ds["status"]).items():
+        out[name] = int(np.count_nonzero(da.values))
     return out
 
 
@@ -49,8 +81,20 @@ def groups(path):
     """Names of the point-list groups present and non-empty (boundary, ep, adaptive)."""
     import h5py
     with h5py.File(path, "r") as f:
-        return [g for g in ("boundary", "ep", "adaptive") if g in f and "point" in f[g] and
+        return [g for g in qbread.GROUPS if g in f and "point" in f[g] and
                 f[g]["point"].shape[0] > 0]
+
+
+def group_attrs(path, group):
+    """The attributes of /group as {name: str}."""
+    with open_map(path, group) as g:
+        return {k: str(v) for k, v in g.attrs.items()}
+
+
+def boundary_label(path):
+    """'<field> = <level>' of the file's /boundary (its attributes), e.g. 'growth_rate = 0'."""
+    a = group_attrs(path, "boundary")
+    return f"{a.get('field', '?')} = {a.get('level', '?')}"
 
 
 def overlay_points(path, group, x, y, sel):
@@ -69,16 +113,49 @@ def overlay_points(path, group, x, y, sel):
     return xs, ys
 
 
+def is_log_axis(coord):
+    """True if the coordinate DataArray should be drawn on a log scale: its `scale` attribute
+    (written by qbmap: lin, log or list) says log; for list (or no attribute) when its values
+    are > 0, at least 3, not evenly spaced and evenly spaced in log (to 1e-9 relative)."""
+    scale = str(coord.attrs.get("scale", "list"))
+    if scale in ("log", "lin"):
+        return scale == "log"
+    v = np.asarray(coord.values, float)
+    if v.size < 3 or np.any(v <= 0) or not np.all(np.isfinite(v)):
+        return False
+    d, r = np.diff(v), v[1:] / v[:-1]
+    lin = np.allclose(d, d[0], rtol=1e-9, atol=0)
+    return bool(not lin and np.allclose(r, r[0], rtol=1e-9, atol=0))
+
+
+def cell_edges(values, log):
+    """Edges of the cells around grid `values` (n + 1): midpoints (geometric on a log axis),
+    the outer edges mirrored; a single value gets +-0.5 (x/÷ sqrt(10) on a log axis)."""
+    v = np.asarray(values, float)
+    if v.size == 1:
+        return v[0] * np.array([10 ** -0.5, 10 ** 0.5]) if log else v[0] + np.array([-0.5, 0.5])
+    w = np.log(v) if log else v
+    mid = (w[1:] + w[:-1]) / 2
+    e = np.concatenate([[2 * w[0] - mid[0]], mid, [2 * w[-1] - mid[-1]]])
+    return np.exp(e) if log else e
+
+
 def _slice(ds, field, x, y, sel):
     """The 2-D slice of `field` over (y, x) and the resolved selection {axis: grid value}."""
+    need(ds, [field])
+    need(ds, [x, y] + list(sel), "axis")
     da = ds[field]
+    for name in (x, y):
+        if name not in da.dims:
+            raise QbError(f"field {field} is not over axis '{name}' (its axes: "
+                          f"{', '.join(da.dims)})")
     resolved = {}
     for name in da.dims:
         if name in (x, y):
             continue
         if name not in sel:
-            raise ValueError(f"axis {name} needs --sel {name}=VALUE (values "
-                             f"{ds[name].values.min():g} .. {ds[name].values.max():g})")
+            raise QbError(f"axis {name} needs --sel {name}=VALUE (values "
+                          f"{ds[name].values.min():g} .. {ds[name].values.max():g})")
         resolved[name] = float(ds[name].sel({name: sel[name]}, method="nearest"))
     return da.sel(resolved).transpose(y, x), resolved
 
@@ -108,30 +185,43 @@ def _figure(out, nrows=1, ncols=1, **kw):
 
 
 def _mesh(fig, ax, ds, x, y, values, cbar_label="", **kw):
-    """`values` (ny, nx) as a colour map over the grid axes x, y of `ds`, with its colorbar and
-    the axes labelled with the file's units; kw go to pcolormesh (cmap, vmin, vmax)."""
-    m = ax.pcolormesh(ds[x].values, ds[y].values, values, shading="auto", **kw)
+    """`values` (ny, nx) as a colour map over the grid axes x, y of `ds` (log-scaled axes as
+    is_log_axis says, cells around the grid points), with its colorbar and the axes labelled
+    with the file's units; kw go to pcolormesh (cmap, vmin, vmax, norm)."""
+    lx, ly = is_log_axis(ds[x]), is_log_axis(ds[y])
+    m = ax.pcolormesh(cell_edges(ds[x].values, lx), cell_edges(ds[y].values, ly), values,
+                      shading="flat", **kw)
+    ax.set_xscale("log" if lx else "linear")
+    ax.set_yscale("log" if ly else "linear")
     fig.colorbar(m, ax=ax, label=cbar_label)
     ax.set_xlabel(_label(ds, x))
     ax.set_ylabel(_label(ds, y))
+    return m
 
 
-# how a map draws each point-list group: (group, format, plot keywords); order = drawing order
-MAP_OVERLAYS = (("boundary", "k.", dict(ms=1.5, label="boundary (refined)")),
-                ("ep", "rD", dict(ms=6, label="EP")))
-PANEL_OVERLAYS = (("boundary", "k.", dict(ms=1)), ("ep", "rD", dict(ms=6)))
+def _overlay_styles(path, present, panel=False):
+    """(group, format, plot keywords) of each overlay group the file has, in drawing order:
+    the /boundary labelled with its field and level, the /ep."""
+    out = []
+    if "boundary" in present:
+        out.append(("boundary", "k.", dict(ms=1 if panel else 1.5,
+                                           label=f"boundary {boundary_label(path)} (refined)")))
+    if "ep" in present:
+        out.append(("ep", "rD", dict(ms=6, label="EP")))
+    return out
 
 
-def _overlays(ax, path, present, x, y, sel, styles):
-    """Draws each group of `styles` that is in `present` (see groups): its points of the slice
-    `sel` (see overlay_points) in the (x, y) plane."""
+def _overlays(ax, path, x, y, sel, styles):
+    """Draws each group of `styles` (see _overlay_styles): its points of the slice `sel` (see
+    overlay_points) in the (x, y) plane."""
     for group, fmt, kw in styles:
-        if group in present:
-            ax.plot(*overlay_points(path, group, x, y, sel), fmt, **kw)
+        ax.plot(*overlay_points(path, group, x, y, sel), fmt, **kw)
 
 
 def _curves(ax, ds, x, curves, ylabel):
     """Each (field, format, label) of `curves` against the axis x of `ds`; axis labels, legend."""
+    need(ds, [f for f, _, _ in curves])
+    need(ds, [x], "axis")
     for field, fmt, label in curves:
         ax.plot(ds[x].values, ds[field].values, fmt, label=label)
     ax.set_xlabel(_label(ds, x))
@@ -139,17 +229,44 @@ def _curves(ax, ds, x, curves, ylabel):
     ax.legend(fontsize=8)
 
 
+def colour_norm(values, log=False, symlog=None):
+    """(norm or None, note for the colorbar label) for --log / --symlog W."""
+    import matplotlib.colors as mc
+    if symlog is not None:
+        if not symlog > 0:
+            raise QbError(f"--symlog {symlog}: the linear width must be > 0")
+        return mc.SymLogNorm(linthresh=symlog, base=10), f" (symlog, linear within +-{symlog:g})"
+    if not log:
+        return None, ""
+    v = np.asarray(values, float)
+    pos = v[np.isfinite(v) & (v > 0)]
+    if pos.size == 0:
+        raise QbError("--log: the slice has no value > 0; try --symlog WIDTH")
+    blank = int(np.count_nonzero(np.isfinite(v) & (v <= 0)))
+    note = " (log)" + (f"; {blank} cells <= 0 blank" if blank else "")
+    return mc.LogNorm(vmin=pos.min(), vmax=pos.max()), note
+
+
 def cmd_map(args):
-    sel = dict((k, float(v)) for k, v in (s.split("=", 1) for s in args.sel))
+    sel = {}
+    for s in args.sel:
+        k, eq, v = s.partition("=")
+        try:
+            sel[k] = float(v)
+        except ValueError:
+            raise QbError(f"--sel {s}: expected NAME=NUMBER") from None
+        if not eq:
+            raise QbError(f"--sel {s}: expected NAME=NUMBER")
     with open_map(args.file) as ds:
         da, resolved = _slice(ds, args.field, args.x, args.y, sel)
+        norm, note = colour_norm(da.values, args.log, args.symlog)
         with _figure(args.output or f"{args.field}.png", figsize=(6.4, 4.8)) as (fig, ax):
             _mesh(fig, ax, ds, args.x, args.y, da.values,
-                  f"{args.field} [{ds[args.field].attrs.get('units')}]")
+                  f"{args.field} [{ds[args.field].attrs.get('units')}]" + note, norm=norm)
             present = groups(args.file)
-            _overlays(ax, args.file, present, args.x, args.y, resolved, MAP_OVERLAYS)
+            _overlays(ax, args.file, args.x, args.y, resolved, _overlay_styles(args.file, present))
             ax.set_title(", ".join(f"{k} = {v:g}" for k, v in resolved.items()) or args.field)
-            if present:
+            if set(present) & {"boundary", "ep"}:
                 ax.legend(loc="upper right", fontsize=8)
     return 0
 
@@ -159,64 +276,192 @@ def _gb_plane(ds, field, gb):
     return ds[field].sel(gamma_b=gb).transpose("alpha", "delta_r").values
 
 
-def _ep_fig3_panel(fig, ax, ds, path, present, gb):
-    """The gamma_b = gb panel of EP Fig. 3: growth rate (colour limits symmetric about 0), the
-    realizable_margin = 0 line, the groups' points of the panel, and alpha_c at delta_r = 0."""
+def _ep_fig3_panel(fig, ax, ds, path, styles, gb, lim, marks):
+    """The gamma_b = gb panel of EP Fig. 3: growth rate (colour limits -lim .. lim), the
+    realizable_margin = 0 line if the file has the field, the overlay groups' points of the
+    panel, alpha_c at delta_r = 0, and `marks` [(delta_r, alpha, colour)] of this gamma_b."""
     g = _gb_plane(ds, "growth_rate", gb)
-    lim = float(np.nanmax(np.abs(g)))
     _mesh(fig, ax, ds, "delta_r", "alpha", g, "growth_rate", cmap="RdBu_r", vmin=-lim, vmax=lim)
     if "realizable_margin" in ds:
         ax.contour(ds["delta_r"].values, ds["alpha"].values, _gb_plane(ds, "realizable_margin", gb),
                    levels=[0], colors="green", linewidths=1.2)
-    _overlays(ax, path, present, "delta_r", "alpha", {"gamma_b": gb}, PANEL_OVERLAYS)
+    _overlays(ax, path, "delta_r", "alpha", {"gamma_b": gb}, styles)
     ac = (1 - gb * gb) / (2 * gb)
     if ds["alpha"].values.min() <= ac <= ds["alpha"].values.max():
         ax.plot([0], [ac], "*", color="purple", ms=12)
+    for dr, al, c in marks:
+        ax.plot([dr], [al], "o", color=c, ms=7, mec="w")
     ax.set_title(f"gamma_b = {gb:g}")
+
+
+def _colour_limits(planes, mode):
+    """Symmetric colour limit per panel: the largest |value| of all `planes` (mode shared) or of
+    each one (mode panel)."""
+    each = [float(np.nanmax(np.abs(p))) for p in planes]
+    return [max(each)] * len(each) if mode == "shared" else each
+
+
+def dynamics_points(path):
+    """[(gamma_b, delta_r, alpha, colour)] of a dynamics file (see cmd_dynamics): its curves'
+    points in the colours cmd_dynamics draws them."""
+    with open_map(path) as ds:
+        _, by, curves = _dynamics_layout(ds)
+        out = []
+        for col in by:
+            for k, c in enumerate(curves):
+                p = dict(qbread.parameters(ds.attrs), **col, **c)
+                out.append((p.get("gamma_b"), p.get("delta_r"), p.get("alpha"),
+                            MARK_COLOURS[k % len(MARK_COLOURS)]))
+    return out
 
 
 def cmd_ep_fig3(args):
     with open_map(args.file) as ds:
+        need(ds, ["growth_rate"])
+        need(ds, ["gamma_b", "alpha", "delta_r"], "axis")
         gbs = ds["gamma_b"].values
         present = groups(args.file)
+        styles = _overlay_styles(args.file, present, panel=True)
+        lims = _colour_limits([_gb_plane(ds, "growth_rate", gb) for gb in gbs], args.colour_scale)
+        marks = dynamics_points(args.mark) if args.mark else []
         with _figure(args.output or "ep_fig3.png", 1, len(gbs), figsize=(4.2 * len(gbs), 3.8),
                      squeeze=False) as (fig, axes):
-            for ax, gb in zip(axes[0], gbs):
-                _ep_fig3_panel(fig, ax, ds, args.file, present, gb)
-            fig.suptitle("growth rate; black: refined boundary, red: EPs, star: alpha_c, green: "
-                         "gamma_a gamma_b = 1 (realizable above)", fontsize=9)
+            for ax, gb, lim in zip(axes[0], gbs, lims):
+                _ep_fig3_panel(fig, ax, ds, args.file, styles, gb, lim,
+                               [(d, a, c) for g, d, a, c in marks if np.isclose(g, gb)])
+            drawn = ["growth rate" + (" (one colour scale)" if args.colour_scale == "shared"
+                                      else " (colour scale per panel)")]
+            if "boundary" in present:
+                drawn.append(f"black: refined boundary {boundary_label(args.file)}")
+            if "ep" in present:
+                drawn.append("red: EPs")
+            drawn.append("star: alpha_c")
+            if "realizable_margin" in ds:
+                drawn.append("green: gamma_a gamma_b = 1 (realizable above)")
+            if marks:
+                drawn.append("dots: the points of " + os.path.basename(args.mark))
+            fig.suptitle("; ".join(drawn), fontsize=9)
+    return 0
+
+
+def _dynamics_layout(ds):
+    """(t values, columns, curves) of a dynamics file: columns = [{first non-t axis: value}]
+    (one dict {} without such an axis), curves = every combination of the remaining non-t axes."""
+    need(ds, ["t"], "axis")
+    need(ds, ["E_B", "P_B"])
+    other = [d for d in ds["E_B"].dims if d != "t"]
+    if "t" not in ds["E_B"].dims:
+        raise QbError("E_B is not over the axis 't'; dynamics needs a t axis")
+    cols = [{other[0]: float(v)} for v in ds[other[0]].values] if other else [{}]
+    curves = [{}]
+    for d in other[1:]:
+        curves = [dict(c, **{d: float(v)}) for c in curves for v in ds[d].values]
+    return ds["t"].values, cols, curves
+
+
+def cmd_dynamics(args):
+    with open_map(args.file) as ds:
+        t, cols, curves = _dynamics_layout(ds)
+        fixed = qbread.parameters(ds.attrs)
+        with _figure(args.output or "dynamics.png", 2, len(cols),
+                     figsize=(4.2 * len(cols), 6.4), squeeze=False) as (fig, axes):
+            for j, col in enumerate(cols):
+                for i, field in enumerate(("E_B", "P_B")):
+                    ax = axes[i][j]
+                    for k, c in enumerate(curves):
+                        lab = ", ".join(f"{n} = {v:g}" for n, v in c.items()) or field
+                        if "growth_rate" in ds:
+                            g = float(ds["growth_rate"].sel(dict(col, **c)).isel(t=0))
+                            lab += " (growing)" if g > 0 else " (saturates)"
+                        ax.plot(t, ds[field].sel(dict(col, **c)).values,
+                                color=MARK_COLOURS[k % len(MARK_COLOURS)], label=lab)
+                    ax.set_yscale(args.yscale)
+                    ax.set_xlabel(_label(ds, "t"))
+                    ax.set_ylabel(_label(ds, field))
+                    head = ", ".join(f"{n} = {v:g}" for n, v in col.items())
+                    ax.set_title(head, fontsize=9)
+                    ax.legend(fontsize=7)
+            pts = ", ".join(f"{n} = {fixed[n]:g}" for n in ("delta_r", "E_r") if n in fixed)
+            note = "; log scale: values <= 0 (t = 0) not drawn" if args.yscale == "log" else ""
+            fig.suptitle(f"E_B(t) and P_B(t) = dE_B/dt at {pts}{note}", fontsize=9)
     return 0
 
 
 def cmd_ep_fig6(args):
     with open_map(args.file) as ds, \
             _figure(args.output or "ep_fig6.png", figsize=(6.4, 4.2)) as (fig, ax):
+        need(ds, ["growth_rate", "t_crit", "t_crit_approx"])
         ax.fill_between(ds["delta_r"].values, 0, 1, where=ds["growth_rate"].values < 0,
                         color="green", alpha=0.15, transform=ax.get_xaxis_transform(),
                         label="stable")
+        top = 1.2 * float(np.nanmax(ds["t_crit"].values))
+        floor = -0.1 * top
+        approx = ds["t_crit_approx"].values
+        below = np.isfinite(approx) & (approx < floor)
+        lab = "Eq. 33 as printed"
+        if below.any():
+            lab += f" ({int(below.sum())} values < {floor:.3g} off the plot)"
         _curves(ax, ds, "delta_r", (("t_crit", "k-", "t_crit (exact first crossing)"),
-                                    ("t_crit_approx", "r--", "Eq. 33 as printed")),
-                "t_crit [1/Gamma_eff]")
-        ax.set_ylim(-20, 1.2 * np.nanmax(ds["t_crit"].values))
+                                    ("t_crit_approx", "r--", lab)),
+                f"t_crit [{ds['t_crit'].attrs.get('units', '?')}]")
+        ax.set_ylim(floor, top)
+        if below.any():
+            ax.text(0.02, 0.03, f"Eq. 33 clipped: drops to {np.min(approx[below]):.3g} near the "
+                    "boundary", transform=ax.transAxes, fontsize=8, color="r")
     return 0
+
+
+def _attr(ds, name):
+    """The root attribute `name` as a number; QbError if the file lacks it."""
+    if name in ds.dims:
+        raise QbError(f"'{name}' is an axis of this file; the figure needs it fixed (one value)")
+    if name not in ds.attrs:
+        raise QbError(f"no parameter '{name}' in the file's attributes")
+    return float(np.asarray(ds.attrs[name]))
+
+
+def smooth_symlog(ax, values):
+    """y on a symmetric-log scale that is linear over every negative value of `values` (the
+    linear width is the next power of ten >= their largest |value|, at least 1) and whose
+    slope is continuous where linear meets log (linscale (1 - 1/10)/ln 10: no kink in a curve
+    crossing it); tick labels as plain numbers.  Returns the linear width."""
+    import matplotlib.ticker as mt
+    v = np.asarray(values, float)
+    neg = v[np.isfinite(v) & (v < 0)]
+    lo = float(-neg.min()) if neg.size else 0.0
+    w = 10.0 ** np.ceil(np.log10(max(1.0, lo)))
+    ax.set_yscale("symlog", linthresh=w, linscale=(1 - 0.1) / np.log(10))
+    ax.yaxis.set_major_formatter(mt.FuncFormatter(lambda y, _: f"{y:g}"))
+    ax.set_ylim(bottom=-1.2 * lo if lo else None)
+    return w
 
 
 def cmd_so_fig6(args):
     with open_map(args.file) as ds, \
             _figure(args.output or "so_fig6.png", figsize=(6.4, 4.2)) as (fig, ax):
-        ax.set_xscale("log")
-        _curves(ax, ds, "kappa_b", (("dE_coh", "b-", "dE_coh (coherent, |J| = 0.2)"),
-                                    ("dE_diss", "r-", "dE_diss (super-optimal, Gamma = 0.4)")),
-                "advantage over a single battery")
+        need(ds, ["kappa_b"], "axis")
+        need(ds, ["dE_coh", "dE_diss"])
+        ax.set_xscale("log" if is_log_axis(ds["kappa_b"]) else "linear")
+        _curves(ax, ds, "kappa_b", (
+            ("dE_coh", "b-", f"dE_coh (coherent, |J| = {_attr(ds, 'J'):g})"),
+            ("dE_diss", "r-", f"dE_diss (super-optimal, Gamma = {_attr(ds, 'Gamma'):g})")),
+            f"advantage over a single battery [{ds['dE_coh'].attrs.get('units', '?')}]")
         ax.axhline(0, color="k", lw=0.5)
-        ax.set_yscale("symlog", linthresh=1)
+        w = smooth_symlog(ax, np.concatenate([ds["dE_coh"].values, ds["dE_diss"].values]))
+        coh, kb = ds["dE_coh"].values, ds["kappa_b"].values
+        pos = np.isfinite(coh) & (coh > 0)
+        gain = (f"\ndE_coh > 0 only for kappa_b <= {kb[pos].max():.3g} (at most "
+                f"{coh[pos].max():.3g})" if pos.any() and not pos.all() else "")
+        ax.set_title(f"kappa_a = {_attr(ds, 'kappa_a'):g}, F = {_attr(ds, 'F'):g}; y linear "
+                     f"within +-{w:g}, logarithmic beyond{gain}", fontsize=8)
     return 0
 
 
 def cmd_ep_fig2(args):
     with open_map(args.file) as ds, \
             _figure(args.output or "ep_fig2.png", 1, 2, figsize=(9, 3.6)) as (fig, axes):
-        dr, gb = ds["delta_r"].values, float(ds.attrs["gamma_b"])
+        need(ds, ["regime"] + [f"lambda_{s}_{p}" for s in ("plus", "minus") for p in ("re", "im")])
+        dr, gb = ds["delta_r"].values, _attr(ds, "gamma_b")
         ep = (ds["regime"].values & 4) != 0
         re = [ds[f"lambda_{s}_re"].values for s in ("plus", "minus")]
         im = [ds[f"lambda_{s}_im"].values + gb for s in ("plus", "minus")]
@@ -227,42 +472,79 @@ def cmd_ep_fig2(args):
             ax.plot(dr[ep], plus[ep], "rD", ms=7, label="EP")
             ax.set_xlabel(_label(ds, "delta_r"))
             ax.set_ylabel(ylabel)
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=8, loc="upper right" if suffix else "best")
     return 0
 
 
 def cmd_ep_fig5(args):
+    fields = (("lambda_plus_re", 0), ("lambda_minus_re", 0), ("lambda_plus_im", 1),
+              ("lambda_minus_im", 1))
     with open_map(args.file) as ds, \
             _figure(args.output or "ep_fig5.png", 2, 2, figsize=(9, 7)) as (fig, axes):
-        gb = float(ds.attrs["gamma_b"])
+        need(ds, [f for f, _ in fields])
+        need(ds, ["delta_r", "alpha"], "axis")
+        gb = _attr(ds, "gamma_b")
         present = groups(args.file)
-        for ax, (f, shift) in zip(axes.flat, (("lambda_plus_re", 0), ("lambda_minus_re", 0),
-                                              ("lambda_plus_im", gb), ("lambda_minus_im", gb))):
-            _mesh(fig, ax, ds, "delta_r", "alpha", ds[f].transpose("alpha", "delta_r").values + shift)
-            _overlays(ax, args.file, present, "delta_r", "alpha", {}, PANEL_OVERLAYS[1:])
-            ax.set_title(f + (" + gamma_b" if shift else ""), fontsize=9)
+        planes = [ds[f].transpose("alpha", "delta_r").values + gb * s for f, s in fields]
+        lims = []
+        for k in range(4):  # shared: one range per part (Re: panels 0, 1; Im: 2, 3)
+            pair = planes[2 * (k // 2):2 * (k // 2) + 2] if args.colour_scale == "shared" else [planes[k]]
+            lims.append((float(np.nanmin(pair)), float(np.nanmax(pair))))
+        for ax, (f, s), v, (lo, hi) in zip(axes.flat, fields, planes, lims):
+            _mesh(fig, ax, ds, "delta_r", "alpha", v, vmin=lo, vmax=hi)
+            _overlays(ax, args.file, "delta_r", "alpha", {},
+                      [st for st in _overlay_styles(args.file, present, True) if st[0] == "ep"])
+            ax.set_title(f + (" + gamma_b" if s else ""), fontsize=9)
     return 0
 
 
-def _so_fig2_curves(path, a, b):
-    """Every (non-t) combination of the file's list axes as one curve of E_A on a, E_B on b."""
+def _curve_params(path):
+    """[(parameters, {axis: value})] of every (non-t) combination of the list axes of the file:
+    the file's fixed parameters updated with the combination."""
     with open_map(path) as ds:
+        need(ds, ["E_A", "E_B"])
+        need(ds, ["t"], "axis")
         combos = [{}]
         for d in [name for name in ds["E_B"].dims if name != "t"]:
             combos = [dict(c, **{d: float(v)}) for c in combos for v in ds[d].values]
-        jt = 0.2 * ds["t"].values
-        for c in combos:
-            lab = ", ".join(f"{k}={v:.4g}" for k, v in c.items()) or path
-            a.plot(jt, ds["E_A"].sel(c).values, label=lab)
-            b.plot(jt, ds["E_B"].sel(c).values, label=lab)
+        fixed = qbread.parameters(ds.attrs)
+    return [(dict(fixed, **c), c) for c in combos]
+
+
+def so_fig2_time_scale(params):
+    """(|J| of the time axis, its label): J of the first curve with J != 0 (the paper's
+    conventional |J|), else Gamma/2 of the first curve (the paper compares at Gamma = 2|J|);
+    (1, 't') if neither is known."""
+    for p in params:
+        if p.get("J", 0) != 0:
+            return abs(p["J"]), f"|J| t  (|J| = {abs(p['J']):g}, the file's J)"
+    for p in params:
+        if p.get("Gamma", 0) != 0:
+            return p["Gamma"] / 2, f"|J| t  (|J| = Gamma/2 = {p['Gamma'] / 2:g})"
+    return 1.0, "t"
 
 
 def cmd_so_fig2(args):
+    files = [args.file] + args.more
+    curves = [(path, p, c) for path in files for p, c in _curve_params(path)]
+    keys = sorted({k for _, p, _ in curves for k in p})
+    differ = [k for k in keys if len({repr(p.get(k)) for _, p, _ in curves}) > 1]
+    scale, xlabel = so_fig2_time_scale([p for _, p, _ in curves])
+    styles = ("-", "--", ":", "-.")  # one per file: curves of different files that coincide
     with _figure(args.output or "so_fig2.png", 1, 2, figsize=(9, 3.6)) as (fig, (a, b)):
-        for path in [args.file] + args.more:
-            _so_fig2_curves(path, a, b)
+        for path, p, c in curves:
+            ls = styles[files.index(path) % len(styles)]
+            lab = ", ".join(f"{k}={p[k]:.4g}" if k in p else f"no {k}" for k in differ)
+            with open_map(path) as ds:
+                jt = scale * ds["t"].values
+                for ax, n in ((a, "E_A"), (b, "E_B")):
+                    ax.plot(jt, ds[n].sel(c).values, ls, label=lab or os.path.basename(path))
+        same = [k for k in ("J", "phi", "Gamma", "Delta", "kappa_a", "kappa_b", "F")
+                if k in keys and k not in differ and all(k in p for _, p, _ in curves)]
+        fig.suptitle("all curves: " + ", ".join(f"{k}={curves[0][1][k]:.4g}" for k in same),
+                     fontsize=9)
         for ax, n in ((a, "E_A"), (b, "E_B")):
-            ax.set_xlabel("|J| t  (|J| = 0.2)")
+            ax.set_xlabel(xlabel)
             ax.set_ylabel(n)
             ax.legend(fontsize=6)
     return 0
@@ -271,7 +553,8 @@ def cmd_so_fig2(args):
 def cmd_so_fig7(args):
     with open_map(args.file) as ds, \
             _figure(args.output or "so_fig7.png", figsize=(6.4, 4.2)) as (fig, ax):
-        _curves(ax, ds, "Gamma", (("xi_ss", "b-", "xi_ss (p_a = p_b = 1)"),
+        p = f"p_a = {_attr(ds, 'p_a'):g}, p_b = {_attr(ds, 'p_b'):g}"
+        _curves(ax, ds, "Gamma", (("xi_ss", "b-", f"xi_ss ({p})"),
                                   ("xi_supopt", "r-", "xi_supopt (y = kappa_a/kappa_b)")),
                 "total stationary energy xi")
     return 0
@@ -330,14 +613,26 @@ def main(argv=None):
     m.add_argument("--x", required=True)
     m.add_argument("--y", required=True)
     m.add_argument("--sel", action="append", default=[], metavar="NAME=VALUE")
+    c = m.add_mutually_exclusive_group()
+    c.add_argument("--log", action="store_true", help="logarithmic colour scale")
+    c.add_argument("--symlog", type=float, metavar="W",
+                   help="symmetric-log colour scale, linear within +-W")
     m.add_argument("-o", "--output")
     for name, fn in (("ep-fig2", cmd_ep_fig2), ("ep-fig3", cmd_ep_fig3), ("ep-fig5", cmd_ep_fig5),
                      ("ep-fig6", cmd_ep_fig6), ("so-fig2", cmd_so_fig2), ("so-fig6", cmd_so_fig6),
-                     ("so-fig7", cmd_so_fig7)):
+                     ("so-fig7", cmd_so_fig7), ("dynamics", cmd_dynamics)):
         f = sub.add_parser(name)
         f.add_argument("file")
         if name == "so-fig2":
             f.add_argument("more", nargs="*", help="more files with curves")
+        if name in ("ep-fig3", "ep-fig5"):
+            f.add_argument("--colour-scale", choices=("shared", "panel"), default="shared",
+                           help="one colour scale for all panels (default) or one per panel")
+        if name == "ep-fig3":
+            f.add_argument("--mark", metavar="DYNFILE",
+                           help="mark the points of a dynamics file (EP Fig. 3(d)-(i))")
+        if name == "dynamics":
+            f.add_argument("--yscale", choices=("log", "linear"), default="log")
         f.add_argument("-o", "--output")
         f.set_defaults(fn=fn)
     args = ap.parse_args(argv)
@@ -347,7 +642,7 @@ def main(argv=None):
         if args.cmd == "map":
             return cmd_map(args)
         return args.fn(args)
-    except (OSError, KeyError, ValueError) as e:
+    except (OSError, QbError, ValueError) as e:
         print(f"qbplot {args.cmd}: {args.file}: {e}", file=sys.stderr)
         return 2
 

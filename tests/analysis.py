@@ -5,8 +5,13 @@ asked); the same subcommands run in-process (qbplot.main, matplotlib's Agg backe
 Figure objects are inspected: the plotted arrays equal the file's data (read here with h5py),
 the overlays are exactly the file's /boundary and /ep rows of each slice (all of them, over
 the panels), axis labels, scales, titles and the number of panels, lines and curves are as
-documented.  The overlay extraction returns exactly the group's points of a slice; bad input
-is one line and exit 2.  Usage: analysis.py QBMAP MPIEXEC TESTS_SOURCE_DIR"""
+documented.  Also: log axes (the coordinate's scale attribute, or detected) with geometric
+cells, --log/--symlog colours, the boundary labelled with its group's field and level, labels
+and |J| read from the file, one colour scale shared by panels (or one per panel), Eq. 33's
+clipping said in EP Fig. 6, SO Fig. 6's symlog without a kink or "10^" ticks, the dynamics
+command and its points marked on EP Fig. 3, SO Fig. 2's phi = 0, pi each at its own optimum.
+The overlay extraction returns exactly the group's points of a slice; a missing axis, field or
+bad option is one line and exit 2.  Usage: analysis.py QBMAP MPIEXEC TESTS_SOURCE_DIR"""
 import contextlib
 import io
 import os
@@ -42,11 +47,12 @@ eps: {axes: [delta_r, alpha]}
 """
 
 
-def run(cfg_text, out, extra=()):
+def run(cfg_text, out, extra=(), ranks=2):
     cfg = out + ".yaml"
     with open(cfg, "w") as f:
         f.write(cfg_text)
-    subprocess.run([mpiexec, "-n", "2", qbmap, "run", cfg, "-o", out, "--progress", "0", *extra],
+    launch = [mpiexec, "-n", str(ranks)] if ranks > 1 else []
+    subprocess.run([*launch, qbmap, "run", cfg, "-o", out, "--progress", "0", *extra],
                    check=True, capture_output=True)
 
 
@@ -134,6 +140,26 @@ def labels_are(ax, xlabel, ylabel):
     return ax.get_xlabel() == xlabel and ax.get_ylabel() == ylabel
 
 
+def symlog_smooth(ax, values, what):
+    """The y axis is symlog, linear over every negative value, with a continuous slope where
+    linear meets log (no kink: the two one-sided derivatives agree to 1e-4), and its tick
+    labels are plain numbers (no "10^" powers such as -10^0)."""
+    t = ax.yaxis.get_transform()
+    w = t.linthresh
+    f = lambda v: float(np.ravel(t.transform(np.array([v])))[0])  # noqa: E731
+    e = 1e-7 * w
+    slopes = [(f(w + e) - f(w)) / e, (f(w) - f(w - e)) / e]
+    neg = values[np.isfinite(values) & (values < 0)]
+    check(neg.size > 0 and w >= -neg.min() and np.isclose(slopes[0], slopes[1], rtol=1e-4),
+          f"{what}: symlog linear over the negative values (width {w:g}), slope continuous "
+          f"at the joint {slopes}")
+    ax.figure.canvas.draw()
+    ticks = [tl.get_text() for tl in ax.get_yticklabels()]
+    check(ticks and not any("10^" in tk for tk in ticks) and
+          all(tk == f"{v:g}" for tk, v in zip(ticks, ax.get_yticks())),
+          f"{what}: plain tick labels {ticks}")
+
+
 with guarded("analysis"), tempfile.TemporaryDirectory() as tmp:
     f3 = os.path.join(tmp, "fig3.h5")
     run(FIG3, f3)
@@ -141,9 +167,11 @@ with guarded("analysis"), tempfile.TemporaryDirectory() as tmp:
     subprocess.run([qbmap, "run", os.path.join(root, "examples", "ep_fig6.yaml"), "-o", f6],
                    check=True, capture_output=True)
     made = {}
-    for c in ("so_fig6", "ep_fig2", "ep_fig5", "so_fig2", "so_fig3_4", "so_fig7"):
+    for c in ("so_fig6", "ep_fig2", "ep_fig5", "so_fig2", "so_fig3_4", "so_fig7", "so_fig2_shared",
+              "so_fig2_shared_pi", "ep_fig3_dynamics"):
         made[c] = os.path.join(tmp, c + ".h5")
-        subprocess.run([mpiexec, "-n", "2", qbmap, "run", os.path.join(root, "examples", c + ".yaml"),
+        launch = [mpiexec, "-n", "2"] if c in ("so_fig6", "ep_fig5") else []  # a few on 2 ranks
+        subprocess.run([*launch, qbmap, "run", os.path.join(root, "examples", c + ".yaml"),
                         "-o", made[c]], check=True, capture_output=True)
     so6 = made["so_fig6"]
     py = "/usr/bin/python3"
@@ -158,6 +186,7 @@ with guarded("analysis"), tempfile.TemporaryDirectory() as tmp:
         ("ep-fig5", [made["ep_fig5"]], (9, 7)),
         ("so-fig2", [made["so_fig2"], made["so_fig3_4"]], (9, 3.6)),
         ("so-fig7", [made["so_fig7"]], (6.4, 4.2)),
+        ("dynamics", [made["ep_fig3_dynamics"]], (4.2 * 3, 6.4)),
     ]
     for cmd, args, inches in cases:
         out = os.path.join(tmp, cmd + ".png")
@@ -194,7 +223,8 @@ with guarded("analysis"), tempfile.TemporaryDirectory() as tmp:
     k = int(np.argmin(np.abs(gbs - 1.02)))
     check(mesh_ok(ax, dr, al, d3["growth_rate"][k]), "map: the mesh is growth_rate at gamma_b = 1")
     inb, ine = bnd["gamma_b"] == gbs[k], eps["gamma_b"] == gbs[k]
-    bl = [ln for ln in ax.get_lines() if ln.get_label() == "boundary (refined)"]
+    blab = "boundary growth_rate = 0 (refined)"  # the group's field and level attributes
+    bl = [ln for ln in ax.get_lines() if ln.get_label() == blab]
     el = [ln for ln in ax.get_lines() if ln.get_label() == "EP"]
     check(len(bl) == 1 and xy_is(bl[0], bnd["delta_r"][inb], bnd["alpha"][inb]) and inb.sum() > 0,
           "map: the boundary overlay is the file's /boundary rows of the slice")
@@ -203,7 +233,7 @@ with guarded("analysis"), tempfile.TemporaryDirectory() as tmp:
     check(labels_are(ax, "delta_r [1]", "alpha [1]") and ax.get_title() == "gamma_b = 1" and
           colorbars(fig)[0].get_ylabel() == "growth_rate [1]", "map: labels, title, colorbar label")
     check(ax.get_legend() is not None and
-          [t.get_text() for t in ax.get_legend().get_texts()] == ["boundary (refined)", "EP"],
+          [t.get_text() for t in ax.get_legend().get_texts()] == [blab, "EP"],
           "map: legend")
 
     # ep-fig3: one panel per gamma_b, all /boundary and /ep rows drawn, the realizable line
@@ -211,11 +241,11 @@ with guarded("analysis"), tempfile.TemporaryDirectory() as tmp:
     axs = panels(fig)
     check(len(axs) == len(gbs) == 3 and len(colorbars(fig)) == 3, "ep-fig3: 3 panels, 3 colorbars")
     nb = ne = 0
+    lim = np.nanmax(np.abs(d3["growth_rate"]))  # one colour scale for the three panels
     for ax, gb, g in zip(axs, gbs, d3["growth_rate"]):
-        lim = np.nanmax(np.abs(g))
         check(mesh_ok(ax, dr, al, g) and meshes(ax)[0].norm.vmin == -lim and
               meshes(ax)[0].norm.vmax == lim, f"ep-fig3: growth_rate mesh at gamma_b = {gb}, "
-              "symmetric colour limits")
+              "shared symmetric colour limits")
         inb, ine = bnd["gamma_b"] == gb, eps["gamma_b"] == gb
         b, e = lines(ax, ".", "k"), lines(ax, "D", "r")
         check(len(b) == 1 and xy_is(b[0], bnd["delta_r"][inb], bnd["alpha"][inb]),
@@ -241,6 +271,15 @@ with guarded("analysis"), tempfile.TemporaryDirectory() as tmp:
     check(nb == bnd["gamma_b"].size and ne == eps["gamma_b"].size,
           f"ep-fig3: every /boundary ({nb} of {bnd['gamma_b'].size}) and /ep ({ne}) row drawn")
     check(all(c.get_ylabel() == "growth_rate" for c in colorbars(fig)), "ep-fig3: colorbar labels")
+    check(fig._suptitle.get_text() == "growth rate (one colour scale); black: refined boundary "
+          "growth_rate = 0; red: EPs; star: alpha_c; green: gamma_a gamma_b = 1 (realizable above)",
+          "ep-fig3: the title names everything drawn")
+    fig = render("ep-fig3 panel", ["ep-fig3", f3, "--colour-scale", "panel", "-o",
+                                   os.path.join(tmp, "f3p.png")])
+    check(all(meshes(ax)[0].norm.vmax == np.nanmax(np.abs(g)) == -meshes(ax)[0].norm.vmin
+              for ax, g in zip(panels(fig), d3["growth_rate"])) and
+          len({meshes(ax)[0].norm.vmax for ax in panels(fig)}) > 1,
+          "ep-fig3 --colour-scale panel: each panel its own symmetric limits")
 
     # ep-fig6: t_crit and Eq. 33 vs delta_r, the stable band
     d6, _ = load(f6)
@@ -257,10 +296,21 @@ with guarded("analysis"), tempfile.TemporaryDirectory() as tmp:
           "ep-fig6: the file has reached and never-reached points")
     band = [c for c in ax.collections if isinstance(c, PolyCollection)]
     check(len(band) == 1 and len(band[0].get_paths()) >= 1, "ep-fig6: the stable band")
-    check(labels_are(ax, "delta_r [1]", "t_crit [1/Gamma_eff]") and ax.get_ylim()[0] == -20 and
-          ax.get_ylim()[1] == 1.2 * np.nanmax(d6["t_crit"]), "ep-fig6: labels and limits")
-    check([t.get_text() for t in ax.get_legend().get_texts()] ==
-          ["stable", "t_crit (exact first crossing)", "Eq. 33 as printed"], "ep-fig6: legend")
+    top = 1.2 * np.nanmax(d6["t_crit"])
+    floor = -0.1 * top
+    with h5py.File(f6, "r") as f:
+        tunits = f["t_crit"].attrs["units"].decode()
+    check(labels_are(ax, "delta_r [1]", f"t_crit [{tunits}]") and ax.get_ylim() == (floor, top),
+          "ep-fig6: labels (units from the file) and limits")
+    ta6 = d6["t_crit_approx"]
+    nclip = int(np.count_nonzero(np.isfinite(ta6) & (ta6 < floor)))
+    check(nclip > 0 and [t.get_text() for t in ax.get_legend().get_texts()] ==
+          ["stable", "t_crit (exact first crossing)",
+           f"Eq. 33 as printed ({nclip} values < {floor:.3g} off the plot)"],
+          "ep-fig6: legend says how many Eq. 33 values are below the plot")
+    check([t.get_text() for t in ax.texts] ==
+          [f"Eq. 33 clipped: drops to {np.nanmin(ta6):.3g} near the boundary"],
+          "ep-fig6: the figure says Eq. 33 is clipped and how far it drops")
 
     # so-fig6: dE_coh and dE_diss vs kappa_b, log x, symlog y
     ds6, _ = load(so6)
@@ -274,7 +324,11 @@ with guarded("analysis"), tempfile.TemporaryDirectory() as tmp:
     zero = lines(ax, color="k")
     check(len(zero) == 1 and same(zero[0].get_ydata(), [0, 0]), "so-fig6: the zero line")
     check(ax.get_xscale() == "log" and ax.get_yscale() == "symlog" and
-          labels_are(ax, "kappa_b [1]", "advantage over a single battery"), "so-fig6: scales, labels")
+          labels_are(ax, "kappa_b [1]", "advantage over a single battery [1]"), "so-fig6: scales, labels")
+    check([t.get_text() for t in ax.get_legend().get_texts()] ==
+          ["dE_coh (coherent, |J| = 0.2)", "dE_diss (super-optimal, Gamma = 0.4)"],
+          "so-fig6: legend with the file's J and Gamma")
+    symlog_smooth(ax, np.concatenate([ds6["dE_coh"], ds6["dE_diss"]]), "so-fig6")
 
     # ep-fig2: Re and Im lambda+- vs delta_r, the EPs marked where regime has bit 2
     d2, a2 = load(made["ep_fig2"])
@@ -315,21 +369,29 @@ with guarded("analysis"), tempfile.TemporaryDirectory() as tmp:
     fig = render("so-fig2", ["so-fig2", made["so_fig2"], made["so_fig3_4"], "-o",
                              os.path.join(tmp, "s2.png")])
     axs = panels(fig)
-    want = []  # (label, t, E_A, E_B)
-    dA, _ = load(made["so_fig2"])
+    want = []  # (label, t, E_A, E_B): labels name the parameters that differ between curves
+    dA, aA = load(made["so_fig2"])
+    dB, aB = load(made["so_fig3_4"])
+    check(aA["J"] == 0.2 and aA["Gamma"] == 0 and aB["J"] == 0 and aB["Gamma"] == 0.4,
+          "so-fig2: the files' J, Gamma")
     for i, v in enumerate(dA["Delta"]):
-        want.append((f"Delta={v:.4g}", dA["t"], dA["E_A"][i], dA["E_B"][i]))
-    dB, _ = load(made["so_fig3_4"])
+        want.append((f"Gamma=0, J=0.2, Delta={v:.4g}, p_a=1, p_b=1", dA["t"], dA["E_A"][i], dA["E_B"][i]))
     for i, pa in enumerate(dB["p_a"]):
         for j, pb in enumerate(dB["p_b"]):
-            want.append((f"p_a={pa:.4g}, p_b={pb:.4g}", dB["t"], dB["E_A"][i, j], dB["E_B"][i, j]))
+            want.append((f"Gamma=0.4, J=0, Delta=0, p_a={pa:.4g}, p_b={pb:.4g}", dB["t"], dB["E_A"][i, j],
+                         dB["E_B"][i, j]))
     check(len(axs) == 2 and len(want) == 6, "so-fig2: two panels, 6 curves in the files")
     for ax, col, name in ((axs[0], 2, "E_A"), (axs[1], 3, "E_B")):
         got = ax.get_lines()
-        check(len(got) == len(want) and
-              all(ln.get_label() == w[0] and xy_is(ln, 0.2 * w[1], w[col]) for ln, w in zip(got, want)),
-              f"so-fig2: the {name} curves are the files' curves, labelled, in order")
-        check(labels_are(ax, "|J| t  (|J| = 0.2)", name), f"so-fig2: {name} labels")
+        okl = len(got) == len(want)
+        for ln, w in zip(got, want):
+            keys = dict(kv.split("=") for kv in w[0].split(", "))
+            lab = dict(kv.split("=") for kv in ln.get_label().split(", "))
+            okl &= lab == keys and xy_is(ln, 0.2 * w[1], w[col])
+        check(okl, f"so-fig2: the {name} curves are the files' curves, labelled by what differs, in order")
+        check(labels_are(ax, "|J| t  (|J| = 0.2, the file's J)", name), f"so-fig2: {name} labels")
+        check([ln.get_linestyle() for ln in got] == ["-"] * 2 + ["--"] * 4,
+              f"so-fig2: one line style per file ({name})")
 
     # so-fig7: xi_ss and xi_supopt vs Gamma
     d7, _ = load(made["so_fig7"])
@@ -340,6 +402,9 @@ with guarded("analysis"), tempfile.TemporaryDirectory() as tmp:
           len(b) == 1 and xy_is(b[0], d7["Gamma"], d7["xi_supopt"]), "so-fig7: xi curves = the file's")
     check(labels_are(ax, "Gamma [1]", "total stationary energy xi") and ax.get_xscale() == "linear",
           "so-fig7: labels and scale")
+    check([t.get_text() for t in ax.get_legend().get_texts()] ==
+          ["xi_ss (p_a = 1, p_b = 1)", "xi_supopt (y = kappa_a/kappa_b)"],
+          "so-fig7: legend with the file's p_a, p_b")
     plt.close("all")
 
     # overlays: exactly the group's points of the slice, nearest grid value selects it
@@ -357,3 +422,207 @@ with guarded("analysis"), tempfile.TemporaryDirectory() as tmp:
                   np.array_equal(ey, e["alpha"][()][want]) and
                   np.allclose(np.abs(ex), 1, rtol=0, atol=1e-12) and
                   np.allclose(ey, 0, rtol=0, atol=1e-12), f"EP overlay for gamma_b = {gb}")
+
+    # ---- issue 15: SO Fig. 2 at each phi's own optimum ------------------------------------
+    for c, phi, sign in (("so_fig2_shared", 0.0, 1), ("so_fig2_shared_pi", np.pi, -1)):
+        dd, aa = load(made[c])
+        check(aa["phi"] == phi and aa["Delta"] == dd["Delta_opt"][0] and
+              np.sign(aa["Delta"]) == sign and aa["Gamma"] == 0.4 and aa["J"] == 0.2,
+              f"{c}: phi = {phi:g} at its own optimal detuning Delta_opt = {dd['Delta_opt'][0]!r}")
+    s0, _ = load(made["so_fig2_shared"])
+    s1, _ = load(made["so_fig2_shared_pi"])
+    check(abs(s0["E_B"][-1] - 10.3586) < 1e-4 and
+          np.allclose(s0["E_B"], s1["E_B"], rtol=1e-9, atol=1e-12) and
+          np.allclose(s0["E_A"], s1["E_A"], rtol=1e-9, atol=1e-12),
+          f"SO Fig. 2: phi = 0 and pi at their optima give the same E_B(t) (t = 250: "
+          f"{s0['E_B'][-1]:.6g}, {s1['E_B'][-1]:.6g}; the paper's single curve)")
+    fig = render("so-fig2 shared", ["so-fig2", made["so_fig2"], made["so_fig2_shared"],
+                                    made["so_fig2_shared_pi"], "-o", os.path.join(tmp, "s2s.png")])
+    got = [ln.get_label() for ln in panels(fig)[1].get_lines()]
+    check(got == ["Delta=0, Gamma=0, phi=0", "Delta=0.1992, Gamma=0, phi=0",
+                  "Delta=0.1996, Gamma=0.4, phi=0", "Delta=-0.1996, Gamma=0.4, phi=3.142"] and
+          fig._suptitle.get_text() == "all curves: J=0.2, kappa_a=0.05, kappa_b=0.01, F=0.1",
+          f"so-fig2: the four SO Fig. 2 curves labelled by Delta, Gamma, phi: {got}")
+    # |J| of the time axis from the file: J = 0.3 here; Gamma/2 for a file with J = 0 only
+    fj = os.path.join(tmp, "j03.h5")
+    run("""model: shared
+axes:
+  - {name: t, min: 0, max: 10, n: 5}
+fixed: {J: 0.3, Gamma: 0.4, Delta: 0, kappa_a: 0.05, kappa_b: 0.01, F: 0.1}
+fields: [E_A, E_B]
+""", fj, ranks=1)
+    fj6 = os.path.join(tmp, "j03_6.h5")
+    run("""model: shared
+axes:
+  - {name: kappa_b, min: 1e-4, max: 0.05, n: 7, scale: log}
+fixed: {J: 0.3, Gamma: 0.5, Delta: 0, kappa_a: 0.05, F: 0.1}
+fields: [dE_coh, dE_diss]
+""", fj6, ranks=1)
+    dj, _ = load(fj)
+    fig = render("so-fig2 J", ["so-fig2", fj, "-o", os.path.join(tmp, "sj.png")])
+    ax = panels(fig)[1]
+    check(ax.get_xlabel() == "|J| t  (|J| = 0.3, the file's J)" and
+          xy_is(ax.get_lines()[0], 0.3 * dj["t"], dj["E_B"]), "so-fig2: |J| t with the file's J = 0.3")
+    fig = render("so-fig2 Gamma", ["so-fig2", made["so_fig3_4"], "-o", os.path.join(tmp, "sg.png")])
+    check(panels(fig)[0].get_xlabel() == "|J| t  (|J| = Gamma/2 = 0.2)",
+          "so-fig2: a J = 0 file scales t by Gamma/2")
+    run("""model: shared
+axes:
+  - {name: Gamma, values: [0.2, 0.4]}
+  - {name: kappa_b, min: 1e-4, max: 0.05, n: 3, scale: log}
+fixed: {J: 0.3, Delta: 0, kappa_a: 0.05, F: 0.1}
+fields: [dE_coh, dE_diss]
+""", os.path.join(tmp, "gaxis.h5"), ranks=1)
+    fig = render("so-fig6 J", ["so-fig6", fj6, "-o", os.path.join(tmp, "s6j.png")])
+    check([t.get_text() for t in panels(fig)[0].get_legend().get_texts()] ==
+          ["dE_coh (coherent, |J| = 0.3)", "dE_diss (super-optimal, Gamma = 0.5)"],
+          "so-fig6: legend from a file with J = 0.3, Gamma = 0.5")
+
+    # ---- map: log axes (attribute and detected), --log / --symlog colours ------------------
+    fl = os.path.join(tmp, "logmap.h5")
+    run("""model: shared
+axes:
+  - {name: Gamma, values: [0.01, 0.1, 1.0]}
+  - {name: F, values: [0.1, 0.2, 0.3]}
+  - {name: kappa_b, min: 1e-4, max: 0.05, n: 12, scale: log}
+fixed: {J: 0.2, Delta: 0, kappa_a: 0.05}
+fields: [E_B_ss, dE_diss]
+""", fl, ranks=1)
+    dl, _ = load(fl)
+    with h5py.File(fl, "r") as f:
+        scales = {n: f[n].attrs["scale"].decode() for n in ("Gamma", "F", "kappa_b")}
+    check(scales == {"Gamma": "list", "F": "list", "kappa_b": "log"}, f"logmap axis scales {scales}")
+    fig = render("map log", ["map", fl, "dE_diss", "--x", "kappa_b", "--y", "Gamma", "--sel", "F=0.2",
+                             "--log", "-o", os.path.join(tmp, "ml.png")])
+    ax = panels(fig)[0]
+    sl = dl["dE_diss"][:, 1, :]
+    nblank = int(np.count_nonzero(sl <= 0))
+    m = meshes(ax)[0]
+    edges = m.get_coordinates()
+    ex, ey = edges[0, :, 0], edges[:, 0, 1]
+    check(ax.get_xscale() == "log" and ax.get_yscale() == "log",
+          "map: kappa_b (scale attribute log) and Gamma (list 0.01, 0.1, 1: detected) on log axes")
+    check(mesh_ok(ax, dl["kappa_b"], dl["Gamma"], sl) and
+          np.allclose(np.sqrt(ex[:-1] * ex[1:]), dl["kappa_b"], rtol=1e-12) and
+          np.allclose(np.sqrt(ey[:-1] * ey[1:]), dl["Gamma"], rtol=1e-12),
+          "map: log-axis cells centred (geometrically) on the grid points, values = the file's")
+    check(isinstance(m.norm, mcolors.LogNorm) and m.norm.vmin == sl[sl > 0].min() and
+          m.norm.vmax == sl.max() and 0 < nblank < sl.size and
+          colorbars(fig)[0].get_ylabel() == f"dE_diss [1] (log); {nblank} cells <= 0 blank",
+          "map --log: LogNorm over the positive values, blank cells counted in the colorbar label")
+    fig = render("map lin", ["map", fl, "dE_diss", "--x", "F", "--y", "Gamma", "--sel",
+                             "kappa_b=0.001", "--symlog", "10", "-o", os.path.join(tmp, "ms.png")])
+    ax = panels(fig)[0]
+    m = meshes(ax)[0]
+    check(ax.get_xscale() == "linear" and ax.get_yscale() == "log" and
+          isinstance(m.norm, mcolors.SymLogNorm) and m.norm.linthresh == 10 and
+          colorbars(fig)[0].get_ylabel() == "dE_diss [1] (symlog, linear within +-10)",
+          "map: F (list 0.1, 0.2, 0.3) linear, Gamma log; --symlog colours and label")
+    # is_log_axis on bare coordinates (no scale attribute): detection rules
+    import xarray as xr  # noqa: E402
+    ila = qbplot.is_log_axis
+    check(ila(xr.DataArray([1e-3, 1e-2, 1e-1])) and ila(xr.DataArray([0.1, 0.2, 0.4])) and
+          not ila(xr.DataArray([1.0, 2.0, 3.0])) and not ila(xr.DataArray([-1.0, -2.0, -4.0])) and
+          not ila(xr.DataArray([1.0, 10.0])) and not ila(xr.DataArray([0.01, 0.03, 0.1])) and
+          not ila(xr.DataArray([1.0, 10.0, 100.0], attrs={"scale": "lin"})) and
+          ila(xr.DataArray([1.0, 2.0, 3.0], attrs={"scale": "log"})),
+          "is_log_axis: the scale attribute decides; list axes: > 0, >= 3, evenly spaced in log only")
+
+    # ---- map: the boundary of whatever field was refined, labelled from the group ----------
+    fb = os.path.join(tmp, "bnd.h5")
+    run(FIG3.replace("boundaries: {axis: delta_r}",
+                     "boundaries: {field: realizable_margin, level: 0.5, axis: alpha}"), fb, ranks=1)
+    db, _ = load(fb)
+    fig = render("map bnd", ["map", fb, "realizable_margin", "--x", "delta_r", "--y", "alpha",
+                             "--sel", "gamma_b=1", "-o", os.path.join(tmp, "mb.png")])
+    ax = panels(fig)[0]
+    inb = db["boundary/gamma_b"] == 1
+    bl = [ln for ln in ax.get_lines() if ln.get_label() == "boundary realizable_margin = 0.5 (refined)"]
+    check(len(bl) == 1 and inb.sum() > 0 and
+          xy_is(bl[0], db["boundary/delta_r"][inb], db["boundary/alpha"][inb]),
+          "map: a realizable_margin = 0.5 boundary is labelled with its field and level")
+
+    # ---- ep-fig3 on a file without /boundary, /ep, realizable_margin: title only what is drawn
+    fn = os.path.join(tmp, "bare.h5")
+    run(FIG3.split("fields:")[0] + "fields: [growth_rate]\n", fn, ranks=1)
+    fig = render("ep-fig3 bare", ["ep-fig3", fn, "-o", os.path.join(tmp, "bare.png")])
+    check(fig._suptitle.get_text() == "growth rate (one colour scale); star: alpha_c" and
+          all(len(lines(ax, ".", "k")) == 0 and len(lines(ax, "D", "r")) == 0 and
+              len(ax.collections) == 1 for ax in panels(fig)),
+          "ep-fig3 without boundary, EPs, realizable_margin: neither drawn nor promised")
+
+    # ---- ep-fig5: shared colour scale per part (Re panels, Im panels) ----------------------
+    fig = render("ep-fig5 shared", ["ep-fig5", made["ep_fig5"], "-o", os.path.join(tmp, "f5s.png")])
+    lims = [(meshes(ax)[0].norm.vmin, meshes(ax)[0].norm.vmax) for ax in panels(fig)]
+    re_ = np.concatenate([d5["lambda_plus_re"].ravel(), d5["lambda_minus_re"].ravel()])
+    im_ = np.concatenate([d5["lambda_plus_im"].ravel(), d5["lambda_minus_im"].ravel()]) + gb5
+    check(lims[0] == lims[1] == (np.nanmin(re_), np.nanmax(re_)) and
+          lims[2] == lims[3] == (np.nanmin(im_), np.nanmax(im_)),
+          f"ep-fig5: one colour scale for the Re panels, one for the Im panels {lims}")
+    fig = render("ep-fig5 panel", ["ep-fig5", made["ep_fig5"], "--colour-scale", "panel", "-o",
+                                   os.path.join(tmp, "f5p.png")])
+    own = [d5[f] + s for f, s in (("lambda_plus_re", 0), ("lambda_minus_re", 0),
+                                  ("lambda_plus_im", gb5), ("lambda_minus_im", gb5))]
+    got = [(meshes(ax)[0].norm.vmin, meshes(ax)[0].norm.vmax) for ax in panels(fig)]
+    check(got == [(np.nanmin(v), np.nanmax(v)) for v in own] and got != lims,
+          "ep-fig5 --colour-scale panel: each panel its own range")
+
+    # ---- dynamics: EP Fig. 3(d)-(i) and its points marked on the phase maps -----------------
+    fd = made["ep_fig3_dynamics"]
+    dd, ad = load(fd)
+    fig = render("dynamics", ["dynamics", fd, "-o", os.path.join(tmp, "dyn.png")])
+    axs = panels(fig)
+    ng, na = dd["gamma_b"].size, dd["alpha"].size
+    check(len(axs) == 2 * ng and ng == 3 and na == 4 and ad["delta_r"] == 0,
+          "dynamics: E_B and P_B rows, one column per gamma_b; the example is at delta_r = 0")
+    colours = ["tab:blue", "k", "tab:green", "tab:orange"]
+    for i, field in enumerate(("E_B", "P_B")):
+        for j, gb in enumerate(dd["gamma_b"]):
+            ax = axs[i * ng + j]
+            ok = len(ax.get_lines()) == na and ax.get_yscale() == "log" and \
+                labels_are(ax, "t [1]", f"{field} [1]") and ax.get_title() == f"gamma_b = {gb:g}"
+            for k, (ln, a) in enumerate(zip(ax.get_lines(), dd["alpha"])):
+                grow = dd["growth_rate"][j, k, 0] > 0
+                ok &= xy_is(ln, dd["t"], dd[field][j, k]) and \
+                    mcolors.to_rgba(ln.get_color()) == mcolors.to_rgba(colours[k]) and \
+                    ln.get_label() == f"alpha = {a:g} ({'growing' if grow else 'saturates'})"
+            check(ok, f"dynamics: {field}(t) at gamma_b = {gb}: the file's curves, colours, labels")
+    check(fig._suptitle.get_text() == "E_B(t) and P_B(t) = dE_B/dt at delta_r = 0, E_r = 1; "
+          "log scale: values <= 0 (t = 0) not drawn", "dynamics: title")
+    grow = dd["growth_rate"][:, :, 0] > 0
+    check(grow[0].sum() == 3 and grow[1].sum() == 1 and grow[2].sum() == 0,
+          "dynamics example: growing and saturating points at gamma_b = 0.5 and 1")
+    fig = render("dynamics lin", ["dynamics", fd, "--yscale", "linear", "-o", os.path.join(tmp, "dl.png")])
+    check(all(ax.get_yscale() == "linear" for ax in panels(fig)), "dynamics --yscale linear")
+    fig = render("ep-fig3 mark", ["ep-fig3", f3, "--mark", fd, "-o", os.path.join(tmp, "f3m.png")])
+    for ax, gb in zip(panels(fig), gbs):
+        dots = lines(ax, "o")
+        check(len(dots) == na and all(xy_is(d, [0], [a]) and mcolors.to_rgba(d.get_color()) ==
+                                      mcolors.to_rgba(c) for d, a, c in zip(dots, dd["alpha"], colours)),
+              f"ep-fig3 --mark: the dynamics points at gamma_b = {gb} in their colours")
+    check(fig._suptitle.get_text().endswith("; dots: the points of " + os.path.basename(fd)),
+          "ep-fig3 --mark: the title says so")
+
+    # ---- errors: one clear line, exit 2 ------------------------------------------------------
+    errs = [
+        (["map", f3, "nosuch", "--x", "delta_r", "--y", "alpha"], "no field 'nosuch'; the file has: "),
+        (["map", f3, "growth_rate", "--x", "nosuch", "--y", "alpha"], "no axis 'nosuch'; the file has: gamma_b, alpha, delta_r"),
+        (["map", f3, "growth_rate", "--x", "delta_r", "--y", "alpha", "--sel", "beta=1"], "no axis 'beta'"),
+        (["map", f3, "growth_rate", "--x", "delta_r", "--y", "alpha", "--sel", "gamma_b"], "--sel gamma_b: expected NAME=NUMBER"),
+        (["map", fl, "dE_diss", "--x", "kappa_b", "--y", "Gamma", "--sel", "F=0.1", "--symlog", "0"], "--symlog 0.0: the linear width must be > 0"),
+        (["ep-fig3", so6], "no field 'growth_rate'"),
+        (["so-fig6", f3], "no axis 'kappa_b'; the file has: gamma_b, alpha, delta_r"),
+        (["so-fig6", made["so_fig7"]], "no axis 'kappa_b'; the file has: Gamma"),
+        (["so-fig6", fl], "no field 'dE_coh'; the file has: E_B_ss, dE_diss, status"),
+        (["so-fig6", fj6.replace("j03_6", "gaxis")], "'Gamma' is an axis of this file; the figure needs it fixed"),
+        (["so-fig2", f3], "no field 'E_A'"),
+        (["dynamics", f3], "no axis 't'; the file has: gamma_b, alpha, delta_r"),
+        (["ep-fig6", so6], "no field 'growth_rate'"),
+        (["ep-fig5", f3], "no field 'lambda_plus_re'"),
+    ]
+    for argv, want in errs:
+        r = subprocess.run([py, tool, *argv, "-o", os.path.join(tmp, "err.png")], capture_output=True,
+                           text=True)
+        check(r.returncode == 2 and r.stderr.count("\n") == 1 and want in r.stderr and
+              r.stderr.startswith(f"qbplot {argv[0]}: {argv[1]}: ") and "Traceback" not in r.stderr,
+              f"qbplot {' '.join(argv[:2])}...: one line with {want!r}, exit 2: {r.returncode} {r.stderr!r}")
