@@ -766,22 +766,26 @@ static bool write_ids(hid_t d, int64_t n, const char *what) {
 }
 
 /* The done mask over blocks: `block` (the ids, a dimension scale) and `done`, 0 for every
- * block (its fill value, written at creation). */
+ * block (its fill value, written at creation).  Both carry qbmap_role = "bookkeeping": run
+ * state, not science (readers drop them: README "Output file layout").  They stay in the root
+ * group, where --resume (qb_h5_inspect), the tests and analysis/ read them. */
 static bool create_done_mask(hid_t file, int64_t nblocks) {
   hsize_t nb = (hsize_t)nblocks;
   hid_t blk = create_contiguous(file, "block", H5T_STD_I64LE, 1, &nb, NULL, H5D_FILL_TIME_NEVER);
   bool ok = blk >= 0 && write_ids(blk, nblocks, "block") &&
             H5_OK("H5DSset_scale", H5DSset_scale(blk, "block")) &&
-            attr_str(blk, "long_name",
-                     "block index: block b holds flat points [b*block_points, "
-                     "(b+1)*block_points), row-major, last axis fastest") &&
-            attr_str(blk, "units", "1");
+            attr_str(blk, "long_name", "block index") &&
+            attr_str(blk, "description",
+                     "block b holds flat points [b*block_points, (b+1)*block_points), row-major, "
+                     "last axis fastest") &&
+            attr_str(blk, "units", "1") && attr_str(blk, "qbmap_role", "bookkeeping");
   if (ok) {
     uint8_t zero = 0;
     hid_t done = create_contiguous(file, "done", H5T_STD_U8LE, 1, &nb, &zero, H5D_FILL_TIME_ALLOC);
     ok = done >= 0 && H5_OK("H5DSattach_scale", H5DSattach_scale(done, blk, 0)) &&
-         attr_str(done, "long_name", "1 once the block's data is on disk") &&
-         attr_str(done, "units", "1");
+         attr_str(done, "long_name", "block done") &&
+         attr_str(done, "description", "1 once the block's data is on disk") &&
+         attr_str(done, "units", "1") && attr_str(done, "qbmap_role", "bookkeeping");
     if (done >= 0) H5Dclose(done);
   }
   if (blk >= 0) H5Dclose(blk);
