@@ -200,9 +200,9 @@ qb_err qb_h5_mark_segment(const char *path, const qb_h5_token *tok, double secon
                           size_t msgsize);
 
 /* Not collective (rank 0 only, while no rank has the file open).  The final attributes: this
- * segment's wall_time_s_segment appended to wall_time_segments_s, wall_time_s (their sum) and
- * complete = 1, written only into the file of *tok, under the undo journal.  Only a file that
- * reached this point claims to be complete. */
+ * segment's seconds (wall_time_s_segment) appended to wall_time_segments_s, wall_time_s (the
+ * sum of its entries) and complete = 1, written only into the file of *tok, under the undo journal.
+ * Only a file that reached this point claims to be complete. */
 qb_err qb_h5_mark_complete(const char *path, const qb_h5_token *tok, double wall_time_s_segment,
                            char *msg, size_t msgsize);
 
