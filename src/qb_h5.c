@@ -556,18 +556,24 @@ static hid_t create_contiguous(hid_t file, const char *name, hid_t ftype, int ra
   return d;
 }
 
-/* CF flag_masks / flag_meanings of the `status` dataset: the model's declared bits. */
+/* CF flag_masks / flag_meanings of the `status` dataset: the model's declared bits; with
+ * them, flag_kinds ("info" or "failure" per bit, aligned with flag_meanings) and failure_mask
+ * (int32, the union of the failure bits): (status & failure_mask) == 0 is the usual filter. */
 static bool status_flags(hid_t d, const qb_model *m) {
   int32_t masks[32];
-  char meanings[1024] = "";
+  char meanings[1024] = "", kinds[512] = "";
   hsize_t n = 0;
   for (int k = 0; k < m->nstatus && k < 32; k++) {
-    masks[n++] = (int32_t)m->status_bits[k].mask;
+    const qb_pt_bit *b = &m->status_bits[k];
+    masks[n++] = (int32_t)b->mask;
     snprintf(meanings + strlen(meanings), sizeof meanings - strlen(meanings), "%s%s", k ? " " : "",
-             qb_pt_bit_word(&m->status_bits[k]));
+             qb_pt_bit_word(b));
+    snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds), "%s%s", k ? " " : "",
+             qb_pt_kind_word(qb_pt_bit_kind(b)));
   }
   return attr_write(d, "flag_masks", H5T_STD_I32LE, H5T_NATIVE_INT32, n, masks) &&
-         attr_str(d, "flag_meanings", meanings);
+         attr_str(d, "flag_meanings", meanings) && attr_str(d, "flag_kinds", kinds) &&
+         attr_i32(d, "failure_mask", (int32_t)qb_model_failure_mask(m));
 }
 
 static void iso_now(char *buf, size_t n) {
@@ -681,7 +687,8 @@ static bool create_axes(hid_t file, const qb_config *cfg, hid_t *axis) {
                H5Dwrite(axis[d], H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, a->values)) ||
         !H5_OK("H5DSset_scale", H5DSset_scale(axis[d], a->name)) ||
         !attr_str(axis[d], "units", m->params[a->param].units) ||
-        !attr_str(axis[d], "long_name", m->params[a->param].doc) ||
+        !attr_str(axis[d], "long_name", m->params[a->param].long_name) ||
+        !attr_str(axis[d], "description", m->params[a->param].doc) ||
         !attr_str(axis[d], "scale",
                   a->kind == QB_AXIS_LOG ? "log" : (a->kind == QB_AXIS_LIN ? "lin" : "list")))
       return false;
@@ -719,8 +726,8 @@ static bool create_fields(hid_t file, const qb_config *cfg, const hid_t *axis) {
     bool ok = ds >= 0;
     for (int d = 0; d < g->ndim && ok; d++)
       ok = H5_OK("H5DSattach_scale", H5DSattach_scale(ds, axis[d], (unsigned)d));
-    ok = ok && attr_str(ds, "units", f->units) && attr_str(ds, "long_name", f->doc) &&
-         (!is_f || attr_f64(ds, "_FillValue", NAN)) &&
+    ok = ok && attr_str(ds, "units", f->units) && attr_str(ds, "long_name", f->long_name) &&
+         attr_str(ds, "description", f->doc) && (!is_f || attr_f64(ds, "_FillValue", NAN)) &&
          (strcmp(f->name, "status") != 0 || status_flags(ds, cfg->model));
     if (ds >= 0) H5Dclose(ds);
     if (!ok) return false;
@@ -759,22 +766,26 @@ static bool write_ids(hid_t d, int64_t n, const char *what) {
 }
 
 /* The done mask over blocks: `block` (the ids, a dimension scale) and `done`, 0 for every
- * block (its fill value, written at creation). */
+ * block (its fill value, written at creation).  Both carry qbmap_role = "bookkeeping": run
+ * state, not science (readers drop them: README "Output file layout").  They stay in the root
+ * group, where --resume (qb_h5_inspect), the tests and analysis/ read them. */
 static bool create_done_mask(hid_t file, int64_t nblocks) {
   hsize_t nb = (hsize_t)nblocks;
   hid_t blk = create_contiguous(file, "block", H5T_STD_I64LE, 1, &nb, NULL, H5D_FILL_TIME_NEVER);
   bool ok = blk >= 0 && write_ids(blk, nblocks, "block") &&
             H5_OK("H5DSset_scale", H5DSset_scale(blk, "block")) &&
-            attr_str(blk, "long_name",
-                     "block index: block b holds flat points [b*block_points, "
-                     "(b+1)*block_points), row-major, last axis fastest") &&
-            attr_str(blk, "units", "1");
+            attr_str(blk, "long_name", "block index") &&
+            attr_str(blk, "description",
+                     "block b holds flat points [b*block_points, (b+1)*block_points), row-major, "
+                     "last axis fastest") &&
+            attr_str(blk, "units", "1") && attr_str(blk, "qbmap_role", "bookkeeping");
   if (ok) {
     uint8_t zero = 0;
     hid_t done = create_contiguous(file, "done", H5T_STD_U8LE, 1, &nb, &zero, H5D_FILL_TIME_ALLOC);
     ok = done >= 0 && H5_OK("H5DSattach_scale", H5DSattach_scale(done, blk, 0)) &&
-         attr_str(done, "long_name", "1 once the block's data is on disk") &&
-         attr_str(done, "units", "1");
+         attr_str(done, "long_name", "block done") &&
+         attr_str(done, "description", "1 once the block's data is on disk") &&
+         attr_str(done, "units", "1") && attr_str(done, "qbmap_role", "bookkeeping");
     if (done >= 0) H5Dclose(done);
   }
   if (blk >= 0) H5Dclose(blk);
@@ -1727,7 +1738,7 @@ static hid_t open_empty_group(hid_t f, const char *group) {
 }
 
 /* Fills the empty group g: a `point` dimension of n rows (its ids, a dimension scale), one
- * dataset per column over it, and the string attributes. */
+ * dataset per column over it, and the attributes (strings or numbers). */
 static bool fill_group(hid_t g, int64_t n, int ncols, const qb_h5_col *cols, int nattrs,
                        const qb_h5_attr *attrs) {
   hsize_t dim = (hsize_t)n;
@@ -1743,7 +1754,9 @@ static bool fill_group(hid_t g, int64_t n, int ncols, const qb_h5_col *cols, int
     if (d >= 0) H5Dclose(d);
   }
   for (int k = 0; k < nattrs && ok; k++)
-    ok = attr_str(g, attrs[k].name, attrs[k].value);
+    ok = attrs[k].type == QB_ATTR_F64   ? attr_f64(g, attrs[k].name, attrs[k].f64)
+         : attrs[k].type == QB_ATTR_I64 ? attr_i64(g, attrs[k].name, attrs[k].i64)
+                                        : attr_str(g, attrs[k].name, attrs[k].value);
   if (pt >= 0) H5Dclose(pt);
   return ok;
 }
@@ -1818,14 +1831,69 @@ qb_err qb_h5_write_group(const char *path, const qb_h5_token *tok, const char *g
   return err ? err : agreed;
 }
 
+/* The most segments wall_time_segments_s keeps (a run resumed more often sums the rest into
+ * its last entry). */
+#define QB_H5_MAX_SEGMENTS 1024
+
+/* Appends `seconds` to the root attribute wall_time_segments_s (float64 array, created by the
+ * first segment that ends) and puts the sum of all its entries into *sum. */
+static bool append_segment(hid_t f, double seconds, double *sum) {
+  static double seg[QB_H5_MAX_SEGMENTS];
+  hsize_t n = 0;
+  htri_t exists = 0;
+  if (!H5_OK("H5Aexists", exists = H5Aexists(f, "wall_time_segments_s"))) return false;
+  if (exists > 0) {
+    hid_t a = H5I_INVALID_HID, sp = H5I_INVALID_HID;
+    hssize_t m = -1;
+    bool ok = H5_OK("H5Aopen", a = H5Aopen(f, "wall_time_segments_s", H5P_DEFAULT)) &&
+              H5_OK("H5Aget_space", sp = H5Aget_space(a)) &&
+              H5_OK("H5Sget_simple_extent_npoints", m = H5Sget_simple_extent_npoints(sp));
+    if (ok && (m < 1 || m > QB_H5_MAX_SEGMENTS)) {
+      fail_text("attribute wall_time_segments_s has %lld entries; allowed: 1 to %d", (long long)m,
+                QB_H5_MAX_SEGMENTS);
+      ok = false;
+    }
+    ok = ok && H5_OK("H5Aread", H5Aread(a, H5T_NATIVE_DOUBLE, seg));
+    if (sp >= 0) H5Sclose(sp);
+    if (a >= 0) H5Aclose(a);
+    if (!ok || !H5_OK("H5Adelete", H5Adelete(f, "wall_time_segments_s"))) return false;
+    n = (hsize_t)m;
+  }
+  if (n == QB_H5_MAX_SEGMENTS)
+    seg[n - 1] += seconds;
+  else
+    seg[n++] = seconds;
+  *sum = 0;
+  for (hsize_t k = 0; k < n; k++)
+    *sum += seg[k];
+  return attr_write(f, "wall_time_segments_s", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, n, seg);
+}
+
+qb_err qb_h5_mark_segment(const char *path, const qb_h5_token *tok, double seconds, char *msg,
+                          size_t msgsize) {
+  err_to(msg, msgsize);
+  err_path = path;
+  if (undo_save(path, tok)) return QB_EIO;
+  hid_t f = open_serial(path, tok);
+  double sum = 0;
+  bool ok = f >= 0 && append_segment(f, seconds, &sum);
+  if (f >= 0 && !H5_OK("H5Fclose", H5Fclose(f))) ok = false;
+  if (ok)
+    undo_drop(path);
+  else
+    undo_after_failure(path);
+  return ok ? QB_OK : QB_EH5;
+}
+
 qb_err qb_h5_mark_complete(const char *path, const qb_h5_token *tok, double wall_time_s, char *msg,
                            size_t msgsize) {
   err_to(msg, msgsize);
   err_path = path;
   if (undo_save(path, tok)) return QB_EIO;
   hid_t f = open_serial(path, tok);
-  bool ok = f >= 0 && attr_f64(f, "wall_time_s", wall_time_s) && !FAULT("complete", "H5Awrite") &&
-            attr_i32(f, "complete", 1);
+  double sum = 0;
+  bool ok = f >= 0 && append_segment(f, wall_time_s, &sum) && attr_f64(f, "wall_time_s", sum) &&
+            !FAULT("complete", "H5Awrite") && attr_i32(f, "complete", 1);
   qb_hook_stall("final");
   if (f >= 0 && !H5_OK("H5Fclose", H5Fclose(f))) ok = false;
   if (ok)

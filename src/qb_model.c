@@ -42,6 +42,10 @@ uint32_t qb_model_status_bit(const qb_model *m, const char *word) {
   return 0;
 }
 
+uint32_t qb_model_failure_mask(const qb_model *m) {
+  return qb_pt_failure_mask(m->status_bits, m->nstatus);
+}
+
 /* The allowed interval of a parameter, in words: "-1e+06 <= delta_r <= 1e+06". */
 static void allowed_words(const qb_param *p, char *buf, size_t size) {
   if (p->range == QB_POSITIVE) {

@@ -621,10 +621,20 @@ static void add_col(qb_post_group *o, const char *name, qb_coltype type, const c
 }
 
 static void add_attr(qb_post_group *o, const char *name, const char *value) {
-  o->attrs[o->nattrs++] = (qb_h5_attr){name, value};
+  o->attrs[o->nattrs++] = qb_h5_attr_str(name, value);
 }
 
-static void describe_ep(const qb_config *c, const qb_pointset *ps, qb_post_group *o) {
+/* Numbers are numeric attributes (float64 for values on an axis, int64 for counts). */
+static void add_attr_f64(qb_post_group *o, const char *name, double v) {
+  o->attrs[o->nattrs++] = qb_h5_attr_f64(name, v);
+}
+
+static void add_attr_i64(qb_post_group *o, const char *name, int64_t v) {
+  o->attrs[o->nattrs++] = qb_h5_attr_i64(name, v);
+}
+
+static void describe_ep(const qb_config *c, const qb_pointset *ps, int64_t rejected,
+                        qb_post_group *o) {
   const qb_grid *g = &c->grid;
   add_col(o, "winding", QB_COL_I32, "1", "winding number of the discriminant around the grid cell",
           ps->winding);
@@ -636,7 +646,7 @@ static void describe_ep(const qb_config *c, const qb_pointset *ps, qb_post_group
   snprintf(o->text[0], sizeof o->text[0], "%s %s", g->axes[c->eps.ax].name,
            g->axes[c->eps.ay].name);
   add_attr(o, "axes", o->text[0]);
-  add_attr(o, "candidates_rejected", o->text[1]);
+  add_attr_i64(o, "candidates_rejected", rejected);
   add_attr(
       o, "accuracy",
       "|disc| <= " STR(QB_POST_EP_RESIDUAL) " x the cell's largest corner |disc|; kept only "
@@ -647,17 +657,17 @@ static void describe_ep(const qb_config *c, const qb_pointset *ps, qb_post_group
                                                                       QB_POST_EP_OVERLAP) ")");
 }
 
-static void describe_boundary(const qb_config *c, const qb_pointset *ps, qb_post_group *o) {
+static void describe_boundary(const qb_config *c, const qb_pointset *ps, int64_t rejected,
+                              qb_post_group *o) {
   add_col(o, "index", QB_COL_I64, "1",
           c->adaptive_depth > 0
               ? "lower fine-grid index of the bracketing neighbours along the axis"
               : "lower grid index of the bracketing neighbours along the axis",
           ps->index);
-  snprintf(o->text[0], sizeof o->text[0], "%.17g", c->boundaries.level);
   add_attr(o, "field", c->model->fields[c->boundaries.field].name);
-  add_attr(o, "level", o->text[0]);
+  add_attr_f64(o, "level", c->boundaries.level);
   add_attr(o, "axis", c->grid.axes[c->boundaries.axis].name);
-  add_attr(o, "brackets_not_refined", o->text[1]);
+  add_attr_i64(o, "brackets_not_refined", rejected);
   add_attr(o, "accuracy", "Brent on the kernel to " STR(QB_POST_BRENT_REL) " of the axis span");
 }
 
@@ -666,16 +676,14 @@ static void describe_adaptive(const qb_config *c, const qb_pointset *ps, int64_t
   const qb_grid *g = &c->grid;
   const qb_axis *ax = &g->axes[g->ndim - 1], *ay = &g->axes[g->ndim - 2];
   add_col(o, "value", QB_COL_F64, "1",
-          c->boundaries.on ? c->model->fields[c->boundaries.field].doc : "not evaluated (eps only)",
+          c->boundaries.on ? c->model->fields[c->boundaries.field].long_name
+                           : "not evaluated (eps only)",
           ps->value);
   int64_t fine = g->npoints / (ax->n * ay->n) * qb_post_fine_n(ax, c->adaptive_depth) *
                  qb_post_fine_n(ay, c->adaptive_depth);
-  snprintf(o->text[0], sizeof o->text[0], "%d", c->adaptive_depth);
-  snprintf(o->text[2], sizeof o->text[2], "%lld", (long long)evals);
-  snprintf(o->text[3], sizeof o->text[3], "%lld", (long long)fine);
-  add_attr(o, "max_depth", o->text[0]);
-  add_attr(o, "evaluations", o->text[2]);
-  add_attr(o, "uniform_equivalent_points", o->text[3]);
+  add_attr_i64(o, "max_depth", c->adaptive_depth);
+  add_attr_i64(o, "evaluations", evals);
+  add_attr_i64(o, "uniform_equivalent_points", fine);
   add_attr(o, "plane",
            "the last two axes; values on a grid 2^max_depth times finer than the "
            "config's");
@@ -689,14 +697,14 @@ void qb_post_describe(const qb_config *c, qb_post_pass which, const qb_pointset 
   *out = (qb_post_group){.group = groups[which], .rows_are = rows_are[which]};
   for (int d = 0; d < g->ndim; d++) { /* text[4 + d]: the axes' long names */
     const qb_param *p = &c->model->params[g->axes[d].param];
-    snprintf(out->text[4 + d], sizeof out->text[4 + d], "%s%s", p->doc, axis_role(c, which, d));
+    snprintf(out->text[4 + d], sizeof out->text[4 + d], "%s%s", p->long_name,
+             axis_role(c, which, d));
     add_col(out, g->axes[d].name, QB_COL_F64, p->units, out->text[4 + d], ps->x[d]);
   }
-  snprintf(out->text[1], sizeof out->text[1], "%lld", (long long)rejected);
   if (which == QB_POST_EP)
-    describe_ep(c, ps, out);
+    describe_ep(c, ps, rejected, out);
   else if (which == QB_POST_BOUNDARY)
-    describe_boundary(c, ps, out);
+    describe_boundary(c, ps, rejected, out);
   else
     describe_adaptive(c, ps, evals, out);
 }

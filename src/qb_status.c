@@ -29,7 +29,7 @@ int qb_err_exit_code(qb_err e) {
 
 /* The bits of QB_PT_LIST, for the declarations that leave word or doc to qb_status. */
 static const qb_pt_bit generic[] = {
-#define QB_X(name, bit, word, msg) {name, word, msg},
+#define QB_X(name, bit, word, kind, msg) {name, word, msg, kind},
     QB_PT_LIST(QB_X)
 #undef QB_X
 };
@@ -57,6 +57,23 @@ const char *qb_pt_bit_doc(const qb_pt_bit *b) {
   if (b->doc) return b->doc;
   const qb_pt_bit *g = generic_bit(b->mask);
   return g ? g->doc : NULL;
+}
+
+qb_pt_kind qb_pt_bit_kind(const qb_pt_bit *b) {
+  if (b->kind != QB_PT_KIND_DEFAULT) return b->kind;
+  const qb_pt_bit *g = generic_bit(b->mask);
+  return g ? g->kind : QB_PT_KIND_DEFAULT;
+}
+
+const char *qb_pt_kind_word(qb_pt_kind k) {
+  return k == QB_PT_INFO ? "info" : k == QB_PT_FAILURE ? "failure" : "undeclared";
+}
+
+uint32_t qb_pt_failure_mask(const qb_pt_bit *bits, int nbits) {
+  uint32_t m = 0;
+  for (int i = 0; i < nbits; i++)
+    if (qb_pt_bit_kind(&bits[i]) == QB_PT_FAILURE) m |= bits[i].mask;
+  return m;
 }
 
 char *qb_pt_status_words(const qb_pt_bit *bits, int nbits, uint32_t status, char *buf,

@@ -394,6 +394,13 @@ static qb_err sweep_close(sweep *S, qb_err err, int stop, char *msg, size_t msgs
     return ferr;
   }
   if (stop) {
+    /* this segment's time, for wall_time_segments_s; a failure to record it leaves the
+     * checkpoint as good as it is (only the time is missing) */
+    if (qb_par_rank() == 0 &&
+        qb_h5_mark_segment(S->o->output, &S->tok, qb_par_time() - S->t0, detail, sizeof detail)) {
+      printf("qbmap: note: this run's wall time could not be recorded: %s\n", detail);
+      fflush(stdout);
+    }
     snprintf(msg, msgsize,
              "stopped by a signal after committing %lld of %lld blocks to '%s'; checkpointed, "
              "not finished: run the same command with --resume",

@@ -3,8 +3,9 @@
 same shape, dtype and bytes (NaNs included), and no other dataset; every attribute of every
 object must be equal (dimension-scale references compared by the names they point to), except
 the root attributes that describe the run rather than the result (nranks, created, run_id,
-wall_time_s).  Each file must be complete (attribute complete = 1, every done flag 1, block ids
-0..nblocks-1).  --group NAME requires the post-pass group /NAME in REF with at least one row,
+wall_time_s, wall_time_segments_s).  Each file must be complete (attribute complete = 1, every
+done flag 1, block ids 0..nblocks-1) and its wall time consistent (wall_time_segments_s: finite,
+non-negative entries; wall_time_s their sum).  --group NAME requires the post-pass group /NAME in REF with at least one row,
 --group NAME=ROWS with exactly ROWS rows.
 Usage: compare_h5.py [--group NAME[=ROWS]]... REF OTHER..."""
 import sys
@@ -14,7 +15,8 @@ import numpy as np
 
 from qbcheck import check, guarded
 
-RUN_ATTRS = {("/", "nranks"), ("/", "created"), ("/", "wall_time_s"), ("/", "run_id")}
+RUN_ATTRS = {("/", "nranks"), ("/", "created"), ("/", "wall_time_s"), ("/", "run_id"),
+             ("/", "wall_time_segments_s")}
 
 
 def datasets(f):
@@ -57,6 +59,10 @@ def complete(path, f):
     done, block = f["done"][()], f["block"][()]
     check(done.size > 0 and bool(np.all(done == 1)), f"{path} all {done.size} blocks done")
     check(np.array_equal(block, np.arange(done.size)), f"{path} block ids 0..{done.size - 1}")
+    seg = np.atleast_1d(f.attrs.get("wall_time_segments_s", np.array([])))
+    check(seg.size >= 1 and bool(np.all(np.isfinite(seg) & (seg >= 0))) and
+          float(f.attrs["wall_time_s"]) == float(sum(seg.tolist())),
+          f"{path}: wall_time_s {f.attrs['wall_time_s']} = sum of wall_time_segments_s {seg}")
 
 
 with guarded("compare_h5"):

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 
+import h5py
 import numpy as np
 import xarray as xr
 
@@ -34,6 +35,17 @@ with guarded("readback"), tempfile.TemporaryDirectory() as tmp:
         check(ds["t"].values[-1] == 1e3 and ds["delta_r"].values[0] == -1.5, f"{engine}: exact end points")
         for v in ds.data_vars:
             check("units" in ds[v].attrs and "long_name" in ds[v].attrs, f"{engine}: {v} units")
+        # long_name is a short label (plots use it); usage and ranges are in `description`
+        for v in list(ds.coords) + list(ds.data_vars):
+            a = ds[v].attrs
+            if v in ("block", "done"):
+                continue
+            check(len(a["long_name"]) <= 40 and ";" not in a["long_name"] and
+                  "|value|" not in a["long_name"] and len(a.get("description", "")) > 0,
+                  f"{engine}: {v}: short long_name {a['long_name']!r} and a description")
+        check(ds["delta_r"].attrs["long_name"] == "normalized detuning" and
+              ds["delta_r"].attrs["description"].endswith("; |value| <= 1e12"),
+              f"{engine}: delta_r's range in its description: {ds['delta_r'].attrs}")
         check(int(ds.attrs["complete"]) == 1 and ds.attrs["model"] == "ep" and
               ds.attrs["Conventions"] == "CF-1.8", f"{engine}: root attributes")
         for a in ("config", "config_normalized", "qbmap_version", "git_commit", "mpi_version",
@@ -101,8 +113,57 @@ with guarded("readback"), tempfile.TemporaryDirectory() as tmp:
           f"status flag_masks / flag_meanings: {list(zip(masks, meanings))}")
     check(printed == counts and counts["not_stable"] > 0 and counts["tcrit_never"] > 0,
           f"qbplot summary status counts {printed} vs {counts}")
+    # each bit's kind (flag_kinds, aligned with flag_meanings) and failure_mask, their union of
+    # the failure bits: (status & failure_mask) == 0 selects the usable points
+    with h5py.File(path, "r") as f:
+        sa = f["status"].attrs
+        kinds, fmask = sa["flag_kinds"], sa["failure_mask"]
+        kinds = (kinds.decode() if isinstance(kinds, bytes) else kinds).split()
+    ep_kinds = {"not_stable": "info", "tcrit_never": "info", "tcrit_failed": "failure",
+                "approx_outside": "info", "approx_unreliable": "info", "overflow": "failure",
+                "bad_param": "failure", "t_unresolved": "failure", "ill_conditioned": "failure"}
+    check(kinds == [ep_kinds[w] for w in meanings], f"status flag_kinds {kinds}")
+    want_mask = sum(int(mk) for mk, k in zip(masks, kinds) if k == "failure")
+    check(np.asarray(fmask).dtype == np.int32 and np.asarray(fmask).shape == () and
+          int(fmask) == want_mask, f"status failure_mask {fmask!r}, want int32 {want_mask}")
+    # here only E_B beyond the double range (t = 1000, growing) is a failure: every other point
+    # is usable, though status == 0 nowhere
+    usable = int(np.count_nonzero((st & int(fmask)) == 0))
+    check(usable > counts["ok"] and usable == st.size - counts["overflow"] and usable > 500,
+          f"(status & failure_mask) == 0: {usable} points, status == 0: {counts['ok']}, "
+          f"overflow {counts['overflow']} of {st.size}")
     check("group /boundary: 18 points" in summ.stdout and "points:    558 " in summ.stdout,
           "qbplot summary: group rows and point count")
+    # numbers in the post-pass attributes are numeric attributes
+    with h5py.File(path, "r") as f:
+        ba = f["boundary"].attrs
+        check(isinstance(ba["level"], np.floating) and
+              isinstance(ba["brackets_not_refined"], np.integer),
+              f"/boundary level, brackets_not_refined numeric: {dict(ba)}")
+    # wall time per run segment: a run stopped by SIGTERM (held at its second round by the test
+    # gate until the signal), then resumed: two segments, wall_time_s their sum
+    seg = os.path.join(tmp, "seg.h5")
+    args = [qbmap, "run", os.path.join(src, "data", "readback.yaml"), "-o", seg, "--progress", "0",
+            "--flush", "0", "--block-points", "50"]
+    env = dict(os.environ, QBMAP_TEST_GATE="round:" + os.path.join(tmp, "never"))
+    run1 = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    run1.stdout.readline()  # the announcement
+    run1.stdout.readline()  # the first progress line: the run is in (or at) the gate
+    run1.send_signal(15)
+    out1, err1 = run1.communicate()
+    check(run1.returncode == 3 and "checkpointed" in err1, f"segments: stopped run: {run1.returncode} {err1}")
+    with h5py.File(seg, "r") as f:
+        s1 = np.atleast_1d(f.attrs.get("wall_time_segments_s", []))
+        check(s1.size == 1 and s1[0] > 0 and int(f.attrs["complete"]) == 0,
+              f"segments: the stopped run recorded its time: {s1}")
+    res = subprocess.run(args + ["--resume"], capture_output=True, text=True)
+    check(res.returncode == 0, f"segments: resume: {res.stderr}")
+    with h5py.File(seg, "r") as f:
+        s2 = np.atleast_1d(f.attrs.get("wall_time_segments_s", []))
+        wall = float(f.attrs["wall_time_s"])
+    check(s2.size == 2 and s2[0] == s1[0] and s2[1] > 0 and wall == float(s2[0] + s2[1]),
+          f"segments: two segments {s2}, wall_time_s {wall} their sum")
+
     bad = subprocess.run([sys.executable, qbplot, "summary", os.path.join(tmp, "missing.h5")],
                          capture_output=True, text=True)
     check(bad.returncode == 2 and bad.stderr.count("\n") == 1, "qbplot summary: missing file")

@@ -71,8 +71,8 @@ static uint32_t allowed(const qb_model *m, const char *f) {
 }
 
 /* The model's status-bit declaration: single bits in increasing order, each with a word
- * ([a-z0-9_], unique in the model) and a text; a bit of qb_status's list keeps its word there;
- * QB_PT_BAD_PARAM declared (every kernel sets it). */
+ * ([a-z0-9_], unique in the model), a text and a kind; a bit of qb_status's list keeps its word
+ * there; QB_PT_BAD_PARAM declared (every kernel sets it). */
 static void check_declared(const qb_model *m) {
   uint32_t prev = 0;
   for (int i = 0; i < m->nstatus; i++) {
@@ -83,12 +83,15 @@ static void check_declared(const qb_model *m) {
           m->name, i, b->mask);
     CHECK("status bits: a word and a text", w && d && *w && *d, "%s: bit %d", m->name,
           qb_pt_bit_number(b));
+    CHECK("status bits: a kind (info or failure)",
+          qb_pt_bit_kind(b) == QB_PT_INFO || qb_pt_bit_kind(b) == QB_PT_FAILURE, "%s: bit %d",
+          m->name, qb_pt_bit_number(b));
     if (!w) continue;
     CHECK("status bits: word of [a-z0-9_], unique in the model",
           strspn(w, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(w) &&
               qb_model_status_bit(m, w) == b->mask,
           "%s: '%s'", m->name, w);
-#define QB_X(mask_, bit_, word_, msg_)                                                             \
+#define QB_X(mask_, bit_, word_, kind_, msg_)                                                      \
   if (b->mask == mask_)                                                                            \
     CHECK("status bits: a generic bit keeps its word", strcmp(w, word_) == 0, "%s: bit %d '%s'",   \
           m->name, bit_, w);

@@ -233,6 +233,43 @@ static void test_split(void) {
   qb_config_free(&c);
 }
 
+/* Group g's attribute `name`; NULL (a failed check) if it has none. */
+static const qb_h5_attr *attr_of(const qb_post_group *g, const char *name) {
+  for (int k = 0; k < g->nattrs; k++)
+    if (!strcmp(g->attrs[k].name, name)) return &g->attrs[k];
+  CHECK("group attribute present", 0, "/%s has no attribute %s", g->group, name);
+  return NULL;
+}
+
+/* The numbers among the groups' attributes are numeric (float64 level, int64 counts), with the
+ * values the passes produced; the axis columns' long names are the parameters' short labels. */
+static void check_describe(const qb_config *c, const qb_pointset *ab, const qb_pointset *ae,
+                           const int64_t *rec, int64_t n, int64_t evals) {
+  qb_post_group g;
+  qb_pointset pts = {0};
+  RUN(qb_post_adaptive_points(c, rec, n, &pts));
+  qb_post_describe(c, QB_POST_ADAPTIVE, &pts, 0, evals, &g);
+  const qb_h5_attr *a = attr_of(&g, "max_depth"), *e = attr_of(&g, "evaluations");
+  CHECK("/adaptive max_depth: int64 attribute", a && a->type == QB_ATTR_I64 && a->i64 == 6, "%s",
+        "max_depth");
+  CHECK("/adaptive evaluations: int64 attribute", e && e->type == QB_ATTR_I64 && e->i64 == evals,
+        "%s", "evaluations");
+  CHECK("axis column long_name: the short label",
+        !strcmp(g.cols[1].long_name, "damping asymmetry (fine-grid value)"), "'%s'",
+        g.cols[1].long_name);
+  qb_post_describe(c, QB_POST_BOUNDARY, ab, 3, 0, &g);
+  const qb_h5_attr *l = attr_of(&g, "level"), *r = attr_of(&g, "brackets_not_refined");
+  CHECK("/boundary level: float64 attribute", l && l->type == QB_ATTR_F64 && l->f64 == 0, "%s",
+        "level");
+  CHECK("/boundary brackets_not_refined: int64", r && r->type == QB_ATTR_I64 && r->i64 == 3, "%s",
+        "brackets_not_refined");
+  qb_post_describe(c, QB_POST_EP, ae, 5, 0, &g);
+  const qb_h5_attr *j = attr_of(&g, "candidates_rejected");
+  CHECK("/ep candidates_rejected: int64", j && j->type == QB_ATTR_I64 && j->i64 == 5, "%s",
+        "candidates_rejected");
+  qb_pointset_free(&pts);
+}
+
 static void test_adaptive(void) {
   const int depth = 6;
   char coarse[1024], fine[1024];
@@ -281,6 +318,7 @@ static void test_adaptive(void) {
     for (int d = 0; d < 3; d++)
       CHECK_CLOSE("EP coordinates", ae.x[d][k], ue.x[d][k], 0, 1e-12, "k=%lld d=%d", (long long)k,
                   d);
+  check_describe(&ca, &ab, &ae, rp.v, rp.n, evals);
   qb_pointset_free(&ab);
   qb_pointset_free(&ae);
   qb_pointset_free(&ub);

@@ -107,6 +107,10 @@ static void test_steady(gsl_rng *r) {
       CHECK_CLOSE("E_A_ss vs LU", out[F("E_A_ss")], creal(x[0] * conj(x[0])), 1e-10, 0, fmt, k);
       CHECK_CLOSE("E_B_ss vs LU", out[F("E_B_ss")], creal(x[1] * conj(x[1])), 1e-10, 1e-300, fmt,
                   k);
+      /* a well-conditioned ordinary point: bits set (no_optimum ...) are informational */
+      CHECK("ordinary point: informational bits only",
+            !((uint32_t)out[F("status")] & qb_model_failure_mask(MS)), "status %g; k=%d",
+            out[F("status")], k);
       if (out[F("growth_rate")] < -0.02) {
         sp l = s;
         l.t = 40 / -out[F("growth_rate")];

@@ -121,6 +121,8 @@ static void eval_ep(double ga, double gb, double dr, double Er, double t, double
   CHECK("status bits declared by the model", undeclared == 0, "bits %#x", undeclared);
 }
 
+static void test_ep_form(void);
+
 static void test_mapping(gsl_rng *r) {
   for (int k = 0; k < 200; k++) {
     double ka = lu(r, 1e-3, 10), kb = lu(r, 1e-3, 10), kc = lu(r, 1e-2, 100);
@@ -167,6 +169,12 @@ static void test_mapping(gsl_rng *r) {
                 kb, kc, G, d);
     CHECK_CLOSE("realizable_margin = ep realizable_margin", out[F("realizable_margin")], oe[im],
                 1e-12, 1e-12, fmt, k, ka, kb, kc, G, d);
+    /* a well-conditioned ordinary point: the ep form holds, no failure bit */
+    uint32_t st = (uint32_t)out[F("status")];
+    CHECK("delta_c = 0: bit not_ep_form clear", !(st & qb_model_status_bit(M3, "not_ep_form")), fmt,
+          k, ka, kb, kc, G, d);
+    CHECK("ordinary point: informational bits only", !(st & qb_model_failure_mask(M3)),
+          "status %u; k=%d", st, k);
   }
   /* delta_c != 0: the two reduced detunings differ */
   kv s[] = {{"kappa_a", 0.1}, {"kappa_b", 0.1}, {"kappa_c", 1},
@@ -176,6 +184,71 @@ static void test_mapping(gsl_rng *r) {
   CHECK("delta_c != 0 splits the reduced detunings",
         fabs(out[F("delta_r_b_red")] - out[F("delta_r_red")]) > 1e-3, "%g vs %g",
         out[F("delta_r_b_red")], out[F("delta_r_red")]);
+  test_ep_form();
+}
+
+/* The status bit not_ep_form (docs/physics.md s2.4): clear at delta_c = 0 with real couplings,
+ * where the mapped ep point reproduces growth_rate_red; set at delta_c != 0 (S_ab S_ba has the
+ * phase -2 arg(K_c/2 + i delta_c)), where the mapped ep point does not. */
+static void test_ep_form(void) {
+  gsl_rng *r =
+      gsl_rng_alloc(gsl_rng_mt19937); /* its own stream: the other parts' stay as they were */
+  QB_SETUP_ALLOC(r);
+  gsl_rng_set(r, 1515);
+  const uint32_t bit = qb_model_status_bit(M3, "not_ep_form");
+  CHECK("threemode declares not_ep_form (bit 13), informational", bit == 1u << 13, "%#x", bit);
+  long set0 = 0, clear1 = 0, n = 0, failing = 0;
+  for (; n < 400; n++) {
+    double ka = lu(r, 1e-3, 10), kb = lu(r, 1e-3, 10), kc = lu(r, 1e-2, 100), G = lu(r, 1e-2, 10);
+    double pa = lu(r, 0.3, 3), pb = lu(r, 0.3, 3), pca = lu(r, 0.3, 3), pcb = lu(r, 0.3, 3);
+    double Kc = kc + G * (pca * pca + pcb * pcb);
+    /* odd n: |delta_c| >= K_c/10, a phase of S_ab S_ba of at least 0.2 */
+    double dc = n % 2 ? (gsl_rng_uniform(r) < 0.5 ? -1 : 1) * lu(r, 0.1 * Kc, 10 * Kc) : 0.0;
+    kv s[] = {{"kappa_a", ka},
+              {"kappa_b", kb},
+              {"kappa_c", kc},
+              {"Gamma", G},
+              {"delta", -5 + 10 * gsl_rng_uniform(r)},
+              {"delta_c", dc},
+              {"p_a", pa},
+              {"p_b", pb},
+              {"p_ca", pca},
+              {"p_cb", pcb},
+              {"t", 1}};
+    double out[QB_MAX_FIELDS], oe[QB_MAX_FIELDS];
+    eval3(s, (int)(sizeof s / sizeof *s), NULL, out);
+    uint32_t st = (uint32_t)out[F("status")];
+    if (st & qb_model_failure_mask(M3)) failing++;
+    double tu = out[F("time_unit")];
+    eval_ep(out[F("gamma_a_red")], out[F("gamma_b_red")], out[F("delta_r_red")], tu, 1 / tu, oe);
+    double gred = out[F("growth_rate_red")], gep = oe[FEP("growth_rate")] / tu;
+    if (dc == 0) {
+      set0 += (st & bit) != 0;
+      CHECK_CLOSE("delta_c = 0: mapped ep point's growth_rate = growth_rate_red", gep, gred, 1e-10,
+                  1e-14 / tu, "n=%ld", n);
+    } else {
+      clear1 += (st & bit) == 0;
+    }
+  }
+  CHECK("delta_c = 0, real couplings: not_ep_form clear at every point", set0 == 0, "%ld of %ld",
+        set0, n / 2);
+  CHECK("|delta_c| >= K_c/10: not_ep_form set at every point", clear1 == 0, "%ld of %ld", clear1,
+        n / 2);
+  CHECK("these ordinary points carry no failure bit", failing == 0, "%ld of %ld", failing, n);
+  /* the example: the mapped ep point's growth rate is not the reduced model's */
+  kv s[] = {{"kappa_a", 0.1}, {"kappa_b", 0.1}, {"kappa_c", 1},
+            {"Gamma", 1},     {"delta", 0.3},   {"delta_c", 0.5}};
+  double out[QB_MAX_FIELDS], oe[QB_MAX_FIELDS];
+  eval3(s, 6, NULL, out);
+  double tu = out[F("time_unit")];
+  eval_ep(out[F("gamma_a_red")], out[F("gamma_b_red")], out[F("delta_r_red")], tu, 0, oe);
+  double gred = out[F("growth_rate_red")], gep = oe[FEP("growth_rate")] / tu;
+  printf("ep_form: delta_c = 0.5: growth_rate_red %.10g, mapped ep point %.10g\n", gred, gep);
+  CHECK("delta_c = 0.5: not_ep_form set", ((uint32_t)out[F("status")] & bit) != 0, "status %g",
+        out[F("status")]);
+  CHECK("delta_c = 0.5: the mapped ep point's growth rate differs (> 1e-3 relative)",
+        fabs(gep - gred) > 1e-3 * fabs(gred), "%.17g vs %.17g", gep, gred);
+  gsl_rng_free(r);
 }
 
 /* ODE reference for (a, b, c) */

@@ -147,15 +147,31 @@ typedef struct {
   const void *data; /* this rank's rows (may be NULL when it has none) */
 } qb_h5_col;
 
+/* An attribute of a post-pass group: a string (value), or a number stored as a numeric
+ * attribute (float64 or int64; value NULL).  qb_h5_attr_str/_f64/_i64 build them. */
+typedef enum { QB_ATTR_STR = 0, QB_ATTR_F64 = 1, QB_ATTR_I64 = 2 } qb_attr_type;
 typedef struct {
   const char *name, *value;
+  qb_attr_type type;
+  double f64;
+  int64_t i64;
 } qb_h5_attr;
+
+static inline qb_h5_attr qb_h5_attr_str(const char *name, const char *value) {
+  return (qb_h5_attr){name, value, QB_ATTR_STR, 0, 0};
+}
+static inline qb_h5_attr qb_h5_attr_f64(const char *name, double v) {
+  return (qb_h5_attr){name, NULL, QB_ATTR_F64, v, 0};
+}
+static inline qb_h5_attr qb_h5_attr_i64(const char *name, int64_t v) {
+  return (qb_h5_attr){name, NULL, QB_ATTR_I64, 0, v};
+}
 
 /* Not collective (rank 0 only, while no rank has the file open).  Fills group `group` (created
  * with the skeleton; anything a killed run left in it is removed first) with a `point`
- * dimension of n rows, one dataset per column, and string attributes.  Before opening the
- * file it checks that the file system has the space the group needs (data and metadata, with
- * a margin) and reserves it past the end of the file where fallocate() works: a full disk
+ * dimension of n rows, one dataset per column, and the attributes (strings or numbers).  Before
+ * opening the file it checks that the file system has the space the group needs (data and metadata,
+ * with a margin) and reserves it past the end of the file where fallocate() works: a full disk
  * fails here, before the file is touched.  The change itself runs under an undo journal
  * (`path.undo`, the file's metadata saved and synced first): if it fails anyway (HDF5 meeting a
  * full disk in H5Fclose), the file is rolled back at once; if the process dies, the next
@@ -171,11 +187,24 @@ qb_err qb_h5_write_group(const char *path, const qb_h5_token *tok, const char *g
                          int64_t count, int ncols, const qb_h5_col *cols, char *msg,
                          size_t msgsize);
 
-/* Not collective (rank 0 only, while no rank has the file open).  The final attributes:
- * complete = 1 and wall_time_s, written only into the file of *tok, under the undo journal.
+/* Wall time.  Every run segment on a file (the run that created it, each --resume) that ends
+ * by itself appends its wall-clock seconds to the root attribute wall_time_segments_s (float64
+ * array, in order; created by the first such segment): a graceful stop (checkpoint) through
+ * qb_h5_mark_segment, the completing segment through qb_h5_mark_complete, which also sets
+ * wall_time_s to the sum of all entries.  A segment killed (SIGKILL, crash, failed run) records
+ * nothing: its time is missing from both. */
+
+/* Not collective (rank 0 only, while no rank has the file open).  Appends `seconds` to
+ * wall_time_segments_s, only into the file of *tok, under the undo journal. */
+qb_err qb_h5_mark_segment(const char *path, const qb_h5_token *tok, double seconds, char *msg,
+                          size_t msgsize);
+
+/* Not collective (rank 0 only, while no rank has the file open).  The final attributes: this
+ * segment's seconds (wall_time_s_segment) appended to wall_time_segments_s, wall_time_s (the
+ * sum of its entries) and complete = 1, written only into the file of *tok, under the undo journal.
  * Only a file that reached this point claims to be complete. */
-qb_err qb_h5_mark_complete(const char *path, const qb_h5_token *tok, double wall_time_s, char *msg,
-                           size_t msgsize);
+qb_err qb_h5_mark_complete(const char *path, const qb_h5_token *tok, double wall_time_s_segment,
+                           char *msg, size_t msgsize);
 
 /* Collective, the last call of `qbmap run`, with the exit code every rank agreed on: ends the
  * process with `code`.  Normally it finalizes MPI (qb_par_finalize), which runs HDF5's own

@@ -48,18 +48,21 @@ typedef struct {
   const char *name;
   double def; /* default; NaN = no default (required, or one of a group) */
   qb_range range;
-  bool alternative;  /* one of a group of which exactly one must be given (see check_given) */
-  const char *units; /* CF units string, "1" when dimensionless */
-  const char *doc;
-  double max; /* |v| <= max; 0: no bound beyond finiteness */
-  double min; /* QB_POSITIVE only: v >= min; 0: no bound beyond v > 0 */
+  bool alternative;      /* one of a group of which exactly one must be given (see check_given) */
+  const char *units;     /* CF units string, "1" when dimensionless */
+  const char *long_name; /* a short label (the file's long_name: axis labels in plots) */
+  const char *doc;       /* the full meaning with usage rules and range (`qbmap models`; the
+                          * file's `description`) */
+  double max;            /* |v| <= max; 0: no bound beyond finiteness */
+  double min;            /* QB_POSITIVE only: v >= min; 0: no bound beyond v > 0 */
 } qb_param;
 
 typedef struct {
   const char *name;
   qb_dtype dtype; /* QB_I32 fields are exact integers stored in the double result vector */
   const char *units;
-  const char *doc;
+  const char *long_name; /* a short label (the file's long_name: axis labels in plots) */
+  const char *doc;       /* the full definition (`qbmap models`; the file's `description`) */
 } qb_field;
 
 typedef struct qb_model {
@@ -105,6 +108,10 @@ int qb_model_field_index(const qb_model *m, const char *name); /* -1 if unknown 
  * (0 if none). */
 uint32_t qb_model_status_mask(const qb_model *m);
 uint32_t qb_model_status_bit(const qb_model *m, const char *word);
+
+/* The union of the model's declared bits of kind QB_PT_FAILURE (qb_status.h): a point with
+ * (status & failure mask) == 0 has every number right; its other bits are informational. */
+uint32_t qb_model_failure_mask(const qb_model *m);
 
 /* Validates one value of parameter i: finite, in range and inside its verified magnitude window.
  * Writes the reason into msg ("parameter 'X' = V ...; allowed: ..."). */

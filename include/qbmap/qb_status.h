@@ -38,22 +38,31 @@ int qb_err_exit_code(qb_err e);
  * writer list and decode with that declaration only.  The bits below mean the same in every
  * model and are declared here once, with a text that names no model's fields (a model may give
  * one a text of its own that does).  A model's own bits use numbers not listed here (in use:
- * 1-4 ep, 7-8 threemode, 10 shared; a new bit here takes one no model uses).  The numbers are
- * stored data (analysis scripts, files already written): never renumber a bit.
- * X(name, bit, flag_meanings word, message); 0 means every field is defined. */
+ * 1-4 ep, 7-8 and 13 threemode, 10 shared; a new bit here takes one no model uses).  The numbers
+ * are stored data (analysis scripts, files already written): never renumber a bit.
+ *
+ * Every bit has a kind (qb_pt_kind).  QB_PT_INFO, informational: the physics leaves a field
+ * undefined here (NaN) or a construction the model offers (an approximation, a mapping to
+ * another model) does not apply here; every field that is a number is exactly what its
+ * definition says.  QB_PT_FAILURE: something failed or is not trustworthy (a bad parameter, a
+ * value beyond the double range, a linear-algebra failure, a value not resolvable to the stated
+ * accuracy).  So (status & failure_mask) == 0 (qb_model_failure_mask; the file's `failure_mask`
+ * attribute on `status`) selects the points whose numbers can all be used.
+ * X(name, bit, flag_meanings word, kind, message); 0 means every field is defined. */
 #define QB_PT_LIST(X)                                                                              \
-  X(QB_PT_NOT_STABLE, 0, "not_stable",                                                             \
+  X(QB_PT_NOT_STABLE, 0, "not_stable", QB_PT_INFO,                                                 \
     "not stable (growth_rate >= -tol): steady-state fields are NaN")                               \
-  X(QB_PT_OVERFLOW, 5, "overflow",                                                                 \
+  X(QB_PT_OVERFLOW, 5, "overflow", QB_PT_FAILURE,                                                  \
     "a field exceeds the double range: it is inf, quantities derived from infinite values "        \
     "(differences, ratios) are NaN")                                                               \
-  X(QB_PT_BAD_PARAM, 6, "bad_param",                                                               \
+  X(QB_PT_BAD_PARAM, 6, "bad_param", QB_PT_FAILURE,                                                \
     "a parameter is not finite or outside its verified range (qbmap models): all fields are NaN, " \
     "int32 codes -1")                                                                              \
-  X(QB_PT_NUMERICS, 9, "numerics",                                                                 \
+  X(QB_PT_NUMERICS, 9, "numerics", QB_PT_FAILURE,                                                  \
     "a linear-algebra routine (GSL) failed: the fields it feeds are NaN")                          \
-  X(QB_PT_T_UNRESOLVED, 11, "t_unresolved", QB_PT_T_UNRESOLVED_WHY ": they are NaN")               \
-  X(QB_PT_ILL_CONDITIONED, 12, "ill_conditioned",                                                  \
+  X(QB_PT_T_UNRESOLVED, 11, "t_unresolved", QB_PT_FAILURE,                                         \
+    QB_PT_T_UNRESOLVED_WHY ": they are NaN")                                                       \
+  X(QB_PT_ILL_CONDITIONED, 12, "ill_conditioned", QB_PT_FAILURE,                                   \
     "a steady state is ill-conditioned at this point (estimated relative error above 1e-6: rates " \
     "spanning too many decades): the fields it feeds are NaN")
 
@@ -63,25 +72,39 @@ int qb_err_exit_code(qb_err e);
   "error above 1e-6: phases or exponents of order 1/eps, or a stiff drift far from its steady "    \
   "state)"
 
+/* The kind of a status bit (see above); 0 in a declaration: qb_status's (QB_PT_LIST bits). */
+typedef enum { QB_PT_KIND_DEFAULT = 0, QB_PT_INFO = 1, QB_PT_FAILURE = 2 } qb_pt_kind;
+
 enum {
-#define QB_X(name, bit, word, msg) name = 1u << (bit),
+#define QB_X(name, bit, word, kind, msg) name = 1u << (bit),
   QB_PT_LIST(QB_X)
 #undef QB_X
 };
 
-/* One status bit as a model declares it: a bit of QB_PT_LIST leaves word NULL (qb_status's)
- * and doc NULL (qb_status's text) or its own text; any other bit gives both. */
+/* One status bit as a model declares it: a bit of QB_PT_LIST leaves word NULL (qb_status's),
+ * doc NULL (qb_status's text) or its own text, and kind QB_PT_KIND_DEFAULT (qb_status's); any
+ * other bit gives all three. */
 typedef struct {
   uint32_t mask;    /* exactly one bit */
   const char *word; /* its flag_meanings word: [a-z0-9_], unique within the model */
   const char *doc;
+  qb_pt_kind kind;
 } qb_pt_bit;
 
-/* The bit's number (0..31), word and meaning, qb_status's where the declaration leaves them
- * NULL; word and doc are NULL for a bit neither declares. */
+/* The bit's number (0..31), word, meaning and kind, qb_status's where the declaration leaves
+ * them NULL (QB_PT_KIND_DEFAULT); word and doc are NULL, the kind QB_PT_KIND_DEFAULT, for a bit
+ * neither declares. */
 int qb_pt_bit_number(const qb_pt_bit *b);
 const char *qb_pt_bit_word(const qb_pt_bit *b);
 const char *qb_pt_bit_doc(const qb_pt_bit *b);
+qb_pt_kind qb_pt_bit_kind(const qb_pt_bit *b);
+
+/* The kind's word in the file's `flag_kinds` attribute: "info", "failure" ("undeclared" for
+ * QB_PT_KIND_DEFAULT). */
+const char *qb_pt_kind_word(qb_pt_kind k);
+
+/* The union of the bits of kind QB_PT_FAILURE among bits[nbits]. */
+uint32_t qb_pt_failure_mask(const qb_pt_bit *bits, int nbits);
 
 /* Writes "[bit N] meaning" for every bit set in `status` into buf, "; "-separated, decoded with
  * bits[nbits] (a model's declaration; a set bit it does not declare: "[bit N] undeclared"); "ok"

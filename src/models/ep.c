@@ -68,25 +68,32 @@ enum {
 };
 
 static const qb_pt_bit status_bits[] = {
-    {QB_PT_NOT_STABLE, NULL, NULL},
-    {EP_TCRIT_NEVER, "tcrit_never", "E_B provably never reaches E_max: t_crit is NaN"},
+    {QB_PT_NOT_STABLE, NULL, NULL, QB_PT_KIND_DEFAULT},
+    {EP_TCRIT_NEVER, "tcrit_never", "E_B provably never reaches E_max: t_crit is NaN", QB_PT_INFO},
     {EP_TCRIT_FAILED, "tcrit_failed",
      "t_crit undetermined: marginal point (|growth| <= tol) with E_B below E_max unless it grows "
      "below the resolution, step limit, or E_B not resolvable in double precision at the crossing "
-     "(estimated error above 1e-6): t_crit is NaN"},
+     "(estimated error above 1e-6): t_crit is NaN",
+     QB_PT_FAILURE},
     {EP_APPROX_OUTSIDE, "approx_outside",
      "Eq. 33 outside its regime (needs alpha = 0, |delta_r| < 1, growth > 0): t_crit_approx is "
-     "NaN"},
+     "NaN",
+     QB_PT_INFO},
     {EP_APPROX_UNRELIABLE, "approx_unreliable",
-     "Eq. 33 evaluated but unreliable here (E_max <= E_scale or result <= 0)"},
+     "Eq. 33 evaluated but unreliable here (E_max <= E_scale or result <= 0): t_crit_approx is "
+     "Eq. 33's value, a poor approximation of t_crit",
+     QB_PT_INFO},
     {QB_PT_OVERFLOW, NULL,
      "an energy or power exceeds the double range (E_A, E_B or P_B at this t): it is inf; "
-     "log_E_B is finite"},
-    {QB_PT_BAD_PARAM, NULL, NULL},
-    {QB_PT_T_UNRESOLVED, NULL, QB_PT_T_UNRESOLVED_WHY ": E_A, E_B, P_B, log_E_B are NaN"},
+     "log_E_B is finite",
+     QB_PT_KIND_DEFAULT},
+    {QB_PT_BAD_PARAM, NULL, NULL, QB_PT_KIND_DEFAULT},
+    {QB_PT_T_UNRESOLVED, NULL, QB_PT_T_UNRESOLVED_WHY ": E_A, E_B, P_B, log_E_B are NaN",
+     QB_PT_KIND_DEFAULT},
     {QB_PT_ILL_CONDITIONED, NULL,
      "the steady state is ill-conditioned at this point (estimated relative error above 1e-6: "
-     "det M = -Pi nearly cancels): E_A_ss, E_B_ss are NaN"},
+     "det M = -Pi nearly cancels): E_A_ss, E_B_ss are NaN",
+     QB_PT_KIND_DEFAULT},
 };
 
 /* Regime codes (field `regime`): base value, plus REGIME_EP_FLAG at an EP. */
@@ -97,67 +104,74 @@ enum { REGIME_STABLE = 0, REGIME_MARGINAL = 1, REGIME_GROWING = 2, REGIME_EP_FLA
 #define TOL_EP 1e-12
 
 static const qb_param params[NPARAM] = {
-    [P_DELTA_R] = {"delta_r", NAN, QB_ANY, false, "1",
+    [P_DELTA_R] = {"delta_r", NAN, QB_ANY, false, "1", "normalized detuning",
                    "normalized detuning delta/Gamma_eff" QB_DOC_ABS_LE(QB_EP_RATE_MAX),
                    QB_EP_RATE_MAX, 0},
-    [P_ALPHA] = {"alpha", NAN, QB_ANY, true, "1",
+    [P_ALPHA] = {"alpha", NAN, QB_ANY, true, "1", "damping asymmetry",
                  "damping asymmetry (gamma_a - gamma_b)/2; give alpha or gamma_a, not "
                  "both" QB_DOC_ABS_LE(QB_EP_RATE_MAX),
                  QB_EP_RATE_MAX, 0},
-    [P_GAMMA_A] = {"gamma_a", NAN, QB_ANY, true, "1",
+    [P_GAMMA_A] = {"gamma_a", NAN, QB_ANY, true, "1", "charger damping",
                    "charger damping in Gamma_eff; give alpha or gamma_a, not "
                    "both" QB_DOC_ABS_LE(QB_EP_RATE_MAX),
                    QB_EP_RATE_MAX, 0},
-    [P_GAMMA_B] = {"gamma_b", NAN, QB_ANY, false, "1",
+    [P_GAMMA_B] = {"gamma_b", NAN, QB_ANY, false, "1", "battery damping",
                    "battery damping in Gamma_eff" QB_DOC_ABS_LE(QB_EP_RATE_MAX), QB_EP_RATE_MAX, 0},
-    [P_E_R] = {"E_r", 1.0, QB_POSITIVE, false, "1",
+    [P_E_R] = {"E_r", 1.0, QB_POSITIVE, false, "1", "drive amplitude",
                "drive amplitude E/Gamma_eff (energies scale as "
                "E_r^2)" QB_DOC_IN(QB_DRIVE_MIN, QB_DRIVE_MAX),
                QB_DRIVE_MAX, QB_DRIVE_MIN},
-    [P_E_MAX] = {"E_max", 1000.0, QB_POSITIVE, false, "1",
+    [P_E_MAX] = {"E_max", 1000.0, QB_POSITIVE, false, "1", "energy threshold for t_crit",
                  "safety threshold for t_crit in units of E_r^2 (threshold energy E_max "
                  "E_r^2)" QB_DOC_IN(QB_DRIVE_MIN, QB_DRIVE_MAX),
                  QB_DRIVE_MAX, QB_DRIVE_MIN},
-    [P_T] = {"t", 0.0, QB_NONNEG, false, "1",
+    [P_T] = {"t", 0.0, QB_NONNEG, false, "1", "time",
              "time since the drive was switched on, in 1/Gamma_eff; t <= " QB_XSTR(QB_T_MAX),
              QB_T_MAX, 0},
 };
 
 static const qb_field fields[NFIELD] = {
-    [F_GROWTH] = {"growth_rate", QB_F64, "1", "Re[-i lambda_+] = max Re eig(M), in Gamma_eff"},
-    [F_LP_RE] = {"lambda_plus_re", QB_F64, "1", "Re lambda_+ (eigenvalue of H_r, Eq. 21)"},
-    [F_LP_IM] = {"lambda_plus_im", QB_F64, "1", "Im lambda_+ (= growth_rate)"},
-    [F_LM_RE] = {"lambda_minus_re", QB_F64, "1", "Re lambda_-"},
-    [F_LM_IM] = {"lambda_minus_im", QB_F64, "1", "Im lambda_-"},
-    [F_SPLIT] = {"splitting", QB_F64, "1", "|lambda_+ - lambda_-| = 2|Omega| (0 at an EP)"},
-    [F_REGIME] = {"regime", QB_I32, "1",
+    [F_GROWTH] = {"growth_rate", QB_F64, "1", "growth rate",
+                  "Re[-i lambda_+] = max Re eig(M), in Gamma_eff"},
+    [F_LP_RE] = {"lambda_plus_re", QB_F64, "1", "Re lambda_+",
+                 "Re lambda_+ (eigenvalue of H_r, Eq. 21)"},
+    [F_LP_IM] = {"lambda_plus_im", QB_F64, "1", "Im lambda_+", "Im lambda_+ (= growth_rate)"},
+    [F_LM_RE] = {"lambda_minus_re", QB_F64, "1", "Re lambda_-", "Re lambda_-"},
+    [F_LM_IM] = {"lambda_minus_im", QB_F64, "1", "Im lambda_-", "Im lambda_-"},
+    [F_SPLIT] = {"splitting", QB_F64, "1", "eigenvalue splitting",
+                 "|lambda_+ - lambda_-| = 2|Omega| (0 at an EP)"},
+    [F_REGIME] = {"regime", QB_I32, "1", "regime code",
                   "0 stable (growth < -tol), 1 marginal (|growth| <= tol), 2 growing "
                   "(growth > tol), +4 at an EP (|1+(alpha+i delta_r)^2| <= 1e-12 (1+|alpha+i "
                   "delta_r|^2)); tol = 1e-12 (1 + |s| + |Omega|), s = alpha + gamma_b, or where "
                   "|s| or |Omega| > 64 (the growth rate formed without cancellation) tol = 1e-12 "
                   "(1 + |gamma_b| + |Omega - alpha - i delta_r|); -1 for invalid parameters"},
-    [F_EA_SS] = {"E_A_ss", QB_F64, "1",
+    [F_EA_SS] = {"E_A_ss", QB_F64, "1", "steady-state charger energy",
                  "steady-state charger energy E_r^2 (gb^2+dr^2)/|Pi|^2 "
                  "(NaN unless stable)"},
-    [F_EB_SS] = {"E_B_ss", QB_F64, "1",
+    [F_EB_SS] = {"E_B_ss", QB_F64, "1", "steady-state battery energy",
                  "steady-state battery energy E_r^2/|Pi|^2 (NaN unless "
                  "stable)"},
-    [F_EA] = {"E_A", QB_F64, "1", "charger energy |a(t)|^2 at time t, from vacuum"},
-    [F_EB] = {"E_B", QB_F64, "1", "battery energy |b(t)|^2 at time t, from vacuum"},
-    [F_LOG_EB] = {"log_E_B", QB_F64, "1", "ln E_B(t), finite where E_B overflows (-inf at t=0)"},
-    [F_PB] = {"P_B", QB_F64, "1", "battery power dE_B/dt at time t"},
-    [F_TCRIT] = {"t_crit", QB_F64, "1",
+    [F_EA] = {"E_A", QB_F64, "1", "charger energy",
+              "charger energy |a(t)|^2 at time t, from vacuum"},
+    [F_EB] = {"E_B", QB_F64, "1", "battery energy",
+              "battery energy |b(t)|^2 at time t, from vacuum"},
+    [F_LOG_EB] = {"log_E_B", QB_F64, "1", "ln battery energy",
+                  "ln E_B(t), finite where E_B overflows (-inf at t=0)"},
+    [F_PB] = {"P_B", QB_F64, "1", "battery power", "battery power dE_B/dt at time t"},
+    [F_TCRIT] = {"t_crit", QB_F64, "1", "critical time",
                  "first t > 0 with E_B(t) = E_max (exact: rigorous forward scan + Newton), "
                  "in 1/Gamma_eff"},
-    [F_TCRIT_APPROX] = {"t_crit_approx", QB_F64, "1",
+    [F_TCRIT_APPROX] = {"t_crit_approx", QB_F64, "1", "critical time (Eq. 33)",
                         "Eq. 33 as printed (alpha = 0, |delta_r| < 1, growth > 0 only)"},
-    [F_REALIZABLE] = {"realizable", QB_I32, "1",
+    [F_REALIZABLE] = {"realizable", QB_I32, "1", "realizable by a passive reservoir",
                       "1 if gamma_a >= 0, gamma_b >= 0 and gamma_a gamma_b >= 1 (reachable by a "
                       "passive reservoir), else 0; -1 for invalid parameters"},
-    [F_MARGIN] = {"realizable_margin", QB_F64, "1",
+    [F_MARGIN] = {"realizable_margin", QB_F64, "1", "realizability margin",
                   "gamma_a gamma_b - 1 (>= 0 on the realizable side; its zero line bounds the "
                   "region a passive reservoir can reach)"},
-    [F_STATUS] = {"status", QB_I32, "1", "bitmask of point status flags (see qbmap models)"},
+    [F_STATUS] = {"status", QB_I32, "1", "point status flags",
+                  "bitmask of point status flags (see qbmap models)"},
 };
 
 static qb_err check_given(const bool *given, char *msg, size_t size) {

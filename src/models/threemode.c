@@ -10,7 +10,8 @@
  * Herm(M) = -G/2 <= 0: the full model never grows.  Eliminating c (K_c = kappa_c +
  * Gamma (|p_ca|^2 + |p_cb|^2) large) leaves the Schur complement S = M_ss - M_sc M_cc^-1 M_cs on
  * (a, b), which maps to model `ep` with time unit 1/|S_ab|: gamma_j = -Re S_jj/|S_ab|,
- * delta_r = -Im S_aa/|S_ab| (and Im S_bb/|S_ab| for b; the two differ when delta_c != 0).
+ * delta_r = -Im S_aa/|S_ab| (and Im S_bb/|S_ab| for b; the two differ when delta_c != 0: then,
+ * or wherever S_ab S_ba is not real-positive, no ep point reproduces S; status bit not_ep_form).
  * Rates, detunings, E and 1/t share one (arbitrary) unit; energies are mean quanta.
  *
  * Extremes (as in model shared): scale free, so a drift far from 1 is evaluated at rates scaled
@@ -72,94 +73,114 @@ enum {
 extern const qb_model qb_model_threemode; /* the table, at the end */
 
 static const qb_param params[NPARAM] = {
-    [P_DELTA] = {"delta", NAN, QB_ANY, false, "1",
+    [P_DELTA] = {"delta", NAN, QB_ANY, false, "1", "detuning",
                  "detuning: delta_a = delta, delta_b = -delta" QB_DOC_ABS_LE(QB_RATE_MAX),
                  QB_RATE_MAX, 0},
-    [P_DELTA_C] = {"delta_c", 0.0, QB_ANY, false, "1",
+    [P_DELTA_C] = {"delta_c", 0.0, QB_ANY, false, "1", "detuning of mode c",
                    "detuning of the auxiliary mode c" QB_DOC_ABS_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
-    [P_KAPPA_A] = {"kappa_a", NAN, QB_NONNEG, false, "1",
+    [P_KAPPA_A] = {"kappa_a", NAN, QB_NONNEG, false, "1", "local loss rate of a",
                    "local loss rate of a (Lindblad)" QB_DOC_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
-    [P_KAPPA_B] = {"kappa_b", NAN, QB_NONNEG, false, "1",
+    [P_KAPPA_B] = {"kappa_b", NAN, QB_NONNEG, false, "1", "local loss rate of b",
                    "local loss rate of b (Lindblad)" QB_DOC_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
-    [P_KAPPA_C] = {"kappa_c", NAN, QB_NONNEG, false, "1",
+    [P_KAPPA_C] = {"kappa_c", NAN, QB_NONNEG, false, "1", "local loss rate of c",
                    "local loss rate of c (Lindblad)" QB_DOC_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
-    [P_GAMMA] = {"Gamma", NAN, QB_NONNEG, false, "1",
+    [P_GAMMA] = {"Gamma", NAN, QB_NONNEG, false, "1", "shared-reservoir rate",
                  "shared-reservoir rate (Lindblad)" QB_DOC_LE(QB_RATE_MAX), QB_RATE_MAX, 0},
-    [P_PA] = {"p_a", 1.0, QB_NONNEG, false, "1",
+    [P_PA] = {"p_a", 1.0, QB_NONNEG, false, "1", "|p_a|",
               "|p_a|: coupling of a in z_a = p_a a + p_ca c" QB_DOC_LE(QB_COUPLING_MAX),
               QB_COUPLING_MAX, 0},
-    [P_PA_PH] = {"p_a_phase", 0.0, QB_ANY, false, "rad", "phase of p_a", 0, 0},
-    [P_PB] = {"p_b", 1.0, QB_NONNEG, false, "1",
+    [P_PA_PH] = {"p_a_phase", 0.0, QB_ANY, false, "rad", "phase of p_a", "phase of p_a", 0, 0},
+    [P_PB] = {"p_b", 1.0, QB_NONNEG, false, "1", "|p_b|",
               "|p_b|: coupling of b in z_b = p_b b + p_cb c" QB_DOC_LE(QB_COUPLING_MAX),
               QB_COUPLING_MAX, 0},
-    [P_PB_PH] = {"p_b_phase", 0.0, QB_ANY, false, "rad", "phase of p_b", 0, 0},
-    [P_PCA] = {"p_ca", 1.0, QB_NONNEG, false, "1",
+    [P_PB_PH] = {"p_b_phase", 0.0, QB_ANY, false, "rad", "phase of p_b", "phase of p_b", 0, 0},
+    [P_PCA] = {"p_ca", 1.0, QB_NONNEG, false, "1", "|p_ca|",
                "|p_ca|: coupling of c in z_a" QB_DOC_LE(QB_COUPLING_MAX), QB_COUPLING_MAX, 0},
-    [P_PCA_PH] = {"p_ca_phase", 0.0, QB_ANY, false, "rad", "phase of p_ca", 0, 0},
-    [P_PCB] = {"p_cb", 1.0, QB_NONNEG, false, "1",
+    [P_PCA_PH] = {"p_ca_phase", 0.0, QB_ANY, false, "rad", "phase of p_ca", "phase of p_ca", 0, 0},
+    [P_PCB] = {"p_cb", 1.0, QB_NONNEG, false, "1", "|p_cb|",
                "|p_cb|: coupling of c in z_b" QB_DOC_LE(QB_COUPLING_MAX), QB_COUPLING_MAX, 0},
-    [P_PCB_PH] = {"p_cb_phase", 0.0, QB_ANY, false, "rad", "phase of p_cb", 0, 0},
-    [P_E] = {"E", 1.0, QB_POSITIVE, false, "1",
+    [P_PCB_PH] = {"p_cb_phase", 0.0, QB_ANY, false, "rad", "phase of p_cb", "phase of p_cb", 0, 0},
+    [P_E] = {"E", 1.0, QB_POSITIVE, false, "1", "drive amplitude",
              "drive amplitude on a (H contains E(a + a^+))" QB_DOC_IN(QB_AMP_MIN, QB_AMP_MAX),
              QB_AMP_MAX, QB_AMP_MIN},
-    [P_T] = {"t", 0.0, QB_NONNEG, false, "1",
+    [P_T] = {"t", 0.0, QB_NONNEG, false, "1", "time",
              "time since the drive was switched on; t <= " QB_XSTR(QB_T_MAX), QB_T_MAX, 0},
 };
 
 /* threemode's own status bits (numbers are stored data: never renumber); the others are
  * qb_status's. */
-enum { TM_NO_REDUCTION = 1u << 7, TM_RED_NOT_STABLE = 1u << 8 };
+enum { TM_NO_REDUCTION = 1u << 7, TM_RED_NOT_STABLE = 1u << 8, TM_NOT_EP_FORM = 1u << 13 };
 
 static const qb_pt_bit status_bits[] = {
-    {QB_PT_NOT_STABLE, NULL, NULL},
+    {QB_PT_NOT_STABLE, NULL, NULL, QB_PT_KIND_DEFAULT},
     {QB_PT_OVERFLOW, NULL,
      "a field exceeds the double range (an energy, or realizable_margin): it is inf, quantities "
-     "derived from infinite energies (the elimination errors) are NaN; log_E_B is finite"},
-    {QB_PT_BAD_PARAM, NULL, NULL},
+     "derived from infinite energies (the elimination errors) are NaN; log_E_B is finite",
+     QB_PT_KIND_DEFAULT},
+    {QB_PT_BAD_PARAM, NULL, NULL, QB_PT_KIND_DEFAULT},
     {TM_NO_REDUCTION, "no_reduction",
      "no reduced model: the a-b coupling through c vanishes (Gamma, a coupling or K_c is 0): "
-     "reduced fields are NaN"},
+     "reduced fields are NaN",
+     QB_PT_INFO},
     {TM_RED_NOT_STABLE, "red_not_stable",
-     "reduced model not stable: E_B_ss_red and the steady-state elimination error are NaN"},
-    {QB_PT_NUMERICS, NULL, NULL},
+     "reduced model not stable: E_B_ss_red and the steady-state elimination error are NaN",
+     QB_PT_INFO},
+    {QB_PT_NUMERICS, NULL, NULL, QB_PT_KIND_DEFAULT},
     {QB_PT_T_UNRESOLVED, NULL,
      QB_PT_T_UNRESOLVED_WHY ", or E_B = 0 below the double range (elimination_error_t undefined): "
-                            "E_A, E_B, log_E_B, E_B_red, elimination_error_t are NaN"},
+                            "E_A, E_B, log_E_B, E_B_red, elimination_error_t are NaN",
+     QB_PT_KIND_DEFAULT},
     {QB_PT_ILL_CONDITIONED, NULL,
      "a steady state is ill-conditioned at this point (estimated relative error above 1e-6: rates "
      "spanning too many decades), or E_B_ss = 0 below the double range (elimination_error "
-     "undefined): the fields it feeds are NaN"},
+     "undefined): the fields it feeds are NaN",
+     QB_PT_KIND_DEFAULT},
+    {TM_NOT_EP_FORM, "not_ep_form",
+     "the reduced drift S is not of model ep's form (docs/physics.md s2.4: delta_c != 0 or "
+     "S_ab S_ba not real-positive; test: |S_ab S_ba/(|S_ab||S_ba|) - 1| or |delta_r_b_red - "
+     "delta_r_red|/(1 + |delta_r_red|) above 1e-8): gamma_a_red, gamma_b_red, delta_r_red, "
+     "time_unit, realizable_margin are S's entries as defined but no ep point reproduces the "
+     "reduced dynamics (growth_rate_red, E_B_ss_red, E_B_red are computed from S itself)",
+     QB_PT_INFO},
 };
 
 static const qb_field fields[NFIELD] = {
-    [F_GROWTH] = {"growth_rate", QB_F64, "1", "max Re eig(M) of the full 3x3 drift (<= 0)"},
-    [F_EA_SS] = {"E_A_ss", QB_F64, "1", "steady-state <a^+a> (NaN unless stable)"},
-    [F_EB_SS] = {"E_B_ss", QB_F64, "1", "steady-state <b^+b> (NaN unless stable)"},
-    [F_EA] = {"E_A", QB_F64, "1", "<a^+a> at time t, from the vacuum"},
-    [F_EB] = {"E_B", QB_F64, "1", "<b^+b> at time t, from the vacuum"},
-    [F_LOG_EB] = {"log_E_B", QB_F64, "1", "ln E_B(t) (-inf at t = 0)"},
-    [F_GAMMA_EFF] = {"Gamma_eff", QB_F64, "1",
+    [F_GROWTH] = {"growth_rate", QB_F64, "1", "growth rate",
+                  "max Re eig(M) of the full 3x3 drift (<= 0)"},
+    [F_EA_SS] = {"E_A_ss", QB_F64, "1", "steady-state charger energy",
+                 "steady-state <a^+a> (NaN unless stable)"},
+    [F_EB_SS] = {"E_B_ss", QB_F64, "1", "steady-state battery energy",
+                 "steady-state <b^+b> (NaN unless stable)"},
+    [F_EA] = {"E_A", QB_F64, "1", "charger energy", "<a^+a> at time t, from the vacuum"},
+    [F_EB] = {"E_B", QB_F64, "1", "battery energy", "<b^+b> at time t, from the vacuum"},
+    [F_LOG_EB] = {"log_E_B", QB_F64, "1", "ln battery energy", "ln E_B(t) (-inf at t = 0)"},
+    [F_GAMMA_EFF] = {"Gamma_eff", QB_F64, "1", "Gamma_eff",
                      "Gamma^2/(2 K_c), K_c = kappa_c + Gamma(|p_ca|^2 + |p_cb|^2) (the paper's "
                      "Gamma_eff; Gamma^2/K_c in its halved rates)"},
-    [F_GA_RED] = {"gamma_a_red", QB_F64, "1", "reduced gamma_a = -Re S_aa/|S_ab| (model ep)"},
-    [F_GB_RED] = {"gamma_b_red", QB_F64, "1", "reduced gamma_b = -Re S_bb/|S_ab| (model ep)"},
-    [F_DR_RED] = {"delta_r_red", QB_F64, "1",
+    [F_GA_RED] = {"gamma_a_red", QB_F64, "1", "reduced gamma_a",
+                  "reduced gamma_a = -Re S_aa/|S_ab| (model ep)"},
+    [F_GB_RED] = {"gamma_b_red", QB_F64, "1", "reduced gamma_b",
+                  "reduced gamma_b = -Re S_bb/|S_ab| (model ep)"},
+    [F_DR_RED] = {"delta_r_red", QB_F64, "1", "reduced detuning of a",
                   "reduced detuning of a, -Im S_aa/|S_ab| (model ep's delta_r)"},
-    [F_DRB_RED] = {"delta_r_b_red", QB_F64, "1",
+    [F_DRB_RED] = {"delta_r_b_red", QB_F64, "1", "reduced detuning of b",
                    "reduced detuning of b, Im S_bb/|S_ab| (= delta_r_red when delta_c = 0)"},
-    [F_TIME_UNIT] = {"time_unit", QB_F64, "1", "1/|S_ab|: the reduced model's unit of time"},
-    [F_GROWTH_RED] = {"growth_rate_red", QB_F64, "1",
+    [F_TIME_UNIT] = {"time_unit", QB_F64, "1", "reduced time unit",
+                     "1/|S_ab|: the reduced model's unit of time"},
+    [F_GROWTH_RED] = {"growth_rate_red", QB_F64, "1", "reduced growth rate",
                       "max Re eig(S) of the reduced 2x2 drift, in the rates' units"},
-    [F_EB_SS_RED] = {"E_B_ss_red", QB_F64, "1", "steady-state E_B of the reduced model"},
-    [F_EB_RED] = {"E_B_red", QB_F64, "1", "E_B(t) of the reduced model"},
-    [F_ELIM_ERR] = {"elimination_error", QB_F64, "1",
+    [F_EB_SS_RED] = {"E_B_ss_red", QB_F64, "1", "reduced steady-state battery energy",
+                     "steady-state E_B of the reduced model"},
+    [F_EB_RED] = {"E_B_red", QB_F64, "1", "reduced battery energy", "E_B(t) of the reduced model"},
+    [F_ELIM_ERR] = {"elimination_error", QB_F64, "1", "steady-state elimination error",
                     "|E_B_ss_red - E_B_ss|/E_B_ss: steady-state error of eliminating c"},
-    [F_ELIM_ERR_T] = {"elimination_error_t", QB_F64, "1",
+    [F_ELIM_ERR_T] = {"elimination_error_t", QB_F64, "1", "elimination error at t",
                       "|E_B_red - E_B|/E_B at time t (0 at t = 0)"},
-    [F_MARGIN] = {"realizable_margin", QB_F64, "1",
+    [F_MARGIN] = {"realizable_margin", QB_F64, "1", "realizability margin",
                   "gamma_a_red gamma_b_red - 1 of the mapped ep point (>= 0 for passive "
                   "reservoirs)"},
-    [F_STATUS] = {"status", QB_I32, "1", "bitmask of point status flags (see qbmap models)"},
+    [F_STATUS] = {"status", QB_I32, "1", "point status flags",
+                  "bitmask of point status flags (see qbmap models)"},
 };
 
 /* Magnitudes of the terms that formed each entry of the drift (rounding inside them counts). */
@@ -503,11 +524,24 @@ static uint32_t reduced_transient(const tm_eval *e, const tm_red *r, double *out
   return 0;
 }
 
+/* TM_NOT_EP_FORM where the reduced drift S (after reduced_map) is not model ep's matrix up to a
+ * gauge of b and the time unit (docs/physics.md s2.4): ep needs S_ab S_ba real-positive and
+ * opposite detunings, Im S_bb = -Im S_aa.  Both are tested against QB_EST_MAX, the accuracy
+ * guard of every field: |S_ab S_ba/(|S_ab||S_ba|) - 1| (= |e^{i arg} - 1|, 0 up to rounding at
+ * delta_c = 0) and |delta_r_b_red - delta_r_red| / (1 + |delta_r_red|) (exactly 0 at
+ * delta_c = 0). */
+static uint32_t ep_form(const double complex *S, const double *out) {
+  const double m = cabs(S[1]) * cabs(S[2]);
+  const double dphase = cabs(S[1] * S[2] / m - 1.0);
+  const double ddet = fabs(out[F_DRB_RED] - out[F_DR_RED]) / (1.0 + fabs(out[F_DR_RED]));
+  return dphase <= QB_EST_MAX && ddet <= QB_EST_MAX ? 0 : TM_NOT_EP_FORM;
+}
+
 /* The reduced model: every field from Gamma_eff on; returns the status bits. */
 static uint32_t reduced(const double *p, const tm_eval *e, const bool *want, double *out) {
   tm_red r;
   if (!reduced_map(p, e, &r, out)) return TM_NO_REDUCTION;
-  uint32_t status = reduced_steady(e, &r, out);
+  uint32_t status = ep_form(r.S, out) | reduced_steady(e, &r, out);
   if (qb_model_wants(want, F_EB_RED) || qb_model_wants(want, F_ELIM_ERR_T))
     status |= reduced_transient(e, &r, out);
   return status;
