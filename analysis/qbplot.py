@@ -70,8 +70,12 @@ def need(ds, names, kind="field"):
 
 
 def status_counts(ds):
-    """{meaning: number of points with that flag set} for the `status` field."""
-    out = {"ok": int(np.count_nonzero(ds["status"].values == 0))}
+    """{meaning: number of points with that flag set} for the `status` field, after "ok" (no bit
+    set) and "no_failure" (no failure bit: status & failure_mask == 0, the usual filter)."""
+    st = ds["status"].values
+    out = {"ok": int(np.count_nonzero(st == 0))}
+    if "failure_mask" in ds["status"].attrs:
+        out["no_failure"] = int(np.count_nonzero((st & int(ds["status"].attrs["failure_mask"])) == 0))
     for name, da in qbread.decode_status(ds["status"]).items():
         out[name] = int(np.count_nonzero(da.values))
     return out
@@ -86,15 +90,16 @@ def groups(path):
 
 
 def group_attrs(path, group):
-    """The attributes of /group as {name: str}."""
+    """The attributes of /group as {name: value}."""
     with open_map(path, group) as g:
-        return {k: str(v) for k, v in g.attrs.items()}
+        return dict(g.attrs)
 
 
 def boundary_label(path):
     """'<field> = <level>' of the file's /boundary (its attributes), e.g. 'growth_rate = 0'."""
     a = group_attrs(path, "boundary")
-    return f"{a.get('field', '?')} = {a.get('level', '?')}"
+    level = a.get("level")
+    return f"{a.get('field', '?')} = {'?' if level is None else format(float(level), 'g')}"
 
 
 def overlay_points(path, group, x, y, sel):
@@ -584,10 +589,7 @@ def summary(path, out=sys.stdout):
         x = ds[v]
         print(f"  {v:16s} {str(x.dtype):8s} units={x.attrs.get('units')}: {x.attrs.get('long_name')}",
               file=out)
-    fixed = {k: a[k] for k in a if k not in ("Conventions", "title", "model", "config",
-             "config_normalized", "qbmap_version", "git_commit", "mpi_version", "gsl_version",
-             "hdf5_version", "nranks", "created", "npoints", "block_points", "complete",
-             "wall_time_s")}
+    fixed = {k: a[k] for k in a if k not in qbread.PROVENANCE}
     print(f"fixed:     {', '.join(f'{k}={v}' for k, v in fixed.items())}", file=out)
     for g in groups(path):
         with open_map(path, g) as gd:

@@ -6,7 +6,10 @@
     m = qbread.read("out/qbmap_fig3.h5")
     m.data                    # xarray Dataset: the axes as coordinates, the science fields, and
                               # one boolean variable per status flag (e.g. m.data.not_stable),
-                              # decoded from the file's CF flag_masks / flag_meanings
+                              # decoded from the file's CF flag_masks / flag_meanings, and
+                              # `failed` = (status & failure_mask) != 0: m.data.where(~m.data.failed)
+                              # keeps the points where nothing failed (informational bits such
+                              # as not_stable say a field is undefined by physics, not wrong)
     m.data.attrs              # the root attributes: provenance and the fixed parameters
     m.parameters              # {name: value}: the fixed model parameters only
     m.tables["boundary"]      # each post-pass group present (/boundary, /ep, /adaptive) as a
@@ -30,7 +33,8 @@ except ImportError:  # pragma: no cover - pandas is optional
 #: root attributes that describe the run, not the model (everything else numeric is a parameter)
 PROVENANCE = ("Conventions", "title", "model", "config", "config_normalized", "qbmap_version",
               "git_commit", "mpi_version", "gsl_version", "hdf5_version", "nranks", "created",
-              "npoints", "block_points", "complete", "wall_time_s", "run_id")
+              "npoints", "block_points", "complete", "wall_time_s", "wall_time_segments_s",
+              "run_id")
 #: the post-pass groups qbmap can write, in the order it writes them
 GROUPS = ("boundary", "ep", "adaptive")
 #: bookkeeping variables of the root group (not science)
@@ -99,6 +103,8 @@ def read(path, allow_incomplete=False):
         ds.load()
     if "status" not in ds:
         raise ValueError(f"{path}: no 'status' variable: not a qbmap map file")
+    if "wall_time_segments_s" in ds.attrs:  # an array in the file; xarray squeezes one entry
+        ds.attrs["wall_time_segments_s"] = np.atleast_1d(ds.attrs["wall_time_segments_s"])
     blocks = ds[[v for v in BOOKKEEPING if v in ds.data_vars]]
     blocks.attrs = {}
     data = ds.drop_vars([v for v in BOOKKEEPING if v in ds.variables])
@@ -110,5 +116,10 @@ def read(path, allow_incomplete=False):
         if name in data.variables:
             raise ValueError(f"{path}: status flag '{name}' clashes with a variable of that name")
         data[name] = da
+    fm = data["status"].attrs.get("failure_mask")
+    if fm is not None:  # the common filter: data.where(~data.failed) keeps trustworthy points
+        data["failed"] = (data["status"] & int(fm)) != 0
+        data["failed"].attrs = {"long_name": "a failure bit is set (status & failure_mask)",
+                                "units": "1"}
     tables = {g: _table(path, g) for g in _groups_present(path)}
     return QbMap(data, parameters(ds.attrs), tables, blocks)

@@ -62,7 +62,7 @@ done
 declare -A bits=([ep]="0:not_stable 1:tcrit_never 2:tcrit_failed 3:approx_outside
 4:approx_unreliable 5:overflow 6:bad_param 11:t_unresolved 12:ill_conditioned"
   [threemode]="0:not_stable 5:overflow 6:bad_param 7:no_reduction 8:red_not_stable 9:numerics
-11:t_unresolved 12:ill_conditioned"
+11:t_unresolved 12:ill_conditioned 13:not_ep_form"
   [shared]="0:not_stable 5:overflow 6:bad_param 9:numerics 10:no_optimum 11:t_unresolved
 12:ill_conditioned")
 for mod in ep threemode shared; do

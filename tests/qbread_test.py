@@ -83,7 +83,7 @@ with guarded("qbread"), tempfile.TemporaryDirectory() as tmp:
         check(list(m.data.dims) == axes and
               all(np.array_equal(m.data[a].values, d[a][0]) for a in axes),
               f"{name}: the axes as coordinates, values as in the file")
-        check(sorted(m.data.data_vars) == sorted(fields + ["status"] + meanings) and
+        check(sorted(m.data.data_vars) == sorted(fields + ["status", "failed"] + meanings) and
               "done" not in m.data.variables and "block" not in m.data.variables,
               f"{name}: science variables = fields, status and its flags: {sorted(m.data.data_vars)}")
         check(all(np.array_equal(m.data[f].values, d[f][0], equal_nan=True) and
@@ -93,6 +93,9 @@ with guarded("qbread"), tempfile.TemporaryDirectory() as tmp:
               all(m.data[n].dtype == bool and
                   np.array_equal(m.data[n].values, (st & int(k)) != 0) for n, k in zip(meanings, masks)),
               f"{name}: one boolean per status flag ({len(meanings)}), = status & mask")
+        check(m.data["failed"].dtype == bool and
+              np.array_equal(m.data["failed"].values, (st & int(sta["failure_mask"])) != 0),
+              f"{name}: failed = status & failure_mask != 0")
         if path == fe:  # stable and growing points: a flag both set and clear
             mixed = [n for n in meanings if m.data[n].values.any() and (~m.data[n].values).any()]
             check(len(mixed) >= 2, f"{name}: flags set at some points only: {mixed}")
