@@ -172,11 +172,12 @@ static int cmd_models(void) {
       printf("    %-16s %-3s %-7s %s\n", f->name, f->units,
              f->dtype == QB_F64 ? "float64" : "int32", f->doc);
     }
-    printf("\n  status bits (bit; mask; meaning; status 0: every field defined):\n");
+    printf("\n  status bits (bit; mask; kind: info = a field undefined by physics, failure = "
+           "not computed or not trustworthy; meaning):\n");
     for (int k = 0; k < m->nstatus; k++) {
       const qb_pt_bit *b = &m->status_bits[k];
-      printf("    %-17s %-2d %-4u %s\n", qb_pt_bit_word(b), qb_pt_bit_number(b), b->mask,
-             qb_pt_bit_doc(b));
+      printf("    %-17s %-2d %-4u %-7s %s\n", qb_pt_bit_word(b), qb_pt_bit_number(b), b->mask,
+             qb_pt_kind_word(qb_pt_bit_kind(b)), qb_pt_bit_doc(b));
     }
     printf("\n");
   }

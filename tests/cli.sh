@@ -68,6 +68,10 @@ declare -A bits=([ep]="0:not_stable 1:tcrit_never 2:tcrit_failed 3:approx_outsid
 for mod in ep threemode shared; do
   same "models: $mod status bits" "$(block $mod "status bits" bits)" "$(tr ' ' '\n' <<<"${bits[$mod]}")"
 done
+# each bit's kind (the file's flag_kinds): failure where something failed or cannot be trusted,
+# info where physics leaves a field undefined; the same bit has the same kind in every model
+kinds=$(awk '/^model /{m=$2} /^  status bits \(/{s=1; next} /^  [a-z]/{s=0} s && /^    [^ ]/{print $2 ":" $4}' <<<"$m" | sort -n -u)
+same "models: status-bit kinds" "$kinds" "$(tr ' ' '\n' <<<"0:info 1:info 2:failure 3:info 4:info 5:failure 6:failure 7:info 8:info 9:failure 10:info 11:failure 12:failure 13:info")"
 # point_words MODEL OUTPUT: the '#' lines of `point`'s OUTPUT are exactly one
 # "# status bit N (WORD): TEXT" per bit set in its `status = S` line, in increasing order, each
 # bit's word and meaning as `models` lists them for MODEL ("# status ok: ..." for S = 0); every
@@ -83,7 +87,7 @@ for l in models.splitlines():
     elif l.startswith("  ") and not l.startswith("    "):
         in_bits = l.startswith("  status bits (")
     elif cur == model and in_bits and l.startswith("    "):
-        word, n, mask, text = l.split(None, 3)
+        word, n, mask, bkind, text = l.split(None, 4)
         listed[int(n)] = f"# status bit {n} ({word}): {text}"
 lines = out.splitlines()
 for l in lines:
@@ -214,7 +218,7 @@ for l in models_text.splitlines():
         name, default = l.split()[:2]
         cur["params"].append((name, default))
     elif l.startswith("    ") and kind == "status bits":
-        word, n, mask, text = l.split(None, 3)
+        word, n, mask, bkind, text = l.split(None, 4)
         cur["bits"][int(n)] = (int(mask), word, text)
 parts = open(path).read().split("\0")[:-1]
 bits64 = lambda x: struct.pack("<d", float(x))
