@@ -62,8 +62,7 @@ def open_map(path, group=None):
 def need(ds, names, kind="field"):
     """Raises QbError unless every name of `names` is a variable (kind "field") or a dimension
     (kind "axis") of ds, naming what the file has instead."""
-    have = [n for n in (ds.dims if kind == "axis" else ds.data_vars)
-            if n not in qbread.BOOKKEEPING]
+    have = list(ds.dims if kind == "axis" else ds.data_vars)
     for n in names:
         if n not in have:
             raise QbError(f"no {kind} '{n}'; the file has: {', '.join(map(str, have))}")
@@ -568,7 +567,8 @@ def cmd_so_fig7(args):
 def summary(path, out=sys.stdout):
     ds = open_map(path)
     a = ds.attrs
-    done = ds["done"].values if "done" in ds else np.array([])
+    blocks = qbread.read_blocks(path)
+    done = blocks["done"].values if "done" in blocks else np.array([])
     complete = int(a.get("complete", 0)) == 1
     print(f"file:      {path}", file=out)
     print(f"model:     {a.get('model')}  ({a.get('title')})", file=out)
@@ -584,8 +584,6 @@ def summary(path, out=sys.stdout):
               file=out)
     print("fields:", file=out)
     for v in ds.data_vars:
-        if v in ("done",):
-            continue
         x = ds[v]
         print(f"  {v:16s} {str(x.dtype):8s} units={x.attrs.get('units')}: {x.attrs.get('long_name')}",
               file=out)

@@ -37,8 +37,8 @@ PROVENANCE = ("Conventions", "title", "model", "config", "config_normalized", "q
               "run_id")
 #: the post-pass groups qbmap can write, in the order it writes them
 GROUPS = ("boundary", "ep", "adaptive")
-#: bookkeeping variables of the root group (not science)
-BOOKKEEPING = ("done", "block")
+#: the group holding the bookkeeping (`block` ids, `done` flags), apart from the science
+BLOCKS_GROUP = "blocks"
 
 QbMap = namedtuple("QbMap", "data parameters tables blocks")
 
@@ -96,6 +96,18 @@ def _groups_present(path):
         return [g for g in GROUPS if g in f and isinstance(f[g], h5py.Group)]
 
 
+def read_blocks(path):
+    """The bookkeeping of the file at `path` (group /blocks: `done` over `block`) as an xarray
+    Dataset; empty for a file without it."""
+    import h5py
+    with h5py.File(path, "r") as f:
+        have = BLOCKS_GROUP in f and isinstance(f[BLOCKS_GROUP], h5py.Group)
+    if not have:
+        return xr.Dataset()
+    with xr.open_dataset(path, engine="h5netcdf", group=BLOCKS_GROUP) as b:
+        return b.load()
+
+
 def read(path, allow_incomplete=False):
     """The qbmap file at `path` as a QbMap(data, parameters, tables, blocks) (see the module
     docstring).  Loads everything into memory; the file is closed on return."""
@@ -105,9 +117,8 @@ def read(path, allow_incomplete=False):
         raise ValueError(f"{path}: no 'status' variable: not a qbmap map file")
     if "wall_time_segments_s" in ds.attrs:  # an array in the file; xarray squeezes one entry
         ds.attrs["wall_time_segments_s"] = np.atleast_1d(ds.attrs["wall_time_segments_s"])
-    blocks = ds[[v for v in BOOKKEEPING if v in ds.data_vars]]
-    blocks.attrs = {}
-    data = ds.drop_vars([v for v in BOOKKEEPING if v in ds.variables])
+    blocks = read_blocks(path)
+    data = ds
     if int(np.asarray(ds.attrs.get("complete", 0))) != 1 and not allow_incomplete:
         done = blocks["done"].values if "done" in blocks else np.zeros(0)
         raise ValueError(f"{path}: complete != 1 ({int(done.sum())} of {done.size} blocks "

@@ -25,6 +25,12 @@
 #include "qbmap/qb_hook.h"
 #include "qbmap/qb_par.h"
 
+/* The run's bookkeeping lives in its own group, apart from the science in the root group
+ * (README "Output file layout"): the block ids (a dimension scale) and the done mask. */
+#define BLOCKS_GROUP "blocks"
+#define BLOCK_IDS BLOCKS_GROUP "/block"
+#define DONE_MASK BLOCKS_GROUP "/done"
+
 struct qb_h5 {
   hid_t file, dxpl;
   hid_t dset[QB_MAX_FIELDS], space[QB_MAX_FIELDS];
@@ -765,13 +771,18 @@ static bool write_ids(hid_t d, int64_t n, const char *what) {
   return ok;
 }
 
-/* The done mask over blocks: `block` (the ids, a dimension scale) and `done`, 0 for every
- * block (its fill value, written at creation).  Both carry qbmap_role = "bookkeeping": run
- * state, not science (readers drop them: README "Output file layout").  They stay in the root
- * group, where --resume (qb_h5_inspect), the tests and analysis/ read them. */
+/* The done mask over blocks, in group /blocks (run state, not science: xr.open_dataset shows
+ * the root group only): `block` (the ids, a dimension scale) and `done`, 0 for every block (its
+ * fill value, written at creation).  Both carry qbmap_role = "bookkeeping". */
 static bool create_done_mask(hid_t file, int64_t nblocks) {
   hsize_t nb = (hsize_t)nblocks;
-  hid_t blk = create_contiguous(file, "block", H5T_STD_I64LE, 1, &nb, NULL, H5D_FILL_TIME_NEVER);
+  hid_t gcpl = ordered_plist(H5P_GROUP_CREATE), grp = H5I_INVALID_HID;
+  bool made = gcpl >= 0 && H5_OK("H5Gcreate2", grp = H5Gcreate2(file, BLOCKS_GROUP, H5P_DEFAULT,
+                                                                gcpl, H5P_DEFAULT));
+  if (gcpl >= 0) H5Pclose(gcpl);
+  if (grp >= 0) H5Gclose(grp);
+  if (!made) return false;
+  hid_t blk = create_contiguous(file, BLOCK_IDS, H5T_STD_I64LE, 1, &nb, NULL, H5D_FILL_TIME_NEVER);
   bool ok = blk >= 0 && write_ids(blk, nblocks, "block") &&
             H5_OK("H5DSset_scale", H5DSset_scale(blk, "block")) &&
             attr_str(blk, "long_name", "block index") &&
@@ -781,7 +792,8 @@ static bool create_done_mask(hid_t file, int64_t nblocks) {
             attr_str(blk, "units", "1") && attr_str(blk, "qbmap_role", "bookkeeping");
   if (ok) {
     uint8_t zero = 0;
-    hid_t done = create_contiguous(file, "done", H5T_STD_U8LE, 1, &nb, &zero, H5D_FILL_TIME_ALLOC);
+    hid_t done =
+        create_contiguous(file, DONE_MASK, H5T_STD_U8LE, 1, &nb, &zero, H5D_FILL_TIME_ALLOC);
     ok = done >= 0 && H5_OK("H5DSattach_scale", H5DSattach_scale(done, blk, 0)) &&
          attr_str(done, "long_name", "block done") &&
          attr_str(done, "description", "1 once the block's data is on disk") &&
@@ -1089,10 +1101,10 @@ static hid_t check_datasets(hid_t f, const char *path, const qb_config *cfg, int
     if (d < 0) return H5I_INVALID_HID;
     H5Dclose(d);
   }
-  hid_t d = check_dset(f, path, "block", 1, &nb, H5T_STD_I64LE);
-  bool ok = d >= 0 && check_values(d, path, "block", nb, H5T_NATIVE_INT64, 8, NULL, 1);
+  hid_t d = check_dset(f, path, BLOCK_IDS, 1, &nb, H5T_STD_I64LE);
+  bool ok = d >= 0 && check_values(d, path, BLOCK_IDS, nb, H5T_NATIVE_INT64, 8, NULL, 1);
   if (d >= 0) H5Dclose(d);
-  return ok ? check_dset(f, path, "done", 1, &nb, H5T_STD_U8LE) : H5I_INVALID_HID;
+  return ok ? check_dset(f, path, DONE_MASK, 1, &nb, H5T_STD_U8LE) : H5I_INVALID_HID;
 }
 
 /* The post-pass groups that exist are readable groups. */
@@ -1265,7 +1277,7 @@ qb_err qb_h5_open(const char *path, const qb_config *cfg, const qb_h5_token *tok
         !H5_OK("H5Dget_space", h->space[k] = H5Dget_space(h->dset[k])))
       err = QB_EH5;
   }
-  if (!H5_OK("H5Dopen2", h->done = H5Dopen2(h->file, "done", H5P_DEFAULT)) ||
+  if (!H5_OK("H5Dopen2", h->done = H5Dopen2(h->file, DONE_MASK, H5P_DEFAULT)) ||
       !H5_OK("H5Dget_space", h->done_space = H5Dget_space(h->done)))
     err = QB_EH5;
   if ((err = agree(err))) {
@@ -1410,12 +1422,12 @@ static hid_t col_mtype(qb_coltype t) {
  * H5Fclose) or a kill leaves objects that cannot be read, and the finished sweep with them.  So
  * before rank 0 changes the structure of an output (a post-pass group, the final attributes),
  * it saves every byte the change could overwrite to `path.undo` and syncs it: all of
- * [0, end of file) except the raw data of the root group's datasets (the grid's fields, axes,
- * block ids and done mask, which these changes never touch) -- the file's metadata and the
- * post-pass groups, kilobytes.  A failed change is rolled back from it at once (undo_restore),
- * a killed one by the next --resume (qb_h5_inspect); a successful one syncs the file and drops
- * it.  Format (native byte order, transient): magic, dev, ino, size, n, n x (offset, length,
- * bytes), FNV-1a checksum of all that, end magic. */
+ * [0, end of file) except the raw data of the root group's datasets (the grid's fields and
+ * axes, which these changes never touch) -- the file's metadata, group /blocks (9 bytes per
+ * block) and the post-pass groups: kilobytes to megabytes.  A failed change is rolled back from it
+ * at once (undo_restore), a killed one by the next --resume (qb_h5_inspect); a successful one syncs
+ * the file and drops it.  Format (native byte order, transient): magic, dev, ino, size, n, n x
+ * (offset, length, bytes), FNV-1a checksum of all that, end magic. */
 
 static const char undo_magic[16] = "qbmap-undo-v1\n", undo_end[8] = "undo-end";
 
@@ -1869,14 +1881,13 @@ static bool append_segment(hid_t f, double seconds, double *sum) {
   return attr_write(f, "wall_time_segments_s", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, n, seg);
 }
 
-qb_err qb_h5_mark_segment(const char *path, const qb_h5_token *tok, double seconds, char *msg,
-                          size_t msgsize) {
-  err_to(msg, msgsize);
-  err_path = path;
+/* Rank 0: change(f, arg) on the file of *tok, opened serially, under the undo journal: rolled
+ * back at once if the change or the close fails, by the next --resume if the process dies. */
+static qb_err journaled(const char *path, const qb_h5_token *tok, bool (*change)(hid_t, void *),
+                        void *arg) {
   if (undo_save(path, tok)) return QB_EIO;
   hid_t f = open_serial(path, tok);
-  double sum = 0;
-  bool ok = f >= 0 && append_segment(f, seconds, &sum);
+  bool ok = f >= 0 && change(f, arg);
   if (f >= 0 && !H5_OK("H5Fclose", H5Fclose(f))) ok = false;
   if (ok)
     undo_drop(path);
@@ -1885,22 +1896,33 @@ qb_err qb_h5_mark_segment(const char *path, const qb_h5_token *tok, double secon
   return ok ? QB_OK : QB_EH5;
 }
 
+static bool add_segment(hid_t f, void *seconds) {
+  double sum = 0;
+  return append_segment(f, *(double *)seconds, &sum);
+}
+
+qb_err qb_h5_mark_segment(const char *path, const qb_h5_token *tok, double seconds, char *msg,
+                          size_t msgsize) {
+  err_to(msg, msgsize);
+  err_path = path;
+  return journaled(path, tok, add_segment, &seconds);
+}
+
+/* The last segment, wall_time_s = the segments' sum, complete = 1. */
+static bool complete_file(hid_t f, void *seconds) {
+  double sum = 0;
+  bool ok = append_segment(f, *(double *)seconds, &sum) && attr_f64(f, "wall_time_s", sum) &&
+            !FAULT("complete", "H5Awrite") && attr_i32(f, "complete", 1);
+  qb_hook_stall("final");
+  return ok;
+}
+
 qb_err qb_h5_mark_complete(const char *path, const qb_h5_token *tok, double wall_time_s, char *msg,
                            size_t msgsize) {
   err_to(msg, msgsize);
   err_path = path;
-  if (undo_save(path, tok)) return QB_EIO;
-  hid_t f = open_serial(path, tok);
-  double sum = 0;
-  bool ok = f >= 0 && append_segment(f, wall_time_s, &sum) && attr_f64(f, "wall_time_s", sum) &&
-            !FAULT("complete", "H5Awrite") && attr_i32(f, "complete", 1);
-  qb_hook_stall("final");
-  if (f >= 0 && !H5_OK("H5Fclose", H5Fclose(f))) ok = false;
-  if (ok)
-    undo_drop(path);
-  else
-    undo_after_failure(path);
-  if (ok) { /* give back what reserve_group kept past the end of the file */
+  qb_err err = journaled(path, tok, complete_file, &wall_time_s);
+  if (!err) { /* give back what reserve_group kept past the end of the file */
     struct stat st;
     int fd = open_token_file(path, O_WRONLY, tok, &st);
     if (fd >= 0 && ftruncate(fd, st.st_size) != 0) {
@@ -1908,5 +1930,5 @@ qb_err qb_h5_mark_complete(const char *path, const qb_h5_token *tok, double wall
     }
     if (fd >= 0) close(fd);
   }
-  return ok ? QB_OK : QB_EH5;
+  return err;
 }

@@ -56,7 +56,7 @@ def attributes(f):
 
 def complete(path, f):
     check(int(f.attrs["complete"]) == 1, f"{path} complete")
-    done, block = f["done"][()], f["block"][()]
+    done, block = f["blocks/done"][()], f["blocks/block"][()]
     check(done.size > 0 and bool(np.all(done == 1)), f"{path} all {done.size} blocks done")
     check(np.array_equal(block, np.arange(done.size)), f"{path} block ids 0..{done.size - 1}")
     seg = np.atleast_1d(f.attrs.get("wall_time_segments_s", np.array([])))

@@ -65,7 +65,7 @@ p = sys.argv[1]
 if not os.path.exists(p): print('none'); sys.exit()
 try:
     f = h5py.File(p, 'r')
-    print('complete' if f.attrs['complete'] == 1 else 'done=%d/%d' % (f['done'][()].sum(), f['done'].size))
+    print('complete' if f.attrs['complete'] == 1 else 'done=%d/%d' % (f['blocks/done'][()].sum(), f['blocks/done'].size))
 except Exception as e: print('unreadable:', str(e).replace(chr(10), ' '))
 " "$1" 2>&1
 }
@@ -161,7 +161,7 @@ QBMAP_TEST_FAULT=done@1:2 run 2 "$qbmap" run "$cfg" -o "$out" "${opts[@]}" >/dev
 $py - "$out" "$work/ref.h5" >"$work/flags.log" 2>&1 <<'EOF'
 import sys, h5py, numpy as np
 f, r = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
-bp, done = int(f.attrs["block_points"]), f["done"][()]
+bp, done = int(f.attrs["block_points"]), f["blocks/done"][()]
 g, gr = f["growth_rate"][()].ravel(), r["growth_rate"][()].ravel()
 for b in range(done.size):
     x, y = g[b * bp:(b + 1) * bp], gr[b * bp:(b + 1) * bp]
@@ -473,13 +473,13 @@ tamper "axis values" "axis 'delta_r' holds other coordinates than this config (i
 tamper "axis missing" "has no dataset 'alpha'" "del f['alpha']"
 tamper "axis shape" "dataset 'gamma_b' has shape 4; this config needs 3" \
   "del f['gamma_b']; f['gamma_b'] = np.array([0.5, 1.0, 1.5, 2.0])"
-tamper "done mask length" "dataset 'done' has shape 11; this config needs 12" \
-  "d = f['done'][()]; del f['done']; f['done'] = d[:11]"
-tamper "done mask dtype" "dataset 'done' has type int32; this config needs uint8" \
-  "d = f['done'][()]; del f['done']; f['done'] = d.astype('<i4')"
-tamper "block ids" "dataset 'block' holds other values than 0, 1, 2, ... (at index 4)" \
-  "f['block'][4] = 7"
-tamper "block_points" "dataset 'block' has shape 12; this config needs 6" "f.attrs['block_points'] = np.int64(6000)"
+tamper "done mask length" "dataset 'blocks/done' has shape 11; this config needs 12" \
+  "d = f['blocks/done'][()]; del f['blocks/done']; f['blocks/done'] = d[:11]"
+tamper "done mask dtype" "dataset 'blocks/done' has type int32; this config needs uint8" \
+  "d = f['blocks/done'][()]; del f['blocks/done']; f['blocks/done'] = d.astype('<i4')"
+tamper "block ids" "dataset 'blocks/block' holds other values than 0, 1, 2, ... (at index 4)" \
+  "f['blocks/block'][4] = 7"
+tamper "block_points" "dataset 'blocks/block' has shape 12; this config needs 6" "f.attrs['block_points'] = np.int64(6000)"
 tamper "group replaced by a dataset" "'/boundary' is not a readable group" "del f['boundary']; f['boundary'] = [1.0]"
 resumes "untampered original" "$base"
 
@@ -488,7 +488,7 @@ nancheck() { # nancheck FILE: not-done blocks NaN in every float field, done blo
   $py - "$1" "$work/ref.h5" >"$work/nan.log" 2>&1 <<'EOF'
 import sys, h5py, numpy as np
 f, r = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
-bp, done = int(f.attrs["block_points"]), f["done"][()]
+bp, done = int(f.attrs["block_points"]), f["blocks/done"][()]
 assert 0 < done.sum() < done.size, f"want a partial file, done = {done}"
 for name in ("growth_rate", "E_B"):
     x, y = f[name][()].ravel(), r[name][()].ravel()

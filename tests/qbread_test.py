@@ -107,10 +107,11 @@ with guarded("qbread"), tempfile.TemporaryDirectory() as tmp:
               not set(m.parameters) & set(qbread.PROVENANCE) and
               set(m.parameters) <= set(attrs),
               f"{name}: parameters are the fixed model parameters {m.parameters}")
+        bd, bb = g["blocks"][0]["done"], g["blocks"][0]["block"]
         check(sorted(m.blocks.data_vars) == ["done"] and
-              np.array_equal(m.blocks["done"].values, d["done"][0]) and
-              np.array_equal(m.blocks["block"].values, d["block"][0]) and m.blocks["done"].all(),
-              f"{name}: bookkeeping in .blocks only")
+              np.array_equal(m.blocks["done"].values, bd) and
+              np.array_equal(m.blocks["block"].values, bb) and m.blocks["done"].all(),
+              f"{name}: bookkeeping (group /blocks) in .blocks only")
         check(sorted(m.tables) == sorted(groups), f"{name}: tables {sorted(m.tables)}")
         for gname in groups:
             cols, gattrs = g[gname]
@@ -129,7 +130,7 @@ with guarded("qbread"), tempfile.TemporaryDirectory() as tmp:
     shutil.copy(fs, fi)
     with h5py.File(fi, "r+") as f:
         f.attrs["complete"] = np.int32(0)
-        f["done"][0] = 0
+        f["blocks/done"][0] = 0
     try:
         qbread.read(fi)
         check(False, "incomplete file refused")

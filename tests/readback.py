@@ -38,8 +38,6 @@ with guarded("readback"), tempfile.TemporaryDirectory() as tmp:
         # long_name is a short label (plots use it); usage and ranges are in `description`
         for v in list(ds.coords) + list(ds.data_vars):
             a = ds[v].attrs
-            if v in ("block", "done"):
-                continue
             check(len(a["long_name"]) <= 40 and ";" not in a["long_name"] and
                   "|value|" not in a["long_name"] and len(a.get("description", "")) > 0,
                   f"{engine}: {v}: short long_name {a['long_name']!r} and a description")
@@ -170,7 +168,7 @@ with guarded("readback"), tempfile.TemporaryDirectory() as tmp:
     check(bad.returncode == 2 and bad.stderr.count("\n") == 1, "qbplot summary: missing file")
 
     ds = xr.open_dataset(path, engine="h5netcdf")
-    fields = [v for v in ds.data_vars if v != "done"]
+    fields = list(ds.data_vars)
     first = point(dict(gamma_b=0.5, t=1.0, delta_r=0.0, alpha=0.1, E_max=500.0))
     check(sorted(first) == sorted(fields) and len(fields) == 18,
           f"qbmap point prints exactly the file's fields: {sorted(set(first) ^ set(fields))}")

@@ -50,7 +50,7 @@ try:
         if int(f.attrs.get('complete', 0)) == 1:
             print('complete'); sys.exit()
         g = ','.join(x for x in ('boundary', 'ep') if x in f and 'point' in f[x])
-        print('done=%d/%d groups=%s' % (f['done'][()].sum(), f['done'].size, g or '-'))
+        print('done=%d/%d groups=%s' % (f['blocks/done'][()].sum(), f['blocks/done'].size, g or '-'))
 except Exception as e:
     print('unreadable:', str(e).replace(chr(10), ' '))
 " "$1" 2>&1
