@@ -228,8 +228,8 @@ static void json_param_names(const qb_model *m, const bool *sel) {
  * group such as ep's alpha/gamma_a); `given` and `defaulted`, the names of the parameters given
  * and of those taken from their defaults; `fields`, every field (null where NaN or infinite);
  * `nonfinite`, those fields' names with "nan", "inf" or "-inf"; `status`, the integer; and
- * `status_bits`, one object per set bit (bit number, mask, word, text; word null and text
- * "undeclared" for a bit the model does not declare). */
+ * `status_bits`, one object per set bit (bit number, mask, word, kind "info" or "failure",
+ * text; word and kind null and text "undeclared" for a bit the model does not declare). */
 static void point_json(const qb_model *m, const double *p, const bool *given, const double *out) {
   printf("{\n  \"model\": ");
   json_string(m->name);
@@ -270,6 +270,11 @@ static void point_json(const qb_model *m, const double *p, const bool *given, co
     printf("%s\n    {\"bit\": %d, \"mask\": %u, \"word\": ", first ? "" : ",", n, 1u << n);
     if (b)
       json_string(qb_pt_bit_word(b));
+    else
+      fputs("null", stdout);
+    printf(", \"kind\": ");
+    if (b)
+      json_string(qb_pt_kind_word(qb_pt_bit_kind(b)));
     else
       fputs("null", stdout);
     printf(", \"text\": ");

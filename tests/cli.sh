@@ -219,7 +219,7 @@ for l in models_text.splitlines():
         cur["params"].append((name, default))
     elif l.startswith("    ") and kind == "status bits":
         word, n, mask, bkind, text = l.split(None, 4)
-        cur["bits"][int(n)] = (int(mask), word, text)
+        cur["bits"][int(n)] = (int(mask), word, text, bkind)
 parts = open(path).read().split("\0")[:-1]
 bits64 = lambda x: struct.pack("<d", float(x))
 seen, bad = set(), []
@@ -277,7 +277,8 @@ for case, text, js in zip(parts[0::3], parts[1::3], parts[2::3]):
     if not isinstance(s, int) or s != int(dict(fields)["status"]) or s != d["fields"]["status"]:
         fail(f"status {s!r}, text form {dict(fields)['status']}")
         continue
-    want = [{"bit": n, "mask": 1 << n, "word": L["bits"][n][1], "text": L["bits"][n][2]}
+    want = [{"bit": n, "mask": 1 << n, "word": L["bits"][n][1], "kind": L["bits"][n][3],
+             "text": L["bits"][n][2]}
             for n in range(32) if s >> n & 1]
     if d["status_bits"] != want or any(L["bits"][b["bit"]][0] != b["mask"] for b in want):
         fail(f"status_bits {d['status_bits']}, models lists {want}")
