@@ -31,7 +31,7 @@ static double run(const qb_model *m, const bool *want, double *checksum) {
         p[ib] = gbs[g];
         p[ia] = -0.75 + 1.75 * i / 350.0;
         p[id] = -2.0 + 4.0 * j / 800.0;
-        m->eval(p, want, out);
+        qb_model_eval(m, p, want, out);
         for (int k = 0; k < m->nfields; k++)
           if ((!want || want[k]) && out[k] == out[k] && out[k] < 1e300 && out[k] > -1e300)
             sum += out[k];

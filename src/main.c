@@ -324,7 +324,7 @@ static int cmd_point(int argc, char **argv) {
         given[k] = true;
   }
   free(args);
-  m->eval(p, NULL, out);
+  qb_model_eval(m, p, NULL, out);
   if (json)
     point_json(m, p, given, out);
   else

@@ -76,11 +76,14 @@ static int value_ok(const qb_param *p, double v) {
   return 1;
 }
 
+/* Value v of parameter p as a kernel may see it: valid, or NaN for one of a group not given. */
+static bool param_ok(const qb_param *p, double v) {
+  return (isnan(v) && p->alternative) || value_ok(p, v);
+}
+
 bool qb_model_params_valid(const qb_param *params, int n, const double *p) {
-  for (int i = 0; i < n; i++) {
-    if (isnan(p[i]) && params[i].alternative) continue;
-    if (!value_ok(&params[i], p[i])) return false;
-  }
+  for (int i = 0; i < n; i++)
+    if (!param_ok(&params[i], p[i])) return false;
   return true;
 }
 
@@ -153,12 +156,52 @@ void qb_model_field_names(const qb_model *m, char *buf, size_t size) {
   join_names(m->nfields, field_name, m, buf, size);
 }
 
-bool qb_model_eval_begin(const qb_model *m, const double *p, double *out) {
+/* out[nfields] as eval expects it: QB_F64 fields NaN, QB_I32 fields -1. */
+static void blank(const qb_model *m, double *out) {
   for (int i = 0; i < m->nfields; i++)
     out[i] = m->fields[i].dtype == QB_I32 ? -1.0 : NAN;
-  if (qb_model_params_valid(m->params, m->nparams, p)) return true;
-  out[m->nfields - 1] = QB_PT_BAD_PARAM;
-  return false;
+}
+
+void qb_model_eval(const qb_model *m, const double *p, const bool *want, double *out) {
+  blank(m, out);
+  if (qb_model_params_valid(m->params, m->nparams, p))
+    m->eval(m, p, want, out);
+  else
+    out[m->nfields - 1] = QB_PT_BAD_PARAM;
+}
+
+/* Every parameter but `skip` valid (qb_model_params_valid's rule). */
+static bool valid_except(const qb_model *m, const double *p, int skip) {
+  for (int i = 0; i < m->nparams; i++)
+    if (i != skip && !param_ok(&m->params[i], p[i])) return false;
+  return true;
+}
+
+void qb_model_eval_row(const qb_model *m, const double *p, int axis, const double *x, int n,
+                       const bool *want, double *out) {
+  const int nf = m->nfields;
+  if (n <= 0) return;
+  double q[QB_MAX_PARAMS];
+  memcpy(q, p, (size_t)m->nparams * sizeof *q);
+  const bool ok = valid_except(m, q, axis); /* the others once, the axis per value */
+  bool all = ok;
+  blank(m, out);
+  for (int j = 0; j < n; j++) {
+    if (j > 0) memcpy(out + (size_t)j * (size_t)nf, out, (size_t)nf * sizeof *out);
+    all = all && param_ok(&m->params[axis], x[j]);
+  }
+  if (m->eval_row && all) {
+    m->eval_row(m, q, axis, x, n, want, out);
+    return;
+  }
+  for (int j = 0; j < n; j++) {
+    double *o = out + (size_t)j * (size_t)nf;
+    q[axis] = x[j];
+    if (ok && param_ok(&m->params[axis], x[j]))
+      m->eval(m, q, want, o);
+    else
+      o[nf - 1] = QB_PT_BAD_PARAM;
+  }
 }
 
 double qb_model_norm_amp(const double complex *x, int k) {

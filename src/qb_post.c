@@ -97,7 +97,7 @@ static double field_at(double x, void *arg) {
   field_fn *F = arg;
   double out[QB_MAX_FIELDS];
   F->p[F->param] = x;
-  F->m->eval(F->p, F->want, out);
+  qb_model_eval(F->m, F->p, F->want, out);
   return out[F->field] - F->level;
 }
 
@@ -173,7 +173,7 @@ typedef struct {
 static double complex disc_at(const disc_fn *D, double x, double y) {
   D->p[D->px] = x;
   D->p[D->py] = y;
-  return D->m->disc(D->p);
+  return D->m->disc(D->m, D->p);
 }
 
 static int disc_f(const gsl_vector *v, void *arg, gsl_vector *f) {
@@ -259,7 +259,7 @@ static int refine_ep(const qb_model *m, ep_ws *W, disc_fn *D, double x0, double 
   if (!(*res <= QB_POST_EP_RESIDUAL * scale) || !inside) return 0;
   D->p[D->px] = *rx;
   D->p[D->py] = *ry;
-  m->coalescence(D->p, split, ovl);
+  m->coalescence(m, D->p, split, ovl);
   return *split <= QB_POST_EP_SPLIT * fmax(1.0, sqrt(scale)) && *ovl >= 1.0 - QB_POST_EP_OVERLAP;
 }
 

@@ -13,30 +13,45 @@
 #include "qbmap/qb_par.h"
 #include "qbmap/qb_post.h"
 
-/* Evaluates flat points [lo, hi) into per-field buffers (double or int32 by dtype). */
-static void eval_block(const qb_config *cfg, const bool *want, int64_t lo, int64_t hi,
+/* Points per qb_model_eval_row call: a longer row is evaluated in pieces (bitwise the same:
+ * qb_model.h), so the scratch rows stay small (QB_ROW_CHUNK * QB_MAX_FIELDS doubles). */
+#define QB_ROW_CHUNK 1024
+
+/* Copies n evaluated rows (nfields each) into the output buffers at offset off, converting by
+ * dtype. */
+static void store_rows(const qb_config *cfg, const double *rows, int64_t n, int64_t off,
                        void *const *bufs) {
   const qb_model *m = cfg->model;
+  for (int k = 0; k < cfg->nfields; k++) {
+    const int f = cfg->fields[k];
+    if (m->fields[f].dtype == QB_F64)
+      for (int64_t j = 0; j < n; j++)
+        ((double *)bufs[k])[off + j] = rows[j * m->nfields + f];
+    else
+      for (int64_t j = 0; j < n; j++)
+        ((int32_t *)bufs[k])[off + j] = (int32_t)rows[j * m->nfields + f];
+  }
+}
+
+/* Evaluates flat points [lo, hi) into per-field buffers (double or int32 by dtype): the pieces of
+ * rows of the fastest axis, each one qb_model_eval_row call into scratch (QB_ROW_CHUNK rows). */
+static void eval_block(const qb_config *cfg, const bool *want, int64_t lo, int64_t hi,
+                       void *const *bufs, double *scratch) {
   const qb_grid *g = &cfg->grid;
-  double p[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
+  const qb_axis *fast = &g->axes[g->ndim - 1];
+  double p[QB_MAX_PARAMS];
   int64_t idx[QB_MAX_AXES];
   memcpy(p, cfg->fixed, sizeof p);
-  qb_grid_unflatten(g, lo, idx);
-  for (int64_t j = 0; j < hi - lo; j++) {
-    for (int d = 0; d < g->ndim; d++)
+  for (int64_t j = lo; j < hi;) {
+    qb_grid_unflatten(g, j, idx);
+    for (int d = 0; d < g->ndim - 1; d++)
       p[g->axes[d].param] = g->axes[d].values[idx[d]];
-    m->eval(p, want, out);
-    for (int k = 0; k < cfg->nfields; k++) {
-      int f = cfg->fields[k];
-      if (m->fields[f].dtype == QB_F64)
-        ((double *)bufs[k])[j] = out[f];
-      else
-        ((int32_t *)bufs[k])[j] = (int32_t)out[f];
-    }
-    for (int d = g->ndim - 1; d >= 0; d--) { /* odometer: last axis fastest */
-      if (++idx[d] < g->axes[d].n) break;
-      idx[d] = 0;
-    }
+    const int64_t i = idx[g->ndim - 1];
+    int64_t n = fast->n - i < hi - j ? fast->n - i : hi - j;
+    if (n > QB_ROW_CHUNK) n = QB_ROW_CHUNK;
+    qb_model_eval_row(cfg->model, p, fast->param, fast->values + i, (int)n, want, scratch);
+    store_rows(cfg, scratch, n, j - lo, bufs);
+    j += n;
   }
 }
 
@@ -247,6 +262,7 @@ typedef struct {
   int lockfd;
   int64_t bpoints, nblocks, *pending, npending, committed;
   void *bufs[QB_MAX_FIELDS];
+  double *scratch; /* QB_ROW_CHUNK rows of the model's fields (eval_block) */
   bool want[QB_MAX_FIELDS];
   double t0, t_eval, t_write; /* rank 0's split of its time, for the report */
 } sweep;
@@ -271,7 +287,8 @@ static qb_err sweep_setup(sweep *S, bool *complete, char *msg, size_t msgsize) {
   if (*complete) return QB_OK;
   if (rank != 0 && !(S->st.done = calloc((size_t)S->nblocks, 1))) err = QB_ENOMEM;
   S->pending = malloc((size_t)(S->nblocks > 0 ? S->nblocks : 1) * sizeof *S->pending);
-  if (!S->pending) err = QB_ENOMEM;
+  S->scratch = malloc((size_t)QB_ROW_CHUNK * QB_MAX_FIELDS * sizeof *S->scratch);
+  if (!S->pending || !S->scratch) err = QB_ENOMEM;
   for (int k = 0; k < S->cfg->nfields && !err; k++)
     if (!(S->bufs[k] = malloc((size_t)S->bpoints * sizeof(double)))) err = QB_ENOMEM;
   if (err)
@@ -338,7 +355,7 @@ static qb_err sweep_rounds(sweep *S, int *stop, char *msg, size_t msgsize) {
     double ta = qb_par_time();
     if (i >= 0) {
       qb_grid_block_range(g->npoints, S->bpoints, S->pending[i], &lo, &hi);
-      eval_block(S->cfg, S->want, lo, hi, S->bufs);
+      eval_block(S->cfg, S->want, lo, hi, S->bufs, S->scratch);
     }
     double tb = qb_par_time();
     const char *step = "writing";
@@ -478,6 +495,7 @@ cleanup:
   for (int k = 0; k < QB_MAX_FIELDS; k++)
     free(S.bufs[k]);
   free(S.pending);
+  free(S.scratch);
   free(S.st.done);
   return err;
 }

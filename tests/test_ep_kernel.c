@@ -53,7 +53,7 @@ static void eval_pt(const pt *q, double *out) {
   p[P("E_r")] = q->Er;
   p[P("E_max")] = q->Emax;
   p[P("t")] = q->t;
-  M->eval(p, NULL, out);
+  qb_model_eval(M, p, NULL, out);
   uint32_t undeclared = (uint32_t)out[M->nfields - 1] & ~qb_model_status_mask(M);
   CHECK("status bits declared by the model", undeclared == 0, "bits %#x", undeclared);
 }

@@ -57,7 +57,7 @@ static void eval_str(const qb_model *m, const char *args, double *out) {
     }
     p[i] = strtod(eq + 1, NULL);
   }
-  m->eval(p, NULL, out);
+  qb_model_eval(m, p, NULL, out);
   uint32_t undeclared = status(m, out) & ~qb_model_status_mask(m);
   CHECK("status bits declared by the model", undeclared == 0, "%s: bits %#x", args, undeclared);
 }
@@ -379,7 +379,7 @@ static void test_ranges(void) {
           if (isnan(p[k]) && strcmp(m->params[k].name, "gamma_a")) p[k] = 1.0;
         p[i] = vals[j];
         if (!strcmp(q->name, "gamma_a")) p[qb_model_param_index(m, "alpha")] = NAN;
-        m->eval(p, NULL, out);
+        qb_model_eval(m, p, NULL, out);
         CHECK(j ? "beyond the bound: bad parameter" : "at the bound: evaluated",
               ((status(m, out) & QB_PT_BAD_PARAM) != 0) == (j == 1), "%s.%s = %.17g: status %u",
               m->name, q->name, vals[j], status(m, out));

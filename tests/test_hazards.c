@@ -7,6 +7,8 @@
  *   - every status bit set is one the model declares (qb_model's status_bits), and the
  *     declaration itself is well formed (check_declared);
  *   - the model table's shape (check_table: status last, boundary field, disc/coalescence);
+ *   - the row contract (check_rows, every 32nd point): a row along a random axis, bitwise the
+ *     same as its points evaluated one by one;
  *   - every infinity carries the overflow bit (log_E_B: only -inf at t = 0 or E_B = 0);
  *   - int32 fields are finite integers in int32 range (never NaN/inf: the sweep casts them);
  *     regime is a valid code, realizable is 0 or 1;
@@ -283,7 +285,7 @@ static void check_late(hz_run *h, const double *p, const double *out, long i) {
     double q[QB_MAX_PARAMS], o2[QB_MAX_FIELDS];
     memcpy(q, p, sizeof q);
     q[h->ft] = tl[j];
-    m->eval(q, NULL, o2);
+    qb_model_eval(m, q, NULL, o2);
     uint32_t s2 = status_of(m, o2);
     double floor_ = 1e-10 * (out[feas] + out[febs]);
     if (!(out[fg] * tl[j] < -100)) continue; /* not decayed by e^-100 yet: nothing to check */
@@ -349,6 +351,36 @@ static void report(const hz_run *h, long n, double cpu) {
 }
 
 /* n random points of model m, every check at each. */
+/* The row contract (qb_model.h): qb_model_eval_row over a random axis and a random row of values
+ * (now and then one outside the verified range, and random `want` subsets) is bitwise the same
+ * as qb_model_eval point by point. */
+#define ROW_MAX 16
+static void check_rows(const qb_model *m, gsl_rng *r, const double *p, long i) {
+  static double rows[ROW_MAX * QB_MAX_FIELDS];
+  double x[ROW_MAX], q[QB_MAX_PARAMS], one[QB_MAX_FIELDS];
+  bool want[QB_MAX_FIELDS];
+  const int axis = (int)gsl_rng_uniform_int(r, (unsigned long)m->nparams);
+  const int n = 1 + (int)gsl_rng_uniform_int(r, ROW_MAX);
+  const bool all = gsl_rng_uniform(r) < 0.5;
+  for (int k = 0; k < m->nfields; k++)
+    want[k] = gsl_rng_uniform(r) < 0.5;
+  for (int j = 0; j < n; j++)
+    x[j] = draw(r, &m->params[axis]);
+  if (gsl_rng_uniform(r) < 0.05) x[gsl_rng_uniform_int(r, (unsigned long)n)] = -INFINITY;
+  qb_model_eval_row(m, p, axis, x, n, all ? NULL : want, rows);
+  memcpy(q, p, sizeof q);
+  for (int j = 0; j < n; j++) {
+    q[axis] = x[j];
+    qb_model_eval(m, q, all ? NULL : want, one);
+    const bool same = !memcmp(one, rows + (size_t)j * (size_t)m->nfields,
+                              (size_t)m->nfields * sizeof *one);
+    CHECK("rows: qb_model_eval_row bitwise equal to qb_model_eval", same,
+          "%s point %ld, axis %s, row of %d, value %d = %.17g", m->name, i,
+          m->params[axis].name, n, j, x[j]);
+    if (!same) print_point(m, q);
+  }
+}
+
 static void run_model(const qb_model *m, long n, gsl_rng *r, int verbose) {
   static hz_run h; /* large: not on the stack */
   memset(&h, 0, sizeof h);
@@ -371,13 +403,14 @@ static void run_model(const qb_model *m, long n, gsl_rng *r, int verbose) {
     for (int k = 0; k < m->nparams; k++)
       if (strcmp(m->params[k].name, "gamma_a")) p[k] = draw(r, &m->params[k]);
     if (is(m->name, "ep")) ep_special(r, m, p);
-    m->eval(p, NULL, out);
+    qb_model_eval(m, p, NULL, out);
     uint32_t st = status_of(m, out);
     for (int b = 0; b < 32; b++)
       h.bits[b] += (st >> b) & 1;
     check_values(&h, p, out, i);
     check_regime(&h, out, i);
     check_late(&h, p, out, i);
+    if (i % 32 == 0) check_rows(m, r, p, i);
   }
   report(&h, n, (double)(clock() - c0) / CLOCKS_PER_SEC);
 }

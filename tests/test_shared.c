@@ -44,7 +44,7 @@ static void eval_sp(const sp *s, double *out) {
                       s->pb,    s->pb_ph, s->ka,  s->kb,    s->Fd, s->t};
   for (int k = 0; k < 12; k++)
     p[qb_test_index(qb_model_param_index(MS, n[k]), "parameter of model shared", n[k])] = v[k];
-  MS->eval(p, NULL, out);
+  qb_model_eval(MS, p, NULL, out);
   uint32_t undeclared = (uint32_t)out[MS->nfields - 1] & ~qb_model_status_mask(MS);
   CHECK("status bits declared by the model", undeclared == 0, "bits %#x", undeclared);
 }

@@ -54,7 +54,7 @@ static void eval3(const kv *set, int n, const bool *want, double *out) {
   qb_model_defaults(M3, p, given);
   for (int i = 0; i < n; i++)
     p[P3(set[i].name)] = set[i].v;
-  M3->eval(p, want, out);
+  qb_model_eval(M3, p, want, out);
   uint32_t undeclared = (uint32_t)out[M3->nfields - 1] & ~qb_model_status_mask(M3);
   CHECK("status bits declared by the model", undeclared == 0, "bits %#x", undeclared);
 }
@@ -116,7 +116,7 @@ static void eval_ep(double ga, double gb, double dr, double Er, double t, double
   p[PEP("delta_r")] = dr;
   p[PEP("E_r")] = Er;
   p[PEP("t")] = t;
-  MEP->eval(p, NULL, out);
+  qb_model_eval(MEP, p, NULL, out);
   uint32_t undeclared = (uint32_t)out[MEP->nfields - 1] & ~qb_model_status_mask(MEP);
   CHECK("status bits declared by the model", undeclared == 0, "bits %#x", undeclared);
 }

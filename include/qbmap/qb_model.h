@@ -82,19 +82,33 @@ typedef struct qb_model {
    * beyond "every required parameter is given" (checked generically).  Writes one sentence
    * naming the parameters into msg on error; NULL if there are no such rules. */
   qb_err (*check_given)(const bool *given, char *msg, size_t size);
-  /* Pure kernel: p[nparams] (NaN for parameters not given) -> out[nfields].  No I/O, no state.
-   * want[nfields] (NULL: all) lets it skip costly fields; unwanted fields are left NaN and set
-   * no status bits.  A point's values depend on p (and want) only: bitwise reproducible.
-   * Contract: a value outside the verified ranges (qb_model_params_valid) gives QB_PT_BAD_PARAM
-   * with every QB_F64 field NaN; QB_I32 fields are always finite integers in int32 range, never
-   * NaN or inf (-1 where a code is undefined), so they can be stored without a cast hazard. */
-  void (*eval)(const double *p, const bool *want, double *out);
+  /* Pure kernel: p[nparams] (NaN for parameters not given) -> out[nfields].  No I/O, no state
+   * beyond the instance m (its ctx).  Called through qb_model_eval, which has already filled out
+   * (every QB_F64 field NaN, every QB_I32 field -1) and checked p against the verified ranges
+   * (qb_model_params_valid; QB_PT_BAD_PARAM otherwise, without calling eval): eval writes the
+   * fields it computes and the status (the last field).  want[nfields] (NULL: all) lets it skip
+   * costly fields; unwanted fields are left NaN and set no status bits.  A point's values depend
+   * on p (and want) only: bitwise reproducible.  QB_I32 fields are always finite integers in
+   * int32 range (-1 where a code is undefined), so they can be stored without a cast hazard. */
+  void (*eval)(const struct qb_model *m, const double *p, const bool *want, double *out);
+  /* Row kernel (NULL: qb_model_eval_row loops eval): the n points p with p[axis] = x[j], into
+   * out[j * nfields + f], each row prepared like eval's out.  Contract: every row is bitwise
+   * what eval gives at that point, so results do not depend on where a row is cut (block sizes,
+   * ranks) or whether a point is evaluated alone (`qbmap point`, the post-passes); a model gains
+   * speed by computing once per row what does not depend on p[axis] (the drift's decomposition
+   * along t).  Called only with every value valid. */
+  void (*eval_row)(const struct qb_model *m, const double *p, int axis, const double *x, int n,
+                   const bool *want, double *out);
   /* Discriminant of the drift's characteristic polynomial at p (zero where two eigenvalues
    * coalesce); NULL if the model has none.  Pure. */
-  double complex (*disc)(const double *p);
+  double complex (*disc)(const struct qb_model *m, const double *p);
   /* At p: the smallest distance between two eigenvalues of the drift and the overlap
    * |<u|v>|/(|u||v|) of their eigenvectors (1 at an EP).  NULL with disc.  Pure. */
-  void (*coalescence)(const double *p, double *splitting, double *overlap);
+  void (*coalescence)(const struct qb_model *m, const double *p, double *splitting,
+                      double *overlap);
+  /* The instance's data, built once (e.g. from the config) and read-only while evaluating; NULL
+   * for the built-in models, whose tables are static. */
+  const void *ctx;
 } qb_model;
 
 /* NULL-terminated list of all models. */
@@ -160,11 +174,16 @@ static inline bool qb_model_wants(const bool *want, int k) {
   return !want || want[k];
 }
 
-/* The start of a kernel: every QB_F64 field of out NaN, every QB_I32 field -1 (undefined
- * code), so a field the kernel does not reach is NaN (-1); then the verified-range check of p
- * (qb_model_params_valid): false, with QB_PT_BAD_PARAM as the status (the last field), if a
- * value is outside it, and the kernel returns at once.  (ep writes both out: its hot path.) */
-bool qb_model_eval_begin(const qb_model *m, const double *p, double *out);
+/* Evaluates the model at p into out[nfields]: out prepared (QB_F64 NaN, QB_I32 -1), p checked
+ * against the verified ranges (QB_PT_BAD_PARAM as the status, every other field NaN/-1, if a
+ * value is outside them), then m->eval.  What every caller uses (never m->eval directly). */
+void qb_model_eval(const qb_model *m, const double *p, const bool *want, double *out);
+
+/* The row of n points p with p[axis] = x[j] into out[j * nfields + f]: bitwise the same as n
+ * calls of qb_model_eval (m->eval_row where the model has one and every value is valid, else
+ * point by point).  p[axis] is ignored (and left unchanged). */
+void qb_model_eval_row(const qb_model *m, const double *p, int axis, const double *x, int n,
+                       const bool *want, double *out);
 
 /* |x|_2 of k amplitudes without overflow; NaN if one is NaN. */
 double qb_model_norm_amp(const double complex *x, int k);

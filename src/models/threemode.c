@@ -318,7 +318,8 @@ static int drift_scaled(const double *p, double complex *M, double *scale) {
 
 /* Discriminant of det(lambda - M) = lambda^3 + a lambda^2 + b lambda + c:
  * prod_{i<j} (lambda_i - lambda_j)^2 = 18abc - 4a^3 c + a^2 b^2 - 4b^3 - 27c^2. */
-static double complex disc(const double *p) {
+static double complex disc(const qb_model *m, const double *p) {
+  (void)m;
   double complex M[9];
   int k = drift_scaled(p, M, NULL);
   double complex a = -(M[0] + M[4] + M[8]);
@@ -332,7 +333,9 @@ static double complex disc(const double *p) {
 }
 
 /* The closest pair of eigenvalues (GSL) and the overlap of their eigenvectors. */
-static void coalescence(const double *p, double *splitting, double *overlap) {
+static void coalescence(const qb_model *m, const double *p, double *splitting,
+                        double *overlap) {
+  (void)m;
   double complex M[9], lam[3], V[9];
   int ks = drift_scaled(p, M, NULL);
   *splitting = *overlap = NAN;
@@ -558,8 +561,9 @@ static uint32_t finish(int dk, double *out) {
   return qb_model_overflow(out, NFIELD, F_LOG_EB);
 }
 
-static void eval(const double *p, const bool *want, double *out) {
-  if (!qb_model_eval_begin(&qb_model_threemode, p, out)) return;
+/* (qb_model_eval has prepared out and checked p) */
+static void eval(const qb_model *m, const double *p, const bool *want, double *out) {
+  (void)m;
   tm_eval e;
   setup(p, &e);
   uint32_t status = steady(&e, out);

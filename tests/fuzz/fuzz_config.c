@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         qb_grid_unflatten(&cfg.grid, k, idx);
         for (int d = 0; d < cfg.grid.ndim; d++)
           p[cfg.grid.axes[d].param] = cfg.grid.axes[d].values[idx[d]];
-        cfg.model->eval(p, NULL, out);
+        qb_model_eval(cfg.model, p, NULL, out);
       }
     }
     qb_config_free(&cfg);

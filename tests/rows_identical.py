@@ -1,0 +1,107 @@
+#!/usr/bin/python3
+"""Row evaluation does not change results (issue 12; the row contract in qb_model.h).  Maps
+over time (t the fastest axis, where the models reuse the drift's decomposition along a row)
+and over a parameter (t slower), for every model, are run on 1-4 ranks with block sizes 1, 7,
+4096 and the default: every science dataset (everything outside the bookkeeping group /blocks)
+is bitwise identical across all runs, also where blocks cut rows (a row of 61 points, blocks of
+1 and 7 points: qb_grid_block_points keeps whole rows only up to 4 x the block size).  And
+`qbmap point` at sampled grid points prints bitwise the sweep's values.
+Usage: rows_identical.py QBMAP MPIEXEC"""
+import os
+import random
+import subprocess
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+
+from qbcheck import check, guarded, qbmap_point
+
+qbmap, mpiexec = sys.argv[1:3]
+
+# name: (model, fixed, axes, fields: None = all, so that `qbmap point`, which evaluates every
+# field, sets the same status bits); t rows of 61 points, EPs and marginal points inside
+CASES = {
+    "shared_t": ("shared", {"kappa_a": 0.2, "Gamma": 1, "J": 0.3, "phi": 0.7, "Delta": 0.1},
+                 [("kappa_b", "min: 0.01, max: 2, n: 5, scale: log"), ("t", "min: 0, max: 60, n: 61")],
+                 None),
+    "shared_p": ("shared", {"kappa_a": 0.2, "Gamma": 1, "J": 0.5, "kappa_b": 0.3},
+                 [("t", "values: [0, 1e-6, 3, 40]"), ("Delta", "min: -1, max: 1, n: 61")], None),
+    "three_t": ("threemode", {"kappa_a": 0.1, "kappa_b": 0.05, "Gamma": 1, "delta": 0.3,
+                              "p_a_phase": 0.3},
+                [("kappa_c", "min: 0.5, max: 50, n: 4, scale: log"), ("t", "min: 0, max: 90, n: 61")],
+                None),
+    "three_p": ("threemode", {"kappa_a": 0.1, "kappa_b": 0.05, "Gamma": 1, "kappa_c": 2},
+                [("t", "values: [0, 0.5, 30]"), ("delta", "min: -1, max: 1, n: 61")], None),
+    "ep_t": ("ep", {"alpha": 0.0, "gamma_b": 1.0, "E_max": 1000},
+             [("delta_r", "values: [-1, -0.5, 0, 1, 1.5]"), ("t", "min: 0, max: 30, n: 61")],
+             None),
+}
+RUNS = [(1, None), (2, 7), (3, 1), (4, 4096)]  # (ranks, --block-points; None: the default)
+
+
+def config(model, fixed, axes, fields):
+    lines = [f"model: {model}", "axes:"]
+    lines += [f"  - {{name: {n}, {spec}}}" for n, spec in axes]
+    lines.append("fixed: {" + ", ".join(f"{k}: {v!r}" for k, v in fixed.items()) + "}")
+    if fields:
+        lines.append("fields: [" + ", ".join(fields) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def science(path):
+    """Every dataset outside /blocks, as raw bytes (NaN payloads included)."""
+    out = {}
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and not name.startswith("blocks"):
+                out[name] = np.ascontiguousarray(obj[()]).tobytes()
+        f.visititems(visit)
+    return out
+
+
+def run(cfg, out, ranks, bp):
+    cmd = [mpiexec, "--oversubscribe", "-n", str(ranks), qbmap, "run", cfg, "-o", out, "--force",
+           "--progress", "0"]
+    if bp:
+        cmd += ["--block-points", str(bp)]
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
+def point_vs_sweep(name, model, fixed, path, rng):
+    with h5py.File(path, "r") as f:
+        st = f["status"]
+        axes = [st.dims[d][0].name.lstrip("/") for d in range(st.ndim)]
+        coords = [f[a][()] for a in axes]
+        names = [n for n in f if isinstance(f[n], h5py.Dataset) and f[n].shape == st.shape]
+        data = {n: f[n][()] for n in names}
+    shape = data[names[0]].shape
+    for _ in range(8):
+        idx = tuple(rng.randrange(s) for s in shape)
+        params = dict(fixed)
+        params.update({a: float(c[i]) for a, c, i in zip(axes, coords, idx)})
+        got = qbmap_point(qbmap, model, params)
+        same = all(np.float64(got[n]).tobytes() == np.float64(data[n][idx]).tobytes() for n in names)
+        check(same, f"{name}: qbmap point {params} bitwise the sweep's values")
+
+
+with guarded("rows_identical"), tempfile.TemporaryDirectory() as tmp:
+    rng = random.Random(12)
+    for name, (model, fixed, axes, fields) in CASES.items():
+        cfg = os.path.join(tmp, name + ".yaml")
+        with open(cfg, "w") as fh:
+            fh.write(config(model, fixed, axes, fields))
+        ref = None
+        for ranks, bp in RUNS:
+            out = os.path.join(tmp, f"{name}.{ranks}.h5")
+            run(cfg, out, ranks, bp)
+            got = science(out)
+            if ref is None:
+                ref = got
+                check(len(ref) > len(axes) + 1, f"{name}: datasets found: {sorted(ref)}")
+                continue
+            diff = sorted(k for k in set(ref) | set(got) if ref.get(k) != got.get(k))
+            check(not diff, f"{name}: {ranks} ranks, --block-points {bp}: bitwise identical "
+                            f"to 1 rank (differ: {diff})")
+        point_vs_sweep(name, model, fixed, os.path.join(tmp, f"{name}.1.h5"), rng)
