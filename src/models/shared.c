@@ -27,6 +27,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "qbmap/qb_linear.h"
 #include "qbmap/qb_model.h"
@@ -459,17 +460,46 @@ static uint32_t finish(int dk, double *out) {
   return qb_model_overflow(out, NFIELD, -1);
 }
 
+/* The row along t at p (p[P_T] ignored): what does not depend on t (setup, steady state,
+ * optima) once, then E_A, E_B, P_B at each x[j] into out[j * NFIELD + f]. */
+static void row_t(const double *p, const double *x, int n, const bool *want, double *out) {
+  sh_eval e;
+  double base[NFIELD]; /* the t-independent fields, before finish's scaling */
+  setup(p, &e);
+  const uint32_t status = steady(&e, out) | optima(&e, out);
+  const bool trans =
+      qb_model_wants(want, F_EA) || qb_model_wants(want, F_EB) || qb_model_wants(want, F_PB);
+  memcpy(base, out, sizeof base);
+  for (int j = 0; j < n; j++) {
+    double *o = out + (size_t)j * NFIELD;
+    memcpy(o, base, sizeof base);
+    e.t = ldexp(x[j], e.k);
+    uint32_t st = status;
+    if (trans) st |= transient(&e, o);
+    st |= finish(e.dk, o);
+    o[F_STATUS] = st;
+  }
+}
+
 /* (qb_model_eval has prepared out and checked p) */
 static void eval(const qb_model *m, const double *p, const bool *want, double *out) {
   (void)m;
-  sh_eval e;
-  setup(p, &e);
-  uint32_t status = steady(&e, out);
-  if (qb_model_wants(want, F_EA) || qb_model_wants(want, F_EB) || qb_model_wants(want, F_PB))
-    status |= transient(&e, out);
-  status |= optima(&e, out);
-  status |= finish(e.dk, out);
-  out[F_STATUS] = status;
+  row_t(p, &p[P_T], 1, want, out);
+}
+
+/* Along t: row_t; along any other axis point by point. */
+static void eval_row(const qb_model *m, const double *p, int axis, const double *x, int n,
+                     const bool *want, double *out) {
+  if (axis == P_T) {
+    row_t(p, x, n, want, out);
+    return;
+  }
+  double q[NPARAM];
+  memcpy(q, p, sizeof q);
+  for (int j = 0; j < n; j++) {
+    q[axis] = x[j];
+    eval(m, q, want, out + (size_t)j * NFIELD);
+  }
 }
 
 const qb_model qb_model_shared = {
@@ -487,6 +517,7 @@ const qb_model qb_model_shared = {
     .boundary_field = F_GROWTH,
     .check_given = NULL,
     .eval = eval,
+    .eval_row = eval_row,
     .disc = NULL,
     .coalescence = NULL,
 };

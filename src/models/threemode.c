@@ -23,6 +23,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "qbmap/qb_linear.h"
 #include "qbmap/qb_model.h"
@@ -540,14 +541,12 @@ static uint32_t ep_form(const double complex *S, const double *out) {
   return dphase <= QB_EST_MAX && ddet <= QB_EST_MAX ? 0 : TM_NOT_EP_FORM;
 }
 
-/* The reduced model: every field from Gamma_eff on; returns the status bits. */
-static uint32_t reduced(const double *p, const tm_eval *e, const bool *want, double *out) {
-  tm_red r;
-  if (!reduced_map(p, e, &r, out)) return TM_NO_REDUCTION;
-  uint32_t status = ep_form(r.S, out) | reduced_steady(e, &r, out);
-  if (qb_model_wants(want, F_EB_RED) || qb_model_wants(want, F_ELIM_ERR_T))
-    status |= reduced_transient(e, &r, out);
-  return status;
+/* The reduced model's t-independent part: every field from Gamma_eff on but E_B_red and
+ * elimination_error_t (*has: the reduction exists, r set); returns the status bits. */
+static uint32_t reduced(const double *p, const tm_eval *e, tm_red *r, bool *has, double *out) {
+  *has = reduced_map(p, e, r, out);
+  if (!*has) return TM_NO_REDUCTION;
+  return ep_form(r->S, out) | reduced_steady(e, r, out);
 }
 
 /* The drive's scale 2^(2 dk) back onto the energies (and ln 2^(2 dk) onto log_E_B); returns
@@ -561,18 +560,51 @@ static uint32_t finish(int dk, double *out) {
   return qb_model_overflow(out, NFIELD, F_LOG_EB);
 }
 
+/* The row along t at p (p[P_T] ignored): what does not depend on t (setup, steady states,
+ * the reduction) once, then the transients at each x[j] into out[j * NFIELD + f]. */
+static void row_t(const double *p, const double *x, int n, const bool *want, double *out) {
+  tm_eval e;
+  tm_red r;
+  bool has_red;
+  double base[NFIELD]; /* the t-independent fields, before finish's scaling */
+  setup(p, &e);
+  const uint32_t status = steady(&e, out) | reduced(p, &e, &r, &has_red, out);
+  const bool trans = qb_model_wants(want, F_EA) || qb_model_wants(want, F_EB) ||
+                     qb_model_wants(want, F_LOG_EB) || qb_model_wants(want, F_ELIM_ERR_T);
+  const bool trans_red =
+      has_red && (qb_model_wants(want, F_EB_RED) || qb_model_wants(want, F_ELIM_ERR_T));
+  memcpy(base, out, sizeof base);
+  for (int j = 0; j < n; j++) {
+    double *o = out + (size_t)j * NFIELD;
+    memcpy(o, base, sizeof base);
+    e.t = ldexp(x[j], e.k);
+    uint32_t st = status;
+    if (trans) st |= transient(&e, o);
+    if (trans_red) st |= reduced_transient(&e, &r, o);
+    st |= finish(e.dk, o);
+    o[F_STATUS] = st;
+  }
+}
+
 /* (qb_model_eval has prepared out and checked p) */
 static void eval(const qb_model *m, const double *p, const bool *want, double *out) {
   (void)m;
-  tm_eval e;
-  setup(p, &e);
-  uint32_t status = steady(&e, out);
-  if (qb_model_wants(want, F_EA) || qb_model_wants(want, F_EB) || qb_model_wants(want, F_LOG_EB) ||
-      qb_model_wants(want, F_ELIM_ERR_T))
-    status |= transient(&e, out);
-  status |= reduced(p, &e, want, out);
-  status |= finish(e.dk, out);
-  out[F_STATUS] = status;
+  row_t(p, &p[P_T], 1, want, out);
+}
+
+/* Along t: row_t; along any other axis point by point. */
+static void eval_row(const qb_model *m, const double *p, int axis, const double *x, int n,
+                     const bool *want, double *out) {
+  if (axis == P_T) {
+    row_t(p, x, n, want, out);
+    return;
+  }
+  double q[NPARAM];
+  memcpy(q, p, sizeof q);
+  for (int j = 0; j < n; j++) {
+    q[axis] = x[j];
+    eval(m, q, want, out + (size_t)j * NFIELD);
+  }
 }
 
 const qb_model qb_model_threemode = {
@@ -589,6 +621,7 @@ const qb_model qb_model_threemode = {
     .boundary_field = F_GROWTH,
     .check_given = NULL,
     .eval = eval,
+    .eval_row = eval_row,
     .disc = disc,
     .coalescence = coalescence,
 };
