@@ -149,36 +149,43 @@ cleanup:
   return err;
 }
 
+/* A complex LU factorization of an n x n matrix in caller-owned (stack) storage: GSL's LU on
+ * views of these arrays, so nothing is allocated. */
+typedef struct {
+  double a[2 * QB_LINEAR_NMAX * QB_LINEAR_NMAX];
+  size_t pdata[QB_LINEAR_NMAX];
+  gsl_permutation perm;
+  gsl_matrix_complex_view A;
+} lu_fact;
+
+static qb_err lu_decomp(int n, const double complex *M, lu_fact *F) {
+  for (int i = 0; i < n * n; i++)
+    F->a[2 * i] = creal(M[i]), F->a[2 * i + 1] = cimag(M[i]);
+  F->A = gsl_matrix_complex_view_array(F->a, (size_t)n, (size_t)n);
+  F->perm = (gsl_permutation){(size_t)n, F->pdata};
+  int sign;
+  return gsl_linalg_complex_LU_decomp(&F->A.matrix, &F->perm, &sign) ? QB_EINTERNAL : QB_OK;
+}
+
+static qb_err lu_solve(int n, const lu_fact *F, const double complex *rhs, double complex *x) {
+  double b[2 * QB_LINEAR_NMAX], y[2 * QB_LINEAR_NMAX];
+  for (int i = 0; i < n; i++)
+    b[2 * i] = creal(rhs[i]), b[2 * i + 1] = cimag(rhs[i]);
+  gsl_vector_complex_view bv = gsl_vector_complex_view_array(b, (size_t)n);
+  gsl_vector_complex_view yv = gsl_vector_complex_view_array(y, (size_t)n);
+  if (gsl_linalg_complex_LU_solve(&F->A.matrix, &F->perm, &bv.vector, &yv.vector))
+    return QB_EINTERNAL;
+  for (int i = 0; i < n; i++)
+    x[i] = CMPLX(y[2 * i], y[2 * i + 1]);
+  return QB_OK;
+}
+
 qb_err qb_linear_solve(int n, const double complex *M, const double complex *rhs,
                        double complex *x) {
   if (n < 1 || n > QB_LINEAR_NMAX) return QB_EINTERNAL;
-  gsl_matrix_complex *A = gsl_matrix_complex_alloc((size_t)n, (size_t)n);
-  gsl_vector_complex *b = gsl_vector_complex_alloc((size_t)n);
-  gsl_vector_complex *y = gsl_vector_complex_alloc((size_t)n);
-  gsl_permutation *perm = gsl_permutation_alloc((size_t)n);
-  qb_err err = QB_ENOMEM;
-  int sign;
-  if (!A || !b || !y || !perm) goto cleanup;
-  for (int i = 0; i < n; i++) {
-    for (int j = 0; j < n; j++)
-      gsl_matrix_complex_set(A, (size_t)i, (size_t)j,
-                             gsl_complex_rect(creal(M[i * n + j]), cimag(M[i * n + j])));
-    gsl_vector_complex_set(b, (size_t)i, gsl_complex_rect(creal(rhs[i]), cimag(rhs[i])));
-  }
-  err = QB_EINTERNAL;
-  if (gsl_linalg_complex_LU_decomp(A, perm, &sign)) goto cleanup;
-  if (gsl_linalg_complex_LU_solve(A, perm, b, y)) goto cleanup;
-  for (int i = 0; i < n; i++) {
-    gsl_complex v = gsl_vector_complex_get(y, (size_t)i);
-    x[i] = CMPLX(GSL_REAL(v), GSL_IMAG(v));
-  }
-  err = QB_OK;
-cleanup:
-  gsl_permutation_free(perm);
-  gsl_vector_complex_free(y);
-  gsl_vector_complex_free(b);
-  gsl_matrix_complex_free(A);
-  return err;
+  lu_fact F;
+  qb_err err = lu_decomp(n, M, &F);
+  return err ? err : lu_solve(n, &F, rhs, x);
 }
 
 /* ---- error-estimated solves and transients (for the passive drifts of shared, threemode) ---- */
@@ -186,9 +193,10 @@ cleanup:
 qb_err qb_linear_solve_est(int n, const double complex *M, const double *Mterms,
                            const double complex *rhs, double complex *x, double *err) {
   if (n < 1 || n > QB_LINEAR_NMAX) return QB_EINTERNAL;
-  qb_err e = qb_linear_solve(n, M, rhs, x);
-  if (e) return e;
-  /* |M^-1| column by column from the same kind of solve (n <= 8: cheap) */
+  lu_fact F;
+  qb_err e = lu_decomp(n, M, &F);
+  if (e || (e = lu_solve(n, &F, rhs, x))) return e;
+  /* |M^-1| column by column from the same LU (n <= 8: cheap) */
   double u[QB_LINEAR_NMAX];
   for (int i = 0; i < n; i++) {
     double s = cabs(rhs[i]);
@@ -201,7 +209,7 @@ qb_err qb_linear_solve_est(int n, const double complex *M, const double *Mterms,
   for (int j = 0; j < n; j++) {
     double complex ej[QB_LINEAR_NMAX] = {0}, col[QB_LINEAR_NMAX];
     ej[j] = 1;
-    if (qb_linear_solve(n, M, ej, col)) return QB_EINTERNAL;
+    if (lu_solve(n, &F, ej, col)) return QB_EINTERNAL;
     for (int i = 0; i < n; i++)
       err[i] += cabs(col[i]) * u[j];
   }
