@@ -1060,25 +1060,52 @@ static double tcrit(const ep_sys *S, double Eth, uint32_t *status) {
   return tc;
 }
 
-/* (qb_model_eval has prepared out and checked p) */
-static void eval(const qb_model *m, const double *p, const bool *want, double *out) {
-  (void)m;
+/* The row along t at p (p[P_T] ignored): the spectrum, steady state, t_crit and the
+ * realizability once, then the transient at each x[j] into out[j * NFIELD + f]. */
+static void row_t(const double *p, const double *x, int n, const bool *want, double *out) {
   uint32_t status = 0;
-  double ga, gb, dr;
+  double ga, gb, dr, base[NFIELD];
   resolve(p, &ga, &gb, &dr);
-  const double Er = p[P_E_R], Emax = p[P_E_MAX], t = p[P_T];
+  const double Er = p[P_E_R], Emax = p[P_E_MAX];
   ep_sys S;
   sys_init(&S, ga, gb, dr, Er);
   steady(&S, spectrum(&S, out), out, &status);
-  if (qb_model_wants(want, F_EA) || qb_model_wants(want, F_EB) || qb_model_wants(want, F_LOG_EB) ||
-      qb_model_wants(want, F_PB))
-    transient(&S, t, out, &status);
   if (qb_model_wants(want, F_TCRIT)) out[F_TCRIT] = tcrit(&S, Emax * Er * Er, &status);
   if (qb_model_wants(want, F_TCRIT_APPROX))
     out[F_TCRIT_APPROX] = tcrit_eq33(&S, Emax * Er * Er, &status);
   out[F_REALIZABLE] = (ga >= 0 && gb >= 0 && ga * gb >= 1.0) ? 1 : 0;
   out[F_MARGIN] = ga * gb - 1.0;
-  out[F_STATUS] = status;
+  const bool trans = qb_model_wants(want, F_EA) || qb_model_wants(want, F_EB) ||
+                     qb_model_wants(want, F_LOG_EB) || qb_model_wants(want, F_PB);
+  memcpy(base, out, sizeof base);
+  for (int j = 0; j < n; j++) {
+    double *o = out + (size_t)j * NFIELD;
+    uint32_t st = status;
+    memcpy(o, base, sizeof base);
+    if (trans) transient(&S, x[j], o, &st);
+    o[F_STATUS] = st;
+  }
+}
+
+/* (qb_model_eval has prepared out and checked p) */
+static void eval(const qb_model *m, const double *p, const bool *want, double *out) {
+  (void)m;
+  row_t(p, &p[P_T], 1, want, out);
+}
+
+/* Along t: row_t; along any other axis point by point. */
+static void eval_row(const qb_model *m, const double *p, int axis, const double *x, int n,
+                     const bool *want, double *out) {
+  if (axis == P_T) {
+    row_t(p, x, n, want, out);
+    return;
+  }
+  double q[NPARAM];
+  memcpy(q, p, sizeof q);
+  for (int j = 0; j < n; j++) {
+    q[axis] = x[j];
+    eval(m, q, want, out + (size_t)j * NFIELD);
+  }
 }
 
 /* (tr M)^2 - 4 det M = (mu+ - mu-)^2 = 4 w^2 = 4 (1 + (alpha + i delta_r)^2). */
@@ -1119,6 +1146,7 @@ const qb_model qb_model_ep = {
     .boundary_field = F_GROWTH,
     .check_given = check_given,
     .eval = eval,
+    .eval_row = eval_row,
     .disc = disc,
     .coalescence = coalescence,
 };
