@@ -1077,11 +1077,11 @@ static void row_t(const double *p, const double *x, int n, const bool *want, dou
   out[F_MARGIN] = ga * gb - 1.0;
   const bool trans = qb_model_wants(want, F_EA) || qb_model_wants(want, F_EB) ||
                      qb_model_wants(want, F_LOG_EB) || qb_model_wants(want, F_PB);
-  memcpy(base, out, sizeof base);
+  if (n > 1) memcpy(base, out, sizeof base);
   for (int j = 0; j < n; j++) {
     double *o = out + (size_t)j * NFIELD;
     uint32_t st = status;
-    memcpy(o, base, sizeof base);
+    if (j > 0) memcpy(o, base, sizeof base);
     if (trans) transient(&S, x[j], o, &st);
     o[F_STATUS] = st;
   }

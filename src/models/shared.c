@@ -469,10 +469,10 @@ static void row_t(const double *p, const double *x, int n, const bool *want, dou
   const uint32_t status = steady(&e, out) | optima(&e, out);
   const bool trans =
       qb_model_wants(want, F_EA) || qb_model_wants(want, F_EB) || qb_model_wants(want, F_PB);
-  memcpy(base, out, sizeof base);
+  if (n > 1) memcpy(base, out, sizeof base);
   for (int j = 0; j < n; j++) {
     double *o = out + (size_t)j * NFIELD;
-    memcpy(o, base, sizeof base);
+    if (j > 0) memcpy(o, base, sizeof base);
     e.t = ldexp(x[j], e.k);
     uint32_t st = status;
     if (trans) st |= transient(&e, o);

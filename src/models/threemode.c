@@ -573,10 +573,10 @@ static void row_t(const double *p, const double *x, int n, const bool *want, dou
                      qb_model_wants(want, F_LOG_EB) || qb_model_wants(want, F_ELIM_ERR_T);
   const bool trans_red =
       has_red && (qb_model_wants(want, F_EB_RED) || qb_model_wants(want, F_ELIM_ERR_T));
-  memcpy(base, out, sizeof base);
+  if (n > 1) memcpy(base, out, sizeof base);
   for (int j = 0; j < n; j++) {
     double *o = out + (size_t)j * NFIELD;
-    memcpy(o, base, sizeof base);
+    if (j > 0) memcpy(o, base, sizeof base);
     e.t = ldexp(x[j], e.k);
     uint32_t st = status;
     if (trans) st |= transient(&e, o);
