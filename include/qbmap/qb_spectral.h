@@ -45,8 +45,9 @@
  * kappa |f|, cancel near an exceptional point, where qb_linear_transient loses nothing):
  * 1e6 keeps that floor at ~2e-10, four decades inside the models' 1e-6 accuracy guard, keeps
  * the first-order estimate's neglected terms at ~eps kappa = 2e-10 of itself, and still accepts
- * a 2x2 drift within ~1e-12 (relative) of an exceptional point (kappa ~ delta^-1/2; a 3x3 one
- * within ~1e-9, kappa ~ delta^-2/3). */
+ * drifts close to an exceptional point (kappa ~ delta^-1/2 for a 2x2 Jordan block perturbed by
+ * delta, ~delta^-2/3 for a 3x3 one: measured in test_spectral defective, usable down to
+ * delta ~ 1e-11 for 2x2 and ~1e-8 for 3x3). */
 #define QB_SPECTRAL_KAPPA_MAX 1e6
 
 /* g t below which x' is returned shifted: dx = V diag(e^{(lambda - g)t}) c, *ldx = g t
