@@ -1,0 +1,264 @@
+#include "qbmap/qb_spectral.h"
+
+#include <float.h>
+#include <lapacke.h>
+#include <math.h>
+
+#define NMAX QB_LINEAR_NMAX
+#define EPS DBL_EPSILON
+/* zgeev workspace (complex): >= its optimal size for n <= 8 (n + n * block size 32, and the
+ * Hessenberg QR's needs), so the blocked path is the same on every call: fixed, deterministic */
+#define LWORK (NMAX * 66)
+
+/* |Re z| + |Im z| >= |z|: a cheap bound (no hypot) for the per-t estimates */
+static double mag(double complex z) {
+  return fabs(creal(z)) + fabs(cimag(z));
+}
+
+static bool all_finite(int m, const double complex *v) {
+  for (int i = 0; i < m; i++)
+    if (!isfinite(creal(v[i])) || !isfinite(cimag(v[i]))) return false;
+  return true;
+}
+
+/* sort key order: descending real part, then descending imaginary part; stable otherwise */
+static bool before(double complex a, double complex b) {
+  if (creal(a) != creal(b)) return creal(a) > creal(b);
+  return cimag(a) > cimag(b);
+}
+
+/* zgeev (col-major copies on the stack); perm[k]: zgeev's index of the k-th sorted eigenvalue;
+ * VR column-major, unsorted (NULL: no vectors).  -1 on failure. */
+static int geev_sorted(int n, const double complex *M, double complex *w, int *perm,
+                       double complex *VR) {
+  double complex A[NMAX * NMAX], work[LWORK], dummy[1];
+  double rwork[2 * NMAX];
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++)
+      A[j * n + i] = M[i * n + j];
+  lapack_int info = LAPACKE_zgeev_work(LAPACK_COL_MAJOR, 'N', VR ? 'V' : 'N', n, A, n, w, dummy,
+                                       1, VR ? VR : dummy, VR ? n : 1, work, LWORK, rwork);
+  if (info != 0 || !all_finite(n, w)) return -1;
+  for (int k = 0; k < n; k++) { /* insertion sort: stable, n <= 8 */
+    int p = k;
+    while (p > 0 && before(w[k], w[perm[p - 1]])) {
+      perm[p] = perm[p - 1];
+      p--;
+    }
+    perm[p] = k;
+  }
+  return 0;
+}
+
+qb_err qb_spectral_eig(int n, const double complex *M, double complex *lambda, double complex *V) {
+  if (n < 1 || n > NMAX || !all_finite(n * n, M)) return QB_EINTERNAL;
+  double complex w[NMAX], VR[NMAX * NMAX];
+  int perm[NMAX];
+  if (geev_sorted(n, M, w, perm, V ? VR : NULL)) return QB_EINTERNAL;
+  for (int k = 0; k < n; k++) {
+    lambda[k] = w[perm[k]];
+    if (V)
+      for (int i = 0; i < n; i++)
+        V[i * n + k] = VR[perm[k] * n + i];
+  }
+  return QB_OK;
+}
+
+/* Vinv = V^-1 and c = V^-1 f from one LU (zgetrf, zgetrs with n + 1 right-hand sides), both
+ * row-major.  -1 where V is singular. */
+static int lu_solve(int n, const double complex *V, const double complex *f, double complex *Vinv,
+                    double complex *c) {
+  double complex LU[NMAX * NMAX], B[NMAX * (NMAX + 1)] = {0};
+  lapack_int ipiv[NMAX];
+  for (int i = 0; i < n; i++) {
+    for (int k = 0; k < n; k++)
+      LU[k * n + i] = V[i * n + k];
+    B[i * n + i] = 1;
+    B[n * n + i] = f[i];
+  }
+  if (LAPACKE_zgetrf_work(LAPACK_COL_MAJOR, n, n, LU, n, ipiv) != 0) return -1;
+  if (LAPACKE_zgetrs_work(LAPACK_COL_MAJOR, 'N', n, n + 1, LU, n, ipiv, B, n) != 0) return -1;
+  for (int i = 0; i < n; i++) {
+    for (int j = 0; j < n; j++)
+      Vinv[i * n + j] = B[j * n + i];
+    c[i] = B[n * n + i];
+  }
+  return all_finite(n * n, Vinv) && all_finite(n, c) ? 0 : -1;
+}
+
+static double norm1(int n, const double *A) { /* max column sum of a nonnegative row-major A */
+  double m = 0;
+  for (int j = 0; j < n; j++) {
+    double s = 0;
+    for (int i = 0; i < n; i++)
+      s += A[i * n + j];
+    m = fmax(m, s);
+  }
+  return m;
+}
+
+/* Bounds of the residuals R = M V - V diag(lambda) (n x n) and r = f - V c (n), computed plus
+ * their own rounding (see the header). */
+static void residuals(const qb_spectral *s, const double complex *M, double *Rb, double *rb) {
+  const int n = s->n;
+  const double u = 2.0 * (n + 2) * EPS;
+  for (int i = 0; i < n; i++) {
+    double complex rv = s->f[i];
+    double rm = cabs(s->f[i]);
+    for (int k = 0; k < n; k++) {
+      double complex v = -s->V[i * n + k] * s->lambda[k];
+      double m = cabs(v);
+      for (int j = 0; j < n; j++) {
+        v += M[i * n + j] * s->V[j * n + k];
+        m += cabs(M[i * n + j]) * s->absV[j * n + k];
+      }
+      Rb[i * n + k] = cabs(v) + u * m;
+      rv -= s->V[i * n + k] * s->c[k];
+      rm += s->absV[i * n + k] * s->absc[k];
+    }
+    rb[i] = cabs(rv) + u * rm;
+  }
+}
+
+/* G = (|V^-1| Rb) diag|c|, dc = |V^-1| rb, kappa, invd: what qb_spectral_at's estimates need. */
+static void error_terms(qb_spectral *s, const double complex *M, const double complex *Vinv) {
+  const int n = s->n;
+  double Rb[NMAX * NMAX], rb[NMAX], aVi[NMAX * NMAX];
+  for (int i = 0; i < n * n; i++) {
+    s->absV[i] = cabs(s->V[i]);
+    aVi[i] = cabs(Vinv[i]);
+  }
+  for (int k = 0; k < n; k++)
+    s->absc[k] = cabs(s->c[k]);
+  residuals(s, M, Rb, rb);
+  for (int j = 0; j < n; j++) {
+    double d = 0;
+    for (int i = 0; i < n; i++)
+      d += aVi[j * n + i] * rb[i];
+    s->dc[j] = d;
+    for (int k = 0; k < n; k++) {
+      double g = 0;
+      for (int i = 0; i < n; i++)
+        g += aVi[j * n + i] * Rb[i * n + k];
+      s->G[j * n + k] = g * s->absc[k];
+      s->invd[j * n + k] = 1.0 / fabs(creal(s->lambda[j]) - creal(s->lambda[k]));
+    }
+  }
+  s->kappa = norm1(n, s->absV) * norm1(n, aVi);
+}
+
+qb_err qb_spectral_init(qb_spectral *s, int n, const double complex *M, const double complex *f) {
+  s->n = n;
+  s->ready = false;
+  s->zero = true;
+  s->kappa = INFINITY;
+  s->g = NAN;
+  if (n < 1 || n > NMAX || !all_finite(n * n, M) || !all_finite(n, f)) return QB_EINTERNAL;
+  for (int i = 0; i < n; i++) {
+    s->f[i] = f[i];
+    if (f[i] != 0) s->zero = false;
+  }
+  if (qb_spectral_eig(n, M, s->lambda, s->V)) return QB_OK; /* not ready: the fallback */
+  s->g = creal(s->lambda[0]);
+  double complex Vinv[NMAX * NMAX];
+  if (lu_solve(n, s->V, f, Vinv, s->c)) return QB_OK;
+  error_terms(s, M, Vinv);
+  s->ready = isfinite(s->kappa);
+  return QB_OK;
+}
+
+bool qb_spectral_usable(const qb_spectral *s) {
+  return s->ready && s->kappa <= QB_SPECTRAL_KAPPA_MAX;
+}
+
+/* One mode at t: X = t phi1(lambda t) = expm1(lambda t)/lambda without cancellation (complex
+ * expm1: Re = expm1(a) cos b - 2 sin^2(b/2), Im = e^a sin b; a series where |lambda t| is tiny),
+ * E = e^{(lambda - gs) t} (gs: 0, or g where x' is shifted), e0 = |e^{lambda t}|. */
+static void mode_at(double complex lam, double t, double gs, double complex *X,
+                    double complex *E, double *e0) {
+  const double a = creal(lam) * t, b = cimag(lam) * t;
+  const double cb = cos(b), sb = sin(b), ea = exp(a);
+  /* 2 sin^2(b/2) = 1 - cos b, without cancellation where cos b > 0 */
+  const double omc = cb > 0 ? sb * sb / (1.0 + cb) : 1.0 - cb;
+  const double em1 = fabs(a) < 1 ? expm1(a) : ea - 1.0;
+  const double complex z = CMPLX(a, b);
+  if (cabs(z) < 1e-5) /* t (1 + z/2 + z^2/6): truncation |z|^3/24 < 1e-16 relative */
+    *X = t * (1.0 + 0.5 * z * (1.0 + z / 3.0));
+  else
+    *X = CMPLX(em1 * cb - omc, ea * sb) / lam;
+  const double es = gs == 0 ? ea : exp((creal(lam) - gs) * t);
+  *E = CMPLX(es * cb, es * sb);
+  *e0 = ea;
+}
+
+/* The estimates of the top: ex (and edx if not NULL) from the modes' |X|, |E| (shifted scale),
+ * e0 = |e^{lambda t}|. */
+static void estimates(const qb_spectral *s, double t, double sh, const double *aX,
+                      const double *aE, const double *e0, double *ex, double *edx) {
+  const int n = s->n;
+  double P[NMAX], Q[NMAX], ux[NMAX], udx[NMAX];
+  for (int k = 0; k < n; k++) {
+    const double a = creal(s->lambda[k]);
+    P[k] = a < 0 ? fmin(t, -1.0 / a) : t * e0[k];
+    Q[k] = a < 0 ? fmin(0.5 * t * t, 1.0 / (a * a)) : 0.5 * t * t * e0[k];
+  }
+  for (int j = 0; j < n; j++) {
+    double sx = 0, sdx = 0;
+    for (int k = 0; k < n; k++) {
+      const double G = s->G[j * n + k], id = s->invd[j * n + k];
+      if (G == 0) continue;
+      const int hi = creal(s->lambda[j]) >= creal(s->lambda[k]) ? j : k;
+      sx += G * fmin(Q[hi], P[hi] * id);
+      sdx += G * fmax(aE[j], aE[k]) * fmin(t, id);
+    }
+    const double c = s->absc[j], lt = mag(s->lambda[j]) * t + fabs(sh);
+    ux[j] = c * EPS * ((n + 26) * aX[j] + t * e0[j]) + s->dc[j] * aX[j] + sx;
+    udx[j] = c * EPS * (n + 14 + lt) * aE[j] + s->dc[j] * aE[j] + sdx;
+  }
+  for (int i = 0; i < n; i++) {
+    double sx = 0, sdx = 0;
+    for (int j = 0; j < n; j++) {
+      sx += s->absV[i * n + j] * ux[j];
+      sdx += s->absV[i * n + j] * udx[j];
+    }
+    ex[i] = 2.0 * sx;
+    if (edx) edx[i] = 2.0 * sdx;
+  }
+}
+
+qb_err qb_spectral_at(const qb_spectral *s, double t, double complex *x, double complex *dx,
+                      double *ldx, double *ex, double *edx) {
+  const int n = s->n;
+  if (!s->ready || !(t >= 0) || !isfinite(t)) return QB_EINTERNAL;
+  if (ldx) *ldx = 0;
+  if (t == 0 || s->zero) {
+    for (int i = 0; i < n; i++) {
+      x[i] = 0;
+      ex[i] = 0;
+      if (dx) dx[i] = t == 0 ? s->f[i] : 0, edx[i] = 0;
+    }
+    return QB_OK;
+  }
+  const double gs = s->g * t < QB_SPECTRAL_LDX_BELOW ? s->g : 0, sh = gs * t;
+  double complex X[NMAX], E[NMAX];
+  double aX[NMAX], aE[NMAX], e0[NMAX];
+  for (int k = 0; k < n; k++) {
+    mode_at(s->lambda[k], t, gs, &X[k], &E[k], &e0[k]);
+    aX[k] = mag(X[k]);
+    aE[k] = mag(E[k]);
+    X[k] *= s->c[k];
+    E[k] *= s->c[k];
+  }
+  for (int i = 0; i < n; i++) {
+    double complex sx = 0, sdx = 0;
+    for (int k = 0; k < n; k++) {
+      sx += s->V[i * n + k] * X[k];
+      sdx += s->V[i * n + k] * E[k];
+    }
+    x[i] = sx;
+    if (dx) dx[i] = sdx;
+  }
+  if (dx && ldx) *ldx = sh;
+  estimates(s, t, sh, aX, aE, e0, ex, dx ? edx : NULL);
+  return QB_OK;
+}
