@@ -5,6 +5,8 @@
 #  2. dd writing the same number of bytes with fdatasync (bandwidth reference);
 #  3. peak RSS per rank at 1e6 and 1e8 points;
 #  4. the kernel's ns/point (bench_kernel), including exact t_crit.
+# Time-resolved maps (E_A, E_B over kappa x t, models shared and threemode, 1e7 points each,
+# against NumPy): bench/bench_rows.sh.
 # Usage: bench/run_bench.sh BUILD_DIR [WORK_DIR]     (WORK_DIR needs ~5 GB free)
 set -eu
 build=$(cd "$1" && pwd)
