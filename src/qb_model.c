@@ -207,11 +207,16 @@ void qb_model_eval_row(const qb_model *m, const double *p, int axis, const doubl
 double qb_model_norm_amp(const double complex *x, int k) {
   double m = 0, s = 0;
   for (int i = 0; i < k; i++) {
-    double a = cabs(x[i]);
+    double a = qb_model_mag(x[i]);
     if (isnan(a)) return NAN;
     m = fmax(m, a);
   }
   if (!(m > 0) || isinf(m)) return m;
+  if (m > 0x1p-450 && m < 0x1p450) { /* the squares stay in range (k <= 2^50) */
+    for (int i = 0; i < k; i++)
+      s += qb_model_abs2(x[i]);
+    return sqrt(s);
+  }
   for (int i = 0; i < k; i++)
     s += qb_model_abs2(x[i] / m);
   return m * sqrt(s);

@@ -160,6 +160,10 @@ qb_err qb_spectral_init(qb_spectral *s, int n, const double complex *M, const do
   }
   if (qb_spectral_eig(n, M, s->lambda, s->V)) return QB_OK; /* not ready: the fallback */
   s->g = creal(s->lambda[0]);
+  for (int k = 0; k < n; k++) {
+    s->rlambda[k] = s->lambda[k] != 0 ? 1.0 / s->lambda[k] : 0;
+    s->ra[k] = creal(s->lambda[k]) < 0 ? -1.0 / creal(s->lambda[k]) : 0;
+  }
   double complex Vinv[NMAX * NMAX];
   if (lu_solve(n, s->V, f, Vinv, s->c)) return QB_OK;
   error_terms(s, M, Vinv);
@@ -171,24 +175,38 @@ bool qb_spectral_usable(const qb_spectral *s) {
   return s->ready && s->kappa <= QB_SPECTRAL_KAPPA_MAX;
 }
 
+/* a b without C's Annex G infinity recovery (a library call per product): the operands here
+ * are finite (init checked M and f), so the plain formula is the same value. */
+static double complex cmul(double complex a, double complex b) {
+  return CMPLX(creal(a) * creal(b) - cimag(a) * cimag(b), creal(a) * cimag(b) + cimag(a) * creal(b));
+}
+
 /* One mode at t: X = t phi1(lambda t) = expm1(lambda t)/lambda without cancellation (complex
  * expm1: Re = expm1(a) cos b - 2 sin^2(b/2), Im = e^a sin b; a series where |lambda t| is tiny),
  * E = e^{(lambda - gs) t} (gs: 0, or g where x' is shifted), e0 = |e^{lambda t}|. */
-static void mode_at(double complex lam, double t, double gs, double complex *X,
-                    double complex *E, double *e0) {
+static void mode_at(double complex lam, double complex rlam, double t, double gs,
+                    double complex *X, double complex *E, double *e0) {
   const double a = creal(lam) * t, b = cimag(lam) * t;
   const double cb = cos(b), sb = sin(b), ea = exp(a);
   /* 2 sin^2(b/2) = 1 - cos b, without cancellation where cos b > 0 */
   const double omc = cb > 0 ? sb * sb / (1.0 + cb) : 1.0 - cb;
   const double em1 = fabs(a) < 1 ? expm1(a) : ea - 1.0;
   const double complex z = CMPLX(a, b);
-  if (cabs(z) < 1e-5) /* t (1 + z/2 + z^2/6): truncation |z|^3/24 < 1e-16 relative */
+  if (fabs(a) + fabs(b) < 1e-5) /* t (1 + z/2 + z^2/6): truncation |z|^3/24 < 1e-16 relative */
     *X = t * (1.0 + 0.5 * z * (1.0 + z / 3.0));
   else
-    *X = CMPLX(em1 * cb - omc, ea * sb) / lam;
+    *X = cmul(CMPLX(em1 * cb - omc, ea * sb), rlam);
   const double es = gs == 0 ? ea : exp((creal(lam) - gs) * t);
   *E = CMPLX(es * cb, es * sb);
   *e0 = ea;
+}
+
+static double dmin(double a, double b) {
+  return a < b ? a : b;
+}
+
+static double dmax(double a, double b) {
+  return a > b ? a : b;
 }
 
 /* The estimates of the top: ex (and edx if not NULL) from the modes' |X|, |E| (shifted scale),
@@ -198,9 +216,9 @@ static void estimates(const qb_spectral *s, double t, double sh, const double *a
   const int n = s->n;
   double P[NMAX], Q[NMAX], ux[NMAX], udx[NMAX];
   for (int k = 0; k < n; k++) {
-    const double a = creal(s->lambda[k]);
-    P[k] = a < 0 ? fmin(t, -1.0 / a) : t * e0[k];
-    Q[k] = a < 0 ? fmin(0.5 * t * t, 1.0 / (a * a)) : 0.5 * t * t * e0[k];
+    const double ra = s->ra[k]; /* -1/a where a = Re lambda < 0 */
+    P[k] = ra > 0 ? dmin(t, ra) : t * e0[k];
+    Q[k] = ra > 0 ? dmin(0.5 * t * t, ra * ra) : 0.5 * t * t * e0[k];
   }
   for (int j = 0; j < n; j++) {
     double sx = 0, sdx = 0;
@@ -208,21 +226,24 @@ static void estimates(const qb_spectral *s, double t, double sh, const double *a
       const double G = s->G[j * n + k], id = s->invd[j * n + k];
       if (G == 0) continue;
       const int hi = creal(s->lambda[j]) >= creal(s->lambda[k]) ? j : k;
-      sx += G * fmin(Q[hi], P[hi] * id);
-      sdx += G * fmax(aE[j], aE[k]) * fmin(t, id);
+      sx += G * dmin(Q[hi], P[hi] * id);
+      if (edx) sdx += G * dmax(aE[j], aE[k]) * dmin(t, id);
     }
-    const double c = s->absc[j], lt = mag(s->lambda[j]) * t + fabs(sh);
+    const double c = s->absc[j];
     ux[j] = c * EPS * ((n + 26) * aX[j] + t * e0[j]) + s->dc[j] * aX[j] + sx;
-    udx[j] = c * EPS * (n + 14 + lt) * aE[j] + s->dc[j] * aE[j] + sdx;
+    if (edx)
+      udx[j] = c * EPS * (n + 14 + mag(s->lambda[j]) * t + fabs(sh)) * aE[j] + s->dc[j] * aE[j] +
+               sdx;
   }
   for (int i = 0; i < n; i++) {
     double sx = 0, sdx = 0;
-    for (int j = 0; j < n; j++) {
+    for (int j = 0; j < n; j++)
       sx += s->absV[i * n + j] * ux[j];
-      sdx += s->absV[i * n + j] * udx[j];
-    }
     ex[i] = 2.0 * sx;
-    if (edx) edx[i] = 2.0 * sdx;
+    if (!edx) continue;
+    for (int j = 0; j < n; j++)
+      sdx += s->absV[i * n + j] * udx[j];
+    edx[i] = 2.0 * sdx;
   }
 }
 
@@ -243,20 +264,22 @@ qb_err qb_spectral_at(const qb_spectral *s, double t, double complex *x, double 
   double complex X[NMAX], E[NMAX];
   double aX[NMAX], aE[NMAX], e0[NMAX];
   for (int k = 0; k < n; k++) {
-    mode_at(s->lambda[k], t, gs, &X[k], &E[k], &e0[k]);
+    mode_at(s->lambda[k], s->rlambda[k], t, gs, &X[k], &E[k], &e0[k]);
     aX[k] = mag(X[k]);
     aE[k] = mag(E[k]);
-    X[k] *= s->c[k];
-    E[k] *= s->c[k];
+    X[k] = cmul(X[k], s->c[k]);
+    E[k] = cmul(E[k], s->c[k]);
   }
   for (int i = 0; i < n; i++) {
-    double complex sx = 0, sdx = 0;
-    for (int k = 0; k < n; k++) {
-      sx += s->V[i * n + k] * X[k];
-      sdx += s->V[i * n + k] * E[k];
-    }
+    double complex sx = 0;
+    for (int k = 0; k < n; k++)
+      sx += cmul(s->V[i * n + k], X[k]);
     x[i] = sx;
-    if (dx) dx[i] = sdx;
+    if (!dx) continue;
+    double complex sdx = 0;
+    for (int k = 0; k < n; k++)
+      sdx += cmul(s->V[i * n + k], E[k]);
+    dx[i] = sdx;
   }
   if (dx && ldx) *ldx = sh;
   estimates(s, t, sh, aX, aE, e0, ex, dx ? edx : NULL);

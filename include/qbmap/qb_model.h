@@ -8,6 +8,7 @@
 #ifndef CMPLX /* C11's CMPLX: glibc defines it for GCC only; clang has the builtin */
 #define CMPLX(x, y) __builtin_complex((double)(x), (double)(y))
 #endif
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -167,6 +168,14 @@ void qb_model_field_names(const qb_model *m, char *buf, size_t size);
 /* |z|^2 (overflows where |z| > ~1e154; callers that care scale first). */
 static inline double qb_model_abs2(double complex z) {
   return creal(z) * creal(z) + cimag(z) * cimag(z);
+}
+
+/* |z| without hypot's cost where the squares cannot over- or underflow (hypot elsewhere); NaN
+ * if a part is NaN. */
+static inline double qb_model_mag(double complex z) {
+  const double a = fabs(creal(z)), b = fabs(cimag(z)), m = a > b ? a : b;
+  if (m > 0x1p-500 && m < 0x1p500) return sqrt(a * a + b * b);
+  return hypot(a, b);
 }
 
 /* Whether field k is asked for (want NULL: every field). */

@@ -70,6 +70,8 @@ typedef struct {
   double kappa; /* ||V||_1 ||V^-1||_1 (INFINITY where not ready) */
   double g;     /* max Re lambda = Re lambda[0] */
   double complex lambda[QB_LINEAR_NMAX]; /* sorted as qb_spectral_eig */
+  double complex rlambda[QB_LINEAR_NMAX]; /* 1/lambda (0 where lambda = 0) */
+  double ra[QB_LINEAR_NMAX];              /* -1/Re lambda where Re lambda < 0 (else 0) */
   double complex V[QB_LINEAR_NMAX * QB_LINEAR_NMAX]; /* row-major, unit columns */
   double complex c[QB_LINEAR_NMAX];                  /* V^-1 f */
   double complex f[QB_LINEAR_NMAX];

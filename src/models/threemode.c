@@ -27,6 +27,7 @@
 
 #include "qbmap/qb_linear.h"
 #include "qbmap/qb_model.h"
+#include "qbmap/qb_spectral.h"
 
 enum {
   P_DELTA,
@@ -368,6 +369,7 @@ typedef struct {
   bool stable;          /* the steady state exists: */
   double complex xs[3]; /* x_ss */
   double es[3];         /* and its error estimate */
+  qb_spectral plan;     /* M's eigendecomposition with f: the transients along a row */
 } tm_eval;
 
 /* The reduced model: the Schur complement S on (a, b), its terms' magnitudes St, growth rate
@@ -376,6 +378,7 @@ typedef struct {
   double complex S[4], fr[2], xr[2];
   double St[4], er[2], gred;
   bool stable;
+  qb_spectral plan; /* S's eigendecomposition with fr */
 } tm_red;
 
 /* The scaled drift at p: M, Mt, scale, E, t, k, dk, f of e. */
@@ -393,18 +396,17 @@ static void setup(const double *p, tm_eval *e) {
   e->dk = qb_model_drive_exponent(p[P_E], e->k, &e->E);
   e->f[0] = -I * e->E;
   e->f[1] = e->f[2] = 0;
+  qb_spectral_init(&e->plan, 3, e->M, e->f); /* failures: not usable, g NaN */
 }
 
 /* growth_rate and the full model's steady state E_A_ss, E_B_ss (g0, stable, xs, es of e);
  * returns the status bits. */
 static uint32_t steady(tm_eval *e, double *out) {
-  double complex lam[3];
-  e->g0 = NAN;
   e->stable = false;
-  if (qb_linear_eig(3, e->M, lam, NULL)) return QB_PT_NUMERICS;
-  e->g0 = creal(lam[0]);
-  out[F_GROWTH] = ldexp(creal(lam[0]), e->k);
-  if (!(creal(lam[0]) < -QB_TOL_GROWTH * e->scale)) return QB_PT_NOT_STABLE;
+  e->g0 = e->plan.g; /* the eigenvalues of qb_spectral_init (NaN where they failed) */
+  if (isnan(e->g0)) return QB_PT_NUMERICS;
+  out[F_GROWTH] = ldexp(e->g0, e->k);
+  if (!(e->g0 < -QB_TOL_GROWTH * e->scale)) return QB_PT_NOT_STABLE;
   double complex mf[3] = {-e->f[0], -e->f[1], -e->f[2]};
   if (qb_linear_solve_est(3, e->M, e->Mt, mf, e->xs, e->es) != QB_OK) return QB_PT_NUMERICS;
   e->stable = true;
@@ -441,23 +443,47 @@ static double log_eb(const tm_eval *e, double complex xb, double exb, bool unrea
   return NAN;
 }
 
-/* E_A, E_B, log_E_B at t from the vacuum; returns the status bits. */
-static uint32_t transient(const tm_eval *e, double *out) {
-  double complex x[3], dx[3];
-  double ex[3], edx[3], ldx;
-  if (qb_linear_transient(3, e->M, e->f, e->t, e->g0, e->stable ? e->xs : NULL, e->es, x, dx, &ldx,
-                          ex, edx) != QB_OK)
+/* x(t) of an n-mode system (n = 3: M; 2: the reduced S) with its estimate ex, and the
+ * norm nx of x and |x_0|, |x_1| (ax): from the row's plan where it is usable and gives both
+ * amplitudes x_0, x_1 to QB_EST_MAX / 2 of themselves, else qb_linear_transient (exact also
+ * near exceptional points).  The plan's estimate is first order and componentwise; an amplitude
+ * far below the others can be lost entirely where the eigensolver deflated a tiny coupling (an
+ * eigenvector component set to 0: nothing of first order sees it), so each component's error is
+ * taken as at least n eps nx (normwise): a component below ~1e-7 of the state goes to the
+ * fallback.  The choice depends on the point only, not on the fields wanted. */
+static qb_err moments(int n, const qb_spectral *plan, const double complex *M,
+                      const double complex *f, double t, double g, const double complex *xss,
+                      const double *ess, double complex *x, double *ex, double *nx, double *ax) {
+  if (qb_spectral_usable(plan) && qb_spectral_at(plan, t, x, NULL, NULL, ex, NULL) == QB_OK) {
+    *nx = qb_model_norm_amp(x, n), ax[0] = qb_model_mag(x[0]), ax[1] = qb_model_mag(x[1]);
+    const double fl = n * DBL_EPSILON * *nx;
+    if (2.0 * (ex[0] + fl) <= QB_EST_MAX * ax[0] && 2.0 * (ex[1] + fl) <= QB_EST_MAX * ax[1])
+      return QB_OK;
+  }
+  double complex dx[QB_LINEAR_NMAX];
+  double edx[QB_LINEAR_NMAX], ldx;
+  qb_err err = qb_linear_transient(n, M, f, t, g, xss, ess, x, dx, &ldx, ex, edx);
+  *nx = qb_model_norm_amp(x, n), ax[0] = qb_model_mag(x[0]), ax[1] = qb_model_mag(x[1]);
+  return err;
+}
+
+/* E_A, E_B (and log_E_B if wanted) at t from the vacuum; returns the status bits. */
+static uint32_t transient(const tm_eval *e, const bool *want, double *out) {
+  double complex x[3];
+  double ex[3], nx, ax[2];
+  if (moments(3, &e->plan, e->M, e->f, e->t, e->g0, e->stable ? e->xs : NULL, e->es, x, ex, &nx,
+              ax) != QB_OK)
     return QB_PT_NUMERICS;
-  double nx = qb_model_norm_amp(x, 3);
-  int oka = qb_model_energy_ok(cabs(x[0]), ex[0], nx),
-      okb = qb_model_energy_ok(cabs(x[1]), ex[1], nx);
+  int oka = qb_model_energy_ok(ax[0], ex[0], nx), okb = qb_model_energy_ok(ax[1], ex[1], nx);
   /* b unreachable from the drive (M_ba = 0 always; M_bc or M_ca = 0): x_b = 0 exactly */
   const bool unreachable = e->M[5] == 0 || e->M[6] == 0;
   if (unreachable) okb = 1, x[1] = 0;
   if (oka) out[F_EA] = qb_model_abs2(x[0]);
   if (okb) out[F_EB] = qb_model_abs2(x[1]);
-  out[F_LOG_EB] = log_eb(e, x[1], ex[1], unreachable);
-  return !oka || !okb || isnan(out[F_LOG_EB]) ? QB_PT_T_UNRESOLVED : 0;
+  if (qb_model_wants(want, F_LOG_EB)) out[F_LOG_EB] = log_eb(e, x[1], ex[1], unreachable);
+  return !oka || !okb || (qb_model_wants(want, F_LOG_EB) && isnan(out[F_LOG_EB]))
+             ? QB_PT_T_UNRESOLVED
+             : 0;
 }
 
 /* Gamma_eff and the Schur complement S on (a, b) (M_ab = M_ba = 0 here): false where the
@@ -511,12 +537,12 @@ static uint32_t reduced_steady(const tm_eval *e, tm_red *r, double *out) {
 /* The reduced model's E_B_red and elimination_error_t at t; returns the status bits.  After
  * transient (E_B). */
 static uint32_t reduced_transient(const tm_eval *e, const tm_red *r, double *out) {
-  double complex x2[2], dx2[2];
-  double ex2[2], edx2[2], ldx2;
-  if (qb_linear_transient(2, r->S, r->fr, e->t, r->gred, r->stable ? r->xr : NULL, r->er, x2, dx2,
-                          &ldx2, ex2, edx2) != QB_OK)
+  double complex x2[2];
+  double ex2[2], nx2, ax2[2];
+  if (moments(2, &r->plan, r->S, r->fr, e->t, r->gred, r->stable ? r->xr : NULL, r->er, x2, ex2,
+              &nx2, ax2) != QB_OK)
     return QB_PT_NUMERICS;
-  if (!qb_model_energy_ok(cabs(x2[1]), ex2[1], qb_model_norm_amp(x2, 2))) return QB_PT_T_UNRESOLVED;
+  if (!qb_model_energy_ok(ax2[1], ex2[1], nx2)) return QB_PT_T_UNRESOLVED;
   out[F_EB_RED] = qb_model_abs2(x2[1]);
   /* at t = 0 both energies are 0: no error; below the double range: undefined */
   if (e->t == 0)
@@ -573,13 +599,14 @@ static void row_t(const double *p, const double *x, int n, const bool *want, dou
                      qb_model_wants(want, F_LOG_EB) || qb_model_wants(want, F_ELIM_ERR_T);
   const bool trans_red =
       has_red && (qb_model_wants(want, F_EB_RED) || qb_model_wants(want, F_ELIM_ERR_T));
+  if (trans_red) qb_spectral_init(&r.plan, 2, r.S, r.fr);
   if (n > 1) memcpy(base, out, sizeof base);
   for (int j = 0; j < n; j++) {
     double *o = out + (size_t)j * NFIELD;
     if (j > 0) memcpy(o, base, sizeof base);
     e.t = ldexp(x[j], e.k);
     uint32_t st = status;
-    if (trans) st |= transient(&e, o);
+    if (trans) st |= transient(&e, want, o);
     if (trans_red) st |= reduced_transient(&e, &r, o);
     st |= finish(e.dk, o);
     o[F_STATUS] = st;
