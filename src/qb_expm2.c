@@ -1,0 +1,353 @@
+#include "qbmap/qb_expm2.h"
+
+#include <float.h>
+#include <math.h>
+
+#ifndef CMPLX /* C11's CMPLX: glibc defines it for GCC only; clang has the builtin */
+#define CMPLX(x, y) __builtin_complex((double)(x), (double)(y))
+#endif
+
+#define EPS DBL_EPSILON
+#define LDX_BELOW (-600.0) /* e^{gt} below e^-600: x' returned scaled (ldx) */
+#define KMAX 10            /* series terms k <= KMAX: |v|^2 <= 1 needs k <= 9 for 1e-17 */
+#define NJ (2 * KMAX + 3)  /* J_0 .. J_{2K+2} */
+#define SAFETY 2.0         /* on every first-order estimate */
+
+/* |z| without hypot's cost; hypot's care only where squares could over- or underflow. */
+static double mag(double complex z) {
+  double x = creal(z), y = cimag(z), m = sqrt(x * x + y * y);
+  return (m > 1e-150 && m < 1e150) ? m : cabs(z);
+}
+
+/* error e of a coefficient times the size a of what it multiplies (0 where a = 0, also if e is
+ * infinite) */
+static double prod(double e, double a) {
+  return a == 0 ? 0 : e * a;
+}
+
+static int finite_c(double complex z) {
+  return isfinite(creal(z)) && isfinite(cimag(z));
+}
+
+/* An eigenvalue with a positive real part within its rounding bound is marginal. */
+static double complex clamp_marginal(double complex l, double dl) {
+  return creal(l) > 0 && creal(l) <= dl ? CMPLX(0.0, cimag(l)) : l;
+}
+
+/* lambda+- = h +- w: the larger in magnitude directly, the other as det M / larger. */
+static void eigenvalues(qb_expm2 *s) {
+  const double complex e1 = s->h + s->w, e2 = s->h - s->w;
+  const double a1 = mag(e1), a2 = mag(e2);
+  const int plus = a1 >= a2;
+  const double complex L = plus ? e1 : e2;
+  const double aL = plus ? a1 : a2, dL = s->dh + s->dw + EPS * aL;
+  double complex S = 0;
+  double dS = dL + sqrt(s->ddet); /* h = w = 0: both 0, det M only rounding */
+  if (aL > 0) {
+    S = s->det / L;
+    dS = (s->ddet + mag(S) * dL) / aL + 2.0 * EPS * mag(S);
+  }
+  s->lp = clamp_marginal(plus ? L : S, plus ? dL : dS);
+  s->lm = clamp_marginal(plus ? S : L, plus ? dS : dL);
+  s->dlp = plus ? dL : dS;
+  s->dlm = plus ? dS : dL;
+}
+
+void qb_expm2_init(qb_expm2 *s, const double complex M[4], const double complex f[2]) {
+  const double complex a = M[0], b = M[1], c = M[2], e = M[3], d = 0.5 * (a - e);
+  s->ok = finite_c(a) && finite_c(b) && finite_c(c) && finite_c(e) && finite_c(f[0]) &&
+          finite_c(f[1]);
+  s->h = 0.5 * (a + e);
+  s->w2 = d * d + b * c; /* no cancellation of large h^2 terms */
+  s->w = csqrt(s->w2);
+  s->det = a * e - b * c;
+  const double ad = mag(d), ab = mag(b), ac = mag(c), aw = mag(s->w);
+  /* complex products round to ~sqrt(5) eps of |a||b|, sums to eps of the result */
+  s->dh = EPS * mag(s->h);
+  s->dw2 = EPS * (5.0 * ad * ad + 3.0 * ab * ac + mag(s->w2));
+  s->dw = (aw > 0 ? fmin(s->dw2 / aw, sqrt(s->dw2)) : sqrt(s->dw2)) + 2.0 * EPS * aw;
+  s->ddet = EPS * (3.0 * mag(a) * mag(e) + 3.0 * ab * ac + mag(s->det));
+  eigenvalues(s);
+  for (int i = 0; i < 2; i++) {
+    s->f[i] = f[i];
+    s->af[i] = mag(f[i]);
+  }
+  s->nf[0] = d * f[0] + b * f[1];
+  s->nf[1] = c * f[0] - d * f[1];
+  for (int i = 0; i < 2; i++)
+    s->anf[i] = mag(s->nf[i]);
+  s->enf[0] = EPS * (4.0 * ad * s->af[0] + 3.0 * ab * s->af[1] + s->anf[0]);
+  s->enf[1] = EPS * (3.0 * ac * s->af[0] + 4.0 * ad * s->af[1] + s->anf[1]);
+}
+
+/* e^z and e^z - 1 without cancellation: Re(e^z - 1) = expm1(x) cos y - 2 sin^2(y/2).  erem: a
+ * bound of the rounding of e^z - 1 (absolute); ph = e^{iy}, e = e^x. */
+typedef struct {
+  double complex ez, em, ph;
+  double x, e, erem;
+} cexp_t;
+
+static void cexp_em1(double complex z, cexp_t *r) {
+  const double x = creal(z), y = cimag(z);
+  const double s2 = sin(0.5 * y), c2 = cos(0.5 * y);
+  const double sy = 2.0 * s2 * c2, cy = (c2 - s2) * (c2 + s2);
+  const double e = exp(x), xm = fabs(x) < 1.0 ? expm1(x) : e - 1.0;
+  r->x = x;
+  r->e = e;
+  r->ph = CMPLX(cy, sy);
+  r->ez = CMPLX(e * cy, e * sy);
+  r->em = CMPLX(xm * cy - 2.0 * s2 * s2, e * sy);
+  r->erem = 4.0 * EPS * (fabs(xm * cy) + 2.0 * s2 * s2 + fabs(e * sy));
+}
+
+/* P, Q, C, S of the header (x = P f + Q Nf, dx = C f + S Nf) and their absolute errors. */
+typedef struct {
+  double complex P, Q, C, S;
+  double eP, eQ, eC, eS;
+} coefs;
+
+/* ---- near the exceptional point: series in v^2 ---- */
+
+/* J_n(u) = int_0^1 s^n e^{us} ds for |u| < n <= nmax, as t J_n and t^2 J_n: downward
+ * J_{n-1} = (e^u - u J_n)/n (stable for n > |u|) from Kummer's series at N >= 2|u| (4|u| if
+ * Re u > 0: its terms then alternate), J_N = e^u sum_j (-u)^j/((N+1)...(N+j+1)). */
+static void jn_down(double complex u, double complex eu, double t, int n0, int nmax,
+                    double complex *tJ, double complex *t2J) {
+  const double au = mag(u);
+  const int N = (int)fmax(nmax, ceil((creal(u) > 0 ? 4.0 : 2.0) * au));
+  double complex term = 1.0 / (N + 1), sum = 0;
+  for (int j = 0; j < 200; j++) {
+    sum += term;
+    term *= -u / (N + j + 2);
+    if (mag(term) <= 1e-18 * mag(sum)) break;
+  }
+  double complex J = eu * sum;
+  for (int n = N; n > n0; n--) {
+    if (n <= nmax) {
+      tJ[n] = t * J;
+      t2J[n] = t * tJ[n];
+    }
+    J = (eu - u * J) / n;
+  }
+}
+
+/* t J_n(u) and t^2 J_n(u) for n = 0..nmax, u = h t (eu: e^u and e^u - 1).  Upward
+ * J_n = (e^u - n J_{n-1})/u where n <= |u| (stable there), in the scaled forms
+ * t J_n = (e^u - n J_{n-1})/h, t^2 J_n = (t e^u - n t J_{n-1})/h: no t^2, finite for any t;
+ * above |u| jn_down. */
+static void jn_scaled(double complex u, double complex h, double t, const cexp_t *eu, int nmax,
+                      double complex *tJ, double complex *t2J) {
+  if (u == 0) {
+    for (int n = 0; n <= nmax; n++) {
+      tJ[n] = t / (n + 1);
+      t2J[n] = t * tJ[n];
+    }
+    return;
+  }
+  const double au = mag(u);
+  const int n0 = au >= nmax ? nmax : (int)au;
+  const double complex teu = t * eu->ez;
+  double complex J = eu->em / u;
+  tJ[0] = eu->em / h;
+  t2J[0] = t * tJ[0];
+  for (int n = 1; n <= n0; n++) {
+    const double complex num = eu->ez - n * J;
+    t2J[n] = (teu - n * tJ[n - 1]) / h;
+    tJ[n] = num / h;
+    J = num / u;
+  }
+  if (n0 < nmax) jn_down(u, eu->ez, t, n0, nmax, tJ, t2J);
+}
+
+static double maxabs(const double complex *v, int n) {
+  double m = 0;
+  for (int i = 0; i < n; i++)
+    m = fmax(m, mag(v[i]));
+  return m;
+}
+
+/* The series sums P = sum_k v^2k/(2k)! t J_2k, Q = sum_k v^2k/(2k+1)! t^2 J_2k+1 and
+ * cosh v, sinhc v, with the first-order errors: rounding of the terms ((3n + 8) eps each), the
+ * exponent u (derivative: J_{n+1}), v^2 (derivative in v^2 term by term), the tail (m: bound
+ * of the first omitted coefficient). */
+static void series_sums(double complex v2, int K, double m, const double complex *tJ,
+                        const double complex *t2J, double du, double dv2, coefs *k,
+                        double *ecs) {
+  const double av2 = mag(v2);
+  double complex P = 0, Q = 0, C = 0, S = 0, ck = 1; /* ck = v2^k/(2k)! */
+  double rP = 0, rQ = 0, u0 = 0, u1 = 0, v0 = 0, v1 = 0, dc = 0, ds = 0, ek = 0.5, acs = 0;
+  for (int j = 0; j <= K; j++) {
+    const int n = 2 * j;
+    const double complex co = ck / (n + 1);
+    const double ace = mag(ck), aco = ace / (n + 1);
+    P += ck * tJ[n];
+    Q += co * t2J[n + 1];
+    C += ck;
+    S += co;
+    rP += ace * mag(tJ[n]) * (3 * n + 8);
+    rQ += aco * mag(t2J[n + 1]) * (3 * n + 11);
+    u0 += ace * mag(tJ[n + 1]);
+    u1 += aco * mag(t2J[n + 2]);
+    acs += ace;
+    if (j > 0) { /* d/d(v^2) of v^2k/(2k)!: k |v2|^(k-1)/(2k)! = k ek */
+      v0 += j * ek * mag(tJ[n]);
+      v1 += j * ek / (n + 1) * mag(t2J[n + 1]);
+      dc += j * ek;
+      ds += j * ek / (n + 1);
+      ek *= av2 / ((n + 1.0) * (n + 2.0));
+    }
+    ck *= v2 / ((n + 1.0) * (n + 2.0));
+  }
+  k->P = P;
+  k->Q = Q;
+  k->C = C;
+  k->S = S;
+  k->eP = EPS * rP + prod(du, u0) + prod(dv2, v0) + 4.0 * m * maxabs(tJ, 2 * K + 3);
+  k->eQ = EPS * rQ + prod(du, u1) + prod(dv2, v1) + 4.0 * m * maxabs(t2J, 2 * K + 3);
+  ecs[0] = (8.0 * EPS + du) * acs + prod(dv2, dc) + 2.0 * m; /* of cosh v, relative to e^u */
+  ecs[1] = (8.0 * EPS + du) * acs + prod(dv2, ds) + 2.0 * m; /* of sinhc v */
+}
+
+/* |v|^2 = |w^2| t^2 <= 1 (including the EP w^2 = 0). */
+static void series(const qb_expm2 *s, double t, double l, coefs *k) {
+  const double complex u = s->h * t, v2 = s->w2 * t * t;
+  const double av2 = mag(v2);
+  int K = 0;
+  double m = 0.5 * av2; /* |v2|^(K+1)/(2K+2)! */
+  while (m >= 1e-17 && K < KMAX) {
+    K++;
+    m *= av2 / ((2.0 * K + 1) * (2.0 * K + 2));
+  }
+  cexp_t eu;
+  cexp_em1(u, &eu);
+  double complex tJ[NJ], t2J[NJ];
+  jn_scaled(u, s->h, t, &eu, 2 * K + 2, tJ, t2J);
+  const double du = s->dh * t + EPS * mag(u), dv2 = s->dw2 * t * t + 2.0 * EPS * av2;
+  double ecs[2];
+  series_sums(v2, K, m, tJ, t2J, du, dv2, k, ecs);
+  /* x' = e^{u - l} (cosh v f + t sinhc v Nf): the exponent's rounding adds eps |l| */
+  const double complex E = l == 0 ? eu.ez : exp(eu.x - l) * eu.ph;
+  const double aE = mag(E), dl = EPS * fabs(l);
+  k->eC = aE * (ecs[0] + dl * mag(k->C));
+  k->eS = aE * t * (ecs[1] + dl * mag(k->S));
+  k->C = E * k->C;
+  k->S = E * k->S * t;
+}
+
+/* ---- away from it: the eigen-modes ---- */
+
+/* One mode at t: z = lambda t, e^z, t g(z) = (e^z - 1)/lambda (Pg), e^z/lambda (Eg; not if
+ * z = 0), the exponent's error dz and the errors of Pg (t |J_1(z)| dz with
+ * |J_1(z)| <= min(g(Re z), (|e^z| + |g(z)|)/|z|), plus rounding) and Eg. */
+typedef struct {
+  cexp_t c;
+  double complex z, Pg, Eg;
+  double dz, ePg, eEg;
+} mode;
+
+static void mode_at(double complex lam, double dlam, double t, mode *md) {
+  md->z = lam * t;
+  md->dz = dlam * t + EPS * mag(md->z);
+  cexp_em1(md->z, &md->c);
+  if (md->z == 0) {
+    md->Pg = t;
+    md->ePg = 0.5 * t * md->dz;
+    md->Eg = 0;
+    md->eEg = INFINITY;
+    return;
+  }
+  const double al = mag(lam), x = md->c.x;
+  md->Pg = md->c.em / lam;
+  const double aP = mag(md->Pg);
+  const double gre = x == 0 ? 1.0 : (fabs(x) < 1.0 ? expm1(x) : md->c.e - 1.0) / x;
+  const double tj1 = fmin(t * gre, (md->c.e + aP / t) / al);
+  md->ePg = tj1 * md->dz + md->c.erem / al + 2.0 * EPS * aP;
+  md->Eg = md->c.ez / lam;
+  md->eEg = mag(md->Eg) * (md->dz + dlam / al + 3.0 * EPS);
+}
+
+/* form A of P, Q: the pole terms -h/det M, 1/det M split off exactly (stiff, decayed modes);
+ * replaces form B's where its estimate is smaller. */
+static void eigen_split(const qb_expm2 *s, const mode *p, const mode *m, double aw, double rw,
+                        coefs *k) {
+  if (p->z == 0 || m->z == 0 || s->det == 0) return;
+  const double adet = mag(s->det), rdet = s->ddet / adet + 2.0 * EPS;
+  const double complex w2i = 0.5 / s->w, id = 1.0 / s->det;
+  const double complex dE = p->Eg - m->Eg;
+  const double complex Pa = 0.5 * (p->Eg + m->Eg) - s->h * id, Qa = dE * w2i + id;
+  const double eE = p->eEg + m->eEg;
+  const double ePa = 0.5 * eE + (s->dh + mag(s->h) * rdet) / adet + EPS * mag(Pa);
+  const double eQa = 0.5 * (eE + mag(dE) * rw) / aw + rdet / adet + EPS * mag(Qa);
+  if (ePa < k->eP) {
+    k->P = Pa;
+    k->eP = ePa;
+  }
+  if (eQa < k->eQ) {
+    k->Q = Qa;
+    k->eQ = eQa;
+  }
+}
+
+/* |v| > 1: P = (Pg+ + Pg-)/2, Q = (Pg+ - Pg-)/(2w) (form B) or eigen_split's form A;
+ * C = (e^{z+} + e^{z-})/2, S = (e^{z+} - e^{z-})/(2w), scaled by e^{-l}. */
+static void eigen(const qb_expm2 *s, double t, double l, coefs *k) {
+  mode p, m;
+  mode_at(s->lp, s->dlp, t, &p);
+  mode_at(s->lm, s->dlm, t, &m);
+  const double aw = mag(s->w), rw = s->dw / aw + 3.0 * EPS;
+  const double complex w2i = 0.5 / s->w;
+  k->P = 0.5 * (p.Pg + m.Pg);
+  k->Q = (p.Pg - m.Pg) * w2i;
+  k->eP = 0.5 * (p.ePg + m.ePg) + EPS * mag(k->P);
+  k->eQ = 0.5 * (p.ePg + m.ePg) / aw + mag(k->Q) * rw;
+  eigen_split(s, &p, &m, aw, rw, k);
+  const double complex Ep = l == 0 ? p.c.ez : exp(p.c.x - l) * p.c.ph;
+  const double complex Em = l == 0 ? m.c.ez : exp(m.c.x - l) * m.c.ph;
+  const double dl = EPS * fabs(l) + 4.0 * EPS;
+  const double eE = mag(Ep) * (p.dz + dl) + mag(Em) * (m.dz + dl);
+  k->C = 0.5 * (Ep + Em);
+  k->S = (Ep - Em) * w2i;
+  k->eC = 0.5 * eE + EPS * mag(k->C);
+  k->eS = 0.5 * eE / aw + mag(k->S) * rw;
+}
+
+/* x = P f + Q Nf, dx = C f + S Nf with their errors (coefficients', Nf's, the combination's). */
+static void combine(const qb_expm2 *s, const coefs *k, double complex *x, double complex *dx,
+                    double *ex, double *edx) {
+  const double aP = mag(k->P), aQ = mag(k->Q), aC = mag(k->C), aS = mag(k->S);
+  for (int i = 0; i < 2; i++) {
+    const double af = s->af[i], an = s->anf[i], en = s->enf[i];
+    x[i] = k->P * s->f[i] + k->Q * s->nf[i];
+    dx[i] = k->C * s->f[i] + k->S * s->nf[i];
+    ex[i] = SAFETY * (prod(k->eP, af) + prod(k->eQ, an) + prod(aQ, en) +
+                      3.0 * EPS * (aP * af + aQ * an));
+    edx[i] = SAFETY * (prod(k->eC, af) + prod(k->eS, an) + prod(aS, en) +
+                       3.0 * EPS * (aC * af + aS * an));
+    if (!finite_c(x[i]) || !(ex[i] >= 0)) ex[i] = INFINITY;
+    if (!finite_c(dx[i]) || !(edx[i] >= 0)) edx[i] = INFINITY;
+  }
+}
+
+qb_err qb_expm2_at(const qb_expm2 *s, double t, double complex x[2], double complex dx[2],
+                   double *ldx, double ex[2], double edx[2]) {
+  if (!s->ok || !(t >= 0) || !isfinite(t)) return QB_EINTERNAL;
+  *ldx = 0;
+  if (t == 0 || (s->af[0] == 0 && s->af[1] == 0)) {
+    for (int i = 0; i < 2; i++) {
+      x[i] = 0;
+      dx[i] = s->f[i];
+      ex[i] = edx[i] = 0;
+    }
+    return QB_OK;
+  }
+  const double g = fmax(creal(s->lp), creal(s->lm)) * t;
+  const double l = g < LDX_BELOW && isfinite(g) ? g : 0;
+  coefs k;
+  if (mag(s->w2) * t * t <= 1.0)
+    series(s, t, l, &k);
+  else
+    eigen(s, t, l, &k);
+  combine(s, &k, x, dx, ex, edx);
+  *ldx = l;
+  return QB_OK;
+}
