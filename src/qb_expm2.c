@@ -19,6 +19,15 @@ static double mag(double complex z) {
   return (m > 1e-150 && m < 1e150) ? m : cabs(z);
 }
 
+/* |Re z| + |Im z| (within sqrt(2) of |z|, no sqrt): for the error estimates */
+static double mag1(double complex z) {
+  return fabs(creal(z)) + fabs(cimag(z));
+}
+
+static double maxd(double a, double b) {
+  return a > b ? a : b;
+}
+
 /* error e of a coefficient times the size a of what it multiplies (0 where a = 0, also if e is
  * infinite) */
 static double prod(double e, double a) {
@@ -29,9 +38,18 @@ static int finite_c(double complex z) {
   return isfinite(creal(z)) && isfinite(cimag(z));
 }
 
-/* An eigenvalue with a positive real part within its rounding bound is marginal. */
-static double complex clamp_marginal(double complex l, double dl) {
-  return creal(l) > 0 && creal(l) <= dl ? CMPLX(0.0, cimag(l)) : l;
+/* An eigenvalue with a positive real part within its rounding bound is marginal; one below the
+ * normal range is 0 (its reciprocal must be finite). */
+static double complex clamp_marginal(double complex l, double *dl) {
+  if (mag(l) < DBL_MIN) {
+    *dl += mag(l);
+    return 0;
+  }
+  return creal(l) > 0 && creal(l) <= *dl ? CMPLX(0.0, cimag(l)) : l;
+}
+
+static double complex inv0(double complex z) {
+  return z == 0 ? 0 : 1.0 / z;
 }
 
 /* lambda+- = h +- w: the larger in magnitude directly, the other as det M / larger. */
@@ -47,10 +65,14 @@ static void eigenvalues(qb_expm2 *s) {
     S = s->det / L;
     dS = (s->ddet + mag(S) * dL) / aL + 2.0 * EPS * mag(S);
   }
-  s->lp = clamp_marginal(plus ? L : S, plus ? dL : dS);
-  s->lm = clamp_marginal(plus ? S : L, plus ? dS : dL);
   s->dlp = plus ? dL : dS;
   s->dlm = plus ? dS : dL;
+  s->lp = clamp_marginal(plus ? L : S, &s->dlp);
+  s->lm = clamp_marginal(plus ? S : L, &s->dlm);
+  s->alp = mag(s->lp);
+  s->alm = mag(s->lm);
+  s->ilp = inv0(s->lp);
+  s->ilm = inv0(s->lm);
 }
 
 void qb_expm2_init(qb_expm2 *s, const double complex M[4], const double complex f[2]) {
@@ -67,6 +89,14 @@ void qb_expm2_init(qb_expm2 *s, const double complex M[4], const double complex 
   s->dw2 = EPS * (5.0 * ad * ad + 3.0 * ab * ac + mag(s->w2));
   s->dw = (aw > 0 ? fmin(s->dw2 / aw, sqrt(s->dw2)) : sqrt(s->dw2)) + 2.0 * EPS * aw;
   s->ddet = EPS * (3.0 * mag(a) * mag(e) + 3.0 * ab * ac + mag(s->det));
+  s->ah = mag(s->h);
+  s->aw2 = mag(s->w2);
+  s->aw = aw;
+  s->adet = mag(s->det);
+  s->ih = inv0(s->h);
+  s->i2w = 0.5 * inv0(s->w);
+  s->idet = inv0(s->det);
+  s->hdet = s->h * s->idet;
   eigenvalues(s);
   for (int i = 0; i < 2; i++) {
     s->f[i] = f[i];
@@ -84,7 +114,7 @@ void qb_expm2_init(qb_expm2 *s, const double complex M[4], const double complex 
  * bound of the rounding of e^z - 1 (absolute); ph = e^{iy}, e = e^x. */
 typedef struct {
   double complex ez, em, ph;
-  double x, e, erem;
+  double x, e, xm, erem;
 } cexp_t;
 
 static void cexp_em1(double complex z, cexp_t *r) {
@@ -94,6 +124,7 @@ static void cexp_em1(double complex z, cexp_t *r) {
   const double e = exp(x), xm = fabs(x) < 1.0 ? expm1(x) : e - 1.0;
   r->x = x;
   r->e = e;
+  r->xm = xm;
   r->ph = CMPLX(cy, sy);
   r->ez = CMPLX(e * cy, e * sy);
   r->em = CMPLX(xm * cy - 2.0 * s2 * s2, e * sy);
@@ -115,11 +146,12 @@ static void jn_down(double complex u, double complex eu, double t, int n0, int n
                     double complex *tJ, double complex *t2J) {
   const double au = mag(u);
   const int N = (int)fmax(nmax, ceil((creal(u) > 0 ? 4.0 : 2.0) * au));
+  const double complex mu = -u;
   double complex term = 1.0 / (N + 1), sum = 0;
   for (int j = 0; j < 200; j++) {
     sum += term;
-    term *= -u / (N + j + 2);
-    if (mag(term) <= 1e-18 * mag(sum)) break;
+    term *= mu * (1.0 / (N + j + 2.0)); /* the division off the dependency chain */
+    if (mag1(term) <= 1e-18 * mag1(sum)) break;
   }
   double complex J = eu * sum;
   for (int n = N; n > n0; n--) {
@@ -127,15 +159,15 @@ static void jn_down(double complex u, double complex eu, double t, int n0, int n
       tJ[n] = t * J;
       t2J[n] = t * tJ[n];
     }
-    J = (eu - u * J) / n;
+    J = (eu - u * J) * (1.0 / n);
   }
 }
 
 /* t J_n(u) and t^2 J_n(u) for n = 0..nmax, u = h t (eu: e^u and e^u - 1).  Upward
  * J_n = (e^u - n J_{n-1})/u where n <= |u| (stable there), in the scaled forms
  * t J_n = (e^u - n J_{n-1})/h, t^2 J_n = (t e^u - n t J_{n-1})/h: no t^2, finite for any t;
- * above |u| jn_down. */
-static void jn_scaled(double complex u, double complex h, double t, const cexp_t *eu, int nmax,
+ * above |u| jn_down.  ih = 1/h. */
+static void jn_scaled(double complex u, double complex ih, double t, const cexp_t *eu, int nmax,
                       double complex *tJ, double complex *t2J) {
   if (u == 0) {
     for (int n = 0; n <= nmax; n++) {
@@ -148,13 +180,14 @@ static void jn_scaled(double complex u, double complex h, double t, const cexp_t
   const int n0 = au >= nmax ? nmax : (int)au;
   const double complex teu = t * eu->ez;
   double complex J = eu->em / u;
-  tJ[0] = eu->em / h;
+  tJ[0] = eu->em * ih;
   t2J[0] = t * tJ[0];
+  const double complex iu = ih / t; /* 1/u */
   for (int n = 1; n <= n0; n++) {
     const double complex num = eu->ez - n * J;
-    t2J[n] = (teu - n * tJ[n - 1]) / h;
-    tJ[n] = num / h;
-    J = num / u;
+    t2J[n] = (teu - n * tJ[n - 1]) * ih;
+    tJ[n] = num * ih;
+    J = num * iu;
   }
   if (n0 < nmax) jn_down(u, eu->ez, t, n0, nmax, tJ, t2J);
 }
@@ -162,7 +195,7 @@ static void jn_scaled(double complex u, double complex h, double t, const cexp_t
 static double maxabs(const double complex *v, int n) {
   double m = 0;
   for (int i = 0; i < n; i++)
-    m = fmax(m, mag(v[i]));
+    m = maxd(m, mag1(v[i]));
   return m;
 }
 
@@ -173,25 +206,25 @@ static double maxabs(const double complex *v, int n) {
 static void series_sums(double complex v2, int K, double m, const double complex *tJ,
                         const double complex *t2J, double du, double dv2, coefs *k,
                         double *ecs) {
-  const double av2 = mag(v2);
+  const double av2 = mag1(v2);
   double complex P = 0, Q = 0, C = 0, S = 0, ck = 1; /* ck = v2^k/(2k)! */
   double rP = 0, rQ = 0, u0 = 0, u1 = 0, v0 = 0, v1 = 0, dc = 0, ds = 0, ek = 0.5, acs = 0;
   for (int j = 0; j <= K; j++) {
     const int n = 2 * j;
     const double complex co = ck / (n + 1);
-    const double ace = mag(ck), aco = ace / (n + 1);
+    const double ace = mag1(ck), aco = ace / (n + 1);
     P += ck * tJ[n];
     Q += co * t2J[n + 1];
     C += ck;
     S += co;
-    rP += ace * mag(tJ[n]) * (3 * n + 8);
-    rQ += aco * mag(t2J[n + 1]) * (3 * n + 11);
-    u0 += ace * mag(tJ[n + 1]);
-    u1 += aco * mag(t2J[n + 2]);
+    rP += ace * mag1(tJ[n]) * (3 * n + 8);
+    rQ += aco * mag1(t2J[n + 1]) * (3 * n + 11);
+    u0 += ace * mag1(tJ[n + 1]);
+    u1 += aco * mag1(t2J[n + 2]);
     acs += ace;
     if (j > 0) { /* d/d(v^2) of v^2k/(2k)!: k |v2|^(k-1)/(2k)! = k ek */
-      v0 += j * ek * mag(tJ[n]);
-      v1 += j * ek / (n + 1) * mag(t2J[n + 1]);
+      v0 += j * ek * mag1(tJ[n]);
+      v1 += j * ek / (n + 1) * mag1(t2J[n + 1]);
       dc += j * ek;
       ds += j * ek / (n + 1);
       ek *= av2 / ((n + 1.0) * (n + 2.0));
@@ -211,7 +244,7 @@ static void series_sums(double complex v2, int K, double m, const double complex
 /* |v|^2 = |w^2| t^2 <= 1 (including the EP w^2 = 0). */
 static void series(const qb_expm2 *s, double t, double l, coefs *k) {
   const double complex u = s->h * t, v2 = s->w2 * t * t;
-  const double av2 = mag(v2);
+  const double av2 = s->aw2 * t * t;
   int K = 0;
   double m = 0.5 * av2; /* |v2|^(K+1)/(2K+2)! */
   while (m >= 1e-17 && K < KMAX) {
@@ -221,15 +254,15 @@ static void series(const qb_expm2 *s, double t, double l, coefs *k) {
   cexp_t eu;
   cexp_em1(u, &eu);
   double complex tJ[NJ], t2J[NJ];
-  jn_scaled(u, s->h, t, &eu, 2 * K + 2, tJ, t2J);
-  const double du = s->dh * t + EPS * mag(u), dv2 = s->dw2 * t * t + 2.0 * EPS * av2;
+  jn_scaled(u, s->ih, t, &eu, 2 * K + 2, tJ, t2J);
+  const double du = (s->dh + EPS * s->ah) * t, dv2 = s->dw2 * t * t + 2.0 * EPS * av2;
   double ecs[2];
   series_sums(v2, K, m, tJ, t2J, du, dv2, k, ecs);
   /* x' = e^{u - l} (cosh v f + t sinhc v Nf): the exponent's rounding adds eps |l| */
   const double complex E = l == 0 ? eu.ez : exp(eu.x - l) * eu.ph;
-  const double aE = mag(E), dl = EPS * fabs(l);
-  k->eC = aE * (ecs[0] + dl * mag(k->C));
-  k->eS = aE * t * (ecs[1] + dl * mag(k->S));
+  const double aE = mag1(E), dl = EPS * fabs(l);
+  k->eC = aE * (ecs[0] + dl * mag1(k->C));
+  k->eS = aE * t * (ecs[1] + dl * mag1(k->S));
   k->C = E * k->C;
   k->S = E * k->S * t;
 }
@@ -245,9 +278,10 @@ typedef struct {
   double dz, ePg, eEg;
 } mode;
 
-static void mode_at(double complex lam, double dlam, double t, mode *md) {
+static void mode_at(double complex lam, double complex ilam, double al, double dlam, double t,
+                    mode *md) {
   md->z = lam * t;
-  md->dz = dlam * t + EPS * mag(md->z);
+  md->dz = (dlam + EPS * al) * t;
   cexp_em1(md->z, &md->c);
   if (md->z == 0) {
     md->Pg = t;
@@ -256,14 +290,14 @@ static void mode_at(double complex lam, double dlam, double t, mode *md) {
     md->eEg = INFINITY;
     return;
   }
-  const double al = mag(lam), x = md->c.x;
-  md->Pg = md->c.em / lam;
-  const double aP = mag(md->Pg);
-  const double gre = x == 0 ? 1.0 : (fabs(x) < 1.0 ? expm1(x) : md->c.e - 1.0) / x;
-  const double tj1 = fmin(t * gre, (md->c.e + aP / t) / al);
-  md->ePg = tj1 * md->dz + md->c.erem / al + 2.0 * EPS * aP;
-  md->Eg = md->c.ez / lam;
-  md->eEg = mag(md->Eg) * (md->dz + dlam / al + 3.0 * EPS);
+  const double x = md->c.x;
+  md->Pg = md->c.em * ilam;
+  const double aP = mag1(md->Pg);
+  const double gre = x == 0 ? 1.0 : md->c.xm / x, b2 = (md->c.e + aP / t) / al;
+  const double tj1 = t * gre < b2 ? t * gre : b2;
+  md->ePg = tj1 * md->dz + md->c.erem / al + 3.0 * EPS * aP;
+  md->Eg = md->c.ez * ilam;
+  md->eEg = mag1(md->Eg) * (md->dz + dlam / al + 4.0 * EPS);
 }
 
 /* form A of P, Q: the pole terms -h/det M, 1/det M split off exactly (stiff, decayed modes);
@@ -271,13 +305,12 @@ static void mode_at(double complex lam, double dlam, double t, mode *md) {
 static void eigen_split(const qb_expm2 *s, const mode *p, const mode *m, double aw, double rw,
                         coefs *k) {
   if (p->z == 0 || m->z == 0 || s->det == 0) return;
-  const double adet = mag(s->det), rdet = s->ddet / adet + 2.0 * EPS;
-  const double complex w2i = 0.5 / s->w, id = 1.0 / s->det;
+  const double adet = s->adet, rdet = s->ddet / adet + 3.0 * EPS;
   const double complex dE = p->Eg - m->Eg;
-  const double complex Pa = 0.5 * (p->Eg + m->Eg) - s->h * id, Qa = dE * w2i + id;
+  const double complex Pa = 0.5 * (p->Eg + m->Eg) - s->hdet, Qa = dE * s->i2w + s->idet;
   const double eE = p->eEg + m->eEg;
-  const double ePa = 0.5 * eE + (s->dh + mag(s->h) * rdet) / adet + EPS * mag(Pa);
-  const double eQa = 0.5 * (eE + mag(dE) * rw) / aw + rdet / adet + EPS * mag(Qa);
+  const double ePa = 0.5 * eE + (s->dh + s->ah * rdet) / adet + EPS * mag1(Pa);
+  const double eQa = 0.5 * (eE + mag1(dE) * rw) / aw + rdet / adet + EPS * mag1(Qa);
   if (ePa < k->eP) {
     k->P = Pa;
     k->eP = ePa;
@@ -292,29 +325,29 @@ static void eigen_split(const qb_expm2 *s, const mode *p, const mode *m, double 
  * C = (e^{z+} + e^{z-})/2, S = (e^{z+} - e^{z-})/(2w), scaled by e^{-l}. */
 static void eigen(const qb_expm2 *s, double t, double l, coefs *k) {
   mode p, m;
-  mode_at(s->lp, s->dlp, t, &p);
-  mode_at(s->lm, s->dlm, t, &m);
-  const double aw = mag(s->w), rw = s->dw / aw + 3.0 * EPS;
-  const double complex w2i = 0.5 / s->w;
+  mode_at(s->lp, s->ilp, s->alp, s->dlp, t, &p);
+  mode_at(s->lm, s->ilm, s->alm, s->dlm, t, &m);
+  const double aw = s->aw, rw = s->dw / aw + 4.0 * EPS;
+  const double complex w2i = s->i2w;
   k->P = 0.5 * (p.Pg + m.Pg);
   k->Q = (p.Pg - m.Pg) * w2i;
-  k->eP = 0.5 * (p.ePg + m.ePg) + EPS * mag(k->P);
-  k->eQ = 0.5 * (p.ePg + m.ePg) / aw + mag(k->Q) * rw;
+  k->eP = 0.5 * (p.ePg + m.ePg) + EPS * mag1(k->P);
+  k->eQ = 0.5 * (p.ePg + m.ePg) / aw + mag1(k->Q) * rw;
   eigen_split(s, &p, &m, aw, rw, k);
   const double complex Ep = l == 0 ? p.c.ez : exp(p.c.x - l) * p.c.ph;
   const double complex Em = l == 0 ? m.c.ez : exp(m.c.x - l) * m.c.ph;
   const double dl = EPS * fabs(l) + 4.0 * EPS;
-  const double eE = mag(Ep) * (p.dz + dl) + mag(Em) * (m.dz + dl);
+  const double eE = mag1(Ep) * (p.dz + dl) + mag1(Em) * (m.dz + dl);
   k->C = 0.5 * (Ep + Em);
   k->S = (Ep - Em) * w2i;
-  k->eC = 0.5 * eE + EPS * mag(k->C);
-  k->eS = 0.5 * eE / aw + mag(k->S) * rw;
+  k->eC = 0.5 * eE + EPS * mag1(k->C);
+  k->eS = 0.5 * eE / aw + mag1(k->S) * rw;
 }
 
 /* x = P f + Q Nf, dx = C f + S Nf with their errors (coefficients', Nf's, the combination's). */
 static void combine(const qb_expm2 *s, const coefs *k, double complex *x, double complex *dx,
                     double *ex, double *edx) {
-  const double aP = mag(k->P), aQ = mag(k->Q), aC = mag(k->C), aS = mag(k->S);
+  const double aP = mag1(k->P), aQ = mag1(k->Q), aC = mag1(k->C), aS = mag1(k->S);
   for (int i = 0; i < 2; i++) {
     const double af = s->af[i], an = s->anf[i], en = s->enf[i];
     x[i] = k->P * s->f[i] + k->Q * s->nf[i];
@@ -340,10 +373,10 @@ qb_err qb_expm2_at(const qb_expm2 *s, double t, double complex x[2], double comp
     }
     return QB_OK;
   }
-  const double g = fmax(creal(s->lp), creal(s->lm)) * t;
+  const double g = maxd(creal(s->lp), creal(s->lm)) * t;
   const double l = g < LDX_BELOW && isfinite(g) ? g : 0;
   coefs k;
-  if (mag(s->w2) * t * t <= 1.0)
+  if (s->aw2 * t * t <= 1.0)
     series(s, t, l, &k);
   else
     eigen(s, t, l, &k);

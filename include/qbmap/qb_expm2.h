@@ -36,8 +36,10 @@ typedef struct {
   double complex lp, lm;        /* lambda+ = h + w, lambda- = h - w (no cancellation) */
   double complex f[2], nf[2];   /* f and N f */
   double dh, dw2, dw, ddet, dlp, dlm; /* absolute rounding bounds of the above */
-  double af[2], anf[2], enf[2];       /* |f_i|, |(N f)_i| and its rounding bound */
-  int ok;                             /* M and f finite */
+  double ah, aw2, aw, adet, alp, alm; /* their moduli */
+  double complex ih, i2w, idet, hdet, ilp, ilm; /* 1/h, 1/(2w), 1/det, h/det, 1/lambda+- (0 for 0) */
+  double af[2], anf[2], enf[2];                 /* |f_i|, |(N f)_i| and its rounding bound */
+  int ok;                                       /* M and f finite */
 } qb_expm2;
 
 /* Setup from M (row-major M[0] = M11, M[1] = M12, M[2] = M21, M[3] = M22) and f.  An eigenvalue
