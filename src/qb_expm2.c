@@ -38,22 +38,26 @@ static int finite_c(double complex z) {
   return isfinite(creal(z)) && isfinite(cimag(z));
 }
 
-/* An eigenvalue with a positive real part within its rounding bound is marginal; one below the
- * normal range is 0 (its reciprocal must be finite). */
-static double complex clamp_marginal(double complex l, double *dl) {
+/* An eigenvalue with a positive real part within its rounding bound or within tol (the rounding
+ * of M's entries: a drift passive but for it) is marginal, the change counted in its bound; one
+ * below the normal range is 0 (its reciprocal must be finite). */
+static double complex clamp_marginal(double complex l, double *dl, double tol) {
   if (mag(l) < DBL_MIN) {
     *dl += mag(l);
     return 0;
   }
-  return creal(l) > 0 && creal(l) <= *dl ? CMPLX(0.0, cimag(l)) : l;
+  if (!(creal(l) > 0 && creal(l) <= maxd(*dl, tol))) return l;
+  *dl = maxd(*dl, creal(l));
+  return CMPLX(0.0, cimag(l));
 }
 
 static double complex inv0(double complex z) {
   return z == 0 ? 0 : 1.0 / z;
 }
 
-/* lambda+- = h +- w: the larger in magnitude directly, the other as det M / larger. */
-static void eigenvalues(qb_expm2 *s) {
+/* lambda+- = h +- w: the larger in magnitude directly, the other as det M / larger; tol: the
+ * marginal tolerance (clamp_marginal). */
+static void eigenvalues(qb_expm2 *s, double tol) {
   const double complex e1 = s->h + s->w, e2 = s->h - s->w;
   const double a1 = mag(e1), a2 = mag(e2);
   const int plus = a1 >= a2;
@@ -67,28 +71,80 @@ static void eigenvalues(qb_expm2 *s) {
   }
   s->dlp = plus ? dL : dS;
   s->dlm = plus ? dS : dL;
-  s->lp = clamp_marginal(plus ? L : S, &s->dlp);
-  s->lm = clamp_marginal(plus ? S : L, &s->dlm);
+  s->lp = clamp_marginal(plus ? L : S, &s->dlp, tol);
+  s->lm = clamp_marginal(plus ? S : L, &s->dlm, tol);
   s->alp = mag(s->lp);
   s->alm = mag(s->lm);
   s->ilp = inv0(s->lp);
   s->ilm = inv0(s->lm);
 }
 
+/* The modal parts p+- = (f +- Nf/w)/2 (x' = e^{z+} p+ + e^{z-} p-) and the steady state
+ * xs = -M^-1 f = (Nf - h f)/det M, with their rounding bounds. */
+static void modal(qb_expm2 *s) {
+  const double rw = s->aw > 0 ? s->dw / s->aw + 3.0 * EPS : 0;
+  const double rdet = s->adet > 0 ? s->ddet / s->adet + 3.0 * EPS : 0;
+  for (int i = 0; i < 2; i++) {
+    const double complex q = s->nf[i] * s->i2w, hf = s->h * s->f[i];
+    const double aq = mag(q), eq = aq * rw + s->enf[i] * mag(s->i2w);
+    s->pp[i] = 0.5 * s->f[i] + q;
+    s->pm[i] = 0.5 * s->f[i] - q;
+    s->epp[i] = eq + EPS * (0.5 * s->af[i] + aq);
+    s->epm[i] = s->epp[i];
+    s->xs[i] = (s->nf[i] - hf) * s->idet;
+    s->exs[i] = (s->enf[i] + s->dh * s->af[i] + 3.0 * EPS * (mag(hf) + s->anf[i])) / s->adet +
+                mag(s->xs[i]) * rdet;
+    if (s->adet == 0) s->exs[i] = INFINITY;
+  }
+}
+
+/* A compensated sum of products (Ogita, Rump, Oishi's Dot2): each product split exactly by
+ * fma, the sum by TwoSum, the low parts added at the end; error <= eps |sum| + O(eps^2) of the
+ * terms.  (C11 without contraction: the TwoSum is exact.) */
+typedef struct {
+  double s, c;
+} dot2;
+
+static void dot2_add(dot2 *A, double x, double y) {
+  const double p = x * y, ep = fma(x, y, -p);
+  const double t = A->s + p, bb = t - A->s;
+  A->c += ((A->s - (t - bb)) + (p - bb)) + ep;
+  A->s = t;
+}
+
+/* w^2 = d^2 + M12 M21 with d = (M11 - M22)/2 taken exactly (hi + lo by TwoSum) and
+ * det M = M11 M22 - M12 M21, both compensated: at an EP (or a near-zero det M) the cancellation
+ * leaves eps |w^2| + O(eps^2) |N|^2 instead of eps |N|^2; returns d's high part. */
+static double complex w2_det(qb_expm2 *s, const double complex *M) {
+  const double ar = creal(M[0]), ai = cimag(M[0]), er = creal(M[3]), ei = cimag(M[3]);
+  const double br = creal(M[1]), bi = cimag(M[1]), cr = creal(M[2]), ci = cimag(M[2]);
+  const double xr = ar - er, xi = ai - ei, zr = xr - ar, zi = xi - ai;
+  const double lr = 0.5 * ((ar - (xr - zr)) + (-er - zr)), li = 0.5 * ((ai - (xi - zi)) + (-ei - zi));
+  const double hr = 0.5 * xr, hi = 0.5 * xi; /* d = (hr + lr) + i (hi + li) exactly */
+  dot2 wr = {0, 2.0 * (hr * lr - hi * li)}, wi = {0, 2.0 * (hr * li + hi * lr)};
+  dot2_add(&wr, hr, hr), dot2_add(&wr, -hi, hi), dot2_add(&wr, br, cr), dot2_add(&wr, -bi, ci);
+  dot2_add(&wi, 2.0 * hr, hi), dot2_add(&wi, br, ci), dot2_add(&wi, bi, cr);
+  s->w2 = CMPLX(wr.s + wr.c, wi.s + wi.c);
+  dot2 dr = {0, 0}, di = {0, 0};
+  dot2_add(&dr, ar, er), dot2_add(&dr, -ai, ei), dot2_add(&dr, -br, cr), dot2_add(&dr, bi, ci);
+  dot2_add(&di, ar, ei), dot2_add(&di, ai, er), dot2_add(&di, -br, ci), dot2_add(&di, -bi, cr);
+  s->det = CMPLX(dr.s + dr.c, di.s + di.c);
+  return CMPLX(hr, hi);
+}
+
 void qb_expm2_init(qb_expm2 *s, const double complex M[4], const double complex f[2]) {
-  const double complex a = M[0], b = M[1], c = M[2], e = M[3], d = 0.5 * (a - e);
+  const double complex a = M[0], b = M[1], c = M[2], e = M[3];
   s->ok = finite_c(a) && finite_c(b) && finite_c(c) && finite_c(e) && finite_c(f[0]) &&
           finite_c(f[1]);
   s->h = 0.5 * (a + e);
-  s->w2 = d * d + b * c; /* no cancellation of large h^2 terms */
+  const double complex d = w2_det(s, M);
   s->w = csqrt(s->w2);
-  s->det = a * e - b * c;
   const double ad = mag(d), ab = mag(b), ac = mag(c), aw = mag(s->w);
-  /* complex products round to ~sqrt(5) eps of |a||b|, sums to eps of the result */
+  const double E2 = 32.0 * EPS * EPS; /* Dot2's second-order term, with room */
   s->dh = EPS * mag(s->h);
-  s->dw2 = EPS * (5.0 * ad * ad + 3.0 * ab * ac + mag(s->w2));
+  s->dw2 = 2.0 * EPS * mag(s->w2) + E2 * (ad * ad + ab * ac);
   s->dw = (aw > 0 ? fmin(s->dw2 / aw, sqrt(s->dw2)) : sqrt(s->dw2)) + 2.0 * EPS * aw;
-  s->ddet = EPS * (3.0 * mag(a) * mag(e) + 3.0 * ab * ac + mag(s->det));
+  s->ddet = 2.0 * EPS * mag(s->det) + E2 * (mag(a) * mag(e) + ab * ac);
   s->ah = mag(s->h);
   s->aw2 = mag(s->w2);
   s->aw = aw;
@@ -97,7 +153,7 @@ void qb_expm2_init(qb_expm2 *s, const double complex M[4], const double complex 
   s->i2w = 0.5 * inv0(s->w);
   s->idet = inv0(s->det);
   s->hdet = s->h * s->idet;
-  eigenvalues(s);
+  eigenvalues(s, 4.0 * EPS * (s->ah + ad + ab + ac));
   for (int i = 0; i < 2; i++) {
     s->f[i] = f[i];
     s->af[i] = mag(f[i]);
@@ -108,6 +164,7 @@ void qb_expm2_init(qb_expm2 *s, const double complex M[4], const double complex 
     s->anf[i] = mag(s->nf[i]);
   s->enf[0] = EPS * (4.0 * ad * s->af[0] + 3.0 * ab * s->af[1] + s->anf[0]);
   s->enf[1] = EPS * (3.0 * ac * s->af[0] + 4.0 * ad * s->af[1] + s->anf[1]);
+  modal(s);
 }
 
 /* e^z and e^z - 1 without cancellation: Re(e^z - 1) = expm1(x) cos y - 2 sin^2(y/2).  erem: a
@@ -135,6 +192,7 @@ static void cexp_em1(double complex z, cexp_t *r) {
 typedef struct {
   double complex P, Q, C, S;
   double eP, eQ, eC, eS;
+  double rdx; /* relative error common to x' (its factor e^u) */
 } coefs;
 
 /* ---- near the exceptional point: series in v^2 ---- */
@@ -237,16 +295,18 @@ static void series_sums(double complex v2, int K, double m, const double complex
   k->S = S;
   k->eP = EPS * rP + prod(du, u0) + prod(dv2, v0) + 4.0 * m * maxabs(tJ, 2 * K + 3);
   k->eQ = EPS * rQ + prod(du, u1) + prod(dv2, v1) + 4.0 * m * maxabs(t2J, 2 * K + 3);
-  ecs[0] = (8.0 * EPS + du) * acs + prod(dv2, dc) + 2.0 * m; /* of cosh v, relative to e^u */
-  ecs[1] = (8.0 * EPS + du) * acs + prod(dv2, ds) + 2.0 * m; /* of sinhc v */
+  ecs[0] = 8.0 * EPS * acs + prod(dv2, dc) + 2.0 * m; /* of cosh v (e^u's error: rdx) */
+  ecs[1] = 8.0 * EPS * acs + prod(dv2, ds) + 2.0 * m; /* of sinhc v */
 }
 
 /* |v|^2 = |w^2| t^2 <= 1 (including the EP w^2 = 0). */
 static void series(const qb_expm2 *s, double t, double l, coefs *k) {
   const double complex u = s->h * t, v2 = s->w2 * t * t;
   const double av2 = s->aw2 * t * t;
-  int K = 0;
-  double m = 0.5 * av2; /* |v2|^(K+1)/(2K+2)! */
+  /* K >= 1 also where v^2 is 0 or tiny: the k = 1 terms carry the first derivatives in v^2 of
+   * the estimates (w^2's rounding: the EP itself is uncertain by dw2) */
+  int K = 1;
+  double m = av2 * av2 / 24.0; /* |v2|^(K+1)/(2K+2)! */
   while (m >= 1e-17 && K < KMAX) {
     K++;
     m *= av2 / ((2.0 * K + 1) * (2.0 * K + 2));
@@ -260,9 +320,10 @@ static void series(const qb_expm2 *s, double t, double l, coefs *k) {
   series_sums(v2, K, m, tJ, t2J, du, dv2, k, ecs);
   /* x' = e^{u - l} (cosh v f + t sinhc v Nf): the exponent's rounding adds eps |l| */
   const double complex E = l == 0 ? eu.ez : exp(eu.x - l) * eu.ph;
-  const double aE = mag1(E), dl = EPS * fabs(l);
-  k->eC = aE * (ecs[0] + dl * mag1(k->C));
-  k->eS = aE * t * (ecs[1] + dl * mag1(k->S));
+  const double aE = mag1(E);
+  k->eC = aE * ecs[0];
+  k->eS = aE * t * ecs[1];
+  k->rdx = du + EPS * (fabs(l) + 4.0); /* e^{u - l}: its exponent's rounding, a common factor */
   k->C = E * k->C;
   k->S = E * k->S * t;
 }
@@ -300,51 +361,53 @@ static void mode_at(double complex lam, double complex ilam, double al, double d
   md->eEg = mag1(md->Eg) * (md->dz + dlam / al + 4.0 * EPS);
 }
 
-/* form A of P, Q: the pole terms -h/det M, 1/det M split off exactly (stiff, decayed modes);
- * replaces form B's where its estimate is smaller. */
-static void eigen_split(const qb_expm2 *s, const mode *p, const mode *m, double aw, double rw,
-                        coefs *k) {
-  if (p->z == 0 || m->z == 0 || s->det == 0) return;
-  const double adet = s->adet, rdet = s->ddet / adet + 3.0 * EPS;
-  const double complex dE = p->Eg - m->Eg;
-  const double complex Pa = 0.5 * (p->Eg + m->Eg) - s->hdet, Qa = dE * s->i2w + s->idet;
-  const double eE = p->eEg + m->eEg;
-  const double ePa = 0.5 * eE + (s->dh + s->ah * rdet) / adet + EPS * mag1(Pa);
-  const double eQa = 0.5 * (eE + mag1(dE) * rw) / aw + rdet / adet + EPS * mag1(Qa);
-  if (ePa < k->eP) {
-    k->P = Pa;
-    k->eP = ePa;
-  }
-  if (eQa < k->eQ) {
-    k->Q = Qa;
-    k->eQ = eQa;
-  }
+/* x_i = a+ p+_i + a- p-_i (+ xs_i) with the errors ea+- of a+- and the modal parts' */
+static double complex modal_sum(const qb_expm2 *s, int i, double complex ap, double complex am,
+                                double eap, double eam, double *err) {
+  const double pp = mag1(s->pp[i]), pm = mag1(s->pm[i]), Ap = mag1(ap), Am = mag1(am);
+  *err = prod(eap, pp) + prod(eam, pm) + prod(Ap, s->epp[i]) + prod(Am, s->epm[i]) +
+         3.0 * EPS * (Ap * pp + Am * pm);
+  return ap * s->pp[i] + am * s->pm[i];
 }
 
-/* |v| > 1: P = (Pg+ + Pg-)/2, Q = (Pg+ - Pg-)/(2w) (form B) or eigen_split's form A;
- * C = (e^{z+} + e^{z-})/2, S = (e^{z+} - e^{z-})/(2w), scaled by e^{-l}. */
-static void eigen(const qb_expm2 *s, double t, double l, coefs *k) {
+/* |v| > 1: the eigen-modes.  x' = e^{z+ - l} p+ + e^{z- - l} p-; x either from
+ * t g(z) = (e^z - 1)/lambda (form B: x = Pg+ p+ + Pg- p-) or with the pole terms split off
+ * exactly (form A: x = e^{z+}/lambda+ p+ + e^{z-}/lambda- p- + xs, xs = -M^-1 f: stiff and
+ * decayed modes), whichever is estimated better.  The modal form keeps each mode's exponent
+ * error with its own part (f along a decayed mode: no false cancellation). */
+static void eigen(const qb_expm2 *s, double t, double l, double complex *x, double complex *dx,
+                  double *ex, double *edx) {
   mode p, m;
   mode_at(s->lp, s->ilp, s->alp, s->dlp, t, &p);
   mode_at(s->lm, s->ilm, s->alm, s->dlm, t, &m);
-  const double aw = s->aw, rw = s->dw / aw + 4.0 * EPS;
-  const double complex w2i = s->i2w;
-  k->P = 0.5 * (p.Pg + m.Pg);
-  k->Q = (p.Pg - m.Pg) * w2i;
-  k->eP = 0.5 * (p.ePg + m.ePg) + EPS * mag1(k->P);
-  k->eQ = 0.5 * (p.ePg + m.ePg) / aw + mag1(k->Q) * rw;
-  eigen_split(s, &p, &m, aw, rw, k);
   const double complex Ep = l == 0 ? p.c.ez : exp(p.c.x - l) * p.c.ph;
   const double complex Em = l == 0 ? m.c.ez : exp(m.c.x - l) * m.c.ph;
-  const double dl = EPS * fabs(l) + 4.0 * EPS;
-  const double eE = mag1(Ep) * (p.dz + dl) + mag1(Em) * (m.dz + dl);
-  k->C = 0.5 * (Ep + Em);
-  k->S = (Ep - Em) * w2i;
-  k->eC = 0.5 * eE + EPS * mag1(k->C);
-  k->eS = 0.5 * eE / aw + mag1(k->S) * rw;
+  const double dl = EPS * (fabs(l) + 4.0);
+  const int splitok = p.z != 0 && m.z != 0 && s->adet > 0;
+  double complex xa[2];
+  double exa[2], worst_a = INFINITY, worst_b = 0;
+  for (int i = 0; i < 2; i++) {
+    dx[i] = modal_sum(s, i, Ep, Em, mag1(Ep) * (p.dz + dl), mag1(Em) * (m.dz + dl), &edx[i]);
+    x[i] = modal_sum(s, i, p.Pg, m.Pg, p.ePg, m.ePg, &ex[i]);
+    worst_b = maxd(worst_b, ex[i]);
+  }
+  if (splitok) {
+    worst_a = 0;
+    for (int i = 0; i < 2; i++) {
+      xa[i] = modal_sum(s, i, p.Eg, m.Eg, p.eEg, m.eEg, &exa[i]) + s->xs[i];
+      exa[i] += s->exs[i] + EPS * mag1(xa[i]);
+      worst_a = maxd(worst_a, exa[i]);
+    }
+  }
+  if (worst_a < worst_b)
+    for (int i = 0; i < 2; i++) {
+      x[i] = xa[i];
+      ex[i] = exa[i];
+    }
 }
 
-/* x = P f + Q Nf, dx = C f + S Nf with their errors (coefficients', Nf's, the combination's). */
+/* x = P f + Q Nf, dx = C f + S Nf with their errors (coefficients', Nf's, the combination's;
+ * rdx: x' relative). */
 static void combine(const qb_expm2 *s, const coefs *k, double complex *x, double complex *dx,
                     double *ex, double *edx) {
   const double aP = mag1(k->P), aQ = mag1(k->Q), aC = mag1(k->C), aS = mag1(k->S);
@@ -352,10 +415,17 @@ static void combine(const qb_expm2 *s, const coefs *k, double complex *x, double
     const double af = s->af[i], an = s->anf[i], en = s->enf[i];
     x[i] = k->P * s->f[i] + k->Q * s->nf[i];
     dx[i] = k->C * s->f[i] + k->S * s->nf[i];
-    ex[i] = SAFETY * (prod(k->eP, af) + prod(k->eQ, an) + prod(aQ, en) +
-                      3.0 * EPS * (aP * af + aQ * an));
-    edx[i] = SAFETY * (prod(k->eC, af) + prod(k->eS, an) + prod(aS, en) +
-                       3.0 * EPS * (aC * af + aS * an));
+    ex[i] = prod(k->eP, af) + prod(k->eQ, an) + prod(aQ, en) + 3.0 * EPS * (aP * af + aQ * an);
+    edx[i] = prod(k->eC, af) + prod(k->eS, an) + prod(aS, en) + 3.0 * EPS * (aC * af + aS * an) +
+             k->rdx * mag1(dx[i]);
+  }
+}
+
+/* the safety factor; infinite estimates for non-finite results */
+static void finish(const double complex *x, const double complex *dx, double *ex, double *edx) {
+  for (int i = 0; i < 2; i++) {
+    ex[i] *= SAFETY;
+    edx[i] *= SAFETY;
     if (!finite_c(x[i]) || !(ex[i] >= 0)) ex[i] = INFINITY;
     if (!finite_c(dx[i]) || !(edx[i] >= 0)) edx[i] = INFINITY;
   }
@@ -375,12 +445,13 @@ qb_err qb_expm2_at(const qb_expm2 *s, double t, double complex x[2], double comp
   }
   const double g = maxd(creal(s->lp), creal(s->lm)) * t;
   const double l = g < LDX_BELOW && isfinite(g) ? g : 0;
-  coefs k;
-  if (s->aw2 * t * t <= 1.0)
+  if (s->aw2 * t * t <= 1.0) {
+    coefs k;
     series(s, t, l, &k);
-  else
-    eigen(s, t, l, &k);
-  combine(s, &k, x, dx, ex, edx);
+    combine(s, &k, x, dx, ex, edx);
+  } else
+    eigen(s, t, l, x, dx, ex, edx);
+  finish(x, dx, ex, edx);
   *ldx = l;
   return QB_OK;
 }

@@ -39,12 +39,16 @@ typedef struct {
   double ah, aw2, aw, adet, alp, alm; /* their moduli */
   double complex ih, i2w, idet, hdet, ilp, ilm; /* 1/h, 1/(2w), 1/det, h/det, 1/lambda+- (0 for 0) */
   double af[2], anf[2], enf[2];                 /* |f_i|, |(N f)_i| and its rounding bound */
+  double complex pp[2], pm[2], xs[2]; /* modal parts (f +- Nf/w)/2 (w != 0); -M^-1 f (det != 0) */
+  double epp[2], epm[2], exs[2];      /* their rounding bounds */
   int ok;                                       /* M and f finite */
 } qb_expm2;
 
 /* Setup from M (row-major M[0] = M11, M[1] = M12, M[2] = M21, M[3] = M22) and f.  An eigenvalue
- * whose real part is positive but within its own rounding bound is taken as marginal (real part
- * 0): a passive drift never grows, even at t ~ 1e250 / |M|. */
+ * whose real part is positive but within its own rounding bound or within 4 eps (|h| + |N_ij|)
+ * (the rounding of M's entries) is taken as marginal (real part 0, the change counted in its
+ * error bound): a drift passive but for the rounding of its entries never grows, even at
+ * t ~ 1e250 / |M|. */
 void qb_expm2_init(qb_expm2 *s, const double complex M[4], const double complex f[2]);
 
 /* x(t), x'(t) and their error estimates ex, edx (absolute, per component) at t >= 0 (finite).
