@@ -6,21 +6,25 @@
  * h = tr M / 2, N = M - h I, N^2 = w^2 I, w^2 = ((M11 - M22)/2)^2 + M12 M21, u = h t, v = w t:
  *   P = t int_0^1 e^{us} cosh(vs) ds,  Q = t^2 int_0^1 s e^{us} sinhc(vs) ds,
  *   C = e^u cosh v,  S = t e^u sinhc v  (sinhc z = sinh(z)/z: functions of w^2 only).
- * Near the exceptional point (|v|^2 = |w^2| t^2 <= 1, including w^2 = 0 exactly) P, Q, C, S are
- * power series in v^2 whose coefficients J_n(u) = int_0^1 s^n e^{us} ds come from recurrences run
- * only in their stable direction; elsewhere from the eigenvalues lambda+- = h +- w (the larger in
- * magnitude directly, the other as det M / larger: no cancellation), per coefficient the better
- * estimated of  t g(z)-differences (g(z) = (e^z - 1)/z, z = lambda t)  and the split
- * e^z/lambda-differences plus the exact pole terms -h/det M, 1/det M (stiff, decayed modes).
+ * w^2 and det M are compensated sums of exact (fma) products: at an EP the cancellation leaves
+ * eps |w^2| + O(eps^2) |N|^2, so w^2 = 0 exactly where M's entries make it so.
+ * Near the exceptional point (|v|^2 = |w^2| t^2 <= 1, including w^2 = 0) P, Q, C, S are power
+ * series in v^2 (at least 2 terms, up to 11) whose coefficients J_n(u) = int_0^1 s^n e^{us} ds
+ * come from recurrences run only in their stable direction (upward where n <= |u|, else
+ * downward from Kummer's series), scaled by t and t^2 so that no t^2 overflows.  Elsewhere the
+ * eigen-modes: lambda+- = h +- w (the larger in magnitude directly, the other as det M / larger:
+ * no cancellation), x' = e^{z+} p+ + e^{z-} p- with p+- = (f +- Nf/w)/2, z = lambda t, and x
+ * either from t g(z) = (e^z - 1)/lambda or with the pole part split off exactly,
+ * x = sum e^z/lambda p + xs (xs = -M^-1 f: stiff and decayed modes), the better estimated.
  *
  * Error estimates (first order, absolute, componentwise, like qb_linear_transient's ex, edx):
- * M and f are taken as exact; the rounding of h, w^2, w, det M, lambda+-, N f (bounded at init
- * from the sizes of the terms that formed them) is propagated through the exponents
- * (|d e^z| = |e^z| |dz|, dz = t |d lambda| + eps |z|), the divided differences and the series
- * (derivatives in u and v^2 from the same J_n), plus the rounding of each operation, with a
- * safety factor 2.  A caller applies its accuracy guard to them and falls back to
- * qb_linear_transient where it fails.  Non-finite results (only for drifts that grow: overflow)
- * carry infinite estimates.
+ * M and f are taken as exact; the rounding of h, w^2, w, det M, lambda+-, N f, p+-, xs (bounded
+ * at init from the sizes of the terms that formed them) is propagated through the exponents
+ * (|d e^z| = |e^z| |dz|, dz = t |d lambda| + eps |z|, kept with its own mode), the divided
+ * differences and the series (derivatives in u and v^2 from the same J_n; a bound of the
+ * truncated tail), plus the rounding of each operation, times a safety factor 2.  Callers apply
+ * their accuracy guard to them and fall back to qb_linear_transient where it fails.  Non-finite
+ * results (only for drifts that grow: overflow) carry infinite estimates.
  *
  * Deterministic, no heap allocation, not collective, thread-safe (the state is read only). */
 #ifndef QB_EXPM2_H
