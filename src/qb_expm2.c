@@ -119,7 +119,8 @@ static double complex w2_det(qb_expm2 *s, const double complex *M) {
   const double ar = creal(M[0]), ai = cimag(M[0]), er = creal(M[3]), ei = cimag(M[3]);
   const double br = creal(M[1]), bi = cimag(M[1]), cr = creal(M[2]), ci = cimag(M[2]);
   const double xr = ar - er, xi = ai - ei, zr = xr - ar, zi = xi - ai;
-  const double lr = 0.5 * ((ar - (xr - zr)) + (-er - zr)), li = 0.5 * ((ai - (xi - zi)) + (-ei - zi));
+  const double lr = 0.5 * ((ar - (xr - zr)) + (-er - zr)),
+               li = 0.5 * ((ai - (xi - zi)) + (-ei - zi));
   const double hr = 0.5 * xr, hi = 0.5 * xi; /* d = (hr + lr) + i (hi + li) exactly */
   dot2 wr = {0, 2.0 * (hr * lr - hi * li)}, wi = {0, 2.0 * (hr * li + hi * lr)};
   dot2_add(&wr, hr, hr), dot2_add(&wr, -hi, hi), dot2_add(&wr, br, cr), dot2_add(&wr, -bi, ci);
@@ -134,8 +135,8 @@ static double complex w2_det(qb_expm2 *s, const double complex *M) {
 
 void qb_expm2_init(qb_expm2 *s, const double complex M[4], const double complex f[2]) {
   const double complex a = M[0], b = M[1], c = M[2], e = M[3];
-  s->ok = finite_c(a) && finite_c(b) && finite_c(c) && finite_c(e) && finite_c(f[0]) &&
-          finite_c(f[1]);
+  s->ok =
+      finite_c(a) && finite_c(b) && finite_c(c) && finite_c(e) && finite_c(f[0]) && finite_c(f[1]);
   s->h = 0.5 * (a + e);
   const double complex d = w2_det(s, M);
   s->w = csqrt(s->w2);
@@ -262,8 +263,7 @@ static double maxabs(const double complex *v, int n) {
  * exponent u (derivative: J_{n+1}), v^2 (derivative in v^2 term by term), the tail (m: bound
  * of the first omitted coefficient). */
 static void series_sums(double complex v2, int K, double m, const double complex *tJ,
-                        const double complex *t2J, double du, double dv2, coefs *k,
-                        double *ecs) {
+                        const double complex *t2J, double du, double dv2, coefs *k, double *ecs) {
   const double av2 = mag1(v2);
   double complex P = 0, Q = 0, C = 0, S = 0, ck = 1; /* ck = v2^k/(2k)! */
   double rP = 0, rQ = 0, u0 = 0, u1 = 0, v0 = 0, v1 = 0, dc = 0, ds = 0, ek = 0.5, acs = 0;

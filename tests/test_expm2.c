@@ -60,7 +60,8 @@ void *__real_realloc(void *p, size_t n);
 void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t n, size_t m);
 void *__wrap_realloc(void *p, size_t n);
-static volatile long n_alloc; /* volatile: malloc is a builtin the compiler assumes leaves it alone */
+static volatile long
+    n_alloc; /* volatile: malloc is a builtin the compiler assumes leaves it alone */
 void *__wrap_malloc(size_t n) {
   n_alloc++;
   return __real_malloc(n);
@@ -123,7 +124,8 @@ static void q_ref(const double complex *M, const double complex *f, double t, do
     nrm = fmaxq(nrm, r);
   }
   int k = 0;
-  while (nrm > (quad)0.125) nrm *= (quad)0.5, k++;
+  while (nrm > (quad)0.125)
+    nrm *= (quad)0.5, k++;
   for (int i = 0; i < 9; i++) {
     A[i] *= ldexpq(1, -k);
     E[i] = T[i] = (quad)(i % 4 == 0);
@@ -171,7 +173,8 @@ static int guard_fails(const double complex *x, const double complex *dx, const 
   double ax1 = cabs(x[1]), adx1 = cabs(dx[1]);
   double pb_err = 2.0 * (ex[1] * adx1 + ax1 * edx[1]);
   int ok0 = qb_model_energy_ok(cabs(x[0]), ex[0], nx), ok1 = qb_model_energy_ok(ax1, ex[1], nx);
-  int okp = isfinite(pb_err) && pb_err <= QB_EST_MAX * (2.0 * ax1 * adx1 + 2.0 * nx * ndx) + DBL_MIN;
+  int okp =
+      isfinite(pb_err) && pb_err <= QB_EST_MAX * (2.0 * ax1 * adx1 + 2.0 * nx * ndx) + DBL_MIN;
   return !(ok0 && ok1 && okp);
 }
 
@@ -182,14 +185,15 @@ typedef struct {
 } stats;
 
 static void print_stats(const char *part, const stats *st) {
-  printf("%s: %ld points; vs REF1 (its estimate < 1e-12: %ld) max |diff|/max|x| %.2e, x' %.2e; "
-         "vs Q (%ld) %.2e, x' %.2e; estimate violations %ld (REF1) %ld (Q); largest relative "
-         "estimate %.2e; guard fails (fallback) %ld = %.4f%% (at |M| t <= 1e4: %ld); not finite %ld; "
-         "series regime %ld; "
-         "REF1's estimate below its measured error %ld\n",
-         part, st->n, st->n1, st->maxd1, st->maxdd1, st->nld, st->maxdl, st->maxddl, st->viol1,
-         st->viol, st->maxest, st->fallback, 100.0 * (double)st->fallback / (double)st->n,
-         st->fallback_in, st->nbad, st->nseries, st->nref1_under);
+  printf(
+      "%s: %ld points; vs REF1 (its estimate < 1e-12: %ld) max |diff|/max|x| %.2e, x' %.2e; "
+      "vs Q (%ld) %.2e, x' %.2e; estimate violations %ld (REF1) %ld (Q); largest relative "
+      "estimate %.2e; guard fails (fallback) %ld = %.4f%% (at |M| t <= 1e4: %ld); not finite %ld; "
+      "series regime %ld; "
+      "REF1's estimate below its measured error %ld\n",
+      part, st->n, st->n1, st->maxd1, st->maxdd1, st->nld, st->maxdl, st->maxddl, st->viol1,
+      st->viol, st->maxest, st->fallback, 100.0 * (double)st->fallback / (double)st->n,
+      st->fallback_in, st->nbad, st->nseries, st->nref1_under);
 }
 
 /* ---- one point against the references ---- */
@@ -200,8 +204,8 @@ static int finite2(const double complex *v) {
 }
 
 /* One point: the problem, our results and Q's (x' scaled by e^{-ldx} like ours), Q's errors:
- * rl = EPS_Q (64 + 8 |M| t)(1 + |M| t) of the exponential's norm, exl = rl max(|x|, ||e^{Mt}|| |f|/|M|),
- * edxl = rl ||e^{Mt}|| |f| (normwise: near an EP ||e^{Mt}|| |f| >> |x'| is possible). */
+ * rl = EPS_Q (64 + 8 |M| t)(1 + |M| t) of the exponential's norm, exl = rl max(|x|, ||e^{Mt}||
+ * |f|/|M|), edxl = rl ||e^{Mt}|| |f| (normwise: near an EP ||e^{Mt}|| |f| >> |x'| is possible). */
 typedef struct {
   const char *what;
   const double complex *M, *f;
@@ -213,8 +217,8 @@ static void debug_print(const point *p, int i) {
   if (!getenv("EXPM2_DEBUG")) return;
   const double complex *M = p->M, *f = p->f;
   printf("PT %a %a %a %a %a %a %a %a %a %a %a %a %a\n", creal(M[0]), cimag(M[0]), creal(M[1]),
-         cimag(M[1]), creal(M[2]), cimag(M[2]), creal(M[3]), cimag(M[3]), creal(f[0]),
-         cimag(f[0]), creal(f[1]), cimag(f[1]), p->t);
+         cimag(M[1]), creal(M[2]), cimag(M[2]), creal(M[3]), cimag(M[3]), creal(f[0]), cimag(f[0]),
+         creal(f[1]), cimag(f[1]), p->t);
   if (i < 0) { /* a large estimate */
     printf("DBG %s large estimate: ex/nx %.3g %.3g edx/ndx %.3g %.3g\n", p->what, p->ex[0] / p->nx,
            p->ex[1] / p->nx, p->edx[0] / p->ndx, p->edx[1] / p->ndx);
@@ -278,8 +282,9 @@ static void vs_ref1(const point *p, stats *st) {
     const int ok = d <= p->ex[i] + fmax(exr[i], er) &&
                    dd <= p->edx[i] * el + fmax(edxr[i], edr) + (p->ldx != 0 ? DBL_MIN : 0);
     st->viol1 += !ok;
-    CHECK("estimate bounds |ours - REF1|", ok, "%s t %.3g i %d: %.3g > %.3g + %.3g, %.3g > %.3g + %.3g",
-          p->what, t, i, d, p->ex[i], fmax(exr[i], er), dd, p->edx[i] * el, fmax(edxr[i], edr));
+    CHECK("estimate bounds |ours - REF1|", ok,
+          "%s t %.3g i %d: %.3g > %.3g + %.3g, %.3g > %.3g + %.3g", p->what, t, i, d, p->ex[i],
+          fmax(exr[i], er), dd, p->edx[i] * el, fmax(edxr[i], edr));
   }
   const double nx = maxabs2(xr), ndx = maxabs2(dxr);
   const double d = fmax(cabs(p->x[0] - xr[0]), cabs(p->x[1] - xr[1]));
@@ -306,7 +311,8 @@ static void check_point(const char *what, const double complex *M, const double 
   }
   st->n++;
   st->nseries += cabs(s.w2) * t * t <= 1.0;
-  const int fin = finite2(p.x) && finite2(p.dx) && isfinite(p.ex[0] + p.ex[1] + p.edx[0] + p.edx[1]);
+  const int fin =
+      finite2(p.x) && finite2(p.dx) && isfinite(p.ex[0] + p.ex[1] + p.edx[0] + p.edx[1]);
   st->nbad += !fin;
   CHECK("finite x, x', estimates", fin, "%s t %.3g", what, t);
   if (!fin) return;
@@ -314,9 +320,10 @@ static void check_point(const char *what, const double complex *M, const double 
   st->fallback += fb;
   st->fallback_in += fb && norm1(M) * t <= 1e4;
   if (fb && getenv("EXPM2_DEBUG"))
-    printf("FALLBACK %s t|M| %.3g ex %.3g %.3g edx %.3g %.3g |x| %.3g %.3g |dx| %.3g %.3g ldx %.3g\n",
-           what, t * norm1(M), p.ex[0], p.ex[1], p.edx[0], p.edx[1], cabs(p.x[0]), cabs(p.x[1]),
-           cabs(p.dx[0]), cabs(p.dx[1]), p.ldx);
+    printf(
+        "FALLBACK %s t|M| %.3g ex %.3g %.3g edx %.3g %.3g |x| %.3g %.3g |dx| %.3g %.3g ldx %.3g\n",
+        what, t * norm1(M), p.ex[0], p.ex[1], p.edx[0], p.edx[1], cabs(p.x[0]), cabs(p.x[1]),
+        cabs(p.dx[0]), cabs(p.dx[1]), p.ldx);
   double nE;
   q_ref(M, f, t, p.ldx, p.xl, p.dxl, &nE);
   p.nx = maxabs2(p.xl);
@@ -430,7 +437,8 @@ static double complex dyadic(gsl_rng *r) {
  * with R >= ||Herm N||_2 times margin (passive); every operation exact. */
 static void exact_ep(gsl_rng *r, double margin, double complex *M) {
   double complex p, q;
-  do p = dyadic(r), q = dyadic(r);
+  do
+    p = dyadic(r), q = dyadic(r);
   while (p == 0 && q == 0);
   const double s = ldexp(1.0, -(int)gsl_rng_uniform_int(r, 5));
   const double complex a = s * p * q, b = -s * p * p, c = s * q * q;
@@ -571,8 +579,10 @@ static void part_zero(gsl_rng *r) {
     qb_expm2_init(&s, Z, f);
     CHECK("M = 0 runs", qb_expm2_at(&s, t, x, dx, &ldx, ex, edx) == QB_OK, "n %d", n);
     for (int i = 0; i < 2; i++) {
-      CHECK_CLOSE("M = 0: Re x = Re f t", creal(x[i]), creal(f[i]) * t, 4 * DBL_EPSILON, 0, "n %d", n);
-      CHECK_CLOSE("M = 0: Im x = Im f t", cimag(x[i]), cimag(f[i]) * t, 4 * DBL_EPSILON, 0, "n %d", n);
+      CHECK_CLOSE("M = 0: Re x = Re f t", creal(x[i]), creal(f[i]) * t, 4 * DBL_EPSILON, 0, "n %d",
+                  n);
+      CHECK_CLOSE("M = 0: Im x = Im f t", cimag(x[i]), cimag(f[i]) * t, 4 * DBL_EPSILON, 0, "n %d",
+                  n);
       CHECK("M = 0: x' = f", dx[i] == f[i], "n %d", n);
     }
   }
@@ -587,15 +597,17 @@ static void part_zero(gsl_rng *r) {
 
 /* one huge-t point: finite values, estimates not NaN; decayed (g t < -1000) with a good
  * estimate: x = -M^-1 f to 1e-10 of max |x_i| */
-static void huge_point(const char *what, const double complex *M, const double complex *f,
-                       double t, long *nss) {
+static void huge_point(const char *what, const double complex *M, const double complex *f, double t,
+                       long *nss) {
   qb_expm2 s;
   qb_expm2_init(&s, M, f);
   double complex x[2], dx[2], xss[2], mf[2] = {-f[0], -f[1]};
   double ex[2], edx[2], ldx;
   CHECK("huge t runs", qb_expm2_at(&s, t, x, dx, &ldx, ex, edx) == QB_OK, "%s", what);
-  CHECK("huge t: finite x, x'", finite2(x) && finite2(dx), "%s t %.3g x %g %g dx %g %g M %a%+ai %a%+ai %a%+ai %a%+ai", what, t,
-        cabs(x[0]), cabs(x[1]), cabs(dx[0]), cabs(dx[1]), creal(M[0]), cimag(M[0]), creal(M[1]), cimag(M[1]), creal(M[2]), cimag(M[2]), creal(M[3]), cimag(M[3]));
+  CHECK("huge t: finite x, x'", finite2(x) && finite2(dx),
+        "%s t %.3g x %g %g dx %g %g M %a%+ai %a%+ai %a%+ai %a%+ai", what, t, cabs(x[0]), cabs(x[1]),
+        cabs(dx[0]), cabs(dx[1]), creal(M[0]), cimag(M[0]), creal(M[1]), cimag(M[1]), creal(M[2]),
+        cimag(M[2]), creal(M[3]), cimag(M[3]));
   CHECK("huge t: estimates not NaN", !isnan(ex[0] + ex[1] + edx[0] + edx[1]), "%s", what);
   const double g = fmax(creal(s.lp), creal(s.lm)) * t, nx = maxabs2(x);
   if (!(g < -1000) || !(fmax(ex[0], ex[1]) <= 1e-11 * nx)) return;
@@ -610,9 +622,15 @@ static void part_huge(gsl_rng *r) {
   long nss = 0;
   for (int n = 0; n < 2000; n++) {
     switch (n % 4) {
-    case 0: general_drift(r, 6, M), random_f(r, f); break;
-    case 1: random_shared(r, M, f); break;
-    case 2: exact_ep(r, 1.0 + lu(r, 1e-3, 10), M), random_f(r, f); break;
+    case 0:
+      general_drift(r, 6, M), random_f(r, f);
+      break;
+    case 1:
+      random_shared(r, M, f);
+      break;
+    case 2:
+      exact_ep(r, 1.0 + lu(r, 1e-3, 10), M), random_f(r, f);
+      break;
     default: /* lossless decoupled mode */
       M[0] = -I * lu(r, 1e-3, 1), M[1] = M[2] = 0, M[3] = -lu(r, 1e-3, 1), random_f(r, f);
     }
@@ -667,7 +685,8 @@ static void part_timing(gsl_rng *r) {
     qb_expm2 s;
     qb_expm2_init(&s, Ms[n], fs[n]);
     for (int k = 0; k < NT; k++) {
-      (void)qb_expm2_at(&s, pow(10.0, -2.0 + 6.0 * k / (NT - 1)) / norm1(Ms[n]), x, dx, &ldx, ex, edx);
+      (void)qb_expm2_at(&s, pow(10.0, -2.0 + 6.0 * k / (NT - 1)) / norm1(Ms[n]), x, dx, &ldx, ex,
+                        edx);
       sink += creal(x[1]);
     }
   }
@@ -678,8 +697,9 @@ static void part_timing(gsl_rng *r) {
     (void)qb_linear_solve(2, Ms[n], mf, xss);
     (void)qb_linear_eig(2, Ms[n], lam, NULL);
     for (int k = 0; k < NTL; k++) {
-      (void)qb_linear_transient(2, Ms[n], fs[n], pow(10.0, -2.0 + 6.0 * k / (NTL - 1)) / norm1(Ms[n]),
-                                creal(lam[0]), xss, exss, x, dx, &ldx, ex, edx);
+      (void)qb_linear_transient(2, Ms[n], fs[n],
+                                pow(10.0, -2.0 + 6.0 * k / (NTL - 1)) / norm1(Ms[n]), creal(lam[0]),
+                                xss, exss, x, dx, &ldx, ex, edx);
       sink += creal(x[1]);
     }
   }

@@ -36,16 +36,17 @@
 
 /* Per-row setup (one M, one f; any number of t). */
 typedef struct {
-  double complex h, w2, w, det; /* tr M / 2, w^2, principal sqrt of w^2 (Re >= 0), det M */
-  double complex lp, lm;        /* lambda+ = h + w, lambda- = h - w (no cancellation) */
-  double complex f[2], nf[2];   /* f and N f */
+  double complex h, w2, w, det;       /* tr M / 2, w^2, principal sqrt of w^2 (Re >= 0), det M */
+  double complex lp, lm;              /* lambda+ = h + w, lambda- = h - w (no cancellation) */
+  double complex f[2], nf[2];         /* f and N f */
   double dh, dw2, dw, ddet, dlp, dlm; /* absolute rounding bounds of the above */
   double ah, aw2, aw, adet, alp, alm; /* their moduli */
-  double complex ih, i2w, idet, hdet, ilp, ilm; /* 1/h, 1/(2w), 1/det, h/det, 1/lambda+- (0 for 0) */
-  double af[2], anf[2], enf[2];                 /* |f_i|, |(N f)_i| and its rounding bound */
+  double complex ih, i2w, idet, hdet, ilp,
+      ilm;                            /* 1/h, 1/(2w), 1/det, h/det, 1/lambda+- (0 for 0) */
+  double af[2], anf[2], enf[2];       /* |f_i|, |(N f)_i| and its rounding bound */
   double complex pp[2], pm[2], xs[2]; /* modal parts (f +- Nf/w)/2 (w != 0); -M^-1 f (det != 0) */
   double epp[2], epm[2], exs[2];      /* their rounding bounds */
-  int ok;                                       /* M and f finite */
+  int ok;                             /* M and f finite */
 } qb_expm2;
 
 /* Setup from M (row-major M[0] = M11, M[1] = M12, M[2] = M21, M[3] = M22) and f.  An eigenvalue
