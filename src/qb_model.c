@@ -177,25 +177,40 @@ static bool valid_except(const qb_model *m, const double *p, int skip) {
   return true;
 }
 
+void qb_model_eval_points(const qb_model *m, const double *p, int axis, const double *x, int n,
+                          const bool *want, double *out) {
+  const size_t nf = (size_t)m->nfields;
+  double q[QB_MAX_PARAMS];
+  memcpy(q, p, (size_t)m->nparams * sizeof *q);
+  for (int j = n - 1; j >= 0; j--) { /* row 0 last: it is the others' template */
+    double *o = out + (size_t)j * nf;
+    if (j > 0) memcpy(o, out, nf * sizeof *o);
+    q[axis] = x[j];
+    m->eval(m, q, want, o);
+  }
+}
+
 void qb_model_eval_row(const qb_model *m, const double *p, int axis, const double *x, int n,
                        const bool *want, double *out) {
-  const int nf = m->nfields;
+  const size_t nf = (size_t)m->nfields;
   if (n <= 0) return;
   double q[QB_MAX_PARAMS];
   memcpy(q, p, (size_t)m->nparams * sizeof *q);
   const bool ok = valid_except(m, q, axis); /* the others once, the axis per value */
   bool all = ok;
-  blank(m, out);
-  for (int j = 0; j < n; j++) {
-    if (j > 0) memcpy(out + (size_t)j * (size_t)nf, out, (size_t)nf * sizeof *out);
+  for (int j = 0; j < n; j++)
     all = all && param_ok(&m->params[axis], x[j]);
-  }
-  if (m->eval_row && all) {
-    m->eval_row(m, q, axis, x, n, want, out);
+  blank(m, out);
+  if (all) {
+    if (m->eval_row)
+      m->eval_row(m, q, axis, x, n, want, out);
+    else
+      qb_model_eval_points(m, q, axis, x, n, want, out);
     return;
   }
-  for (int j = 0; j < n; j++) {
-    double *o = out + (size_t)j * (size_t)nf;
+  for (int j = n - 1; j >= 0; j--) {
+    double *o = out + (size_t)j * nf;
+    if (j > 0) memcpy(o, out, nf * sizeof *o);
     q[axis] = x[j];
     if (ok && param_ok(&m->params[axis], x[j]))
       m->eval(m, q, want, o);

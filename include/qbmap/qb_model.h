@@ -93,11 +93,13 @@ typedef struct qb_model {
    * int32 range (-1 where a code is undefined), so they can be stored without a cast hazard. */
   void (*eval)(const struct qb_model *m, const double *p, const bool *want, double *out);
   /* Row kernel (NULL: qb_model_eval_row loops eval): the n points p with p[axis] = x[j], into
-   * out[j * nfields + f], each row prepared like eval's out.  Contract: every row is bitwise
-   * what eval gives at that point, so results do not depend on where a row is cut (block sizes,
-   * ranks) or whether a point is evaluated alone (`qbmap point`, the post-passes); a model gains
-   * speed by computing once per row what does not depend on p[axis] (the drift's decomposition
-   * along t).  Called only with every value valid. */
+   * out[j * nfields + f]; row 0 arrives prepared like eval's out, the others undefined (the
+   * kernel copies row 0 where it needs them prepared; qb_model_eval_points does that for a row
+   * it evaluates point by point).  Contract: every row is bitwise what eval gives at that
+   * point, so results do not depend on where a row is cut (block sizes, ranks) or whether a
+   * point is evaluated alone (`qbmap point`, the post-passes); a model gains speed by computing
+   * once per row what does not depend on p[axis] (the drift's decomposition along t).  Called
+   * only with every value valid. */
   void (*eval_row)(const struct qb_model *m, const double *p, int axis, const double *x, int n,
                    const bool *want, double *out);
   /* Discriminant of the drift's characteristic polynomial at p (zero where two eigenvalues
@@ -182,6 +184,11 @@ static inline double qb_model_mag(double complex z) {
 static inline bool qb_model_wants(const bool *want, int k) {
   return !want || want[k];
 }
+
+/* The row as eval_row defines it, point by point through m->eval (row 0 prepared, copied to the
+ * others first): what a row kernel does along an axis it cannot reuse work on. */
+void qb_model_eval_points(const qb_model *m, const double *p, int axis, const double *x, int n,
+                          const bool *want, double *out);
 
 /* Evaluates the model at p into out[nfields]: out prepared (QB_F64 NaN, QB_I32 -1), p checked
  * against the verified ranges (QB_PT_BAD_PARAM as the status, every other field NaN/-1, if a

@@ -80,6 +80,9 @@ typedef struct {
   double dc[QB_LINEAR_NMAX];                     /* bound on |c_k - (V^-1 f)_k| */
   double G[QB_LINEAR_NMAX * QB_LINEAR_NMAX];     /* (|V^-1| |R|) diag|c|, see the top */
   double invd[QB_LINEAR_NMAX * QB_LINEAR_NMAX];  /* 1/|Re lambda_j - Re lambda_k| (inf: equal) */
+  double complex W[QB_LINEAR_NMAX * QB_LINEAR_NMAX]; /* V diag(c): x = W (t phi1(lambda t)) */
+  double Gx[QB_LINEAR_NMAX]; /* sum_k G_jk B2_jk bounded over every t (INFINITY unless all
+                              * Re lambda < 0): qb_spectral_x's estimate */
 } qb_spectral;
 
 /* Decomposes M (row-major, n <= QB_LINEAR_NMAX) and solves V c = f (LU, LAPACK zgetrf/zgetrs).
@@ -102,5 +105,14 @@ bool qb_spectral_usable(const qb_spectral *s);
  * O(n^2). */
 qb_err qb_spectral_at(const qb_spectral *s, double t, double complex *x, double complex *dx,
                       double *ldx, double *ex, double *edx);
+
+/* x(t) alone at t >= 0 with a cheaper estimate ex (an upper bound of qb_spectral_at's): the
+ * same terms, but the eigenvector-residual term sum_k G_jk B2_jk(t) replaced by its bound over
+ * every t, Gx_j (B2_jk <= min(1/a_hi^2, 1/(|a_hi| |a_j - a_k|)) where every Re lambda = a < 0;
+ * infinite otherwise), so O(n^2) multiply-adds and no pairwise minima per t.  For rows along t:
+ * a caller checks this estimate first and calls qb_spectral_at only where it fails its guard.
+ * x = W (t phi1(lambda t)), W = V diag(c) formed at init (rounding 2 eps |V||c| more, counted).
+ * QB_EINTERNAL as qb_spectral_at.  No allocation, O(n^2). */
+qb_err qb_spectral_x(const qb_spectral *s, double t, double complex *x, double *ex);
 
 #endif

@@ -1096,16 +1096,10 @@ static void eval(const qb_model *m, const double *p, const bool *want, double *o
 /* Along t: row_t; along any other axis point by point. */
 static void eval_row(const qb_model *m, const double *p, int axis, const double *x, int n,
                      const bool *want, double *out) {
-  if (axis == P_T) {
+  if (axis == P_T)
     row_t(p, x, n, want, out);
-    return;
-  }
-  double q[NPARAM];
-  memcpy(q, p, sizeof q);
-  for (int j = 0; j < n; j++) {
-    q[axis] = x[j];
-    eval(m, q, want, out + (size_t)j * NFIELD);
-  }
+  else
+    qb_model_eval_points(m, p, axis, x, n, want, out);
 }
 
 /* (tr M)^2 - 4 det M = (mu+ - mu-)^2 = 4 w^2 = 4 (1 + (alpha + i delta_r)^2). */

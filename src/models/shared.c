@@ -29,8 +29,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "qbmap/qb_expm2.h"
 #include "qbmap/qb_linear.h"
 #include "qbmap/qb_model.h"
+#include "qbmap/qb_spectral.h"
 
 enum {
   P_DELTA,
@@ -296,6 +298,8 @@ typedef struct {
   int stable;            /* the steady state exists: */
   double complex xss[2]; /* x_ss */
   double ess_err[2];     /* and its error estimate */
+  qb_spectral spec;      /* M's eigendecomposition with f (the fast path along a row) */
+  qb_expm2 plan;         /* the closed-form transients of M, f (robust through EPs) */
 } sh_eval;
 
 /* The scaled point at p: q, F, t, k, dk, M, f of e. */
@@ -343,32 +347,78 @@ static uint32_t steady(sh_eval *e, double *out) {
   return !oka || !okb ? QB_PT_ILL_CONDITIONED : 0;
 }
 
-/* E_A, E_B, P_B at t from the vacuum; returns the status bits. */
-static uint32_t transient(const sh_eval *e, double *out) {
+/* The accuracy guards at t: E_A (ok[0]), E_B (ok[1]) and P_B (ok[2], checked in the scale of dx:
+ * ldx, x' below the double range) from x, x' and their estimates. */
+static void guards(const double complex *x, const double complex *dx, const double *ex,
+                   const double *edx, bool *ok) {
+  const double nx = qb_model_norm_amp(x, 2), ndx = qb_model_norm_amp(dx, 2);
+  const double ax0 = qb_model_mag(x[0]), ax1 = qb_model_mag(x[1]), adx1 = qb_model_mag(dx[1]);
+  const double pb_err = 2.0 * (ex[1] * adx1 + ax1 * edx[1]);
+  const double pb_scale = 2.0 * ax1 * adx1, pb_all = 2.0 * nx * ndx;
+  ok[0] = qb_model_energy_ok(ax0, ex[0], nx);
+  ok[1] = qb_model_energy_ok(ax1, ex[1], nx);
+  ok[2] = isfinite(pb_err) && isfinite(pb_all) && pb_err <= QB_EST_MAX * (pb_scale + pb_all) + DBL_MIN;
+}
+
+/* x(t) from the row's eigendecomposition (qb_spectral_x) where it gives both amplitudes to
+ * QB_EST_MAX / 2 of themselves, with errors taken as at least 2 eps sum |x_i| (as in model
+ * threemode: an amplitude far below the other may be lost to the eigensolver's deflation). */
+static bool spectral_x(const sh_eval *e, double complex *x, double *ex) {
+  if (!qb_spectral_usable(&e->spec) || qb_spectral_x(&e->spec, e->t, x, ex) != QB_OK) return false;
+  const double fl = 2 * DBL_EPSILON *
+                    (fabs(creal(x[0])) + fabs(cimag(x[0])) + fabs(creal(x[1])) + fabs(cimag(x[1])));
+  return 2.0 * (ex[0] + fl) <= QB_EST_MAX * qb_model_mag(x[0]) &&
+         2.0 * (ex[1] + fl) <= QB_EST_MAX * qb_model_mag(x[1]);
+}
+
+/* x(t) and, where P_B is wanted (pb), x'(t) (ldx as qb_linear_transient), with the guards ok[3]
+ * (E_A, E_B, P_B), each from the first of three ways whose estimates pass: x from the row's
+ * eigendecomposition (spectral_x); the closed form (qb_expm2: exact through exceptional points);
+ * qb_linear_transient.  The choice of x depends on the point only (not on pb). */
+static qb_err moments(const sh_eval *e, double g, bool pb, double complex *x, double complex *dx,
+                      double *ldx, bool *ok) {
+  double ex[2], edx[2];
+  const bool fast = spectral_x(e, x, ex);
+  ok[0] = ok[1] = ok[2] = true;
+  if (fast && !pb) return QB_OK;
+  double complex y[2], dy[2];
+  double ey[2];
+  for (int way = 0; way < 2; way++) {
+    qb_err err = way == 0 ? qb_expm2_at(&e->plan, e->t, y, dy, ldx, ey, edx)
+                          : qb_linear_transient(2, e->M, e->f, e->t, g, e->stable ? e->xss : NULL,
+                                                e->ess_err, y, dy, ldx, ey, edx);
+    if (err && way == 1) return err;
+    if (err) continue;
+    if (!fast) x[0] = y[0], x[1] = y[1], ex[0] = ey[0], ex[1] = ey[1];
+    dx[0] = dy[0], dx[1] = dy[1];
+    guards(x, dx, ex, edx, ok);
+    if (fast) ok[0] = ok[1] = true;
+    if (!pb) ok[2] = true;
+    if (ok[0] && ok[1] && ok[2]) break;
+  }
+  return QB_OK;
+}
+
+/* E_A, E_B and (if wanted) P_B at t from the vacuum; returns the status bits. */
+static uint32_t transient(const sh_eval *e, const bool *want, double *out) {
   const int k = e->k, dk = e->dk;
+  const bool pbw = qb_model_wants(want, F_PB);
   double complex x[2], dx[2];
-  double ex[2], edx[2], ldx;
-  if (qb_linear_transient(2, e->M, e->f, e->t, ldexp(out[F_GROWTH], -k), e->stable ? e->xss : NULL,
-                          e->ess_err, x, dx, &ldx, ex, edx) != QB_OK)
-    return QB_PT_NUMERICS;
-  /* P_B = 2 Re(b* b') e^{ldx}, checked in the scale of dx (ldx: x' below the double range) */
-  double nx = qb_model_norm_amp(x, 2), ndx = qb_model_norm_amp(dx, 2);
-  double ax0 = cabs(x[0]), ax1 = cabs(x[1]), adx1 = cabs(dx[1]);
-  double pb_err = 2.0 * (ex[1] * adx1 + ax1 * edx[1]);
-  double pb_scale = 2.0 * ax1 * adx1, pb_all = 2.0 * nx * ndx;
-  int ok0 = qb_model_energy_ok(ax0, ex[0], nx), ok1 = qb_model_energy_ok(ax1, ex[1], nx);
-  int okp =
-      isfinite(pb_err) && isfinite(pb_all) && pb_err <= QB_EST_MAX * (pb_scale + pb_all) + DBL_MIN;
-  if (ok0) out[F_EA] = qb_model_abs2(x[0]);
-  if (ok1) out[F_EB] = qb_model_abs2(x[1]);
-  /* x' and so P_B scale with the rates (2^k) and P_B with the drive squared (2^(2 dk)) */
-  double pb = 2 * creal(conj(x[1]) * dx[1]);
-  if (ldx != 0 && pb != 0)
-    pb = copysign(exp(log(fabs(pb)) + ldx + (k + 2 * dk) * 0.69314718055994531), pb);
-  else
-    pb = ldexp(pb, k + 2 * dk);
-  if (okp) out[F_PB] = pb;
-  return !ok0 || !ok1 || !okp ? QB_PT_T_UNRESOLVED : 0;
+  double ldx = 0;
+  bool ok[3];
+  if (moments(e, ldexp(out[F_GROWTH], -k), pbw, x, dx, &ldx, ok) != QB_OK) return QB_PT_NUMERICS;
+  if (ok[0]) out[F_EA] = qb_model_abs2(x[0]);
+  if (ok[1]) out[F_EB] = qb_model_abs2(x[1]);
+  if (pbw) {
+    /* x' and so P_B scale with the rates (2^k) and P_B with the drive squared (2^(2 dk)) */
+    double pb = 2 * creal(conj(x[1]) * dx[1]);
+    if (ldx != 0 && pb != 0)
+      pb = copysign(exp(log(fabs(pb)) + ldx + (k + 2 * dk) * 0.69314718055994531), pb);
+    else
+      pb = ldexp(pb, k + 2 * dk);
+    if (ok[2]) out[F_PB] = pb;
+  }
+  return !ok[0] || !ok[1] || !ok[2] ? QB_PT_T_UNRESOLVED : 0;
 }
 
 /* The optima below set ill[f] where field f is NaN because a steady state is ill-conditioned
@@ -451,32 +501,45 @@ static uint32_t optima(const sh_eval *e, double *out) {
   return status;
 }
 
-/* The drive's scale 2^(2 dk) back onto the energies; returns the overflow bit. */
-static uint32_t finish(int dk, double *out) {
-  static const int en[] = {F_EA_SS,      F_EB_SS,  F_XI_SS,   F_EA,     F_EB,
-                           F_EB_AT_DOPT, F_EA_SUP, F_EB_SUP,  F_XI_SUP, F_E_SINGLE,
-                           F_EB_OPT_COH, F_DE_COH, F_DE_DISS, F_G_B}; /* (P_B: where formed) */
+/* The drive's scale 2^(2 dk) back onto the energies, in two parts: the row's t-independent ones
+ * once (returns the overflow bit of every field then set: the t fields are still NaN), then at
+ * each t E_A, E_B (P_B is scaled where formed; returns their overflow bit). */
+static uint32_t finish_row(int dk, double *out) {
+  static const int en[] = {F_EA_SS,  F_EB_SS,  F_XI_SS,    F_EB_AT_DOPT, F_EA_SUP,
+                           F_EB_SUP, F_XI_SUP, F_E_SINGLE, F_EB_OPT_COH, F_DE_COH,
+                           F_DE_DISS, F_G_B};
   if (dk != 0) qb_model_scale_energies(out, en, (int)(sizeof en / sizeof *en), dk);
   return qb_model_overflow(out, NFIELD, -1);
+}
+
+static uint32_t finish_t(int dk, double *out) {
+  static const int en[] = {F_EA, F_EB};
+  if (dk != 0) qb_model_scale_energies(out, en, 2, dk);
+  return isinf(out[F_EA]) || isinf(out[F_EB]) || isinf(out[F_PB]) ? QB_PT_OVERFLOW : 0;
 }
 
 /* The row along t at p (p[P_T] ignored): what does not depend on t (setup, steady state,
  * optima) once, then E_A, E_B, P_B at each x[j] into out[j * NFIELD + f]. */
 static void row_t(const double *p, const double *x, int n, const bool *want, double *out) {
   sh_eval e;
-  double base[NFIELD]; /* the t-independent fields, before finish's scaling */
+  double base[NFIELD]; /* the t-independent fields */
   setup(p, &e);
-  const uint32_t status = steady(&e, out) | optima(&e, out);
+  uint32_t status = steady(&e, out) | optima(&e, out);
   const bool trans =
       qb_model_wants(want, F_EA) || qb_model_wants(want, F_EB) || qb_model_wants(want, F_PB);
+  if (trans) {
+    qb_spectral_init(&e.spec, 2, e.M, e.f); /* failures: not usable (the closed form then) */
+    qb_expm2_init(&e.plan, e.M, e.f);
+  }
+  status |= finish_row(e.dk, out);
   if (n > 1) memcpy(base, out, sizeof base);
   for (int j = 0; j < n; j++) {
     double *o = out + (size_t)j * NFIELD;
     if (j > 0) memcpy(o, base, sizeof base);
-    e.t = ldexp(x[j], e.k);
+    e.t = e.k ? ldexp(x[j], e.k) : x[j];
     uint32_t st = status;
-    if (trans) st |= transient(&e, o);
-    st |= finish(e.dk, o);
+    if (trans) st |= transient(&e, want, o);
+    st |= finish_t(e.dk, o);
     o[F_STATUS] = st;
   }
 }
@@ -490,16 +553,10 @@ static void eval(const qb_model *m, const double *p, const bool *want, double *o
 /* Along t: row_t; along any other axis point by point. */
 static void eval_row(const qb_model *m, const double *p, int axis, const double *x, int n,
                      const bool *want, double *out) {
-  if (axis == P_T) {
+  if (axis == P_T)
     row_t(p, x, n, want, out);
-    return;
-  }
-  double q[NPARAM];
-  memcpy(q, p, sizeof q);
-  for (int j = 0; j < n; j++) {
-    q[axis] = x[j];
-    eval(m, q, want, out + (size_t)j * NFIELD);
-  }
+  else
+    qb_model_eval_points(m, p, axis, x, n, want, out);
 }
 
 const qb_model qb_model_shared = {

@@ -443,41 +443,55 @@ static double log_eb(const tm_eval *e, double complex xb, double exb, bool unrea
   return NAN;
 }
 
-/* x(t) of an n-mode system (n = 3: M; 2: the reduced S) with its estimate ex, and the
- * norm nx of x and |x_0|, |x_1| (ax): from the row's plan where it is usable and gives both
- * amplitudes x_0, x_1 to QB_EST_MAX / 2 of themselves, else qb_linear_transient (exact also
- * near exceptional points).  The plan's estimate is first order and componentwise; an amplitude
- * far below the others can be lost entirely where the eigensolver deflated a tiny coupling (an
- * eigenvector component set to 0: nothing of first order sees it), so each component's error is
- * taken as at least n eps nx (normwise): a component below ~1e-7 of the state goes to the
- * fallback.  The choice depends on the point only, not on the fields wanted. */
+/* x(t) of an n-mode system (n = 3: M; 2: the reduced S) with its estimate ex, and whether the
+ * energies |x_0|^2, |x_1|^2 pass the accuracy guard (ok[0], ok[1]): from the row's plan where
+ * it is usable and gives both amplitudes x_0, x_1 to QB_EST_MAX / 2 of themselves (so both
+ * pass), else qb_linear_transient (exact also near exceptional points; guard
+ * qb_model_energy_ok).  The plan's estimate is first order and componentwise; an amplitude far
+ * below the others can be lost entirely where the eigensolver deflated a tiny coupling (an
+ * eigenvector component set to 0: nothing of first order sees it), so each component's error
+ * is taken as at least n eps sum_i |x_i| (normwise): a component below ~1e-7 of the state goes
+ * to the fallback.  The plan's cheaper estimate (qb_spectral_x) is tried before its full one.
+ * The choice depends on the point only, not on the fields wanted. */
+static bool plan_ok(int n, const double complex *x, const double *ex) {
+  double s = 0;
+  for (int i = 0; i < n; i++)
+    s += fabs(creal(x[i])) + fabs(cimag(x[i]));
+  const double fl = n * DBL_EPSILON * s;
+  return 2.0 * (ex[0] + fl) <= QB_EST_MAX * qb_model_mag(x[0]) &&
+         2.0 * (ex[1] + fl) <= QB_EST_MAX * qb_model_mag(x[1]);
+}
+
 static qb_err moments(int n, const qb_spectral *plan, const double complex *M,
                       const double complex *f, double t, double g, const double complex *xss,
-                      const double *ess, double complex *x, double *ex, double *nx, double *ax) {
-  if (qb_spectral_usable(plan) && qb_spectral_at(plan, t, x, NULL, NULL, ex, NULL) == QB_OK) {
-    *nx = qb_model_norm_amp(x, n), ax[0] = qb_model_mag(x[0]), ax[1] = qb_model_mag(x[1]);
-    const double fl = n * DBL_EPSILON * *nx;
-    if (2.0 * (ex[0] + fl) <= QB_EST_MAX * ax[0] && 2.0 * (ex[1] + fl) <= QB_EST_MAX * ax[1])
+                      const double *ess, double complex *x, double *ex, bool *ok) {
+  ok[0] = ok[1] = true;
+  if (qb_spectral_usable(plan)) { /* the cheaper estimate first, then the full one */
+    if (qb_spectral_x(plan, t, x, ex) == QB_OK && plan_ok(n, x, ex)) return QB_OK;
+    if (qb_spectral_at(plan, t, x, NULL, NULL, ex, NULL) == QB_OK && plan_ok(n, x, ex))
       return QB_OK;
   }
   double complex dx[QB_LINEAR_NMAX];
   double edx[QB_LINEAR_NMAX], ldx;
   qb_err err = qb_linear_transient(n, M, f, t, g, xss, ess, x, dx, &ldx, ex, edx);
-  *nx = qb_model_norm_amp(x, n), ax[0] = qb_model_mag(x[0]), ax[1] = qb_model_mag(x[1]);
+  const double nx = qb_model_norm_amp(x, n);
+  for (int i = 0; i < 2; i++)
+    ok[i] = qb_model_energy_ok(qb_model_mag(x[i]), ex[i], nx);
   return err;
 }
 
 /* E_A, E_B (and log_E_B if wanted) at t from the vacuum; returns the status bits. */
 static uint32_t transient(const tm_eval *e, const bool *want, double *out) {
   double complex x[3];
-  double ex[3], nx, ax[2];
-  if (moments(3, &e->plan, e->M, e->f, e->t, e->g0, e->stable ? e->xs : NULL, e->es, x, ex, &nx,
-              ax) != QB_OK)
+  double ex[3];
+  bool ok[2];
+  if (moments(3, &e->plan, e->M, e->f, e->t, e->g0, e->stable ? e->xs : NULL, e->es, x, ex, ok) !=
+      QB_OK)
     return QB_PT_NUMERICS;
-  int oka = qb_model_energy_ok(ax[0], ex[0], nx), okb = qb_model_energy_ok(ax[1], ex[1], nx);
+  bool oka = ok[0], okb = ok[1];
   /* b unreachable from the drive (M_ba = 0 always; M_bc or M_ca = 0): x_b = 0 exactly */
   const bool unreachable = e->M[5] == 0 || e->M[6] == 0;
-  if (unreachable) okb = 1, x[1] = 0;
+  if (unreachable) okb = true, x[1] = 0;
   if (oka) out[F_EA] = qb_model_abs2(x[0]);
   if (okb) out[F_EB] = qb_model_abs2(x[1]);
   if (qb_model_wants(want, F_LOG_EB)) out[F_LOG_EB] = log_eb(e, x[1], ex[1], unreachable);
@@ -538,11 +552,12 @@ static uint32_t reduced_steady(const tm_eval *e, tm_red *r, double *out) {
  * transient (E_B). */
 static uint32_t reduced_transient(const tm_eval *e, const tm_red *r, double *out) {
   double complex x2[2];
-  double ex2[2], nx2, ax2[2];
+  double ex2[2];
+  bool ok[2];
   if (moments(2, &r->plan, r->S, r->fr, e->t, r->gred, r->stable ? r->xr : NULL, r->er, x2, ex2,
-              &nx2, ax2) != QB_OK)
+              ok) != QB_OK)
     return QB_PT_NUMERICS;
-  if (!qb_model_energy_ok(ax2[1], ex2[1], nx2)) return QB_PT_T_UNRESOLVED;
+  if (!ok[1]) return QB_PT_T_UNRESOLVED;
   out[F_EB_RED] = qb_model_abs2(x2[1]);
   /* at t = 0 both energies are 0: no error; below the double range: undefined */
   if (e->t == 0)
@@ -575,15 +590,25 @@ static uint32_t reduced(const double *p, const tm_eval *e, tm_red *r, bool *has,
   return ep_form(r->S, out) | reduced_steady(e, r, out);
 }
 
-/* The drive's scale 2^(2 dk) back onto the energies (and ln 2^(2 dk) onto log_E_B); returns
- * the overflow bit (log_E_B is -inf at t = 0, not an overflow). */
-static uint32_t finish(int dk, double *out) {
-  static const int en[] = {F_EA_SS, F_EB_SS, F_EA, F_EB, F_EB_SS_RED, F_EB_RED};
+/* The drive's scale 2^(2 dk) back onto the energies, in two parts: the row's t-independent ones
+ * once (returns the overflow bit of every field then set; log_E_B is -inf at t = 0, not an
+ * overflow, and the t fields are still NaN), then at each t those of t (and ln 2^(2 dk) onto
+ * log_E_B; returns their overflow bit). */
+static uint32_t finish_row(int dk, double *out) {
+  static const int en[] = {F_EA_SS, F_EB_SS, F_EB_SS_RED};
+  if (dk != 0) qb_model_scale_energies(out, en, (int)(sizeof en / sizeof *en), dk);
+  return qb_model_overflow(out, NFIELD, F_LOG_EB);
+}
+
+static uint32_t finish_t(int dk, double *out) {
+  static const int en[] = {F_EA, F_EB, F_EB_RED};
   if (dk != 0) {
     qb_model_scale_energies(out, en, (int)(sizeof en / sizeof *en), dk);
     out[F_LOG_EB] += 2 * dk * 0.69314718055994531;
   }
-  return qb_model_overflow(out, NFIELD, F_LOG_EB);
+  return isinf(out[F_EA]) || isinf(out[F_EB]) || isinf(out[F_EB_RED]) || isinf(out[F_ELIM_ERR_T])
+             ? QB_PT_OVERFLOW
+             : 0;
 }
 
 /* The row along t at p (p[P_T] ignored): what does not depend on t (setup, steady states,
@@ -592,23 +617,24 @@ static void row_t(const double *p, const double *x, int n, const bool *want, dou
   tm_eval e;
   tm_red r;
   bool has_red;
-  double base[NFIELD]; /* the t-independent fields, before finish's scaling */
+  double base[NFIELD]; /* the t-independent fields */
   setup(p, &e);
-  const uint32_t status = steady(&e, out) | reduced(p, &e, &r, &has_red, out);
+  uint32_t status = steady(&e, out) | reduced(p, &e, &r, &has_red, out);
   const bool trans = qb_model_wants(want, F_EA) || qb_model_wants(want, F_EB) ||
                      qb_model_wants(want, F_LOG_EB) || qb_model_wants(want, F_ELIM_ERR_T);
   const bool trans_red =
       has_red && (qb_model_wants(want, F_EB_RED) || qb_model_wants(want, F_ELIM_ERR_T));
   if (trans_red) qb_spectral_init(&r.plan, 2, r.S, r.fr);
+  status |= finish_row(e.dk, out);
   if (n > 1) memcpy(base, out, sizeof base);
   for (int j = 0; j < n; j++) {
     double *o = out + (size_t)j * NFIELD;
     if (j > 0) memcpy(o, base, sizeof base);
-    e.t = ldexp(x[j], e.k);
+    e.t = e.k ? ldexp(x[j], e.k) : x[j];
     uint32_t st = status;
     if (trans) st |= transient(&e, want, o);
     if (trans_red) st |= reduced_transient(&e, &r, o);
-    st |= finish(e.dk, o);
+    st |= finish_t(e.dk, o);
     o[F_STATUS] = st;
   }
 }
@@ -622,16 +648,10 @@ static void eval(const qb_model *m, const double *p, const bool *want, double *o
 /* Along t: row_t; along any other axis point by point. */
 static void eval_row(const qb_model *m, const double *p, int axis, const double *x, int n,
                      const bool *want, double *out) {
-  if (axis == P_T) {
+  if (axis == P_T)
     row_t(p, x, n, want, out);
-    return;
-  }
-  double q[NPARAM];
-  memcpy(q, p, sizeof q);
-  for (int j = 0; j < n; j++) {
-    q[axis] = x[j];
-    eval(m, q, want, out + (size_t)j * NFIELD);
-  }
+  else
+    qb_model_eval_points(m, p, axis, x, n, want, out);
 }
 
 const qb_model qb_model_threemode = {
