@@ -9,7 +9,9 @@ vacuum) is eigendecomposed once (np.linalg.eig, batched over a chunk of kappa va
 broadcast over all t at once (no loop over t or points; the loop over kappa chunks only bounds
 memory).  Valid where M is diagonalizable and no eigenvalue is 0 (true on the bench's grids:
 cond(V) <= 6).  The fixed parameters are written as root attributes; bench_rows.sh checks them
-against the qbmap file's.  Usage: numpy_rows.py shared|threemode OUT.h5 [NKAPPA NT]"""
+against the qbmap file's.  With --fsync the file is forced to disk at the end, as qbmap's final
+commit is.  Usage: numpy_rows.py shared|threemode OUT.h5 [NKAPPA NT] [--fsync]"""
+import os
 import sys
 
 import h5py
@@ -54,8 +56,10 @@ def energies(M, f, t):
 
 
 def main():
-    model, out = sys.argv[1], sys.argv[2]
-    nk, nt = (int(a) for a in sys.argv[3:5]) if len(sys.argv) > 3 else (500, 20000)
+    fsync = "--fsync" in sys.argv
+    args = [a for a in sys.argv[1:] if a != "--fsync"]
+    model, out = args[0], args[1]
+    nk, nt = (int(a) for a in args[2:4]) if len(args) > 2 else (500, 20000)
     name, kmin, kmax = KAPPA[model]
     build, fixed = (shared, SHARED) if model == "shared" else (threemode, THREEMODE)
     kap, t = np.geomspace(kmin, kmax, nk), np.linspace(0, T_MAX, nt)
@@ -72,6 +76,10 @@ def main():
         for k0 in range(0, nk, rows):
             EA, EB = energies(*build(kap[k0:k0 + rows]), t)
             ds[0][k0:k0 + rows], ds[1][k0:k0 + rows] = EA, EB
+    if fsync:  # on disk, as qbmap's final commit is
+        fd = os.open(out, os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
 
 
 main()

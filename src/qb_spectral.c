@@ -315,8 +315,8 @@ qb_err qb_spectral_at(const qb_spectral *s, double t, double complex *x, double 
   return QB_OK;
 }
 
-/* qb_spectral_x's sums for a given n: inlined with n = 2, 3 constant (unrolled). */
-static inline void spectral_x_n(const qb_spectral *s, int n, double t, double complex *x,
+/* qb_spectral_x's sums for given n, m: inlined with them constant (unrolled) where common. */
+static inline void spectral_x_n(const qb_spectral *s, int n, int m, double t, double complex *x,
                                 double *ex) {
   double complex X[NMAX];
   double ux[NMAX], e0;
@@ -326,7 +326,7 @@ static inline void spectral_x_n(const qb_spectral *s, int n, double t, double co
     const double aX = mag(X[k]);
     ux[k] = s->absc[k] * EPS * ((n + 28) * aX + t * e0) + s->dc[k] * aX + s->Gx[k];
   }
-  for (int i = 0; i < n; i++) {
+  for (int i = 0; i < m; i++) {
     double complex sx = 0;
     double e = 0;
     for (int k = 0; k < n; k++) {
@@ -338,19 +338,19 @@ static inline void spectral_x_n(const qb_spectral *s, int n, double t, double co
   }
 }
 
-qb_err qb_spectral_x(const qb_spectral *s, double t, double complex *x, double *ex) {
+qb_err qb_spectral_x(const qb_spectral *s, int m, double t, double complex *x, double *ex) {
   const int n = s->n;
-  if (!s->ready || !(t >= 0) || !isfinite(t)) return QB_EINTERNAL;
+  if (!s->ready || !(t >= 0) || !isfinite(t) || m < 1 || m > n) return QB_EINTERNAL;
   if (t == 0 || s->zero) {
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < m; i++)
       x[i] = 0, ex[i] = 0;
     return QB_OK;
   }
-  if (n == 2)
-    spectral_x_n(s, 2, t, x, ex);
-  else if (n == 3)
-    spectral_x_n(s, 3, t, x, ex);
+  if (n == 2 && m == 2)
+    spectral_x_n(s, 2, 2, t, x, ex);
+  else if (n == 3 && m == 2)
+    spectral_x_n(s, 3, 2, t, x, ex);
   else
-    spectral_x_n(s, n, t, x, ex);
+    spectral_x_n(s, n, m, t, x, ex);
   return QB_OK;
 }

@@ -1,7 +1,11 @@
 /* qb_linear: small dense complex linear algebra for linear first-moment systems x' = M x + f.
  * General-n methods built on GSL (real 2n-dimensional forms of complex matrices).  They are the
- * independent references for the models' closed forms and the fallback for n > 2.
- * Matrices are row-major double complex arrays of n*n.  Not collective; thread-safe. */
+ * independent references for the models' faster forms (qb_spectral, qb_expm2, closed forms) and
+ * the models' fallback where those are not accurate (near exceptional points).  The solves work
+ * in stack storage (GSL LU on views: no allocation); the eigensolver and the exponentials
+ * allocate GSL workspaces per call (GSL's exponential allocates inside), so they are kept off
+ * the models' hot paths.  Matrices are row-major double complex arrays of n*n.  Not collective;
+ * thread-safe. */
 #ifndef QB_LINEAR_H
 #define QB_LINEAR_H
 

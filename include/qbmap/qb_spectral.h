@@ -106,13 +106,14 @@ bool qb_spectral_usable(const qb_spectral *s);
 qb_err qb_spectral_at(const qb_spectral *s, double t, double complex *x, double complex *dx,
                       double *ldx, double *ex, double *edx);
 
-/* x(t) alone at t >= 0 with a cheaper estimate ex (an upper bound of qb_spectral_at's): the
- * same terms, but the eigenvector-residual term sum_k G_jk B2_jk(t) replaced by its bound over
- * every t, Gx_j (B2_jk <= min(1/a_hi^2, 1/(|a_hi| |a_j - a_k|)) where every Re lambda = a < 0;
- * infinite otherwise), so O(n^2) multiply-adds and no pairwise minima per t.  For rows along t:
- * a caller checks this estimate first and calls qb_spectral_at only where it fails its guard.
- * x = W (t phi1(lambda t)), W = V diag(c) formed at init (rounding 2 eps |V||c| more, counted).
- * QB_EINTERNAL as qb_spectral_at.  No allocation, O(n^2). */
-qb_err qb_spectral_x(const qb_spectral *s, double t, double complex *x, double *ex);
+/* x(t)'s first m components (1 <= m <= n) alone at t >= 0, with a cheaper estimate ex (an
+ * upper bound of qb_spectral_at's): the same terms, but the eigenvector-residual term
+ * sum_k G_jk B2_jk(t) replaced by its bound over every t, Gx_j (B2_jk <= min(1/a_hi^2,
+ * 1/(|a_hi| |a_j - a_k|)) where every Re lambda = a < 0; infinite otherwise), so O(m n)
+ * multiply-adds and no pairwise minima per t.  For rows along t: a caller checks this estimate
+ * first and calls qb_spectral_at only where it fails its guard.  x = W (t phi1(lambda t)),
+ * W = V diag(c) formed at init (rounding 2 eps |V||c| more, counted).  QB_EINTERNAL as
+ * qb_spectral_at (and for a bad m).  No allocation. */
+qb_err qb_spectral_x(const qb_spectral *s, int m, double t, double complex *x, double *ex);
 
 #endif

@@ -16,8 +16,11 @@
  * Extremes: the model is scale free (rates, Delta, J, F -> c x, t -> t/c leaves the energies
  * unchanged), so where the drift's largest entry is outside [2^-30, 2^30] the point is evaluated
  * at rates scaled by a power of 2 (exact) and Delta_opt, growth_rate scaled back; nothing then
- * over- or underflows before the energies themselves.  The transient is qb_linear_transient
- * (any t: the steady-state form once the augmented exponential loses digits).  Every energy
+ * over- or underflows before the energies themselves.  Transients along a row of t
+ * (docs/physics.md §6): the drift's eigendecomposition once per row (qb_spectral), each t a
+ * few exponentials, accepted where its estimate gives both amplitudes to 5e-9 of themselves;
+ * else the closed-form 2x2 exponential (qb_expm2: exact through exceptional points), else
+ * qb_linear_transient (augmented exponential; steady-state form at large t).  Every energy
  * carries a first-order error estimate (|M^-1| (terms of M) |x|, and the exponential's
  * eps |M| t); where it exceeds 1e-8 of the energy plus 1e-12 of the total energy the field is NaN
  * with QB_PT_ILL_CONDITIONED (steady states, optima) or QB_PT_T_UNRESOLVED (at t).  Stated
@@ -134,9 +137,9 @@ static const qb_field fields[NFIELD] = {
                  "steady-state <b^+b> (NaN unless stable)"},
     [F_XI_SS] = {"xi_ss", QB_F64, "1", "steady-state total energy", "E_A_ss + E_B_ss"},
     [F_EA] = {"E_A", QB_F64, "1", "charger energy",
-              "<a^+a> at time t from the vacuum (augmented exponential)"},
+              "<a^+a> at time t from the vacuum (docs/physics.md s6)"},
     [F_EB] = {"E_B", QB_F64, "1", "battery energy",
-              "<b^+b> at time t from the vacuum (augmented exponential)"},
+              "<b^+b> at time t from the vacuum (docs/physics.md s6)"},
     [F_PB] = {"P_B", QB_F64, "1", "battery power", "dE_B/dt at time t"},
     [F_DELTA_OPT] = {"Delta_opt", QB_F64, "1", "optimal detuning",
                      "maximizer of E_B_ss over Delta at the other parameters: the real root of "
@@ -364,7 +367,7 @@ static void guards(const double complex *x, const double complex *dx, const doub
  * QB_EST_MAX / 2 of themselves, with errors taken as at least 2 eps sum |x_i| (as in model
  * threemode: an amplitude far below the other may be lost to the eigensolver's deflation). */
 static bool spectral_x(const sh_eval *e, double complex *x, double *ex) {
-  if (!qb_spectral_usable(&e->spec) || qb_spectral_x(&e->spec, e->t, x, ex) != QB_OK) return false;
+  if (!qb_spectral_usable(&e->spec) || qb_spectral_x(&e->spec, 2, e->t, x, ex) != QB_OK) return false;
   const double fl = 2 * DBL_EPSILON *
                     (fabs(creal(x[0])) + fabs(cimag(x[0])) + fabs(creal(x[1])) + fabs(cimag(x[1])));
   return 2.0 * (ex[0] + fl) <= QB_EST_MAX * qb_model_mag(x[0]) &&

@@ -15,7 +15,10 @@
  * Rates, detunings, E and 1/t share one (arbitrary) unit; energies are mean quanta.
  *
  * Extremes (as in model shared): scale free, so a drift far from 1 is evaluated at rates scaled
- * by a power of 2; the transients are qb_linear_transient (any t); the steady states carry the
+ * by a power of 2; the transients along a row of t (docs/physics.md §6) come from the drift's
+ * eigendecomposition once per row (qb_spectral, LAPACK), accepted where its estimate gives x_a
+ * and x_b to 5e-9 of themselves, else from qb_linear_transient (augmented exponential, exact
+ * also at exceptional points; any t); the steady states carry the
  * first-order error estimate of qb_linear_solve_est and the transients theirs: above 1e-8 of
  * the energy plus 1e-12 of the total energy a field is NaN with QB_PT_ILL_CONDITIONED or
  * QB_PT_T_UNRESOLVED (stated accuracy 1e-6 E + 1e-10 E_total).  Valid ranges: qb_model.h. */
@@ -334,14 +337,14 @@ static double complex disc(const qb_model *m, const double *p) {
   return k ? ldexp(creal(d), 6 * k) + I * ldexp(cimag(d), 6 * k) : d; /* degree 6 in M */
 }
 
-/* The closest pair of eigenvalues (GSL) and the overlap of their eigenvectors. */
+/* The closest pair of eigenvalues (LAPACK zgeev) and the overlap of their eigenvectors. */
 static void coalescence(const qb_model *m, const double *p, double *splitting,
                         double *overlap) {
   (void)m;
   double complex M[9], lam[3], V[9];
   int ks = drift_scaled(p, M, NULL);
   *splitting = *overlap = NAN;
-  if (qb_linear_eig(3, M, lam, V)) return;
+  if (qb_spectral_eig(3, M, lam, V)) return;
   int bi = 0, bj = 1;
   for (int i = 0; i < 3; i++)
     for (int j = i + 1; j < 3; j++)
@@ -450,12 +453,12 @@ static double log_eb(const tm_eval *e, double complex xb, double exb, bool unrea
  * qb_model_energy_ok).  The plan's estimate is first order and componentwise; an amplitude far
  * below the others can be lost entirely where the eigensolver deflated a tiny coupling (an
  * eigenvector component set to 0: nothing of first order sees it), so each component's error
- * is taken as at least n eps sum_i |x_i| (normwise): a component below ~1e-7 of the state goes
- * to the fallback.  The plan's cheaper estimate (qb_spectral_x) is tried before its full one.
+ * is taken as at least n eps (|x_0| + |x_1|) (normwise over the two used): a component below
+ * ~1e-7 of the other goes to the fallback.  (x_2, mode c's, is not computed on this path.)  The plan's cheaper estimate (qb_spectral_x) is tried before its full one.
  * The choice depends on the point only, not on the fields wanted. */
 static bool plan_ok(int n, const double complex *x, const double *ex) {
   double s = 0;
-  for (int i = 0; i < n; i++)
+  for (int i = 0; i < 2; i++)
     s += fabs(creal(x[i])) + fabs(cimag(x[i]));
   const double fl = n * DBL_EPSILON * s;
   return 2.0 * (ex[0] + fl) <= QB_EST_MAX * qb_model_mag(x[0]) &&
@@ -467,7 +470,7 @@ static qb_err moments(int n, const qb_spectral *plan, const double complex *M,
                       const double *ess, double complex *x, double *ex, bool *ok) {
   ok[0] = ok[1] = true;
   if (qb_spectral_usable(plan)) { /* the cheaper estimate first, then the full one */
-    if (qb_spectral_x(plan, t, x, ex) == QB_OK && plan_ok(n, x, ex)) return QB_OK;
+    if (qb_spectral_x(plan, 2, t, x, ex) == QB_OK && plan_ok(n, x, ex)) return QB_OK;
     if (qb_spectral_at(plan, t, x, NULL, NULL, ex, NULL) == QB_OK && plan_ok(n, x, ex))
       return QB_OK;
   }
