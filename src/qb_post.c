@@ -101,6 +101,22 @@ static double field_at(double x, void *arg) {
   return out[F->field] - F->level;
 }
 
+/* Points per qb_model_eval_row call along a boundary line. */
+#define POST_ROW 1024
+
+/* v[i] = the field minus the level at every coordinate of axis ax (F's other parameters), the
+ * line evaluated in pieces of POST_ROW points (qb_model_eval_row: bitwise field_at's values, with
+ * the model's reuse along its row axis); rows: POST_ROW * QB_MAX_FIELDS scratch. */
+static void line_values(const field_fn *F, const qb_axis *ax, double *v, double *rows) {
+  const int nf = F->m->nfields;
+  for (int64_t i0 = 0; i0 < ax->n; i0 += POST_ROW) {
+    const int k = (int)(ax->n - i0 < POST_ROW ? ax->n - i0 : POST_ROW);
+    qb_model_eval_row(F->m, F->p, ax->param, ax->values + i0, k, F->want, rows);
+    for (int j = 0; j < k; j++)
+      v[i0 + j] = rows[(size_t)j * (size_t)nf + (size_t)F->field] - F->level;
+  }
+}
+
 /* Root of fn in the bracket [a, b] (fn(a) and fn(b) of opposite signs; vb = fn(b)) to an
  * interval of width tol, or NaN. */
 static double brent(gsl_root_fsolver *s, gsl_function *fn, double a, double b, double vb,
@@ -131,15 +147,15 @@ qb_err qb_post_boundaries(const qb_config *c, int64_t lo, int64_t hi, qb_pointse
   field_fn F = {c->model, p, ax->param, c->boundaries.field, c->boundaries.level, want};
   gsl_function fn = {field_at, &F};
   double *v = malloc((size_t)n * sizeof *v);
+  double *rows = malloc((size_t)POST_ROW * QB_MAX_FIELDS * sizeof *rows);
   gsl_root_fsolver *s = gsl_root_fsolver_alloc(gsl_root_fsolver_brent);
-  qb_err err = (v && s) ? QB_OK : QB_ENOMEM;
+  qb_err err = (v && rows && s) ? QB_OK : QB_ENOMEM;
   const double tol = QB_POST_BRENT_REL * axis_span(ax);
   out->ndim = g->ndim;
 
   for (int64_t u = lo; u < hi && !err; u++) {
     set_others(c, skip, u, p, x);
-    for (int64_t i = 0; i < n; i++)
-      v[i] = field_at(ax->values[i], &F);
+    line_values(&F, ax, v, rows);
     for (int64_t i = 0; i + 1 < n && !err; i++) {
       if (isnan(v[i]) || isnan(v[i + 1]) || (v[i] < 0) == (v[i + 1] < 0)) continue;
       double root = brent(s, &fn, ax->values[i], ax->values[i + 1], v[i + 1], tol);
@@ -152,6 +168,7 @@ qb_err qb_post_boundaries(const qb_config *c, int64_t lo, int64_t hi, qb_pointse
     }
   }
   gsl_root_fsolver_free(s);
+  free(rows);
   free(v);
   return err;
 }
