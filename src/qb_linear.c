@@ -6,6 +6,7 @@
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_matrix.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 /* R = [[Re A, -Im A], [Im A, Re A]] for an m x m complex A. */
@@ -322,44 +323,36 @@ qb_err qb_linear_transient(int n, const double complex *M, const double complex 
   return qb_linear_transient_form(n, M, f, t, g, xss, exss, x, dx, ldx, ex, edx, 0);
 }
 
-qb_err qb_linear_transient_form(int n, const double complex *M, const double complex *f, double t,
-                                double g, const double complex *xss, const double *exss,
-                                double complex *x, double complex *dx, double *ldx, double *ex,
-                                double *edx, int form) {
-  if (n < 1 || n > QB_LINEAR_NMAX) return QB_EINTERNAL;
-  const double nf = maxabs(n, f);
-  *ldx = 0;
-  if (t == 0 || nf == 0) {
-    for (int i = 0; i < n; i++) {
-      x[i] = 0;
-      dx[i] = f[i];
-      ex[i] = edx[i] = 0;
-    }
-    return QB_OK;
+/* The cases without an exponential: t = 0 or f = 0 (x = 0, x' = f) and M = 0 (x = f t): true
+ * when x, dx, ex, edx are set. */
+static bool transient_trivial(int n, const double complex *f, double t, double nf, double nm,
+                              double complex *x, double complex *dx, double *ex, double *edx) {
+  if (t != 0 && nf != 0 && nm != 0) return false;
+  const bool zero = t == 0 || nf == 0;
+  for (int i = 0; i < n; i++) {
+    x[i] = zero ? 0 : f[i] * t;
+    dx[i] = f[i];
+    ex[i] = zero ? 0 : DBL_EPSILON * cabs(x[i]);
+    edx[i] = 0;
   }
-  const double nm = maxabs(n * n, M), tau = nm * n * t;
-  if (nm == 0) { /* x = f t */
-    for (int i = 0; i < n; i++) {
-      x[i] = f[i] * t;
-      dx[i] = f[i];
-      ex[i] = DBL_EPSILON * cabs(x[i]);
-      edx[i] = 0;
-    }
-    return QB_OK;
-  }
-  /* A drive far above |M| would dominate the augmented matrix's norm and so the number of
-   * squarings (each adds eps |f| t to every exponent): scale it to |M| by a power of 2 (exact),
-   * and the result back. */
+  return true;
+}
+
+/* The augmented exponential's x, x' with normwise estimates (ra: its relative error at
+ * tau = |M| n t).  A drive far above |M| would dominate the augmented matrix's norm and so the
+ * number of squarings (each adds eps |f| t to every exponent): it is scaled to |M| by a power
+ * of 2 (exact), and the result back. */
+static qb_err transient_aug(int n, const double complex *M, const double complex *f, double t,
+                            double nf, double nm, double ra, double complex *x, double complex *dx,
+                            double *ex, double *edx) {
+  const double tau = nm * n * t;
   int fk = 0;
-  double complex fs[QB_LINEAR_NMAX];
-  if (!isfinite(nf) || !isfinite(nm)) return QB_EINTERNAL;
+  double complex fs[QB_LINEAR_NMAX], xa[QB_LINEAR_NMAX], dxa[QB_LINEAR_NMAX];
+  double complex E[QB_LINEAR_NMAX * QB_LINEAR_NMAX];
   if (nf > 16.0 * nm) fk = ilogb(nf) - ilogb(nm);
   for (int i = 0; i < n; i++)
     fs[i] = ldexp(creal(f[i]), -fk) + I * ldexp(cimag(f[i]), -fk);
-
-  double complex xa[QB_LINEAR_NMAX], dxa[QB_LINEAR_NMAX], E[QB_LINEAR_NMAX * QB_LINEAR_NMAX];
   qb_err err;
-  const double ra = expm_relerr(tau);
   if (tau <= EXPM_DIRECT) {
     err = qb_linear_expm_aug(n, M, fs, t, xa, dxa);
   } else {
@@ -381,18 +374,23 @@ qb_err qb_linear_transient_form(int n, const double complex *M, const double com
     ex[i] = ra * na;
     edx[i] = ra * nda;
   }
-  if (form == 1) return QB_OK;
-  if (!xss || !(g < 0) || (ra <= AUG_KEEP && form == 0)) return form == 2 ? QB_EINTERNAL : QB_OK;
+  return QB_OK;
+}
 
-  /* x = x_ss - e^{Mt} x_ss.  e^{Mt} never grows (passive) and decays like e^{gt}: once it is
-   * below the double range it is 0 (qb_linear_expm stops there), and x = x_ss exactly. */
-  err = tau <= EXPM_DIRECT ? expm_plain(n, M, t, E) : qb_linear_expm(n, M, NULL, t, E, NULL);
+/* The steady-state form x = x_ss - e^{Mt} x_ss, x' = e^{Mt} f with their estimates (xd, dxd,
+ * exd, edxd).  e^{Mt} never grows (passive) and decays like e^{gt}: once it is below the double
+ * range it is 0 (qb_linear_expm stops there), and x = x_ss exactly.  QB_EINTERNAL where it is
+ * not available (exponential failed, non-finite values). */
+static qb_err transient_steady(int n, const double complex *M, const double complex *f, double t,
+                               double nf, double ra, const double complex *xss, const double *exss,
+                               double complex *xd, double complex *dxd, double *exd,
+                               double *edxd) {
+  double complex E[QB_LINEAR_NMAX * QB_LINEAR_NMAX];
+  const double tau = maxabs(n * n, M) * n * t;
+  qb_err err = tau <= EXPM_DIRECT ? expm_plain(n, M, t, E) : qb_linear_expm(n, M, NULL, t, E, NULL);
   const double nE = maxabs(n * n, E), nss = maxabs(n, xss);
-  if (err || !isfinite(nE)) return form == 2 ? QB_EINTERNAL : QB_OK; /* keep the augmented form */
-  const double ed = ra * n * nE;                                     /* normwise error of e^{Mt} */
-  double worst_a = 0, worst_d = 0;
-  double complex xd[QB_LINEAR_NMAX], dxd[QB_LINEAR_NMAX];
-  double exd[QB_LINEAR_NMAX], edxd[QB_LINEAR_NMAX];
+  if (err || !isfinite(nE)) return QB_EINTERNAL;
+  const double ed = ra * n * nE; /* normwise error of e^{Mt} */
   for (int i = 0; i < n; i++) {
     double complex v = 0, w = 0;
     for (int j = 0; j < n; j++) {
@@ -404,38 +402,65 @@ qb_err qb_linear_transient_form(int n, const double complex *M, const double com
     exd[i] = exss[i] + ed * nss + 2 * n * DBL_EPSILON * cabs(xd[i]);
     edxd[i] = ed * nf + 2 * n * DBL_EPSILON * cabs(w);
     if (!isfinite(exd[i]) || !isfinite(creal(xd[i])) || !isfinite(cimag(xd[i])))
-      return form == 2 ? QB_EINTERNAL : QB_OK;
-    worst_a = fmax(worst_a, ex[i]);
-    worst_d = fmax(worst_d, exd[i]);
+      return QB_EINTERNAL;
   }
-  if (!(worst_d < worst_a) && form == 0) return QB_OK;
-  /* x' = e^{gt} e^{(M - g)t} f, the shifted exponential of norm ~1, where e^{Mt} f may be below
-   * the double range while x'-weighted quantities (P_B with a large drive) are not */
-  double ls = 0;
-  if (g * t > -2400 && g * t < -600) { /* e^{gt} |f|^2 ~ e^{gt} 1e600 may be in range */
-    double complex Ms[QB_LINEAR_NMAX * QB_LINEAR_NMAX], Es[QB_LINEAR_NMAX * QB_LINEAR_NMAX];
-    for (int i = 0; i < n * n; i++)
-      Ms[i] = M[i] - (i % (n + 1) == 0 ? g : 0);
-    const double taus = maxabs(n * n, Ms) * n * t, rs = expm_relerr(taus);
-    if (taus <= EXPM_DIRECT && expm_plain(n, Ms, t, Es) == QB_OK && isfinite(maxabs(n * n, Es))) {
-      const double nEs = maxabs(n * n, Es);
-      for (int i = 0; i < n; i++) {
-        double complex w = 0;
-        for (int j = 0; j < n; j++)
-          w += Es[i * n + j] * f[j];
-        dxd[i] = w;
-        edxd[i] = (rs * n + DBL_EPSILON * fabs(g * t)) * nEs * nf + 2 * n * DBL_EPSILON * cabs(w);
-      }
-      ls = g * t;
-    }
-  }
-  /* x' from whichever form estimates better (its own normwise errors) */
-  double worst_da = 0, worst_dd = 0;
+  return QB_OK;
+}
+
+/* x' = e^{gt} e^{(M - g)t} f from the shifted exponential of norm ~1, where e^{Mt} f may be below
+ * the double range while x'-weighted quantities (P_B with a large drive) are not (e^{gt} |f|^2
+ * ~ e^{gt} 1e600 may be in range): dxd, edxd in that scale; returns the shift g t, or 0 (dxd,
+ * edxd left as they are) outside -2400 < g t < -600 or where it fails. */
+static double transient_shifted(int n, const double complex *M, const double complex *f, double t,
+                                double g, double nf, double complex *dxd, double *edxd) {
+  if (!(g * t > -2400 && g * t < -600)) return 0;
+  double complex Ms[QB_LINEAR_NMAX * QB_LINEAR_NMAX], Es[QB_LINEAR_NMAX * QB_LINEAR_NMAX];
+  for (int i = 0; i < n * n; i++)
+    Ms[i] = M[i] - (i % (n + 1) == 0 ? g : 0);
+  const double taus = maxabs(n * n, Ms) * n * t, rs = expm_relerr(taus);
+  if (!(taus <= EXPM_DIRECT && expm_plain(n, Ms, t, Es) == QB_OK && isfinite(maxabs(n * n, Es))))
+    return 0;
+  const double nEs = maxabs(n * n, Es);
   for (int i = 0; i < n; i++) {
-    worst_da = fmax(worst_da, edx[i]);
-    worst_dd = fmax(worst_dd, edxd[i] * exp(ls));
+    double complex w = 0;
+    for (int j = 0; j < n; j++)
+      w += Es[i * n + j] * f[j];
+    dxd[i] = w;
+    edxd[i] = (rs * n + DBL_EPSILON * fabs(g * t)) * nEs * nf + 2 * n * DBL_EPSILON * cabs(w);
   }
-  const int use_dd = worst_dd < worst_da || ls != 0 || form == 2;
+  return g * t;
+}
+
+/* The largest of n estimates, each times s. */
+static double worst(int n, const double *e, double s) {
+  double w = 0;
+  for (int i = 0; i < n; i++)
+    w = fmax(w, e[i] * s);
+  return w;
+}
+
+qb_err qb_linear_transient_form(int n, const double complex *M, const double complex *f, double t,
+                                double g, const double complex *xss, const double *exss,
+                                double complex *x, double complex *dx, double *ldx, double *ex,
+                                double *edx, int form) {
+  if (n < 1 || n > QB_LINEAR_NMAX) return QB_EINTERNAL;
+  const double nf = maxabs(n, f), nm = maxabs(n * n, M);
+  *ldx = 0;
+  if (transient_trivial(n, f, t, nf, nm, x, dx, ex, edx)) return QB_OK;
+  if (!isfinite(nf) || !isfinite(nm)) return QB_EINTERNAL;
+  const double ra = expm_relerr(nm * n * t);
+  qb_err err = transient_aug(n, M, f, t, nf, nm, ra, x, dx, ex, edx);
+  if (err) return err;
+  if (form == 1) return QB_OK;
+  if (!xss || !(g < 0) || (ra <= AUG_KEEP && form == 0)) return form == 2 ? QB_EINTERNAL : QB_OK;
+  double complex xd[QB_LINEAR_NMAX], dxd[QB_LINEAR_NMAX];
+  double exd[QB_LINEAR_NMAX], edxd[QB_LINEAR_NMAX];
+  if (transient_steady(n, M, f, t, nf, ra, xss, exss, xd, dxd, exd, edxd))
+    return form == 2 ? QB_EINTERNAL : QB_OK; /* keep the augmented form */
+  if (!(worst(n, exd, 1) < worst(n, ex, 1)) && form == 0) return QB_OK;
+  const double ls = transient_shifted(n, M, f, t, g, nf, dxd, edxd);
+  /* x' from whichever form estimates better (its own normwise errors) */
+  const int use_dd = worst(n, edxd, exp(ls)) < worst(n, edx, 1) || ls != 0 || form == 2;
   for (int i = 0; i < n; i++) {
     x[i] = xd[i];
     ex[i] = exd[i];
