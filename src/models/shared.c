@@ -375,29 +375,39 @@ static bool spectral_x(const sh_eval *e, double complex *x, double *ex) {
 }
 
 /* x(t) and, where P_B is wanted (pb), x'(t) (ldx as qb_linear_transient), with the guards ok[3]
- * (E_A, E_B, P_B), each from the first of three ways whose estimates pass: x from the row's
- * eigendecomposition (spectral_x); the closed form (qb_expm2: exact through exceptional points);
- * qb_linear_transient.  The choice of x depends on the point only (not on pb). */
+ * (E_A, E_B, P_B).  x from the first of three ways whose estimates give both amplitudes to
+ * QB_EST_MAX / 2 of themselves: the row's eigendecomposition (spectral_x); the closed form
+ * (qb_expm2: exact through exceptional points); else qb_linear_transient (its guards as they
+ * come).  x' from the first of the last two whose P_B guard
+ * (with that x) passes.  So x, E_A and E_B depend on the point only, not on whether P_B is
+ * wanted. */
 static qb_err moments(const sh_eval *e, double g, bool pb, double complex *x, double complex *dx,
                       double *ldx, bool *ok) {
-  double ex[2], edx[2];
-  const bool fast = spectral_x(e, x, ex);
+  double ex[2];
+  bool have_x = spectral_x(e, x, ex), have_dx = !pb;
   ok[0] = ok[1] = ok[2] = true;
-  if (fast && !pb) return QB_OK;
-  double complex y[2], dy[2];
-  double ey[2];
-  for (int way = 0; way < 2; way++) {
-    qb_err err = way == 0 ? qb_expm2_at(&e->plan, e->t, y, dy, ldx, ey, edx)
+  for (int way = 0; way < 2 && !(have_x && have_dx); way++) {
+    double complex y[2], dy[2];
+    double ey[2], edy[2], ly;
+    bool gy[3];
+    qb_err err = way == 0 ? qb_expm2_at(&e->plan, e->t, y, dy, &ly, ey, edy)
                           : qb_linear_transient(2, e->M, e->f, e->t, g, e->stable ? e->xss : NULL,
-                                                e->ess_err, y, dy, ldx, ey, edx);
+                                                e->ess_err, y, dy, &ly, ey, edy);
     if (err && way == 1) return err;
     if (err) continue;
-    if (!fast) x[0] = y[0], x[1] = y[1], ex[0] = ey[0], ex[1] = ey[1];
-    dx[0] = dy[0], dx[1] = dy[1];
-    guards(x, dx, ex, edx, ok);
-    if (fast) ok[0] = ok[1] = true;
-    if (!pb) ok[2] = true;
-    if (ok[0] && ok[1] && ok[2]) break;
+    guards(y, dy, ey, edy, gy);
+    /* the closed form's x only where each amplitude is resolved relative to itself (an
+     * energy far below the other one is taken from the reference method, which resolves it) */
+    const bool rel = 2.0 * ey[0] <= QB_EST_MAX * qb_model_mag(y[0]) &&
+                     2.0 * ey[1] <= QB_EST_MAX * qb_model_mag(y[1]);
+    if (!have_x && ((gy[0] && gy[1] && rel) || way == 1)) {
+      x[0] = y[0], x[1] = y[1], ex[0] = ey[0], ex[1] = ey[1];
+      ok[0] = gy[0], ok[1] = gy[1], have_x = true;
+    }
+    if (!have_dx) {
+      guards(x, dy, ex, edy, gy);
+      if (gy[2] || way == 1) dx[0] = dy[0], dx[1] = dy[1], *ldx = ly, ok[2] = gy[2], have_dx = true;
+    }
   }
   return QB_OK;
 }
@@ -406,7 +416,7 @@ static qb_err moments(const sh_eval *e, double g, bool pb, double complex *x, do
 static uint32_t transient(const sh_eval *e, const bool *want, double *out) {
   const int k = e->k, dk = e->dk;
   const bool pbw = qb_model_wants(want, F_PB);
-  double complex x[2], dx[2];
+  double complex x[2], dx[2] = {0, 0};
   double ldx = 0;
   bool ok[3];
   if (moments(e, ldexp(out[F_GROWTH], -k), pbw, x, dx, &ldx, ok) != QB_OK) return QB_PT_NUMERICS;
