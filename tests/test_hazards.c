@@ -105,9 +105,10 @@ static void check_declared(const qb_model *m) {
         m->name);
 }
 
-/* The table's shape that the config parser, the sweep and the EP pass rely on: `status` is the
- * last field and int32; the default boundary field is a float64 field; disc and coalescence
- * are both set or both NULL; counts within the fixed-size arrays. */
+/* The table's shape that the config parser, the sweep, the writer and the EP pass rely on:
+ * `status` is the last field and int32; the default boundary field is a float64 field; disc and
+ * coalescence are both set or both NULL; counts within the fixed-size arrays; a kernel and
+ * every name, unit and description present (the file's attributes). */
 static void check_table(const qb_model *m) {
   CHECK("table: counts within QB_MAX_PARAMS / QB_MAX_FIELDS",
         m->nparams > 0 && m->nparams <= QB_MAX_PARAMS && m->nfields > 1 &&
@@ -123,6 +124,17 @@ static void check_table(const qb_model *m) {
         "%s: %d", m->name, m->boundary_field);
   CHECK("table: disc and coalescence both set or both NULL", !m->disc == !m->coalescence, "%s",
         m->name);
+  CHECK("table: a kernel (eval; eval_row optional), parameters and fields described",
+        m->eval && m->params && m->fields && m->name && m->doc && (m->nstatus == 0 || m->status_bits),
+        "%s", m->name);
+  for (int i = 0; i < m->nparams; i++)
+    CHECK("table: every parameter named, with units and a description",
+          m->params[i].name && m->params[i].units && m->params[i].long_name && m->params[i].doc,
+          "%s parameter %d", m->name, i);
+  for (int i = 0; i < m->nfields; i++)
+    CHECK("table: every field named, with units and a description",
+          m->fields[i].name && m->fields[i].units && m->fields[i].long_name && m->fields[i].doc,
+          "%s field %d", m->name, i);
 }
 
 static double logu(gsl_rng *r, double lo, double hi) {
