@@ -50,8 +50,9 @@
 
 #define NMAX QB_LINEAR_NMAX
 
-/* ---- malloc interposition (not under AddressSanitizer, which owns malloc) ---- */
-#if defined(__SANITIZE_ADDRESS__)
+/* ---- malloc interposition (not under AddressSanitizer, which owns malloc; QB_SANITIZED: the
+ * library is sanitized, this file perhaps not) ---- */
+#if defined(__SANITIZE_ADDRESS__) || defined(QB_SANITIZED)
 #define QB_COUNT_ALLOC 0
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
