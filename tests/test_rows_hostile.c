@@ -2,25 +2,34 @@
  *
  * The reference: x(t) = int_0^t e^{Ms} f ds as the last column of exp(A t), A = [[M, f], [0, 0]]
  * (augmented, (n+1)x(n+1)), by scaling and squaring of a 40-term Taylor series in __float128
- * (eps 1.9e-34), with M built in __float128 from the parameters (phases by cosq/sinq), and
- * x'(t) = M x + f.  The reference is computed twice: from M built in quad, and from M built in
- * double (the input's own rounding, as the models build it) then widened: where the two differ
- * by more than 1e-13 of the state's norm, the point is ill-conditioned to the input's rounding
- * and only counted (not judged) beyond the looser tolerance.
+ * (eps 1.9e-34; f scaled to |M| so that the squarings follow |M| t), with M built in __float128
+ * from the parameters (phases by cosq/sinq), and x'(t) = e^{Mt} f from the same exponential.
+ * The reference is computed twice: from M built in quad, and from M built in double (the
+ * input's own rounding, as the models build it) then widened: where the two differ by more than
+ * 1% of a quantity's tolerance, the point is ill-conditioned to the input's rounding (or the
+ * quad reference itself lost, at marginal modes with huge |M| t) and is counted, not judged.
  *
  * Checks at every time of every row:
  *   - the stated accuracy (qb_model.h, the models' headers): where a model reports E_A, E_B
  *     (finite), |E - E_ref| <= 1e-6 E_ref + 1e-10 (E_A_ref + E_B_ref) (+ the reference's
- *     sensitivity to the input's rounding); P_B (shared) to 1e-6 (2|b||b'| + 2|x||x'|);
- *   - a NaN E_A, E_B (P_B) carries QB_PT_T_UNRESOLVED (or another failure bit);
+ *     sensitivity to the input's rounding: M's entries, and 4 ulps of t); P_B (shared) to 1e-6
+ *     (2|b||b'| + 2|x||x'|); log_E_B (threemode) to 1e-6 max(1, |ln E_B|) where the reference
+ *     resolves x_b relatively; an energy beyond the double range is inf (overflow bit) or NaN;
+ *   - a NaN E_A, E_B (P_B, log_E_B) carries a failure bit (QB_PT_T_UNRESOLVED ...);
  *   - the row (qb_model_eval_row along t) is bitwise qb_model_eval at each point, for every field
- *     list tried (NULL, the energies alone, the energies with P_B);
+ *     list tried (NULL, the energies alone, everything but P_B / log_E_B);
  *   - E_A, E_B are bitwise the same whatever else is in `want` (model shared: P_B wanted or
  *     not; threemode: log_E_B, the reduced fields wanted or not).
- * Parts: shared, threemode (random adversarial points: rates over 1e-6..1e6, exactly and near
- * exceptional points, marginal points, extreme drives, t from 1e-12 to 1e250).  Reports the worst
- * error relative to the tolerance and the worst relative error where well conditioned.
- * Usage: test_rows_hostile [shared|threemode] */
+ * Parts shared, threemode: random adversarial points (rates log-uniform over 1e-3..10 or
+ * 1e-6..1e6, some 0; couplings 1e-3..1e3, phases; shared exactly and near its EPs, Gamma = 0 and
+ * phi = pi/2; threemode at and near EPs of the 3x3 drift found by Newton on the model's
+ * discriminant, and marginal points: lossless a, b, no shared reservoir, p_ca = 0; drives
+ * 1e-300, 1e300 or 1e-3..1e3; t = 0, 1e-10..1e8 / |M| or 1e-12..1e250).  Reports the worst error
+ * relative to the tolerance and the worst relative error where well conditioned (E above 1e-6
+ * of the total, sensitivity below 1e-12 of E; the issue's target is 1e-10).
+ * Parts stiff, extreme: pinned points, each a finding (see pinned()).
+ * Usage: test_rows_hostile [shared|threemode|stiff|extreme|all [POINTS [SEED]]] (POINTS: per
+ * model, default 600 shared, 250 threemode: ~15 s each) */
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_rng.h>
 #include <float.h>
@@ -324,7 +333,7 @@ typedef struct {
   long points, times, compared, nan_ok, unjudged, ep_points;
   double worst_tol;    /* largest |E - E_ref| / stated tolerance */
   double worst_rel;    /* largest |E - E_ref| / E_ref where well conditioned (E_ref > 1e-6 total) */
-  double worst_rel_pb; /* P_B likewise */
+  double worst_rel_pb; /* P_B (shared), log_E_B (threemode) likewise */
   double worst_rel_ep; /* E_A, E_B at (near) exceptional points likewise */
   long bitwise_bad, want_bad, want_nan, nan_nobit, bad;
 } tally;
@@ -488,6 +497,14 @@ static void run(const char *name, gsl_rng *r, long npoints) {
         const double sens = (double)(2 * (dsens * qabs(dx[1]) + qabs(x[1]) * dsensdx));
         if (isfinite(scale) && scale > 0)
           judge(&T, m, p, t[j], "P_B", o[fp], st, ref, 1e-6 * scale, sens, scale, &T.worst_rel_pb);
+      } else if (t[j] > 0 && qabs(x[1]) > (qr)1e-25 * sqrtq(nx2)) {
+        /* log_E_B = ln E_B to 1e-6 max(1, |ln E_B|) absolute (E_B to relative accuracy, also
+         * below the double range), where the reference resolves x_b relatively */
+        const double ref = (double)(2 * logq(qabs(x[1])));
+        const double sens = 2.0 * (double)(qabs(x[1] - xd[1]) / qabs(x[1])) +
+                            4 * DBL_EPSILON * t[j] * (double)(qabs(dx[1]) / qabs(x[1]));
+        judge(&T, m, p, t[j], "log_E_B", o[fidx(m, "log_E_B")], st, ref,
+              1e-6 * fmax(1.0, fabs(ref)), sens, fmax(1.0, fabs(ref)), &T.worst_rel_pb);
       }
     }
   }
@@ -498,58 +515,83 @@ static void run(const char *name, gsl_rng *r, long npoints) {
         name, T.want_bad, T.times, T.want_nan);
   printf("%s: %ld points (%ld at or near EPs) x %d times; %ld energies compared, worst "
          "error/tolerance %.3g, worst relative error where well conditioned %.3g (at EPs %.3g, "
-         "P_B %.3g); "
+         "P_B / log_E_B %.3g); "
          "%ld NaN with a failure bit, %ld NaN without; %ld not judged (ill-conditioned to the "
          "input's rounding); %ld row/point bitwise mismatches, %ld want-dependent E_A/E_B\n",
          name, T.points, T.ep_points, NT, T.compared, T.worst_tol, T.worst_rel, T.worst_rel_ep, T.worst_rel_pb,
          T.nan_ok, T.nan_nobit, T.unjudged, T.bitwise_bad, T.want_bad);
 }
 
-/* Part stiff: threemode points with a stiff auxiliary mode (K_c >> the slow rates) and a battery
- * b unreachable or nearly so (Gamma = 0 or tiny, p_cb tiny): perfectly conditioned (x_a is a
- * decoupled, or nearly decoupled, damped mode), resolved by the row's eigendecomposition, but
- * lost or degraded where the path to b fails its relative guard and the whole point goes to
- * qb_linear_transient (error ~ eps |M| t).  E_A must be finite and within 1e-10 relative of the
- * quad reference (the issue's target where well conditioned; checked: the reference's
- * sensitivity to the input's rounding is below 1e-13 here). */
-static void stiff(void) {
-  static const char *pts[] = {
-      "delta=0 kappa_a=1e-6 kappa_b=1e-3 kappa_c=1e3 Gamma=0 E=1 t=1e3",
-      "delta=0 kappa_a=1e-6 kappa_b=1e-3 kappa_c=1e3 Gamma=0 E=1 t=1e5",
-      "delta=0 kappa_a=1e-6 kappa_b=1e-3 kappa_c=1e5 Gamma=0 E=1 t=1e6",
-      "delta=0 kappa_a=1e-6 kappa_b=1e-3 kappa_c=1e3 Gamma=1e-9 E=1 t=1e5",
-      "delta=0 delta_c=0 kappa_a=0.00034243681910005845 kappa_b=0.0063991396602657187 "
-      "kappa_c=68399.423137492486 Gamma=0 p_a=0.29045874559659118 p_a_phase=4.1223844257183373 "
-      "p_ca=15.183720888320664 p_ca_phase=5.8930888334289193 p_cb=28.530235684840754 "
-      "E=0.92468115728220901 t=19.196418701566017",
-      "delta=0.023675343609153583 kappa_a=0 kappa_b=0.011912322991513506 "
-      "kappa_c=9396.6023373029784 Gamma=0.0020179111386865187 p_b=0.46576826905598767 "
-      "p_ca=1.7911142724357088 p_ca_phase=3.7750847451388836 p_cb=0.033254238614777214 "
-      "E=0.93205063269963662 t=180.53962844687382",
-  };
-  const qb_model *m = qb_model_find("threemode");
-  const int fa = fidx(m, "E_A"), it = pidx(m, "t");
-  for (size_t k = 0; k < sizeof pts / sizeof *pts; k++) {
+/* Pinned points, each a finding (the E_A or E_B a model must give, to `rtol` relative of the
+ * quad reference, finite: not NaN, not inf):
+ *   stiff: threemode with a stiff auxiliary mode (K_c >> the slow rates) and a battery b
+ *     unreachable or nearly so (Gamma = 0 or tiny, p_cb tiny): perfectly conditioned (x_a is a
+ *     decoupled, or nearly decoupled, damped mode), resolved by the row's eigendecomposition,
+ *     but lost (NaN) or degraded (~1e-9) where x_b fails the plan's relative guard and the
+ *     whole point goes to qb_linear_transient (error ~ eps |M| t): E_A to 1e-10 (the issue's
+ *     target where well conditioned);
+ *   extreme: a tiny drive (below 2^-500: evaluated at unit drive and scaled back) with a
+ *     marginal mode (x ~ E t): the energy at unit drive, ~t^2, overflows although the true
+ *     energy is in range; E_A to 1e-10.
+ * The reference's sensitivity to the input's rounding is checked to be below 1e-13 here. */
+typedef struct {
+  const char *model, *field, *params;
+} pinned_point;
+
+static const pinned_point stiff_points[] = {
+    {"threemode", "E_A", "delta=0 kappa_a=1e-6 kappa_b=1e-3 kappa_c=1e3 Gamma=0 E=1 t=1e3"},
+    {"threemode", "E_A", "delta=0 kappa_a=1e-6 kappa_b=1e-3 kappa_c=1e3 Gamma=0 E=1 t=1e5"},
+    {"threemode", "E_A", "delta=0 kappa_a=1e-6 kappa_b=1e-3 kappa_c=1e5 Gamma=0 E=1 t=1e6"},
+    {"threemode", "E_A", "delta=0 kappa_a=1e-6 kappa_b=1e-3 kappa_c=1e3 Gamma=1e-9 E=1 t=1e5"},
+    {"threemode", "E_A",
+     "delta=0 delta_c=0 kappa_a=0.00034243681910005845 kappa_b=0.0063991396602657187 "
+     "kappa_c=68399.423137492486 Gamma=0 p_a=0.29045874559659118 p_a_phase=4.1223844257183373 "
+     "p_ca=15.183720888320664 p_ca_phase=5.8930888334289193 p_cb=28.530235684840754 "
+     "E=0.92468115728220901 t=19.196418701566017"},
+    {"threemode", "E_A",
+     "delta=0.023675343609153583 kappa_a=0 kappa_b=0.011912322991513506 "
+     "kappa_c=9396.6023373029784 Gamma=0.0020179111386865187 p_b=0.46576826905598767 "
+     "p_ca=1.7911142724357088 p_ca_phase=3.7750847451388836 p_cb=0.033254238614777214 "
+     "E=0.93205063269963662 t=180.53962844687382"},
+};
+
+static const pinned_point extreme_points[] = {
+    {"shared", "E_A", "Delta=0 J=0 Gamma=0 kappa_a=0 kappa_b=1 F=1e-200 t=1e200"},
+    {"shared", "E_A", "Delta=0 J=0 Gamma=0 kappa_a=0 kappa_b=1 F=1e-300 t=1e200"},
+    {"shared", "E_A", "Delta=0 J=0 Gamma=0 kappa_a=0 kappa_b=0 F=1e-200 t=1e180"},
+    {"threemode", "E_A", "delta=0 kappa_a=0 kappa_b=0 kappa_c=0 Gamma=0 E=1e-300 t=1e250"},
+    {"threemode", "E_A", "delta=0 kappa_a=0 kappa_b=0 kappa_c=0 Gamma=0 E=1e-300 t=1e160"},
+};
+
+static void pinned(const pinned_point *pts, size_t npts, const char *part) {
+  for (size_t k = 0; k < npts; k++) {
+    const qb_model *m = qb_model_find(pts[k].model);
+    const bool sh = strcmp(pts[k].model, "shared") == 0;
+    const int n = sh ? 2 : 3, it = pidx(m, "t"), fe = fidx(m, pts[k].field);
+    const int ie = strcmp(pts[k].field, "E_A") == 0 ? 0 : 1;
     double p[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
     bool given[QB_MAX_PARAMS];
     qb_model_defaults(m, p, given);
     char buf[512];
-    snprintf(buf, sizeof buf, "%s", pts[k]);
+    snprintf(buf, sizeof buf, "%s", pts[k].params);
     for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) {
       char *eq = strchr(tok, '=');
       *eq = 0;
       p[pidx(m, tok)] = strtod(eq + 1, NULL);
     }
     qc M[9], f[3], Md[9], fd[3], x[3], dx[3], xd[3], dxd[3];
-    three_drift(m, p, 0, M, f), three_drift(m, p, 1, Md, fd);
-    qref(3, M, f, p[it], x, dx), qref(3, Md, fd, p[it], xd, dxd);
-    const double ref = (double)(qabs(x[0]) * qabs(x[0]));
-    const double sens = (double)(qabs(x[0] - xd[0]) / qabs(x[0]));
+    if (sh) shared_drift(m, p, 0, M, f), shared_drift(m, p, 1, Md, fd);
+    else three_drift(m, p, 0, M, f), three_drift(m, p, 1, Md, fd);
+    qref(n, M, f, p[it], x, dx), qref(n, Md, fd, p[it], xd, dxd);
+    const double ref = (double)(qabs(x[ie]) * qabs(x[ie]));
+    const double sens = (double)(qabs(x[ie] - xd[ie]) / qabs(x[ie]));
     qb_model_eval(m, p, NULL, out);
-    CHECK("stiff: the reference well conditioned", sens < 1e-13, "%s: %.3g", pts[k], sens);
-    CHECK_CLOSE("stiff: E_A to 1e-10 relative (not NaN)", out[fa], ref, 1e-10, 0,
-                "threemode %s (status %u, relative error %.3g)", pts[k],
-                (unsigned)out[m->nfields - 1], fabs(out[fa] - ref) / ref);
+    CHECK("pinned: the reference well conditioned", sens < 1e-13, "%s %s: %.3g", part,
+          pts[k].params, sens);
+    CHECK_CLOSE("pinned: the energy to 1e-10 relative (finite)", out[fe], ref, 1e-10, 0,
+                "%s: %s %s %s (status %u, relative error %.3g)", part, pts[k].model,
+                pts[k].field, pts[k].params, (unsigned)out[m->nfields - 1],
+                fabs(out[fe] - ref) / ref);
   }
 }
 
@@ -563,7 +605,9 @@ int main(int argc, char **argv) {
   gsl_rng_set(r, argc > 3 ? strtoul(argv[3], NULL, 10) : 1213);
   QB_PART("shared", run("shared", r, npoints ? npoints : 600));
   QB_PART("threemode", run("threemode", r, npoints ? npoints : 250));
-  QB_PART("stiff", stiff());
+  QB_PART("stiff", pinned(stiff_points, sizeof stiff_points / sizeof *stiff_points, "stiff"));
+  QB_PART("extreme",
+          pinned(extreme_points, sizeof extreme_points / sizeof *extreme_points, "extreme"));
   gsl_rng_free(r);
   return qb_test_report(which);
 }
