@@ -262,6 +262,13 @@ void qb_model_scale_energies(double *out, const int *fields, int n, int dk) {
     out[fields[j]] = ldexp(out[fields[j]], 2 * dk);
 }
 
+double qb_model_energy_back(double complex x, int dk) {
+  const double e = qb_model_abs2(x);
+  if (dk == 0) return e;
+  if (!isinf(e)) return ldexp(e, 2 * dk);
+  return qb_model_abs2(CMPLX(ldexp(creal(x), dk), ldexp(cimag(x), dk)));
+}
+
 uint32_t qb_model_overflow(const double *out, int nfields, int except) {
   for (int j = 0; j < nfields - 1; j++)
     if (isinf(out[j]) && j != except) return QB_PT_OVERFLOW;

@@ -126,6 +126,14 @@ static void three_point(gsl_rng *r, const qb_model *m, double *p) {
   set(m, p, "E", lu(r, 0.1, 10));
 }
 
+/* The point's parameters as `qbmap point` arguments (t apart), on one line. */
+static void print_point(const qb_model *m, const double *p) {
+  printf("  at:");
+  for (int j = 0; j < m->nparams; j++)
+    if (!isnan(p[j]) && strcmp(m->params[j].name, "t")) printf(" %s=%.17g", m->params[j].name, p[j]);
+  printf("\n");
+}
+
 typedef struct {
   long compared, nan_bad, skipped;
   double worst; /* largest |E - E_ref| / tolerance */
@@ -137,13 +145,14 @@ static void compare(tally *T, const char *what, double v, double ref, double tol
   if (isnan(v)) {
     T->nan_bad++;
     CHECK("no NaN where the reference is resolved", 0, "%s %s t=%.17g", m->name, what, t);
+    print_point(m, p);
     return;
   }
   T->compared++;
   T->worst = fmax(T->worst, fabs(v - ref) / tol);
   CHECK("row path vs augmented exponential", fabs(v - ref) <= tol,
         "%s %s = %.17g, reference %.17g, tolerance %.3g, t = %.17g", m->name, what, v, ref, tol, t);
-  (void)p;
+  if (!(fabs(v - ref) <= tol)) print_point(m, p);
 }
 
 static void run(const char *name, gsl_rng *r) {

@@ -225,6 +225,11 @@ int qb_model_drive_exponent(double d0, int k, double *d);
  * qb_model_drive_exponent; exact where they stay in range). */
 void qb_model_scale_energies(double *out, const int *fields, int n, int dk);
 
+/* |x|^2 of an amplitude computed at the drive scaled by 2^-dk, scaled back by 2^(2 dk) as
+ * qb_model_scale_energies does; where |x|^2 itself overflows (a tiny drive scaled up, an
+ * undamped mode at huge t) the amplitude is scaled first: the true energy may be in range. */
+double qb_model_energy_back(double complex x, int dk);
+
 /* QB_PT_OVERFLOW if a field of out[nfields] other than `except` (-1: none) and the status (the
  * last) is infinite, else 0. */
 uint32_t qb_model_overflow(const double *out, int nfields, int except);

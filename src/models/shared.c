@@ -363,52 +363,54 @@ static void guards(const double complex *x, const double complex *dx, const doub
   ok[2] = isfinite(pb_err) && isfinite(pb_all) && pb_err <= QB_EST_MAX * (pb_scale + pb_all) + DBL_MIN;
 }
 
-/* x(t) from the row's eigendecomposition (qb_spectral_x) where it gives both amplitudes to
- * QB_EST_MAX / 2 of themselves, with errors taken as at least 2 eps sum |x_i| (as in model
- * threemode: an amplitude far below the other may be lost to the eigensolver's deflation). */
-static bool spectral_x(const sh_eval *e, double complex *x, double *ex) {
-  if (!qb_spectral_usable(&e->spec) || qb_spectral_x(&e->spec, 2, e->t, x, ex) != QB_OK) return false;
-  const double fl = 2 * DBL_EPSILON *
-                    (fabs(creal(x[0])) + fabs(cimag(x[0])) + fabs(creal(x[1])) + fabs(cimag(x[1])));
-  return 2.0 * (ex[0] + fl) <= QB_EST_MAX * qb_model_mag(x[0]) &&
-         2.0 * (ex[1] + fl) <= QB_EST_MAX * qb_model_mag(x[1]);
+/* Takes each amplitude of y (estimates ey) that x still lacks (have[i] false) where it is
+ * resolved relative to itself, 2 (ey_i + fl) <= QB_EST_MAX |y_i|, or always (force). */
+static void take(const double complex *y, const double *ey, double fl, bool force, bool *have,
+                 double complex *x, double *ex) {
+  for (int i = 0; i < 2; i++)
+    if (!have[i] && (force || 2.0 * (ey[i] + fl) <= QB_EST_MAX * qb_model_mag(y[i])))
+      x[i] = y[i], ex[i] = ey[i], have[i] = true;
 }
 
 /* x(t) and, where P_B is wanted (pb), x'(t) (ldx as qb_linear_transient), with the guards ok[3]
- * (E_A, E_B, P_B).  x from the first of three ways whose estimates give both amplitudes to
- * QB_EST_MAX / 2 of themselves: the row's eigendecomposition (spectral_x); the closed form
- * (qb_expm2: exact through exceptional points); else qb_linear_transient (its guards as they
- * come).  x' from the first of the last two whose P_B guard
- * (with that x) passes.  So x, E_A and E_B depend on the point only, not on whether P_B is
- * wanted. */
+ * (E_A, E_B, P_B; docs/physics.md §6.4).  Each amplitude from the first of three ways that
+ * resolves it to QB_EST_MAX / 2 of itself: the row's eigendecomposition (qb_spectral_x; its
+ * errors taken as at least 2 eps sum |x_i|: an amplitude far below the other may be lost to
+ * the eigensolver's deflation), the closed form (qb_expm2: exact through exceptional points),
+ * else qb_linear_transient (the guards of qb_model_energy_ok decide).  x_b = 0 exactly where
+ * b is never driven (M_21 = 0).  x' from the first of the last two whose P_B guard passes.  So
+ * x, E_A and E_B depend on the point only, not on whether P_B is wanted. */
 static qb_err moments(const sh_eval *e, double g, bool pb, double complex *x, double complex *dx,
                       double *ldx, bool *ok) {
-  double ex[2];
-  bool have_x = spectral_x(e, x, ex), have_dx = !pb;
-  ok[0] = ok[1] = ok[2] = true;
-  for (int way = 0; way < 2 && !(have_x && have_dx); way++) {
-    double complex y[2], dy[2];
-    double ey[2], edy[2], ly;
+  double ex[2] = {0, 0};
+  bool have[2] = {false, e->M[2] == 0}, have_dx = !pb;
+  x[1] = 0;
+  ok[2] = true;
+  double complex y[2];
+  double ey[2];
+  if (qb_spectral_usable(&e->spec) && qb_spectral_x(&e->spec, 2, e->t, y, ey) == QB_OK) {
+    const double fl = 2 * DBL_EPSILON * (fabs(creal(y[0])) + fabs(cimag(y[0])) +
+                                         fabs(creal(y[1])) + fabs(cimag(y[1])));
+    take(y, ey, fl, false, have, x, ex);
+  }
+  for (int way = 0; way < 2 && !(have[0] && have[1] && have_dx); way++) {
+    double complex dy[2];
+    double edy[2], ly;
     bool gy[3];
     qb_err err = way == 0 ? qb_expm2_at(&e->plan, e->t, y, dy, &ly, ey, edy)
                           : qb_linear_transient(2, e->M, e->f, e->t, g, e->stable ? e->xss : NULL,
                                                 e->ess_err, y, dy, &ly, ey, edy);
     if (err && way == 1) return err;
     if (err) continue;
-    guards(y, dy, ey, edy, gy);
-    /* the closed form's x only where each amplitude is resolved relative to itself (an
-     * energy far below the other one is taken from the reference method, which resolves it) */
-    const bool rel = 2.0 * ey[0] <= QB_EST_MAX * qb_model_mag(y[0]) &&
-                     2.0 * ey[1] <= QB_EST_MAX * qb_model_mag(y[1]);
-    if (!have_x && ((gy[0] && gy[1] && rel) || way == 1)) {
-      x[0] = y[0], x[1] = y[1], ex[0] = ey[0], ex[1] = ey[1];
-      ok[0] = gy[0], ok[1] = gy[1], have_x = true;
-    }
-    if (!have_dx) {
+    take(y, ey, 0, way == 1, have, x, ex);
+    if (!have_dx && have[0] && have[1]) {
       guards(x, dy, ex, edy, gy);
       if (gy[2] || way == 1) dx[0] = dy[0], dx[1] = dy[1], *ldx = ly, ok[2] = gy[2], have_dx = true;
     }
   }
+  const double nx = qb_model_norm_amp(x, 2);
+  ok[0] = qb_model_energy_ok(qb_model_mag(x[0]), ex[0], nx);
+  ok[1] = qb_model_energy_ok(qb_model_mag(x[1]), ex[1], nx);
   return QB_OK;
 }
 
@@ -420,8 +422,8 @@ static uint32_t transient(const sh_eval *e, const bool *want, double *out) {
   double ldx = 0;
   bool ok[3];
   if (moments(e, ldexp(out[F_GROWTH], -k), pbw, x, dx, &ldx, ok) != QB_OK) return QB_PT_NUMERICS;
-  if (ok[0]) out[F_EA] = qb_model_abs2(x[0]);
-  if (ok[1]) out[F_EB] = qb_model_abs2(x[1]);
+  if (ok[0]) out[F_EA] = qb_model_energy_back(x[0], dk);
+  if (ok[1]) out[F_EB] = qb_model_energy_back(x[1], dk);
   if (pbw) {
     /* x' and so P_B scale with the rates (2^k) and P_B with the drive squared (2^(2 dk)) */
     double pb = 2 * creal(conj(x[1]) * dx[1]);
@@ -514,9 +516,9 @@ static uint32_t optima(const sh_eval *e, double *out) {
   return status;
 }
 
-/* The drive's scale 2^(2 dk) back onto the energies, in two parts: the row's t-independent ones
- * once (returns the overflow bit of every field then set: the t fields are still NaN), then at
- * each t E_A, E_B (P_B is scaled where formed; returns their overflow bit). */
+/* The drive's scale 2^(2 dk) back onto the energies: the row's t-independent ones once (returns
+ * the overflow bit of every field then set: the t fields are still NaN); E_A, E_B, P_B are
+ * scaled where formed (finish_t: their overflow bit). */
 static uint32_t finish_row(int dk, double *out) {
   static const int en[] = {F_EA_SS,  F_EB_SS,  F_XI_SS,    F_EB_AT_DOPT, F_EA_SUP,
                            F_EB_SUP, F_XI_SUP, F_E_SINGLE, F_EB_OPT_COH, F_DE_COH,
@@ -525,9 +527,7 @@ static uint32_t finish_row(int dk, double *out) {
   return qb_model_overflow(out, NFIELD, -1);
 }
 
-static uint32_t finish_t(int dk, double *out) {
-  static const int en[] = {F_EA, F_EB};
-  if (dk != 0) qb_model_scale_energies(out, en, 2, dk);
+static uint32_t finish_t(const double *out) {
   return isinf(out[F_EA]) || isinf(out[F_EB]) || isinf(out[F_PB]) ? QB_PT_OVERFLOW : 0;
 }
 
@@ -552,7 +552,7 @@ static void row_t(const double *p, const double *x, int n, const bool *want, dou
     e.t = e.k ? ldexp(x[j], e.k) : x[j];
     uint32_t st = status;
     if (trans) st |= transient(&e, want, o);
-    st |= finish_t(e.dk, o);
+    st |= finish_t(o);
     o[F_STATUS] = st;
   }
 }

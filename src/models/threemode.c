@@ -446,59 +446,72 @@ static double log_eb(const tm_eval *e, double complex xb, double exb, bool unrea
   return NAN;
 }
 
-/* x(t) of an n-mode system (n = 3: M; 2: the reduced S) with its estimate ex, and whether the
- * energies |x_0|^2, |x_1|^2 pass the accuracy guard (ok[0], ok[1]): from the row's plan where
- * it is usable and gives both amplitudes x_0, x_1 to QB_EST_MAX / 2 of themselves (so both
- * pass), else qb_linear_transient (exact also near exceptional points; guard
- * qb_model_energy_ok).  The plan's estimate is first order and componentwise; an amplitude far
- * below the others can be lost entirely where the eigensolver deflated a tiny coupling (an
- * eigenvector component set to 0: nothing of first order sees it), so each component's error
- * is taken as at least n eps (|x_0| + |x_1|) (normwise over the two used): a component below
- * ~1e-7 of the other goes to the fallback.  (x_2, mode c's, is not computed on this path.)  The plan's cheaper estimate (qb_spectral_x) is tried before its full one.
- * The choice depends on the point only, not on the fields wanted. */
-static bool plan_ok(int n, const double complex *x, const double *ex) {
-  double s = 0;
+/* Takes each of the first two amplitudes of y (estimates ey) that x still lacks (have[i] false)
+ * where it is resolved relative to itself, 2 (ey_i + fl) <= QB_EST_MAX |y_i|, or always
+ * (force). */
+static void take(const double complex *y, const double *ey, double fl, bool force, bool *have,
+                 double complex *x, double *ex) {
   for (int i = 0; i < 2; i++)
-    s += fabs(creal(x[i])) + fabs(cimag(x[i]));
-  const double fl = n * DBL_EPSILON * s;
-  return 2.0 * (ex[0] + fl) <= QB_EST_MAX * qb_model_mag(x[0]) &&
-         2.0 * (ex[1] + fl) <= QB_EST_MAX * qb_model_mag(x[1]);
+    if (!have[i] && (force || 2.0 * (ey[i] + fl) <= QB_EST_MAX * qb_model_mag(y[i])))
+      x[i] = y[i], ex[i] = ey[i], have[i] = true;
 }
 
+/* n eps (|y_0| + |y_1|): the normwise floor of the plan's componentwise estimates. */
+static double plan_floor(int n, const double complex *y) {
+  return n * DBL_EPSILON *
+         (fabs(creal(y[0])) + fabs(cimag(y[0])) + fabs(creal(y[1])) + fabs(cimag(y[1])));
+}
+
+/* x_0(t), x_1(t) of an n-mode system (n = 3: M; 2: the reduced S) with their estimates ex and
+ * whether their energies pass the guard (ok; docs/physics.md §6.4); need[i] false: x_i is not
+ * needed (set to 0).  Each from the first way that resolves it to QB_EST_MAX / 2 of itself: the
+ * row's plan with its cheaper estimate (qb_spectral_x), then with its full one (qb_spectral_at),
+ * its errors taken as at least plan_floor (an amplitude far below the other can be lost
+ * entirely where the eigensolver deflated a tiny coupling: no first-order estimate sees it);
+ * else qb_linear_transient (exact also near exceptional points; qb_model_energy_ok decides).
+ * The choice depends on the point only, not on the fields wanted. */
 static qb_err moments(int n, const qb_spectral *plan, const double complex *M,
                       const double complex *f, double t, double g, const double complex *xss,
-                      const double *ess, double complex *x, double *ex, bool *ok) {
-  ok[0] = ok[1] = true;
-  if (qb_spectral_usable(plan)) { /* the cheaper estimate first, then the full one */
-    if (qb_spectral_x(plan, 2, t, x, ex) == QB_OK && plan_ok(n, x, ex)) return QB_OK;
-    if (qb_spectral_at(plan, t, x, NULL, NULL, ex, NULL) == QB_OK && plan_ok(n, x, ex))
-      return QB_OK;
+                      const double *ess, const bool *need, double complex *x, double *ex,
+                      bool *ok) {
+  bool have[2] = {!need[0], !need[1]};
+  double complex y[QB_LINEAR_NMAX], dy[QB_LINEAR_NMAX];
+  double ey[QB_LINEAR_NMAX], edy[QB_LINEAR_NMAX], ly;
+  x[0] = x[1] = 0, ex[0] = ex[1] = 0, ok[0] = ok[1] = true;
+  if (qb_spectral_usable(plan)) {
+    if (qb_spectral_x(plan, 2, t, y, ey) == QB_OK) take(y, ey, plan_floor(n, y), false, have, x, ex);
+    if (!(have[0] && have[1]) && qb_spectral_at(plan, t, y, NULL, NULL, ey, NULL) == QB_OK)
+      take(y, ey, plan_floor(n, y), false, have, x, ex);
   }
-  double complex dx[QB_LINEAR_NMAX];
-  double edx[QB_LINEAR_NMAX], ldx;
-  qb_err err = qb_linear_transient(n, M, f, t, g, xss, ess, x, dx, &ldx, ex, edx);
-  const double nx = qb_model_norm_amp(x, n);
+  if (have[0] && have[1]) return QB_OK; /* resolved relative to themselves: the guard holds */
+  qb_err err = qb_linear_transient(n, M, f, t, g, xss, ess, y, dy, &ly, ey, edy);
+  if (err) return err;
+  const double ny = qb_model_norm_amp(y, n); /* its estimates are against the whole state */
   for (int i = 0; i < 2; i++)
-    ok[i] = qb_model_energy_ok(qb_model_mag(x[i]), ex[i], nx);
-  return err;
+    if (!have[i]) ok[i] = qb_model_energy_ok(qb_model_mag(y[i]), ey[i], ny);
+  take(y, ey, 0, true, have, x, ex);
+  return QB_OK;
 }
 
-/* E_A, E_B (and log_E_B if wanted) at t from the vacuum; returns the status bits. */
-static uint32_t transient(const tm_eval *e, const bool *want, double *out) {
-  double complex x[3];
-  double ex[3];
+/* E_A, E_B (and log_E_B if wanted) at t from the vacuum, scaled back by the drive's 2^(2 dk)
+ * (qb_model_energy_back); *xb, *okb: x_b at the scaled drive and whether it is resolved;
+ * returns the status bits. */
+static uint32_t transient(const tm_eval *e, const bool *want, double *out, double complex *xb,
+                          bool *okb) {
+  double complex x[2];
+  double ex[2];
   bool ok[2];
-  if (moments(3, &e->plan, e->M, e->f, e->t, e->g0, e->stable ? e->xs : NULL, e->es, x, ex, ok) !=
-      QB_OK)
-    return QB_PT_NUMERICS;
-  bool oka = ok[0], okb = ok[1];
   /* b unreachable from the drive (M_ba = 0 always; M_bc or M_ca = 0): x_b = 0 exactly */
-  const bool unreachable = e->M[5] == 0 || e->M[6] == 0;
-  if (unreachable) okb = true, x[1] = 0;
-  if (oka) out[F_EA] = qb_model_abs2(x[0]);
-  if (okb) out[F_EB] = qb_model_abs2(x[1]);
+  const bool unreachable = e->M[5] == 0 || e->M[6] == 0, need[2] = {true, !unreachable};
+  *okb = false;
+  if (moments(3, &e->plan, e->M, e->f, e->t, e->g0, e->stable ? e->xs : NULL, e->es, need, x, ex,
+              ok) != QB_OK)
+    return QB_PT_NUMERICS;
+  if (ok[0]) out[F_EA] = qb_model_energy_back(x[0], e->dk);
+  if (ok[1]) out[F_EB] = qb_model_energy_back(x[1], e->dk);
+  *xb = x[1], *okb = ok[1];
   if (qb_model_wants(want, F_LOG_EB)) out[F_LOG_EB] = log_eb(e, x[1], ex[1], unreachable);
-  return !oka || !okb || (qb_model_wants(want, F_LOG_EB) && isnan(out[F_LOG_EB]))
+  return !ok[0] || !ok[1] || (qb_model_wants(want, F_LOG_EB) && isnan(out[F_LOG_EB]))
              ? QB_PT_T_UNRESOLVED
              : 0;
 }
@@ -553,21 +566,25 @@ static uint32_t reduced_steady(const tm_eval *e, tm_red *r, double *out) {
 
 /* The reduced model's E_B_red and elimination_error_t at t; returns the status bits.  After
  * transient (E_B). */
-static uint32_t reduced_transient(const tm_eval *e, const tm_red *r, double *out) {
+static uint32_t reduced_transient(const tm_eval *e, const tm_red *r, double complex xb, bool okb,
+                                  double *out) {
   double complex x2[2];
   double ex2[2];
   bool ok[2];
-  if (moments(2, &r->plan, r->S, r->fr, e->t, r->gred, r->stable ? r->xr : NULL, r->er, x2, ex2,
-              ok) != QB_OK)
+  const bool need[2] = {false, true};
+  if (moments(2, &r->plan, r->S, r->fr, e->t, r->gred, r->stable ? r->xr : NULL, r->er, need, x2,
+              ex2, ok) != QB_OK)
     return QB_PT_NUMERICS;
   if (!ok[1]) return QB_PT_T_UNRESOLVED;
-  out[F_EB_RED] = qb_model_abs2(x2[1]);
-  /* at t = 0 both energies are 0: no error; below the double range: undefined */
+  out[F_EB_RED] = qb_model_energy_back(x2[1], e->dk);
+  /* at t = 0 both energies are 0: no error; below the double range: undefined (the ratio at
+   * the scaled drive: the drive's scale cancels) */
+  const double eb = okb ? qb_model_abs2(xb) : NAN, ebr = qb_model_abs2(x2[1]);
   if (e->t == 0)
     out[F_ELIM_ERR_T] = 0.0;
-  else if (out[F_EB] > 0)
-    out[F_ELIM_ERR_T] = fabs(out[F_EB_RED] - out[F_EB]) / out[F_EB];
-  else if (out[F_EB] == 0)
+  else if (eb > 0)
+    out[F_ELIM_ERR_T] = fabs(ebr - eb) / eb;
+  else if (eb == 0)
     return QB_PT_T_UNRESOLVED;
   return 0;
 }
@@ -593,10 +610,10 @@ static uint32_t reduced(const double *p, const tm_eval *e, tm_red *r, bool *has,
   return ep_form(r->S, out) | reduced_steady(e, r, out);
 }
 
-/* The drive's scale 2^(2 dk) back onto the energies, in two parts: the row's t-independent ones
- * once (returns the overflow bit of every field then set; log_E_B is -inf at t = 0, not an
- * overflow, and the t fields are still NaN), then at each t those of t (and ln 2^(2 dk) onto
- * log_E_B; returns their overflow bit). */
+/* The drive's scale 2^(2 dk) back onto the energies: the row's t-independent ones once (returns
+ * the overflow bit of every field then set; log_E_B is -inf at t = 0, not an overflow, and the
+ * t fields are still NaN); E_A, E_B, E_B_red are scaled where formed (qb_model_energy_back), so
+ * at each t only ln 2^(2 dk) onto log_E_B and the t fields' overflow bit. */
 static uint32_t finish_row(int dk, double *out) {
   static const int en[] = {F_EA_SS, F_EB_SS, F_EB_SS_RED};
   if (dk != 0) qb_model_scale_energies(out, en, (int)(sizeof en / sizeof *en), dk);
@@ -604,11 +621,7 @@ static uint32_t finish_row(int dk, double *out) {
 }
 
 static uint32_t finish_t(int dk, double *out) {
-  static const int en[] = {F_EA, F_EB, F_EB_RED};
-  if (dk != 0) {
-    qb_model_scale_energies(out, en, (int)(sizeof en / sizeof *en), dk);
-    out[F_LOG_EB] += 2 * dk * 0.69314718055994531;
-  }
+  if (dk != 0) out[F_LOG_EB] += 2 * dk * 0.69314718055994531;
   return isinf(out[F_EA]) || isinf(out[F_EB]) || isinf(out[F_EB_RED]) || isinf(out[F_ELIM_ERR_T])
              ? QB_PT_OVERFLOW
              : 0;
@@ -635,8 +648,10 @@ static void row_t(const double *p, const double *x, int n, const bool *want, dou
     if (j > 0) memcpy(o, base, sizeof base);
     e.t = e.k ? ldexp(x[j], e.k) : x[j];
     uint32_t st = status;
-    if (trans) st |= transient(&e, want, o);
-    if (trans_red) st |= reduced_transient(&e, &r, o);
+    double complex xb = 0;
+    bool okb = false;
+    if (trans) st |= transient(&e, want, o, &xb, &okb);
+    if (trans_red) st |= reduced_transient(&e, &r, xb, okb, o);
     st |= finish_t(e.dk, o);
     o[F_STATUS] = st;
   }
