@@ -162,10 +162,18 @@ static void blank(const qb_model *m, double *out) {
     out[i] = m->fields[i].dtype == QB_I32 ? -1.0 : NAN;
 }
 
+/* One valid point into prepared out: eval, or a row of one. */
+static void eval_point(const qb_model *m, const double *p, const bool *want, double *out) {
+  if (m->eval)
+    m->eval(m, p, want, out);
+  else
+    m->eval_row(m, p, &p[m->row_axis], 1, want, out);
+}
+
 void qb_model_eval(const qb_model *m, const double *p, const bool *want, double *out) {
   blank(m, out);
   if (qb_model_params_valid(m->params, m->nparams, p))
-    m->eval(m, p, want, out);
+    eval_point(m, p, want, out);
   else
     out[m->nfields - 1] = QB_PT_BAD_PARAM;
 }
@@ -186,7 +194,7 @@ void qb_model_eval_points(const qb_model *m, const double *p, int axis, const do
     double *o = out + (size_t)j * nf;
     if (j > 0) memcpy(o, out, nf * sizeof *o);
     q[axis] = x[j];
-    m->eval(m, q, want, o);
+    eval_point(m, q, want, o);
   }
 }
 
@@ -202,8 +210,8 @@ void qb_model_eval_row(const qb_model *m, const double *p, int axis, const doubl
     all = all && param_ok(&m->params[axis], x[j]);
   blank(m, out);
   if (all) {
-    if (m->eval_row)
-      m->eval_row(m, q, axis, x, n, want, out);
+    if (m->eval_row && axis == m->row_axis)
+      m->eval_row(m, q, x, n, want, out);
     else
       qb_model_eval_points(m, q, axis, x, n, want, out);
     return;
@@ -213,7 +221,7 @@ void qb_model_eval_row(const qb_model *m, const double *p, int axis, const doubl
     if (j > 0) memcpy(o, out, nf * sizeof *o);
     q[axis] = x[j];
     if (ok && param_ok(&m->params[axis], x[j]))
-      m->eval(m, q, want, o);
+      eval_point(m, q, want, o);
     else
       o[nf - 1] = QB_PT_BAD_PARAM;
   }

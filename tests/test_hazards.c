@@ -124,8 +124,9 @@ static void check_table(const qb_model *m) {
         "%s: %d", m->name, m->boundary_field);
   CHECK("table: disc and coalescence both set or both NULL", !m->disc == !m->coalescence, "%s",
         m->name);
-  CHECK("table: a kernel (eval; eval_row optional), parameters and fields described",
-        m->eval && m->params && m->fields && m->name && m->doc && (m->nstatus == 0 || m->status_bits),
+  CHECK("table: a kernel (eval, or a row kernel along a parameter), parameters and fields",
+        (m->eval || m->eval_row) && (!m->eval_row || (m->row_axis >= 0 && m->row_axis < m->nparams)) &&
+            m->params && m->fields && m->name && m->doc && (m->nstatus == 0 || m->status_bits),
         "%s", m->name);
   for (int i = 0; i < m->nparams; i++)
     CHECK("table: every parameter named, with units and a description",

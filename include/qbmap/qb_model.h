@@ -90,18 +90,19 @@ typedef struct qb_model {
    * fields it computes and the status (the last field).  want[nfields] (NULL: all) lets it skip
    * costly fields; unwanted fields are left NaN and set no status bits.  A point's values depend
    * on p (and want) only: bitwise reproducible.  QB_I32 fields are always finite integers in
-   * int32 range (-1 where a code is undefined), so they can be stored without a cast hazard. */
+   * int32 range (-1 where a code is undefined), so they can be stored without a cast hazard.
+   * NULL where the row kernel serves single points too (a row of one along row_axis). */
   void (*eval)(const struct qb_model *m, const double *p, const bool *want, double *out);
-  /* Row kernel (NULL: qb_model_eval_row loops eval): the n points p with p[axis] = x[j], into
-   * out[j * nfields + f]; row 0 arrives prepared like eval's out, the others undefined (the
-   * kernel copies row 0 where it needs them prepared; qb_model_eval_points does that for a row
-   * it evaluates point by point).  Contract: every row is bitwise what eval gives at that
-   * point, so results do not depend on where a row is cut (block sizes, ranks) or whether a
-   * point is evaluated alone (`qbmap point`, the post-passes); a model gains speed by computing
-   * once per row what does not depend on p[axis] (the drift's decomposition along t).  Called
-   * only with every value valid. */
-  void (*eval_row)(const struct qb_model *m, const double *p, int axis, const double *x, int n,
+  /* Row kernel along parameter row_axis (NULL: none; then eval is required): the n points p
+   * with p[row_axis] = x[j], into out[j * nfields + f]; row 0 arrives prepared like eval's out,
+   * the others undefined.  Contract: every row is bitwise what a row of one gives at that point,
+   * so results do not depend on where a row is cut (block sizes, ranks) or whether a point is
+   * evaluated alone (`qbmap point`, the post-passes); a model gains speed by computing once per
+   * row what does not depend on p[row_axis] (the drift's decomposition along t).  Called only
+   * with every value valid; rows along other axes go point by point (qb_model_eval_points). */
+  void (*eval_row)(const struct qb_model *m, const double *p, const double *x, int n,
                    const bool *want, double *out);
+  int row_axis; /* the parameter eval_row runs along */
   /* Discriminant of the drift's characteristic polynomial at p (zero where two eigenvalues
    * coalesce); NULL if the model has none.  Pure. */
   double complex (*disc)(const struct qb_model *m, const double *p);
@@ -185,8 +186,8 @@ static inline bool qb_model_wants(const bool *want, int k) {
   return !want || want[k];
 }
 
-/* The row as eval_row defines it, point by point through m->eval (row 0 prepared, copied to the
- * others first): what a row kernel does along an axis it cannot reuse work on. */
+/* A row along any axis, point by point (row 0 prepared, copied to the others first; each point
+ * through eval, or the row kernel with a row of one). */
 void qb_model_eval_points(const qb_model *m, const double *p, int axis, const double *x, int n,
                           const bool *want, double *out);
 
@@ -196,8 +197,8 @@ void qb_model_eval_points(const qb_model *m, const double *p, int axis, const do
 void qb_model_eval(const qb_model *m, const double *p, const bool *want, double *out);
 
 /* The row of n points p with p[axis] = x[j] into out[j * nfields + f]: bitwise the same as n
- * calls of qb_model_eval (m->eval_row where the model has one and every value is valid, else
- * point by point).  p[axis] is ignored (and left unchanged). */
+ * calls of qb_model_eval (m->eval_row along the model's row_axis where every value is valid,
+ * else point by point).  p[axis] is ignored (and left unchanged). */
 void qb_model_eval_row(const qb_model *m, const double *p, int axis, const double *x, int n,
                        const bool *want, double *out);
 

@@ -1060,9 +1060,12 @@ static double tcrit(const ep_sys *S, double Eth, uint32_t *status) {
   return tc;
 }
 
-/* The row along t at p (p[P_T] ignored): the spectrum, steady state, t_crit and the
+/* The model's row kernel, along t (its points are rows of one; qb_model_eval_row has prepared
+ * row 0 and checked p), p[P_T] ignored: the spectrum, steady state, t_crit and the
  * realizability once, then the transient at each x[j] into out[j * NFIELD + f]. */
-static void row_t(const double *p, const double *x, int n, const bool *want, double *out) {
+static void row_t(const qb_model *m, const double *p, const double *x, int n, const bool *want,
+                  double *out) {
+  (void)m;
   uint32_t status = 0;
   double ga, gb, dr, base[NFIELD];
   resolve(p, &ga, &gb, &dr);
@@ -1085,21 +1088,6 @@ static void row_t(const double *p, const double *x, int n, const bool *want, dou
     if (trans) transient(&S, x[j], o, &st);
     o[F_STATUS] = st;
   }
-}
-
-/* (qb_model_eval has prepared out and checked p) */
-static void eval(const qb_model *m, const double *p, const bool *want, double *out) {
-  (void)m;
-  row_t(p, &p[P_T], 1, want, out);
-}
-
-/* Along t: row_t; along any other axis point by point. */
-static void eval_row(const qb_model *m, const double *p, int axis, const double *x, int n,
-                     const bool *want, double *out) {
-  if (axis == P_T)
-    row_t(p, x, n, want, out);
-  else
-    qb_model_eval_points(m, p, axis, x, n, want, out);
 }
 
 /* (tr M)^2 - 4 det M = (mu+ - mu-)^2 = 4 w^2 = 4 (1 + (alpha + i delta_r)^2). */
@@ -1139,8 +1127,9 @@ const qb_model qb_model_ep = {
     .status_bits = status_bits,
     .boundary_field = F_GROWTH,
     .check_given = check_given,
-    .eval = eval,
-    .eval_row = eval_row,
+    .eval = NULL, /* a point is a row of one */
+    .eval_row = row_t,
+    .row_axis = P_T,
     .disc = disc,
     .coalescence = coalescence,
 };

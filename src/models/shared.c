@@ -531,9 +531,12 @@ static uint32_t finish_t(const double *out) {
   return isinf(out[F_EA]) || isinf(out[F_EB]) || isinf(out[F_PB]) ? QB_PT_OVERFLOW : 0;
 }
 
-/* The row along t at p (p[P_T] ignored): what does not depend on t (setup, steady state,
+/* The model's row kernel, along t (its points are rows of one; qb_model_eval_row has prepared
+ * row 0 and checked p), p[P_T] ignored: what does not depend on t (setup, steady state,
  * optima) once, then E_A, E_B, P_B at each x[j] into out[j * NFIELD + f]. */
-static void row_t(const double *p, const double *x, int n, const bool *want, double *out) {
+static void row_t(const qb_model *m, const double *p, const double *x, int n, const bool *want,
+                  double *out) {
+  (void)m;
   sh_eval e;
   double base[NFIELD]; /* the t-independent fields */
   setup(p, &e);
@@ -557,21 +560,6 @@ static void row_t(const double *p, const double *x, int n, const bool *want, dou
   }
 }
 
-/* (qb_model_eval has prepared out and checked p) */
-static void eval(const qb_model *m, const double *p, const bool *want, double *out) {
-  (void)m;
-  row_t(p, &p[P_T], 1, want, out);
-}
-
-/* Along t: row_t; along any other axis point by point. */
-static void eval_row(const qb_model *m, const double *p, int axis, const double *x, int n,
-                     const bool *want, double *out) {
-  if (axis == P_T)
-    row_t(p, x, n, want, out);
-  else
-    qb_model_eval_points(m, p, axis, x, n, want, out);
-}
-
 const qb_model qb_model_shared = {
     .name = "shared",
     .doc =
@@ -586,8 +574,9 @@ const qb_model qb_model_shared = {
     .status_bits = status_bits,
     .boundary_field = F_GROWTH,
     .check_given = NULL,
-    .eval = eval,
-    .eval_row = eval_row,
+    .eval = NULL, /* a point is a row of one */
+    .eval_row = row_t,
+    .row_axis = P_T,
     .disc = NULL,
     .coalescence = NULL,
 };

@@ -627,9 +627,12 @@ static uint32_t finish_t(int dk, double *out) {
              : 0;
 }
 
-/* The row along t at p (p[P_T] ignored): what does not depend on t (setup, steady states,
+/* The model's row kernel, along t (its points are rows of one; qb_model_eval_row has prepared
+ * row 0 and checked p), p[P_T] ignored: what does not depend on t (setup, steady states,
  * the reduction) once, then the transients at each x[j] into out[j * NFIELD + f]. */
-static void row_t(const double *p, const double *x, int n, const bool *want, double *out) {
+static void row_t(const qb_model *m, const double *p, const double *x, int n, const bool *want,
+                  double *out) {
+  (void)m;
   tm_eval e;
   tm_red r;
   bool has_red;
@@ -657,21 +660,6 @@ static void row_t(const double *p, const double *x, int n, const bool *want, dou
   }
 }
 
-/* (qb_model_eval has prepared out and checked p) */
-static void eval(const qb_model *m, const double *p, const bool *want, double *out) {
-  (void)m;
-  row_t(p, &p[P_T], 1, want, out);
-}
-
-/* Along t: row_t; along any other axis point by point. */
-static void eval_row(const qb_model *m, const double *p, int axis, const double *x, int n,
-                     const bool *want, double *out) {
-  if (axis == P_T)
-    row_t(p, x, n, want, out);
-  else
-    qb_model_eval_points(m, p, axis, x, n, want, out);
-}
-
 const qb_model qb_model_threemode = {
     .name = "threemode",
     .doc = "EP paper's microscopic three-mode model (Eq. 9, Lindblad rates; docs/physics.md s2): "
@@ -685,8 +673,9 @@ const qb_model qb_model_threemode = {
     .status_bits = status_bits,
     .boundary_field = F_GROWTH,
     .check_given = NULL,
-    .eval = eval,
-    .eval_row = eval_row,
+    .eval = NULL, /* a point is a row of one */
+    .eval_row = row_t,
+    .row_axis = P_T,
     .disc = disc,
     .coalescence = coalescence,
 };
