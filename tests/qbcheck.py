@@ -63,3 +63,14 @@ def qbmap_point(qbmap, model, params):
             raise ValueError(f"qbmap point {model}: field {k} printed twice")
         vals[k] = float(v)
     return vals
+
+
+def yaml_config(model, fixed, axes, fields=None):
+    """A qbmap config: axes as (name, "spec") pairs written into {name: NAME, SPEC}, fixed
+    values with repr() (exact doubles), fields (None: all)."""
+    lines = [f"model: {model}", "axes:"]
+    lines += [f"  - {{name: {n}, {spec}}}" for n, spec in axes]
+    lines.append("fixed: {" + ", ".join(f"{k}: {v!r}" for k, v in fixed.items()) + "}")
+    if fields:
+        lines.append("fields: [" + ", ".join(fields) + "]")
+    return "\n".join(lines) + "\n"

@@ -24,7 +24,7 @@ import tempfile
 import h5py
 import numpy as np
 
-from qbcheck import check, guarded, qbmap_point
+from qbcheck import check, guarded, qbmap_point, yaml_config as config
 
 qbmap, mpiexec = sys.argv[1:3]
 
@@ -39,15 +39,6 @@ RUNS = [(1, None), (2, 3), (3, 1), (4, 7)]  # (ranks, --block-points; None: the 
 
 def flow(values):
     return "values: [" + ", ".join(repr(float(v)) for v in values) + "]"
-
-
-def config(model, fixed, axes, fields=None):
-    lines = [f"model: {model}", "axes:"]
-    lines += [f"  - {{name: {n}, {spec}}}" for n, spec in axes]
-    lines.append("fixed: {" + ", ".join(f"{k}: {v!r}" for k, v in fixed.items()) + "}")
-    if fields:
-        lines.append("fields: [" + ", ".join(fields) + "]")
-    return "\n".join(lines) + "\n"
 
 
 def run(tmp, name, text, ranks=1, bp=None):
