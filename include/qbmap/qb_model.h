@@ -193,7 +193,8 @@ void qb_model_eval_points(const qb_model *m, const double *p, int axis, const do
 
 /* Evaluates the model at p into out[nfields]: out prepared (QB_F64 NaN, QB_I32 -1), p checked
  * against the verified ranges (QB_PT_BAD_PARAM as the status, every other field NaN/-1, if a
- * value is outside them), then m->eval.  What every caller uses (never m->eval directly). */
+ * value is outside them), then the kernel (eval, or the row kernel with a row of one).  What
+ * every caller uses (never the kernels directly). */
 void qb_model_eval(const qb_model *m, const double *p, const bool *want, double *out);
 
 /* The row of n points p with p[axis] = x[j] into out[j * nfields + f]: bitwise the same as n
