@@ -18,9 +18,9 @@
  * at rates scaled by a power of 2 (exact) and Delta_opt, growth_rate scaled back; nothing then
  * over- or underflows before the energies themselves.  Transients along a row of t
  * (docs/physics.md §6): the drift's eigendecomposition once per row (qb_spectral), each t a
- * few exponentials, accepted where its estimate gives both amplitudes to 5e-9 of themselves;
- * else the closed-form 2x2 exponential (qb_expm2: exact through exceptional points), else
- * qb_linear_transient (augmented exponential; steady-state form at large t).  Every energy
+ * few exponentials; each amplitude from it where its estimate resolves it to 5e-9 of itself,
+ * else from the closed-form 2x2 exponential (qb_expm2: exact through exceptional points), else
+ * from qb_linear_transient (augmented exponential; steady-state form at large t).  Every energy
  * carries a first-order error estimate (|M^-1| (terms of M) |x|, and the exponential's
  * eps |M| t); where it exceeds 1e-8 of the energy plus 1e-12 of the total energy the field is NaN
  * with QB_PT_ILL_CONDITIONED (steady states, optima) or QB_PT_T_UNRESOLVED (at t).  Stated

@@ -16,8 +16,8 @@
  *
  * Extremes (as in model shared): scale free, so a drift far from 1 is evaluated at rates scaled
  * by a power of 2; the transients along a row of t (docs/physics.md §6) come from the drift's
- * eigendecomposition once per row (qb_spectral, LAPACK), accepted where its estimate gives x_a
- * and x_b to 5e-9 of themselves, else from qb_linear_transient (augmented exponential, exact
+ * eigendecomposition once per row (qb_spectral, LAPACK), each amplitude where its estimate
+ * resolves it to 5e-9 of itself, else from qb_linear_transient (augmented exponential, exact
  * also at exceptional points; any t); the steady states carry the
  * first-order error estimate of qb_linear_solve_est and the transients theirs: above 1e-8 of
  * the energy plus 1e-12 of the total energy a field is NaN with QB_PT_ILL_CONDITIONED or
