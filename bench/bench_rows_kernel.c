@@ -26,8 +26,10 @@ static char *slurp(const char *path) {
   if (fseek(f, 0, SEEK_END) == 0) {
     long n = ftell(f);
     if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (s = malloc((size_t)n + 1)) != NULL) {
-      if (fread(s, 1, (size_t)n, f) != (size_t)n) s = (free(s), NULL);
-      else s[n] = '\0';
+      if (fread(s, 1, (size_t)n, f) != (size_t)n)
+        s = (free(s), NULL);
+      else
+        s[n] = '\0';
     }
   }
   fclose(f);

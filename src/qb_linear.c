@@ -383,8 +383,7 @@ static qb_err transient_aug(int n, const double complex *M, const double complex
  * not available (exponential failed, non-finite values). */
 static qb_err transient_steady(int n, const double complex *M, const double complex *f, double t,
                                double nf, double ra, const double complex *xss, const double *exss,
-                               double complex *xd, double complex *dxd, double *exd,
-                               double *edxd) {
+                               double complex *xd, double complex *dxd, double *exd, double *edxd) {
   double complex E[QB_LINEAR_NMAX * QB_LINEAR_NMAX];
   const double tau = maxabs(n * n, M) * n * t;
   qb_err err = tau <= EXPM_DIRECT ? expm_plain(n, M, t, E) : qb_linear_expm(n, M, NULL, t, E, NULL);

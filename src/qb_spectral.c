@@ -36,8 +36,8 @@ static int geev_sorted(int n, const double complex *M, double complex *w, int *p
   for (int i = 0; i < n; i++)
     for (int j = 0; j < n; j++)
       A[j * n + i] = M[i * n + j];
-  lapack_int info = LAPACKE_zgeev_work(LAPACK_COL_MAJOR, 'N', VR ? 'V' : 'N', n, A, n, w, dummy,
-                                       1, VR ? VR : dummy, VR ? n : 1, work, LWORK, rwork);
+  lapack_int info = LAPACKE_zgeev_work(LAPACK_COL_MAJOR, 'N', VR ? 'V' : 'N', n, A, n, w, dummy, 1,
+                                       VR ? VR : dummy, VR ? n : 1, work, LWORK, rwork);
   if (info != 0 || !all_finite(n, w)) return -1;
   for (int k = 0; k < n; k++) { /* insertion sort: stable, n <= 8 */
     int p = k;
@@ -199,14 +199,15 @@ bool qb_spectral_usable(const qb_spectral *s) {
 /* a b without C's Annex G infinity recovery (a library call per product): the operands here
  * are finite (init checked M and f), so the plain formula is the same value. */
 static double complex cmul(double complex a, double complex b) {
-  return CMPLX(creal(a) * creal(b) - cimag(a) * cimag(b), creal(a) * cimag(b) + cimag(a) * creal(b));
+  return CMPLX(creal(a) * creal(b) - cimag(a) * cimag(b),
+               creal(a) * cimag(b) + cimag(a) * creal(b));
 }
 
 /* One mode at t: X = t phi1(lambda t) = expm1(lambda t)/lambda without cancellation (complex
  * expm1: Re = expm1(a) cos b - 2 sin^2(b/2), Im = e^a sin b; a series where |lambda t| is tiny),
  * E = e^{(lambda - gs) t} (gs: 0, or g where x' is shifted), e0 = |e^{lambda t}|. */
-static void mode_at(double complex lam, double complex rlam, double t, double gs,
-                    double complex *X, double complex *E, double *e0) {
+static void mode_at(double complex lam, double complex rlam, double t, double gs, double complex *X,
+                    double complex *E, double *e0) {
   const double a = creal(lam) * t, b = cimag(lam) * t;
   const double cb = cos(b), sb = sin(b);
   /* e^a and e^a - 1 from one call: expm1 where |a| < 1 (then e^a = 1 + expm1(a) is in
@@ -240,8 +241,8 @@ static double dmax(double a, double b) {
 
 /* The estimates of the top: ex (and edx if not NULL) from the modes' |X|, |E| (shifted scale),
  * e0 = |e^{lambda t}|. */
-static void estimates(const qb_spectral *s, double t, double sh, const double *aX,
-                      const double *aE, const double *e0, double *ex, double *edx) {
+static void estimates(const qb_spectral *s, double t, double sh, const double *aX, const double *aE,
+                      const double *e0, double *ex, double *edx) {
   const int n = s->n;
   double P[NMAX], Q[NMAX], ux[NMAX], udx[NMAX];
   for (int k = 0; k < n; k++) {
@@ -261,8 +262,8 @@ static void estimates(const qb_spectral *s, double t, double sh, const double *a
     const double c = s->absc[j];
     ux[j] = c * EPS * ((n + 26) * aX[j] + t * e0[j]) + s->dc[j] * aX[j] + sx;
     if (edx)
-      udx[j] = c * EPS * (n + 14 + mag(s->lambda[j]) * t + fabs(sh)) * aE[j] + s->dc[j] * aE[j] +
-               sdx;
+      udx[j] =
+          c * EPS * (n + 14 + mag(s->lambda[j]) * t + fabs(sh)) * aE[j] + s->dc[j] * aE[j] + sdx;
   }
   for (int i = 0; i < n; i++) {
     double sx = 0, sdx = 0;

@@ -125,8 +125,9 @@ static void check_table(const qb_model *m) {
   CHECK("table: disc and coalescence both set or both NULL", !m->disc == !m->coalescence, "%s",
         m->name);
   CHECK("table: a kernel (eval, or a row kernel along a parameter), parameters and fields",
-        (m->eval || m->eval_row) && (!m->eval_row || (m->row_axis >= 0 && m->row_axis < m->nparams)) &&
-            m->params && m->fields && m->name && m->doc && (m->nstatus == 0 || m->status_bits),
+        (m->eval || m->eval_row) &&
+            (!m->eval_row || (m->row_axis >= 0 && m->row_axis < m->nparams)) && m->params &&
+            m->fields && m->name && m->doc && (m->nstatus == 0 || m->status_bits),
         "%s", m->name);
   for (int i = 0; i < m->nparams; i++)
     CHECK("table: every parameter named, with units and a description",
@@ -385,11 +386,11 @@ static void check_rows(const qb_model *m, gsl_rng *r, const double *p, long i) {
   for (int j = 0; j < n; j++) {
     q[axis] = x[j];
     qb_model_eval(m, q, all ? NULL : want, one);
-    const bool same = !memcmp(one, rows + (size_t)j * (size_t)m->nfields,
-                              (size_t)m->nfields * sizeof *one);
+    const bool same =
+        !memcmp(one, rows + (size_t)j * (size_t)m->nfields, (size_t)m->nfields * sizeof *one);
     CHECK("rows: qb_model_eval_row bitwise equal to qb_model_eval", same,
-          "%s point %ld, axis %s, row of %d, value %d = %.17g", m->name, i,
-          m->params[axis].name, n, j, x[j]);
+          "%s point %ld, axis %s, row of %d, value %d = %.17g", m->name, i, m->params[axis].name, n,
+          j, x[j]);
     if (!same) print_point(m, q);
   }
 }

@@ -104,8 +104,9 @@ static void three_drift(const qb_model *m, const double *p, double complex *M, d
   double G = get(m, p, "Gamma");
   for (int i = 0; i < 3; i++)
     for (int j = 0; j < 3; j++)
-      M[3 * i + j] = -0.5 * (G * (conj(va[i]) * va[j] + conj(vb[i]) * vb[j]) + (i == j ? kap[i] : 0)) -
-                     (i == j ? I * det[i] : 0);
+      M[3 * i + j] =
+          -0.5 * (G * (conj(va[i]) * va[j] + conj(vb[i]) * vb[j]) + (i == j ? kap[i] : 0)) -
+          (i == j ? I * det[i] : 0);
   f[0] = -I * get(m, p, "E");
   f[1] = f[2] = 0;
 }
@@ -130,7 +131,8 @@ static void three_point(gsl_rng *r, const qb_model *m, double *p) {
 static void print_point(const qb_model *m, const double *p) {
   printf("  at:");
   for (int j = 0; j < m->nparams; j++)
-    if (!isnan(p[j]) && strcmp(m->params[j].name, "t")) printf(" %s=%.17g", m->params[j].name, p[j]);
+    if (!isnan(p[j]) && strcmp(m->params[j].name, "t"))
+      printf(" %s=%.17g", m->params[j].name, p[j]);
   printf("\n");
 }
 
@@ -158,7 +160,8 @@ static void compare(tally *T, const char *what, double v, double ref, double tol
 static void run(const char *name, gsl_rng *r) {
   const qb_model *m = qb_model_find(name);
   const bool sh = strcmp(name, "shared") == 0;
-  const int n = sh ? 2 : 3, fa = qb_model_field_index(m, "E_A"), fb = qb_model_field_index(m, "E_B");
+  const int n = sh ? 2 : 3, fa = qb_model_field_index(m, "E_A"),
+            fb = qb_model_field_index(m, "E_B");
   const int fp = qb_model_field_index(m, "P_B"), it = qb_model_param_index(m, "t");
   static double rows[NT * QB_MAX_FIELDS];
   tally T = {0};
@@ -167,8 +170,10 @@ static void run(const char *name, gsl_rng *r) {
     bool given[QB_MAX_PARAMS];
     double complex M[9], f[3];
     qb_model_defaults(m, p, given);
-    if (sh) shared_point(r, m, p), shared_drift(m, p, M, f);
-    else three_point(r, m, p), three_drift(m, p, M, f);
+    if (sh)
+      shared_point(r, m, p), shared_drift(m, p, M, f);
+    else
+      three_point(r, m, p), three_drift(m, p, M, f);
     double nm = 0;
     for (int i = 0; i < n * n; i++)
       nm = fmax(nm, cabs(M[i]));
@@ -195,7 +200,9 @@ static void run(const char *name, gsl_rng *r) {
       compare(&T, "E_B", o[fb], eb, 1e-10 * eb + 2 * sqrt(eb) * ex[1] + 1e-13 * tot, p, m, t[j]);
       if (sh && edx[1] <= 1e-12 * ndx) {
         double pb = 2 * creal(conj(x[1]) * dx[1]), s = 2 * cabs(x[1]) * cabs(dx[1]);
-        compare(&T, "P_B", o[fp], pb, 1e-10 * s + 1e-13 * nx * ndx + 2 * (ex[1] * cabs(dx[1]) + cabs(x[1]) * edx[1]), p, m, t[j]);
+        compare(&T, "P_B", o[fp], pb,
+                1e-10 * s + 1e-13 * nx * ndx + 2 * (ex[1] * cabs(dx[1]) + cabs(x[1]) * edx[1]), p,
+                m, t[j]);
       }
     }
   }

@@ -30,9 +30,9 @@
  * Parts stiff, extreme: pinned points, each a finding (see pinned()).
  * Usage: test_rows_hostile [shared|threemode|stiff|extreme|all [POINTS [SEED]]] (POINTS: per
  * model, default 600 shared, 250 threemode: ~15 s each) */
+#include <float.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_rng.h>
-#include <float.h>
 #include <math.h>
 #include <quadmath.h>
 #include <stdio.h>
@@ -64,7 +64,8 @@ static void qexpm(int N, const qc *A, qc *E) {
   }
   int sq = 0;
   qr sc = 1;
-  while (nrm * sc > (qr)0.25) sc *= (qr)0.5, sq++;
+  while (nrm * sc > (qr)0.25)
+    sc *= (qr)0.5, sq++;
   qc B[NMAX * NMAX], T[NMAX * NMAX], P[NMAX * NMAX];
   for (int i = 0; i < N * N; i++)
     B[i] = A[i] * sc, E[i] = (i % (N + 1) == 0) ? 1 : 0, T[i] = E[i];
@@ -238,7 +239,8 @@ static void shared_point(gsl_rng *r, const qb_model *m, double *p) {
       double d = (G * (pa * pa - pb * pb) + ka - kb) / 4;
       J = hypot(d, pa * pb * G / 2);
     }
-    if (v > 0.4) J *= 1 + (gsl_rng_uniform(r) < 0.5 ? 1 : -1) * pow(10, -3 - 13 * gsl_rng_uniform(r));
+    if (v > 0.4)
+      J *= 1 + (gsl_rng_uniform(r) < 0.5 ? 1 : -1) * pow(10, -3 - 13 * gsl_rng_uniform(r));
     P("J") = fmin(J, 1e6);
   }
 }
@@ -264,7 +266,8 @@ static bool newton_ep(const qb_model *m, double *p, const char *second) {
     double a = creal(dj[0]), b = creal(dj[1]), c = cimag(dj[0]), d = cimag(dj[1]);
     double det = a * d - b * c;
     if (det == 0 || !isfinite(det)) return false;
-    double dx0 = -(d * creal(d0) - b * cimag(d0)) / det, dx1 = -(-c * creal(d0) + a * cimag(d0)) / det;
+    double dx0 = -(d * creal(d0) - b * cimag(d0)) / det,
+           dx1 = -(-c * creal(d0) + a * cimag(d0)) / det;
     p[id] = x[0] + 0.5 * dx0, p[ic] = x[1] + 0.5 * dx1;
     if (nonneg && p[ic] < 0) p[ic] = 0.5 * x[1];
     if (!(fabs(p[id]) <= 1e6 && fabs(p[ic]) <= 1e6)) return false;
@@ -286,7 +289,7 @@ static bool three_to_ep(const qb_model *m, double *p) {
 }
 
 static int three_kind; /* for the report: 0 generic, 1 EP, 2 marginal */
-static bool at_ep;      /* the current point is at or near an exceptional point */
+static bool at_ep;     /* the current point is at or near an exceptional point */
 
 static void three_point(gsl_rng *r, const qb_model *m, double *p) {
   const double lo = gsl_rng_uniform(r) < 0.5 ? 1e-3 : 1e-6, hi = lo == 1e-3 ? 10 : 1e6;
@@ -312,8 +315,10 @@ static void three_point(gsl_rng *r, const qb_model *m, double *p) {
   if (v < 0.15) { /* marginal: lossless a and b, or no shared reservoir */
     three_kind = 2;
     P("kappa_a") = P("kappa_b") = 0;
-    if (v < 0.05) P("Gamma") = 0;
-    else if (v < 0.1) P("p_ca") = 0;
+    if (v < 0.05)
+      P("Gamma") = 0;
+    else if (v < 0.1)
+      P("p_ca") = 0;
   } else if (v < 0.6) { /* an EP of the 3x3 drift, exactly (to rounding) or nearly */
     double q[QB_MAX_PARAMS];
     memcpy(q, p, sizeof q);
@@ -351,8 +356,10 @@ static void judge(tally *T, const qb_model *m, const double *p, double t, const 
                   double *worst_rel) {
   if (isnan(v)) {
     bool bit = (st & qb_model_failure_mask(m)) != 0;
-    if (bit) T->nan_ok++;
-    else T->nan_nobit++;
+    if (bit)
+      T->nan_ok++;
+    else
+      T->nan_nobit++;
     CHECK("a NaN energy carries a failure bit", bit, "%s %s t=%.17g status %u", m->name, what, t,
           st);
     if (!bit) print_point(m, p, t);
@@ -369,7 +376,8 @@ static void judge(tally *T, const qb_model *m, const double *p, double t, const 
   }
   T->compared++;
   const double e = fabs(v - ref);
-  if (at_ep && fabs(ref) > 1e-6 * scale && sens < 1e-12 * fabs(ref) && worst_rel != &T->worst_rel_pb)
+  if (at_ep && fabs(ref) > 1e-6 * scale && sens < 1e-12 * fabs(ref) &&
+      worst_rel != &T->worst_rel_pb)
     T->worst_rel_ep = fmax(T->worst_rel_ep, e / fabs(ref));
   if (e / tol > T->worst_tol) T->worst_tol = e / tol;
   if (fabs(ref) > 1e-6 * scale && sens < 1e-12 * fabs(ref) && e / fabs(ref) > *worst_rel) {
@@ -384,7 +392,8 @@ static void judge(tally *T, const qb_model *m, const double *p, double t, const 
     T->bad++;
     if (T->bad <= 30)
       printf("ACCURACY %s %s = %.17g, reference %.17g, |error| %.3g > tolerance %.3g (sensitivity "
-             "%.3g), status %u\n", m->name, what, v, ref, e, tol, sens, st);
+             "%.3g), status %u\n",
+             m->name, what, v, ref, e, tol, sens, st);
     CHECK("stated accuracy against the quad reference", 0,
           "%s %s = %.17g, reference %.17g, |error| %.3g > tolerance %.3g, status %u, t = %.17g",
           m->name, what, v, ref, e, tol, st, t);
@@ -405,23 +414,29 @@ static void run(const char *name, gsl_rng *r, long npoints) {
   static double rows[3][NT * QB_MAX_FIELDS];
   bool want[3][QB_MAX_FIELDS];
   memset(want, 0, sizeof want);
-  want[1][fa] = want[1][fb] = true;         /* the energies alone */
-  for (int k = 0; k < nf; k++) want[2][k] = true; /* everything but P_B / log_E_B */
+  want[1][fa] = want[1][fb] = true; /* the energies alone */
+  for (int k = 0; k < nf; k++)
+    want[2][k] = true; /* everything but P_B / log_E_B */
   want[2][sh ? fp : fidx(m, "log_E_B")] = false;
   tally T = {0};
   for (long k = 0; k < npoints; k++) {
     double p[QB_MAX_PARAMS], t[NT];
     bool given[QB_MAX_PARAMS];
     qb_model_defaults(m, p, given);
-    if (sh) shared_point(r, m, p);
-    else three_point(r, m, p);
+    if (sh)
+      shared_point(r, m, p);
+    else
+      three_point(r, m, p);
     at_ep = sh ? shared_ep : three_kind == 1;
     T.ep_points += at_ep;
     qc M[9], f[3], Md[9], fd[3];
-    if (sh) shared_drift(m, p, 0, M, f), shared_drift(m, p, 1, Md, fd);
-    else three_drift(m, p, 0, M, f), three_drift(m, p, 1, Md, fd);
+    if (sh)
+      shared_drift(m, p, 0, M, f), shared_drift(m, p, 1, Md, fd);
+    else
+      three_drift(m, p, 0, M, f), three_drift(m, p, 1, Md, fd);
     double nm = 0;
-    for (int i = 0; i < n * n; i++) nm = fmax(nm, (double)qabs(M[i]));
+    for (int i = 0; i < n * n; i++)
+      nm = fmax(nm, (double)qabs(M[i]));
     for (int j = 0; j < NT; j++) {
       const double u = gsl_rng_uniform(r);
       t[j] = u < 0.05 ? 0 : u < 0.6 ? lu(r, 1e-10, 1e8) / nm : lu(r, 1e-12, 1e250);
@@ -451,8 +466,8 @@ static void run(const char *name, gsl_rng *r, long npoints) {
         T.want_nan += isnan(o[fa]) != isnan(o2[fa]) || isnan(o[fb]) != isnan(o2[fb]);
         if (!same && ++T.want_bad <= 3) {
           printf("E_A, E_B depend on the fields wanted: %s, every field vs list %d: E_A %.17g vs "
-                 "%.17g, E_B %.17g vs %.17g (status %u vs %u)\n", name, w, o[fa], o2[fa], o[fb],
-                 o2[fb], (unsigned)o[fs], (unsigned)o2[fs]);
+                 "%.17g, E_B %.17g vs %.17g (status %u vs %u)\n",
+                 name, w, o[fa], o2[fa], o[fb], o2[fb], (unsigned)o[fs], (unsigned)o2[fs]);
           print_point(m, p, t[j]);
         }
       }
@@ -470,8 +485,9 @@ static void run(const char *name, gsl_rng *r, long npoints) {
       for (int i = 0; i < 2; i++) {
         const double ref = (double)(qabs(x[i]) * qabs(x[i]));
         /* the input's rounding: M's entries (the double-built reference) and t's (4 ulps) */
-        const double sens = 2.0 * (double)(qabs(x[i]) * dsens) + (double)(dsens * dsens) +
-                            4 * DBL_EPSILON * t[j] * fabs((double)(2 * crealq(conjq(x[i]) * dx[i])));
+        const double sens =
+            2.0 * (double)(qabs(x[i]) * dsens) + (double)(dsens * dsens) +
+            4 * DBL_EPSILON * t[j] * fabs((double)(2 * crealq(conjq(x[i]) * dx[i])));
         if (isnan(ref) || isnan(sens)) { /* the reference lost (marginal modes at huge |M| t) */
           T.unjudged++;
           continue;
@@ -482,14 +498,16 @@ static void run(const char *name, gsl_rng *r, long npoints) {
         }
         if (!(ref <= DBL_MAX)) { /* beyond the range: inf with the overflow bit, or NaN */
           const double v = o[i ? fb : fa];
-          bool okv = (isinf(v) && (st & QB_PT_OVERFLOW)) || (isnan(v) && (st & qb_model_failure_mask(m)));
+          bool okv =
+              (isinf(v) && (st & QB_PT_OVERFLOW)) || (isnan(v) && (st & qb_model_failure_mask(m)));
           CHECK("an energy beyond the range is inf (overflow bit) or NaN (failure bit)", okv,
-                "%s %s = %g, reference %g, status %u, t = %.17g", name, i ? "E_B" : "E_A", v, ref, st, t[j]);
+                "%s %s = %g, reference %g, status %u, t = %.17g", name, i ? "E_B" : "E_A", v, ref,
+                st, t[j]);
           if (!okv) print_point(m, p, t[j]);
           continue;
         }
-        judge(&T, m, p, t[j], i ? "E_B" : "E_A", o[i ? fb : fa], st, ref,
-              1e-6 * ref + 1e-10 * tot, sens, tot, &T.worst_rel);
+        judge(&T, m, p, t[j], i ? "E_B" : "E_A", o[i ? fb : fa], st, ref, 1e-6 * ref + 1e-10 * tot,
+              sens, tot, &T.worst_rel);
       }
       if (sh) {
         const double ref = (double)(2 * crealq(conjq(x[1]) * dx[1]));
@@ -518,8 +536,8 @@ static void run(const char *name, gsl_rng *r, long npoints) {
          "P_B / log_E_B %.3g); "
          "%ld NaN with a failure bit, %ld NaN without; %ld not judged (ill-conditioned to the "
          "input's rounding); %ld row/point bitwise mismatches, %ld want-dependent E_A/E_B\n",
-         name, T.points, T.ep_points, NT, T.compared, T.worst_tol, T.worst_rel, T.worst_rel_ep, T.worst_rel_pb,
-         T.nan_ok, T.nan_nobit, T.unjudged, T.bitwise_bad, T.want_bad);
+         name, T.points, T.ep_points, NT, T.compared, T.worst_tol, T.worst_rel, T.worst_rel_ep,
+         T.worst_rel_pb, T.nan_ok, T.nan_nobit, T.unjudged, T.bitwise_bad, T.want_bad);
 }
 
 /* Pinned points, each a finding (the E_A or E_B a model must give, to `rtol` relative of the
@@ -580,8 +598,10 @@ static void pinned(const pinned_point *pts, size_t npts, const char *part) {
       p[pidx(m, tok)] = strtod(eq + 1, NULL);
     }
     qc M[9], f[3], Md[9], fd[3], x[3], dx[3], xd[3], dxd[3];
-    if (sh) shared_drift(m, p, 0, M, f), shared_drift(m, p, 1, Md, fd);
-    else three_drift(m, p, 0, M, f), three_drift(m, p, 1, Md, fd);
+    if (sh)
+      shared_drift(m, p, 0, M, f), shared_drift(m, p, 1, Md, fd);
+    else
+      three_drift(m, p, 0, M, f), three_drift(m, p, 1, Md, fd);
     qref(n, M, f, p[it], x, dx), qref(n, Md, fd, p[it], xd, dxd);
     const double ref = (double)(qabs(x[ie]) * qabs(x[ie]));
     const double sens = (double)(qabs(x[ie] - xd[ie]) / qabs(x[ie]));
@@ -589,9 +609,8 @@ static void pinned(const pinned_point *pts, size_t npts, const char *part) {
     CHECK("pinned: the reference well conditioned", sens < 1e-13, "%s %s: %.3g", part,
           pts[k].params, sens);
     CHECK_CLOSE("pinned: the energy to 1e-10 relative (finite)", out[fe], ref, 1e-10, 0,
-                "%s: %s %s %s (status %u, relative error %.3g)", part, pts[k].model,
-                pts[k].field, pts[k].params, (unsigned)out[m->nfields - 1],
-                fabs(out[fe] - ref) / ref);
+                "%s: %s %s %s (status %u, relative error %.3g)", part, pts[k].model, pts[k].field,
+                pts[k].params, (unsigned)out[m->nfields - 1], fabs(out[fe] - ref) / ref);
   }
 }
 

@@ -265,8 +265,9 @@ static void check_eig_one(gsl_rng *r, int n, int it, long *illcond) {
     }
   }
   qb_spectral_eig(n, M, lam2, V2);
-  CHECK("eig: deterministic", !memcmp(lam, lam2, sizeof(double complex) * (size_t)n) &&
-                                  !memcmp(V, V2, sizeof(double complex) * (size_t)(n * n)),
+  CHECK("eig: deterministic",
+        !memcmp(lam, lam2, sizeof(double complex) * (size_t)n) &&
+            !memcmp(V, V2, sizeof(double complex) * (size_t)(n * n)),
         "n %d it %d", n, it);
 }
 
@@ -311,7 +312,8 @@ static void ld_expm(int m, ldc *A) { /* A (m x m, row-major) := e^A */
     nrm = fmaxl(nrm, c);
   }
   int sq = nrm > 0.5L ? (int)ceill(log2l(nrm / 0.5L)) : 0;
-  ldc E[(NMAX + 1) * (NMAX + 1)] = {0}, T[(NMAX + 1) * (NMAX + 1)] = {0}, U[(NMAX + 1) * (NMAX + 1)];
+  ldc E[(NMAX + 1) * (NMAX + 1)] = {0}, T[(NMAX + 1) * (NMAX + 1)] = {0},
+                             U[(NMAX + 1) * (NMAX + 1)];
   for (int i = 0; i < m * m; i++)
     A[i] = ldexpl(creall(A[i]), -sq) + I * ldexpl(cimagl(A[i]), -sq);
   for (int i = 0; i < m; i++)
@@ -326,8 +328,10 @@ static void ld_expm(int m, ldc *A) { /* A (m x m, row-major) := e^A */
         U[i * m + j] = taylor ? v / k : v;
       }
     for (int i = 0; i < m * m; i++) {
-      if (taylor) T[i] = U[i], E[i] += U[i];
-      else E[i] = U[i];
+      if (taylor)
+        T[i] = U[i], E[i] += U[i];
+      else
+        E[i] = U[i];
     }
   }
   for (int i = 0; i < m * m; i++)
@@ -421,8 +425,8 @@ static void compare_point(const qb_spectral *s, const double complex *M, const d
     const double b = ex[i] + exl[i], bd = edx[i] + edxl[i];
     if (!(d <= b) || !(dd <= bd)) {
       viol++;
-      CHECK("|diff| <= ex + ex_ld", 0, "%s n %d t %g i %d: x %g > %g, x' %g > %g (kappa %g)",
-            what, n, t, i, d, b, dd, bd, s->kappa);
+      CHECK("|diff| <= ex + ex_ld", 0, "%s n %d t %g i %d: x %g > %g, x' %g > %g (kappa %g)", what,
+            n, t, i, d, b, dd, bd, s->kappa);
     }
     st->worst_ratio = fmax(st->worst_ratio, fmax(d / b, dd / bd));
     const double rx = cabs(xr[i] - xl[i]) / (exr[i] + exl[i]),
@@ -448,17 +452,18 @@ static void compare_point(const qb_spectral *s, const double complex *M, const d
     st->worst_rel = fmax(st->worst_rel, rel);
     if (check_dbl)
       CHECK("x, x' vs augmented exponential", rel <= 10 * rtol, "%s n %d t %g: rel %g (kappa %g)",
-          what, n, t, rel, s->kappa);
+            what, n, t, rel, s->kappa);
   }
 }
 
 static void print_stats(const char *what, int n, const rstats *st) {
-  printf("%s n=%d: %ld points; vs long double: %ld compared (its estimate <= 1e-11), worst rel diff "
-         "%.3g, |diff|/(ex + ex_ld) worst %.3g, violations %ld; vs qb_linear_transient_form: %ld "
-         "compared (its estimate <= 1e-11), worst "
-         "rel diff %.3g; its own estimate exceeded at %ld points, by up to %.3g\n",
-         what, n, st->points, st->compared_ld, st->worst_rel_ld, st->worst_ratio, st->bound_viol, st->compared,
-         st->worst_rel, st->ref_viol, st->ref_ratio);
+  printf(
+      "%s n=%d: %ld points; vs long double: %ld compared (its estimate <= 1e-11), worst rel diff "
+      "%.3g, |diff|/(ex + ex_ld) worst %.3g, violations %ld; vs qb_linear_transient_form: %ld "
+      "compared (its estimate <= 1e-11), worst "
+      "rel diff %.3g; its own estimate exceeded at %ld points, by up to %.3g\n",
+      what, n, st->points, st->compared_ld, st->worst_rel_ld, st->worst_ratio, st->bound_viol,
+      st->compared, st->worst_rel, st->ref_viol, st->ref_ratio);
 }
 
 static void test_random(void) {
@@ -617,8 +622,9 @@ static void test_marginal(void) {
     /* determinism: a second plan from the same inputs, the same bits */
     qb_spectral_init(&s2, 4, M, f);
     qb_spectral_at(&s2, ts[k], x2, dx2, &ldx2, ex2, edx2);
-    CHECK("marginal: deterministic", !memcmp(x, x2, sizeof x) && !memcmp(dx, dx2, sizeof dx) &&
-                                         !memcmp(ex, ex2, sizeof ex) && ldx == ldx2,
+    CHECK("marginal: deterministic",
+          !memcmp(x, x2, sizeof x) && !memcmp(dx, dx2, sizeof dx) && !memcmp(ex, ex2, sizeof ex) &&
+              ldx == ldx2,
           "t %g", t);
   }
   /* t = 0 and f = 0: exact */
@@ -647,10 +653,10 @@ static void test_marginal(void) {
   qb_spectral_at(&s2, 700.0, x, dx, &ldx, ex, edx);
   CHECK_CLOSE("ldx = g t", ldx, -700.0, 1e-15, 0, "ldx");
   CHECK_CLOSE("ldx: shifted dx, slow mode", cabs(dx[0] - cexp(-700.0 * I)), 0, 0, 1e-12, "dx0");
-  CHECK_CLOSE("ldx: shifted dx, fast mode", cabs(dx[1] - I * exp(-700.0)), 0, 0, 1e-12 * exp(-700.0),
-              "dx1");
-  CHECK_CLOSE("ldx: x of the slow mode", cabs(x[0] - (cexp((-1 - I) * 700.0) - 1) / (-1 - I)), 0,
-              0, 1e-12, "x0");
+  CHECK_CLOSE("ldx: shifted dx, fast mode", cabs(dx[1] - I * exp(-700.0)), 0, 0,
+              1e-12 * exp(-700.0), "dx1");
+  CHECK_CLOSE("ldx: x of the slow mode", cabs(x[0] - (cexp((-1 - I) * 700.0) - 1) / (-1 - I)), 0, 0,
+              1e-12, "x0");
 }
 
 /* ---- no heap allocation ---- */
@@ -683,8 +689,7 @@ static void test_alloc(void) {
   counting = 1;
   LAPACKE_zgeev(LAPACK_ROW_MAJOR, 'N', 'V', 3, M, 3, lam, NULL, 1, V, 3);
   counting = 0;
-  CHECK("alloc: the counter counts (row-major LAPACKE_zgeev allocates)", nalloc > 0, "%ld",
-        nalloc);
+  CHECK("alloc: the counter counts (row-major LAPACKE_zgeev allocates)", nalloc > 0, "%ld", nalloc);
   printf("alloc: %ld allocations in qb_spectral_*; %ld in one row-major LAPACKE_zgeev\n", total,
          nalloc);
 #else
@@ -692,7 +697,8 @@ static void test_alloc(void) {
   random_drive(r, 3, f);
   qb_spectral s;
   CHECK("alloc: (not counted under AddressSanitizer) init works",
-        qb_spectral_init(&s, 3, M, f) == QB_OK && qb_spectral_at(&s, 1.0, x, dx, &ldx, ex, edx) == 0,
+        qb_spectral_init(&s, 3, M, f) == QB_OK &&
+            qb_spectral_at(&s, 1.0, x, dx, &ldx, ex, edx) == 0,
         "n 3");
   printf("alloc: not counted under AddressSanitizer\n");
 #endif
@@ -722,7 +728,8 @@ static double best_ns(int which, int reps, const qb_spectral *s, const double co
       if (which == 0) qb_spectral_init(&p, n, M, f), sink += p.g;
       if (which == 1) qb_spectral_at(s, t, x, dx, &ldx, ex, edx), sink += creal(x[0]);
       if (which == 2)
-        qb_linear_transient(n, M, f, t, s->g, NULL, NULL, x, dx, &ldx, ex, edx), sink += creal(x[0]);
+        qb_linear_transient(n, M, f, t, s->g, NULL, NULL, x, dx, &ldx, ex, edx),
+            sink += creal(x[0]);
     }
     best = fmin(best, (now() - t0) / reps * 1e9);
   }

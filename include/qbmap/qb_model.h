@@ -232,6 +232,16 @@ void qb_model_scale_energies(double *out, const int *fields, int n, int dk);
  * undamped mode at huge t) the amplitude is scaled first: the true energy may be in range. */
 double qb_model_energy_back(double complex x, int dk);
 
+/* The per-amplitude choice of the transients (docs/physics.md §6.4): takes each of the two
+ * amplitudes of y (estimates ey) that x still lacks (have[i] false) where it is resolved to
+ * QB_EST_MAX / 2 of itself, 2 (ey_i + fl) <= QB_EST_MAX |y_i|, or always (force). */
+void qb_model_take_resolved(const double complex *y, const double *ey, double fl, bool force,
+                            bool *have, double complex *x, double *ex);
+
+/* n eps (|y_0| + |y_1|) (|.| as |Re| + |Im|): the normwise floor on an eigendecomposition's
+ * componentwise estimates of the two amplitudes (§6.4: what deflation can lose entirely). */
+double qb_model_amp_floor(int n, const double complex *y);
+
 /* QB_PT_OVERFLOW if a field of out[nfields] other than `except` (-1: none) and the status (the
  * last) is infinite, else 0. */
 uint32_t qb_model_overflow(const double *out, int nfields, int except);

@@ -17,9 +17,9 @@
  * eigensolver's backward error ~eps ||M|| (amplified by kappa(V) in the eigenvalues as in
  * Bauer-Fike, and by 1/gap in the eigenvectors) enters only through R, measured rather than
  * assumed.  With F = V^-1 R, to first order
- *   e^{Mt} f - V e^{Lt} c = V int_0^t e^{L(t-s)} F e^{Ls} ds c + V e^{Lt} V^-1 r   (L = diag lambda)
- * and |int_0^t e^{lambda_j (t-s)} e^{lambda_k s} ds| <= max(|e^{lambda_j t}|, |e^{lambda_k t}|)
- * min(t, 1/|a_j - a_k|) =: B1_jk (a = Re lambda; exact up to a factor e/(e-1)).  For x, the
+ *   e^{Mt} f - V e^{Lt} c = V int_0^t e^{L(t-s)} F e^{Ls} ds c + V e^{Lt} V^-1 r   (L = diag
+ * lambda) and |int_0^t e^{lambda_j (t-s)} e^{lambda_k s} ds| <= max(|e^{lambda_j t}|, |e^{lambda_k
+ * t}|) min(t, 1/|a_j - a_k|) =: B1_jk (a = Re lambda; exact up to a factor e/(e-1)).  For x, the
  * integral of that over t: B2_jk = min(Q(a_hi), P(a_hi)/|a_j - a_k|), a_hi = max(a_j, a_k),
  * P(a) = int_0^t e^{as} ds <= min(t, 1/|a|), Q(a) = int_0^t s e^{as} ds <= min(t^2/2, 1/a^2) for
  * a < 0 (t e^{at} and t^2/2 e^{at} for a >= 0): the bounds stop growing once the modes decayed.
@@ -27,12 +27,12 @@
  * t phi1(lambda t) an absolute eps t |e^{lambda t}|; the exponentials, the complex expm1 and the
  * sums sum_k V_ik (D_k c_k) add (n + 26) eps sum_k |V_ik| |c_k| |D_k|.  So, with a factor 2 for
  * the neglected second-order terms,
- *   edx_i = 2 sum_j |V_ij| [ |c_j| eps (n + 14 + |lambda_j t|) |E_j| + dc_j |E_j| + sum_k G_jk B1_jk ]
- *   ex_i  = 2 sum_j |V_ij| [ |c_j| eps ((n + 26) |X_j| + t |E_j|) + dc_j |X_j| + sum_k G_jk B2_jk ]
- * with E_j = e^{lambda_j t}, X_j = t phi1(lambda_j t), G = (|V^-1| |R|) diag|c|, dc = |V^-1| |r|.
- * Costs O(n^2) per t.  The estimate is first order: it is trustworthy while eps kappa(V) and
- * eps ||F|| t are far below 1, which qb_spectral_usable (kappa) and the estimate itself (F t)
- * make sure of at the caller's guard. */
+ *   edx_i = 2 sum_j |V_ij| [ |c_j| eps (n + 14 + |lambda_j t|) |E_j| + dc_j |E_j| + sum_k G_jk
+ * B1_jk ] ex_i  = 2 sum_j |V_ij| [ |c_j| eps ((n + 26) |X_j| + t |E_j|) + dc_j |X_j| + sum_k G_jk
+ * B2_jk ] with E_j = e^{lambda_j t}, X_j = t phi1(lambda_j t), G = (|V^-1| |R|) diag|c|, dc =
+ * |V^-1| |r|. Costs O(n^2) per t.  The estimate is first order: it is trustworthy while eps
+ * kappa(V) and eps ||F|| t are far below 1, which qb_spectral_usable (kappa) and the estimate
+ * itself (F t) make sure of at the caller's guard. */
 #ifndef QB_SPECTRAL_H
 #define QB_SPECTRAL_H
 
@@ -69,17 +69,17 @@ typedef struct {
   bool zero;    /* f = 0 */
   double kappa; /* ||V||_1 ||V^-1||_1 (INFINITY where not ready) */
   double g;     /* max Re lambda = Re lambda[0] */
-  double complex lambda[QB_LINEAR_NMAX]; /* sorted as qb_spectral_eig */
-  double complex rlambda[QB_LINEAR_NMAX]; /* 1/lambda (0 where lambda = 0) */
-  double ra[QB_LINEAR_NMAX];              /* -1/Re lambda where Re lambda < 0 (else 0) */
+  double complex lambda[QB_LINEAR_NMAX];             /* sorted as qb_spectral_eig */
+  double complex rlambda[QB_LINEAR_NMAX];            /* 1/lambda (0 where lambda = 0) */
+  double ra[QB_LINEAR_NMAX];                         /* -1/Re lambda where Re lambda < 0 (else 0) */
   double complex V[QB_LINEAR_NMAX * QB_LINEAR_NMAX]; /* row-major, unit columns */
   double complex c[QB_LINEAR_NMAX];                  /* V^-1 f */
   double complex f[QB_LINEAR_NMAX];
-  double absV[QB_LINEAR_NMAX * QB_LINEAR_NMAX];  /* |V_ij| */
-  double absc[QB_LINEAR_NMAX];                   /* |c_k| */
-  double dc[QB_LINEAR_NMAX];                     /* bound on |c_k - (V^-1 f)_k| */
-  double G[QB_LINEAR_NMAX * QB_LINEAR_NMAX];     /* (|V^-1| |R|) diag|c|, see the top */
-  double invd[QB_LINEAR_NMAX * QB_LINEAR_NMAX];  /* 1/|Re lambda_j - Re lambda_k| (inf: equal) */
+  double absV[QB_LINEAR_NMAX * QB_LINEAR_NMAX]; /* |V_ij| */
+  double absc[QB_LINEAR_NMAX];                  /* |c_k| */
+  double dc[QB_LINEAR_NMAX];                    /* bound on |c_k - (V^-1 f)_k| */
+  double G[QB_LINEAR_NMAX * QB_LINEAR_NMAX];    /* (|V^-1| |R|) diag|c|, see the top */
+  double invd[QB_LINEAR_NMAX * QB_LINEAR_NMAX]; /* 1/|Re lambda_j - Re lambda_k| (inf: equal) */
   double complex W[QB_LINEAR_NMAX * QB_LINEAR_NMAX]; /* V diag(c): x = W (t phi1(lambda t)) */
   double Gx[QB_LINEAR_NMAX]; /* sum_k G_jk B2_jk bounded over every t (INFINITY unless all
                               * Re lambda < 0): qb_spectral_x's estimate */

@@ -1100,8 +1100,7 @@ static double complex disc(const qb_model *m, const double *p) {
 }
 
 /* Eigenvectors of N for +-w: (1, z +- w); they coincide at the EP w = 0. */
-static void coalescence(const qb_model *m, const double *p, double *splitting,
-                        double *overlap) {
+static void coalescence(const qb_model *m, const double *p, double *splitting, double *overlap) {
   (void)m;
   double ga, gb, dr;
   resolve(p, &ga, &gb, &dr);

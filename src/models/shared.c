@@ -360,16 +360,8 @@ static void guards(const double complex *x, const double complex *dx, const doub
   const double pb_scale = 2.0 * ax1 * adx1, pb_all = 2.0 * nx * ndx;
   ok[0] = qb_model_energy_ok(ax0, ex[0], nx);
   ok[1] = qb_model_energy_ok(ax1, ex[1], nx);
-  ok[2] = isfinite(pb_err) && isfinite(pb_all) && pb_err <= QB_EST_MAX * (pb_scale + pb_all) + DBL_MIN;
-}
-
-/* Takes each amplitude of y (estimates ey) that x still lacks (have[i] false) where it is
- * resolved relative to itself, 2 (ey_i + fl) <= QB_EST_MAX |y_i|, or always (force). */
-static void take(const double complex *y, const double *ey, double fl, bool force, bool *have,
-                 double complex *x, double *ex) {
-  for (int i = 0; i < 2; i++)
-    if (!have[i] && (force || 2.0 * (ey[i] + fl) <= QB_EST_MAX * qb_model_mag(y[i])))
-      x[i] = y[i], ex[i] = ey[i], have[i] = true;
+  ok[2] =
+      isfinite(pb_err) && isfinite(pb_all) && pb_err <= QB_EST_MAX * (pb_scale + pb_all) + DBL_MIN;
 }
 
 /* x(t) and, where P_B is wanted (pb), x'(t) (ldx as qb_linear_transient), with the guards ok[3]
@@ -389,9 +381,7 @@ static qb_err moments(const sh_eval *e, double g, bool pb, double complex *x, do
   double complex y[2];
   double ey[2];
   if (qb_spectral_usable(&e->spec) && qb_spectral_x(&e->spec, 2, e->t, y, ey) == QB_OK) {
-    const double fl = 2 * DBL_EPSILON * (fabs(creal(y[0])) + fabs(cimag(y[0])) +
-                                         fabs(creal(y[1])) + fabs(cimag(y[1])));
-    take(y, ey, fl, false, have, x, ex);
+    qb_model_take_resolved(y, ey, qb_model_amp_floor(2, y), false, have, x, ex);
   }
   for (int way = 0; way < 2 && !(have[0] && have[1] && have_dx); way++) {
     double complex dy[2];
@@ -403,7 +393,7 @@ static qb_err moments(const sh_eval *e, double g, bool pb, double complex *x, do
     if (err && way == 1) return err;
     if (err) continue;
     if (way == 1) forced[0] = !have[0], forced[1] = !have[1], ny = qb_model_norm_amp(y, 2);
-    take(y, ey, 0, way == 1, have, x, ex);
+    qb_model_take_resolved(y, ey, 0, way == 1, have, x, ex);
     if (!have_dx && have[0] && have[1]) {
       guards(x, dy, ex, edy, gy);
       if (gy[2] || way == 1) dx[0] = dy[0], dx[1] = dy[1], *ldx = ly, ok[2] = gy[2], have_dx = true;
@@ -520,9 +510,8 @@ static uint32_t optima(const sh_eval *e, double *out) {
  * the overflow bit of every field then set: the t fields are still NaN); E_A, E_B, P_B are
  * scaled where formed (finish_t: their overflow bit). */
 static uint32_t finish_row(int dk, double *out) {
-  static const int en[] = {F_EA_SS,  F_EB_SS,  F_XI_SS,    F_EB_AT_DOPT, F_EA_SUP,
-                           F_EB_SUP, F_XI_SUP, F_E_SINGLE, F_EB_OPT_COH, F_DE_COH,
-                           F_DE_DISS, F_G_B};
+  static const int en[] = {F_EA_SS,  F_EB_SS,    F_XI_SS,      F_EB_AT_DOPT, F_EA_SUP,  F_EB_SUP,
+                           F_XI_SUP, F_E_SINGLE, F_EB_OPT_COH, F_DE_COH,     F_DE_DISS, F_G_B};
   if (dk != 0) qb_model_scale_energies(out, en, (int)(sizeof en / sizeof *en), dk);
   return qb_model_overflow(out, NFIELD, -1);
 }

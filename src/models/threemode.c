@@ -338,8 +338,7 @@ static double complex disc(const qb_model *m, const double *p) {
 }
 
 /* The closest pair of eigenvalues (LAPACK zgeev) and the overlap of their eigenvectors. */
-static void coalescence(const qb_model *m, const double *p, double *splitting,
-                        double *overlap) {
+static void coalescence(const qb_model *m, const double *p, double *splitting, double *overlap) {
   (void)m;
   double complex M[9], lam[3], V[9];
   int ks = drift_scaled(p, M, NULL);
@@ -446,27 +445,11 @@ static double log_eb(const tm_eval *e, double complex xb, double exb, bool unrea
   return NAN;
 }
 
-/* Takes each of the first two amplitudes of y (estimates ey) that x still lacks (have[i] false)
- * where it is resolved relative to itself, 2 (ey_i + fl) <= QB_EST_MAX |y_i|, or always
- * (force). */
-static void take(const double complex *y, const double *ey, double fl, bool force, bool *have,
-                 double complex *x, double *ex) {
-  for (int i = 0; i < 2; i++)
-    if (!have[i] && (force || 2.0 * (ey[i] + fl) <= QB_EST_MAX * qb_model_mag(y[i])))
-      x[i] = y[i], ex[i] = ey[i], have[i] = true;
-}
-
-/* n eps (|y_0| + |y_1|): the normwise floor of the plan's componentwise estimates. */
-static double plan_floor(int n, const double complex *y) {
-  return n * DBL_EPSILON *
-         (fabs(creal(y[0])) + fabs(cimag(y[0])) + fabs(creal(y[1])) + fabs(cimag(y[1])));
-}
-
 /* x_0(t), x_1(t) of an n-mode system (n = 3: M; 2: the reduced S) with their estimates ex and
  * whether their energies pass the guard (ok; docs/physics.md §6.4); need[i] false: x_i is not
  * needed (set to 0).  Each from the first way that resolves it to QB_EST_MAX / 2 of itself: the
  * row's plan with its cheaper estimate (qb_spectral_x), then with its full one (qb_spectral_at),
- * its errors taken as at least plan_floor (an amplitude far below the other can be lost
+ * its errors taken as at least qb_model_amp_floor (an amplitude far below the other can be lost
  * entirely where the eigensolver deflated a tiny coupling: no first-order estimate sees it);
  * else qb_linear_transient (exact also near exceptional points; qb_model_energy_ok decides).
  * The choice depends on the point only, not on the fields wanted. */
@@ -479,9 +462,10 @@ static qb_err moments(int n, const qb_spectral *plan, const double complex *M,
   double ey[QB_LINEAR_NMAX], edy[QB_LINEAR_NMAX], ly;
   x[0] = x[1] = 0, ex[0] = ex[1] = 0, ok[0] = ok[1] = true;
   if (qb_spectral_usable(plan)) {
-    if (qb_spectral_x(plan, 2, t, y, ey) == QB_OK) take(y, ey, plan_floor(n, y), false, have, x, ex);
+    if (qb_spectral_x(plan, 2, t, y, ey) == QB_OK)
+      qb_model_take_resolved(y, ey, qb_model_amp_floor(n, y), false, have, x, ex);
     if (!(have[0] && have[1]) && qb_spectral_at(plan, t, y, NULL, NULL, ey, NULL) == QB_OK)
-      take(y, ey, plan_floor(n, y), false, have, x, ex);
+      qb_model_take_resolved(y, ey, qb_model_amp_floor(n, y), false, have, x, ex);
   }
   if (have[0] && have[1]) return QB_OK; /* resolved relative to themselves: the guard holds */
   qb_err err = qb_linear_transient(n, M, f, t, g, xss, ess, y, dy, &ly, ey, edy);
@@ -489,7 +473,7 @@ static qb_err moments(int n, const qb_spectral *plan, const double complex *M,
   const double ny = qb_model_norm_amp(y, n); /* its estimates are against the whole state */
   for (int i = 0; i < 2; i++)
     if (!have[i]) ok[i] = qb_model_energy_ok(qb_model_mag(y[i]), ey[i], ny);
-  take(y, ey, 0, true, have, x, ex);
+  qb_model_take_resolved(y, ey, 0, true, have, x, ex);
   return QB_OK;
 }
 
