@@ -1,7 +1,7 @@
 # Sourced by the other scripts: installs the Debian 12 packages qbmap needs, only if missing.
 # Run as root (or with sudo); on a cluster use environment modules instead (README.md).
 QB_DEBS="build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
-libgsl-dev liblapacke-dev libcyaml-dev libyaml-dev netcdf-bin python3-numpy python3-h5py python3-xarray
+libgsl-dev liblapacke-dev libmuparser-dev libcyaml-dev libyaml-dev netcdf-bin python3-numpy python3-h5py python3-xarray
 python3-h5netcdf python3-netcdf4 python3-matplotlib python3-qutip clang libclang-rt-14-dev slurm-wlm munge"
 
 qb_install_deps() {
