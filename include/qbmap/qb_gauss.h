@@ -36,7 +36,9 @@
 #define QB_GAUSS_MMAX (2 * QB_GAUSS_NMAX)
 
 /* Accuracy the fast path must estimate for itself, relative to each output group's scale (see
- * qb_gauss_moments), else qb_gauss_at falls back. */
+ * qb_gauss_moments), else qb_gauss_at falls back -- unless the estimate is still within what
+ * the fallback promises, eps (64 + 8 ||A||_1 t) of the scale (large ||A|| t: e^{At} itself is
+ * that sensitive to the rounding of A's entries; falling back would not help). */
 #define QB_GAUSS_TOL 1e-11
 /* Largest kappa_1(V) at which the eigendecomposition is used at all. */
 #define QB_GAUSS_KAPPA_MAX 1e6
@@ -86,6 +88,7 @@ typedef struct {
   bool ready;    /* decomposition usable: V invertible, kappa <= QB_GAUSS_KAPPA_MAX */
   bool stable;   /* growth < -QB_GAUSS_STABLE_REL * scale */
   double scale;  /* largest |A_ij| of the real drift */
+  double norm1;  /* ||A||_1 */
   double growth; /* max Re eig: of M = -ih - G/2 when S = 0, of A otherwise */
   double kappa;  /* ||V||_1 ||V^-1||_1 (INFINITY where not ready) */
   int neig;      /* eigenvalues exposed: n (those of M) when S = 0, else 2n (those of A) */
@@ -101,7 +104,8 @@ typedef struct {
   double absV[QB_GAUSS_MMAX * QB_GAUSS_MMAX];        /* |V_pa| */
   double ec[QB_GAUSS_MMAX];                          /* bound on |c_a - (V^-1 b)_a| */
   double eDt[QB_GAUSS_MMAX * QB_GAUSS_MMAX];         /* bound on |Dt_ab - exact| */
-  double rho;                                        /* ||V^-1 (A V - V Lambda)||_1 */
+  double rho[QB_GAUSS_MMAX]; /* per eigenvalue: column sums of |V^-1 (A V - V Lambda)| */
+  double rhomax;
   qb_gauss_moments ss;                               /* the steady state (qb_gauss_steady) */
   qb_gauss_net net;                                  /* a copy, for the fallback */
 } qb_gauss_plan;
