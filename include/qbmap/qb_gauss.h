@@ -1,0 +1,148 @@
+/* qb_gauss: the numerical core of model `network` (issue 13): first and second moments of a
+ * linear bosonic network (n <= QB_GAUSS_NMAX modes, quadratic Hamiltonian, linear drives,
+ * linear thermal dissipators) from the vacuum at t >= 0, and in the steady state.  Pure
+ * numerics: no YAML, no expressions, no status bits of qb_status (its own flags below).
+ *
+ * Conventions (docs/physics.md, sections 5 and 7):
+ *   H = sum h_jk a_j^+ a_k + 1/2 sum (S_jk a_j^+ a_k^+ + h.c.) + sum (F_j a_j^+ + h.c.),
+ *   dissipator k: L_k = sum_j c_kj a_j, gamma_k (n_k + 1) D[L_k] + gamma_k n_k D[L_k^+].
+ * Outputs per mode j: alpha_j = <a_j>, C_j = C_jj = <da_j^+ da_j>, Q_j = Q_jj = <da_j da_j>
+ * and their time derivatives; the growth rate (max Re eig of the drift).
+ *
+ * Method (section 7 of docs/physics.md).  Real basis r = (Re alpha, Im alpha): r' = A r + b;
+ * the EXCESS covariance Sigma = sigma - sigma_vac of (u, v) = (Re a, Im a):
+ * Sigma' = A Sigma + Sigma A^T + D', Sigma(0) = 0, with D' built from the sources T (thermal)
+ * and N = -iS (squeezing) alone: zero temperature without squeezing gives C = Q = 0 exactly.
+ * Transient: A = V diag(lambda) V^-1 once per plan, then per t
+ *   r(t) = V diag(phi(lambda t)) V^-1 b,  Sigma(t) = V [Dt_ab psi_ab(t)] V^T,
+ *   phi = (e^{lambda t} - 1)/lambda, psi_ab = phi at lambda_a + lambda_b, Dt = V^-1 D' V^-T,
+ * derivatives with e^{lambda t} in place of phi (no cancellation near the steady state).  A
+ * first-order error estimate per output decides per t whether this fast path is accurate to
+ * QB_GAUSS_TOL of its scale; otherwise (and where kappa(V) > QB_GAUSS_KAPPA_MAX) the
+ * augmented exponentials of qb_gauss_reference are used (flag QB_GAUSS_FALLBACK).
+ *
+ * Thread-safety: a plan is read-only after qb_gauss_plan_make; many threads may share it.
+ * Allocation: qb_gauss_plan_make, qb_gauss_steady and the fast path of qb_gauss_at allocate
+ * nothing (stack arrays, column-major LAPACKE *_work calls); qb_gauss_reference (and so the
+ * fallback of qb_gauss_at) allocates GSL matrices.  Deterministic: same inputs, same bits. */
+#ifndef QB_GAUSS_H
+#define QB_GAUSS_H
+
+#include <complex.h>
+#include <stdbool.h>
+
+#define QB_GAUSS_NMAX 8  /* modes */
+#define QB_GAUSS_DMAX 32 /* dissipators */
+#define QB_GAUSS_MMAX (2 * QB_GAUSS_NMAX)
+
+/* Accuracy the fast path must estimate for itself, relative to each output group's scale (see
+ * qb_gauss_moments), else qb_gauss_at falls back -- unless the estimate is still within what
+ * the fallback promises, eps (64 + 8 ||A||_1 t) of the scale (large ||A|| t: e^{At} itself is
+ * that sensitive to the rounding of A's entries; falling back would not help). */
+#define QB_GAUSS_TOL 1e-11
+/* Largest kappa_1(V) at which the eigendecomposition is used at all. */
+#define QB_GAUSS_KAPPA_MAX 1e6
+/* Stable iff growth < -QB_GAUSS_STABLE_REL * scale (scale: qb_gauss_plan.scale). */
+#define QB_GAUSS_STABLE_REL 1e-12
+
+/* A numeric network.  h row-major n x n Hermitian, S row-major n x n symmetric (not checked:
+ * the caller builds them so), F drives; dissipator k: rate[k] >= 0, nth[k] >= 0, coefficients
+ * c[k * QB_GAUSS_NMAX + j] (row k, mode j; note the fixed row stride NMAX). */
+typedef struct {
+  int n, nd;
+  double complex h[QB_GAUSS_NMAX * QB_GAUSS_NMAX], S[QB_GAUSS_NMAX * QB_GAUSS_NMAX];
+  double complex F[QB_GAUSS_NMAX];
+  double rate[QB_GAUSS_DMAX], nth[QB_GAUSS_DMAX];
+  double complex c[QB_GAUSS_DMAX * QB_GAUSS_NMAX];
+} qb_gauss_net;
+
+/* Flags of a qb_gauss_moments (bits; 0 = the fast path, everything finite). */
+enum {
+  QB_GAUSS_FALLBACK = 1u << 0,   /* augmented exponentials used (the fast path was not accurate) */
+  QB_GAUSS_NOT_STABLE = 1u << 1, /* qb_gauss_steady: no steady state; outputs NaN */
+  QB_GAUSS_OVERFLOW = 1u << 2,   /* some output is not finite (growth beyond the double range) */
+  QB_GAUSS_FAILED = 1u << 3,     /* bad input (n, nd, t, non-finite entries) or a LAPACK/GSL
+                                  * failure: outputs NaN */
+};
+
+/* Moments per mode.  err_* are absolute first-order estimates (not strict bounds) of each
+ * output's error.  Group scales (the "relative" accuracy of QB_GAUSS_TOL is against these):
+ *   alpha: max_j |alpha_j|;  dalpha: max_j |dalpha_j|;
+ *   C, Q:  max_j (C_j + |Q_j|) (one group: the reduced covariance's excess);  dC, dQ likewise.
+ * Q = dQ = 0 exactly when S = 0 (no squeezing: Q is identically zero). */
+typedef struct {
+  double complex alpha[QB_GAUSS_NMAX], dalpha[QB_GAUSS_NMAX];
+  double complex Q[QB_GAUSS_NMAX], dQ[QB_GAUSS_NMAX];
+  double C[QB_GAUSS_NMAX], dC[QB_GAUSS_NMAX];
+  double err_alpha[QB_GAUSS_NMAX], err_dalpha[QB_GAUSS_NMAX];
+  double err_C[QB_GAUSS_NMAX], err_Q[QB_GAUSS_NMAX], err_dC[QB_GAUSS_NMAX], err_dQ[QB_GAUSS_NMAX];
+  unsigned flags;
+} qb_gauss_moments;
+
+/* Everything a row of t values needs, computed once.  Read-only after qb_gauss_plan_make.
+ * Row-major matrices, m = 2n. */
+typedef struct {
+  int n, m;
+  bool ok;       /* inputs valid and finite, drift built */
+  bool squeeze;  /* S != 0 */
+  bool ready;    /* decomposition usable: V invertible, kappa <= QB_GAUSS_KAPPA_MAX */
+  bool stable;   /* growth < -QB_GAUSS_STABLE_REL * scale */
+  double scale;  /* largest |A_ij| of the real drift */
+  double norm1;  /* ||A||_1 */
+  double growth; /* max Re eig: of M = -ih - G/2 when S = 0, of A otherwise */
+  double kappa;  /* ||V||_1 ||V^-1||_1 (INFINITY where not ready) */
+  int neig;      /* eigenvalues exposed: n (those of M) when S = 0, else 2n (those of A) */
+  double complex eig[QB_GAUSS_MMAX]; /* sorted by descending real part, then imaginary part */
+  double A[QB_GAUSS_MMAX * QB_GAUSS_MMAX], b[QB_GAUSS_MMAX], Dp[QB_GAUSS_MMAX * QB_GAUSS_MMAX];
+  bool noise;    /* D' != 0 (thermal occupation or squeezing): else C = Q = 0 exactly */
+  bool driven;   /* b != 0: else alpha = 0 exactly */
+  double complex lam[QB_GAUSS_MMAX], V[QB_GAUSS_MMAX * QB_GAUSS_MMAX];
+  double complex rlam[QB_GAUSS_MMAX];                /* 1/lambda_a (0 where lambda_a = 0) */
+  double complex rmu[QB_GAUSS_MMAX * QB_GAUSS_MMAX]; /* 1/(lambda_a + lambda_b) (0 where 0) */
+  double complex c[QB_GAUSS_MMAX];                   /* V^-1 b */
+  double complex Dt[QB_GAUSS_MMAX * QB_GAUSS_MMAX];  /* V^-1 D' V^-T (symmetric) */
+  double absV[QB_GAUSS_MMAX * QB_GAUSS_MMAX];        /* |V_pa| */
+  double ec[QB_GAUSS_MMAX];                          /* bound on |c_a - (V^-1 b)_a| */
+  double eDt[QB_GAUSS_MMAX * QB_GAUSS_MMAX];         /* bound on |Dt_ab - exact| */
+  double rho[QB_GAUSS_MMAX]; /* per eigenvalue: column sums of |V^-1 (A V - V Lambda)| */
+  double rhomax;
+  qb_gauss_moments ss;                               /* the steady state (qb_gauss_steady) */
+  qb_gauss_net net;                                  /* a copy, for the fallback */
+} qb_gauss_plan;
+
+/* Builds the drift, its eigendecomposition, the growth rate, the scale and the steady state.
+ * Never fails as a call: a bad network (n outside 1..NMAX, nd outside 0..DMAX, a non-finite or
+ * negative rate/occupation, a non-finite entry) gives pl->ok = false, and every later call
+ * returns QB_GAUSS_FAILED with NaN outputs.  No allocation.  Cost O(n^3) (LAPACK). */
+void qb_gauss_plan_make(const qb_gauss_net *net, qb_gauss_plan *pl);
+
+/* Moments at t >= 0 from the vacuum: the fast path, or the fallback (flag) where the fast
+ * path's own estimate exceeds QB_GAUSS_TOL of a group scale.  t = 0 gives all zero moments
+ * with dalpha = b, dC/dQ = the sources, exactly.  Non-finite outputs set QB_GAUSS_OVERFLOW (no
+ * fallback then).  Fast path: no allocation, O(n^3) flops and O(n^2) exponentials per t. */
+void qb_gauss_at(const qb_gauss_plan *pl, double t, qb_gauss_moments *m);
+
+/* The steady state (derivatives 0) where pl->stable; otherwise QB_GAUSS_NOT_STABLE with NaN.
+ * Means by LU (dgesv), Sigma by the Lyapunov equation A X + X A^T + D' = 0 (real Schur form,
+ * dgees + dtrsyl).  err_* from first-order estimates (1/rcond and ||A||/|growth|). */
+void qb_gauss_steady(const qb_gauss_plan *pl, qb_gauss_moments *m);
+
+/* Independent per-point computation: augmented exponentials (GSL gsl_linalg_exponential_ss)
+ * of [[A, b], [0, 0]] t and of the half-vectorized covariance equation [[L, vech D'], [0, 0]] t
+ * (dimension n(2n+1) + 1); derivatives e^{At} b and e^{Lt} vech D'.  err_*: normwise
+ * eps (64 + 8 ||aug||_1 t) times the group scale.  Allocates. */
+void qb_gauss_reference(const qb_gauss_net *net, double t, qb_gauss_moments *m);
+
+/* Per-mode quantities (quanta).  Cancellation-free:
+ *   energy  E = |alpha|^2 + C;
+ *   nbar    = nu - 1/2 = (C + C^2 - |Q|^2) / (nu + 1/2), nu = sqrt((C + 1/2)^2 - |Q|^2)
+ *             (0 where rounding makes it negative);
+ *   ergotropy W = E - nbar = |alpha|^2 + |Q|^2 / (nu + C + 1/2): exactly |alpha|^2 (the same
+ *             bits as energy's first term) when Q = 0, and exactly E when C = Q = 0. */
+double qb_gauss_energy(const qb_gauss_moments *m, int j);
+double qb_gauss_nbar(const qb_gauss_moments *m, int j);
+double qb_gauss_ergotropy(const qb_gauss_moments *m, int j);
+/* dE/dt = 2 Re(conj(alpha) dalpha) + dC (the power) */
+double qb_gauss_power(const qb_gauss_moments *m, int j);
+
+#endif

@@ -1,0 +1,848 @@
+#include "qbmap/qb_gauss.h"
+
+#include <assert.h>
+#include <float.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NMAX QB_GAUSS_NMAX
+#define MMAX QB_GAUSS_MMAX
+#define EPS DBL_EPSILON
+/* zgeev / dgees workspace: above the optimal sizes for m <= 16, fixed so every call takes the
+ * same (deterministic) path */
+#define LWORK (MMAX * 66)
+
+static bool finite_c(double complex z) {
+  return isfinite(creal(z)) && isfinite(cimag(z));
+}
+
+/* |Re z| + |Im z| >= |z|: a cheap bound for the estimates */
+static double mag(double complex z) {
+  return fabs(creal(z)) + fabs(cimag(z));
+}
+
+/* a b without Annex G's infinity recovery (operands finite or the result is flagged anyway) */
+static double complex cmul(double complex a, double complex b) {
+  return CMPLX(creal(a) * creal(b) - cimag(a) * cimag(b),
+               creal(a) * cimag(b) + cimag(a) * creal(b));
+}
+
+static bool net_valid(const qb_gauss_net *net) {
+  const int n = net->n;
+  if (n < 1 || n > NMAX || net->nd < 0 || net->nd > QB_GAUSS_DMAX) return false;
+  for (int i = 0; i < n * n; i++)
+    if (!finite_c(net->h[i]) || !finite_c(net->S[i])) return false;
+  for (int i = 0; i < n; i++)
+    if (!finite_c(net->F[i])) return false;
+  for (int k = 0; k < net->nd; k++) {
+    if (!(net->rate[k] >= 0) || !(net->nth[k] >= 0) || !isfinite(net->rate[k]) ||
+        !isfinite(net->nth[k]))
+      return false;
+    for (int j = 0; j < n; j++)
+      if (!finite_c(net->c[k * NMAX + j])) return false;
+  }
+  return true;
+}
+
+/* M = -ih - G/2 (n x n row-major), T_jl = sum_k gamma_k n_k c_kj conj(c_kl) */
+static void complex_drift(const qb_gauss_net *net, double complex *M, double complex *T) {
+  const int n = net->n;
+  for (int j = 0; j < n; j++)
+    for (int l = 0; l < n; l++) {
+      double complex g = 0, th = 0;
+      for (int k = 0; k < net->nd; k++) {
+        const double complex cj = net->c[k * NMAX + j], cl = net->c[k * NMAX + l];
+        g += net->rate[k] * conj(cj) * cl;
+        th += net->rate[k] * net->nth[k] * cj * conj(cl);
+      }
+      M[j * n + l] = -I * net->h[j * n + l] - 0.5 * g;
+      if (T) T[j * n + l] = th;
+    }
+}
+
+/* The real form (m = 2n, row-major): with N = -iS,
+ *   A = [[Re M + Re N, -Im M + Im N], [Im M + Im N, Re M - Re N]],  b = (Im F, -Re F),
+ *   D' = 1/2 [[Re(T + N), Im(T + N)], [Im(N - T), Re(T - N)]]
+ * (the excess covariance's source: the sources T of C and N of Q mapped by Sigma^uu =
+ * Re(C + Q)/2, Sigma^vv = Re(C - Q)/2, Sigma^uv = Im(C + Q)/2; docs/physics.md 7.1).
+ * Returns whether S != 0. */
+static bool real_form(const qb_gauss_net *net, double *A, double *b, double *Dp) {
+  const int n = net->n, m = 2 * n;
+  double complex M[NMAX * NMAX], T[NMAX * NMAX];
+  bool sq = false;
+  complex_drift(net, M, T);
+  for (int j = 0; j < n; j++) {
+    b[j] = cimag(net->F[j]);
+    b[n + j] = -creal(net->F[j]);
+    for (int l = 0; l < n; l++) {
+      const double complex Mx = M[j * n + l], Nx = -I * net->S[j * n + l], Tx = T[j * n + l];
+      if (net->S[j * n + l] != 0) sq = true;
+      A[j * m + l] = creal(Mx) + creal(Nx);
+      A[j * m + n + l] = -cimag(Mx) + cimag(Nx);
+      A[(n + j) * m + l] = cimag(Mx) + cimag(Nx);
+      A[(n + j) * m + n + l] = creal(Mx) - creal(Nx);
+      Dp[j * m + l] = 0.5 * creal(Tx + Nx);
+      Dp[j * m + n + l] = 0.5 * cimag(Tx + Nx);
+      Dp[(n + j) * m + l] = 0.5 * cimag(Nx - Tx);
+      Dp[(n + j) * m + n + l] = 0.5 * creal(Tx - Nx);
+    }
+  }
+  return sq;
+}
+
+/* sort order: descending real part, then descending imaginary part */
+static void sort_eig(int k, double complex *w) {
+  for (int i = 1; i < k; i++)
+    for (int p = i; p > 0; p--) {
+      const double complex a = w[p], z = w[p - 1];
+      if (creal(a) > creal(z) || (creal(a) == creal(z) && cimag(a) > cimag(z)))
+        w[p] = z, w[p - 1] = a;
+      else
+        break;
+    }
+}
+
+/* zgeev of a complex row-major k x k matrix (copied to column-major on the stack); VR
+ * column-major (NULL: no vectors).  -1 on failure. */
+static int geev(int k, const double complex *X, double complex *w, double complex *VR) {
+  double complex Acm[MMAX * MMAX], work[LWORK], dummy[1];
+  double rwork[2 * MMAX];
+  for (int i = 0; i < k; i++)
+    for (int j = 0; j < k; j++)
+      Acm[j * k + i] = X[i * k + j];
+  lapack_int info = LAPACKE_zgeev_work(LAPACK_COL_MAJOR, 'N', VR ? 'V' : 'N', k, Acm, k, w, dummy,
+                                       1, VR ? VR : dummy, VR ? k : 1, work, LWORK, rwork);
+  if (info != 0) return -1;
+  for (int i = 0; i < k; i++)
+    if (!finite_c(w[i])) return -1;
+  return 0;
+}
+
+/* Vi = V^-1 (row-major) by LU with the identity as right-hand sides.  -1 where singular. */
+static int invert(int m, const double complex *V, double complex *Vi) {
+  double complex LU[MMAX * MMAX], B[MMAX * MMAX] = {0};
+  lapack_int ipiv[MMAX];
+  for (int i = 0; i < m; i++) {
+    for (int k = 0; k < m; k++)
+      LU[k * m + i] = V[i * m + k];
+    B[i * m + i] = 1;
+  }
+  if (LAPACKE_zgetrf_work(LAPACK_COL_MAJOR, m, m, LU, m, ipiv) != 0) return -1;
+  if (LAPACKE_zgetrs_work(LAPACK_COL_MAJOR, 'N', m, m, LU, m, ipiv, B, m) != 0) return -1;
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < m; j++) {
+      Vi[i * m + j] = B[j * m + i];
+      if (!finite_c(Vi[i * m + j])) return -1;
+    }
+  return 0;
+}
+
+static double norm1_abs(int m, const double *X) { /* max column sum, X >= 0 row-major */
+  double r = 0;
+  for (int j = 0; j < m; j++) {
+    double s = 0;
+    for (int i = 0; i < m; i++)
+      s += X[i * m + j];
+    r = fmax(r, s);
+  }
+  return r;
+}
+
+/* c = V^-1 b and its bound ec = |V^-1| (|b - V c| + u (|b| + |V||c|)), u = 2(m + 2) eps */
+static void coefficients(qb_gauss_plan *pl, const double complex *Vi, const double *aVi) {
+  const int m = pl->m;
+  const double u = 2.0 * (m + 2) * EPS;
+  double rb[MMAX];
+  for (int a = 0; a < m; a++) {
+    double complex s = 0;
+    for (int p = 0; p < m; p++)
+      s += Vi[a * m + p] * pl->b[p];
+    pl->c[a] = s;
+  }
+  for (int p = 0; p < m; p++) {
+    double complex r = pl->b[p];
+    double s = fabs(pl->b[p]);
+    for (int a = 0; a < m; a++) {
+      r -= pl->V[p * m + a] * pl->c[a];
+      s += pl->absV[p * m + a] * cabs(pl->c[a]);
+    }
+    rb[p] = cabs(r) + u * s;
+  }
+  for (int a = 0; a < m; a++) {
+    double s = 0;
+    for (int p = 0; p < m; p++)
+      s += aVi[a * m + p] * rb[p];
+    pl->ec[a] = s;
+  }
+}
+
+/* rho_a = column a of |V^-1| (|A V - V Lambda| + 2 eps (|A||V| + |V||Lambda|)): the eigenbasis
+ * size of the perturbation that makes V diag(lambda) V^-1 exact, as felt by eigenvalue a (first
+ * order in eps; the residual is measured, its own rounding allowed for at 2 eps, a typical
+ * rather than the worst-case (m + 2) eps: calibrated against the reference in test_gauss
+ * random, which counts the points where the estimate was exceeded) */
+static void residual_rate(qb_gauss_plan *pl, const double *aVi) {
+  const int m = pl->m;
+  const double u = 2.0 * EPS;
+  double Rb[MMAX * MMAX];
+  for (int p = 0; p < m; p++)
+    for (int a = 0; a < m; a++) {
+      double complex r = -pl->V[p * m + a] * pl->lam[a];
+      double s = cabs(r);
+      for (int q = 0; q < m; q++) {
+        r += pl->A[p * m + q] * pl->V[q * m + a];
+        s += fabs(pl->A[p * m + q]) * pl->absV[q * m + a];
+      }
+      Rb[p * m + a] = cabs(r) + u * s;
+    }
+  pl->rhomax = 0;
+  for (int b = 0; b < m; b++) {
+    double s = 0;
+    for (int a = 0; a < m; a++)
+      for (int p = 0; p < m; p++)
+        s += aVi[a * m + p] * Rb[p * m + b];
+    pl->rho[b] = s;
+    pl->rhomax = fmax(pl->rhomax, s);
+  }
+}
+
+/* Dt = V^-1 D' V^-T (symmetrized) and its bound eDt = 2(m + 2) eps |V^-1||D'||V^-1|^T
+ * + |Z||Dt| + |Dt||Z|^T, Z = V^-1 V - I measured (the inverse's own inexactness) */
+static void noise_coefficients(qb_gauss_plan *pl, const double complex *Vi, const double *aVi) {
+  const int m = pl->m;
+  double complex W[MMAX * MMAX];
+  double aW[MMAX * MMAX], aZ[MMAX * MMAX];
+  for (int a = 0; a < m; a++)
+    for (int q = 0; q < m; q++) {
+      double complex s = 0, z = a == q ? -1.0 : 0.0;
+      double sa = 0, za = 0;
+      for (int p = 0; p < m; p++) {
+        s += Vi[a * m + p] * pl->Dp[p * m + q];
+        sa += aVi[a * m + p] * fabs(pl->Dp[p * m + q]);
+        z += Vi[a * m + p] * pl->V[p * m + q];
+        za += aVi[a * m + p] * pl->absV[p * m + q];
+      }
+      W[a * m + q] = s, aW[a * m + q] = sa;
+      aZ[a * m + q] = cabs(z) + 2.0 * (m + 2) * EPS * za;
+    }
+  for (int a = 0; a < m; a++)
+    for (int b = 0; b < m; b++) {
+      double complex s = 0;
+      double sa = 0;
+      for (int q = 0; q < m; q++) {
+        s += W[a * m + q] * Vi[b * m + q];
+        sa += aW[a * m + q] * aVi[b * m + q];
+      }
+      pl->Dt[a * m + b] = s;
+      pl->eDt[a * m + b] = 2.0 * (m + 2) * EPS * sa;
+    }
+  for (int a = 0; a < m; a++)
+    for (int b = 0; b < a; b++) {
+      const double complex s = 0.5 * (pl->Dt[a * m + b] + pl->Dt[b * m + a]);
+      pl->Dt[a * m + b] = pl->Dt[b * m + a] = s;
+    }
+  for (int a = 0; a < m; a++)
+    for (int b = 0; b < m; b++) {
+      double s = 0;
+      for (int q = 0; q < m; q++)
+        s += aZ[a * m + q] * cabs(pl->Dt[q * m + b]) + cabs(pl->Dt[a * m + q]) * aZ[b * m + q];
+      pl->eDt[a * m + b] += s;
+    }
+}
+
+/* The eigendecomposition of A and everything the fast path needs; pl->ready where usable. */
+static void decompose(qb_gauss_plan *pl) {
+  const int m = pl->m;
+  double complex Ac[MMAX * MMAX], VR[MMAX * MMAX], Vi[MMAX * MMAX];
+  double aVi[MMAX * MMAX];
+  pl->ready = false;
+  pl->kappa = INFINITY;
+  for (int i = 0; i < m * m; i++)
+    Ac[i] = pl->A[i];
+  if (geev(m, Ac, pl->lam, VR)) return;
+  for (int p = 0; p < m; p++)
+    for (int a = 0; a < m; a++) {
+      pl->V[p * m + a] = VR[a * m + p];
+      pl->absV[p * m + a] = cabs(VR[a * m + p]);
+    }
+  if (invert(m, pl->V, Vi)) return;
+  for (int i = 0; i < m * m; i++)
+    aVi[i] = cabs(Vi[i]);
+  pl->kappa = norm1_abs(m, pl->absV) * norm1_abs(m, aVi);
+  coefficients(pl, Vi, aVi);
+  residual_rate(pl, aVi);
+  noise_coefficients(pl, Vi, aVi);
+  pl->ready = isfinite(pl->kappa) && pl->kappa <= QB_GAUSS_KAPPA_MAX && isfinite(pl->rhomax);
+}
+
+/* ---- per-mode assembly ---- */
+
+static void fill_nan(int n, qb_gauss_moments *mo, unsigned flags) {
+  const double nan = NAN;
+  for (int j = 0; j < NMAX; j++) {
+    const bool in = j < n;
+    mo->alpha[j] = mo->dalpha[j] = mo->Q[j] = mo->dQ[j] = in ? CMPLX(nan, nan) : 0;
+    mo->C[j] = mo->dC[j] = in ? nan : 0;
+    mo->err_alpha[j] = mo->err_dalpha[j] = mo->err_C[j] = mo->err_Q[j] = in ? nan : 0;
+    mo->err_dC[j] = mo->err_dQ[j] = in ? nan : 0;
+  }
+  mo->flags = flags;
+}
+
+/* C_j = Suu + Svv, Q_j = Suu - Svv + i (Suv + Svu) of mode j's 2 x 2 excess block; Q = 0
+ * exactly without squeezing */
+static void block_to_cq(double suu, double svv, double suv2, bool squeeze, double *C,
+                        double complex *Q) {
+  *C = suu + svv;
+  *Q = squeeze ? CMPLX(suu - svv, suv2) : 0;
+}
+
+static double vmax(int n, const double *x) {
+  double s = 0;
+  for (int j = 0; j < n; j++)
+    s = fmax(s, x[j]);
+  return s;
+}
+
+/* whether every estimate is within tol of its group scale (qb_gauss_moments) */
+static bool within(int n, const qb_gauss_moments *mo, double tol) {
+  double sa = 0, sda = 0, ss = 0, sds = 0;
+  for (int j = 0; j < n; j++) {
+    sa = fmax(sa, cabs(mo->alpha[j]));
+    sda = fmax(sda, cabs(mo->dalpha[j]));
+    ss = fmax(ss, mo->C[j] + cabs(mo->Q[j]));
+    sds = fmax(sds, fabs(mo->dC[j]) + cabs(mo->dQ[j]));
+  }
+  return vmax(n, mo->err_alpha) <= tol * sa && vmax(n, mo->err_dalpha) <= tol * sda &&
+         vmax(n, mo->err_C) <= tol * ss && vmax(n, mo->err_Q) <= tol * ss &&
+         vmax(n, mo->err_dC) <= tol * sds && vmax(n, mo->err_dQ) <= tol * sds;
+}
+
+static bool all_finite_mo(int n, const qb_gauss_moments *mo) {
+  for (int j = 0; j < n; j++)
+    if (!finite_c(mo->alpha[j]) || !finite_c(mo->dalpha[j]) || !finite_c(mo->Q[j]) ||
+        !finite_c(mo->dQ[j]) || !isfinite(mo->C[j]) || !isfinite(mo->dC[j]))
+      return false;
+  return true;
+}
+
+/* t = 0: zero moments, dalpha = b, dC/dQ = the sources (exact) */
+static void at_zero(const qb_gauss_plan *pl, qb_gauss_moments *mo) {
+  const int n = pl->n, m = pl->m;
+  memset(mo, 0, sizeof *mo);
+  for (int j = 0; j < n; j++) {
+    mo->dalpha[j] = CMPLX(pl->b[j], pl->b[n + j]);
+    block_to_cq(pl->Dp[j * m + j], pl->Dp[(n + j) * m + n + j],
+                pl->Dp[j * m + n + j] + pl->Dp[(n + j) * m + j], pl->squeeze, &mo->dC[j],
+                &mo->dQ[j]);
+  }
+}
+
+/* ---- the fast path ---- */
+
+/* e^z - 1 without cancellation (Re = expm1(a) cos b - 2 sin^2(b/2), Im = e^a sin b); *ez = e^z */
+static double complex cexpm1_(double complex z, double complex *ez) {
+  const double a = creal(z), bb = cimag(z), cb = cos(bb), sb = sin(bb);
+  double em1, ea;
+  if (fabs(a) < 1)
+    em1 = expm1(a), ea = 1.0 + em1;
+  else
+    ea = exp(a), em1 = ea - 1.0;
+  const double omc = cb > 0 ? sb * sb / (1.0 + cb) : 1.0 - cb;
+  if (ez) *ez = CMPLX(ea * cb, ea * sb);
+  return CMPLX(em1 * cb - omc, ea * sb);
+}
+
+/* phi = (e^{lambda t} - 1)/lambda (t (1 + z/2 + z^2/6) where |z| = |lambda t| < 1e-5:
+ * truncation below 1e-16 relative), rl = 1/lambda */
+static double complex phi(double complex lam, double complex rl, double t, double complex *ez) {
+  const double complex z = CMPLX(creal(lam) * t, cimag(lam) * t);
+  if (mag(z) < 1e-5) {
+    if (ez) *ez = 1.0 + z * (1.0 + 0.5 * z);
+    return t * (1.0 + 0.5 * z * (1.0 + z / 3.0));
+  }
+  return cmul(cexpm1_(z, ez), rl);
+}
+
+/* relative first-order error weight of phi (tau = min(t, 1/|Re mu|) for decaying mu) and of
+ * e^{mu t} (t): rounding, the decomposition's perturbation rate krho, and the rounding of the
+ * exponents (lm = |lambda_a| (+ |lambda_b|): e^{lambda_a t} e^{lambda_b t} carries the phase
+ * errors of both factors even where mu = lambda_a + lambda_b is small) */
+static double weight(int m, double complex mu, double lm, double t, double krho, bool integral) {
+  const double tau = integral && creal(mu) < 0 ? fmin(t, -1.0 / creal(mu)) : t;
+  return (2.0 * m + 16) * EPS + tau * krho + t * EPS * lm;
+}
+
+/* means r = Re V diag(phi) c, dr = Re V diag(e^{lambda t}) c and their estimates */
+static void fast_means(const qb_gauss_plan *pl, double t, const double complex *X,
+                       const double complex *E, qb_gauss_moments *mo) {
+  const int n = pl->n, m = pl->m;
+  double complex Xc[MMAX], Ec[MMAX];
+  double u[MMAX], du[MMAX], r[MMAX], dr[MMAX], er[MMAX], edr[MMAX];
+  for (int a = 0; a < m; a++) {
+    const double ac = cabs(pl->c[a]);
+    Xc[a] = cmul(X[a], pl->c[a]);
+    Ec[a] = cmul(E[a], pl->c[a]);
+    u[a] = mag(X[a]) * (weight(m, pl->lam[a], mag(pl->lam[a]), t, pl->rho[a], true) * ac + pl->ec[a]);
+    du[a] = mag(E[a]) * (weight(m, pl->lam[a], mag(pl->lam[a]), t, pl->rho[a], false) * ac + pl->ec[a]);
+  }
+  for (int p = 0; p < m; p++) {
+    double sr = 0, sd = 0, e = 0, ed = 0;
+    for (int a = 0; a < m; a++) {
+      const double complex v = pl->V[p * m + a];
+      sr += creal(v) * creal(Xc[a]) - cimag(v) * cimag(Xc[a]);
+      sd += creal(v) * creal(Ec[a]) - cimag(v) * cimag(Ec[a]);
+      e += pl->absV[p * m + a] * u[a];
+      ed += pl->absV[p * m + a] * du[a];
+    }
+    r[p] = sr, dr[p] = sd, er[p] = 2 * e, edr[p] = 2 * ed;
+  }
+  for (int j = 0; j < n; j++) {
+    mo->alpha[j] = CMPLX(r[j], r[n + j]);
+    mo->dalpha[j] = CMPLX(dr[j], dr[n + j]);
+    mo->err_alpha[j] = er[j] + er[n + j];
+    mo->err_dalpha[j] = edr[j] + edr[n + j];
+  }
+}
+
+/* the pair terms Y_ab = Dt_ab psi_ab, dY_ab = Dt_ab e^{mu t} (mu = lambda_a + lambda_b) and their
+ * absolute estimates K, dK (symmetric; psi from the product e^{lambda_a t} e^{lambda_b t} where
+ * |mu t| >= 0.5, so no cancellation, else from phi) */
+static void pair_terms(const qb_gauss_plan *pl, double t, const double complex *E,
+                       double complex *Y, double complex *dY, double *K, double *dK) {
+  const int m = pl->m;
+  for (int a = 0; a < m; a++)
+    for (int b = a; b < m; b++) {
+      const int ab = a * m + b;
+      const double complex mu = pl->lam[a] + pl->lam[b], D = pl->Dt[ab];
+      double complex ps, ee;
+      double extra = 0;
+      if (D == 0 && pl->eDt[ab] == 0) {
+        Y[ab] = Y[b * m + a] = dY[ab] = dY[b * m + a] = 0;
+        K[ab] = K[b * m + a] = dK[ab] = dK[b * m + a] = 0;
+        continue;
+      }
+      if (mag(mu) * t >= 0.5) {
+        ee = cmul(E[a], E[b]);
+        ps = cmul(ee - 1.0, pl->rmu[ab]);
+        extra = 2 * EPS * (1.0 + mag(ee)) * mag(pl->rmu[ab]) * mag(D);
+      } else {
+        ps = phi(mu, pl->rmu[ab], t, &ee);
+      }
+      const double aD = mag(D);
+      Y[ab] = Y[b * m + a] = cmul(D, ps);
+      dY[ab] = dY[b * m + a] = cmul(D, ee);
+      K[ab] = K[b * m + a] =
+          2 * (mag(ps) * (weight(m, mu, mag(pl->lam[a]) + mag(pl->lam[b]), t, pl->rho[a] + pl->rho[b], true) * aD + pl->eDt[ab]) + extra);
+      dK[ab] = dK[b * m + a] =
+          2 * mag(ee) * (weight(m, mu, mag(pl->lam[a]) + mag(pl->lam[b]), t, pl->rho[a] + pl->rho[b], false) * aD + pl->eDt[ab]);
+    }
+}
+
+/* one entry of V Y V^T (rows p, q) and of |V| K |V|^T, from y = V_p. Y (precomputed rows) */
+static double quad(const qb_gauss_plan *pl, const double complex *yp, int q) {
+  const int m = pl->m;
+  double s = 0;
+  for (int b = 0; b < m; b++)
+    s += creal(yp[b]) * creal(pl->V[q * m + b]) - cimag(yp[b]) * cimag(pl->V[q * m + b]);
+  return s;
+}
+
+static double quad_abs(const qb_gauss_plan *pl, const double *kp, int q) {
+  const int m = pl->m;
+  double s = 0;
+  for (int b = 0; b < m; b++)
+    s += kp[b] * pl->absV[q * m + b];
+  return s;
+}
+
+/* rows y_p = V_p. Y and k_p = |V_p.| K for every p (m^3 each) */
+static void rows(const qb_gauss_plan *pl, const double complex *Y, const double *K,
+                 double complex *y, double *k) {
+  const int m = pl->m;
+  for (int p = 0; p < m; p++)
+    for (int b = 0; b < m; b++) {
+      double complex s = 0;
+      double sk = 0;
+      for (int a = 0; a < m; a++) {
+        s += cmul(pl->V[p * m + a], Y[a * m + b]);
+        sk += pl->absV[p * m + a] * K[a * m + b];
+      }
+      y[p * m + b] = s, k[p * m + b] = sk;
+    }
+}
+
+/* C_j, Q_j (or their derivatives) and estimates from the pair terms */
+static void cov_from_pairs(const qb_gauss_plan *pl, const double complex *Y, const double *K,
+                           double *C, double complex *Q, double *eC, double *eQ) {
+  const int n = pl->n, m = pl->m;
+  double complex y[MMAX * MMAX];
+  double k[MMAX * MMAX];
+  rows(pl, Y, K, y, k);
+  for (int j = 0; j < n; j++) {
+    const double complex *yu = y + j * m, *yv = y + (n + j) * m;
+    const double *ku = k + j * m, *kv = k + (n + j) * m;
+    const double suu = quad(pl, yu, j), svv = quad(pl, yv, n + j), suv = quad(pl, yu, n + j);
+    const double euu = quad_abs(pl, ku, j), evv = quad_abs(pl, kv, n + j),
+                 euv = quad_abs(pl, ku, n + j);
+    block_to_cq(suu, svv, 2 * suv, pl->squeeze, &C[j], &Q[j]);
+    eC[j] = euu + evv;
+    eQ[j] = pl->squeeze ? euu + evv + 2 * euv : 0;
+  }
+}
+
+/* the fast path at t > 0: every output and estimate */
+static void fast_at(const qb_gauss_plan *pl, double t, qb_gauss_moments *mo) {
+  const int m = pl->m;
+  double complex X[MMAX], E[MMAX];
+  memset(mo, 0, sizeof *mo);
+  for (int a = 0; a < m; a++)
+    X[a] = phi(pl->lam[a], pl->rlam[a], t, &E[a]);
+  if (pl->driven) fast_means(pl, t, X, E, mo);
+  if (!pl->noise) return;
+  double complex Y[MMAX * MMAX], dY[MMAX * MMAX];
+  double K[MMAX * MMAX], dK[MMAX * MMAX];
+  pair_terms(pl, t, E, Y, dY, K, dK);
+  cov_from_pairs(pl, Y, K, mo->C, mo->Q, mo->err_C, mo->err_Q);
+  cov_from_pairs(pl, dY, dK, mo->dC, mo->dQ, mo->err_dC, mo->err_dQ);
+}
+
+void qb_gauss_at(const qb_gauss_plan *pl, double t, qb_gauss_moments *mo) {
+  if (!pl->ok || !(t >= 0) || !isfinite(t)) {
+    fill_nan(pl->ok ? pl->n : NMAX, mo, QB_GAUSS_FAILED);
+    return;
+  }
+  if (t == 0) {
+    at_zero(pl, mo);
+    return;
+  }
+  if (pl->ready) {
+    fast_at(pl, t, mo);
+    if (!all_finite_mo(pl->n, mo)) {
+      mo->flags = QB_GAUSS_OVERFLOW;
+      return;
+    }
+    /* accurate enough: QB_GAUSS_TOL, or what the fallback itself would promise (its normwise
+     * eps (64 + 8 ||A||_1 t), the conditioning of e^{At} under rounding of A; beyond it the
+     * fallback cannot do better) */
+    if (within(pl->n, mo, fmax(QB_GAUSS_TOL, EPS * (64 + 8 * pl->norm1 * t)))) return;
+  }
+  qb_gauss_reference(&pl->net, t, mo);
+  mo->flags |= QB_GAUSS_FALLBACK;
+}
+
+/* ---- the reference: augmented exponentials ---- */
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_matrix.h>
+
+/* x = int_0^t e^{Ls} d ds and dx = e^{Lt} d from exp([[L, d], [0, 0]] t) (L row-major k x k);
+ * ex, edx: normwise estimates u (|x|_inf + t ||e^{Lt}||_inf |d|_inf), u ||e^{Lt}||_inf |d|_inf,
+ * u = eps (64 + 8 ||L t||_1).  -1 on a GSL failure. */
+static int expm_aug(int k, const double *L, const double *d, double t, double *x, double *dx,
+                    double *ex, double *edx) {
+  gsl_matrix *G = gsl_matrix_calloc((size_t)k + 1, (size_t)k + 1);
+  gsl_matrix *E = gsl_matrix_alloc((size_t)k + 1, (size_t)k + 1);
+  int rc = -1;
+  if (!G || !E) goto done;
+  double nL = 0, nd = 0, nE = 0, nx = 0;
+  for (int j = 0; j < k; j++) {
+    double s = 0;
+    for (int i = 0; i < k; i++) {
+      gsl_matrix_set(G, (size_t)i, (size_t)j, L[i * k + j] * t);
+      s += fabs(L[i * k + j]) * t;
+    }
+    gsl_matrix_set(G, (size_t)j, (size_t)k, d[j] * t);
+    nL = fmax(nL, s), nd = fmax(nd, fabs(d[j]));
+  }
+  gsl_error_handler_t *old = gsl_set_error_handler_off();
+  int st = gsl_linalg_exponential_ss(G, E, GSL_PREC_DOUBLE);
+  gsl_set_error_handler(old);
+  if (st) goto done;
+  for (int i = 0; i < k; i++) {
+    double s = 0, rs = 0;
+    for (int j = 0; j < k; j++) {
+      s += gsl_matrix_get(E, (size_t)i, (size_t)j) * d[j];
+      rs += fabs(gsl_matrix_get(E, (size_t)i, (size_t)j));
+    }
+    dx[i] = s;
+    x[i] = gsl_matrix_get(E, (size_t)i, (size_t)k);
+    nE = fmax(nE, rs), nx = fmax(nx, fabs(x[i]));
+  }
+  const double u = EPS * (64 + 8 * nL);
+  *ex = u * (nx + t * nE * nd);
+  *edx = u * nE * nd;
+  rc = 0;
+done:
+  gsl_matrix_free(G);
+  gsl_matrix_free(E);
+  return rc;
+}
+
+/* index of Sigma_pq (p <= q) in the half-vectorization (row by row of the upper triangle) */
+static int vech(int m, int p, int q) {
+  if (p > q) {
+    const int s = p;
+    p = q, q = s;
+  }
+  return p * m - p * (p - 1) / 2 + (q - p);
+}
+
+/* L (P x P, P = m(m+1)/2): vech(A X + X A^T) = L vech X for symmetric X */
+static void lyap_operator(int m, const double *A, double *L) {
+  const int P = m * (m + 1) / 2;
+  memset(L, 0, sizeof(double) * (size_t)P * (size_t)P);
+  for (int p = 0; p < m; p++)
+    for (int q = p; q < m; q++) {
+      const int i = vech(m, p, q);
+      for (int k = 0; k < m; k++) {
+        L[i * P + vech(m, k, q)] += A[p * m + k];
+        L[i * P + vech(m, p, k)] += A[q * m + k];
+      }
+    }
+}
+
+static int reference_cov(int m, const double *A, const double *Dp, double t, double *S,
+                         double *dS, double *eS, double *edS) {
+  enum { PMAX = MMAX * (MMAX + 1) / 2 };
+  static_assert(PMAX == 136, "vech size");
+  const int P = m * (m + 1) / 2;
+  double *L = malloc(sizeof(double) * (size_t)P * (size_t)P);
+  double d[PMAX] = {0}, x[PMAX], dx[PMAX];
+  if (!L) return -1;
+  lyap_operator(m, A, L);
+  for (int p = 0; p < m; p++)
+    for (int q = p; q < m; q++)
+      d[vech(m, p, q)] = Dp[p * m + q];
+  const int rc = expm_aug(P, L, d, t, x, dx, eS, edS);
+  free(L);
+  for (int p = 0; p < m; p++)
+    for (int q = 0; q < m; q++)
+      S[p * m + q] = x[vech(m, p, q)], dS[p * m + q] = dx[vech(m, p, q)];
+  return rc;
+}
+
+void qb_gauss_reference(const qb_gauss_net *net, double t, qb_gauss_moments *mo) {
+  if (!net_valid(net) || !(t >= 0) || !isfinite(t)) {
+    fill_nan(NMAX, mo, QB_GAUSS_FAILED);
+    return;
+  }
+  const int n = net->n, m = 2 * n;
+  double A[MMAX * MMAX], b[MMAX], Dp[MMAX * MMAX], r[MMAX], dr[MMAX], er, edr;
+  double S[MMAX * MMAX], dS[MMAX * MMAX], eS, edS;
+  const bool sq = real_form(net, A, b, Dp);
+  if (expm_aug(m, A, b, t, r, dr, &er, &edr) || reference_cov(m, A, Dp, t, S, dS, &eS, &edS)) {
+    fill_nan(n, mo, QB_GAUSS_FAILED);
+    return;
+  }
+  memset(mo, 0, sizeof *mo);
+  for (int j = 0; j < n; j++) {
+    const int u = j, v = n + j;
+    mo->alpha[j] = CMPLX(r[u], r[v]);
+    mo->dalpha[j] = CMPLX(dr[u], dr[v]);
+    block_to_cq(S[u * m + u], S[v * m + v], 2 * S[u * m + v], sq, &mo->C[j], &mo->Q[j]);
+    block_to_cq(dS[u * m + u], dS[v * m + v], 2 * dS[u * m + v], sq, &mo->dC[j], &mo->dQ[j]);
+    mo->err_alpha[j] = 2 * er, mo->err_dalpha[j] = 2 * edr;
+    mo->err_C[j] = 2 * eS, mo->err_dC[j] = 2 * edS;
+    mo->err_Q[j] = sq ? 4 * eS : 0, mo->err_dQ[j] = sq ? 4 * edS : 0;
+  }
+  if (!all_finite_mo(n, mo)) mo->flags |= QB_GAUSS_OVERFLOW;
+}
+
+/* ---- the steady state ---- */
+
+/* r = -A^-1 b by LU (dgesv); *rcond: dgecon's 1-norm reciprocal condition.  -1 if singular. */
+static int steady_means(int m, const double *A, const double *b, double *r, double *rcond) {
+  double LU[MMAX * MMAX], work[4 * MMAX], anorm = 0;
+  lapack_int ipiv[MMAX], iwork[MMAX];
+  for (int j = 0; j < m; j++) {
+    double s = 0;
+    for (int i = 0; i < m; i++)
+      LU[j * m + i] = A[i * m + j], s += fabs(A[i * m + j]);
+    anorm = fmax(anorm, s);
+    r[j] = -b[j];
+  }
+  if (LAPACKE_dgesv_work(LAPACK_COL_MAJOR, m, 1, LU, m, ipiv, r, m) != 0) return -1;
+  if (LAPACKE_dgecon_work(LAPACK_COL_MAJOR, '1', m, LU, m, anorm, rcond, work, iwork) != 0)
+    return -1;
+  return 0;
+}
+
+/* X with A X + X A^T + D' = 0: A = U T U^T (dgees, real Schur), T Y + Y T^T = -U^T D' U
+ * (dtrsyl, scaled), X = U Y U^T (symmetrized).  -1 on failure. */
+static int steady_cov(int m, const double *A, const double *Dp, double *X) {
+  double T[MMAX * MMAX], U[MMAX * MMAX], W[MMAX * MMAX], Y[MMAX * MMAX], wr[MMAX], wi[MMAX];
+  double work[LWORK], scale = 1;
+  lapack_int sdim = 0;
+  lapack_logical bwork[MMAX];
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < m; j++)
+      T[j * m + i] = A[i * m + j];
+  if (LAPACKE_dgees_work(LAPACK_COL_MAJOR, 'V', 'N', NULL, m, T, m, &sdim, wr, wi, U, m, work,
+                         LWORK, bwork) != 0)
+    return -1;
+  for (int i = 0; i < m; i++) /* W = D' U (col-major: W[j*m+i] = (D'U)_ij) */
+    for (int j = 0; j < m; j++) {
+      double s = 0;
+      for (int k = 0; k < m; k++)
+        s += Dp[i * m + k] * U[j * m + k];
+      W[j * m + i] = s;
+    }
+  for (int i = 0; i < m; i++) /* Y = -U^T W */
+    for (int j = 0; j < m; j++) {
+      double s = 0;
+      for (int k = 0; k < m; k++)
+        s += U[i * m + k] * W[j * m + k];
+      Y[j * m + i] = -s;
+    }
+  if (LAPACKE_dtrsyl_work(LAPACK_COL_MAJOR, 'N', 'T', 1, m, m, T, m, T, m, Y, m, &scale) < 0 ||
+      !(scale > 0))
+    return -1;
+  for (int i = 0; i < m; i++) /* W = U Y (col-major) */
+    for (int j = 0; j < m; j++) {
+      double s = 0;
+      for (int k = 0; k < m; k++)
+        s += U[k * m + i] * Y[j * m + k];
+      W[j * m + i] = s / scale;
+    }
+  for (int i = 0; i < m; i++) /* X = W U^T (row-major) */
+    for (int j = 0; j < m; j++) {
+      double s = 0;
+      for (int k = 0; k < m; k++)
+        s += W[k * m + i] * U[k * m + j];
+      X[i * m + j] = s;
+    }
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < i; j++)
+      X[i * m + j] = X[j * m + i] = 0.5 * (X[i * m + j] + X[j * m + i]);
+  return 0;
+}
+
+static void steady_state(qb_gauss_plan *pl) {
+  const int n = pl->n, m = pl->m;
+  qb_gauss_moments *mo = &pl->ss;
+  double r[MMAX], X[MMAX * MMAX], rcond = 0, na = 0, nr = 0, nx = 0;
+  fill_nan(n, mo, QB_GAUSS_NOT_STABLE);
+  if (!pl->stable) return;
+  if (steady_means(m, pl->A, pl->b, r, &rcond) || steady_cov(m, pl->A, pl->Dp, X)) {
+    mo->flags = QB_GAUSS_FAILED;
+    return;
+  }
+  memset(mo, 0, sizeof *mo);
+  for (int p = 0; p < m; p++) {
+    double s = 0;
+    for (int q = 0; q < m; q++)
+      s += fabs(pl->A[q * m + p]), nx = fmax(nx, fabs(X[p * m + q]));
+    na = fmax(na, s), nr = fmax(nr, fabs(r[p]));
+  }
+  /* first order: LU backward error amplified by 1/rcond; the Lyapunov operator's inverse
+   * norm taken as 1/(2 |growth|) (exact for normal A, an underestimate for non-normal ones) */
+  const double er = 4.0 * m * EPS * nr / rcond, ex = 4.0 * m * EPS * na / (2 * -pl->growth) * nx;
+  for (int j = 0; j < n; j++) {
+    mo->alpha[j] = pl->driven ? CMPLX(r[j], r[n + j]) : 0;
+    if (pl->noise)
+      block_to_cq(X[j * m + j], X[(n + j) * m + n + j], X[j * m + n + j] + X[(n + j) * m + j],
+                  pl->squeeze, &mo->C[j], &mo->Q[j]);
+    mo->err_alpha[j] = pl->driven ? 2 * er : 0;
+    mo->err_C[j] = pl->noise ? 2 * ex : 0;
+    mo->err_Q[j] = pl->noise && pl->squeeze ? 4 * ex : 0;
+  }
+  if (!all_finite_mo(n, mo)) mo->flags = QB_GAUSS_OVERFLOW;
+}
+
+void qb_gauss_steady(const qb_gauss_plan *pl, qb_gauss_moments *mo) {
+  if (!pl->ok) {
+    fill_nan(NMAX, mo, QB_GAUSS_FAILED);
+    return;
+  }
+  *mo = pl->ss;
+}
+
+/* ---- the plan ---- */
+
+/* growth rate and the exposed eigenvalues: eig(M) when S = 0, eig(A) otherwise */
+static void growth_rate(qb_gauss_plan *pl) {
+  double complex w[MMAX], M[NMAX * NMAX];
+  pl->growth = NAN;
+  if (!pl->squeeze) {
+    complex_drift(&pl->net, M, NULL);
+    if (geev(pl->n, M, w, NULL)) return;
+    pl->neig = pl->n;
+  } else {
+    double complex Ac[MMAX * MMAX];
+    for (int i = 0; i < pl->m * pl->m; i++)
+      Ac[i] = pl->A[i];
+    if (geev(pl->m, Ac, w, NULL)) return;
+    pl->neig = pl->m;
+  }
+  sort_eig(pl->neig, w);
+  for (int k = 0; k < pl->neig; k++)
+    pl->eig[k] = w[k];
+  pl->growth = creal(w[0]);
+}
+
+void qb_gauss_plan_make(const qb_gauss_net *net, qb_gauss_plan *pl) {
+  memset(pl, 0, sizeof *pl);
+  pl->growth = pl->scale = NAN;
+  pl->kappa = INFINITY;
+  fill_nan(NMAX, &pl->ss, QB_GAUSS_FAILED);
+  if (!net_valid(net)) return;
+  const int n = net->n, m = 2 * n;
+  pl->n = n, pl->m = m, pl->net = *net, pl->ok = true;
+  pl->squeeze = real_form(net, pl->A, pl->b, pl->Dp);
+  pl->scale = 0;
+  for (int j = 0; j < m; j++) {
+    double s = 0;
+    for (int i = 0; i < m; i++)
+      s += fabs(pl->A[i * m + j]);
+    pl->norm1 = fmax(pl->norm1, s);
+  }
+  for (int i = 0; i < m * m; i++) {
+    pl->scale = fmax(pl->scale, fabs(pl->A[i]));
+    if (pl->Dp[i] != 0) pl->noise = true;
+  }
+  for (int p = 0; p < m; p++)
+    if (pl->b[p] != 0) pl->driven = true;
+  decompose(pl);
+  for (int a = 0; a < m; a++) {
+    pl->rlam[a] = pl->lam[a] != 0 ? 1.0 / pl->lam[a] : 0;
+    for (int b = 0; b < m; b++) {
+      const double complex mu = pl->lam[a] + pl->lam[b];
+      pl->rmu[a * m + b] = mu != 0 ? 1.0 / mu : 0;
+    }
+  }
+  growth_rate(pl);
+  pl->stable = pl->growth < -QB_GAUSS_STABLE_REL * pl->scale;
+  steady_state(pl);
+}
+
+/* ---- per-mode quantities ---- */
+
+double qb_gauss_energy(const qb_gauss_moments *m, int j) {
+  const double ar = creal(m->alpha[j]), ai = cimag(m->alpha[j]);
+  return (ar * ar + ai * ai) + m->C[j];
+}
+
+static double nu_of(double C, double q2) { /* sqrt((C + 1/2)^2 - |Q|^2), the first form exact */
+  return sqrt(fmax((C + 0.5) * (C + 0.5) - q2, 0.25));
+}
+
+double qb_gauss_nbar(const qb_gauss_moments *m, int j) {
+  const double C = m->C[j], q = cabs(m->Q[j]), q2 = q * q;
+  const double nb = (C + C * C - q2) / (nu_of(C, q2) + 0.5);
+  return nb > 0 ? nb : 0;
+}
+
+double qb_gauss_ergotropy(const qb_gauss_moments *m, int j) {
+  const double ar = creal(m->alpha[j]), ai = cimag(m->alpha[j]);
+  const double C = m->C[j], q = cabs(m->Q[j]), q2 = q * q;
+  return (ar * ar + ai * ai) + q2 / (nu_of(C, q2) + C + 0.5);
+}
+
+double qb_gauss_power(const qb_gauss_moments *m, int j) {
+  return 2 * (creal(m->alpha[j]) * creal(m->dalpha[j]) + cimag(m->alpha[j]) * cimag(m->dalpha[j])) +
+         m->dC[j];
+}
