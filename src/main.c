@@ -20,6 +20,7 @@
 #include "qbmap/qb_h5.h"
 #include "qbmap/qb_hook.h"
 #include "qbmap/qb_model.h"
+#include "qbmap/qb_network.h"
 #include "qbmap/qb_par.h"
 #include "qbmap/qb_sweep.h"
 
@@ -31,7 +32,8 @@ static const char usage_main[] =
     "commands:\n"
     "  run [CONFIG.yaml] [-o OUT.h5] [--set name=value]... [--force]\n"
     "                      sweep a grid on all MPI ranks (without CONFIG: the EP paper's Fig. 3)\n"
-    "  point [--json] MODEL name=value ...   evaluate one point and print every field\n"
+    "  point [--json] [--config FILE] MODEL name=value ...   evaluate one point, print every "
+    "field\n"
     "  models              list models, their parameters and fields\n"
     "\n"
     "  qbmap --version     version, git commit, library versions\n"
@@ -61,13 +63,16 @@ static const char usage_run[] =
     "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 in the environment.\n";
 
 static const char usage_point[] =
-    "usage: qbmap point [--json] MODEL name=value ...\n"
+    "usage: qbmap point [--json] [--config FILE] MODEL name=value ...\n"
     "\n"
     "Evaluates one point and prints every field as `name = value` (%.17g; nan, inf), then the\n"
     "status in words on lines starting with '#', one per set bit.\n"
     "  --json   one JSON object instead: model, parameters (given and defaulted), fields (null\n"
     "           where NaN or infinite, listed in `nonfinite`), status and its decoded bits\n"
-    "Example: qbmap point ep delta_r=0.5 alpha=0 gamma_b=0.5 t=3\n";
+    "  --config FILE   start from FILE's model and fixed values (its axes' parameters are given\n"
+    "           as name=value); model network needs it (the network is FILE's section)\n"
+    "Example: qbmap point ep delta_r=0.5 alpha=0 gamma_b=0.5 t=3\n"
+    "         qbmap point network --config examples/network_threemode.yaml delta=0.3 t=5\n";
 
 /* %.17g with nan/inf spelled the same on every platform. */
 static void print_value(const char *name, double v) {
@@ -152,35 +157,59 @@ static int has_help(int argc, char **argv) {
   return 0;
 }
 
-static int cmd_models(void) {
-  for (int i = 0; qb_models[i]; i++) {
-    const qb_model *m = qb_models[i];
-    printf("model %s\n  %s\n\n  parameters (default; unit; meaning):\n", m->name, m->doc);
-    for (int k = 0; k < m->nparams; k++) {
-      const qb_param *p = &m->params[k];
-      char def[32];
-      if (isnan(p->def))
-        snprintf(def, sizeof def, p->alternative ? "one-of" : "required");
-      else
-        snprintf(def, sizeof def, "%g", p->def);
-      printf("    %-16s %-9s %-3s %s%s\n", p->name, def, p->units, p->doc,
-             p->range == QB_POSITIVE ? " (> 0)" : (p->range == QB_NONNEG ? " (>= 0)" : ""));
-    }
-    printf("\n  fields (unit; type; meaning):\n");
-    for (int k = 0; k < m->nfields; k++) {
-      const qb_field *f = &m->fields[k];
-      printf("    %-16s %-3s %-7s %s\n", f->name, f->units,
-             f->dtype == QB_F64 ? "float64" : "int32", f->doc);
-    }
-    printf("\n  status bits (bit; mask; kind: info = a field undefined by physics, failure = "
-           "not computed or not trustworthy; meaning):\n");
-    for (int k = 0; k < m->nstatus; k++) {
-      const qb_pt_bit *b = &m->status_bits[k];
-      printf("    %-17s %-2d %-4u %-7s %s\n", qb_pt_bit_word(b), qb_pt_bit_number(b), b->mask,
-             qb_pt_kind_word(qb_pt_bit_kind(b)), qb_pt_bit_doc(b));
-    }
-    printf("\n");
+/* The status bits of `qbmap models`. */
+static void print_status_bits(const qb_pt_bit *bits, int n) {
+  printf("\n  status bits (bit; mask; kind: info = a field undefined by physics, failure = "
+         "not computed or not trustworthy; meaning):\n");
+  for (int k = 0; k < n; k++) {
+    const qb_pt_bit *b = &bits[k];
+    printf("    %-17s %-2d %-4u %-7s %s\n", qb_pt_bit_word(b), qb_pt_bit_number(b), b->mask,
+           qb_pt_kind_word(qb_pt_bit_kind(b)), qb_pt_bit_doc(b));
   }
+  printf("\n");
+}
+
+/* One model's table: description, parameters, fields, status bits. */
+static void print_model(const qb_model *m) {
+  printf("model %s\n  %s\n\n  parameters (default; unit; meaning):\n", m->name, m->doc);
+  for (int k = 0; k < m->nparams; k++) {
+    const qb_param *p = &m->params[k];
+    char def[32];
+    if (isnan(p->def))
+      snprintf(def, sizeof def, p->alternative ? "one-of" : "required");
+    else
+      snprintf(def, sizeof def, "%g", p->def);
+    printf("    %-16s %-9s %-3s %s%s\n", p->name, def, p->units, p->doc,
+           p->range == QB_POSITIVE ? " (> 0)" : (p->range == QB_NONNEG ? " (>= 0)" : ""));
+  }
+  printf("\n  fields (unit; type; meaning):\n");
+  for (int k = 0; k < m->nfields; k++) {
+    const qb_field *f = &m->fields[k];
+    printf("    %-16s %-3s %-7s %s\n", f->name, f->units, f->dtype == QB_F64 ? "float64" : "int32",
+           f->doc);
+  }
+  print_status_bits(m->status_bits, m->nstatus);
+}
+
+static int point_config(const char *path, qb_config *cfg);
+
+/* `qbmap models`: every built-in model and the network template; `qbmap models --config FILE`:
+ * the model FILE defines (a network's own parameters and fields). */
+static int cmd_models(const char *config) {
+  if (config) {
+    qb_config cfg = {0};
+    if (point_config(config, &cfg)) return 2;
+    print_model(cfg.model);
+    qb_config_free(&cfg);
+    return 0;
+  }
+  for (int i = 0; qb_models[i]; i++)
+    print_model(qb_models[i]);
+  printf("model network\n  %s\n\n  parameters: the network's symbols (required: on an axis or "
+         "fixed), t (default 0) and E_max (default 1000); `qbmap models --config FILE` lists a "
+         "network's parameters and fields\n",
+         qb_network_doc);
+  print_status_bits(qb_network_status_bits, qb_network_nstatus);
   return 0;
 }
 
@@ -285,51 +314,79 @@ static void point_json(const qb_model *m, const double *p, const bool *given, co
   printf("%s]\n}\n", status ? "\n  " : "");
 }
 
+static char *read_file(const char *path, char *msg, size_t msgsize);
+
+/* `point`'s options: --json and --config FILE anywhere; the rest is MODEL name=value ... */
+static int point_args(int argc, char **argv, char **args, int *n, int *json, const char **config) {
+  for (int i = 0; i < argc; i++)
+    if (strcmp(argv[i], "--json") == 0)
+      *json = 1;
+    else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc && !*config)
+      *config = argv[++i];
+    else if (strcmp(argv[i], "--config") == 0)
+      return 2;
+    else
+      args[(*n)++] = argv[i];
+  return *n == 0 ? 2 : 0;
+}
+
+/* The config of `point --config FILE` into cfg (1 and a message on error). */
+static int point_config(const char *path, qb_config *cfg) {
+  char msg[2048];
+  char *text = read_file(path, msg, sizeof msg);
+  qb_err err = text ? qb_config_parse_base(text, path, cfg, msg, sizeof msg) : QB_ECONFIG;
+  free(text);
+  if (err) print_error("qbmap point", msg);
+  return err ? 1 : 0;
+}
+
 static int cmd_point(int argc, char **argv) {
   if (has_help(argc, argv) || argc < 1) {
     fputs(usage_point, argc < 1 ? stderr : stdout);
     return argc < 1 ? 2 : 0;
   }
-  /* --json may stand anywhere; the rest is MODEL name=value ... */
   int json = 0, n = 0;
+  const char *config = NULL;
   char **args = calloc((size_t)argc + 1, sizeof *args);
   if (!args) {
     print_error("qbmap point", "out of memory");
     return 1;
   }
-  for (int i = 0; i < argc; i++)
-    if (strcmp(argv[i], "--json") == 0)
-      json = 1;
-    else
-      args[n++] = argv[i];
-  const qb_model *m;
-  double p[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
-  char msg[2048];
-  if (n == 0) {
+  if (point_args(argc, argv, args, &n, &json, &config)) {
     fputs(usage_point, stderr);
     free(args);
     return 2;
   }
-  if (qb_config_parse_point(n, args, &m, p, msg, sizeof msg)) {
-    print_error("qbmap point", msg);
+  qb_config cfg = {0};
+  if (config && point_config(config, &cfg)) {
     free(args);
     return 2;
   }
-  /* parsed: args[1..] are distinct valid name=value, so the names before '=' are the given */
-  bool given[QB_MAX_PARAMS] = {false};
-  for (int i = 1; i < n; i++) {
-    size_t len = strcspn(args[i], "=");
-    for (int k = 0; k < m->nparams; k++)
-      if (strlen(m->params[k].name) == len && strncmp(args[i], m->params[k].name, len) == 0)
-        given[k] = true;
+  const qb_model *m;
+  double p[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
+  char msg[2048];
+  int rc = 0;
+  if (qb_config_parse_point(n, args, config ? &cfg : NULL, &m, p, msg, sizeof msg)) {
+    print_error("qbmap point", msg);
+    rc = 2;
+  } else {
+    /* parsed: p holds every value; `given` in the JSON are the parameters named on the line */
+    bool given[QB_MAX_PARAMS] = {false};
+    for (int i = 1; i < n; i++) {
+      size_t len = strcspn(args[i], "=");
+      for (int k = 0; k < m->nparams; k++)
+        if (strlen(m->params[k].name) == len && strncmp(args[i], m->params[k].name, len) == 0)
+          given[k] = true;
+    }
+    qb_model_eval(m, p, NULL, out);
+    if (json)
+      point_json(m, p, given, out);
+    else
+      point_text(m, out);
   }
   free(args);
-  qb_model_eval(m, p, NULL, out);
-  if (json)
-    point_json(m, p, given, out);
-  else
-    point_text(m, out);
-  return 0;
+  qb_config_free(&cfg);
+  return rc;
 }
 
 #define QB_CONFIG_MAX ((size_t)64 << 20) /* bytes */
@@ -625,16 +682,20 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "models") == 0) {
     if (has_help(argc - 2, argv + 2)) {
-      printf("usage: qbmap models\n\nLists every model with its parameters and fields.\n");
+      printf("usage: qbmap models [--config FILE]\n\nLists every model with its parameters and "
+             "fields;\nwith --config, the model FILE defines (a network's own symbols and "
+             "fields).\n");
       return 0;
     }
+    if (argc == 4 && strcmp(argv[2], "--config") == 0) return cmd_models(argv[3]);
     if (argc > 2) {
       char what[256];
-      snprintf(what, sizeof what, "unexpected argument '%.200s'; allowed: no arguments", argv[2]);
+      snprintf(what, sizeof what, "unexpected argument '%.200s'; allowed: none, or --config FILE",
+               argv[2]);
       print_error("qbmap models", what);
       return 2;
     }
-    return cmd_models();
+    return cmd_models(NULL);
   }
   if (strcmp(cmd, "point") == 0) return cmd_point(argc - 2, argv + 2);
   if (strcmp(cmd, "run") == 0) {

@@ -4,6 +4,8 @@
  * value in a libyaml document of the same text. */
 #include "qbmap/qb_config.h"
 
+#include "qbmap/qb_network.h"
+
 #include <cyaml/cyaml.h>
 #include <errno.h>
 #include <math.h>
@@ -103,6 +105,7 @@ static const cyaml_schema_field_t eps_fields[] = {
 
 static const cyaml_schema_field_t config_fields[] = {
     CYAML_FIELD_STRING_PTR("model", CYAML_FLAG_POINTER, y_config, model, 1, QB_NAME_MAX - 1),
+    CYAML_FIELD_IGNORE("network", CYAML_FLAG_OPTIONAL),
     CYAML_FIELD_SEQUENCE("axes", CYAML_FLAG_POINTER, y_config, axes, &axis_entry, 1, QB_MAX_AXES),
     {.key = "fixed",
      .data_offset = offsetof(y_config, fixed),
@@ -123,10 +126,21 @@ static const cyaml_schema_field_t config_fields[] = {
 static const cyaml_schema_value_t config_schema = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, y_config, config_fields)};
 
+/* Model network: the same keys, but `fixed` names the network's own symbols, so it is read from
+ * the libyaml document (parse_fixed_doc) once the network is built. */
+#define QB_CONFIG_KEYS (sizeof config_fields / sizeof *config_fields)
+static cyaml_schema_field_t network_fields[QB_CONFIG_KEYS];
+static const cyaml_schema_value_t network_schema = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, y_config, network_fields)};
+
 /* `fixed` accepts the union of all models' parameter names; membership in the chosen model is
  * checked afterwards (so the message can list the model's own parameters). */
 static void build_fixed_schema(void) {
   if (union_count) return;
+  for (size_t k = 0; k < QB_CONFIG_KEYS; k++)
+    network_fields[k] = strcmp(config_fields[k].key ? config_fields[k].key : "", "fixed") == 0
+                            ? (cyaml_schema_field_t)CYAML_FIELD_IGNORE("fixed", CYAML_FLAG_OPTIONAL)
+                            : config_fields[k];
   for (int m = 0; qb_models[m]; m++)
     for (int i = 0; i < qb_models[m]->nparams; i++) {
       const char *name = qb_models[m]->params[i].name;
@@ -218,7 +232,7 @@ static void offset_position(const char *text, size_t offset, size_t *line, size_
   }
 }
 
-#define TOP_KEYS "model, axes, fixed, fields, output, boundaries, eps, mode, max_depth"
+#define TOP_KEYS "model, network, axes, fixed, fields, output, boundaries, eps, mode, max_depth"
 static const char yaml_keys[] = "allowed: a YAML mapping with keys " TOP_KEYS;
 
 /* The message for a libyaml parser error: reader errors (invalid UTF-8) by byte offset. */
@@ -584,13 +598,47 @@ static void append(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
   }
 }
 
-static char *normalize(const qb_config *c) {
+/* Node n of document d in YAML flow style, every scalar double-quoted: the same data, one line. */
+static void emit_node(yaml_document_t *d, const yaml_node_t *n, char **s, size_t *len,
+                      size_t *cap) {
+  if (!n) return;
+  if (n->type == YAML_SCALAR_NODE) {
+    append(s, len, cap, "\"");
+    for (const unsigned char *q = n->data.scalar.value; *q; q++)
+      append(s, len, cap, *q == '"' || *q == '\\' ? "\\%c" : *q < 0x20 ? "\\x%02x" : "%c", *q);
+    append(s, len, cap, "\"");
+  } else if (n->type == YAML_SEQUENCE_NODE) {
+    append(s, len, cap, "[");
+    for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
+      append(s, len, cap, i > n->data.sequence.items.start ? ", " : "");
+      emit_node(d, yaml_document_get_node(d, *i), s, len, cap);
+    }
+    append(s, len, cap, "]");
+  } else if (n->type == YAML_MAPPING_NODE) {
+    append(s, len, cap, "{");
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+      append(s, len, cap, p > n->data.mapping.pairs.start ? ", " : "");
+      emit_node(d, yaml_document_get_node(d, p->key), s, len, cap);
+      append(s, len, cap, ": ");
+      emit_node(d, yaml_document_get_node(d, p->value), s, len, cap);
+    }
+    append(s, len, cap, "}");
+  }
+}
+
+static char *normalize(const qb_config *c, yloc *L) {
   size_t len = 0, cap = 4096;
   char *s = malloc(cap);
   if (!s) return NULL;
   s[0] = '\0';
   const qb_model *m = c->model;
-  append(&s, &len, &cap, "model: %s\naxes:\n", m->name);
+  append(&s, &len, &cap, "model: %s\n", m->name);
+  if (c->own_model) {
+    append(&s, &len, &cap, "network: ");
+    emit_node(&L->doc, yloc_node(L, "network", 0), &s, &len, &cap);
+    append(&s, &len, &cap, "\n");
+  }
+  append(&s, &len, &cap, "axes:\n");
   for (int d = 0; d < c->grid.ndim; d++) {
     const qb_axis *a = &c->grid.axes[d];
     if (a->kind == QB_AXIS_LIST) {
@@ -674,13 +722,36 @@ static qb_err number_at(pctx *c, const char *path, const char *key, const char *
   return QB_OK;
 }
 
+/* model network: the instance from the `network` section (owned by the config). */
+static qb_err parse_network(pctx *c) {
+  yaml_node_t *sec = yloc_node(&c->L, "network", 0);
+  if (!sec)
+    return fail_at(c, "model", 0,
+                   "model network needs a 'network' section; allowed: network: {modes, "
+                   "battery, hamiltonian, dissipators} (see README, model network)");
+  qb_err err = qb_network_new(&c->L.doc, sec, c->L.source, &c->m, c->msg, c->msgsize);
+  c->cfg->own_model = err == QB_OK;
+  return err;
+}
+
 static qb_err parse_model(pctx *c) {
+  bool net = strcmp(c->y->model, "network") == 0;
+  if (!net && yloc_node(&c->L, "network", 0))
+    return fail_at(c, "network", 1,
+                   "a 'network' section with model %s; allowed: a network section only with "
+                   "model: network",
+                   c->y->model);
   c->m = qb_model_find(c->y->model);
+  if (net) {
+    qb_err err = parse_network(c);
+    if (err) return err;
+  }
   if (!c->m) {
     char models[512] = "";
     for (int i = 0; qb_models[i]; i++)
       snprintf(models + strlen(models), sizeof models - strlen(models), "%s%s", i ? ", " : "",
                qb_models[i]->name);
+    snprintf(models + strlen(models), sizeof models - strlen(models), ", network");
     return fail_at(c, "model", 0, "model = '%s' is unknown; allowed: %s", c->y->model, models);
   }
   c->cfg->model = c->m;
@@ -832,26 +903,64 @@ static qb_err parse_axes(pctx *c) {
   return QB_OK;
 }
 
-/* fixed: parameters of the model that are not on an axis. */
-static qb_err parse_fixed(pctx *c) {
-  for (int k = 0; c->y->fixed && k < union_count; k++) {
-    const char *text = c->y->fixed->v[k], *name = union_names[k];
-    if (!text) continue;
-    char path[128], key[128];
-    snprintf(path, sizeof path, "fixed/%s", name);
-    snprintf(key, sizeof key, "fixed.%s", name);
-    int pi = qb_model_param_index(c->m, name);
-    if (pi < 0)
-      return fail_at(c, path, 1, "%s is not a parameter of model %s; allowed: %s", key, c->m->name,
-                     c->names);
-    if (c->cfg->given[pi])
+/* fixed.NAME = text: a parameter of the model not on an axis, given once. */
+static qb_err fixed_value(pctx *c, const char *name, const char *text) {
+  char path[128], key[128];
+  snprintf(path, sizeof path, "fixed/%s", name);
+  snprintf(key, sizeof key, "fixed.%s", name);
+  snprintf(path, sizeof path, "fixed/%s", name);
+  snprintf(key, sizeof key, "fixed.%s", name);
+  int pi = qb_model_param_index(c->m, name);
+  if (pi < 0)
+    return fail_at(c, path, 1, "%s is not a parameter of model %s; allowed: %s", key, c->m->name,
+                   c->names);
+  for (int d = 0; d < c->cfg->grid.ndim; d++)
+    if (c->cfg->grid.axes[d].param == pi)
       return fail_at(c, path, 1,
                      "%s is also an axis; allowed: a parameter either on an axis or "
                      "fixed",
                      key);
-    qb_err err = number_at(c, path, key, text, pi, &c->cfg->fixed[pi]);
+  if (c->cfg->given[pi])
+    return fail_at(c, path, 1, "%s is given twice; allowed: each parameter once", key);
+  qb_err err = number_at(c, path, key, text, pi, &c->cfg->fixed[pi]);
+  c->cfg->given[pi] = err == QB_OK;
+  return err;
+}
+
+/* fixed of model network: a mapping of its symbols (and t, E_max) to numbers, from the libyaml
+ * document (libcyaml's schema cannot know the symbols). */
+static qb_err parse_fixed_doc(pctx *c) {
+  yaml_node_t *f = yloc_node(&c->L, "fixed", 0);
+  if (!f) return QB_OK;
+  if (f->type != YAML_MAPPING_NODE)
+    return fail_at(c, "fixed", 0,
+                   "fixed: not a mapping; allowed: a mapping of parameters of "
+                   "model network (%s) to numbers",
+                   c->names);
+  for (yaml_node_pair_t *p = f->data.mapping.pairs.start; p < f->data.mapping.pairs.top; p++) {
+    yaml_node_t *k = yaml_document_get_node(&c->L.doc, p->key);
+    yaml_node_t *v = yaml_document_get_node(&c->L.doc, p->value);
+    const char *name = k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+    char path[128];
+    snprintf(path, sizeof path, "fixed/%s", name);
+    if (!v || v->type != YAML_SCALAR_NODE || !v->data.scalar.length)
+      return fail_at(c, path, 0, "fixed.%s: %s; allowed: %s", name,
+                     v && v->type == YAML_SCALAR_NODE ? "no value" : "not a single value",
+                     QB_NUMBER_ALLOWED);
+    qb_err err = fixed_value(c, name, (const char *)v->data.scalar.value);
     if (err) return err;
-    c->cfg->given[pi] = true;
+  }
+  return QB_OK;
+}
+
+/* fixed: parameters of the model that are not on an axis. */
+static qb_err parse_fixed(pctx *c) {
+  if (c->cfg->own_model) return parse_fixed_doc(c);
+  for (int k = 0; c->y->fixed && k < union_count; k++) {
+    const char *text = c->y->fixed->v[k];
+    if (!text) continue;
+    qb_err err = fixed_value(c, union_names[k], text);
+    if (err) return err;
   }
   return QB_OK;
 }
@@ -879,9 +988,26 @@ static qb_err parse_sets(pctx *c, char *const *sets, int nsets) {
   return QB_OK;
 }
 
+/* Model network: every symbol has a value; the message points at the symbol's first use. */
+static qb_err check_symbols(pctx *c) {
+  const qb_network *net = c->m->ctx;
+  for (int i = 0; i < net->nsym; i++) {
+    if (c->cfg->given[i]) continue;
+    size_t line, col;
+    const char *use = qb_network_symbol_use(c->m, i, &line, &col);
+    snprintf(c->msg, c->msgsize,
+             "%s:%zu:%zu: symbol '%s' in %s has no value; allowed: each symbol of the network "
+             "on an axis or in fixed (or --set %s=VALUE)",
+             c->L.source, line, col, net->params[i].name, use, net->params[i].name);
+    return QB_ECONFIG;
+  }
+  return QB_OK;
+}
+
 /* Every required parameter given, alternatives exactly once; names where the culprits are. */
 static qb_err check_given(pctx *c) {
   char why[1024], locs[1024] = "", at[512];
+  if (c->cfg->own_model && check_symbols(c)) return QB_ECONFIG;
   if (!qb_model_check_given(c->m, c->cfg->given, why, sizeof why)) return QB_OK;
   for (int i = 0; i < c->m->nparams; i++) {
     char quoted[QB_NAME_MAX + 2], path[128];
@@ -1048,8 +1174,17 @@ static qb_err parse_output(pctx *c) {
   return QB_OK;
 }
 
+/* The schema for the text's model: network's where `model: network`, else the built-in one. */
+static const cyaml_schema_value_t *schema_for(yloc *L) {
+  const yaml_node_t *mn = yloc_node(L, "model", 0);
+  bool net = mn && mn->type == YAML_SCALAR_NODE &&
+             strcmp((const char *)mn->data.scalar.value, "network") == 0;
+  return net ? &network_schema : &config_schema;
+}
+
 static qb_err load_structs(const char *text, yloc *L, y_config **y, char *msg, size_t msgsize) {
   build_fixed_schema();
+  const cyaml_schema_value_t *schema = schema_for(L);
   log_capture lc = {.used = 0};
   lc.buf[0] = '\0';
   cyaml_config_t ycfg = {.log_fn = cyaml_log_to_buffer,
@@ -1058,23 +1193,24 @@ static qb_err load_structs(const char *text, yloc *L, y_config **y, char *msg, s
                          .log_level = CYAML_LOG_ERROR,
                          .flags = CYAML_CFG_DEFAULT};
   *y = NULL;
-  cyaml_err_t ce = cyaml_load_data((const uint8_t *)text, strlen(text), &ycfg, &config_schema,
-                                   (cyaml_data_t **)y, NULL);
+  cyaml_err_t ce =
+      cyaml_load_data((const uint8_t *)text, strlen(text), &ycfg, schema, (cyaml_data_t **)y, NULL);
   if (ce == CYAML_OK && *y) return QB_OK;
   if (ce == CYAML_OK) L->ok = 0; /* empty document */
   cyaml_message(lc.buf, L, msg, msgsize);
-  if (*y) cyaml_free(&ycfg, &config_schema, *y, 0);
+  if (*y) cyaml_free(&ycfg, schema, *y, 0);
   *y = NULL;
   return QB_ECONFIG;
 }
 
-static void free_structs(y_config *y) {
+static void free_structs(yloc *L, y_config *y) {
   cyaml_config_t ycfg = {.log_fn = cyaml_log_to_buffer, .mem_fn = cyaml_mem};
-  if (y) cyaml_free(&ycfg, &config_schema, y, 0);
+  if (y) cyaml_free(&ycfg, schema_for(L), y, 0);
 }
 
-qb_err qb_config_parse(const char *text, const char *source, char *const *sets, int nsets,
-                       qb_config *cfg, char *msg, size_t msgsize) {
+/* qb_config_parse, and qb_config_parse_base where `complete` is false. */
+static qb_err parse_text(const char *text, const char *source, char *const *sets, int nsets,
+                         bool complete, qb_config *cfg, char *msg, size_t msgsize) {
   memset(cfg, 0, sizeof *cfg);
   qb_err err = yaml_screen(text, source, msg, msgsize);
   if (err) return err;
@@ -1087,7 +1223,7 @@ qb_err qb_config_parse(const char *text, const char *source, char *const *sets, 
   if (!err) err = parse_axes(&c);
   if (!err) err = parse_fixed(&c);
   if (!err) err = parse_sets(&c, sets, nsets);
-  if (!err) err = check_given(&c);
+  if (!err && complete) err = check_given(&c);
   if (!err) err = parse_fields(&c);
   if (!err) err = parse_boundaries(&c);
   if (!err) err = parse_eps(&c);
@@ -1095,31 +1231,71 @@ qb_err qb_config_parse(const char *text, const char *source, char *const *sets, 
   if (!err) err = parse_output(&c);
   if (!err) {
     cfg->text = dup_str(text);
-    cfg->normalized = normalize(cfg);
+    cfg->normalized = normalize(cfg, &c.L);
     if (!cfg->text || !cfg->normalized) err = out_of_memory(&c, "the config text");
   }
-  free_structs(y);
+  free_structs(&c.L, y);
   yloc_close(&c.L);
   if (err) qb_config_free(cfg);
   return err;
 }
 
-qb_err qb_config_parse_point(int argc, char *const *argv, const qb_model **mp, double *p, char *msg,
-                             size_t msgsize) {
-  const qb_model *m = argc > 0 ? qb_model_find(argv[0]) : NULL;
-  *mp = m;
+/* The point's model and starting values: base's (its fixed values; its axes left to the command
+ * line), or the named built-in model's defaults. */
+static qb_err point_model(int argc, char *const *argv, const qb_config *base, const qb_model **mp,
+                          double *p, bool *given, char *msg, size_t msgsize) {
+  const char *name = argc > 0 ? argv[0] : "";
+  if (base) {
+    *mp = base->model;
+    if (strcmp(name, base->model->name) != 0) {
+      snprintf(msg, msgsize, "model '%s' is not the config's model; allowed: %s", name,
+               base->model->name);
+      return QB_EUSAGE;
+    }
+    memcpy(p, base->fixed, sizeof base->fixed);
+    memcpy(given, base->given, sizeof base->given);
+    for (int d = 0; d < base->grid.ndim; d++)
+      given[base->grid.axes[d].param] = false;
+    return QB_OK;
+  }
+  if (strcmp(name, "network") == 0) {
+    snprintf(msg, msgsize,
+             "model network needs --config FILE (the network is its `network` "
+             "section); allowed: qbmap point network --config FILE name=value ...");
+    return QB_EUSAGE;
+  }
+  const qb_model *m = *mp = qb_model_find(name);
   if (!m) {
     int n = snprintf(msg, msgsize, "unknown model '%s'; allowed:", argc > 0 ? argv[0] : "");
     for (int i = 0; qb_models[i] && n > 0 && (size_t)n < msgsize; i++)
       n += snprintf(msg + n, msgsize - (size_t)n, " %s", qb_models[i]->name);
+    if (n > 0 && (size_t)n < msgsize) snprintf(msg + n, msgsize - (size_t)n, " network");
     return QB_EUSAGE;
   }
-  bool given[QB_MAX_PARAMS];
   qb_model_defaults(m, p, given);
+  return QB_OK;
+}
+
+qb_err qb_config_parse(const char *text, const char *source, char *const *sets, int nsets,
+                       qb_config *cfg, char *msg, size_t msgsize) {
+  return parse_text(text, source, sets, nsets, true, cfg, msg, msgsize);
+}
+
+qb_err qb_config_parse_base(const char *text, const char *source, qb_config *cfg, char *msg,
+                            size_t msgsize) {
+  return parse_text(text, source, NULL, 0, false, cfg, msg, msgsize);
+}
+
+qb_err qb_config_parse_point(int argc, char *const *argv, const qb_config *base,
+                             const qb_model **mp, double *p, char *msg, size_t msgsize) {
+  bool given[QB_MAX_PARAMS];
+  if (point_model(argc, argv, base, mp, p, given, msg, msgsize)) return QB_EUSAGE;
+  const qb_model *m = *mp;
+  bool cmdline[QB_MAX_PARAMS] = {false};
   for (int i = 1; i < argc; i++) {
     bool was[QB_MAX_PARAMS];
-    memcpy(was, given, sizeof was);
-    if (qb_config_parse_assignment(m, argv[i], p, given, msg, msgsize)) return QB_EUSAGE;
+    memcpy(was, cmdline, sizeof was);
+    if (qb_config_parse_assignment(m, argv[i], p, cmdline, msg, msgsize)) return QB_EUSAGE;
     for (int k = 0; k < m->nparams; k++)
       if (was[k] && strncmp(argv[i], m->params[k].name, strlen(m->params[k].name)) == 0 &&
           argv[i][strlen(m->params[k].name)] == '=') {
@@ -1127,10 +1303,24 @@ qb_err qb_config_parse_point(int argc, char *const *argv, const qb_model **mp, d
         return QB_EUSAGE;
       }
   }
+  for (int k = 0; k < m->nparams; k++)
+    given[k] = given[k] || cmdline[k];
+  for (int d = 0; base && d < base->grid.ndim; d++) {
+    const int k = base->grid.axes[d].param;
+    if (given[k] || !isnan(m->params[k].def)) continue;
+    snprintf(msg, msgsize,
+             "parameter '%s' is an axis of the config; allowed: its value on the "
+             "command line, %s=VALUE",
+             m->params[k].name, m->params[k].name);
+    return QB_EUSAGE;
+  }
   return qb_model_check_given(m, given, msg, msgsize) ? QB_EUSAGE : QB_OK;
 }
 
 void qb_config_free(qb_config *cfg) {
+  if (cfg->own_model) qb_network_free(cfg->model);
+  cfg->model = NULL;
+  cfg->own_model = false;
   qb_grid_free(&cfg->grid);
   free(cfg->text);
   free(cfg->normalized);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qbmap/qb_linear.h"
+
 #define NMAX QB_GAUSS_NMAX
 #define MMAX QB_GAUSS_MMAX
 #define EPS DBL_EPSILON
@@ -385,8 +387,10 @@ static void fast_means(const qb_gauss_plan *pl, double t, const double complex *
     const double ac = cabs(pl->c[a]);
     Xc[a] = cmul(X[a], pl->c[a]);
     Ec[a] = cmul(E[a], pl->c[a]);
-    u[a] = mag(X[a]) * (weight(m, pl->lam[a], mag(pl->lam[a]), t, pl->rho[a], true) * ac + pl->ec[a]);
-    du[a] = mag(E[a]) * (weight(m, pl->lam[a], mag(pl->lam[a]), t, pl->rho[a], false) * ac + pl->ec[a]);
+    u[a] =
+        mag(X[a]) * (weight(m, pl->lam[a], mag(pl->lam[a]), t, pl->rho[a], true) * ac + pl->ec[a]);
+    du[a] =
+        mag(E[a]) * (weight(m, pl->lam[a], mag(pl->lam[a]), t, pl->rho[a], false) * ac + pl->ec[a]);
   }
   for (int p = 0; p < m; p++) {
     double sr = 0, sd = 0, e = 0, ed = 0;
@@ -434,10 +438,16 @@ static void pair_terms(const qb_gauss_plan *pl, double t, const double complex *
       const double aD = mag(D);
       Y[ab] = Y[b * m + a] = cmul(D, ps);
       dY[ab] = dY[b * m + a] = cmul(D, ee);
-      K[ab] = K[b * m + a] =
-          2 * (mag(ps) * (weight(m, mu, mag(pl->lam[a]) + mag(pl->lam[b]), t, pl->rho[a] + pl->rho[b], true) * aD + pl->eDt[ab]) + extra);
+      K[ab] = K[b * m + a] = 2 * (mag(ps) * (weight(m, mu, mag(pl->lam[a]) + mag(pl->lam[b]), t,
+                                                    pl->rho[a] + pl->rho[b], true) *
+                                                 aD +
+                                             pl->eDt[ab]) +
+                                  extra);
       dK[ab] = dK[b * m + a] =
-          2 * mag(ee) * (weight(m, mu, mag(pl->lam[a]) + mag(pl->lam[b]), t, pl->rho[a] + pl->rho[b], false) * aD + pl->eDt[ab]);
+          2 * mag(ee) *
+          (weight(m, mu, mag(pl->lam[a]) + mag(pl->lam[b]), t, pl->rho[a] + pl->rho[b], false) *
+               aD +
+           pl->eDt[ab]);
     }
 }
 
@@ -509,6 +519,75 @@ static void fast_at(const qb_gauss_plan *pl, double t, qb_gauss_moments *mo) {
   cov_from_pairs(pl, dY, dK, mo->dC, mo->dQ, mo->err_dC, mo->err_dQ);
 }
 
+/* Takes alpha_j, dalpha_j (dalpha = dy e^{ly}) of every mode j not yet in `have` where both are
+ * resolved to QB_GAUSS_AMP_TOL of themselves (estimates plus the floor n eps sum |.|), or
+ * always (force); returns how many modes still lack them. */
+static int take_means(int n, const double complex *y, const double complex *dy, double ly,
+                      const double *ey, const double *edy, bool force, bool *have,
+                      qb_gauss_moments *mo) {
+  double fl = 0, fd = 0;
+  for (int j = 0; j < n; j++)
+    fl += mag(y[j]), fd += mag(dy[j]);
+  fl *= n * EPS, fd *= n * EPS;
+  const double s = exp(ly);
+  int left = 0;
+  for (int j = 0; j < n; j++) {
+    if (have[j]) continue;
+    if (force || (ey[j] + fl <= QB_GAUSS_AMP_TOL * mag(y[j]) &&
+                  edy[j] + fd <= QB_GAUSS_AMP_TOL * mag(dy[j]))) {
+      mo->alpha[j] = y[j], mo->err_alpha[j] = ey[j];
+      mo->dalpha[j] = dy[j] * s, mo->err_dalpha[j] = edy[j] * s;
+      have[j] = true;
+    } else {
+      left++;
+    }
+  }
+  return left;
+}
+
+/* Without squeezing: the means mode by mode (qb_gauss_at); -1 where qb_linear_transient
+ * failed. */
+static int means_complex(const qb_gauss_plan *pl, double t, qb_gauss_moments *mo) {
+  const int n = pl->n;
+  bool have[NMAX] = {false};
+  double complex y[NMAX], dy[NMAX];
+  double ey[NMAX], edy[NMAX], ly = 0;
+  int left = n;
+  if (qb_spectral_usable(&pl->sp) && qb_spectral_at(&pl->sp, t, y, dy, &ly, ey, edy) == QB_OK)
+    left = take_means(n, y, dy, ly, ey, edy, false, have, mo);
+  if (!left) return 0;
+  if (qb_linear_transient(n, pl->M, pl->f, t, pl->growth, pl->stable ? pl->xss : NULL, pl->ess, y,
+                          dy, &ly, ey, edy) != QB_OK)
+    return -1;
+  take_means(n, y, dy, ly, ey, edy, true, have, mo);
+  return 0;
+}
+
+/* whether the covariance estimates are within tol of their group scale (qb_gauss_moments) */
+static bool cov_within(int n, const qb_gauss_moments *mo, double tol) {
+  double ss = 0, sds = 0;
+  for (int j = 0; j < n; j++) {
+    ss = fmax(ss, mo->C[j] + cabs(mo->Q[j]));
+    sds = fmax(sds, fabs(mo->dC[j]) + cabs(mo->dQ[j]));
+  }
+  return vmax(n, mo->err_C) <= tol * ss && vmax(n, mo->err_Q) <= tol * ss &&
+         vmax(n, mo->err_dC) <= tol * sds && vmax(n, mo->err_dQ) <= tol * sds;
+}
+
+/* Without squeezing: the covariance from the fast path or the reference, the means mode by
+ * mode (means_complex). */
+static void at_unsqueezed(const qb_gauss_plan *pl, double t, double tol, qb_gauss_moments *mo) {
+  memset(mo, 0, sizeof *mo);
+  if (pl->noise) {
+    if (pl->ready) fast_at(pl, t, mo);
+    if (!pl->ready || !cov_within(pl->n, mo, tol)) {
+      qb_gauss_reference(&pl->net, t, mo);
+      mo->flags |= QB_GAUSS_FALLBACK;
+    }
+  }
+  if (pl->driven && means_complex(pl, t, mo)) fill_nan(pl->n, mo, QB_GAUSS_FAILED);
+}
+
 void qb_gauss_at(const qb_gauss_plan *pl, double t, qb_gauss_moments *mo) {
   if (!pl->ok || !(t >= 0) || !isfinite(t)) {
     fill_nan(pl->ok ? pl->n : NMAX, mo, QB_GAUSS_FAILED);
@@ -518,19 +597,20 @@ void qb_gauss_at(const qb_gauss_plan *pl, double t, qb_gauss_moments *mo) {
     at_zero(pl, mo);
     return;
   }
-  if (pl->ready) {
-    fast_at(pl, t, mo);
-    if (!all_finite_mo(pl->n, mo)) {
-      mo->flags = QB_GAUSS_OVERFLOW;
-      return;
+  /* accurate enough: QB_GAUSS_TOL, or what the fallback itself would promise (its normwise
+   * eps (64 + 8 ||A||_1 t), the conditioning of e^{At} under rounding of A; beyond it the
+   * fallback cannot do better) */
+  const double tol = fmax(QB_GAUSS_TOL, EPS * (64 + 8 * pl->norm1 * t));
+  if (!pl->squeeze) {
+    at_unsqueezed(pl, t, tol, mo);
+  } else {
+    if (pl->ready) fast_at(pl, t, mo);
+    if (!pl->ready || (all_finite_mo(pl->n, mo) && !within(pl->n, mo, tol))) {
+      qb_gauss_reference(&pl->net, t, mo);
+      mo->flags |= QB_GAUSS_FALLBACK;
     }
-    /* accurate enough: QB_GAUSS_TOL, or what the fallback itself would promise (its normwise
-     * eps (64 + 8 ||A||_1 t), the conditioning of e^{At} under rounding of A; beyond it the
-     * fallback cannot do better) */
-    if (within(pl->n, mo, fmax(QB_GAUSS_TOL, EPS * (64 + 8 * pl->norm1 * t)))) return;
   }
-  qb_gauss_reference(&pl->net, t, mo);
-  mo->flags |= QB_GAUSS_FALLBACK;
+  if (!(mo->flags & QB_GAUSS_FAILED) && !all_finite_mo(pl->n, mo)) mo->flags = QB_GAUSS_OVERFLOW;
 }
 
 /* ---- the reference: augmented exponentials ---- */
@@ -605,8 +685,8 @@ static void lyap_operator(int m, const double *A, double *L) {
     }
 }
 
-static int reference_cov(int m, const double *A, const double *Dp, double t, double *S,
-                         double *dS, double *eS, double *edS) {
+static int reference_cov(int m, const double *A, const double *Dp, double t, double *S, double *dS,
+                         double *eS, double *edS) {
   enum { PMAX = MMAX * (MMAX + 1) / 2 };
   static_assert(PMAX == 136, "vech size");
   const int P = m * (m + 1) / 2;
@@ -763,6 +843,35 @@ void qb_gauss_steady(const qb_gauss_plan *pl, qb_gauss_moments *mo) {
 
 /* ---- the plan ---- */
 
+/* Without squeezing: M, f = -iF, the magnitudes Mt of M's terms (|h_jl| + sum_k rate_k
+ * |c_kj| |c_kl| / 2), M's eigendecomposition with f, and the steady means by LU with
+ * componentwise estimates (qb_linear_solve_est), which replace the real form's in pl->ss. */
+static void complex_means(qb_gauss_plan *pl) {
+  const qb_gauss_net *net = &pl->net;
+  const int n = pl->n;
+  complex_drift(net, pl->M, NULL);
+  for (int j = 0; j < n; j++) {
+    pl->f[j] = CMPLX(cimag(net->F[j]), -creal(net->F[j]));
+    for (int l = 0; l < n; l++) {
+      double g = 0;
+      for (int k = 0; k < net->nd; k++)
+        g += net->rate[k] * cabs(net->c[k * NMAX + j]) * cabs(net->c[k * NMAX + l]);
+      pl->Mt[j * n + l] = cabs(net->h[j * n + l]) + 0.5 * g;
+    }
+  }
+  qb_spectral_init(&pl->sp, n, pl->M, pl->f); /* not usable where it fails: transient then */
+  if (!pl->stable || !pl->driven || (pl->ss.flags & QB_GAUSS_FAILED)) return;
+  double complex mf[NMAX];
+  for (int j = 0; j < n; j++)
+    mf[j] = -pl->f[j];
+  if (qb_linear_solve_est(n, pl->M, pl->Mt, mf, pl->xss, pl->ess) != QB_OK) {
+    pl->ss.flags |= QB_GAUSS_FAILED;
+    return;
+  }
+  for (int j = 0; j < n; j++)
+    pl->ss.alpha[j] = pl->xss[j], pl->ss.err_alpha[j] = pl->ess[j];
+}
+
 /* growth rate and the exposed eigenvalues: eig(M) when S = 0, eig(A) otherwise */
 static void growth_rate(qb_gauss_plan *pl) {
   double complex w[MMAX], M[NMAX * NMAX];
@@ -817,6 +926,7 @@ void qb_gauss_plan_make(const qb_gauss_net *net, qb_gauss_plan *pl) {
   growth_rate(pl);
   pl->stable = pl->growth < -QB_GAUSS_STABLE_REL * pl->scale;
   steady_state(pl);
+  if (!pl->squeeze) complex_means(pl);
 }
 
 /* ---- per-mode quantities ---- */
@@ -845,4 +955,135 @@ double qb_gauss_ergotropy(const qb_gauss_moments *m, int j) {
 double qb_gauss_power(const qb_gauss_moments *m, int j) {
   return 2 * (creal(m->alpha[j]) * creal(m->dalpha[j]) + cimag(m->alpha[j]) * cimag(m->dalpha[j])) +
          m->dC[j];
+}
+
+/* ---- the first time an energy reaches a threshold ---- */
+
+/* e^{Re(z) tau} at the end of [t0, t1] where it is largest */
+static double grow_sup(double complex z, double t0, double t1) {
+  return exp(creal(z) * (creal(z) > 0 ? t1 : t0));
+}
+
+/* Bounds over tau in [t0, t1] (t1 = INFINITY: every tau >= t0) of |alpha_j| (*A), |alpha_j'|
+ * (*dA), C_j (*Cs) and |C_j'| (*dC), term by term from the eigendecomposition:
+ * alpha = V phi(Lambda tau) c, Sigma = V [Dt_ab psi_ab] V^T, |phi(l, tau)| <= (e^{Re l tau} +
+ * 1)/|l| (tau where l = 0).  Infinite where a term grows without bound over the interval. */
+static void sups(const qb_gauss_plan *pl, int j, double t0, double t1, double *A, double *dA,
+                 double *Cs, double *dC) {
+  const int n = pl->n, m = pl->m, p2[2] = {j, n + j};
+  *A = *dA = *Cs = *dC = 0;
+  for (int k = 0; k < 2; k++) {
+    const int p = p2[k];
+    for (int a = 0; a < m; a++) {
+      const double w = cabs(pl->V[p * m + a]) * (cabs(pl->c[a]) + pl->ec[a]);
+      const double e = grow_sup(pl->lam[a], t0, t1);
+      *A += w * (pl->lam[a] != 0 ? (e + 1) / cabs(pl->lam[a]) : t1);
+      *dA += w * e;
+      for (int b = 0; b < m; b++) {
+        const double complex mu = pl->lam[a] + pl->lam[b];
+        const double v = cabs(pl->V[p * m + a]) * cabs(pl->V[p * m + b]) *
+                         (cabs(pl->Dt[a * m + b]) + pl->eDt[a * m + b]);
+        const double f = grow_sup(mu, t0, t1);
+        *Cs += v * (mu != 0 ? (f + 1) / cabs(mu) : t1);
+        *dC += v * f;
+      }
+    }
+  }
+}
+
+/* Where stable, the transient parts alone: alpha - alpha_ss = V diag(e^{lambda tau}/lambda) c,
+ * Sigma - Sigma_ss = V [Dt_ab e^{mu tau}/mu] V^T: their bounds over tau >= t (*A, *Cs). */
+static void decay_sups(const qb_gauss_plan *pl, int j, double t, double *A, double *Cs) {
+  const int n = pl->n, m = pl->m, p2[2] = {j, n + j};
+  *A = *Cs = 0;
+  for (int k = 0; k < 2; k++)
+    for (int a = 0; a < m; a++) {
+      const int p = p2[k];
+      *A += cabs(pl->V[p * m + a]) * (cabs(pl->c[a]) + pl->ec[a]) / cabs(pl->lam[a]) *
+            exp(creal(pl->lam[a]) * t);
+      for (int b = 0; b < m; b++) {
+        const double complex mu = pl->lam[a] + pl->lam[b];
+        *Cs += cabs(pl->V[p * m + a]) * cabs(pl->V[p * m + b]) *
+               (cabs(pl->Dt[a * m + b]) + pl->eDt[a * m + b]) / cabs(mu) * exp(creal(mu) * t);
+      }
+    }
+}
+
+/* sup over tau >= t of E_j (INFINITY unless every mode decays or oscillates): where stable,
+ * (|alpha_ss| + transient)^2 + C_ss + transient (tight once the transients have decayed); else
+ * the term-by-term bound.  A 1e-6 margin covers the decomposition's own rounding. */
+static double energy_sup(const qb_gauss_plan *pl, int j, double t) {
+  double A, dA, Cs, dC;
+  if (!pl->ready) return INFINITY;
+  for (int a = 0; a < pl->m; a++)
+    if (creal(pl->lam[a]) > 0 || pl->lam[a] == 0) return INFINITY;
+  const qb_gauss_moments *ss = &pl->ss;
+  if (pl->stable && !(ss->flags & (QB_GAUSS_FAILED | QB_GAUSS_OVERFLOW))) {
+    decay_sups(pl, j, t, &A, &Cs);
+    A += cabs(ss->alpha[j]) + ss->err_alpha[j];
+    Cs += ss->C[j] + ss->err_C[j];
+  } else {
+    sups(pl, j, t, INFINITY, &A, &dA, &Cs, &dC);
+  }
+  return (A * A + Cs) * (1 + 1e-6);
+}
+
+/* sup over [t0, t1] of |E_j'| = |2 Re(conj(alpha) alpha') + C'| */
+static double power_sup(const qb_gauss_plan *pl, int j, double t0, double t1) {
+  double A, dA, Cs, dC;
+  if (!pl->ready) return INFINITY;
+  sups(pl, j, t0, t1, &A, &dA, &Cs, &dC);
+  return (2 * A * dA + dC) * (1 + 1e-6);
+}
+
+static double energy_at(const qb_gauss_plan *pl, int j, double t) {
+  qb_gauss_moments mo;
+  qb_gauss_at(pl, t, &mo);
+  return mo.flags & (QB_GAUSS_FAILED | QB_GAUSS_OVERFLOW) ? NAN : qb_gauss_energy(&mo, j);
+}
+
+/* E_j(t) = emax in [ta, tb] (E_j(ta) < emax <= E_j(tb)): bisection with a secant step, to a
+ * bracket of 4 eps relative */
+static double refine(const qb_gauss_plan *pl, int j, double emax, double ta, double tb, double fa,
+                     double fb) {
+  for (int it = 0; it < 300 && tb - ta > 4 * EPS * tb; it++) {
+    double x = ta + (tb - ta) * (-fa / (fb - fa));
+    if (!(x > ta && x < tb) || it % 3 == 2) x = 0.5 * (ta + tb);
+    const double fx = energy_at(pl, j, x) - emax;
+    if (isnan(fx)) return NAN;
+    if (fx < 0)
+      ta = x, fa = fx;
+    else
+      tb = x, fb = fx;
+  }
+  return tb;
+}
+
+double qb_gauss_tcrit(const qb_gauss_plan *pl, int j, double emax, int *why) {
+  *why = 2;
+  if (!pl->ok || !(emax > 0)) return NAN;
+  double lmax = 0, wmax = 0;
+  for (int a = 0; a < pl->m; a++)
+    lmax = fmax(lmax, cabs(pl->lam[a])), wmax = fmax(wmax, fabs(cimag(pl->lam[a])));
+  if (!pl->ready) lmax = wmax = pl->norm1;
+  const double dt0 = 0.25 / fmax(lmax, 1e-300), dt_osc = wmax > 0 ? 0.2 / wmax : INFINITY;
+  double t = 0, f = -emax; /* E(0) = 0 */
+  for (int k = 0; k < QB_GAUSS_TCRIT_STEPS; k++) {
+    if (energy_sup(pl, j, t) < emax) {
+      *why = 1;
+      return NAN;
+    }
+    const double gap = -f, d0 = power_sup(pl, j, t, t);
+    const double safe = gap / fmax(power_sup(pl, j, t, t + gap / fmax(d0, 1e-300)), 1e-300);
+    const double step = fmax(safe * (1 - 1e-12), fmin(dt_osc, 0.125 * t + dt0));
+    const double tn = t + step, fn = energy_at(pl, j, tn) - emax;
+    if (!(step > 0) || !isfinite(tn) || isnan(fn)) return NAN;
+    if (fn >= 0) {
+      const double tc = refine(pl, j, emax, t, tn, f, fn);
+      *why = isnan(tc) ? 2 : 0;
+      return tc;
+    }
+    t = tn, f = fn;
+  }
+  return NAN;
 }

@@ -97,7 +97,7 @@ check set_suffix "--set E_max=1e3x: parameter 'E_max' = '1e3x' is not a number" 
   "$qbmap" run "$good" -o "$work/out.h5" --set E_max=1e3x
 
 # commands and files
-check models_junk "qbmap models: unexpected argument 'junk'; allowed: no arguments" 2 "$qbmap" models junk
+check models_junk "qbmap models: unexpected argument 'junk'; allowed: none, or --config FILE" 2 "$qbmap" models junk
 check unknown_command_newline "qbmap: unknown command 'fr\nob'" 2 "$qbmap" "$(printf 'fr\nob')"
 mkdir -p "$work/adir"
 check config_directory "cannot read config '$work/adir': Is a directory" 2 "$qbmap" run "$work/adir" -o "$work/out.h5"

@@ -30,7 +30,7 @@ else
   echo "note: $src is not a git checkout: commit not compared"
 fi
 declare -A usage=(["--help"]="usage: qbmap COMMAND" ["run --help"]="usage: mpiexec -n N qbmap run"
-  ["point --help"]="usage: qbmap point [--json] MODEL" ["models --help"]="usage: qbmap models")
+  ["point --help"]="usage: qbmap point [--json] [--config FILE] MODEL" ["models --help"]="usage: qbmap models")
 for c in "--help" "run --help" "point --help" "models --help"; do
   ok "$c: usage on stdout, exit 0" 'h=$("$qbmap" $c) && [[ "$h" == "${usage[$c]}"* ]]'
 done
@@ -47,7 +47,7 @@ block() {
     in_model && /^  [a-z]/ { in_kind = (index($0, "  " kind " (") == 1); next }
     in_model && in_kind && /^    [^ ]/ { print bits == "" ? $1 : $3 == 2 ^ $2 ? $2 ":" $1 : "bad mask: " $0 }' <<<"$m"
 }
-same "models: the models" "$(sed -n 's/^model //p' <<<"$m")" "$(printf '%s\n' ep threemode shared)"
+same "models: the models" "$(sed -n 's/^model //p' <<<"$m")" "$(printf '%s\n' ep threemode shared network)"
 EP_FIELDS="growth_rate lambda_plus_re lambda_plus_im lambda_minus_re lambda_minus_im splitting regime
 E_A_ss E_B_ss E_A E_B log_E_B P_B t_crit t_crit_approx realizable realizable_margin status"
 same "models: ep fields" "$(block ep fields)" "$(tr ' ' '\n' <<<"$EP_FIELDS" | tr -s '\n')"
@@ -71,7 +71,7 @@ done
 # each bit's kind (the file's flag_kinds): failure where something failed or cannot be trusted,
 # info where physics leaves a field undefined; the same bit has the same kind in every model
 kinds=$(awk '/^model /{m=$2} /^  status bits \(/{s=1; next} /^  [a-z]/{s=0} s && /^    [^ ]/{print $2 ":" $4}' <<<"$m" | sort -n -u)
-same "models: status-bit kinds" "$kinds" "$(tr ' ' '\n' <<<"0:info 1:info 2:failure 3:info 4:info 5:failure 6:failure 7:info 8:info 9:failure 10:info 11:failure 12:failure 13:info")"
+same "models: status-bit kinds" "$kinds" "$(tr ' ' '\n' <<<"0:info 1:info 2:failure 3:info 4:info 5:failure 6:failure 7:info 8:info 9:failure 10:info 11:failure 12:failure 13:info 14:failure")"
 # point_words MODEL OUTPUT: the '#' lines of `point`'s OUTPUT are exactly one
 # "# status bit N (WORD): TEXT" per bit set in its `status = S` line, in increasing order, each
 # bit's word and meaning as `models` lists them for MODEL ("# status ok: ..." for S = 0); every
@@ -197,14 +197,17 @@ ok "point: status ok in words" '[ "$(tail -1 <<<"$out")" = "# status ok: every f
 json_cases=("ep ${args[ep]}" "ep ${wargs[ep]}" "ep delta_r=2 alpha=0.5 gamma_b=1.5 t=1"
   "ep delta_r=0.5 alpha=0 gamma_b=0.5 t=1000" "ep delta_r=0.25 gamma_a=2 gamma_b=1 E_max=5 t=2"
   "threemode ${args[threemode]}" "threemode ${wargs[threemode]}" "shared ${args[shared]}"
-  "shared ${wargs[shared]}")
+  "shared ${wargs[shared]}" "network --config $src/examples/network_threemode.yaml delta=0.3 t=5")
 for c in "${json_cases[@]}"; do
   "$qbmap" point $c >"$work/text" && "$qbmap" point --json $c >"$work/json1" &&
     "$qbmap" point $c --json >"$work/json2" || echo "point $c: exit $?" >>"$work/json_fail"
   cmp -s "$work/json1" "$work/json2" || echo "point $c: --json first and last differ" >>"$work/json_fail"
   printf '%s\0%s\0%s\0' "$c" "$(cat "$work/text")" "$(cat "$work/json1")" >>"$work/json_cases"
 done
-/usr/bin/python3 - "$m" "$work/json_cases" <<'EOF'
+# the network's own parameters: `models --config` lists them (after the template's block)
+m_net=$("$qbmap" models --config "$src/examples/network_threemode.yaml")
+/usr/bin/python3 - "$m
+$m_net" "$work/json_cases" <<'EOF'
 import json, re, struct, sys
 models_text, path = sys.argv[1], sys.argv[2]
 listed = {}  # model -> {"params": [(name, default)], "bits": {n: (mask, word, text)}}
@@ -233,7 +236,11 @@ for case, text, js in zip(parts[0::3], parts[1::3], parts[2::3]):
     except ValueError as e:
         fail(f"not strict JSON: {e}")
         continue
-    model, args = case.split()[0], dict(a.split("=") for a in case.split()[1:])
+    # the arguments name=value (a --config FILE starts from FILE's fixed values instead of
+    # defaults: only its given values are checked against the listing's defaults then)
+    toks = case.split()
+    model, args = toks[0], dict(a.split("=") for a in toks[1:] if "=" in a)
+    config = "--config" in toks
     keys = ["model", "parameters", "given", "defaulted", "fields", "nonfinite", "status",
             "status_bits"]
     if list(d) != keys:
@@ -250,7 +257,7 @@ for case, text, js in zip(parts[0::3], parts[1::3], parts[2::3]):
             fail(f"parameter {n} = {d['parameters'].get(n)!r}, given {v}")
     for n, default in L["params"]:
         v = d["parameters"][n]
-        if n in args:
+        if n in args or config:
             continue
         if (v is None) != (default in ("one-of", "required")) or (n in d["defaulted"]) != (v is not None):
             fail(f"parameter {n} = {v!r}, default {default}, defaulted {d['defaulted']}")

@@ -80,7 +80,7 @@ static const char *point_msg(const char *line) {
   const qb_model *m;
   double p[QB_MAX_PARAMS];
   msg[0] = '\0';
-  if (qb_config_parse_point(argc, argv, &m, p, msg, sizeof msg) == QB_OK) msg[0] = '\0';
+  if (qb_config_parse_point(argc, argv, NULL, &m, p, msg, sizeof msg) == QB_OK) msg[0] = '\0';
   return msg;
 }
 

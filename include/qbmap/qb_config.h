@@ -30,6 +30,7 @@ typedef struct {
 
 typedef struct {
   const qb_model *model;
+  bool own_model; /* model network: the instance built from the config, freed with it */
   qb_grid grid;
   double fixed[QB_MAX_PARAMS]; /* every non-axis parameter: fixed value, default or NaN */
   bool given[QB_MAX_PARAMS];   /* on an axis or in fixed/--set */
@@ -49,14 +50,22 @@ typedef struct {
 qb_err qb_config_parse(const char *text, const char *source, char *const *sets, int nsets,
                        qb_config *cfg, char *msg, size_t msgsize);
 
+/* The same without requiring every parameter to have a value: the base of `point --config FILE`,
+ * whose command line gives the rest (qb_config_parse_point checks then). */
+qb_err qb_config_parse_base(const char *text, const char *source, qb_config *cfg, char *msg,
+                            size_t msgsize);
+
 /* Parses one `name=value` for model m into p/given, validating the name and the value. */
 qb_err qb_config_parse_assignment(const qb_model *m, const char *arg, double *p, bool *given,
                                   char *msg, size_t msgsize);
 
 /* The arguments of `qbmap point`: argv[0] the model, then name=value, each parameter at most
- * once; every required parameter given.  Fills *m and p[] (defaults where not given). */
-qb_err qb_config_parse_point(int argc, char *const *argv, const qb_model **m, double *p, char *msg,
-                             size_t msgsize);
+ * once; every required parameter given.  Fills *m and p[] (defaults where not given).  With a
+ * parsed config `base` (`--config FILE`; NULL: none) the model is base's (argv[0] must name it)
+ * and its fixed values are the starting values; its axes' parameters come from argv.  Model
+ * network needs base. */
+qb_err qb_config_parse_point(int argc, char *const *argv, const qb_config *base, const qb_model **m,
+                             double *p, char *msg, size_t msgsize);
 
 /* The whole text `s` as a finite decimal number (sign, digits, optional point and exponent;
  * no hex, octal, underscores, spaces, inf or nan): true and *v, or false. */

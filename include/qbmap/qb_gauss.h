@@ -31,6 +31,8 @@
 #include <complex.h>
 #include <stdbool.h>
 
+#include "qbmap/qb_spectral.h"
+
 #define QB_GAUSS_NMAX 8  /* modes */
 #define QB_GAUSS_DMAX 32 /* dissipators */
 #define QB_GAUSS_MMAX (2 * QB_GAUSS_NMAX)
@@ -42,6 +44,9 @@
 #define QB_GAUSS_TOL 1e-11
 /* Largest kappa_1(V) at which the eigendecomposition is used at all. */
 #define QB_GAUSS_KAPPA_MAX 1e6
+/* Without squeezing, what each mode's mean must be resolved to (relative to itself) from the
+ * eigendecomposition (qb_gauss_at). */
+#define QB_GAUSS_AMP_TOL 1e-11
 /* Stable iff growth < -QB_GAUSS_STABLE_REL * scale (scale: qb_gauss_plan.scale). */
 #define QB_GAUSS_STABLE_REL 1e-12
 
@@ -94,8 +99,8 @@ typedef struct {
   int neig;      /* eigenvalues exposed: n (those of M) when S = 0, else 2n (those of A) */
   double complex eig[QB_GAUSS_MMAX]; /* sorted by descending real part, then imaginary part */
   double A[QB_GAUSS_MMAX * QB_GAUSS_MMAX], b[QB_GAUSS_MMAX], Dp[QB_GAUSS_MMAX * QB_GAUSS_MMAX];
-  bool noise;    /* D' != 0 (thermal occupation or squeezing): else C = Q = 0 exactly */
-  bool driven;   /* b != 0: else alpha = 0 exactly */
+  bool noise;  /* D' != 0 (thermal occupation or squeezing): else C = Q = 0 exactly */
+  bool driven; /* b != 0: else alpha = 0 exactly */
   double complex lam[QB_GAUSS_MMAX], V[QB_GAUSS_MMAX * QB_GAUSS_MMAX];
   double complex rlam[QB_GAUSS_MMAX];                /* 1/lambda_a (0 where lambda_a = 0) */
   double complex rmu[QB_GAUSS_MMAX * QB_GAUSS_MMAX]; /* 1/(lambda_a + lambda_b) (0 where 0) */
@@ -106,8 +111,14 @@ typedef struct {
   double eDt[QB_GAUSS_MMAX * QB_GAUSS_MMAX];         /* bound on |Dt_ab - exact| */
   double rho[QB_GAUSS_MMAX]; /* per eigenvalue: column sums of |V^-1 (A V - V Lambda)| */
   double rhomax;
-  qb_gauss_moments ss;                               /* the steady state (qb_gauss_steady) */
-  qb_gauss_net net;                                  /* a copy, for the fallback */
+  qb_gauss_moments ss; /* the steady state (qb_gauss_steady) */
+  qb_gauss_net net;    /* a copy, for the fallback */
+  /* S = 0: the means obey the complex n x n system alpha' = M alpha + f, f = -iF, taken mode by
+   * mode (docs/physics.md §7.2) from its eigendecomposition sp or qb_linear_transient; xss, ess:
+   * its steady state with componentwise estimates (where stable) */
+  double complex M[QB_GAUSS_NMAX * QB_GAUSS_NMAX], f[QB_GAUSS_NMAX], xss[QB_GAUSS_NMAX];
+  double Mt[QB_GAUSS_NMAX * QB_GAUSS_NMAX], ess[QB_GAUSS_NMAX];
+  qb_spectral sp;
 } qb_gauss_plan;
 
 /* Builds the drift, its eigendecomposition, the growth rate, the scale and the steady state.
@@ -117,7 +128,12 @@ typedef struct {
 void qb_gauss_plan_make(const qb_gauss_net *net, qb_gauss_plan *pl);
 
 /* Moments at t >= 0 from the vacuum: the fast path, or the fallback (flag) where the fast
- * path's own estimate exceeds QB_GAUSS_TOL of a group scale.  t = 0 gives all zero moments
+ * path's own estimate exceeds QB_GAUSS_TOL of a group scale.  Without squeezing (S = 0) the
+ * means are taken mode by mode instead: each alpha_j, dalpha_j from the complex system's
+ * eigendecomposition where its estimate is within QB_GAUSS_AMP_TOL of |alpha_j| (and of |dalpha_j|;
+ * with the floor n eps sum |alpha|), else from qb_linear_transient (componentwise estimates,
+ * exact near exceptional points), so that a mode far below the others keeps its relative
+ * accuracy.  t = 0 gives all zero moments
  * with dalpha = b, dC/dQ = the sources, exactly.  Non-finite outputs set QB_GAUSS_OVERFLOW (no
  * fallback then).  Fast path: no allocation, O(n^3) flops and O(n^2) exponentials per t. */
 void qb_gauss_at(const qb_gauss_plan *pl, double t, qb_gauss_moments *m);
@@ -132,6 +148,20 @@ void qb_gauss_steady(const qb_gauss_plan *pl, qb_gauss_moments *m);
  * (dimension n(2n+1) + 1); derivatives e^{At} b and e^{Lt} vech D'.  err_*: normwise
  * eps (64 + 8 ||aug||_1 t) times the group scale.  Allocates. */
 void qb_gauss_reference(const qb_gauss_net *net, double t, qb_gauss_moments *m);
+
+/* The first t > 0 with E_j(t) = emax (quanta; emax > 0; E_j(0) = 0): a forward scan from 0, each
+ * step the larger of a safe jump (no crossing can occur before t + (emax - E_j(t)) / sup|E_j'|,
+ * with sup|E_j'| over the jump bounded term by term from the eigendecomposition) and a resolution
+ * step (1/5 of the fastest oscillation's period, or t/8 plus a quarter of the fastest time
+ * scale), at most QB_GAUSS_TCRIT_STEPS steps; then bisection with secant steps on E_j - emax to
+ * 4 eps relative.  NaN with *why = 1 where E_j provably stays below emax for ever (its
+ * term-by-term bound over every later time, with a 1e-6 margin, is below emax: stable or
+ * marginal drifts), *why = 2 where undetermined (scan budget exhausted, a failed moment);
+ * *why = 0 with the time otherwise.  A crossing shorter than a resolution step inside a stretch
+ * where the safe jump is shorter than it can be missed (as in model ep, docs/physics.md §1.8).
+ * Allocation: that of qb_gauss_at. */
+#define QB_GAUSS_TCRIT_STEPS 20000
+double qb_gauss_tcrit(const qb_gauss_plan *pl, int j, double emax, int *why);
 
 /* Per-mode quantities (quanta).  Cancellation-free:
  *   energy  E = |alpha|^2 + C;

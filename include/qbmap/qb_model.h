@@ -15,7 +15,7 @@
 #include "qbmap/qb_status.h"
 
 #define QB_MAX_PARAMS 32
-#define QB_MAX_FIELDS 48
+#define QB_MAX_FIELDS 64
 
 typedef enum { QB_F64 = 0, QB_I32 = 1 } qb_dtype;
 

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const qb_model *m;
   double p[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
   char msg[4096];
-  if (qb_config_parse_point(argc, argv, &m, p, msg, sizeof msg) == QB_OK)
+  if (qb_config_parse_point(argc, argv, NULL, &m, p, msg, sizeof msg) == QB_OK)
     qb_model_eval(m, p, NULL, out);
   free(text);
   return 0;

@@ -1,0 +1,291 @@
+/* Model `network`: the kernel (docs/physics.md §7).  At a point the expressions give the numeric
+ * network (h, S, F, dissipators), qb_gauss plans it once per row of t values and gives the
+ * moments at each t; this file turns them into fields and status bits. */
+#include <lapacke.h>
+#include <math.h>
+#include <string.h>
+
+#include "qbmap/qb_gauss.h"
+#include "qbmap/qb_network.h"
+
+/* A value of the network is not finite, outside its verified window or a negative rate or
+ * occupation at this point. */
+enum { NET_TCRIT_NEVER = 1u << 1, NET_TCRIT_FAILED = 1u << 2, NET_BAD_VALUE = 1u << 14 };
+
+const qb_pt_bit qb_network_status_bits[] = {
+    {QB_PT_NOT_STABLE, NULL,
+     "not stable (growth_rate >= -1e-12 times the drift's largest "
+     "entry): E_*_ss, W_*_ss are NaN",
+     QB_PT_KIND_DEFAULT},
+    {NET_TCRIT_NEVER, "tcrit_never", "the battery's E provably never reaches E_max: t_crit is NaN",
+     QB_PT_INFO},
+    {NET_TCRIT_FAILED, "tcrit_failed",
+     "t_crit undetermined (not reached within the scan's 20000 steps, or a moment not "
+     "computable on the way): t_crit is NaN",
+     QB_PT_FAILURE},
+    {QB_PT_OVERFLOW, NULL, NULL, QB_PT_KIND_DEFAULT},
+    {QB_PT_BAD_PARAM, NULL, NULL, QB_PT_KIND_DEFAULT},
+    {QB_PT_NUMERICS, NULL,
+     "a linear-algebra routine (LAPACK, GSL) failed: the fields it feeds "
+     "are NaN",
+     QB_PT_KIND_DEFAULT},
+    {QB_PT_T_UNRESOLVED, NULL,
+     QB_PT_T_UNRESOLVED_WHY ": the time-dependent fields it concerns are "
+                            "NaN",
+     QB_PT_KIND_DEFAULT},
+    {QB_PT_ILL_CONDITIONED, NULL,
+     "a steady state is ill-conditioned at this point (estimated "
+     "relative error above 1e-6): the steady-state fields it concerns are NaN",
+     QB_PT_KIND_DEFAULT},
+    {NET_BAD_VALUE, "bad_value",
+     "a value of the network (a rate, occupation, coefficient, "
+     "detuning, hopping, squeezing, drive or phase) is not finite or outside its window at this "
+     "point: rates and n_th >= 0, |rate|, |detuning|, |hopping|, |squeezing| <= 1e6, |coefficient| "
+     "<= 1e3, |drive| <= 1e100, |phase| <= 1e6, n_th <= 1e6: every field is NaN",
+     QB_PT_FAILURE},
+};
+const int qb_network_nstatus = sizeof qb_network_status_bits / sizeof *qb_network_status_bits;
+
+static bool within(double v, double max) {
+  return isfinite(v) && fabs(v) <= max;
+}
+
+/* The value of e at p, `def` for an absent (optional) key. */
+static double value(qb_expr *e, const double *p, double def) {
+  return e ? qb_expr_eval(e, p) : def;
+}
+
+static double complex polar(double r, double phase) {
+  return CMPLX(r * cos(phase), r * sin(phase));
+}
+
+/* Term t at p into g (docs/physics.md §7.6); false if a value is outside its window. */
+static bool add_term(const qb_net_term *t, const double *p, qb_gauss_net *g) {
+  const double v = qb_expr_eval(t->value, p), ph = value(t->phase, p, 0.0);
+  if (!within(v, t->kind == QB_NET_DRIVE ? QB_NET_DRIVE_MAX : QB_NET_RATE_MAX) ||
+      !within(ph, QB_NET_PHASE_MAX))
+    return false;
+  const int n = g->n, j = t->j, k = t->k;
+  const double complex z = polar(v, ph);
+  switch (t->kind) {
+  case QB_NET_DETUNING:
+    g->h[j * n + j] += v;
+    break;
+  case QB_NET_HOPPING:
+    g->h[j * n + k] += z;
+    g->h[k * n + j] += conj(z);
+    break;
+  case QB_NET_SQUEEZING:
+    g->S[j * n + k] += z;
+    if (j != k) g->S[k * n + j] += z;
+    break;
+  case QB_NET_DRIVE:
+    g->F[j] += z;
+    break;
+  }
+  return true;
+}
+
+/* Dissipator d at p into row k of g; false if a value is outside its window. */
+static bool add_diss(const qb_net_diss *d, const double *p, qb_gauss_net *g, int k) {
+  const double r = qb_expr_eval(d->rate, p), nth = value(d->nth, p, 0.0);
+  if (!(within(r, QB_NET_RATE_MAX) && r >= 0) || !(within(nth, QB_NET_NTH_MAX) && nth >= 0))
+    return false;
+  g->rate[k] = r;
+  g->nth[k] = nth;
+  for (int i = 0; i < d->ncoef; i++) {
+    const double a = qb_expr_eval(d->abs[i], p), ph = value(d->phase[i], p, 0.0);
+    if (!within(a, QB_NET_COEF_MAX) || !within(ph, QB_NET_PHASE_MAX)) return false;
+    g->c[k * QB_GAUSS_NMAX + d->mode[i]] += polar(a, ph);
+  }
+  return true;
+}
+
+/* The numeric network at p; false (status bad_value) if a value is outside its window. */
+static bool build(const qb_network *net, const double *p, qb_gauss_net *g) {
+  memset(g, 0, sizeof *g);
+  g->n = net->nmodes;
+  g->nd = net->ndiss;
+  for (int i = 0; i < net->nterms; i++)
+    if (!add_term(&net->terms[i], p, g)) return false;
+  for (int k = 0; k < net->ndiss; k++)
+    if (!add_diss(&net->diss[k], p, g, k)) return false;
+  return true;
+}
+
+/* The moments' totals the per-mode accuracy tests compare against: ||alpha||_2 and the total
+ * energy. */
+typedef struct {
+  double amp, energy;
+} totals;
+
+static totals totals_of(const qb_gauss_moments *mo, int n) {
+  totals s = {qb_model_norm_amp(mo->alpha, n), 0.0};
+  for (int j = 0; j < n; j++)
+    s.energy += qb_gauss_energy(mo, j);
+  return s;
+}
+
+/* Mode j's energy-like fields are resolved: its amplitude and its fluctuations to QB_EST_MAX of
+ * themselves plus QB_ABS_MAX of the totals (qb_model.h's accuracy guard). */
+static bool mode_ok(const qb_gauss_moments *mo, int j, totals s) {
+  const double E = qb_gauss_energy(mo, j);
+  return qb_model_energy_ok(qb_model_mag(mo->alpha[j]), mo->err_alpha[j], s.amp) &&
+         mo->err_C[j] + mo->err_Q[j] <= QB_EST_MAX * E + QB_ABS_MAX * s.energy;
+}
+
+/* t_crit: the first t with the battery's E = E_max (qb_gauss_tcrit). */
+static uint32_t tcrit(const qb_network *net, const qb_gauss_plan *pl, double emax, double *out) {
+  int why;
+  out[net->f_tcrit] = qb_gauss_tcrit(pl, net->battery, emax, &why);
+  return why == 1 ? NET_TCRIT_NEVER : why == 2 ? NET_TCRIT_FAILED : 0;
+}
+
+/* growth_rate, t_crit and the steady-state fields (the same for every t of a row) into out. */
+static uint32_t row_fields(const qb_network *net, const qb_gauss_plan *pl, const double *p,
+                           const bool *want, double *out) {
+  out[net->f_growth] = pl->growth;
+  uint32_t status = qb_model_wants(want, net->f_tcrit) ? tcrit(net, pl, p[net->p_emax], out) : 0;
+  bool any = false;
+  for (int j = 0; j < net->nmodes; j++)
+    any = any || qb_model_wants(want, net->f[j].E_ss) || qb_model_wants(want, net->f[j].W_ss);
+  if (!any) return status;
+  qb_gauss_moments ss;
+  qb_gauss_steady(pl, &ss);
+  if (ss.flags & QB_GAUSS_NOT_STABLE) return status | QB_PT_NOT_STABLE;
+  if (ss.flags & QB_GAUSS_FAILED) return status | QB_PT_NUMERICS;
+  const totals s = totals_of(&ss, net->nmodes);
+  for (int j = 0; j < net->nmodes; j++) {
+    if (!mode_ok(&ss, j, s)) {
+      status |= QB_PT_ILL_CONDITIONED;
+      continue;
+    }
+    out[net->f[j].E_ss] = qb_gauss_energy(&ss, j);
+    out[net->f[j].W_ss] = qb_gauss_ergotropy(&ss, j);
+  }
+  return status;
+}
+
+/* The battery's power is resolved: its error below QB_EST_MAX of the size of its terms. */
+static bool power_ok(const qb_gauss_moments *mo, int b) {
+  const double a = qb_model_mag(mo->alpha[b]), da = qb_model_mag(mo->dalpha[b]);
+  const double err = 2.0 * (da * mo->err_alpha[b] + a * mo->err_dalpha[b]) + mo->err_dC[b];
+  return err <= QB_EST_MAX * (2.0 * a * da + fabs(mo->dC[b]));
+}
+
+/* The fields at time t into out (row-invariant fields already there). */
+static uint32_t t_fields(const qb_network *net, const qb_gauss_plan *pl, double t, double *out) {
+  qb_gauss_moments mo;
+  qb_gauss_at(pl, t, &mo);
+  if (mo.flags & QB_GAUSS_FAILED) return QB_PT_NUMERICS;
+  const totals s = totals_of(&mo, net->nmodes);
+  uint32_t status = 0;
+  for (int j = 0; j < net->nmodes; j++) {
+    const qb_net_mode_fields *f = &net->f[j];
+    if (!mode_ok(&mo, j, s)) {
+      status |= QB_PT_T_UNRESOLVED;
+      continue;
+    }
+    out[f->E] = qb_gauss_energy(&mo, j);
+    out[f->W] = qb_gauss_ergotropy(&mo, j);
+    out[f->nbar] = qb_gauss_nbar(&mo, j);
+    out[f->re] = creal(mo.alpha[j]);
+    out[f->im] = cimag(mo.alpha[j]);
+  }
+  if (power_ok(&mo, net->battery))
+    out[net->f_P] = qb_gauss_power(&mo, net->battery);
+  else
+    status |= QB_PT_T_UNRESOLVED;
+  return status;
+}
+
+void qb_network_eval_row(const qb_model *m, const double *p, const double *x, int n,
+                         const bool *want, double *out) {
+  const qb_network *net = m->ctx;
+  const int nf = m->nfields, st = nf - 1;
+  double inv[QB_MAX_FIELDS]; /* the prepared row with the row-invariant fields */
+  memcpy(inv, out, (size_t)nf * sizeof *out);
+  qb_gauss_net g;
+  qb_gauss_plan pl;
+  uint32_t status = build(net, p, &g) ? 0 : NET_BAD_VALUE;
+  if (!status) {
+    qb_gauss_plan_make(&g, &pl);
+    status = pl.ok ? row_fields(net, &pl, p, want, inv) : QB_PT_NUMERICS;
+  }
+  for (int j = 0; j < n; j++) {
+    double *o = out + (size_t)j * (size_t)nf;
+    memcpy(o, inv, (size_t)nf * sizeof *o);
+    uint32_t s = status;
+    if (!(status & (NET_BAD_VALUE | QB_PT_NUMERICS))) s |= t_fields(net, &pl, x[j], o);
+    o[st] = (double)(s | qb_model_overflow(o, nf, -1));
+  }
+}
+
+/* The drift whose eigenvalues the EP pass follows (docs/physics.md §7.6): M = -ih - G/2 (n x n)
+ * without squeezing, the real 2n x 2n A (as complex) with it.  Column-major into a[ld * ld];
+ * returns its order, 0 if the network is bad at p. */
+static int ep_drift(const qb_model *m, const double *p, double complex *a, qb_gauss_plan *pl) {
+  const qb_network *net = m->ctx;
+  qb_gauss_net g;
+  if (!build(net, p, &g)) return 0;
+  qb_gauss_plan_make(&g, pl);
+  if (!pl->ok) return 0;
+  const int k = pl->squeeze ? pl->m : pl->n;
+  for (int r = 0; r < k; r++)
+    for (int c = 0; c < k; c++)
+      a[c * k + r] = pl->squeeze ? pl->A[r * pl->m + c] : CMPLX(0.0, 0.0);
+  if (pl->squeeze) return k;
+  for (int r = 0; r < k; r++)
+    for (int c = 0; c < k; c++) {
+      double complex G = 0.0;
+      for (int d = 0; d < g.nd; d++)
+        G += g.rate[d] * conj(g.c[d * QB_GAUSS_NMAX + r]) * g.c[d * QB_GAUSS_NMAX + c];
+      a[c * k + r] = -I * g.h[r * k + c] - 0.5 * G;
+    }
+  return k;
+}
+
+double complex qb_network_disc(const qb_model *m, const double *p) {
+  double complex a[QB_GAUSS_MMAX * QB_GAUSS_MMAX];
+  qb_gauss_plan pl;
+  const int k = ep_drift(m, p, a, &pl);
+  if (!k) return CMPLX(NAN, NAN);
+  /* prod_{i<j} (l_i - l_j)^2 / s^2 over the plan's eigenvalues of this drift (s: the drift's
+   * largest entry, so the product stays in range; its zeros are the coalescences) */
+  const double s = pl.scale > 0 ? pl.scale : 1.0;
+  double complex d = 1.0;
+  for (int i = 0; i < pl.neig; i++)
+    for (int j = i + 1; j < pl.neig; j++) {
+      const double complex e = (pl.eig[i] - pl.eig[j]) / s;
+      d *= e * e;
+    }
+  return d;
+}
+
+void qb_network_coalescence(const qb_model *m, const double *p, double *splitting,
+                            double *overlap) {
+  double complex a[QB_GAUSS_MMAX * QB_GAUSS_MMAX], w[QB_GAUSS_MMAX],
+      vr[QB_GAUSS_MMAX * QB_GAUSS_MMAX], work[4 * QB_GAUSS_MMAX], dummy[1];
+  double rwork[2 * QB_GAUSS_MMAX];
+  qb_gauss_plan pl;
+  *splitting = *overlap = NAN;
+  const int k = ep_drift(m, p, a, &pl);
+  if (!k || LAPACKE_zgeev_work(LAPACK_COL_MAJOR, 'N', 'V', k, a, k, w, dummy, 1, vr, k, work,
+                               4 * QB_GAUSS_MMAX, rwork))
+    return;
+  int bi = 0, bj = 1;
+  double best = INFINITY;
+  for (int i = 0; i < k; i++)
+    for (int j = i + 1; j < k; j++)
+      if (cabs(w[i] - w[j]) < best) best = cabs(w[i] - w[j]), bi = i, bj = j;
+  if (k < 2) return;
+  double complex dot = 0.0;
+  double nu = 0.0, nv = 0.0;
+  for (int r = 0; r < k; r++) {
+    dot += conj(vr[bi * k + r]) * vr[bj * k + r];
+    nu += qb_model_abs2(vr[bi * k + r]);
+    nv += qb_model_abs2(vr[bj * k + r]);
+  }
+  *splitting = best;
+  *overlap = cabs(dot) / sqrt(nu * nv);
+}
