@@ -28,3 +28,10 @@ plot so-fig2 "$out/so_fig2.h5" "$out/so_fig2_shared.h5" "$out/so_fig2_shared_pi.
 plot so-fig2 "$out/so_fig3_4.h5" "$out/so_fig2.h5" -o "$f/so_fig3_4.png"
 plot so-fig6 "$out/so_fig6.h5" -o "$f/so_fig6.png"
 plot so-fig7 "$out/so_fig7.h5" -o "$f/so_fig7.png"
+# model `network` showcases (beyond the papers): SO super-optimal charging at finite temperature,
+# the EP three-mode network with two-mode squeezing (growth map, boundary, EPs)
+for c in network_so_thermal network_ep_squeezing; do
+  "${launch[@]}" "$build/qbmap" run "$root/examples/$c.yaml" -o "$out/$c.h5" --force --progress 1000
+done
+$py "$root/analysis/network_showcase.py" so-thermal "$out/network_so_thermal.h5" -o "$f/network_so_thermal.png"
+$py "$root/analysis/network_showcase.py" ep-squeezing "$out/network_ep_squeezing.h5" -o "$f/network_ep_squeezing.png"
