@@ -16,7 +16,8 @@ const char qb_network_doc[] =
     "dissipators {rate, L: {m: coefficient or [abs, phase]}, n_th}; every value is a number or an "
     "expression over symbols, which become the parameters (each on an axis or fixed), with t and "
     "E_max.  Fields per mode m: E_m, E_m_ss, W_m, W_m_ss (ergotropy), nbar_m, re_m, im_m; "
-    "growth_rate, P and t_crit (battery), status.  `qbmap point network --config FILE name=value "
+    "growth_rate, disc_re, disc_im, P and t_crit (battery), status.  `qbmap point network --config "
+    "FILE name=value "
     "...`";
 
 /* What the section's readers share. */
@@ -347,6 +348,14 @@ static int add_field(qb_network *net, const char *mode, const char *name, const 
 static void make_fields(qb_network *net) {
   net->f_growth = add_field(net, "", "growth_rate", "growth rate",
                             "max Re eig of the 2n x 2n drift of the means (docs/physics.md s7)");
+  net->f_disc_re =
+      add_field(net, "", "disc_re", "Re discriminant",
+                "Re of the drift's discriminant prod (l_i - l_j)^2, as its phase times "
+                "the geometric mean of |(l_i - l_j)/s|^2 (docs/physics.md s7.6): zero "
+                "at exceptional points; with squeezing the drift is real, disc_im = "
+                "0, its EPs form lines and boundaries on disc_re map them%.0s%.0s");
+  net->f_disc_im = add_field(net, "", "disc_im", "Im discriminant",
+                             "Im of the drift's discriminant (0 where the drift is real)%.0s%.0s");
   for (int j = 0; j < net->nmodes; j++) {
     const char *m = net->modes[j];
     qb_net_mode_fields *f = &net->f[j];

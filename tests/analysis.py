@@ -195,6 +195,15 @@ with guarded("analysis"), tempfile.TemporaryDirectory() as tmp:
         want = (round(inches[0] * 110), round(inches[1] * 110))
         check(r.returncode == 0 and r.stdout == f"qbplot: wrote {out}\n" and size == want,
               f"qbplot {cmd}: exit {r.returncode}, PNG size {size}, expected {want} {r.stderr}")
+    # the network showcase's figure (analysis/network_showcase.py) from its example, as made
+    net = os.path.join(tmp, "network_so_thermal.h5")
+    subprocess.run([qbmap, "run", os.path.join(root, "examples", "network_so_thermal.yaml"), "-o",
+                    net], check=True, capture_output=True)
+    out = os.path.join(tmp, "network_so_thermal.png")
+    r = subprocess.run([py, os.path.join(root, "analysis", "network_showcase.py"), "so-thermal", net,
+                        "-o", out], capture_output=True, text=True)
+    check(r.returncode == 0 and os.path.exists(out) and png_size(out) is not None,
+          f"network_showcase so-thermal: exit {r.returncode}, {r.stderr}")
     pdf = os.path.join(tmp, "fig6.pdf")
     r = subprocess.run([py, tool, "ep-fig6", f6, "-o", pdf], capture_output=True, text=True)
     check(r.returncode == 0 and open(pdf, "rb").read(5) == b"%PDF-", "qbplot writes PDF")

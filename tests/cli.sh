@@ -320,6 +320,8 @@ bad "--json, missing parameter" "'gamma_b' is required" ep delta_r=0.5 --json
 ok "point --json without a model: usage on stderr, exit 2" 'o=$("$qbmap" point --json 2>"$work/err"); [ $? -eq 2 ] && [ -z "$o" ] && [[ "$(cat "$work/err")" == "usage: qbmap point"* ]]'
 
 ok "print-config = examples/ep_fig3.yaml" '"$qbmap" run --print-config | cmp -s - "$src/examples/ep_fig3.yaml"'
+"$qbmap" run "$src/examples/network_shared.yaml" --print-config >"$work/net1.yaml"
+ok "print-config of a network is a config that prints itself" '"$qbmap" run "$work/net1.yaml" --print-config | cmp -s - "$work/net1.yaml" && grep -q "^network: {" "$work/net1.yaml"'
 
 # run CONFIG --print-config: the normalized config (with --set), then the dry run as YAML
 # comments; exact for a small config, and the same blocks, points and config as the real run

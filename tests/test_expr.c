@@ -33,40 +33,7 @@
 #include "qb_test.h"
 #include "qbmap/qb_expr.h"
 
-/* ---- malloc interposition (as in test_spectral; not under AddressSanitizer) ---- */
-#if defined(__SANITIZE_ADDRESS__) || defined(QB_SANITIZED)
-#define QB_COUNT_ALLOC 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define QB_COUNT_ALLOC 0
-#endif
-#endif
-#ifndef QB_COUNT_ALLOC
-#define QB_COUNT_ALLOC 1
-#endif
-
-static volatile int counting;
-static volatile long nalloc;
-#if QB_COUNT_ALLOC
-void *__libc_malloc(size_t);
-void *__libc_calloc(size_t, size_t);
-void *__libc_realloc(void *, size_t);
-void *malloc(size_t);
-void *calloc(size_t, size_t);
-void *realloc(void *, size_t);
-void *malloc(size_t size) {
-  if (counting) nalloc++;
-  return __libc_malloc(size);
-}
-void *calloc(size_t m, size_t size) {
-  if (counting) nalloc++;
-  return __libc_calloc(m, size);
-}
-void *realloc(void *p, size_t size) {
-  if (counting) nalloc++;
-  return __libc_realloc(p, size);
-}
-#endif
+#include "qb_alloc_count.h"
 
 /* ---- helpers ---- */
 

@@ -14,13 +14,19 @@
  *               E_b(t) (4000 times per point up to 60/|growth|, the first sample above E_max, then
  *               bisection): 1e-9 relative; where t_crit is NaN with tcrit_never, no sample exceeds
  *               E_max; E_b(t_crit) = E_max to 1e-9
- * Usage: test_network [threemode|shared|row|tcrit|all] */
+ *   ep          the EP pass on a lossy dimer (hopping J, losses ga, gb, detunings +-delta): one EP
+ *               per J slice at delta = 0, ga = gb + 4J (1e-10), winding +-1, coalescing; and
+ *               the EP lines of a real (squeezed) drift by the boundary pass on disc_re: a
+ *               damped mode with detuning D and squeezing s has eigenvalues -k/2 +- sqrt(s^2 -
+ *               D^2), EPs at D = +-s (1e-10)
+ * Usage: test_network [threemode|shared|row|tcrit|ep|all] */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "qb_test.h"
 #include "qbmap/qb_config.h"
 #include "qbmap/qb_model.h"
+#include "qbmap/qb_post.h"
 
 static int pidx(const qb_model *m, const char *name) {
   return qb_test_index(qb_model_param_index(m, name), "parameter", name);
@@ -284,6 +290,73 @@ static void test_tcrit(void) {
   qb_config_free(&cfg);
 }
 
+static const char dimer[] = "model: network\n"
+                            "network:\n"
+                            "  modes: [a, b]\n"
+                            "  hamiltonian:\n"
+                            "    - {detuning: a, value: delta}\n"
+                            "    - {detuning: b, value: -delta}\n"
+                            "    - {hopping: [a, b], value: J, phase: 0.3}\n"
+                            "  dissipators:\n"
+                            "    - {rate: ga, L: {a: 1}}\n"
+                            "    - {rate: gb, L: {b: 1}}\n"
+                            "axes:\n"
+                            "  - {name: J, values: [0.5, 0.8, 1.1]}\n"
+                            "  - {name: ga, min: 0.13, max: 6, n: 37}\n"
+                            "  - {name: delta, min: -1.3, max: 1.1, n: 40}\n"
+                            "fixed: {gb: 0.2}\n"
+                            "eps: {axes: [delta, ga]}\n";
+
+static const char squeezed[] = "model: network\n"
+                               "network:\n"
+                               "  modes: [a]\n"
+                               "  hamiltonian:\n"
+                               "    - {detuning: a, value: D}\n"
+                               "    - {squeezing: [a, a], value: s, phase: 0.4}\n"
+                               "  dissipators:\n"
+                               "    - {rate: 0.5, L: {a: 1}, n_th: 0.1}\n"
+                               "axes:\n"
+                               "  - {name: s, values: [0.3, 0.7]}\n"
+                               "  - {name: D, min: -1, max: 1.1, n: 40}\n"
+                               "boundaries: {field: disc_re, axis: D}\n";
+
+/* EP lines of the real drift of a squeezed mode: disc_re changes sign at D = +-s. */
+static void test_ep_lines(void) {
+  qb_config c;
+  char msg[2048];
+  if (qb_config_parse(squeezed, "squeezed", NULL, 0, &c, msg, sizeof msg))
+    QB_SETUP_FATAL("%s", msg);
+  qb_pointset s = {0};
+  if (qb_post_boundaries(&c, 0, qb_post_boundary_units(&c), &s))
+    QB_SETUP_FATAL("qb_post_boundaries failed");
+  CHECK("two EP crossings per s", s.n == 4, "n = %lld", (long long)s.n);
+  for (int64_t k = 0; k < s.n; k++)
+    CHECK_CLOSE("EP at |D| = s", fabs(s.x[1][k]), s.x[0][k], 1e-10, 0, "s = %g", s.x[0][k]);
+  qb_pointset_free(&s);
+  qb_config_free(&c);
+}
+
+static void test_ep(void) {
+  test_ep_lines();
+  qb_config c;
+  char msg[2048];
+  if (qb_config_parse(dimer, "dimer", NULL, 0, &c, msg, sizeof msg)) QB_SETUP_FATAL("%s", msg);
+  qb_pointset s = {0};
+  if (qb_post_eps(&c, 0, qb_post_ep_units(&c), &s)) QB_SETUP_FATAL("qb_post_eps failed");
+  CHECK("one EP per J slice", s.n == 3, "n = %lld, rejected %lld", (long long)s.n,
+        (long long)s.rejected);
+  for (int64_t k = 0; k < s.n; k++) {
+    const double J = s.x[0][k], ga = s.x[1][k], delta = s.x[2][k];
+    CHECK_CLOSE("EP at ga = gb + 4J", ga, 0.2 + 4 * J, 1e-10, 0, "J = %g", J);
+    CHECK_CLOSE("EP at delta = 0", delta, 0, 0, 1e-10, "J = %g", J);
+    CHECK("winding +-1", abs(s.winding[k]) == 1, "J = %g: %d", J, s.winding[k]);
+    CHECK("coalescence", s.splitting[k] < 1e-6 && s.overlap[k] > 1 - 1e-6, "J = %g: %g %g", J,
+          s.splitting[k], s.overlap[k]);
+  }
+  qb_pointset_free(&s);
+  qb_config_free(&c);
+}
+
 static void test_threemode(void) {
   test_against("threemode", "network_threemode.yaml", random_threemode, threemode_pairs, 4);
 }
@@ -298,5 +371,6 @@ int main(int argc, char **argv) {
   QB_PART("shared", test_shared());
   QB_PART("row", test_row());
   QB_PART("tcrit", test_tcrit());
+  QB_PART("ep", test_ep());
   return qb_test_report(qb_test_name);
 }

@@ -63,7 +63,7 @@ typedef struct qb_network {
   char use[QB_MAX_PARAMS][128]; /* each symbol's first use: its key ... */
   size_t use_line[QB_MAX_PARAMS], use_col[QB_MAX_PARAMS]; /* ... and line:column */
   int p_t, p_emax;                                        /* their indices */
-  int f_growth, f_P, f_tcrit;                             /* field indices */
+  int f_growth, f_disc_re, f_disc_im, f_P, f_tcrit;       /* field indices */
   qb_net_mode_fields f[QB_NET_MODES];
   qb_param params[QB_MAX_PARAMS];
   qb_field fields[QB_MAX_FIELDS];

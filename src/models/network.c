@@ -141,10 +141,47 @@ static uint32_t tcrit(const qb_network *net, const qb_gauss_plan *pl, double ema
   return why == 1 ? NET_TCRIT_NEVER : why == 2 ? NET_TCRIT_FAILED : 0;
 }
 
-/* growth_rate, t_crit and the steady-state fields (the same for every t of a row) into out. */
+/* The drift's discriminant, prod_{i<j} (l_i - l_j)^2 / s^2 over the plan's exposed eigenvalues
+ * (docs/physics.md §7.6; s: the drift's largest entry, so the product stays in range; its zeros
+ * are the coalescences). */
+static double complex disc_of(const qb_gauss_plan *pl) {
+  const double s = pl->scale > 0 ? pl->scale : 1.0;
+  double complex d = 1.0;
+  for (int i = 0; i < pl->neig; i++)
+    for (int j = i + 1; j < pl->neig; j++) {
+      const double complex e = (pl->eig[i] - pl->eig[j]) / s;
+      d *= e * e;
+    }
+  return d;
+}
+
+/* The fields disc_re, disc_im: the discriminant's phase times the geometric mean of the
+ * |(l_i - l_j)/s|^2 (its K-th root in magnitude, K pairs): the same zeros and signs, without the
+ * underflow of a product of many small factors (8 modes: 120 pairs). */
+static double complex disc_root(const qb_gauss_plan *pl) {
+  const double s = pl->scale > 0 ? pl->scale : 1.0;
+  double complex ph = 1.0;
+  double lg = 0;
+  int k = 0;
+  for (int i = 0; i < pl->neig; i++)
+    for (int j = i + 1; j < pl->neig; j++, k++) {
+      const double complex e = (pl->eig[i] - pl->eig[j]) / s;
+      const double a = cabs(e);
+      if (a == 0) return 0.0;
+      ph *= (e / a) * (e / a);
+      lg += 2 * log(a);
+    }
+  return k ? ph / cabs(ph) * exp(lg / k) : 1.0;
+}
+
+/* growth_rate, the discriminant, t_crit and the steady-state fields (the same for every t of a
+ * row) into out. */
 static uint32_t row_fields(const qb_network *net, const qb_gauss_plan *pl, const double *p,
                            const bool *want, double *out) {
   out[net->f_growth] = pl->growth;
+  const double complex d = disc_root(pl);
+  out[net->f_disc_re] = creal(d);
+  out[net->f_disc_im] = cimag(d);
   uint32_t status = qb_model_wants(want, net->f_tcrit) ? tcrit(net, pl, p[net->p_emax], out) : 0;
   bool any = false;
   for (int j = 0; j < net->nmodes; j++)
@@ -248,18 +285,7 @@ static int ep_drift(const qb_model *m, const double *p, double complex *a, qb_ga
 double complex qb_network_disc(const qb_model *m, const double *p) {
   double complex a[QB_GAUSS_MMAX * QB_GAUSS_MMAX];
   qb_gauss_plan pl;
-  const int k = ep_drift(m, p, a, &pl);
-  if (!k) return CMPLX(NAN, NAN);
-  /* prod_{i<j} (l_i - l_j)^2 / s^2 over the plan's eigenvalues of this drift (s: the drift's
-   * largest entry, so the product stays in range; its zeros are the coalescences) */
-  const double s = pl.scale > 0 ? pl.scale : 1.0;
-  double complex d = 1.0;
-  for (int i = 0; i < pl.neig; i++)
-    for (int j = i + 1; j < pl.neig; j++) {
-      const double complex e = (pl.eig[i] - pl.eig[j]) / s;
-      d *= e * e;
-    }
-  return d;
+  return ep_drift(m, p, a, &pl) ? disc_of(&pl) : CMPLX(NAN, NAN);
 }
 
 void qb_network_coalescence(const qb_model *m, const double *p, double *splitting,
