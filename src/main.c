@@ -191,14 +191,14 @@ static void print_model(const qb_model *m) {
   print_status_bits(m->status_bits, m->nstatus);
 }
 
-static int point_config(const char *path, qb_config *cfg);
+static int point_config(const char *path, qb_config *cfg, const char *who);
 
 /* `qbmap models`: every built-in model and the network template; `qbmap models --config FILE`:
  * the model FILE defines (a network's own parameters and fields). */
 static int cmd_models(const char *config) {
   if (config) {
     qb_config cfg = {0};
-    if (point_config(config, &cfg)) return 2;
+    if (point_config(config, &cfg, "qbmap models")) return 2;
     print_model(cfg.model);
     qb_config_free(&cfg);
     return 0;
@@ -330,13 +330,14 @@ static int point_args(int argc, char **argv, char **args, int *n, int *json, con
   return *n == 0 ? 2 : 0;
 }
 
-/* The config of `point --config FILE` into cfg (1 and a message on error). */
-static int point_config(const char *path, qb_config *cfg) {
+/* The config of `point --config FILE` (or `models --config FILE`) into cfg; 1 and a message
+ * from `who` on error. */
+static int point_config(const char *path, qb_config *cfg, const char *who) {
   char msg[2048];
   char *text = read_file(path, msg, sizeof msg);
   qb_err err = text ? qb_config_parse_base(text, path, cfg, msg, sizeof msg) : QB_ECONFIG;
   free(text);
-  if (err) print_error("qbmap point", msg);
+  if (err) print_error(who, msg);
   return err ? 1 : 0;
 }
 
@@ -358,7 +359,7 @@ static int cmd_point(int argc, char **argv) {
     return 2;
   }
   qb_config cfg = {0};
-  if (config && point_config(config, &cfg)) {
+  if (config && point_config(config, &cfg, "qbmap point")) {
     free(args);
     return 2;
   }

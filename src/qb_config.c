@@ -908,8 +908,6 @@ static qb_err fixed_value(pctx *c, const char *name, const char *text) {
   char path[128], key[128];
   snprintf(path, sizeof path, "fixed/%s", name);
   snprintf(key, sizeof key, "fixed.%s", name);
-  snprintf(path, sizeof path, "fixed/%s", name);
-  snprintf(key, sizeof key, "fixed.%s", name);
   int pi = qb_model_param_index(c->m, name);
   if (pi < 0)
     return fail_at(c, path, 1, "%s is not a parameter of model %s; allowed: %s", key, c->m->name,

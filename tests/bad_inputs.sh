@@ -98,6 +98,14 @@ check set_suffix "--set E_max=1e3x: parameter 'E_max' = '1e3x' is not a number" 
 
 # commands and files
 check models_junk "qbmap models: unexpected argument 'junk'; allowed: none, or --config FILE" 2 "$qbmap" models junk
+check models_config_missing "qbmap models: cannot read config '$work/nosuch.yaml'" 2 "$qbmap" models --config "$work/nosuch.yaml"
+check point_network_no_config "model network needs --config FILE" 2 "$qbmap" point network delta=1
+check point_network_axis "parameter 'delta' is an axis of the config; allowed: its value on the command line, delta=VALUE" 2 \
+  "$qbmap" point network --config ../examples/network_threemode.yaml t=1
+check point_config_other_model "model 'ep' is not the config's model; allowed: network" 2 \
+  "$qbmap" point ep --config ../examples/network_threemode.yaml delta_r=1
+check point_network_bad_section "network.hamiltonian[0].detuning = 'x' is not a mode" 2 \
+  "$qbmap" point network --config bad_inputs/net_unknown_mode.yaml t=1
 check unknown_command_newline "qbmap: unknown command 'fr\nob'" 2 "$qbmap" "$(printf 'fr\nob')"
 mkdir -p "$work/adir"
 check config_directory "cannot read config '$work/adir': Is a directory" 2 "$qbmap" run "$work/adir" -o "$work/out.h5"
