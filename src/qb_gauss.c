@@ -520,13 +520,14 @@ static void fast_at(const qb_gauss_plan *pl, double t, qb_gauss_moments *mo) {
 }
 
 /* Takes alpha_j, dalpha_j (dalpha = dy e^{ly}) of every mode j not yet in `have` where both are
- * resolved to QB_GAUSS_AMP_TOL of themselves (estimates plus the floor n eps sum |.|), or
- * always (force); returns how many modes still lack them. */
+ * resolved to QB_GAUSS_AMP_TOL of themselves (estimates plus, with `floor` (normwise estimates:
+ * the eigendecomposition's), the floor n eps sum |.|), or always (force); returns how many modes
+ * still lack them. */
 static int take_means(int n, const double complex *y, const double complex *dy, double ly,
-                      const double *ey, const double *edy, bool force, bool *have,
+                      const double *ey, const double *edy, bool floor, bool force, bool *have,
                       qb_gauss_moments *mo) {
   double fl = 0, fd = 0;
-  for (int j = 0; j < n; j++)
+  for (int j = 0; j < n && floor; j++)
     fl += mag(y[j]), fd += mag(dy[j]);
   fl *= n * EPS, fd *= n * EPS;
   const double s = exp(ly);
@@ -545,6 +546,62 @@ static int take_means(int n, const double complex *y, const double complex *dy, 
   return left;
 }
 
+/* Without squeezing, where t ||M|| <= QB_GAUSS_TAYLOR_MAX: the Taylor series
+ *   y = sum_k t/(k+1) u_k,  dy = sum_k u_k,  u_0 = f,  u_k = (t/k) M u_{k-1},
+ * exact at small t for modes far below the others (b reached from the drive through c: y_b ~
+ * t^3), where the eigendecomposition's sums cancel.  Componentwise estimates, with w_k the same
+ * recursion on the magnitudes Mt >= |M| and |f| (|u_k| <= w_k): u_k's rounding <= k c1 w_k,
+ * c1 = (2n + 6) eps per product M u (complex multiply-adds and the scaling by t/k), the sums'
+ * <= 2 (KMAX + 2) eps sum w_k, the truncation after term K <= ||w_{K+1}||_inf / (1 - rho) per
+ * component (||w_{k+1}|| <= rho ||w_k||, rho = t ||Mt||_inf / (K + 2) <= 1/2), times t for y.
+ * Stops once that tail is below eps of every nonzero sum (at most QB_GAUSS_TAYLOR_TERMS
+ * terms).  -1 where t ||Mt||_inf > QB_GAUSS_TAYLOR_MAX (not tried).  No allocation. */
+static int means_taylor(const qb_gauss_plan *pl, double t, double complex *y, double complex *dy,
+                        double *ey, double *edy) {
+  const int n = pl->n, K = QB_GAUSS_TAYLOR_TERMS;
+  const double c1 = (2.0 * n + 6) * EPS, cs = 2.0 * (K + 2) * EPS;
+  double nM = 0, w[NMAX], sw[NMAX], swy[NMAX], rw[NMAX], rwy[NMAX], tail = 0;
+  double complex u[NMAX];
+  for (int j = 0; j < n; j++) {
+    double s = 0;
+    for (int l = 0; l < n; l++)
+      s += pl->Mt[j * n + l];
+    nM = fmax(nM, s);
+  }
+  if (!(t * nM <= QB_GAUSS_TAYLOR_MAX)) return -1;
+  for (int j = 0; j < n; j++) {
+    u[j] = dy[j] = pl->f[j], y[j] = t * pl->f[j];
+    w[j] = sw[j] = mag(pl->f[j]), swy[j] = t * w[j], rw[j] = rwy[j] = 0;
+  }
+  for (int k = 1; k <= K; k++) {
+    const double h = t / k, hy = t / (k + 1);
+    double complex un[NMAX];
+    double wn[NMAX], nw = 0;
+    for (int j = 0; j < n; j++) {
+      double complex s = 0;
+      double sa = 0;
+      for (int l = 0; l < n; l++)
+        s += cmul(pl->M[j * n + l], u[l]), sa += pl->Mt[j * n + l] * w[l];
+      un[j] = h * s, wn[j] = h * sa, nw = fmax(nw, wn[j]);
+    }
+    double lo = INFINITY;
+    for (int j = 0; j < n; j++) {
+      u[j] = un[j], w[j] = wn[j];
+      dy[j] += u[j], y[j] += hy * u[j];
+      sw[j] += w[j], swy[j] += hy * w[j], rw[j] += k * w[j], rwy[j] += k * hy * w[j];
+      if (sw[j] > 0) lo = fmin(lo, sw[j]);
+    }
+    const double rho = t * nM / (k + 2);
+    tail = rho <= 0.5 ? nw * (t * nM / (k + 1)) / (1 - rho) : INFINITY;
+    if (tail <= EPS * lo) break;
+  }
+  for (int j = 0; j < n; j++) {
+    edy[j] = c1 * rw[j] + cs * sw[j] + tail;
+    ey[j] = c1 * rwy[j] + (cs + EPS) * swy[j] + t * tail;
+  }
+  return 0;
+}
+
 /* Without squeezing: the means mode by mode (qb_gauss_at); -1 where qb_linear_transient
  * failed. */
 static int means_complex(const qb_gauss_plan *pl, double t, qb_gauss_moments *mo) {
@@ -554,12 +611,14 @@ static int means_complex(const qb_gauss_plan *pl, double t, qb_gauss_moments *mo
   double ey[NMAX], edy[NMAX], ly = 0;
   int left = n;
   if (qb_spectral_usable(&pl->sp) && qb_spectral_at(&pl->sp, t, y, dy, &ly, ey, edy) == QB_OK)
-    left = take_means(n, y, dy, ly, ey, edy, false, have, mo);
+    left = take_means(n, y, dy, ly, ey, edy, true, false, have, mo);
+  if (left && means_taylor(pl, t, y, dy, ey, edy) == 0)
+    left = take_means(n, y, dy, 0, ey, edy, false, false, have, mo);
   if (!left) return 0;
   if (qb_linear_transient(n, pl->M, pl->f, t, pl->growth, pl->stable ? pl->xss : NULL, pl->ess, y,
                           dy, &ly, ey, edy) != QB_OK)
     return -1;
-  take_means(n, y, dy, ly, ey, edy, true, have, mo);
+  take_means(n, y, dy, ly, ey, edy, true, true, have, mo);
   return 0;
 }
 
@@ -807,7 +866,13 @@ static void steady_state(qb_gauss_plan *pl) {
   double r[MMAX], X[MMAX * MMAX], rcond = 0, na = 0, nr = 0, nx = 0;
   fill_nan(n, mo, QB_GAUSS_NOT_STABLE);
   if (!pl->stable) return;
-  if (steady_means(m, pl->A, pl->b, r, &rcond) || steady_cov(m, pl->A, pl->Dp, X)) {
+  /* the real means only with squeezing (else complex_steady replaces them), the Lyapunov
+   * equation only with a source (else Sigma = 0 exactly) */
+  memset(r, 0, sizeof r);
+  memset(X, 0, sizeof X);
+  rcond = 1;
+  if ((pl->squeeze && steady_means(m, pl->A, pl->b, r, &rcond)) ||
+      (pl->noise && steady_cov(m, pl->A, pl->Dp, X))) {
     mo->flags = QB_GAUSS_FAILED;
     return;
   }
@@ -844,9 +909,9 @@ void qb_gauss_steady(const qb_gauss_plan *pl, qb_gauss_moments *mo) {
 /* ---- the plan ---- */
 
 /* Without squeezing: M, f = -iF, the magnitudes Mt of M's terms (|h_jl| + sum_k rate_k
- * |c_kj| |c_kl| / 2), M's eigendecomposition with f, and the steady means by LU with
- * componentwise estimates (qb_linear_solve_est), which replace the real form's in pl->ss. */
-static void complex_means(qb_gauss_plan *pl) {
+ * |c_kj| |c_kl| / 2) and M's eigendecomposition with f (sp; not usable where it fails: the
+ * transient then). */
+static void complex_plan(qb_gauss_plan *pl) {
   const qb_gauss_net *net = &pl->net;
   const int n = pl->n;
   complex_drift(net, pl->M, NULL);
@@ -859,7 +924,13 @@ static void complex_means(qb_gauss_plan *pl) {
       pl->Mt[j * n + l] = cabs(net->h[j * n + l]) + 0.5 * g;
     }
   }
-  qb_spectral_init(&pl->sp, n, pl->M, pl->f); /* not usable where it fails: transient then */
+  qb_spectral_init(&pl->sp, n, pl->M, pl->f);
+}
+
+/* Without squeezing: the steady means by LU with componentwise estimates (qb_linear_solve_est),
+ * which replace the real form's in pl->ss. */
+static void complex_steady(qb_gauss_plan *pl) {
+  const int n = pl->n;
   if (!pl->stable || !pl->driven || (pl->ss.flags & QB_GAUSS_FAILED)) return;
   double complex mf[NMAX];
   for (int j = 0; j < n; j++)
@@ -872,11 +943,46 @@ static void complex_means(qb_gauss_plan *pl) {
     pl->ss.alpha[j] = pl->xss[j], pl->ss.err_alpha[j] = pl->ess[j];
 }
 
+/* Without squeezing and noise (only qb_gauss_tcrit's bounds use the real form's decomposition
+ * then): lam, V, c, ec of the real form from the complex plan sp, no second eigensolver.
+ * M v = lambda v gives A (v; -iv) = lambda (v; -iv) and A (v~; iv~) = lambda~ (v~; iv~)
+ * (~: complex conjugate), and b = (Re f; Im f) = the sum over those with coefficients
+ * (c/2, c~/2); kappa_1 = 2 kappa_1(sp.V) (the columns' 1-norms double; V^-1 = 1/2 [[W, iW],
+ * [W~, -iW~]], W = sp.V^-1, keeps W's column sums).  Dt = eDt = 0 (no source); rho = 0 (the
+ * fast path is not used without noise). */
+static void real_from_complex(qb_gauss_plan *pl) {
+  const qb_spectral *s = &pl->sp;
+  const int n = pl->n, m = pl->m;
+  pl->ready = false;
+  pl->kappa = INFINITY;
+  if (!s->ready) return;
+  for (int a = 0; a < n; a++) {
+    pl->lam[a] = s->lambda[a], pl->lam[n + a] = conj(s->lambda[a]);
+    pl->c[a] = 0.5 * s->c[a], pl->c[n + a] = 0.5 * conj(s->c[a]);
+    pl->ec[a] = pl->ec[n + a] = 0.5 * s->dc[a];
+    for (int j = 0; j < n; j++) {
+      const double complex v = s->V[j * n + a];
+      const double av = cabs(v);
+      pl->V[j * m + a] = v, pl->V[j * m + n + a] = conj(v);
+      pl->V[(n + j) * m + a] = CMPLX(cimag(v), -creal(v));    /* -i v */
+      pl->V[(n + j) * m + n + a] = CMPLX(cimag(v), creal(v)); /* i v* */
+      pl->absV[j * m + a] = pl->absV[j * m + n + a] = av;
+      pl->absV[(n + j) * m + a] = pl->absV[(n + j) * m + n + a] = av;
+    }
+  }
+  pl->kappa = 2.0 * s->kappa;
+  pl->ready = isfinite(pl->kappa) && pl->kappa <= QB_GAUSS_KAPPA_MAX;
+}
+
 /* growth rate and the exposed eigenvalues: eig(M) when S = 0, eig(A) otherwise */
 static void growth_rate(qb_gauss_plan *pl) {
   double complex w[MMAX], M[NMAX * NMAX];
   pl->growth = NAN;
-  if (!pl->squeeze) {
+  if (!pl->squeeze && isfinite(pl->sp.g)) { /* sp's eigensolver converged: its eigenvalues */
+    for (int k = 0; k < pl->n; k++)
+      w[k] = pl->sp.lambda[k];
+    pl->neig = pl->n;
+  } else if (!pl->squeeze) {
     complex_drift(&pl->net, M, NULL);
     if (geev(pl->n, M, w, NULL)) return;
     pl->neig = pl->n;
@@ -915,7 +1021,11 @@ void qb_gauss_plan_make(const qb_gauss_net *net, qb_gauss_plan *pl) {
   }
   for (int p = 0; p < m; p++)
     if (pl->b[p] != 0) pl->driven = true;
-  decompose(pl);
+  if (!pl->squeeze) complex_plan(pl);
+  if (pl->squeeze || pl->noise)
+    decompose(pl);
+  else
+    real_from_complex(pl);
   for (int a = 0; a < m; a++) {
     pl->rlam[a] = pl->lam[a] != 0 ? 1.0 / pl->lam[a] : 0;
     for (int b = 0; b < m; b++) {
@@ -926,7 +1036,7 @@ void qb_gauss_plan_make(const qb_gauss_net *net, qb_gauss_plan *pl) {
   growth_rate(pl);
   pl->stable = pl->growth < -QB_GAUSS_STABLE_REL * pl->scale;
   steady_state(pl);
-  if (!pl->squeeze) complex_means(pl);
+  if (!pl->squeeze) complex_steady(pl);
 }
 
 /* ---- per-mode quantities ---- */

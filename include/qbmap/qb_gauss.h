@@ -47,6 +47,12 @@
 /* Without squeezing, what each mode's mean must be resolved to (relative to itself) from the
  * eigendecomposition (qb_gauss_at). */
 #define QB_GAUSS_AMP_TOL 1e-11
+/* Without squeezing, modes the eigendecomposition does not resolve are next taken from the
+ * Taylor series in t where t ||M||_inf <= QB_GAUSS_TAYLOR_MAX (at most QB_GAUSS_TAYLOR_TERMS
+ * terms; with componentwise estimates, held to QB_GAUSS_AMP_TOL as well), then from
+ * qb_linear_transient. */
+#define QB_GAUSS_TAYLOR_MAX 4.0
+#define QB_GAUSS_TAYLOR_TERMS 48
 /* Stable iff growth < -QB_GAUSS_STABLE_REL * scale (scale: qb_gauss_plan.scale). */
 #define QB_GAUSS_STABLE_REL 1e-12
 
