@@ -323,11 +323,12 @@ static bool within(int n, const qb_gauss_moments *mo, double tol) {
 }
 
 static bool all_finite_mo(int n, const qb_gauss_moments *mo) {
+  double z = 0; /* x * 0 is 0 for finite x, NaN for an infinity or NaN: no branch per value */
   for (int j = 0; j < n; j++)
-    if (!finite_c(mo->alpha[j]) || !finite_c(mo->dalpha[j]) || !finite_c(mo->Q[j]) ||
-        !finite_c(mo->dQ[j]) || !isfinite(mo->C[j]) || !isfinite(mo->dC[j]))
-      return false;
-  return true;
+    z += (creal(mo->alpha[j]) + cimag(mo->alpha[j]) + creal(mo->dalpha[j]) +
+          cimag(mo->dalpha[j]) + creal(mo->Q[j]) + cimag(mo->Q[j]) + creal(mo->dQ[j]) +
+          cimag(mo->dQ[j]) + mo->C[j] + mo->dC[j]) * 0.0;
+  return z == 0;
 }
 
 /* t = 0: zero moments, dalpha = b, dC/dQ = the sources (exact) */
@@ -530,7 +531,7 @@ static int take_means(int n, const double complex *y, const double complex *dy, 
   for (int j = 0; j < n && floor; j++)
     fl += mag(y[j]), fd += mag(dy[j]);
   fl *= n * EPS, fd *= n * EPS;
-  const double s = exp(ly);
+  const double s = ly == 0 ? 1.0 : exp(ly);
   int left = 0;
   for (int j = 0; j < n; j++) {
     if (have[j]) continue;
@@ -602,6 +603,42 @@ static int means_taylor(const qb_gauss_plan *pl, double t, double complex *y, do
   return 0;
 }
 
+/* Without squeezing, where every mode decays: the means from sp at the cost of qb_spectral_x
+ * (its x, y = W X, with its estimate ey: the residual term bounded over every t) plus the
+ * derivatives dy = W E (E = e^{lambda t}) with qb_spectral_at's estimate, its residual term
+ * sum_k G_jk max(|E_j|, |E_k|) min(t, invd_jk) bounded by t G_jj |E_j| + max_k |E_k| min(t Go_j,
+ * Gi_j) (and 2 eps |W||E| more for W's rounding, as qb_spectral_x counts): O(n^2) per t with
+ * the n exponentials, no pairwise minima.  -1 where not usable (then qb_spectral_at). */
+static int means_lean(const qb_gauss_plan *pl, double t, double complex *y, double complex *dy,
+                      double *ey, double *edy) {
+  const qb_spectral *s = &pl->sp;
+  const int n = pl->n;
+  double complex X[NMAX], E[NMAX];
+  double ux[NMAX], udx[NMAX], aE[NMAX], emax = 0;
+  if (!pl->lean || !(s->g * t >= QB_SPECTRAL_LDX_BELOW)) return -1;
+  for (int k = 0; k < n; k++) {
+    X[k] = phi(s->lambda[k], s->rlambda[k], t, &E[k]);
+    aE[k] = mag(E[k]);
+    if (aE[k] > emax) emax = aE[k];
+  }
+  for (int k = 0; k < n; k++) {
+    const double aX = mag(X[k]), c = s->absc[k], ae = aE[k];
+    ux[k] = c * EPS * ((n + 28) * aX + t * ae) + s->dc[k] * aX + s->Gx[k];
+    udx[k] = c * EPS * (n + 16 + mag(s->lambda[k]) * t) * ae + s->dc[k] * ae +
+             t * s->G[k * n + k] * ae + emax * (t * pl->Go[k] < pl->Gi[k] ? t * pl->Go[k] : pl->Gi[k]);
+  }
+  for (int i = 0; i < n; i++) {
+    double complex sx = 0, sd = 0;
+    double e = 0, ed = 0;
+    for (int k = 0; k < n; k++) {
+      sx += cmul(s->W[i * n + k], X[k]), sd += cmul(s->W[i * n + k], E[k]);
+      e += s->absV[i * n + k] * ux[k], ed += s->absV[i * n + k] * udx[k];
+    }
+    y[i] = sx, dy[i] = sd, ey[i] = 2 * e, edy[i] = 2 * ed;
+  }
+  return 0;
+}
+
 /* Without squeezing: the means mode by mode (qb_gauss_at); -1 where qb_linear_transient
  * failed. */
 static int means_complex(const qb_gauss_plan *pl, double t, qb_gauss_moments *mo) {
@@ -610,7 +647,10 @@ static int means_complex(const qb_gauss_plan *pl, double t, qb_gauss_moments *mo
   double complex y[NMAX], dy[NMAX];
   double ey[NMAX], edy[NMAX], ly = 0;
   int left = n;
-  if (qb_spectral_usable(&pl->sp) && qb_spectral_at(&pl->sp, t, y, dy, &ly, ey, edy) == QB_OK)
+  if (means_lean(pl, t, y, dy, ey, edy) == 0)
+    left = take_means(n, y, dy, 0, ey, edy, true, false, have, mo);
+  if (left && qb_spectral_usable(&pl->sp) &&
+      qb_spectral_at(&pl->sp, t, y, dy, &ly, ey, edy) == QB_OK)
     left = take_means(n, y, dy, ly, ey, edy, true, false, have, mo);
   if (left && means_taylor(pl, t, y, dy, ey, edy) == 0)
     left = take_means(n, y, dy, 0, ey, edy, false, false, have, mo);
@@ -925,6 +965,15 @@ static void complex_plan(qb_gauss_plan *pl) {
     }
   }
   qb_spectral_init(&pl->sp, n, pl->M, pl->f);
+  const qb_spectral *s = &pl->sp;
+  pl->lean = qb_spectral_usable(s);
+  for (int j = 0; j < n && pl->lean; j++) {
+    pl->lean = isfinite(s->Gx[j]);
+    pl->Go[j] = pl->Gi[j] = 0;
+    for (int k = 0; k < n; k++)
+      if (k != j && s->G[j * n + k] != 0)
+        pl->Go[j] += s->G[j * n + k], pl->Gi[j] += s->G[j * n + k] * s->invd[j * n + k];
+  }
 }
 
 /* Without squeezing: the steady means by LU with componentwise estimates (qb_linear_solve_est),
@@ -1047,17 +1096,20 @@ double qb_gauss_energy(const qb_gauss_moments *m, int j) {
 }
 
 static double nu_of(double C, double q2) { /* sqrt((C + 1/2)^2 - |Q|^2), the first form exact */
-  return sqrt(fmax((C + 0.5) * (C + 0.5) - q2, 0.25));
+  const double x = (C + 0.5) * (C + 0.5) - q2;
+  return sqrt(x > 0.25 ? x : 0.25); /* fmax(x, 0.25) without the library call */
 }
 
 double qb_gauss_nbar(const qb_gauss_moments *m, int j) {
-  const double C = m->C[j], q = cabs(m->Q[j]), q2 = q * q;
+  if (m->Q[j] == 0 && m->C[j] == 0) return 0; /* the formula's value, without its work */
+  const double C = m->C[j], q = m->Q[j] == 0 ? 0 : cabs(m->Q[j]), q2 = q * q;
   const double nb = (C + C * C - q2) / (nu_of(C, q2) + 0.5);
   return nb > 0 ? nb : 0;
 }
 
 double qb_gauss_ergotropy(const qb_gauss_moments *m, int j) {
   const double ar = creal(m->alpha[j]), ai = cimag(m->alpha[j]);
+  if (m->Q[j] == 0 && isfinite(m->C[j])) return ar * ar + ai * ai; /* + 0 / (...): the same bits */
   const double C = m->C[j], q = cabs(m->Q[j]), q2 = q * q;
   return (ar * ar + ai * ai) + q2 / (nu_of(C, q2) + C + 0.5);
 }
@@ -1087,12 +1139,15 @@ static void sups(const qb_gauss_plan *pl, int j, double t0, double t1, double *A
     for (int a = 0; a < m; a++) {
       const double w = cabs(pl->V[p * m + a]) * (cabs(pl->c[a]) + pl->ec[a]);
       const double e = grow_sup(pl->lam[a], t0, t1);
-      *A += w * (pl->lam[a] != 0 ? (e + 1) / cabs(pl->lam[a]) : t1);
-      *dA += w * e;
+      if (w != 0) { /* (a term of weight 0 adds nothing, also where its factor is infinite) */
+        *A += w * (pl->lam[a] != 0 ? (e + 1) / cabs(pl->lam[a]) : t1);
+        *dA += w * e;
+      }
       for (int b = 0; b < m; b++) {
         const double complex mu = pl->lam[a] + pl->lam[b];
         const double v = cabs(pl->V[p * m + a]) * cabs(pl->V[p * m + b]) *
                          (cabs(pl->Dt[a * m + b]) + pl->eDt[a * m + b]);
+        if (v == 0) continue;
         const double f = grow_sup(mu, t0, t1);
         *Cs += v * (mu != 0 ? (f + 1) / cabs(mu) : t1);
         *dC += v * f;
