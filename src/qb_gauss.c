@@ -254,6 +254,26 @@ static void noise_coefficients(qb_gauss_plan *pl, const double complex *Vi, cons
     }
 }
 
+/* The fast path's covariance entries as quadratic forms over the pairs a <= b: for mode j and
+ * (p, q) = (u, u), (v, v), (u, v) (u = j, v = n + j), P = V_pa V_qb + V_pb V_qa (a < b), V_pa V_qa
+ * (a = b), so that (V Y V^T)_pq = sum_{a<=b} Y_ab P_ab for a symmetric Y; Pa likewise of |V|. */
+static void quadratic_forms(qb_gauss_plan *pl) {
+  const int n = pl->n, m = pl->m;
+  for (int j = 0; j < n; j++)
+    for (int r = 0; r < 3; r++) {
+      const int p = r == 1 ? n + j : j, q = r == 0 ? j : n + j;
+      for (int a = 0, i = 0; a < m; a++)
+        for (int b = a; b < m; b++, i++) {
+          const double complex *V = pl->V;
+          const double *aV = pl->absV;
+          pl->P[3 * j + r][i] = a == b ? V[p * m + a] * V[q * m + a]
+                                       : V[p * m + a] * V[q * m + b] + V[p * m + b] * V[q * m + a];
+          pl->Pa[3 * j + r][i] = a == b ? aV[p * m + a] * aV[q * m + a]
+                                        : aV[p * m + a] * aV[q * m + b] + aV[p * m + b] * aV[q * m + a];
+        }
+    }
+}
+
 /* The eigendecomposition of A and everything the fast path needs; pl->ready where usable. */
 static void decompose(qb_gauss_plan *pl) {
   const int m = pl->m;
@@ -276,6 +296,7 @@ static void decompose(qb_gauss_plan *pl) {
   coefficients(pl, Vi, aVi);
   residual_rate(pl, aVi);
   noise_coefficients(pl, Vi, aVi);
+  quadratic_forms(pl);
   pl->ready = isfinite(pl->kappa) && pl->kappa <= QB_GAUSS_KAPPA_MAX && isfinite(pl->rhomax);
 }
 
@@ -374,7 +395,8 @@ static double complex phi(double complex lam, double complex rl, double t, doubl
  * exponents (lm = |lambda_a| (+ |lambda_b|): e^{lambda_a t} e^{lambda_b t} carries the phase
  * errors of both factors even where mu = lambda_a + lambda_b is small) */
 static double weight(int m, double complex mu, double lm, double t, double krho, bool integral) {
-  const double tau = integral && creal(mu) < 0 ? fmin(t, -1.0 / creal(mu)) : t;
+  double tau = t;
+  if (integral && creal(mu) < 0 && t * -creal(mu) > 1) tau = -1.0 / creal(mu); /* fmin(t, 1/|Re|) */
   return (2.0 * m + 16) * EPS + tau * krho + t * EPS * lm;
 }
 
@@ -413,20 +435,20 @@ static void fast_means(const qb_gauss_plan *pl, double t, const double complex *
 }
 
 /* the pair terms Y_ab = Dt_ab psi_ab, dY_ab = Dt_ab e^{mu t} (mu = lambda_a + lambda_b) and their
- * absolute estimates K, dK (symmetric; psi from the product e^{lambda_a t} e^{lambda_b t} where
- * |mu t| >= 0.5, so no cancellation, else from phi) */
+ * absolute estimates K, dK, packed over a <= b (pair_index; all symmetric; psi from the product
+ * e^{lambda_a t} e^{lambda_b t} where |mu t| >= 0.5, so no cancellation, else from phi) */
 static void pair_terms(const qb_gauss_plan *pl, double t, const double complex *E,
                        double complex *Y, double complex *dY, double *K, double *dK) {
   const int m = pl->m;
-  for (int a = 0; a < m; a++)
-    for (int b = a; b < m; b++) {
+  for (int a = 0, i = 0; a < m; a++)
+    for (int b = a; b < m; b++, i++) {
       const int ab = a * m + b;
       const double complex mu = pl->lam[a] + pl->lam[b], D = pl->Dt[ab];
       double complex ps, ee;
       double extra = 0;
       if (D == 0 && pl->eDt[ab] == 0) {
-        Y[ab] = Y[b * m + a] = dY[ab] = dY[b * m + a] = 0;
-        K[ab] = K[b * m + a] = dK[ab] = dK[b * m + a] = 0;
+        Y[i] = dY[i] = 0;
+        K[i] = dK[i] = 0;
         continue;
       }
       if (mag(mu) * t >= 0.5) {
@@ -436,85 +458,50 @@ static void pair_terms(const qb_gauss_plan *pl, double t, const double complex *
       } else {
         ps = phi(mu, pl->rmu[ab], t, &ee);
       }
-      const double aD = mag(D);
-      Y[ab] = Y[b * m + a] = cmul(D, ps);
-      dY[ab] = dY[b * m + a] = cmul(D, ee);
-      K[ab] = K[b * m + a] = 2 * (mag(ps) * (weight(m, mu, mag(pl->lam[a]) + mag(pl->lam[b]), t,
-                                                    pl->rho[a] + pl->rho[b], true) *
-                                                 aD +
-                                             pl->eDt[ab]) +
-                                  extra);
-      dK[ab] = dK[b * m + a] =
-          2 * mag(ee) *
-          (weight(m, mu, mag(pl->lam[a]) + mag(pl->lam[b]), t, pl->rho[a] + pl->rho[b], false) *
-               aD +
-           pl->eDt[ab]);
+      const double aD = mag(D), lm = mag(pl->lam[a]) + mag(pl->lam[b]);
+      const double kr = pl->rho[a] + pl->rho[b];
+      Y[i] = cmul(D, ps);
+      dY[i] = cmul(D, ee);
+      K[i] = 2 * (mag(ps) * (weight(m, mu, lm, t, kr, true) * aD + pl->eDt[ab]) + extra);
+      dK[i] = 2 * mag(ee) * (weight(m, mu, lm, t, kr, false) * aD + pl->eDt[ab]);
     }
 }
 
-/* one entry of V Y V^T (rows p, q) and of |V| K |V|^T, from y = V_p. Y (precomputed rows) */
-static double quad(const qb_gauss_plan *pl, const double complex *yp, int q) {
-  const int m = pl->m;
-  double s = 0;
-  for (int b = 0; b < m; b++)
-    s += creal(yp[b]) * creal(pl->V[q * m + b]) - cimag(yp[b]) * cimag(pl->V[q * m + b]);
-  return s;
-}
-
-static double quad_abs(const qb_gauss_plan *pl, const double *kp, int q) {
-  const int m = pl->m;
-  double s = 0;
-  for (int b = 0; b < m; b++)
-    s += kp[b] * pl->absV[q * m + b];
-  return s;
-}
-
-/* rows y_p = V_p. Y and k_p = |V_p.| K for every p (m^3 each) */
-static void rows(const qb_gauss_plan *pl, const double complex *Y, const double *K,
-                 double complex *y, double *k) {
-  const int m = pl->m;
-  for (int p = 0; p < m; p++)
-    for (int b = 0; b < m; b++) {
-      double complex s = 0;
-      double sk = 0;
-      for (int a = 0; a < m; a++) {
-        s += cmul(pl->V[p * m + a], Y[a * m + b]);
-        sk += pl->absV[p * m + a] * K[a * m + b];
-      }
-      y[p * m + b] = s, k[p * m + b] = sk;
-    }
-}
-
-/* C_j, Q_j (or their derivatives) and estimates from the pair terms */
+/* C_j, Q_j (or their derivatives) and estimates from the packed pair terms: the entries (u,u),
+ * (v,v), (u,v) of V Y V^T and of |V| K |V|^T (u = j, v = n + j) as the plan's quadratic forms
+ * (pl->P, pl->Pa; O(m^2) per entry, no m^3 product) */
 static void cov_from_pairs(const qb_gauss_plan *pl, const double complex *Y, const double *K,
                            double *C, double complex *Q, double *eC, double *eQ) {
-  const int n = pl->n, m = pl->m;
-  double complex y[MMAX * MMAX];
-  double k[MMAX * MMAX];
-  rows(pl, Y, K, y, k);
+  const int n = pl->n, np = pl->m * (pl->m + 1) / 2;
   for (int j = 0; j < n; j++) {
-    const double complex *yu = y + j * m, *yv = y + (n + j) * m;
-    const double *ku = k + j * m, *kv = k + (n + j) * m;
-    const double suu = quad(pl, yu, j), svv = quad(pl, yv, n + j), suv = quad(pl, yu, n + j);
-    const double euu = quad_abs(pl, ku, j), evv = quad_abs(pl, kv, n + j),
-                 euv = quad_abs(pl, ku, n + j);
-    block_to_cq(suu, svv, 2 * suv, pl->squeeze, &C[j], &Q[j]);
-    eC[j] = euu + evv;
-    eQ[j] = pl->squeeze ? euu + evv + 2 * euv : 0;
+    double s[3], e[3];
+    for (int r = 0; r < 3; r++) {
+      const double complex *P = pl->P[3 * j + r];
+      const double *Pa = pl->Pa[3 * j + r];
+      double sr = 0, er = 0;
+      for (int i = 0; i < np; i++) {
+        sr += creal(Y[i]) * creal(P[i]) - cimag(Y[i]) * cimag(P[i]);
+        er += K[i] * Pa[i];
+      }
+      s[r] = sr, e[r] = er;
+    }
+    block_to_cq(s[0], s[1], 2 * s[2], pl->squeeze, &C[j], &Q[j]);
+    eC[j] = e[0] + e[1];
+    eQ[j] = pl->squeeze ? e[0] + e[1] + 2 * e[2] : 0;
   }
 }
 
-/* the fast path at t > 0: every output and estimate */
-static void fast_at(const qb_gauss_plan *pl, double t, qb_gauss_moments *mo) {
+/* the fast path at t > 0: every output and estimate (the means only with `means`) */
+static void fast_at(const qb_gauss_plan *pl, double t, bool means, qb_gauss_moments *mo) {
   const int m = pl->m;
   double complex X[MMAX], E[MMAX];
   memset(mo, 0, sizeof *mo);
   for (int a = 0; a < m; a++)
     X[a] = phi(pl->lam[a], pl->rlam[a], t, &E[a]);
-  if (pl->driven) fast_means(pl, t, X, E, mo);
+  if (pl->driven && means) fast_means(pl, t, X, E, mo);
   if (!pl->noise) return;
-  double complex Y[MMAX * MMAX], dY[MMAX * MMAX];
-  double K[MMAX * MMAX], dK[MMAX * MMAX];
+  double complex Y[QB_GAUSS_NPAIR], dY[QB_GAUSS_NPAIR];
+  double K[QB_GAUSS_NPAIR], dK[QB_GAUSS_NPAIR];
   pair_terms(pl, t, E, Y, dY, K, dK);
   cov_from_pairs(pl, Y, K, mo->C, mo->Q, mo->err_C, mo->err_Q);
   cov_from_pairs(pl, dY, dK, mo->dC, mo->dQ, mo->err_dC, mo->err_dQ);
@@ -678,7 +665,7 @@ static bool cov_within(int n, const qb_gauss_moments *mo, double tol) {
 static void at_unsqueezed(const qb_gauss_plan *pl, double t, double tol, qb_gauss_moments *mo) {
   memset(mo, 0, sizeof *mo);
   if (pl->noise) {
-    if (pl->ready) fast_at(pl, t, mo);
+    if (pl->ready) fast_at(pl, t, false, mo); /* (the means: means_complex) */
     if (!pl->ready || !cov_within(pl->n, mo, tol)) {
       qb_gauss_reference(&pl->net, t, mo);
       mo->flags |= QB_GAUSS_FALLBACK;
@@ -703,7 +690,7 @@ void qb_gauss_at(const qb_gauss_plan *pl, double t, qb_gauss_moments *mo) {
   if (!pl->squeeze) {
     at_unsqueezed(pl, t, tol, mo);
   } else {
-    if (pl->ready) fast_at(pl, t, mo);
+    if (pl->ready) fast_at(pl, t, true, mo);
     if (!pl->ready || (all_finite_mo(pl->n, mo) && !within(pl->n, mo, tol))) {
       qb_gauss_reference(&pl->net, t, mo);
       mo->flags |= QB_GAUSS_FALLBACK;

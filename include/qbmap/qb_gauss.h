@@ -36,6 +36,7 @@
 #define QB_GAUSS_NMAX 8  /* modes */
 #define QB_GAUSS_DMAX 32 /* dissipators */
 #define QB_GAUSS_MMAX (2 * QB_GAUSS_NMAX)
+#define QB_GAUSS_NPAIR (QB_GAUSS_MMAX * (QB_GAUSS_MMAX + 1) / 2) /* pairs a <= b */
 
 /* Accuracy the fast path must estimate for itself, relative to each output group's scale (see
  * qb_gauss_moments), else qb_gauss_at falls back -- unless the estimate is still within what
@@ -117,6 +118,10 @@ typedef struct {
   double eDt[QB_GAUSS_MMAX * QB_GAUSS_MMAX];         /* bound on |Dt_ab - exact| */
   double rho[QB_GAUSS_MMAX]; /* per eigenvalue: column sums of |V^-1 (A V - V Lambda)| */
   double rhomax;
+  /* with noise: per mode j the entries (u,u), (v,v), (u,v) of V Y V^T (u = j, v = n + j) as
+   * quadratic forms over the pairs a <= b of a symmetric Y (row 3j + r), and of |V| K |V|^T */
+  double complex P[3 * QB_GAUSS_NMAX][QB_GAUSS_NPAIR];
+  double Pa[3 * QB_GAUSS_NMAX][QB_GAUSS_NPAIR];
   qb_gauss_moments ss; /* the steady state (qb_gauss_steady) */
   qb_gauss_net net;    /* a copy, for the fallback */
   /* S = 0: the means obey the complex n x n system alpha' = M alpha + f, f = -iF, taken mode by
