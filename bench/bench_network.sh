@@ -7,8 +7,10 @@
 #   numpy:     bench/numpy_rows.py threemode (vectorized NumPy + h5py, one process);
 # qbmap on 2 MPI ranks end to end (mpiexec start to exit), NumPy from python start to file
 # closed.  Checks: network vs threemode to RTOL_TM (default 1e-10) relative where both are
-# finite (and no failure bit in either), network vs numpy as bench_rows.sh does (RTOL,
-# default 1e-9, where numpy E > 1e-12 max E).  Targets (issue 13): network within 2x of
+# finite (and no failure bit in either) -- where they differ by more, a 40-digit mpmath
+# reference decides (threemode resolves E to 5e-9 only; the network must be within RTOL_TM of
+# the reference there) --, network vs numpy as bench_rows.sh does (RTOL, default 1e-9, where
+# numpy E > 1e-12 max E).  Targets (issue 13): network within 2x of
 # threemode end to end, and faster than the NumPy peer.
 # Then the covariance paths' cost (kernel alone, one core, NROWS_COV rows of the same grid, and
 # end to end on 2 ranks over NK_COV rows): the same network with thermal occupations
@@ -123,17 +125,47 @@ for name, f in (("network", net), ("threemode", tm)):
     for ax in ("kappa_c", "t"):
         d = np.max(np.abs(f[ax][()] - nf[ax][()]) / np.where(nf[ax][()] != 0, np.abs(nf[ax][()]), 1))
         ok &= d <= 1e-14
-for a, b in (("E_a", "E_A"), ("E_b", "E_B")):
+import mpmath as mp
+mp.mp.dps = 40
+P = dict(delta=0.05, kappa_a=0.01, kappa_b=0.005, Gamma=0.1, E=0.1)  # the configs' fixed values
+
+def exact(kc, t, mode):
+    """E of mode a (0) or b (1) at (kappa_c, t): 40-digit augmented exponential of threemode's
+    drift (x' = M x + f from the vacuum; docs/physics.md s2), the arbiter where the two differ"""
+    va, vb, det = (1, 0, 1), (0, 1, 1), (P["delta"], -P["delta"], 0)
+    A = mp.zeros(4, 4)
+    for r in range(3):
+        for c in range(3):
+            g = P["Gamma"] * (va[r] * va[c] + vb[r] * vb[c])
+            g += (P["kappa_a"], P["kappa_b"], mp.mpf(kc))[r] if r == c else 0
+            A[r, c] = -mp.mpf(g) / 2 - (1j * mp.mpf(det[r]) if r == c else 0)
+    A[0, 3] = -1j * mp.mpf(P["E"])
+    return float(abs(mp.expm(A * mp.mpf(t))[mode, 3]) ** 2)
+
+kc_ax, t_ax = net["kappa_c"][()], net["t"][()]
+for mode, (a, b) in enumerate((("E_a", "E_A"), ("E_b", "E_B"))):
     x, y = net[a][()], tm[b][()]
     both = np.isfinite(x) & np.isfinite(y)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rel = np.abs(x[both] - y[both]) / np.maximum(np.abs(y[both]), np.finfo(float).tiny)
-    rel[(x[both] == y[both])] = 0
-    good = both.sum() > 0 and rel.max() <= rtol_tm and np.array_equal(np.isfinite(x), np.isfinite(y))
-    ok &= good
+        rel = np.where(x == y, 0.0, np.abs(x - y) / np.abs(y))
+    rel[~both] = 0
+    off = np.argwhere(rel > rtol_tm)
+    good = both.sum() > 0 and np.array_equal(np.isfinite(x), np.isfinite(y))
     print(f"  network {a} vs threemode {b}: max rel diff {rel.max():.2e} over {both.sum()} points "
-          f"(finite in one only: {(np.isfinite(x) != np.isfinite(y)).sum()}; tolerance {rtol_tm:g}): "
+          f"(finite in one only: {(np.isfinite(x) != np.isfinite(y)).sum()}); beyond {rtol_tm:g}: "
+          f"{len(off)}")
+    if len(off):  # who is right there: a 40-digit reference at (up to 400 of) those points
+        sel = off[np.argsort(-rel[tuple(off.T)])][:400]
+        en = et = 0.0
+        for i, j in sel:
+            e = exact(kc_ax[i], t_ax[j], mode)
+            en, et = max(en, abs(x[i, j] / e - 1)), max(et, abs(y[i, j] / e - 1))
+        good &= en <= rtol_tm
+        print(f"    at the {len(sel)} worst of them, vs 40-digit mpmath: network max rel err {en:.1e}, "
+              f"threemode {et:.1e} (threemode's stated accuracy: 5e-9 of E)")
+    print(f"    network {a} agrees with threemode to {rtol_tm:g}, or is the exact one where not: "
           f"{'PASS' if good else 'FAIL'}")
+    ok &= good
     n = nf[b][()]
     sel = n > 1e-12 * np.nanmax(n)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -4,6 +4,7 @@
 #include <float.h>
 #include <lapacke.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1036,7 +1037,7 @@ static void growth_rate(qb_gauss_plan *pl) {
 }
 
 void qb_gauss_plan_make(const qb_gauss_net *net, qb_gauss_plan *pl) {
-  memset(pl, 0, sizeof *pl);
+  memset(pl, 0, offsetof(qb_gauss_plan, P)); /* P, Pa: filled where used (quadratic_forms) */
   pl->growth = pl->scale = NAN;
   pl->kappa = INFINITY;
   fill_nan(NMAX, &pl->ss, QB_GAUSS_FAILED);

@@ -118,10 +118,6 @@ typedef struct {
   double eDt[QB_GAUSS_MMAX * QB_GAUSS_MMAX];         /* bound on |Dt_ab - exact| */
   double rho[QB_GAUSS_MMAX]; /* per eigenvalue: column sums of |V^-1 (A V - V Lambda)| */
   double rhomax;
-  /* with noise: per mode j the entries (u,u), (v,v), (u,v) of V Y V^T (u = j, v = n + j) as
-   * quadratic forms over the pairs a <= b of a symmetric Y (row 3j + r), and of |V| K |V|^T */
-  double complex P[3 * QB_GAUSS_NMAX][QB_GAUSS_NPAIR];
-  double Pa[3 * QB_GAUSS_NMAX][QB_GAUSS_NPAIR];
   qb_gauss_moments ss; /* the steady state (qb_gauss_steady) */
   qb_gauss_net net;    /* a copy, for the fallback */
   /* S = 0: the means obey the complex n x n system alpha' = M alpha + f, f = -iF, taken mode by
@@ -134,6 +130,12 @@ typedef struct {
    * eigenvector-residual terms summed over k != j: Go_j = sum G_jk, Gi_j = sum G_jk invd_jk */
   bool lean;
   double Go[QB_GAUSS_NMAX], Gi[QB_GAUSS_NMAX];
+  /* with noise, where decomposed (last: qb_gauss_plan_make clears the plan up to here only;
+   * entries beyond n modes and m (m + 1)/2 pairs are not set): per mode j the entries (u,u),
+   * (v,v), (u,v) of V Y V^T (u = j, v = n + j) as quadratic forms over the pairs a <= b of a
+   * symmetric Y (row 3j + r), and of |V| K |V|^T */
+  double complex P[3 * QB_GAUSS_NMAX][QB_GAUSS_NPAIR];
+  double Pa[3 * QB_GAUSS_NMAX][QB_GAUSS_NPAIR];
 } qb_gauss_plan;
 
 /* Builds the drift, its eigendecomposition, the growth rate, the scale and the steady state.
