@@ -4,6 +4,7 @@
 #include <float.h>
 #include <lapacke.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -254,6 +255,26 @@ static void noise_coefficients(qb_gauss_plan *pl, const double complex *Vi, cons
     }
 }
 
+/* The fast path's covariance entries as quadratic forms over the pairs a <= b: for mode j and
+ * (p, q) = (u, u), (v, v), (u, v) (u = j, v = n + j), P = V_pa V_qb + V_pb V_qa (a < b), V_pa V_qa
+ * (a = b), so that (V Y V^T)_pq = sum_{a<=b} Y_ab P_ab for a symmetric Y; Pa likewise of |V|. */
+static void quadratic_forms(qb_gauss_plan *pl) {
+  const int n = pl->n, m = pl->m;
+  for (int j = 0; j < n; j++)
+    for (int r = 0; r < 3; r++) {
+      const int p = r == 1 ? n + j : j, q = r == 0 ? j : n + j;
+      for (int a = 0, i = 0; a < m; a++)
+        for (int b = a; b < m; b++, i++) {
+          const double complex *V = pl->V;
+          const double *aV = pl->absV;
+          pl->P[3 * j + r][i] = a == b ? V[p * m + a] * V[q * m + a]
+                                       : V[p * m + a] * V[q * m + b] + V[p * m + b] * V[q * m + a];
+          pl->Pa[3 * j + r][i] = a == b ? aV[p * m + a] * aV[q * m + a]
+                                        : aV[p * m + a] * aV[q * m + b] + aV[p * m + b] * aV[q * m + a];
+        }
+    }
+}
+
 /* The eigendecomposition of A and everything the fast path needs; pl->ready where usable. */
 static void decompose(qb_gauss_plan *pl) {
   const int m = pl->m;
@@ -276,6 +297,7 @@ static void decompose(qb_gauss_plan *pl) {
   coefficients(pl, Vi, aVi);
   residual_rate(pl, aVi);
   noise_coefficients(pl, Vi, aVi);
+  quadratic_forms(pl);
   pl->ready = isfinite(pl->kappa) && pl->kappa <= QB_GAUSS_KAPPA_MAX && isfinite(pl->rhomax);
 }
 
@@ -323,11 +345,12 @@ static bool within(int n, const qb_gauss_moments *mo, double tol) {
 }
 
 static bool all_finite_mo(int n, const qb_gauss_moments *mo) {
+  double z = 0; /* x * 0 is 0 for finite x, NaN for an infinity or NaN: no branch per value */
   for (int j = 0; j < n; j++)
-    if (!finite_c(mo->alpha[j]) || !finite_c(mo->dalpha[j]) || !finite_c(mo->Q[j]) ||
-        !finite_c(mo->dQ[j]) || !isfinite(mo->C[j]) || !isfinite(mo->dC[j]))
-      return false;
-  return true;
+    z += (creal(mo->alpha[j]) + cimag(mo->alpha[j]) + creal(mo->dalpha[j]) +
+          cimag(mo->dalpha[j]) + creal(mo->Q[j]) + cimag(mo->Q[j]) + creal(mo->dQ[j]) +
+          cimag(mo->dQ[j]) + mo->C[j] + mo->dC[j]) * 0.0;
+  return z == 0;
 }
 
 /* t = 0: zero moments, dalpha = b, dC/dQ = the sources (exact) */
@@ -373,7 +396,8 @@ static double complex phi(double complex lam, double complex rl, double t, doubl
  * exponents (lm = |lambda_a| (+ |lambda_b|): e^{lambda_a t} e^{lambda_b t} carries the phase
  * errors of both factors even where mu = lambda_a + lambda_b is small) */
 static double weight(int m, double complex mu, double lm, double t, double krho, bool integral) {
-  const double tau = integral && creal(mu) < 0 ? fmin(t, -1.0 / creal(mu)) : t;
+  double tau = t;
+  if (integral && creal(mu) < 0 && t * -creal(mu) > 1) tau = -1.0 / creal(mu); /* fmin(t, 1/|Re|) */
   return (2.0 * m + 16) * EPS + tau * krho + t * EPS * lm;
 }
 
@@ -412,20 +436,20 @@ static void fast_means(const qb_gauss_plan *pl, double t, const double complex *
 }
 
 /* the pair terms Y_ab = Dt_ab psi_ab, dY_ab = Dt_ab e^{mu t} (mu = lambda_a + lambda_b) and their
- * absolute estimates K, dK (symmetric; psi from the product e^{lambda_a t} e^{lambda_b t} where
- * |mu t| >= 0.5, so no cancellation, else from phi) */
+ * absolute estimates K, dK, packed over a <= b (pair_index; all symmetric; psi from the product
+ * e^{lambda_a t} e^{lambda_b t} where |mu t| >= 0.5, so no cancellation, else from phi) */
 static void pair_terms(const qb_gauss_plan *pl, double t, const double complex *E,
                        double complex *Y, double complex *dY, double *K, double *dK) {
   const int m = pl->m;
-  for (int a = 0; a < m; a++)
-    for (int b = a; b < m; b++) {
+  for (int a = 0, i = 0; a < m; a++)
+    for (int b = a; b < m; b++, i++) {
       const int ab = a * m + b;
       const double complex mu = pl->lam[a] + pl->lam[b], D = pl->Dt[ab];
       double complex ps, ee;
       double extra = 0;
       if (D == 0 && pl->eDt[ab] == 0) {
-        Y[ab] = Y[b * m + a] = dY[ab] = dY[b * m + a] = 0;
-        K[ab] = K[b * m + a] = dK[ab] = dK[b * m + a] = 0;
+        Y[i] = dY[i] = 0;
+        K[i] = dK[i] = 0;
         continue;
       }
       if (mag(mu) * t >= 0.5) {
@@ -435,101 +459,67 @@ static void pair_terms(const qb_gauss_plan *pl, double t, const double complex *
       } else {
         ps = phi(mu, pl->rmu[ab], t, &ee);
       }
-      const double aD = mag(D);
-      Y[ab] = Y[b * m + a] = cmul(D, ps);
-      dY[ab] = dY[b * m + a] = cmul(D, ee);
-      K[ab] = K[b * m + a] = 2 * (mag(ps) * (weight(m, mu, mag(pl->lam[a]) + mag(pl->lam[b]), t,
-                                                    pl->rho[a] + pl->rho[b], true) *
-                                                 aD +
-                                             pl->eDt[ab]) +
-                                  extra);
-      dK[ab] = dK[b * m + a] =
-          2 * mag(ee) *
-          (weight(m, mu, mag(pl->lam[a]) + mag(pl->lam[b]), t, pl->rho[a] + pl->rho[b], false) *
-               aD +
-           pl->eDt[ab]);
+      const double aD = mag(D), lm = mag(pl->lam[a]) + mag(pl->lam[b]);
+      const double kr = pl->rho[a] + pl->rho[b];
+      Y[i] = cmul(D, ps);
+      dY[i] = cmul(D, ee);
+      K[i] = 2 * (mag(ps) * (weight(m, mu, lm, t, kr, true) * aD + pl->eDt[ab]) + extra);
+      dK[i] = 2 * mag(ee) * (weight(m, mu, lm, t, kr, false) * aD + pl->eDt[ab]);
     }
 }
 
-/* one entry of V Y V^T (rows p, q) and of |V| K |V|^T, from y = V_p. Y (precomputed rows) */
-static double quad(const qb_gauss_plan *pl, const double complex *yp, int q) {
-  const int m = pl->m;
-  double s = 0;
-  for (int b = 0; b < m; b++)
-    s += creal(yp[b]) * creal(pl->V[q * m + b]) - cimag(yp[b]) * cimag(pl->V[q * m + b]);
-  return s;
-}
-
-static double quad_abs(const qb_gauss_plan *pl, const double *kp, int q) {
-  const int m = pl->m;
-  double s = 0;
-  for (int b = 0; b < m; b++)
-    s += kp[b] * pl->absV[q * m + b];
-  return s;
-}
-
-/* rows y_p = V_p. Y and k_p = |V_p.| K for every p (m^3 each) */
-static void rows(const qb_gauss_plan *pl, const double complex *Y, const double *K,
-                 double complex *y, double *k) {
-  const int m = pl->m;
-  for (int p = 0; p < m; p++)
-    for (int b = 0; b < m; b++) {
-      double complex s = 0;
-      double sk = 0;
-      for (int a = 0; a < m; a++) {
-        s += cmul(pl->V[p * m + a], Y[a * m + b]);
-        sk += pl->absV[p * m + a] * K[a * m + b];
-      }
-      y[p * m + b] = s, k[p * m + b] = sk;
-    }
-}
-
-/* C_j, Q_j (or their derivatives) and estimates from the pair terms */
+/* C_j, Q_j (or their derivatives) and estimates from the packed pair terms: the entries (u,u),
+ * (v,v), (u,v) of V Y V^T and of |V| K |V|^T (u = j, v = n + j) as the plan's quadratic forms
+ * (pl->P, pl->Pa; O(m^2) per entry, no m^3 product) */
 static void cov_from_pairs(const qb_gauss_plan *pl, const double complex *Y, const double *K,
                            double *C, double complex *Q, double *eC, double *eQ) {
-  const int n = pl->n, m = pl->m;
-  double complex y[MMAX * MMAX];
-  double k[MMAX * MMAX];
-  rows(pl, Y, K, y, k);
+  const int n = pl->n, np = pl->m * (pl->m + 1) / 2;
   for (int j = 0; j < n; j++) {
-    const double complex *yu = y + j * m, *yv = y + (n + j) * m;
-    const double *ku = k + j * m, *kv = k + (n + j) * m;
-    const double suu = quad(pl, yu, j), svv = quad(pl, yv, n + j), suv = quad(pl, yu, n + j);
-    const double euu = quad_abs(pl, ku, j), evv = quad_abs(pl, kv, n + j),
-                 euv = quad_abs(pl, ku, n + j);
-    block_to_cq(suu, svv, 2 * suv, pl->squeeze, &C[j], &Q[j]);
-    eC[j] = euu + evv;
-    eQ[j] = pl->squeeze ? euu + evv + 2 * euv : 0;
+    double s[3], e[3];
+    for (int r = 0; r < 3; r++) {
+      const double complex *P = pl->P[3 * j + r];
+      const double *Pa = pl->Pa[3 * j + r];
+      double sr = 0, er = 0;
+      for (int i = 0; i < np; i++) {
+        sr += creal(Y[i]) * creal(P[i]) - cimag(Y[i]) * cimag(P[i]);
+        er += K[i] * Pa[i];
+      }
+      s[r] = sr, e[r] = er;
+    }
+    block_to_cq(s[0], s[1], 2 * s[2], pl->squeeze, &C[j], &Q[j]);
+    eC[j] = e[0] + e[1];
+    eQ[j] = pl->squeeze ? e[0] + e[1] + 2 * e[2] : 0;
   }
 }
 
-/* the fast path at t > 0: every output and estimate */
-static void fast_at(const qb_gauss_plan *pl, double t, qb_gauss_moments *mo) {
+/* the fast path at t > 0: every output and estimate (the means only with `means`) */
+static void fast_at(const qb_gauss_plan *pl, double t, bool means, qb_gauss_moments *mo) {
   const int m = pl->m;
   double complex X[MMAX], E[MMAX];
   memset(mo, 0, sizeof *mo);
   for (int a = 0; a < m; a++)
     X[a] = phi(pl->lam[a], pl->rlam[a], t, &E[a]);
-  if (pl->driven) fast_means(pl, t, X, E, mo);
+  if (pl->driven && means) fast_means(pl, t, X, E, mo);
   if (!pl->noise) return;
-  double complex Y[MMAX * MMAX], dY[MMAX * MMAX];
-  double K[MMAX * MMAX], dK[MMAX * MMAX];
+  double complex Y[QB_GAUSS_NPAIR], dY[QB_GAUSS_NPAIR];
+  double K[QB_GAUSS_NPAIR], dK[QB_GAUSS_NPAIR];
   pair_terms(pl, t, E, Y, dY, K, dK);
   cov_from_pairs(pl, Y, K, mo->C, mo->Q, mo->err_C, mo->err_Q);
   cov_from_pairs(pl, dY, dK, mo->dC, mo->dQ, mo->err_dC, mo->err_dQ);
 }
 
 /* Takes alpha_j, dalpha_j (dalpha = dy e^{ly}) of every mode j not yet in `have` where both are
- * resolved to QB_GAUSS_AMP_TOL of themselves (estimates plus the floor n eps sum |.|), or
- * always (force); returns how many modes still lack them. */
+ * resolved to QB_GAUSS_AMP_TOL of themselves (estimates plus, with `floor` (normwise estimates:
+ * the eigendecomposition's), the floor n eps sum |.|), or always (force); returns how many modes
+ * still lack them. */
 static int take_means(int n, const double complex *y, const double complex *dy, double ly,
-                      const double *ey, const double *edy, bool force, bool *have,
+                      const double *ey, const double *edy, bool floor, bool force, bool *have,
                       qb_gauss_moments *mo) {
   double fl = 0, fd = 0;
-  for (int j = 0; j < n; j++)
+  for (int j = 0; j < n && floor; j++)
     fl += mag(y[j]), fd += mag(dy[j]);
   fl *= n * EPS, fd *= n * EPS;
-  const double s = exp(ly);
+  const double s = ly == 0 ? 1.0 : exp(ly);
   int left = 0;
   for (int j = 0; j < n; j++) {
     if (have[j]) continue;
@@ -545,6 +535,98 @@ static int take_means(int n, const double complex *y, const double complex *dy, 
   return left;
 }
 
+/* Without squeezing, where t ||M|| <= QB_GAUSS_TAYLOR_MAX: the Taylor series
+ *   y = sum_k t/(k+1) u_k,  dy = sum_k u_k,  u_0 = f,  u_k = (t/k) M u_{k-1},
+ * exact at small t for modes far below the others (b reached from the drive through c: y_b ~
+ * t^3), where the eigendecomposition's sums cancel.  Componentwise estimates, with w_k the same
+ * recursion on the magnitudes Mt >= |M| and |f| (|u_k| <= w_k): u_k's rounding <= k c1 w_k,
+ * c1 = (2n + 6) eps per product M u (complex multiply-adds and the scaling by t/k), the sums'
+ * <= 2 (KMAX + 2) eps sum w_k, the truncation after term K <= ||w_{K+1}||_inf / (1 - rho) per
+ * component (||w_{k+1}|| <= rho ||w_k||, rho = t ||Mt||_inf / (K + 2) <= 1/2), times t for y.
+ * Stops once that tail is below eps of every nonzero sum (at most QB_GAUSS_TAYLOR_TERMS
+ * terms).  -1 where t ||Mt||_inf > QB_GAUSS_TAYLOR_MAX (not tried).  No allocation. */
+static int means_taylor(const qb_gauss_plan *pl, double t, double complex *y, double complex *dy,
+                        double *ey, double *edy) {
+  const int n = pl->n, K = QB_GAUSS_TAYLOR_TERMS;
+  const double c1 = (2.0 * n + 6) * EPS, cs = 2.0 * (K + 2) * EPS;
+  double nM = 0, w[NMAX], sw[NMAX], swy[NMAX], rw[NMAX], rwy[NMAX], tail = 0;
+  double complex u[NMAX];
+  for (int j = 0; j < n; j++) {
+    double s = 0;
+    for (int l = 0; l < n; l++)
+      s += pl->Mt[j * n + l];
+    nM = fmax(nM, s);
+  }
+  if (!(t * nM <= QB_GAUSS_TAYLOR_MAX)) return -1;
+  for (int j = 0; j < n; j++) {
+    u[j] = dy[j] = pl->f[j], y[j] = t * pl->f[j];
+    w[j] = sw[j] = mag(pl->f[j]), swy[j] = t * w[j], rw[j] = rwy[j] = 0;
+  }
+  for (int k = 1; k <= K; k++) {
+    const double h = t / k, hy = t / (k + 1);
+    double complex un[NMAX];
+    double wn[NMAX], nw = 0;
+    for (int j = 0; j < n; j++) {
+      double complex s = 0;
+      double sa = 0;
+      for (int l = 0; l < n; l++)
+        s += cmul(pl->M[j * n + l], u[l]), sa += pl->Mt[j * n + l] * w[l];
+      un[j] = h * s, wn[j] = h * sa, nw = fmax(nw, wn[j]);
+    }
+    double lo = INFINITY;
+    for (int j = 0; j < n; j++) {
+      u[j] = un[j], w[j] = wn[j];
+      dy[j] += u[j], y[j] += hy * u[j];
+      sw[j] += w[j], swy[j] += hy * w[j], rw[j] += k * w[j], rwy[j] += k * hy * w[j];
+      if (sw[j] > 0) lo = fmin(lo, sw[j]);
+    }
+    const double rho = t * nM / (k + 2);
+    tail = rho <= 0.5 ? nw * (t * nM / (k + 1)) / (1 - rho) : INFINITY;
+    if (tail <= EPS * lo) break;
+  }
+  for (int j = 0; j < n; j++) {
+    edy[j] = c1 * rw[j] + cs * sw[j] + tail;
+    ey[j] = c1 * rwy[j] + (cs + EPS) * swy[j] + t * tail;
+  }
+  return 0;
+}
+
+/* Without squeezing, where every mode decays: the means from sp at the cost of qb_spectral_x
+ * (its x, y = W X, with its estimate ey: the residual term bounded over every t) plus the
+ * derivatives dy = W E (E = e^{lambda t}) with qb_spectral_at's estimate, its residual term
+ * sum_k G_jk max(|E_j|, |E_k|) min(t, invd_jk) bounded by t G_jj |E_j| + max_k |E_k| min(t Go_j,
+ * Gi_j) (and 2 eps |W||E| more for W's rounding, as qb_spectral_x counts): O(n^2) per t with
+ * the n exponentials, no pairwise minima.  -1 where not usable (then qb_spectral_at). */
+static int means_lean(const qb_gauss_plan *pl, double t, double complex *y, double complex *dy,
+                      double *ey, double *edy) {
+  const qb_spectral *s = &pl->sp;
+  const int n = pl->n;
+  double complex X[NMAX], E[NMAX];
+  double ux[NMAX], udx[NMAX], aE[NMAX], emax = 0;
+  if (!pl->lean || !(s->g * t >= QB_SPECTRAL_LDX_BELOW)) return -1;
+  for (int k = 0; k < n; k++) {
+    X[k] = phi(s->lambda[k], s->rlambda[k], t, &E[k]);
+    aE[k] = mag(E[k]);
+    if (aE[k] > emax) emax = aE[k];
+  }
+  for (int k = 0; k < n; k++) {
+    const double aX = mag(X[k]), c = s->absc[k], ae = aE[k];
+    ux[k] = c * EPS * ((n + 28) * aX + t * ae) + s->dc[k] * aX + s->Gx[k];
+    udx[k] = c * EPS * (n + 16 + mag(s->lambda[k]) * t) * ae + s->dc[k] * ae +
+             t * s->G[k * n + k] * ae + emax * (t * pl->Go[k] < pl->Gi[k] ? t * pl->Go[k] : pl->Gi[k]);
+  }
+  for (int i = 0; i < n; i++) {
+    double complex sx = 0, sd = 0;
+    double e = 0, ed = 0;
+    for (int k = 0; k < n; k++) {
+      sx += cmul(s->W[i * n + k], X[k]), sd += cmul(s->W[i * n + k], E[k]);
+      e += s->absV[i * n + k] * ux[k], ed += s->absV[i * n + k] * udx[k];
+    }
+    y[i] = sx, dy[i] = sd, ey[i] = 2 * e, edy[i] = 2 * ed;
+  }
+  return 0;
+}
+
 /* Without squeezing: the means mode by mode (qb_gauss_at); -1 where qb_linear_transient
  * failed. */
 static int means_complex(const qb_gauss_plan *pl, double t, qb_gauss_moments *mo) {
@@ -553,13 +635,18 @@ static int means_complex(const qb_gauss_plan *pl, double t, qb_gauss_moments *mo
   double complex y[NMAX], dy[NMAX];
   double ey[NMAX], edy[NMAX], ly = 0;
   int left = n;
-  if (qb_spectral_usable(&pl->sp) && qb_spectral_at(&pl->sp, t, y, dy, &ly, ey, edy) == QB_OK)
-    left = take_means(n, y, dy, ly, ey, edy, false, have, mo);
+  if (means_lean(pl, t, y, dy, ey, edy) == 0)
+    left = take_means(n, y, dy, 0, ey, edy, true, false, have, mo);
+  if (left && qb_spectral_usable(&pl->sp) &&
+      qb_spectral_at(&pl->sp, t, y, dy, &ly, ey, edy) == QB_OK)
+    left = take_means(n, y, dy, ly, ey, edy, true, false, have, mo);
+  if (left && means_taylor(pl, t, y, dy, ey, edy) == 0)
+    left = take_means(n, y, dy, 0, ey, edy, false, false, have, mo);
   if (!left) return 0;
   if (qb_linear_transient(n, pl->M, pl->f, t, pl->growth, pl->stable ? pl->xss : NULL, pl->ess, y,
                           dy, &ly, ey, edy) != QB_OK)
     return -1;
-  take_means(n, y, dy, ly, ey, edy, true, have, mo);
+  take_means(n, y, dy, ly, ey, edy, true, true, have, mo);
   return 0;
 }
 
@@ -579,7 +666,7 @@ static bool cov_within(int n, const qb_gauss_moments *mo, double tol) {
 static void at_unsqueezed(const qb_gauss_plan *pl, double t, double tol, qb_gauss_moments *mo) {
   memset(mo, 0, sizeof *mo);
   if (pl->noise) {
-    if (pl->ready) fast_at(pl, t, mo);
+    if (pl->ready) fast_at(pl, t, false, mo); /* (the means: means_complex) */
     if (!pl->ready || !cov_within(pl->n, mo, tol)) {
       qb_gauss_reference(&pl->net, t, mo);
       mo->flags |= QB_GAUSS_FALLBACK;
@@ -604,7 +691,7 @@ void qb_gauss_at(const qb_gauss_plan *pl, double t, qb_gauss_moments *mo) {
   if (!pl->squeeze) {
     at_unsqueezed(pl, t, tol, mo);
   } else {
-    if (pl->ready) fast_at(pl, t, mo);
+    if (pl->ready) fast_at(pl, t, true, mo);
     if (!pl->ready || (all_finite_mo(pl->n, mo) && !within(pl->n, mo, tol))) {
       qb_gauss_reference(&pl->net, t, mo);
       mo->flags |= QB_GAUSS_FALLBACK;
@@ -807,7 +894,13 @@ static void steady_state(qb_gauss_plan *pl) {
   double r[MMAX], X[MMAX * MMAX], rcond = 0, na = 0, nr = 0, nx = 0;
   fill_nan(n, mo, QB_GAUSS_NOT_STABLE);
   if (!pl->stable) return;
-  if (steady_means(m, pl->A, pl->b, r, &rcond) || steady_cov(m, pl->A, pl->Dp, X)) {
+  /* the real means only with squeezing (else complex_steady replaces them), the Lyapunov
+   * equation only with a source (else Sigma = 0 exactly) */
+  memset(r, 0, sizeof r);
+  memset(X, 0, sizeof X);
+  rcond = 1;
+  if ((pl->squeeze && steady_means(m, pl->A, pl->b, r, &rcond)) ||
+      (pl->noise && steady_cov(m, pl->A, pl->Dp, X))) {
     mo->flags = QB_GAUSS_FAILED;
     return;
   }
@@ -844,9 +937,9 @@ void qb_gauss_steady(const qb_gauss_plan *pl, qb_gauss_moments *mo) {
 /* ---- the plan ---- */
 
 /* Without squeezing: M, f = -iF, the magnitudes Mt of M's terms (|h_jl| + sum_k rate_k
- * |c_kj| |c_kl| / 2), M's eigendecomposition with f, and the steady means by LU with
- * componentwise estimates (qb_linear_solve_est), which replace the real form's in pl->ss. */
-static void complex_means(qb_gauss_plan *pl) {
+ * |c_kj| |c_kl| / 2) and M's eigendecomposition with f (sp; not usable where it fails: the
+ * transient then). */
+static void complex_plan(qb_gauss_plan *pl) {
   const qb_gauss_net *net = &pl->net;
   const int n = pl->n;
   complex_drift(net, pl->M, NULL);
@@ -859,7 +952,22 @@ static void complex_means(qb_gauss_plan *pl) {
       pl->Mt[j * n + l] = cabs(net->h[j * n + l]) + 0.5 * g;
     }
   }
-  qb_spectral_init(&pl->sp, n, pl->M, pl->f); /* not usable where it fails: transient then */
+  qb_spectral_init(&pl->sp, n, pl->M, pl->f);
+  const qb_spectral *s = &pl->sp;
+  pl->lean = qb_spectral_usable(s);
+  for (int j = 0; j < n && pl->lean; j++) {
+    pl->lean = isfinite(s->Gx[j]);
+    pl->Go[j] = pl->Gi[j] = 0;
+    for (int k = 0; k < n; k++)
+      if (k != j && s->G[j * n + k] != 0)
+        pl->Go[j] += s->G[j * n + k], pl->Gi[j] += s->G[j * n + k] * s->invd[j * n + k];
+  }
+}
+
+/* Without squeezing: the steady means by LU with componentwise estimates (qb_linear_solve_est),
+ * which replace the real form's in pl->ss. */
+static void complex_steady(qb_gauss_plan *pl) {
+  const int n = pl->n;
   if (!pl->stable || !pl->driven || (pl->ss.flags & QB_GAUSS_FAILED)) return;
   double complex mf[NMAX];
   for (int j = 0; j < n; j++)
@@ -872,11 +980,46 @@ static void complex_means(qb_gauss_plan *pl) {
     pl->ss.alpha[j] = pl->xss[j], pl->ss.err_alpha[j] = pl->ess[j];
 }
 
+/* Without squeezing and noise (only qb_gauss_tcrit's bounds use the real form's decomposition
+ * then): lam, V, c, ec of the real form from the complex plan sp, no second eigensolver.
+ * M v = lambda v gives A (v; -iv) = lambda (v; -iv) and A (v~; iv~) = lambda~ (v~; iv~)
+ * (~: complex conjugate), and b = (Re f; Im f) = the sum over those with coefficients
+ * (c/2, c~/2); kappa_1 = 2 kappa_1(sp.V) (the columns' 1-norms double; V^-1 = 1/2 [[W, iW],
+ * [W~, -iW~]], W = sp.V^-1, keeps W's column sums).  Dt = eDt = 0 (no source); rho = 0 (the
+ * fast path is not used without noise). */
+static void real_from_complex(qb_gauss_plan *pl) {
+  const qb_spectral *s = &pl->sp;
+  const int n = pl->n, m = pl->m;
+  pl->ready = false;
+  pl->kappa = INFINITY;
+  if (!s->ready) return;
+  for (int a = 0; a < n; a++) {
+    pl->lam[a] = s->lambda[a], pl->lam[n + a] = conj(s->lambda[a]);
+    pl->c[a] = 0.5 * s->c[a], pl->c[n + a] = 0.5 * conj(s->c[a]);
+    pl->ec[a] = pl->ec[n + a] = 0.5 * s->dc[a];
+    for (int j = 0; j < n; j++) {
+      const double complex v = s->V[j * n + a];
+      const double av = cabs(v);
+      pl->V[j * m + a] = v, pl->V[j * m + n + a] = conj(v);
+      pl->V[(n + j) * m + a] = CMPLX(cimag(v), -creal(v));    /* -i v */
+      pl->V[(n + j) * m + n + a] = CMPLX(cimag(v), creal(v)); /* i v* */
+      pl->absV[j * m + a] = pl->absV[j * m + n + a] = av;
+      pl->absV[(n + j) * m + a] = pl->absV[(n + j) * m + n + a] = av;
+    }
+  }
+  pl->kappa = 2.0 * s->kappa;
+  pl->ready = isfinite(pl->kappa) && pl->kappa <= QB_GAUSS_KAPPA_MAX;
+}
+
 /* growth rate and the exposed eigenvalues: eig(M) when S = 0, eig(A) otherwise */
 static void growth_rate(qb_gauss_plan *pl) {
   double complex w[MMAX], M[NMAX * NMAX];
   pl->growth = NAN;
-  if (!pl->squeeze) {
+  if (!pl->squeeze && isfinite(pl->sp.g)) { /* sp's eigensolver converged: its eigenvalues */
+    for (int k = 0; k < pl->n; k++)
+      w[k] = pl->sp.lambda[k];
+    pl->neig = pl->n;
+  } else if (!pl->squeeze) {
     complex_drift(&pl->net, M, NULL);
     if (geev(pl->n, M, w, NULL)) return;
     pl->neig = pl->n;
@@ -894,7 +1037,7 @@ static void growth_rate(qb_gauss_plan *pl) {
 }
 
 void qb_gauss_plan_make(const qb_gauss_net *net, qb_gauss_plan *pl) {
-  memset(pl, 0, sizeof *pl);
+  memset(pl, 0, offsetof(qb_gauss_plan, P)); /* P, Pa: filled where used (quadratic_forms) */
   pl->growth = pl->scale = NAN;
   pl->kappa = INFINITY;
   fill_nan(NMAX, &pl->ss, QB_GAUSS_FAILED);
@@ -915,7 +1058,11 @@ void qb_gauss_plan_make(const qb_gauss_net *net, qb_gauss_plan *pl) {
   }
   for (int p = 0; p < m; p++)
     if (pl->b[p] != 0) pl->driven = true;
-  decompose(pl);
+  if (!pl->squeeze) complex_plan(pl);
+  if (pl->squeeze || pl->noise)
+    decompose(pl);
+  else
+    real_from_complex(pl);
   for (int a = 0; a < m; a++) {
     pl->rlam[a] = pl->lam[a] != 0 ? 1.0 / pl->lam[a] : 0;
     for (int b = 0; b < m; b++) {
@@ -926,7 +1073,7 @@ void qb_gauss_plan_make(const qb_gauss_net *net, qb_gauss_plan *pl) {
   growth_rate(pl);
   pl->stable = pl->growth < -QB_GAUSS_STABLE_REL * pl->scale;
   steady_state(pl);
-  if (!pl->squeeze) complex_means(pl);
+  if (!pl->squeeze) complex_steady(pl);
 }
 
 /* ---- per-mode quantities ---- */
@@ -937,17 +1084,20 @@ double qb_gauss_energy(const qb_gauss_moments *m, int j) {
 }
 
 static double nu_of(double C, double q2) { /* sqrt((C + 1/2)^2 - |Q|^2), the first form exact */
-  return sqrt(fmax((C + 0.5) * (C + 0.5) - q2, 0.25));
+  const double x = (C + 0.5) * (C + 0.5) - q2;
+  return sqrt(x > 0.25 ? x : 0.25); /* fmax(x, 0.25) without the library call */
 }
 
 double qb_gauss_nbar(const qb_gauss_moments *m, int j) {
-  const double C = m->C[j], q = cabs(m->Q[j]), q2 = q * q;
+  if (m->Q[j] == 0 && m->C[j] == 0) return 0; /* the formula's value, without its work */
+  const double C = m->C[j], q = m->Q[j] == 0 ? 0 : cabs(m->Q[j]), q2 = q * q;
   const double nb = (C + C * C - q2) / (nu_of(C, q2) + 0.5);
   return nb > 0 ? nb : 0;
 }
 
 double qb_gauss_ergotropy(const qb_gauss_moments *m, int j) {
   const double ar = creal(m->alpha[j]), ai = cimag(m->alpha[j]);
+  if (m->Q[j] == 0 && isfinite(m->C[j])) return ar * ar + ai * ai; /* + 0 / (...): the same bits */
   const double C = m->C[j], q = cabs(m->Q[j]), q2 = q * q;
   return (ar * ar + ai * ai) + q2 / (nu_of(C, q2) + C + 0.5);
 }
@@ -977,12 +1127,15 @@ static void sups(const qb_gauss_plan *pl, int j, double t0, double t1, double *A
     for (int a = 0; a < m; a++) {
       const double w = cabs(pl->V[p * m + a]) * (cabs(pl->c[a]) + pl->ec[a]);
       const double e = grow_sup(pl->lam[a], t0, t1);
-      *A += w * (pl->lam[a] != 0 ? (e + 1) / cabs(pl->lam[a]) : t1);
-      *dA += w * e;
+      if (w != 0) { /* (a term of weight 0 adds nothing, also where its factor is infinite) */
+        *A += w * (pl->lam[a] != 0 ? (e + 1) / cabs(pl->lam[a]) : t1);
+        *dA += w * e;
+      }
       for (int b = 0; b < m; b++) {
         const double complex mu = pl->lam[a] + pl->lam[b];
         const double v = cabs(pl->V[p * m + a]) * cabs(pl->V[p * m + b]) *
                          (cabs(pl->Dt[a * m + b]) + pl->eDt[a * m + b]);
+        if (v == 0) continue;
         const double f = grow_sup(mu, t0, t1);
         *Cs += v * (mu != 0 ? (f + 1) / cabs(mu) : t1);
         *dC += v * f;

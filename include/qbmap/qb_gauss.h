@@ -36,6 +36,7 @@
 #define QB_GAUSS_NMAX 8  /* modes */
 #define QB_GAUSS_DMAX 32 /* dissipators */
 #define QB_GAUSS_MMAX (2 * QB_GAUSS_NMAX)
+#define QB_GAUSS_NPAIR (QB_GAUSS_MMAX * (QB_GAUSS_MMAX + 1) / 2) /* pairs a <= b */
 
 /* Accuracy the fast path must estimate for itself, relative to each output group's scale (see
  * qb_gauss_moments), else qb_gauss_at falls back -- unless the estimate is still within what
@@ -47,6 +48,12 @@
 /* Without squeezing, what each mode's mean must be resolved to (relative to itself) from the
  * eigendecomposition (qb_gauss_at). */
 #define QB_GAUSS_AMP_TOL 1e-11
+/* Without squeezing, modes the eigendecomposition does not resolve are next taken from the
+ * Taylor series in t where t ||M||_inf <= QB_GAUSS_TAYLOR_MAX (at most QB_GAUSS_TAYLOR_TERMS
+ * terms; with componentwise estimates, held to QB_GAUSS_AMP_TOL as well), then from
+ * qb_linear_transient. */
+#define QB_GAUSS_TAYLOR_MAX 4.0
+#define QB_GAUSS_TAYLOR_TERMS 48
 /* Stable iff growth < -QB_GAUSS_STABLE_REL * scale (scale: qb_gauss_plan.scale). */
 #define QB_GAUSS_STABLE_REL 1e-12
 
@@ -119,9 +126,23 @@ typedef struct {
   double complex M[QB_GAUSS_NMAX * QB_GAUSS_NMAX], f[QB_GAUSS_NMAX], xss[QB_GAUSS_NMAX];
   double Mt[QB_GAUSS_NMAX * QB_GAUSS_NMAX], ess[QB_GAUSS_NMAX];
   qb_spectral sp;
+  /* the lean per-t means (qb_gauss_at): usable (sp usable, every mode decays), and sp's
+   * eigenvector-residual terms summed over k != j: Go_j = sum G_jk, Gi_j = sum G_jk invd_jk */
+  bool lean;
+  double Go[QB_GAUSS_NMAX], Gi[QB_GAUSS_NMAX];
+  /* with noise, where decomposed (last: qb_gauss_plan_make clears the plan up to here only;
+   * entries beyond n modes and m (m + 1)/2 pairs are not set): per mode j the entries (u,u),
+   * (v,v), (u,v) of V Y V^T (u = j, v = n + j) as quadratic forms over the pairs a <= b of a
+   * symmetric Y (row 3j + r), and of |V| K |V|^T */
+  double complex P[3 * QB_GAUSS_NMAX][QB_GAUSS_NPAIR];
+  double Pa[3 * QB_GAUSS_NMAX][QB_GAUSS_NPAIR];
 } qb_gauss_plan;
 
 /* Builds the drift, its eigendecomposition, the growth rate, the scale and the steady state.
+ * Without squeezing and noise the real form's decomposition (lam, V, c, ec: only
+ * qb_gauss_tcrit's bounds use it then) and the eigenvalues come from the complex plan sp (one
+ * n x n eigensolver in all), and the real steady solves are skipped (Sigma = 0; the means are
+ * sp's system's).
  * Never fails as a call: a bad network (n outside 1..NMAX, nd outside 0..DMAX, a non-finite or
  * negative rate/occupation, a non-finite entry) gives pl->ok = false, and every later call
  * returns QB_GAUSS_FAILED with NaN outputs.  No allocation.  Cost O(n^3) (LAPACK). */
@@ -131,9 +152,12 @@ void qb_gauss_plan_make(const qb_gauss_net *net, qb_gauss_plan *pl);
  * path's own estimate exceeds QB_GAUSS_TOL of a group scale.  Without squeezing (S = 0) the
  * means are taken mode by mode instead: each alpha_j, dalpha_j from the complex system's
  * eigendecomposition where its estimate is within QB_GAUSS_AMP_TOL of |alpha_j| (and of |dalpha_j|;
- * with the floor n eps sum |alpha|), else from qb_linear_transient (componentwise estimates,
- * exact near exceptional points), so that a mode far below the others keeps its relative
- * accuracy.  t = 0 gives all zero moments
+ * with the floor n eps sum |alpha|) -- first with the lean estimates (qb_spectral_x's for
+ * alpha, a t-uniform bound of the residual term for dalpha; where every mode decays), then with
+ * qb_spectral_at's --, else from the Taylor series (where t ||M|| <= QB_GAUSS_TAYLOR_MAX, held
+ * to QB_GAUSS_AMP_TOL by its componentwise estimates, no floor), else from qb_linear_transient
+ * (componentwise estimates, exact near exceptional points), so that a mode far below the
+ * others keeps its relative accuracy.  Which one a mode takes depends on (network, t) alone.  t = 0 gives all zero moments
  * with dalpha = b, dC/dQ = the sources, exactly.  Non-finite outputs set QB_GAUSS_OVERFLOW (no
  * fallback then).  Fast path: no allocation, O(n^3) flops and O(n^2) exponentials per t. */
 void qb_gauss_at(const qb_gauss_plan *pl, double t, qb_gauss_moments *m);
