@@ -9,7 +9,8 @@
  * bit (Q = C = 0 exactly: all energy is coherent).
  *   threemode   1000 random points of network_threemode.yaml vs threemode
  *   shared      1000 random points of network_shared.yaml vs shared
- *   row         rows along t equal points bit for bit (the row contract)
+ *   row         rows along t equal points bit for bit (the row contract); E_b wanted alone is
+ *               bitwise E_b among all fields
  *   tcrit       t_crit of network_shared.yaml at finite temperature against a dense scan of
  *               E_b(t) (4000 times per point up to 60/|growth|, the first sample above E_max, then
  *               bisection): 1e-9 relative; where t_crit is NaN with tcrit_never, no sample exceeds
@@ -217,6 +218,14 @@ static void test_row(void) {
       for (int f = 0; f < nf; f++)
         same &= memcmp(&one[f], &rows[j * nf + f], sizeof one[f]) == 0;
       CHECK("row == point bitwise", same, "row %d point %d t=%g", r, j, x[j]);
+      /* a field's value does not depend on which other fields are wanted */
+      bool want[QB_MAX_FIELDS] = {false};
+      double only[QB_MAX_FIELDS];
+      const int fe = qb_model_field_index(net, "E_b");
+      want[fe] = want[nf - 1] = true;
+      qb_model_eval(net, q, want, only);
+      CHECK("E_b alone == E_b of all fields, bitwise", !memcmp(&only[fe], &one[fe], sizeof one[fe]),
+            "row %d point %d t=%g", r, j, x[j]);
     }
   }
   qb_config_free(&cfg);

@@ -210,8 +210,17 @@ static bool power_ok(const qb_gauss_moments *mo, int b) {
   return err <= QB_EST_MAX * (2.0 * a * da + fabs(mo->dC[b]));
 }
 
-/* The fields at time t into out (row-invariant fields already there). */
-static uint32_t t_fields(const qb_network *net, const qb_gauss_plan *pl, double t, double *out) {
+/* Whether any time-dependent field of mode j is wanted. */
+static bool mode_wanted(const qb_net_mode_fields *f, const bool *want) {
+  return qb_model_wants(want, f->E) || qb_model_wants(want, f->W) ||
+         qb_model_wants(want, f->nbar) || qb_model_wants(want, f->re) ||
+         qb_model_wants(want, f->im);
+}
+
+/* The fields at time t into out (row-invariant fields already there): only the modes with a
+ * wanted field, each field only if wanted (the moments themselves do not depend on want). */
+static uint32_t t_fields(const qb_network *net, const qb_gauss_plan *pl, double t, const bool *want,
+                         double *out) {
   qb_gauss_moments mo;
   qb_gauss_at(pl, t, &mo);
   if (mo.flags & QB_GAUSS_FAILED) return QB_PT_NUMERICS;
@@ -219,16 +228,18 @@ static uint32_t t_fields(const qb_network *net, const qb_gauss_plan *pl, double 
   uint32_t status = 0;
   for (int j = 0; j < net->nmodes; j++) {
     const qb_net_mode_fields *f = &net->f[j];
+    if (!mode_wanted(f, want)) continue;
     if (!mode_ok(&mo, j, s)) {
       status |= QB_PT_T_UNRESOLVED;
       continue;
     }
-    out[f->E] = qb_gauss_energy(&mo, j);
-    out[f->W] = qb_gauss_ergotropy(&mo, j);
-    out[f->nbar] = qb_gauss_nbar(&mo, j);
-    out[f->re] = creal(mo.alpha[j]);
-    out[f->im] = cimag(mo.alpha[j]);
+    if (qb_model_wants(want, f->E)) out[f->E] = qb_gauss_energy(&mo, j);
+    if (qb_model_wants(want, f->W)) out[f->W] = qb_gauss_ergotropy(&mo, j);
+    if (qb_model_wants(want, f->nbar)) out[f->nbar] = qb_gauss_nbar(&mo, j);
+    if (qb_model_wants(want, f->re)) out[f->re] = creal(mo.alpha[j]);
+    if (qb_model_wants(want, f->im)) out[f->im] = cimag(mo.alpha[j]);
   }
+  if (!qb_model_wants(want, net->f_P)) return status;
   if (power_ok(&mo, net->battery))
     out[net->f_P] = qb_gauss_power(&mo, net->battery);
   else
@@ -253,7 +264,7 @@ void qb_network_eval_row(const qb_model *m, const double *p, const double *x, in
     double *o = out + (size_t)j * (size_t)nf;
     memcpy(o, inv, (size_t)nf * sizeof *o);
     uint32_t s = status;
-    if (!(status & (NET_BAD_VALUE | QB_PT_NUMERICS))) s |= t_fields(net, &pl, x[j], o);
+    if (!(status & (NET_BAD_VALUE | QB_PT_NUMERICS))) s |= t_fields(net, &pl, x[j], want, o);
     o[st] = (double)(s | qb_model_overflow(o, nf, -1));
   }
 }
