@@ -5,7 +5,10 @@ and over a parameter (t slower), for every model, are run on 1-4 ranks with bloc
 4096 and the default: every science dataset (everything outside the bookkeeping group /blocks)
 is bitwise identical across all runs, also where blocks cut rows (a row of 61 points, blocks of
 1 and 7 points: qb_grid_block_points keeps whole rows only up to 4 x the block size).  And
-`qbmap point` at sampled grid points prints bitwise the sweep's values.
+`qbmap point` at sampled grid points prints bitwise the sweep's values (model network:
+`qbmap point network --config CFG` with the axes' values).  Model network: the thermal,
+squeezed three-mode network of tests/data/network/rows_squeezed_thermal.yaml, over Delta x t
+and t x Delta.
 Usage: rows_identical.py QBMAP MPIEXEC"""
 import os
 import random
@@ -19,6 +22,19 @@ import numpy as np
 from qbcheck import check, guarded, qbmap_point, yaml_config as config
 
 qbmap, mpiexec = sys.argv[1:3]
+NETWORK_CFG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "network",
+                           "rows_squeezed_thermal.yaml")
+
+
+def network_section():
+    """The config's text up to its axes: `model: network` and the network section."""
+    with open(NETWORK_CFG) as fh:
+        text = fh.read()
+    return text[:text.index("\naxes:") + 1]
+
+
+NET_FIXED = {"J": 0.3, "phi": 0.7, "r": 0.15, "theta": 0.5, "s": 0.2, "E": 0.8, "chi": -0.3,
+             "kappa": 0.6, "n_a": 0.05, "Gamma": 0.4, "p": 0.8, "n_G": 0.02, "E_max": 0.3}
 
 # name: (model, fixed, axes, fields: None = all, so that `qbmap point`, which evaluates every
 # field, sets the same status bits); t rows of 61 points, EPs and marginal points inside
@@ -37,6 +53,12 @@ CASES = {
     "ep_t": ("ep", {"alpha": 0.0, "gamma_b": 1.0, "E_max": 1000},
              [("delta_r", "values: [-1, -0.5, 0, 1, 1.5]"), ("t", "min: 0, max: 30, n: 61")],
              None),
+    # model network (thermal, squeezed; rows along t reuse the plan): t fastest, then t slower
+    "net_t": ("network", NET_FIXED,
+              [("Delta", "min: -1, max: 1, n: 5"), ("t", "min: 0, max: 60, n: 61")], None),
+    "net_p": ("network", NET_FIXED,
+              [("t", "values: [0, 1e-6, 2.5, 40]"), ("Delta", "min: -1.5, max: 1.5, n: 61")],
+              None),
 }
 RUNS = [(1, None), (2, 7), (3, 1), (4, 4096)]  # (ranks, --block-points; None: the default)
 
@@ -60,7 +82,22 @@ def run(cfg, out, ranks, bp):
     subprocess.run(cmd, check=True, capture_output=True)
 
 
-def point_vs_sweep(name, model, fixed, path, rng):
+def network_point(cfg, axes_values):
+    """`qbmap point network --config CFG name=value ...` (the axes' values) as {name: float}."""
+    args = [f"{k}={v!r}" for k, v in axes_values.items()]
+    out = subprocess.run([qbmap, "point", "--config", cfg, "network"] + args,
+                         capture_output=True, text=True, check=True).stdout
+    vals = {}
+    for line in out.splitlines():
+        if not line.startswith("#"):
+            k, v = line.split(" = ")
+            vals[k] = float(v)
+    if list(vals)[-1:] != ["status"]:
+        raise ValueError(f"qbmap point network --config {cfg}: no status last:\n{out}")
+    return vals
+
+
+def point_vs_sweep(name, model, fixed, path, rng, cfg):
     with h5py.File(path, "r") as f:
         st = f["status"]
         axes = [st.dims[d][0].name.lstrip("/") for d in range(st.ndim)]
@@ -71,8 +108,10 @@ def point_vs_sweep(name, model, fixed, path, rng):
     for _ in range(8):
         idx = tuple(rng.randrange(s) for s in shape)
         params = dict(fixed)
-        params.update({a: float(c[i]) for a, c, i in zip(axes, coords, idx)})
-        got = qbmap_point(qbmap, model, params)
+        at = {a: float(c[i]) for a, c, i in zip(axes, coords, idx)}
+        params.update(at)
+        got = network_point(cfg, at) if model == "network" else qbmap_point(qbmap, model, params)
+        check(set(got) == set(names), f"{name}: qbmap point prints the sweep's fields")
         same = all(np.float64(got[n]).tobytes() == np.float64(data[n][idx]).tobytes() for n in names)
         check(same, f"{name}: qbmap point {params} bitwise the sweep's values")
 
@@ -82,7 +121,10 @@ with guarded("rows_identical"), tempfile.TemporaryDirectory() as tmp:
     for name, (model, fixed, axes, fields) in CASES.items():
         cfg = os.path.join(tmp, name + ".yaml")
         with open(cfg, "w") as fh:
-            fh.write(config(model, fixed, axes, fields))
+            text = config(model, fixed, axes, fields)
+            if model == "network":  # the network section before axes and fixed
+                text = network_section() + text.split("\n", 1)[1]
+            fh.write(text)
         ref = None
         for ranks, bp in RUNS:
             out = os.path.join(tmp, f"{name}.{ranks}.h5")
@@ -95,4 +137,4 @@ with guarded("rows_identical"), tempfile.TemporaryDirectory() as tmp:
             diff = sorted(k for k in set(ref) | set(got) if ref.get(k) != got.get(k))
             check(not diff, f"{name}: {ranks} ranks, --block-points {bp}: bitwise identical "
                             f"to 1 rank (differ: {diff})")
-        point_vs_sweep(name, model, fixed, os.path.join(tmp, f"{name}.1.h5"), rng)
+        point_vs_sweep(name, model, fixed, os.path.join(tmp, f"{name}.1.h5"), rng, cfg)
