@@ -269,8 +269,9 @@ static void quadratic_forms(qb_gauss_plan *pl) {
           const double *aV = pl->absV;
           pl->P[3 * j + r][i] = a == b ? V[p * m + a] * V[q * m + a]
                                        : V[p * m + a] * V[q * m + b] + V[p * m + b] * V[q * m + a];
-          pl->Pa[3 * j + r][i] = a == b ? aV[p * m + a] * aV[q * m + a]
-                                        : aV[p * m + a] * aV[q * m + b] + aV[p * m + b] * aV[q * m + a];
+          pl->Pa[3 * j + r][i] =
+              a == b ? aV[p * m + a] * aV[q * m + a]
+                     : aV[p * m + a] * aV[q * m + b] + aV[p * m + b] * aV[q * m + a];
         }
     }
 }
@@ -347,9 +348,10 @@ static bool within(int n, const qb_gauss_moments *mo, double tol) {
 static bool all_finite_mo(int n, const qb_gauss_moments *mo) {
   double z = 0; /* x * 0 is 0 for finite x, NaN for an infinity or NaN: no branch per value */
   for (int j = 0; j < n; j++)
-    z += (creal(mo->alpha[j]) + cimag(mo->alpha[j]) + creal(mo->dalpha[j]) +
-          cimag(mo->dalpha[j]) + creal(mo->Q[j]) + cimag(mo->Q[j]) + creal(mo->dQ[j]) +
-          cimag(mo->dQ[j]) + mo->C[j] + mo->dC[j]) * 0.0;
+    z += (creal(mo->alpha[j]) + cimag(mo->alpha[j]) + creal(mo->dalpha[j]) + cimag(mo->dalpha[j]) +
+          creal(mo->Q[j]) + cimag(mo->Q[j]) + creal(mo->dQ[j]) + cimag(mo->dQ[j]) + mo->C[j] +
+          mo->dC[j]) *
+         0.0;
   return z == 0;
 }
 
@@ -613,7 +615,8 @@ static int means_lean(const qb_gauss_plan *pl, double t, double complex *y, doub
     const double aX = mag(X[k]), c = s->absc[k], ae = aE[k];
     ux[k] = c * EPS * ((n + 28) * aX + t * ae) + s->dc[k] * aX + s->Gx[k];
     udx[k] = c * EPS * (n + 16 + mag(s->lambda[k]) * t) * ae + s->dc[k] * ae +
-             t * s->G[k * n + k] * ae + emax * (t * pl->Go[k] < pl->Gi[k] ? t * pl->Go[k] : pl->Gi[k]);
+             t * s->G[k * n + k] * ae +
+             emax * (t * pl->Go[k] < pl->Gi[k] ? t * pl->Go[k] : pl->Gi[k]);
   }
   for (int i = 0; i < n; i++) {
     double complex sx = 0, sd = 0;
@@ -1168,8 +1171,8 @@ static void decay_sups(const qb_gauss_plan *pl, int j, double t, double *A, doub
 static double energy_sup(const qb_gauss_plan *pl, int j, double t) {
   double A, dA, Cs, dC;
   if (!pl->ready) return INFINITY;
-  for (int a = 0; a < pl->m; a++)
-    if (creal(pl->lam[a]) > 0 || pl->lam[a] == 0) return INFINITY;
+  /* (unbounded terms make sups infinite; those of weight 0 for mode j, e.g. an isolated lossless
+   * mode beside the battery, do not count) */
   const qb_gauss_moments *ss = &pl->ss;
   if (pl->stable && !(ss->flags & (QB_GAUSS_FAILED | QB_GAUSS_OVERFLOW))) {
     decay_sups(pl, j, t, &A, &Cs);

@@ -1,7 +1,7 @@
 /* Model network's hazards (issue 13: "1e6 random points of random networks, every NaN explained
  * by a status bit").  Random networks are written as YAML text and parsed by qb_config_parse:
- * 1 to 4 modes (one in 50 with 8, 3 rows each), random detunings, hoppings with phases, one- and two-mode
- * squeezing (often above threshold), drives, dissipators with random complex coefficients
+ * 1 to 4 modes (one in 50 with 8, 3 rows each), random detunings, hoppings with phases, one- and
+ * two-mode squeezing (often above threshold), drives, dissipators with random complex coefficients
  * and thermal occupations; values are symbols or expressions over them (2*g, g/2, -g,
  * sqrt(k1*k2), k1+k2, exp(x), 1/g, 0.5).  The symbols' values are drawn per point so that
  * rates and occupations are sometimes 0 or negative, values sometimes beyond their windows,
@@ -23,8 +23,9 @@
  *   - growth_rate > 0 sets not_stable;
  *   - ergotropy: nbar_m >= 0 wherever finite; W_m <= max(E_m, 0) + 1e-8 |E_m| + 1e-12 of the
  *     total energy (the model's accuracy guard, qb_model.h; where every E is finite), the same
- *     for W_m_ss <= E_m_ss (energies below 0 and W above E are counted and printed); W = E bit for bit (at t and in steady state) in networks without
- *     thermal occupation or squeezing;
+ *     for W_m_ss <= E_m_ss; a reported energy is never below 0 (C >= 0 is part of the model's
+ *     guard); W = E bit for bit (at t and in steady state) without thermal occupation or
+ *     squeezing;
  *   - rows equal single points bit for bit (qb_model.h's row contract).
  * Prints the points, the NaN fields per explaining bit and the points per bit.
  * Usage: test_network_hazards [POINTS [SEED]] (default 1e6 points; CTest runs fewer) */
@@ -40,7 +41,7 @@
 #include "qbmap/qb_model.h"
 #include "qbmap/qb_network.h"
 
-#define ROW 100   /* t values per row */
+#define ROW 100      /* t values per row */
 #define NCFG_ROWS 20 /* rows (point vectors) per random network */
 #define PI 3.14159265358979323846
 
@@ -82,7 +83,7 @@ typedef struct {
   int nexpr;
   expr e[256];
   window win[256];
-  bool used[30];   /* written into the text (symbol() may draw one an expression replaces) */
+  bool used[30];  /* written into the text (symbol() may draw one an expression replaces) */
   bool noiseless; /* no n_th and no squeezing term: W = E bit for bit */
   int nmodes;
 } netspec;
@@ -123,7 +124,7 @@ static void new_expr(netspec *s, window w, sym_kind k, char *buf, size_t size) {
   if (e->form == E_INV) e->a = symbol(s, S_INV);
   if (e->form != E_SQRT && e->form != E_SUM) e->b = e->a;
   e->c = unif() < 0.3 ? 0.0 : 0.5;
-  static const char *const fmt[] = {"s%d", "2*s%d", "s%d/2", "-s%d", "sqrt(s%d*s%d)",
+  static const char *const fmt[] = {"s%d",     "2*s%d",    "s%d/2", "-s%d", "sqrt(s%d*s%d)",
                                     "s%d+s%d", "exp(s%d)", "1/s%d", ""};
   size_t used = strlen(buf);
   if (e->form != E_CONST) s->used[e->a] = s->used[e->b] = true;
@@ -136,15 +137,24 @@ static void new_expr(netspec *s, window w, sym_kind k, char *buf, size_t size) {
 static double expr_value(const expr *e, const double *p) {
   const double a = p[e->a], b = p[e->b];
   switch (e->form) {
-  case E_SYM: return a;
-  case E_TWICE: return 2 * a;
-  case E_HALF: return a / 2;
-  case E_NEG: return -a;
-  case E_SQRT: return sqrt(a * b);
-  case E_SUM: return a + b;
-  case E_EXP: return exp(a);
-  case E_INV: return 1 / a;
-  case E_CONST: return e->c;
+  case E_SYM:
+    return a;
+  case E_TWICE:
+    return 2 * a;
+  case E_HALF:
+    return a / 2;
+  case E_NEG:
+    return -a;
+  case E_SQRT:
+    return sqrt(a * b);
+  case E_SUM:
+    return a + b;
+  case E_EXP:
+    return exp(a);
+  case E_INV:
+    return 1 / a;
+  case E_CONST:
+    return e->c;
   }
   return NAN;
 }
@@ -305,15 +315,21 @@ static double draw(sym_kind k, bool hazard) {
            : u < 0.2  ? logu(1e-8, 1e5)
                       : logu(1e-2, 3);
   case S_NTH:
-    return h < 0.15 ? -logu(1e-6, 1) : h < 0.2 ? logu(1e6, 1e7) : u < 0.3 ? 0.0
-           : u < 0.37                                                    ? logu(1, 1e5)
-                                                                         : logu(1e-4, 1);
+    return h < 0.15   ? -logu(1e-6, 1)
+           : h < 0.2  ? logu(1e6, 1e7)
+           : u < 0.3  ? 0.0
+           : u < 0.37 ? logu(1, 1e5)
+                      : logu(1e-4, 1);
   case S_DET:
-    return h < 0.1 ? sign() * logu(1e6, 1e7) : u < 0.1 ? 0.0 : u < 0.2 ? sign() * logu(1e-8, 1e5)
-                                                                        : uab(-3, 3);
+    return h < 0.1   ? sign() * logu(1e6, 1e7)
+           : u < 0.1 ? 0.0
+           : u < 0.2 ? sign() * logu(1e-8, 1e5)
+                     : uab(-3, 3);
   case S_PHASE:
-    return h < 0.1 ? sign() * logu(1e6, 1e8) : u < 0.05 ? 0.0 : u < 0.1 ? uab(-1e6, 1e6)
-                                                                         : uab(-PI, PI);
+    return h < 0.1    ? sign() * logu(1e6, 1e8)
+           : u < 0.05 ? 0.0
+           : u < 0.1  ? uab(-1e6, 1e6)
+                      : uab(-PI, PI);
   case S_DRIVE:
     return h < 0.1    ? sign() * logu(1e100, 1e120)
            : u < 0.08 ? 0.0
@@ -387,8 +403,7 @@ static void model_info_of(const qb_model *m, int nmodes, model_info *mi) {
   mi->cls[mi->tcrit = fidx(m, "t_crit", "")] = C_TCRIT;
   mi->cls[fidx(m, "P", "")] = C_T_DIFF;
   mi->cls[fidx(m, "status", "")] = C_STATUS;
-  CHECK("network: status is the last field", mi->cls[mi->nf - 1] == C_STATUS, "%d fields",
-        mi->nf);
+  CHECK("network: status is the last field", mi->cls[mi->nf - 1] == C_STATUS, "%d fields", mi->nf);
   mi->declared = qb_model_status_mask(m);
   mi->never = declared_bit(m, "tcrit_never");
   mi->failed = declared_bit(m, "tcrit_failed");
@@ -399,22 +414,29 @@ static void model_info_of(const qb_model *m, int nmodes, model_info *mi) {
 static uint32_t allowed(const model_info *mi, field_class c) {
   const uint32_t any = QB_PT_BAD_PARAM | QB_PT_NUMERICS | mi->bad_value;
   switch (c) {
-  case C_GROWTH: return any;
-  case C_T: return any | QB_PT_T_UNRESOLVED;
-  case C_T_DIFF: return any | QB_PT_T_UNRESOLVED | QB_PT_OVERFLOW;
-  case C_SS: return any | QB_PT_NOT_STABLE | QB_PT_ILL_CONDITIONED;
-  case C_SS_DIFF: return any | QB_PT_NOT_STABLE | QB_PT_ILL_CONDITIONED | QB_PT_OVERFLOW;
-  case C_TCRIT: return any | mi->never | mi->failed;
-  case C_STATUS: break;
+  case C_GROWTH:
+    return any;
+  case C_T:
+    return any | QB_PT_T_UNRESOLVED;
+  case C_T_DIFF:
+    return any | QB_PT_T_UNRESOLVED | QB_PT_OVERFLOW;
+  case C_SS:
+    return any | QB_PT_NOT_STABLE | QB_PT_ILL_CONDITIONED;
+  case C_SS_DIFF:
+    return any | QB_PT_NOT_STABLE | QB_PT_ILL_CONDITIONED | QB_PT_OVERFLOW;
+  case C_TCRIT:
+    return any | mi->never | mi->failed;
+  case C_STATUS:
+    break;
   }
   return 0;
 }
 
 /* Whether the current row asks for t_crit (its scan can cost seconds per point on marginal
- * networks: one row in 10 on average, with one single point; the others pass want without it, which must leave it
- * NaN and set neither tcrit bit). */
+ * networks: one row in 10 on average, with one single point; the others pass want without it, which
+ * must leave it NaN and set neither tcrit bit). */
 static bool row_tcrit;
-static bool row_failed; /* a W <= E check of the row failed: its point is printed */
+static bool row_failed;          /* a W <= E check of the row failed: its point is printed */
 static const char *network_text; /* the current network's config (printed with a failure) */
 static long npoints, ntcrit, nsingle, nnoiseless, nbad_expected, nfinite_W;
 static long nan_by_bit[32], points_by_bit[32], nan_fields, inf_fields;
@@ -446,8 +468,8 @@ static void check_nans(const model_info *mi, const double *o, uint32_t st, const
     if (f == mi->tcrit && !row_tcrit) continue;
     nan_fields++;
     const uint32_t why = st & allowed(mi, mi->cls[f]);
-    CHECK("a NaN field is explained by a set status bit allowed for it", why, "%s field %s status %u",
-          where, mi->m->fields[f].name, st);
+    CHECK("a NaN field is explained by a set status bit allowed for it", why,
+          "%s field %s status %u", where, mi->m->fields[f].name, st);
     for (int b = 0; b < 32; b++)
       if (why & (1u << b)) nan_by_bit[b]++;
   }
@@ -463,8 +485,8 @@ static void check_bits(const model_info *mi, const double *o, uint32_t st, bool 
   for (int b = 0; b < 32; b++)
     if (st & (1u << b)) points_by_bit[b]++;
   if (st & (QB_PT_BAD_PARAM | mi->bad_value))
-    CHECK("bad_param / bad_value: every field NaN", all_nan(mi, o, C_STATUS), "%s status %u",
-          where, st);
+    CHECK("bad_param / bad_value: every field NaN", all_nan(mi, o, C_STATUS), "%s status %u", where,
+          st);
   if (!(st & QB_PT_BAD_PARAM))
     CHECK("bad_value exactly where a value is outside its window (the test's evaluation)",
           !(st & mi->bad_value) == !bad, "%s status %u expected %d", where, st, bad);
@@ -477,8 +499,9 @@ static void check_bits(const model_info *mi, const double *o, uint32_t st, bool 
   if (st & QB_PT_T_UNRESOLVED)
     CHECK("t_unresolved: a t field NaN", any_nan(mi, o, C_T, C_T_DIFF), "%s status %u", where, st);
   if (!row_tcrit)
-    CHECK("t_crit not wanted: NaN, no tcrit bit", isnan(o[mi->tcrit]) && !(st & (mi->never | mi->failed)),
-          "%s status %u t_crit %.17g", where, st, o[mi->tcrit]);
+    CHECK("t_crit not wanted: NaN, no tcrit bit",
+          isnan(o[mi->tcrit]) && !(st & (mi->never | mi->failed)), "%s status %u t_crit %.17g",
+          where, st, o[mi->tcrit]);
   if (st & (mi->never | mi->failed))
     CHECK("tcrit_never / tcrit_failed: t_crit NaN", isnan(o[mi->tcrit]), "%s status %u", where, st);
   if (o[mi->growth] > 0)
@@ -511,8 +534,8 @@ static void check_w_le_e(double W, double E, double tot, const char *what, const
   if (E < 0 && e_negative++ == 0)
     printf("note: first energy below 0: %s at %s mode %d: E %.17g W %.17g\n", what, where, j, E, W);
   if (E < 0) e_min = fmin(e_min, E);
-  if (E < -1e-6 && getenv("QB_NH_TIME"))
-    printf("negative energy: %s at %s mode %d: E %.17g W %.17g\n", what, where, j, E, W);
+  CHECK("a reported energy is not negative", E >= 0, "%s mode %d: E %.17g (%s)", where, j, E, what);
+  row_failed = row_failed || E < 0;
   if (W > E) {
     w_above_e++;
     if (E > 0) w_excess_max = fmax(w_excess_max, (W - E) / E);
@@ -650,9 +673,11 @@ static void report_counts(double secs) {
          "with a value outside its window; %ld finite (E, W) pairs; %.1f s\n",
          npoints, npoints / ROW, ROW, nsingle, nnoiseless, nbad_expected, nfinite_W, secs);
   printf("%ld points with t_crit wanted; W > E (within the tolerance) at %ld, by at most %.3g "
-         "relative; %ld energies below 0 (down to %.3g)\n", ntcrit, w_above_e, w_excess_max, e_negative, e_min);
+         "relative; %ld energies below 0 (down to %.3g)\n",
+         ntcrit, w_above_e, w_excess_max, e_negative, e_min);
   printf("%ld NaN fields, %ld infinite fields; per status bit: points with it, NaN fields it "
-         "explains\n", nan_fields, inf_fields);
+         "explains\n",
+         nan_fields, inf_fields);
   for (int b = 0; b < 32; b++) {
     const qb_pt_bit *d = NULL;
     for (int i = 0; i < qb_network_nstatus; i++)

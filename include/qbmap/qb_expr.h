@@ -1,7 +1,11 @@
 /* qb_expr: user expressions over named symbols (`-delta`, `2*g`, `sqrt(kappa_a*kappa_b)/2`,
  * `p_a^2`, `cos(phi)*J`), as written in YAML configs.  A wrapper of muParser 2.3 (its C API,
  * muParserDLL.h; Debian libmuparser-dev): muParser parses the text once into bytecode, each
- * qb_expr_eval runs that bytecode on the values the caller gives.
+ * qb_expr_eval runs that bytecode on the values the caller gives.  Why muParser and not
+ * libmatheval (the other packaged C-callable library): muParser reports the error's kind, token
+ * and position, which the config's one-line messages need (libmatheval's evaluator_create only
+ * returns NULL), and evaluates compiled bytecode from bound values (libmatheval looks every
+ * variable up by name on each call).
  *
  * The language (muParser's, restricted; verified by tests/test_expr.c):
  *   numbers     12, 1.5, .5, 5., 1e-3, 2.5E+4 (decimal point '.', whatever the locale);

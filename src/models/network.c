@@ -127,10 +127,12 @@ static totals totals_of(const qb_gauss_moments *mo, int n) {
 }
 
 /* Mode j's energy-like fields are resolved: its amplitude and its fluctuations to QB_EST_MAX of
- * themselves plus QB_ABS_MAX of the totals (qb_model.h's accuracy guard). */
+ * themselves plus QB_ABS_MAX of the totals (qb_model.h's accuracy guard), and its fluctuation
+ * energy C_j = <da^+ da> not negative (a negative one is rounding from the other modes larger
+ * than the value itself, which the normwise estimates of a fast-growing network can miss). */
 static bool mode_ok(const qb_gauss_moments *mo, int j, totals s) {
   const double E = qb_gauss_energy(mo, j);
-  return qb_model_energy_ok(qb_model_mag(mo->alpha[j]), mo->err_alpha[j], s.amp) &&
+  return mo->C[j] >= 0 && qb_model_energy_ok(qb_model_mag(mo->alpha[j]), mo->err_alpha[j], s.amp) &&
          mo->err_C[j] + mo->err_Q[j] <= QB_EST_MAX * E + QB_ABS_MAX * s.energy;
 }
 
