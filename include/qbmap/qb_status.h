@@ -38,7 +38,8 @@ int qb_err_exit_code(qb_err e);
  * writer list and decode with that declaration only.  The bits below mean the same in every
  * model and are declared here once, with a text that names no model's fields (a model may give
  * one a text of its own that does).  A model's own bits use numbers not listed here (in use:
- * 1-4 ep, 7-8 and 13 threemode, 10 shared; a new bit here takes one no model uses).  The numbers
+ * 1-4 ep (1-2 also network, with the same words and kinds), 7-8 and 13 threemode, 10 shared, 14
+ * network; a new bit here takes one no model uses).  The numbers
  * are stored data (analysis scripts, files already written): never renumber a bit.
  *
  * Every bit has a kind (qb_pt_kind).  QB_PT_INFO, informational: the physics leaves a field

@@ -8,8 +8,9 @@
 #include "qbmap/qb_gauss.h"
 #include "qbmap/qb_network.h"
 
-/* A value of the network is not finite, outside its verified window or a negative rate or
- * occupation at this point. */
+/* The model's own bits: t_crit never reached (provably) or undetermined (numbered as model ep's,
+ * the same words and kinds), and a value of the network not finite, outside its window or a
+ * negative rate or occupation at this point. */
 enum { NET_TCRIT_NEVER = 1u << 1, NET_TCRIT_FAILED = 1u << 2, NET_BAD_VALUE = 1u << 14 };
 
 const qb_pt_bit qb_network_status_bits[] = {
