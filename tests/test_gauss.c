@@ -11,21 +11,18 @@
  *               |alpha_j|, |dalpha_j|, C_j + |Q_j|, |dC_j| + |dQ_j|) to 1e-10 of its scale
  *               where the reference estimates itself below 1e-11 of it;
  *   closed      single damped driven thermal mode: E = n_th (1 - e^{-kappa t}) + |alpha|^2 with
- *               alpha = -iF (e^{M t} - 1)/M (2e-11 + 8 eps |M| t); W = E bitwise at n_th = 0, S = 0; the
- *               two-mode squeezing threshold r* of the formula: growth at r*(1 -+ 1e-9) of
- *               opposite signs and the growth root in r (bisection) at r* to 1e-10 relative;
- *   steady      qb_gauss_steady (Lyapunov, Schur) vs qb_gauss_at at t = 60/|growth| (1e-9);
- *   passive     1e5 random passive networks (S = 0): growth <= 1e-12 scale;
- *   ep          PT-like pairs at and near the exceptional point: the fallback is taken where
- *               the fast path cannot be trusted, and every result agrees with the reference
- *               (1e-10 of the group scale);
- *   qutip       one network with squeezing and thermal noise vs QuTiP mesolve numbers
- *               (tests/gauss_qutip.py, 16 Fock levels per mode): 1e-7 absolute (measured: all
- *               within 1e-9);
- *   alloc       no malloc/calloc/realloc in qb_gauss_plan_make, qb_gauss_steady and the fast
- *               path of qb_gauss_at (n = 1..8) (not under AddressSanitizer / QB_SANITIZED);
- *   timing      ns per qb_gauss_at (fast path) and per plan, n = 1..4, 8: printed only.
- * Usage: test_gauss [convention|random|closed|steady|passive|ep|qutip|alloc|timing|all] */
+ *               alpha = -iF (e^{M t} - 1)/M (2e-11 + 8 eps |M| t); W = E bitwise at n_th = 0, S =
+ * 0; the two-mode squeezing threshold r* of the formula: growth at r*(1 -+ 1e-9) of opposite signs
+ * and the growth root in r (bisection) at r* to 1e-10 relative; steady      qb_gauss_steady
+ * (Lyapunov, Schur) vs qb_gauss_at at t = 60/|growth| (1e-9); passive     1e5 random passive
+ * networks (S = 0): growth <= 1e-12 scale; ep          PT-like pairs at and near the exceptional
+ * point: the fallback is taken where the fast path cannot be trusted, and every result agrees with
+ * the reference (1e-10 of the group scale); qutip       one network with squeezing and thermal
+ * noise vs QuTiP mesolve numbers (tests/gauss_qutip.py, 16 Fock levels per mode): 1e-7 absolute
+ * (measured: all within 1e-9); alloc       no malloc/calloc/realloc in qb_gauss_plan_make,
+ * qb_gauss_steady and the fast path of qb_gauss_at (n = 1..8) (not under AddressSanitizer /
+ * QB_SANITIZED); timing      ns per qb_gauss_at (fast path) and per plan, n = 1..4, 8: printed
+ * only. Usage: test_gauss [convention|random|closed|steady|passive|ep|qutip|alloc|timing|all] */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <complex.h>
 #include <float.h>
@@ -240,8 +237,8 @@ static void compare_point(const qb_gauss_net *net, const qb_gauss_plan *pl, doub
 }
 
 static void print_random(const char *tag) {
-  printf("%s: %ld points, %ld fallback (%.2f%%), %ld overflow/skipped\n", tag, n_points,
-         n_fallback, 100.0 * (double)n_fallback / (double)n_points, n_overflow);
+  printf("%s: %ld points, %ld fallback (%.2f%%), %ld overflow/skipped\n", tag, n_points, n_fallback,
+         100.0 * (double)n_fallback / (double)n_points, n_overflow);
   for (int q = 0; q < 4; q++)
     printf("  %-6s compared %ld, worst dev/scale %.2e; estimate exceeded %ld (worst x%.2g)\n",
            gname[q], n_cmp[q], worst_rel[q], n_viol[q], worst_viol[q]);
@@ -295,7 +292,8 @@ static void closed_single(double D, double kap, double nth, double complex F) {
 static void closed_threshold(gsl_rng *r) {
   const double ka = lu(r, 0.1, 10), kb = lu(r, 0.1, 10), Da = gsl_rng_uniform(r) - 0.5,
                Db = gsl_rng_uniform(r) - 0.5;
-  const double rs = 0.5 * sqrt(ka * kb) * sqrt(1 + 4 * (Da + Db) * (Da + Db) / ((ka + kb) * (ka + kb)));
+  const double rs =
+      0.5 * sqrt(ka * kb) * sqrt(1 + 4 * (Da + Db) * (Da + Db) / ((ka + kb) * (ka + kb)));
   qb_gauss_net net;
   memset(&net, 0, sizeof net);
   net.n = 2, net.nd = 2, net.h[0] = Da, net.h[3] = Db, net.rate[0] = ka, net.rate[1] = kb;
@@ -306,7 +304,10 @@ static void closed_threshold(gsl_rng *r) {
     const double mid = 0.5 * (lo + hi);
     net.S[1] = net.S[2] = mid;
     qb_gauss_plan_make(&net, &pl);
-    if (pl.growth > 0) hi = mid; else lo = mid;
+    if (pl.growth > 0)
+      hi = mid;
+    else
+      lo = mid;
   }
   CHECK_CLOSE("closed: squeezing threshold (growth root)", 0.5 * (lo + hi), rs, 1e-10, 0,
               "ka %g kb %g Da %g Db %g", ka, kb, Da, Db);
@@ -460,11 +461,16 @@ static void test_ep(void) {
 /* ---- QuTiP: the conventions end to end (numbers from tests/gauss_qutip.py, mesolve, 16 Fock
  * levels per mode: truncation ~1e-9, docs/physics.md 5) ---- */
 
-static const double qutip_ref[4][7] = { /* t, j, Re alpha, Im alpha, C, Re Q, Im Q */
-  {1.0, 0, -1.108533527620e-02, -8.965711718145e-02, 8.733319982592e-02, -5.955758598463e-03, -3.181997737001e-02},
-  {1.0, 1, 4.002687727096e-02, 6.496524184688e-03, 1.916523579764e-02, -1.801355423176e-03, 1.146950330384e-02},
-  {4.0, 0, -8.953049524703e-02, -2.263495519039e-01, 1.763510017036e-01, -3.714378113528e-02, -2.031630712265e-02},
-  {4.0, 1, 9.680206423964e-02, 7.397765410050e-02, 6.268456200475e-02, -1.244552833886e-02, 6.532550985139e-02},
+static const double qutip_ref[4][7] = {
+    /* t, j, Re alpha, Im alpha, C, Re Q, Im Q */
+    {1.0, 0, -1.108533527620e-02, -8.965711718145e-02, 8.733319982592e-02, -5.955758598463e-03,
+     -3.181997737001e-02},
+    {1.0, 1, 4.002687727096e-02, 6.496524184688e-03, 1.916523579764e-02, -1.801355423176e-03,
+     1.146950330384e-02},
+    {4.0, 0, -8.953049524703e-02, -2.263495519039e-01, 1.763510017036e-01, -3.714378113528e-02,
+     -2.031630712265e-02},
+    {4.0, 1, 9.680206423964e-02, 7.397765410050e-02, 6.268456200475e-02, -1.244552833886e-02,
+     6.532550985139e-02},
 };
 
 static void test_qutip(void) {

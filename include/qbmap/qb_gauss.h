@@ -157,9 +157,10 @@ void qb_gauss_plan_make(const qb_gauss_net *net, qb_gauss_plan *pl);
  * qb_spectral_at's --, else from the Taylor series (where t ||M|| <= QB_GAUSS_TAYLOR_MAX, held
  * to QB_GAUSS_AMP_TOL by its componentwise estimates, no floor), else from qb_linear_transient
  * (componentwise estimates, exact near exceptional points), so that a mode far below the
- * others keeps its relative accuracy.  Which one a mode takes depends on (network, t) alone.  t = 0 gives all zero moments
- * with dalpha = b, dC/dQ = the sources, exactly.  Non-finite outputs set QB_GAUSS_OVERFLOW (no
- * fallback then).  Fast path: no allocation, O(n^3) flops and O(n^2) exponentials per t. */
+ * others keeps its relative accuracy.  Which one a mode takes depends on (network, t) alone.  t = 0
+ * gives all zero moments with dalpha = b, dC/dQ = the sources, exactly.  Non-finite outputs set
+ * QB_GAUSS_OVERFLOW (no fallback then).  Fast path: no allocation, O(n^3) flops and O(n^2)
+ * exponentials per t. */
 void qb_gauss_at(const qb_gauss_plan *pl, double t, qb_gauss_moments *m);
 
 /* The steady state (derivatives 0) where pl->stable; otherwise QB_GAUSS_NOT_STABLE with NaN.
