@@ -316,42 +316,127 @@ qb_err qb_spectral_at(const qb_spectral *s, double t, double complex *x, double 
   return QB_OK;
 }
 
-/* qb_spectral_x's sums for given n, m: inlined with them constant (unrolled) where common. */
-static inline void spectral_x_n(const qb_spectral *s, int n, int m, double t, double complex *x,
-                                double *ex) {
-  double complex X[NMAX];
-  double ux[NMAX], e0;
-  for (int k = 0; k < n; k++) {
-    mode_at(s->lambda[k], s->rlambda[k], t, 0, &X[k], NULL, &e0);
-    /* qb_spectral_at's ux, the residual term bounded over t; + 2 eps |X| for W's rounding */
-    const double aX = mag(X[k]);
-    ux[k] = s->absc[k] * EPS * ((n + 28) * aX + t * e0) + s->dc[k] * aX + s->Gx[k];
-  }
-  for (int i = 0; i < m; i++) {
-    double complex sx = 0;
-    double e = 0;
-    for (int k = 0; k < n; k++) {
-      sx += cmul(s->W[i * n + k], X[k]);
-      e += s->absV[i * n + k] * ux[k];
+/* qb_spectral_x's exponentials, QB_SPECTRAL_LANES times at once: e^a, e^a - 1 (expm1 where
+ * |a| < 1, else exp, as mode_at), cos b, sin b per lane.  With glibc's vector math library
+ * (libmvec, AVX2) where the CPU has AVX2 and FMA, else the scalar libm.  Either way each lane's
+ * values depend on its own a, b only (the vector routines work lane by lane, special inputs
+ * through the scalar routine for that lane alone): a row gives the bits of its points alone. */
+#if defined(QB_HAVE_LIBMVEC) && defined(__x86_64__)
+#include <immintrin.h>
+__m256d _ZGVdN4v_exp(__m256d x);
+__m256d _ZGVdN4v_expm1(__m256d x);
+__m256d _ZGVdN4v_sin(__m256d x);
+__m256d _ZGVdN4v_cos(__m256d x);
+
+__attribute__((target("avx2,fma"))) static void
+exps_avx2(const double *a, const double *b, double *ea, double *em1, double *cb, double *sb) {
+  const __m256d va = _mm256_loadu_pd(a), vb = _mm256_loadu_pd(b);
+  bool small = false, large = false;
+  for (int l = 0; l < QB_SPECTRAL_LANES; l++)
+    small |= fabs(a[l]) < 1, large |= !(fabs(a[l]) < 1);
+  _mm256_storeu_pd(cb, _ZGVdN4v_cos(vb));
+  _mm256_storeu_pd(sb, _ZGVdN4v_sin(vb));
+  if (small) _mm256_storeu_pd(em1, _ZGVdN4v_expm1(va));
+  if (large) _mm256_storeu_pd(ea, _ZGVdN4v_exp(va));
+}
+#endif
+
+static void exps(const double *a, const double *b, double *ea, double *em1, double *cb,
+                 double *sb) {
+#if defined(QB_HAVE_LIBMVEC) && defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    exps_avx2(a, b, ea, em1, cb, sb);
+    for (int l = 0; l < QB_SPECTRAL_LANES; l++) {
+      if (fabs(a[l]) < 1)
+        ea[l] = 1.0 + em1[l];
+      else
+        em1[l] = ea[l] - 1.0;
     }
-    x[i] = sx;
-    ex[i] = 2.0 * e;
+    return;
+  }
+#endif
+  for (int l = 0; l < QB_SPECTRAL_LANES; l++) {
+    cb[l] = cos(b[l]), sb[l] = sin(b[l]);
+    if (fabs(a[l]) < 1)
+      em1[l] = expm1(a[l]), ea[l] = 1.0 + em1[l];
+    else
+      ea[l] = exp(a[l]), em1[l] = ea[l] - 1.0;
   }
 }
 
-qb_err qb_spectral_x(const qb_spectral *s, int m, double t, double complex *x, double *ex) {
-  const int n = s->n;
-  if (!s->ready || !(t >= 0) || !isfinite(t) || m < 1 || m > n) return QB_EINTERNAL;
-  if (t == 0 || s->zero) {
-    for (int i = 0; i < m; i++)
-      x[i] = 0, ex[i] = 0;
-    return QB_OK;
+/* Mode k's X = t phi1(lambda t) (as mode_at) and its qb_spectral_x error term ux (the residual
+ * term bounded over t; (n + 34) eps |X|: qb_spectral_at's n + 26, 2 eps for W's rounding and
+ * 6 eps for libmvec's <= 4 ulp) at the lanes' times t[l] (0 for unused lanes). */
+static void mode_lanes(const qb_spectral *s, int k, const double *t, double complex *X,
+                       double *ux) {
+  double a[QB_SPECTRAL_LANES], b[QB_SPECTRAL_LANES], ea[QB_SPECTRAL_LANES];
+  double em1[QB_SPECTRAL_LANES], cb[QB_SPECTRAL_LANES], sb[QB_SPECTRAL_LANES];
+  const double complex lam = s->lambda[k];
+  for (int l = 0; l < QB_SPECTRAL_LANES; l++)
+    a[l] = creal(lam) * t[l], b[l] = cimag(lam) * t[l];
+  exps(a, b, ea, em1, cb, sb);
+  for (int l = 0; l < QB_SPECTRAL_LANES; l++) {
+    const double omc = cb[l] > 0 ? sb[l] * sb[l] / (1.0 + cb[l]) : 1.0 - cb[l];
+    const double complex z = CMPLX(a[l], b[l]);
+    if (fabs(a[l]) + fabs(b[l]) < 1e-5) /* as mode_at */
+      X[l] = t[l] * (1.0 + 0.5 * z * (1.0 + z / 3.0));
+    else
+      X[l] = cmul(CMPLX(em1[l] * cb[l] - omc, ea[l] * sb[l]), s->rlambda[k]);
+    const double aX = mag(X[l]);
+    ux[l] = s->absc[k] * EPS * ((s->n + 34) * aX + t[l] * ea[l]) + s->dc[k] * aX + s->Gx[k];
   }
-  if (n == 2 && m == 2)
-    spectral_x_n(s, 2, 2, t, x, ex);
-  else if (n == 3 && m == 2)
-    spectral_x_n(s, 3, 2, t, x, ex);
-  else
-    spectral_x_n(s, n, m, t, x, ex);
+}
+
+/* qb_spectral_x at the lanes' times t[0..nl-1] (t > 0, nl <= QB_SPECTRAL_LANES): x[l * m + i]. */
+static void spectral_x_lanes(const qb_spectral *s, int m, const double *t, int nl,
+                             double complex *x, double *ex) {
+  const int n = s->n;
+  double tl[QB_SPECTRAL_LANES] = {0}, ux[NMAX][QB_SPECTRAL_LANES];
+  double complex X[NMAX][QB_SPECTRAL_LANES];
+  for (int l = 0; l < nl; l++)
+    tl[l] = t[l];
+  for (int k = 0; k < n; k++)
+    mode_lanes(s, k, tl, X[k], ux[k]);
+  for (int l = 0; l < nl; l++)
+    for (int i = 0; i < m; i++) {
+      double complex sx = 0;
+      double e = 0;
+      for (int k = 0; k < n; k++) {
+        sx += cmul(s->W[i * n + k], X[k][l]);
+        e += s->absV[i * n + k] * ux[k][l];
+      }
+      x[l * m + i] = sx;
+      ex[l * m + i] = 2.0 * e;
+    }
+}
+
+qb_err qb_spectral_x_many(const qb_spectral *s, int m, const double *t, int nt, double complex *x,
+                          double *ex) {
+  if (!s->ready || m < 1 || m > s->n || nt < 0) return QB_EINTERNAL;
+  for (int j = 0; j < nt; j++)
+    if (!(t[j] >= 0) || !isfinite(t[j])) return QB_EINTERNAL;
+  double tp[QB_SPECTRAL_LANES];
+  int np = 0, at[QB_SPECTRAL_LANES];
+  for (int j = 0; j < nt; j++) {
+    if (t[j] == 0 || s->zero) { /* exactly 0, as qb_spectral_at */
+      for (int i = 0; i < m; i++)
+        x[j * m + i] = 0, ex[j * m + i] = 0;
+    } else {
+      tp[np] = t[j], at[np++] = j;
+    }
+    if (np == QB_SPECTRAL_LANES || (np > 0 && j + 1 == nt)) {
+      double complex xl[QB_SPECTRAL_LANES * NMAX];
+      double el[QB_SPECTRAL_LANES * NMAX];
+      spectral_x_lanes(s, m, tp, np, xl, el);
+      for (int l = 0; l < np; l++)
+        for (int i = 0; i < m; i++)
+          x[at[l] * m + i] = xl[l * m + i], ex[at[l] * m + i] = el[l * m + i];
+      np = 0;
+    }
+  }
   return QB_OK;
+}
+
+qb_err qb_spectral_x(const qb_spectral *s, int m, double t, double complex *x, double *ex) {
+  return qb_spectral_x_many(s, m, &t, 1, x, ex);
 }

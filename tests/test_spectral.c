@@ -400,6 +400,20 @@ static void compare_point(const qb_spectral *s, const double complex *M, const d
     if (!(rx <= 1) || !(rdx <= 1)) st->ref_viol++; /* its own estimate exceeded: counted only */
     st->ref_ratio = fmax(st->ref_ratio, fmax(rx, rdx));
   }
+  /* qb_spectral_x (the vector exponentials): its x within its own estimate of the long double
+   * reference, as qb_spectral_at's */
+  double complex xs[NMAX];
+  double exs[NMAX];
+  if (qb_spectral_x(s, n, t, xs, exs) != QB_OK) {
+    CHECK("qb_spectral_x succeeds", 0, "%s n %d t %g", what, n, t);
+    return;
+  }
+  for (int i = 0; i < n; i++)
+    if (!(cabs(xs[i] - xl[i]) <= exs[i] + exl[i])) {
+      viol++;
+      CHECK("qb_spectral_x: |diff| <= ex + ex_ld", 0, "%s n %d t %g i %d: %g > %g", what, n, t, i,
+            cabs(xs[i] - xl[i]), exs[i] + exl[i]);
+    }
   st->bound_viol += viol;
   if (!viol) qb_test_pass++;
   /* accuracy vs long double where it estimates itself below 1e-11 relative: rtol */
@@ -467,6 +481,49 @@ static void test_random(void) {
     CHECK("random: most points compared (>= 50%)", st.compared_ld >= 0.5 * (double)st.points,
           "n %d: %ld of %ld", n, st.compared_ld, st.points);
   }
+  gsl_rng_free(r);
+}
+
+/* ---- qb_spectral_x_many: bitwise what single calls give ---- */
+
+/* Random plans (n = 2, 3, 5, 8), m = 1..n, rows of nt = 1..13 times (magnitudes 1e-8..1e4 / |M|,
+ * some exactly 0, some repeated): qb_spectral_x_many equals qb_spectral_x at each t bit for bit
+ * (the vector exponentials are lane-wise), whatever the row's length and position. */
+static void test_many(void) {
+  gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+  gsl_rng_set(r, 4711);
+  const int ns[4] = {2, 3, 5, 8};
+  long rows = 0, diff = 0;
+  for (int q = 0; q < 4; q++)
+    for (int p = 0; p < 200; p++) {
+      const int n = ns[q];
+      double complex M[NMAX * NMAX], f[NMAX];
+      random_drift(r, n, M);
+      random_drive(r, n, f);
+      qb_spectral s;
+      if (qb_spectral_init(&s, n, M, f) != QB_OK || !s.ready) continue;
+      const int m = 1 + (int)gsl_rng_uniform_int(r, (unsigned long)n);
+      const int nt = 1 + (int)gsl_rng_uniform_int(r, 13);
+      double t[13], ex[13 * NMAX], e1[NMAX];
+      double complex x[13 * NMAX], x1[NMAX];
+      for (int j = 0; j < nt; j++) {
+        const double u = gsl_rng_uniform(r);
+        t[j] = u < 0.1 ? 0 : (u < 0.2 && j > 0 ? t[j - 1] : lu(r, 1e-8, 1e4) / norm1c(n, M));
+      }
+      rows++;
+      if (qb_spectral_x_many(&s, m, t, nt, x, ex) != QB_OK) {
+        CHECK("many: succeeds", 0, "n %d nt %d", n, nt);
+        continue;
+      }
+      for (int j = 0; j < nt; j++) {
+        qb_spectral_x(&s, m, t[j], x1, e1);
+        for (int i = 0; i < m; i++)
+          diff += memcmp(&x[j * m + i], &x1[i], sizeof x1[i]) != 0 ||
+                  memcmp(&ex[j * m + i], &e1[i], sizeof e1[i]) != 0;
+      }
+    }
+  printf("many: %ld rows, %ld values differ from single calls\n", rows, diff);
+  CHECK("many: bitwise single calls", diff == 0 && rows > 700, "%ld differ, %ld rows", diff, rows);
   gsl_rng_free(r);
 }
 
@@ -728,6 +785,7 @@ int main(int argc, char **argv) {
   qb_test_select(argc, argv);
   QB_PART("eig", test_eig());
   QB_PART("random", test_random());
+  QB_PART("many", test_many());
   QB_PART("defective", test_defective());
   QB_PART("marginal", test_marginal());
   QB_PART("alloc", test_alloc());

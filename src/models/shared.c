@@ -298,11 +298,13 @@ typedef struct {
   double F, t; /* the drive, scaled by 2^(-k-dk), and the time, by 2^k */
   int k, dk;
   double complex M[4], f[2];
-  int stable;            /* the steady state exists: */
-  double complex xss[2]; /* x_ss */
-  double ess_err[2];     /* and its error estimate */
-  qb_spectral spec;      /* M's eigendecomposition with f (the fast path along a row) */
-  qb_expm2 plan;         /* the closed-form transients of M, f (robust through EPs) */
+  int stable;               /* the steady state exists: */
+  double complex xss[2];    /* x_ss */
+  double ess_err[2];        /* and its error estimate */
+  qb_spectral spec;         /* M's eigendecomposition with f (the fast path along a row) */
+  qb_expm2 plan;            /* the closed-form transients of M, f (robust through EPs) */
+  const double complex *sy; /* qb_spectral_x at t with its estimate (row_t computes them for */
+  const double *sey;        /* a block of t at once); NULL: the plan is not usable */
 } sh_eval;
 
 /* The scaled point at p: q, F, t, k, dk, M, f of e. */
@@ -366,7 +368,7 @@ static void guards(const double complex *x, const double complex *dx, const doub
 
 /* x(t) and, where P_B is wanted (pb), x'(t) (ldx as qb_linear_transient), with the guards ok[3]
  * (E_A, E_B, P_B; docs/physics.md §6.4).  Each amplitude from the first of three ways that
- * resolves it to QB_EST_MAX / 2 of itself: the row's eigendecomposition (qb_spectral_x; its
+ * resolves it to QB_EST_MAX / 2 of itself: the row's eigendecomposition (qb_spectral_x, e->sy; its
  * errors taken as at least 2 eps sum |x_i|: an amplitude far below the other may be lost to
  * the eigensolver's deflation), the closed form (qb_expm2: exact through exceptional points),
  * else qb_linear_transient (the guards of qb_model_energy_ok decide).  x_b = 0 exactly where
@@ -380,9 +382,8 @@ static qb_err moments(const sh_eval *e, double g, bool pb, double complex *x, do
   ok[0] = ok[1] = ok[2] = true; /* an amplitude resolved relative to itself passes its guard */
   double complex y[2];
   double ey[2];
-  if (qb_spectral_usable(&e->spec) && qb_spectral_x(&e->spec, 2, e->t, y, ey) == QB_OK) {
-    qb_model_take_resolved(y, ey, qb_model_amp_floor(2, y), false, have, x, ex);
-  }
+  if (e->sy)
+    qb_model_take_resolved(e->sy, e->sey, qb_model_amp_floor(2, e->sy), false, have, x, ex);
   for (int way = 0; way < 2 && !(have[0] && have[1] && have_dx); way++) {
     double complex dy[2];
     double edy[2], ly;
@@ -520,9 +521,13 @@ static uint32_t finish_t(const double *out) {
   return isinf(out[F_EA]) || isinf(out[F_EB]) || isinf(out[F_PB]) ? QB_PT_OVERFLOW : 0;
 }
 
+/* Scaled times of a block of a row: the spectral moments of the block at once. */
+enum { BLOCK = 64 };
+
 /* The model's row kernel, along t (its points are rows of one; qb_model_eval_row has prepared
  * row 0 and checked p), p[P_T] ignored: what does not depend on t (setup, steady state,
- * optima) once, then E_A, E_B, P_B at each x[j] into out[j * NFIELD + f]. */
+ * optima) once, then E_A, E_B, P_B at each x[j] into out[j * NFIELD + f], the eigendecomposition's
+ * moments BLOCK times at once (qb_spectral_x_many: bitwise those of each t alone). */
 static void row_t(const qb_model *m, const double *p, const double *x, int n, const bool *want,
                   double *out) {
   (void)m;
@@ -536,16 +541,26 @@ static void row_t(const qb_model *m, const double *p, const double *x, int n, co
     qb_spectral_init(&e.spec, 2, e.M, e.f); /* failures: not usable (the closed form then) */
     qb_expm2_init(&e.plan, e.M, e.f);
   }
+  const bool spec = trans && qb_spectral_usable(&e.spec);
   status |= finish_row(e.dk, out);
   if (n > 1) memcpy(base, out, sizeof base);
-  for (int j = 0; j < n; j++) {
-    double *o = out + (size_t)j * NFIELD;
-    if (j > 0) memcpy(o, base, sizeof base);
-    e.t = e.k ? ldexp(x[j], e.k) : x[j];
-    uint32_t st = status;
-    if (trans) st |= transient(&e, want, o);
-    st |= finish_t(o);
-    o[F_STATUS] = st;
+  for (int j0 = 0; j0 < n; j0 += BLOCK) {
+    const int nb = n - j0 < BLOCK ? n - j0 : BLOCK;
+    double ts[BLOCK], ey[2 * BLOCK];
+    double complex y[2 * BLOCK];
+    for (int j = 0; j < nb; j++)
+      ts[j] = e.k ? ldexp(x[j0 + j], e.k) : x[j0 + j];
+    const bool sp = spec && qb_spectral_x_many(&e.spec, 2, ts, nb, y, ey) == QB_OK;
+    for (int j = 0; j < nb; j++) {
+      double *o = out + (size_t)(j0 + j) * NFIELD;
+      if (j0 + j > 0) memcpy(o, base, sizeof base);
+      e.t = ts[j];
+      e.sy = sp ? y + 2 * j : NULL, e.sey = sp ? ey + 2 * j : NULL;
+      uint32_t st = status;
+      if (trans) st |= transient(&e, want, o);
+      st |= finish_t(o);
+      o[F_STATUS] = st;
+    }
   }
 }
 

@@ -367,11 +367,13 @@ typedef struct {
   double complex M[9], f[3];
   double Mt[9], scale, E, t;
   int k, dk;
-  double g0;            /* max Re eig(M); NaN where the eigenvalues failed */
-  bool stable;          /* the steady state exists: */
-  double complex xs[3]; /* x_ss */
-  double es[3];         /* and its error estimate */
-  qb_spectral plan;     /* M's eigendecomposition with f: the transients along a row */
+  double g0;                /* max Re eig(M); NaN where the eigenvalues failed */
+  bool stable;              /* the steady state exists: */
+  double complex xs[3];     /* x_ss */
+  double es[3];             /* and its error estimate */
+  qb_spectral plan;         /* M's eigendecomposition with f: the transients along a row */
+  const double complex *sy; /* qb_spectral_x of plan at t with its estimate (row_t computes */
+  const double *sey;        /* them for a block of t at once); NULL: the plan is not usable */
 } tm_eval;
 
 /* The reduced model: the Schur complement S on (a, b), its terms' magnitudes St, growth rate
@@ -380,7 +382,9 @@ typedef struct {
   double complex S[4], fr[2], xr[2];
   double St[4], er[2], gred;
   bool stable;
-  qb_spectral plan; /* S's eigendecomposition with fr */
+  qb_spectral plan;         /* S's eigendecomposition with fr */
+  const double complex *sy; /* as tm_eval's, of plan */
+  const double *sey;
 } tm_red;
 
 /* The scaled drift at p: M, Mt, scale, E, t, k, dk, f of e. */
@@ -448,22 +452,22 @@ static double log_eb(const tm_eval *e, double complex xb, double exb, bool unrea
 /* x_0(t), x_1(t) of an n-mode system (n = 3: M; 2: the reduced S) with their estimates ex and
  * whether their energies pass the guard (ok; docs/physics.md §6.4); need[i] false: x_i is not
  * needed (set to 0).  Each from the first way that resolves it to QB_EST_MAX / 2 of itself: the
- * row's plan with its cheaper estimate (qb_spectral_x), then with its full one (qb_spectral_at),
+ * row's plan with its cheaper estimate (qb_spectral_x: sy, sey, NULL where the plan is not
+ * usable), then with its full one (qb_spectral_at),
  * its errors taken as at least qb_model_amp_floor (an amplitude far below the other can be lost
  * entirely where the eigensolver deflated a tiny coupling: no first-order estimate sees it);
  * else qb_linear_transient (exact also near exceptional points; qb_model_energy_ok decides).
  * The choice depends on the point only, not on the fields wanted. */
-static qb_err moments(int n, const qb_spectral *plan, const double complex *M,
-                      const double complex *f, double t, double g, const double complex *xss,
-                      const double *ess, const bool *need, double complex *x, double *ex,
-                      bool *ok) {
+static qb_err moments(int n, const qb_spectral *plan, const double complex *sy, const double *sey,
+                      const double complex *M, const double complex *f, double t, double g,
+                      const double complex *xss, const double *ess, const bool *need,
+                      double complex *x, double *ex, bool *ok) {
   bool have[2] = {!need[0], !need[1]};
   double complex y[QB_LINEAR_NMAX], dy[QB_LINEAR_NMAX];
   double ey[QB_LINEAR_NMAX], edy[QB_LINEAR_NMAX], ly;
   x[0] = x[1] = 0, ex[0] = ex[1] = 0, ok[0] = ok[1] = true;
-  if (qb_spectral_usable(plan)) {
-    if (qb_spectral_x(plan, 2, t, y, ey) == QB_OK)
-      qb_model_take_resolved(y, ey, qb_model_amp_floor(n, y), false, have, x, ex);
+  if (sy) { /* plan usable */
+    qb_model_take_resolved(sy, sey, qb_model_amp_floor(n, sy), false, have, x, ex);
     if (!(have[0] && have[1]) && qb_spectral_at(plan, t, y, NULL, NULL, ey, NULL) == QB_OK)
       qb_model_take_resolved(y, ey, qb_model_amp_floor(n, y), false, have, x, ex);
   }
@@ -488,8 +492,8 @@ static uint32_t transient(const tm_eval *e, const bool *want, double *out, doubl
   /* b unreachable from the drive (M_ba = 0 always; M_bc or M_ca = 0): x_b = 0 exactly */
   const bool unreachable = e->M[5] == 0 || e->M[6] == 0, need[2] = {true, !unreachable};
   *okb = false;
-  if (moments(3, &e->plan, e->M, e->f, e->t, e->g0, e->stable ? e->xs : NULL, e->es, need, x, ex,
-              ok) != QB_OK)
+  if (moments(3, &e->plan, e->sy, e->sey, e->M, e->f, e->t, e->g0, e->stable ? e->xs : NULL, e->es,
+              need, x, ex, ok) != QB_OK)
     return QB_PT_NUMERICS;
   if (ok[0]) out[F_EA] = qb_model_energy_back(x[0], e->dk);
   if (ok[1]) out[F_EB] = qb_model_energy_back(x[1], e->dk);
@@ -556,8 +560,8 @@ static uint32_t reduced_transient(const tm_eval *e, const tm_red *r, double comp
   double ex2[2];
   bool ok[2];
   const bool need[2] = {false, true};
-  if (moments(2, &r->plan, r->S, r->fr, e->t, r->gred, r->stable ? r->xr : NULL, r->er, need, x2,
-              ex2, ok) != QB_OK)
+  if (moments(2, &r->plan, r->sy, r->sey, r->S, r->fr, e->t, r->gred, r->stable ? r->xr : NULL,
+              r->er, need, x2, ex2, ok) != QB_OK)
     return QB_PT_NUMERICS;
   if (!ok[1]) return QB_PT_T_UNRESOLVED;
   out[F_EB_RED] = qb_model_energy_back(x2[1], e->dk);
@@ -611,9 +615,21 @@ static uint32_t finish_t(int dk, double *out) {
              : 0;
 }
 
+/* Scaled times of a block of a row: the spectral moments of the block at once. */
+enum { BLOCK = 64 };
+
+/* The spectral moments x_0, x_1 of a usable plan at the block's times ts[nb] (y, ey: 2 per t);
+ * false where the plan is not usable (then moments uses the other ways). */
+static bool block_moments(bool on, const qb_spectral *plan, const double *ts, int nb,
+                          double complex *y, double *ey) {
+  return on && qb_spectral_usable(plan) && qb_spectral_x_many(plan, 2, ts, nb, y, ey) == QB_OK;
+}
+
 /* The model's row kernel, along t (its points are rows of one; qb_model_eval_row has prepared
  * row 0 and checked p), p[P_T] ignored: what does not depend on t (setup, steady states,
- * the reduction) once, then the transients at each x[j] into out[j * NFIELD + f]. */
+ * the reduction) once, then the transients at each x[j] into out[j * NFIELD + f], the
+ * eigendecompositions' moments BLOCK times at once (qb_spectral_x_many: bitwise those of each t
+ * alone). */
 static void row_t(const qb_model *m, const double *p, const double *x, int n, const bool *want,
                   double *out) {
   (void)m;
@@ -630,17 +646,28 @@ static void row_t(const qb_model *m, const double *p, const double *x, int n, co
   if (trans_red) qb_spectral_init(&r.plan, 2, r.S, r.fr);
   status |= finish_row(e.dk, out);
   if (n > 1) memcpy(base, out, sizeof base);
-  for (int j = 0; j < n; j++) {
-    double *o = out + (size_t)j * NFIELD;
-    if (j > 0) memcpy(o, base, sizeof base);
-    e.t = e.k ? ldexp(x[j], e.k) : x[j];
-    uint32_t st = status;
-    double complex xb = 0;
-    bool okb = false;
-    if (trans) st |= transient(&e, want, o, &xb, &okb);
-    if (trans_red) st |= reduced_transient(&e, &r, xb, okb, o);
-    st |= finish_t(e.dk, o);
-    o[F_STATUS] = st;
+  for (int j0 = 0; j0 < n; j0 += BLOCK) {
+    const int nb = n - j0 < BLOCK ? n - j0 : BLOCK;
+    double ts[BLOCK], ey[2 * BLOCK], eyr[2 * BLOCK];
+    double complex y[2 * BLOCK], yr[2 * BLOCK];
+    for (int j = 0; j < nb; j++)
+      ts[j] = e.k ? ldexp(x[j0 + j], e.k) : x[j0 + j];
+    const bool sp = block_moments(trans, &e.plan, ts, nb, y, ey);
+    const bool spr = block_moments(trans_red, &r.plan, ts, nb, yr, eyr);
+    for (int j = 0; j < nb; j++) {
+      double *o = out + (size_t)(j0 + j) * NFIELD;
+      if (j0 + j > 0) memcpy(o, base, sizeof base);
+      e.t = ts[j];
+      e.sy = sp ? y + 2 * j : NULL, e.sey = sp ? ey + 2 * j : NULL;
+      r.sy = spr ? yr + 2 * j : NULL, r.sey = spr ? eyr + 2 * j : NULL;
+      uint32_t st = status;
+      double complex xb = 0;
+      bool okb = false;
+      if (trans) st |= transient(&e, want, o, &xb, &okb);
+      if (trans_red) st |= reduced_transient(&e, &r, xb, okb, o);
+      st |= finish_t(e.dk, o);
+      o[F_STATUS] = st;
+    }
   }
 }
 
