@@ -316,46 +316,20 @@ qb_err qb_spectral_at(const qb_spectral *s, double t, double complex *x, double 
   return QB_OK;
 }
 
-/* qb_spectral_x's exponentials, QB_SPECTRAL_LANES times at once: e^a, e^a - 1 (expm1 where
- * |a| < 1, else exp, as mode_at), cos b, sin b per lane.  With glibc's vector math library
- * (libmvec, AVX2) where the CPU has AVX2 and FMA, else the scalar libm.  Either way each lane's
- * values depend on its own a, b only (the vector routines work lane by lane, special inputs
- * through the scalar routine for that lane alone): a row gives the bits of its points alone. */
-#if defined(QB_HAVE_LIBMVEC) && defined(__x86_64__)
-#include <immintrin.h>
-__m256d _ZGVdN4v_exp(__m256d x);
-__m256d _ZGVdN4v_expm1(__m256d x);
-__m256d _ZGVdN4v_sin(__m256d x);
-__m256d _ZGVdN4v_cos(__m256d x);
+/* qb_spectral_x, QB_SPECTRAL_LANES times at once (L lanes): the modes' exponentials e^a (or
+ * e^a - 1 = expm1(a) where |a| < 1, as mode_at), cos b, sin b by glibc's vector math library
+ * (libmvec, AVX2) where the CPU has AVX2 and FMA, else by the scalar libm; the arithmetic in
+ * lane loops (split real and imaginary parts) that the AVX2 instance vectorizes.  Either way
+ * each lane's values depend on its own t only (the vector routines work lane by lane, special
+ * inputs through the scalar routine for that lane alone; no lane loop mixes lanes): a row gives
+ * the bits of its points alone.  (C11 without -ffp-contract: no fused multiply-adds but the
+ * library's.) */
+#define L QB_SPECTRAL_LANES
 
-__attribute__((target("avx2,fma"))) static void
-exps_avx2(const double *a, const double *b, double *ea, double *em1, double *cb, double *sb) {
-  const __m256d va = _mm256_loadu_pd(a), vb = _mm256_loadu_pd(b);
-  bool small = false, large = false;
-  for (int l = 0; l < QB_SPECTRAL_LANES; l++)
-    small |= fabs(a[l]) < 1, large |= !(fabs(a[l]) < 1);
-  _mm256_storeu_pd(cb, _ZGVdN4v_cos(vb));
-  _mm256_storeu_pd(sb, _ZGVdN4v_sin(vb));
-  if (small) _mm256_storeu_pd(em1, _ZGVdN4v_expm1(va));
-  if (large) _mm256_storeu_pd(ea, _ZGVdN4v_exp(va));
-}
-#endif
-
-static void exps(const double *a, const double *b, double *ea, double *em1, double *cb,
-                 double *sb) {
-#if defined(QB_HAVE_LIBMVEC) && defined(__x86_64__)
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    exps_avx2(a, b, ea, em1, cb, sb);
-    for (int l = 0; l < QB_SPECTRAL_LANES; l++) {
-      if (fabs(a[l]) < 1)
-        ea[l] = 1.0 + em1[l];
-      else
-        em1[l] = ea[l] - 1.0;
-    }
-    return;
-  }
-#endif
-  for (int l = 0; l < QB_SPECTRAL_LANES; l++) {
+/* The exponentials of one mode at L lanes by the scalar libm. */
+static inline __attribute__((always_inline)) void
+exps_scalar(const double *a, const double *b, double *ea, double *em1, double *cb, double *sb) {
+  for (int l = 0; l < L; l++) {
     cb[l] = cos(b[l]), sb[l] = sin(b[l]);
     if (fabs(a[l]) < 1)
       em1[l] = expm1(a[l]), ea[l] = 1.0 + em1[l];
@@ -364,51 +338,114 @@ static void exps(const double *a, const double *b, double *ea, double *em1, doub
   }
 }
 
-/* Mode k's X = t phi1(lambda t) (as mode_at) and its qb_spectral_x error term ux (the residual
- * term bounded over t; (n + 34) eps |X|: qb_spectral_at's n + 26, 2 eps for W's rounding and
- * 6 eps for libmvec's <= 4 ulp) at the lanes' times t[l] (0 for unused lanes). */
-static void mode_lanes(const qb_spectral *s, int k, const double *t, double complex *X,
-                       double *ux) {
-  double a[QB_SPECTRAL_LANES], b[QB_SPECTRAL_LANES], ea[QB_SPECTRAL_LANES];
-  double em1[QB_SPECTRAL_LANES], cb[QB_SPECTRAL_LANES], sb[QB_SPECTRAL_LANES];
-  const double complex lam = s->lambda[k];
-  for (int l = 0; l < QB_SPECTRAL_LANES; l++)
-    a[l] = creal(lam) * t[l], b[l] = cimag(lam) * t[l];
-  exps(a, b, ea, em1, cb, sb);
-  for (int l = 0; l < QB_SPECTRAL_LANES; l++) {
-    const double omc = cb[l] > 0 ? sb[l] * sb[l] / (1.0 + cb[l]) : 1.0 - cb[l];
-    const double complex z = CMPLX(a[l], b[l]);
-    if (fabs(a[l]) + fabs(b[l]) < 1e-5) /* as mode_at */
-      X[l] = t[l] * (1.0 + 0.5 * z * (1.0 + z / 3.0));
+#if defined(QB_HAVE_LIBMVEC) && defined(__x86_64__)
+#include <immintrin.h>
+__m256d _ZGVdN4v_exp(__m256d x);
+__m256d _ZGVdN4v_expm1(__m256d x);
+__m256d _ZGVdN4v_sin(__m256d x);
+__m256d _ZGVdN4v_cos(__m256d x);
+
+/* The same by libmvec (AVX2 only: called from lanes_avx2). */
+__attribute__((target("avx2,fma"))) static void
+exps_vector(const double *a, const double *b, double *ea, double *em1, double *cb, double *sb) {
+  const __m256d va = _mm256_loadu_pd(a), vb = _mm256_loadu_pd(b);
+  bool small = false, large = false;
+  for (int l = 0; l < L; l++)
+    small |= fabs(a[l]) < 1, large |= !(fabs(a[l]) < 1);
+  _mm256_storeu_pd(cb, _ZGVdN4v_cos(vb));
+  _mm256_storeu_pd(sb, _ZGVdN4v_sin(vb));
+  if (small) _mm256_storeu_pd(em1, _ZGVdN4v_expm1(va));
+  if (large) _mm256_storeu_pd(ea, _ZGVdN4v_exp(va));
+  for (int l = 0; l < L; l++) {
+    if (fabs(a[l]) < 1)
+      ea[l] = 1.0 + em1[l];
     else
-      X[l] = cmul(CMPLX(em1[l] * cb[l] - omc, ea[l] * sb[l]), s->rlambda[k]);
-    const double aX = mag(X[l]);
-    ux[l] = s->absc[k] * EPS * ((s->n + 34) * aX + t[l] * ea[l]) + s->dc[k] * aX + s->Gx[k];
+      em1[l] = ea[l] - 1.0;
+  }
+}
+#define QB_EXPS_VECTOR(a, b, ea, em1, cb, sb) exps_vector(a, b, ea, em1, cb, sb)
+#else
+#define QB_EXPS_VECTOR(a, b, ea, em1, cb, sb) exps_scalar(a, b, ea, em1, cb, sb)
+#endif
+
+/* Mode k at the lanes' times t[l] (0 for unused lanes): X = t phi1(lambda t) (as mode_at:
+ * the complex expm1 without cancellation, the series where |lambda t| < 1e-5) and its error term
+ * ux (qb_spectral_x's: the residual term bounded over t; (n + 34) eps |X|: qb_spectral_at's
+ * n + 26, 2 eps for W's rounding, 6 eps for libmvec's <= 4 ulp). */
+static inline __attribute__((always_inline)) void mode_lanes(const qb_spectral *s, int k,
+                                                             const double *t, bool vec, double *Xr,
+                                                             double *Xi, double *ux) {
+  double a[L], b[L], ea[L], em1[L], cb[L], sb[L];
+  const double lr = creal(s->lambda[k]), li = cimag(s->lambda[k]);
+  const double rr = creal(s->rlambda[k]), ri = cimag(s->rlambda[k]);
+  const double c0 = s->absc[k] * EPS, cn = c0 * (s->n + 34), dc = s->dc[k], gx = s->Gx[k];
+  for (int l = 0; l < L; l++)
+    a[l] = lr * t[l], b[l] = li * t[l];
+  if (vec)
+    QB_EXPS_VECTOR(a, b, ea, em1, cb, sb);
+  else
+    exps_scalar(a, b, ea, em1, cb, sb);
+  for (int l = 0; l < L; l++) { /* both branches computed, then selected: vectorizable */
+    const double omc1 = sb[l] * sb[l] / (1.0 + cb[l]), omc2 = 1.0 - cb[l];
+    const double omc = cb[l] > 0 ? omc1 : omc2;
+    const double zr = em1[l] * cb[l] - omc, zi = ea[l] * sb[l]; /* e^z - 1 */
+    const double pr = 1.0 + a[l] / 3.0, pi = b[l] / 3.0;        /* t (1 + z/2 (1 + z/3)) */
+    const double qr = 0.5 * (a[l] * pr - b[l] * pi), qi = 0.5 * (a[l] * pi + b[l] * pr);
+    const bool series = fabs(a[l]) + fabs(b[l]) < 1e-5;
+    const double xr = series ? t[l] * (1.0 + qr) : zr * rr - zi * ri; /* (e^z - 1) / lambda */
+    const double xi = series ? t[l] * qi : zr * ri + zi * rr;
+    Xr[l] = xr, Xi[l] = xi;
+    const double aX = fabs(xr) + fabs(xi);
+    ux[l] = cn * aX + c0 * t[l] * ea[l] + dc * aX + gx;
   }
 }
 
-/* qb_spectral_x at the lanes' times t[0..nl-1] (t > 0, nl <= QB_SPECTRAL_LANES): x[l * m + i]. */
-static void spectral_x_lanes(const qb_spectral *s, int m, const double *t, int nl,
-                             double complex *x, double *ex) {
+/* qb_spectral_x at the lanes' times (t > 0, 0 in unused lanes): x[l * m + i], ex[l * m + i]. */
+static inline __attribute__((always_inline)) void
+lanes_body(const qb_spectral *s, int m, const double *t, bool vec, double complex *x, double *ex) {
   const int n = s->n;
-  double tl[QB_SPECTRAL_LANES] = {0}, ux[NMAX][QB_SPECTRAL_LANES];
-  double complex X[NMAX][QB_SPECTRAL_LANES];
-  for (int l = 0; l < nl; l++)
-    tl[l] = t[l];
+  double Xr[NMAX][L], Xi[NMAX][L], ux[NMAX][L];
   for (int k = 0; k < n; k++)
-    mode_lanes(s, k, tl, X[k], ux[k]);
-  for (int l = 0; l < nl; l++)
-    for (int i = 0; i < m; i++) {
-      double complex sx = 0;
-      double e = 0;
-      for (int k = 0; k < n; k++) {
-        sx += cmul(s->W[i * n + k], X[k][l]);
-        e += s->absV[i * n + k] * ux[k][l];
+    mode_lanes(s, k, t, vec, Xr[k], Xi[k], ux[k]);
+  for (int i = 0; i < m; i++) {
+    double sr[L] = {0}, si[L] = {0}, e[L] = {0};
+    for (int k = 0; k < n; k++) {
+      const double wr = creal(s->W[i * n + k]), wi = cimag(s->W[i * n + k]);
+      const double av = s->absV[i * n + k];
+      for (int l = 0; l < L; l++) {
+        sr[l] += wr * Xr[k][l] - wi * Xi[k][l];
+        si[l] += wr * Xi[k][l] + wi * Xr[k][l];
+        e[l] += av * ux[k][l];
       }
-      x[l * m + i] = sx;
-      ex[l * m + i] = 2.0 * e;
     }
+    for (int l = 0; l < L; l++)
+      x[l * m + i] = CMPLX(sr[l], si[l]), ex[l * m + i] = 2.0 * e[l];
+  }
 }
+
+#if defined(QB_HAVE_LIBMVEC) && defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void
+lanes_avx2(const qb_spectral *s, int m, const double *t, double complex *x, double *ex) {
+  lanes_body(s, m, t, true, x, ex);
+}
+#endif
+
+static void lanes_scalar(const qb_spectral *s, int m, const double *t, double complex *x,
+                         double *ex) {
+  lanes_body(s, m, t, false, x, ex);
+}
+
+static void spectral_x_lanes(const qb_spectral *s, int m, const double *t, double complex *x,
+                             double *ex) {
+#if defined(QB_HAVE_LIBMVEC) && defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    lanes_avx2(s, m, t, x, ex);
+    return;
+  }
+#endif
+  lanes_scalar(s, m, t, x, ex);
+}
+#undef L
 
 qb_err qb_spectral_x_many(const qb_spectral *s, int m, const double *t, int nt, double complex *x,
                           double *ex) {
@@ -427,7 +464,9 @@ qb_err qb_spectral_x_many(const qb_spectral *s, int m, const double *t, int nt, 
     if (np == QB_SPECTRAL_LANES || (np > 0 && j + 1 == nt)) {
       double complex xl[QB_SPECTRAL_LANES * NMAX];
       double el[QB_SPECTRAL_LANES * NMAX];
-      spectral_x_lanes(s, m, tp, np, xl, el);
+      for (int l = np; l < QB_SPECTRAL_LANES; l++)
+        tp[l] = 0; /* unused lanes */
+      spectral_x_lanes(s, m, tp, xl, el);
       for (int l = 0; l < np; l++)
         for (int i = 0; i < m; i++)
           x[at[l] * m + i] = xl[l * m + i], ex[at[l] * m + i] = el[l * m + i];
