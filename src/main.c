@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "qb_buildinfo.h"
+#include "qbmap/qb_bind.h"
 #include "qbmap/qb_config.h"
 #include "qbmap/qb_h5.h"
 #include "qbmap/qb_hook.h"
@@ -175,7 +176,9 @@ static void print_model(const qb_model *m) {
   for (int k = 0; k < m->nparams; k++) {
     const qb_param *p = &m->params[k];
     char def[32];
-    if (isnan(p->def))
+    if (qb_bind_expression(m, k))
+      snprintf(def, sizeof def, "expression");
+    else if (isnan(p->def))
       snprintf(def, sizeof def, p->alternative ? "one-of" : "required");
     else
       snprintf(def, sizeof def, "%g", p->def);
@@ -363,11 +366,11 @@ static int cmd_point(int argc, char **argv) {
     free(args);
     return 2;
   }
-  const qb_model *m;
+  const qb_model *m, *bound = NULL; /* bound: the point's expressions wrapper (qb_bind.h) */
   double p[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
   char msg[2048];
   int rc = 0;
-  if (qb_config_parse_point(n, args, config ? &cfg : NULL, &m, p, msg, sizeof msg)) {
+  if (qb_config_parse_point(n, args, config ? &cfg : NULL, &m, &bound, p, msg, sizeof msg)) {
     print_error("qbmap point", msg);
     rc = 2;
   } else {
@@ -386,6 +389,7 @@ static int cmd_point(int argc, char **argv) {
       point_text(m, out);
   }
   free(args);
+  qb_bind_free(bound);
   qb_config_free(&cfg);
   return rc;
 }
