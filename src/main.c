@@ -383,8 +383,11 @@ static int cmd_point(int argc, char **argv) {
           given[k] = true;
     }
     qb_model_eval(m, p, NULL, out);
+    double shown[QB_MAX_PARAMS]; /* the values given by expressions, evaluated */
+    memcpy(shown, p, sizeof shown);
+    if (bound) qb_bind_resolve(m, p, shown);
     if (json)
-      point_json(m, p, given, out);
+      point_json(m, shown, given, out);
     else
       point_text(m, out);
   }

@@ -216,9 +216,13 @@ qb_err qb_bind_set(qb_model *m, int i, const char *text, char *msg, size_t size)
   }
   qb_expr *e;
   char why[256];
-  qb_err err = qb_expr_compile(text, &e, NULL, why, sizeof why);
+  int pos;
+  qb_err err = qb_expr_compile(text, &e, &pos, why, sizeof why);
   if (err) {
-    snprintf(msg, size, "%s; allowed: a number or an expression over parameters and symbols", why);
+    char at[32] = "";
+    if (pos >= 0 && !strstr(why, "position")) snprintf(at, sizeof at, " at position %d", pos);
+    snprintf(msg, size, "%s%s; allowed: a number or an expression over parameters and symbols",
+             why, at);
     return err;
   }
   for (int k = 0; k < qb_expr_nsymbols(e); k++) {

@@ -865,6 +865,10 @@ static qb_err wrap_bind(pctx *c) {
   qb_err err = qb_bind_finish(c->bind, &bad, why, sizeof why);
   if (err) {
     snprintf(path, sizeof path, "fixed/%s", c->m->params[bad].name);
+    if (!yloc_node(&c->L, path, 0)) { /* given by --set: no location */
+      snprintf(c->msg, c->msgsize, "--set %s: %s", c->m->params[bad].name, why);
+      return QB_ECONFIG;
+    }
     return fail_at(c, path, 0, "fixed.%s: %s", c->m->params[bad].name, why);
   }
   if (qb_bind_trivial(c->bind)) {
