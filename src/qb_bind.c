@@ -221,8 +221,8 @@ qb_err qb_bind_set(qb_model *m, int i, const char *text, char *msg, size_t size)
   if (err) {
     char at[32] = "";
     if (pos >= 0 && !strstr(why, "position")) snprintf(at, sizeof at, " at position %d", pos);
-    snprintf(msg, size, "%s%s; allowed: a number or an expression over parameters and symbols",
-             why, at);
+    snprintf(msg, size, "%s%s; allowed: a number or an expression over parameters and symbols", why,
+             at);
     return err;
   }
   for (int k = 0; k < qb_expr_nsymbols(e); k++) {

@@ -91,8 +91,8 @@ static void error_case(const char *text, const char *want) {
   qb_err err = qb_config_parse(text, "t.yaml", NULL, 0, &cfg, msg, sizeof msg);
   CHECK("errors: refused", err == QB_ECONFIG, "want '%s'", want);
   if (err == QB_OK) qb_config_free(&cfg);
-  CHECK("errors: message", err != QB_OK && strstr(msg, want) && strstr(msg, "allowed") &&
-                               !strchr(msg, '\n'),
+  CHECK("errors: message",
+        err != QB_OK && strstr(msg, want) && strstr(msg, "allowed") && !strchr(msg, '\n'),
         "got '%s', want '%s'", msg, want);
 }
 
@@ -147,8 +147,9 @@ static void status_case(const char *fixed, const double *x, int n, const bool *b
           bad[j] ? all_blank(m, out) : !(st & QB_PT_BAD_EXPRESSION) && !isnan(out[0]),
           "{%s} at s = %g: status %u", fixed, x[j], st);
   }
-  CHECK("status: bit 15 declared info", (qb_model_status_mask(m) & QB_PT_BAD_EXPRESSION) &&
-                                            !(qb_model_failure_mask(m) & QB_PT_BAD_EXPRESSION),
+  CHECK("status: bit 15 declared info",
+        (qb_model_status_mask(m) & QB_PT_BAD_EXPRESSION) &&
+            !(qb_model_failure_mask(m) & QB_PT_BAD_EXPRESSION),
         "%s", fixed);
   qb_config_free(&cfg);
 }
@@ -199,18 +200,22 @@ static void test_shared(void) {
   const char *axes = "axes:\n  - {name: J, values: [0.1, 0.6, 1.3]}\n"
                      "  - {name: t, min: 0, max: 40, n: 41}\n";
   char a[1024], b[1024];
-  snprintf(a, sizeof a, "model: shared\n%sfixed: {kappa_a: 0.3, kappa_b: 0.2, Gamma: 1, "
-                        "phi: 0.4, Delta: \"0.5*J\"}\n", axes);
-  snprintf(b, sizeof b, "model: shared\n%sfixed: {kappa_a: 0.3, kappa_b: 0.2, Gamma: 1, "
-                        "phi: 0.4, Delta: 0}\n", axes);
+  snprintf(a, sizeof a,
+           "model: shared\n%sfixed: {kappa_a: 0.3, kappa_b: 0.2, Gamma: 1, "
+           "phi: 0.4, Delta: \"0.5*J\"}\n",
+           axes);
+  snprintf(b, sizeof b,
+           "model: shared\n%sfixed: {kappa_a: 0.3, kappa_b: 0.2, Gamma: 1, "
+           "phi: 0.4, Delta: 0}\n",
+           axes);
   qb_config cfg, ref;
   if (!parse(a, &cfg)) return;
   if (!parse(b, &ref)) {
     qb_config_free(&cfg);
     return;
   }
-  CHECK("shared: the wrapper reuses the row kernel", qb_bind_is(cfg.model) && qb_bind_row_reuse(cfg.model),
-        "Delta = 0.5*J");
+  CHECK("shared: the wrapper reuses the row kernel",
+        qb_bind_is(cfg.model) && qb_bind_row_reuse(cfg.model), "Delta = 0.5*J");
   /* the reference's Delta follows J row by row: compare one J at a time */
   for (int r = 0; r < 3; r++) {
     qb_config one = cfg, rone = ref;
@@ -226,8 +231,10 @@ static void test_shared(void) {
   qb_config_free(&cfg);
   qb_config_free(&ref);
   /* expressions depending on t: point by point, still bitwise its points */
-  snprintf(a, sizeof a, "model: shared\n%sfixed: {kappa_a: 0.3, kappa_b: 0.2, Gamma: 1, "
-                        "Delta: \"0.01*t\"}\n", axes);
+  snprintf(a, sizeof a,
+           "model: shared\n%sfixed: {kappa_a: 0.3, kappa_b: 0.2, Gamma: 1, "
+           "Delta: \"0.01*t\"}\n",
+           axes);
   if (!parse(a, &cfg)) return;
   CHECK("shared: no row reuse where an expression depends on t", !qb_bind_row_reuse(cfg.model),
         "Delta = 0.01*t");
@@ -243,13 +250,15 @@ static const char net[] = "model: network\nnetwork:\n  modes: [a, b]\n  hamilton
 
 static void test_network(void) {
   char a[2048], b[2048];
-  snprintf(a, sizeof a, "%ssymbols: [g]\naxes:\n  - {name: g, values: [0.15]}\n"
-                        "  - {name: t, min: 0, max: 30, n: 31}\n"
-                        "fixed: {D: \"g - 0.1\", J: \"2*g\", E: 0.5, k: \"0.4*(1 + g)\", G: 1}\n",
+  snprintf(a, sizeof a,
+           "%ssymbols: [g]\naxes:\n  - {name: g, values: [0.15]}\n"
+           "  - {name: t, min: 0, max: 30, n: 31}\n"
+           "fixed: {D: \"g - 0.1\", J: \"2*g\", E: 0.5, k: \"0.4*(1 + g)\", G: 1}\n",
            net);
-  snprintf(b, sizeof b, "%saxes:\n  - {name: D, values: [%.17g]}\n"
-                        "  - {name: t, min: 0, max: 30, n: 31}\n"
-                        "fixed: {J: %.17g, E: 0.5, k: %.17g, G: 1}\n",
+  snprintf(b, sizeof b,
+           "%saxes:\n  - {name: D, values: [%.17g]}\n"
+           "  - {name: t, min: 0, max: 30, n: 31}\n"
+           "fixed: {J: %.17g, E: 0.5, k: %.17g, G: 1}\n",
            net, 0.15 - 0.1, 2 * 0.15, 0.4 * (1 + 0.15));
   qb_config cfg, ref;
   if (!parse(a, &cfg)) return;
