@@ -147,6 +147,13 @@ static void status_case(const char *fixed, const double *x, int n, const bool *b
           bad[j] ? all_blank(m, out) : !(st & QB_PT_BAD_EXPRESSION) && !isnan(out[0]),
           "{%s} at s = %g: status %u", fixed, x[j], st);
   }
+  bool increasing = true;
+  for (int k = 1; k < m->nstatus; k++)
+    increasing = increasing && m->status_bits[k].mask > m->status_bits[k - 1].mask;
+  CHECK("status: bits declared in increasing order, the base's fields",
+        increasing && m->fields == qb_bind_base(m)->fields &&
+            m->nstatus == qb_bind_base(m)->nstatus + 1,
+        "%s", fixed);
   CHECK("status: bit 15 declared info",
         (qb_model_status_mask(m) & QB_PT_BAD_EXPRESSION) &&
             !(qb_model_failure_mask(m) & QB_PT_BAD_EXPRESSION),
