@@ -49,7 +49,8 @@ static const char usage_run[] =
     "Evaluates every point of the config's grid and writes one HDF5 file (netCDF-4/CF).\n"
     "Without CONFIG it runs the embedded default (EP paper Fig. 3, 843453 points).\n"
     "  -o OUT.h5          output path (default: the config's `output`, else CONFIG with .h5)\n"
-    "  --set name=value   set a parameter that is not on an axis (repeatable)\n"
+    "  --set name=value   set a parameter that is not on an axis (repeatable; the value may be\n"
+    "                     an expression, e.g. --set 'Delta=0.5*J')\n"
     "  --force            overwrite an existing output file\n"
     "  --resume           continue an interrupted run of the same config into the same output\n"
     "                     (any rank count); a skeleton killed while being built is rebuilt\n"
@@ -72,6 +73,8 @@ static const char usage_point[] =
     "           where NaN or infinite, listed in `nonfinite`), status and its decoded bits\n"
     "  --config FILE   start from FILE's model and fixed values (its axes' parameters are given\n"
     "           as name=value); model network needs it (the network is FILE's section)\n"
+    "A value may be an expression over parameters and FILE's symbols (README, \"Expressions\n"
+    "and symbols\"): qbmap point shared J=0.7 'Delta=0.5*J' kappa_a=0.3 kappa_b=0.2\n"
     "Example: qbmap point ep delta_r=0.5 alpha=0 gamma_b=0.5 t=3\n"
     "         qbmap point network --config examples/network_threemode.yaml delta=0.3 t=5\n";
 
