@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "qb_buildinfo.h"
+#include "qbmap/qb_bind.h"
 #include "qbmap/qb_config.h"
 #include "qbmap/qb_h5.h"
 #include "qbmap/qb_hook.h"
@@ -48,7 +49,8 @@ static const char usage_run[] =
     "Evaluates every point of the config's grid and writes one HDF5 file (netCDF-4/CF).\n"
     "Without CONFIG it runs the embedded default (EP paper Fig. 3, 843453 points).\n"
     "  -o OUT.h5          output path (default: the config's `output`, else CONFIG with .h5)\n"
-    "  --set name=value   set a parameter that is not on an axis (repeatable)\n"
+    "  --set name=value   set a parameter that is not on an axis (repeatable; the value may be\n"
+    "                     an expression, e.g. --set 'Delta=0.5*J')\n"
     "  --force            overwrite an existing output file\n"
     "  --resume           continue an interrupted run of the same config into the same output\n"
     "                     (any rank count); a skeleton killed while being built is rebuilt\n"
@@ -71,6 +73,8 @@ static const char usage_point[] =
     "           where NaN or infinite, listed in `nonfinite`), status and its decoded bits\n"
     "  --config FILE   start from FILE's model and fixed values (its axes' parameters are given\n"
     "           as name=value); model network needs it (the network is FILE's section)\n"
+    "A value may be an expression over parameters and FILE's symbols (README, \"Expressions\n"
+    "and symbols\"): qbmap point shared J=0.7 'Delta=0.5*J' kappa_a=0.3 kappa_b=0.2\n"
     "Example: qbmap point ep delta_r=0.5 alpha=0 gamma_b=0.5 t=3\n"
     "         qbmap point network --config examples/network_threemode.yaml delta=0.3 t=5\n";
 
@@ -175,7 +179,9 @@ static void print_model(const qb_model *m) {
   for (int k = 0; k < m->nparams; k++) {
     const qb_param *p = &m->params[k];
     char def[32];
-    if (isnan(p->def))
+    if (qb_bind_expression(m, k))
+      snprintf(def, sizeof def, "expression");
+    else if (isnan(p->def))
       snprintf(def, sizeof def, p->alternative ? "one-of" : "required");
     else
       snprintf(def, sizeof def, "%g", p->def);
@@ -363,11 +369,11 @@ static int cmd_point(int argc, char **argv) {
     free(args);
     return 2;
   }
-  const qb_model *m;
+  const qb_model *m, *bound = NULL; /* bound: the point's expressions wrapper (qb_bind.h) */
   double p[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
   char msg[2048];
   int rc = 0;
-  if (qb_config_parse_point(n, args, config ? &cfg : NULL, &m, p, msg, sizeof msg)) {
+  if (qb_config_parse_point(n, args, config ? &cfg : NULL, &m, &bound, p, msg, sizeof msg)) {
     print_error("qbmap point", msg);
     rc = 2;
   } else {
@@ -380,12 +386,16 @@ static int cmd_point(int argc, char **argv) {
           given[k] = true;
     }
     qb_model_eval(m, p, NULL, out);
+    double shown[QB_MAX_PARAMS]; /* the values given by expressions, evaluated */
+    memcpy(shown, p, sizeof shown);
+    if (bound) qb_bind_resolve(m, p, shown);
     if (json)
-      point_json(m, p, given, out);
+      point_json(m, shown, given, out);
     else
       point_text(m, out);
   }
   free(args);
+  qb_bind_free(bound);
   qb_config_free(&cfg);
   return rc;
 }

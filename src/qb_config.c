@@ -4,6 +4,7 @@
  * value in a libyaml document of the same text. */
 #include "qbmap/qb_config.h"
 
+#include "qbmap/qb_bind.h"
 #include "qbmap/qb_network.h"
 
 #include <cyaml/cyaml.h>
@@ -106,6 +107,7 @@ static const cyaml_schema_field_t eps_fields[] = {
 static const cyaml_schema_field_t config_fields[] = {
     CYAML_FIELD_STRING_PTR("model", CYAML_FLAG_POINTER, y_config, model, 1, QB_NAME_MAX - 1),
     CYAML_FIELD_IGNORE("network", CYAML_FLAG_OPTIONAL),
+    CYAML_FIELD_IGNORE("symbols", CYAML_FLAG_OPTIONAL), /* qb_bind: read from the document */
     CYAML_FIELD_SEQUENCE("axes", CYAML_FLAG_POINTER, y_config, axes, &axis_entry, 1, QB_MAX_AXES),
     {.key = "fixed",
      .data_offset = offsetof(y_config, fixed),
@@ -232,7 +234,8 @@ static void offset_position(const char *text, size_t offset, size_t *line, size_
   }
 }
 
-#define TOP_KEYS "model, network, axes, fixed, fields, output, boundaries, eps, mode, max_depth"
+#define TOP_KEYS                                                                                   \
+  "model, network, symbols, axes, fixed, fields, output, boundaries, eps, mode, max_depth"
 static const char yaml_keys[] = "allowed: a YAML mapping with keys " TOP_KEYS;
 
 /* The message for a libyaml parser error: reader errors (invalid UTF-8) by byte offset. */
@@ -598,6 +601,14 @@ static void append(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
   }
 }
 
+/* Text t as a YAML double-quoted scalar. */
+static void append_quoted(const char *t, char **s, size_t *len, size_t *cap) {
+  append(s, len, cap, "\"");
+  for (const unsigned char *q = (const unsigned char *)t; *q; q++)
+    append(s, len, cap, *q == '"' || *q == '\\' ? "\\%c" : *q < 0x20 ? "\\x%02x" : "%c", *q);
+  append(s, len, cap, "\"");
+}
+
 /* Node n of document d in YAML flow style, every scalar double-quoted: the same data, one line. */
 static void emit_node(yaml_document_t *d, const yaml_node_t *n, char **s, size_t *len,
                       size_t *cap) {
@@ -626,6 +637,17 @@ static void emit_node(yaml_document_t *d, const yaml_node_t *n, char **s, size_t
   }
 }
 
+/* `symbols: [a, b]` of the expressions wrapper (nothing without symbols). */
+static void normalize_symbols(const qb_config *c, char **s, size_t *len, size_t *cap) {
+  const int ns = qb_bind_nsymbols(c->bind ? c->bind : c->model);
+  if (!ns) return;
+  const qb_model *b = c->bind;
+  append(s, len, cap, "symbols: [");
+  for (int k = 0; k < ns; k++)
+    append(s, len, cap, "%s%s", k ? ", " : "", b->params[b->nparams - ns + k].name);
+  append(s, len, cap, "]\n");
+}
+
 static char *normalize(const qb_config *c, yloc *L) {
   size_t len = 0, cap = 4096;
   char *s = malloc(cap);
@@ -638,6 +660,7 @@ static char *normalize(const qb_config *c, yloc *L) {
     emit_node(&L->doc, yloc_node(L, "network", 0), &s, &len, &cap);
     append(&s, &len, &cap, "\n");
   }
+  normalize_symbols(c, &s, &len, &cap);
   append(&s, &len, &cap, "axes:\n");
   for (int d = 0; d < c->grid.ndim; d++) {
     const qb_axis *a = &c->grid.axes[d];
@@ -657,8 +680,13 @@ static char *normalize(const qb_config *c, yloc *L) {
     int on_axis = 0;
     for (int d = 0; d < c->grid.ndim; d++)
       on_axis |= c->grid.axes[d].param == i;
-    if (on_axis || isnan(c->fixed[i])) continue;
-    append(&s, &len, &cap, "%s%s: %.17g", first ? "" : ", ", m->params[i].name, c->fixed[i]);
+    const char *expr = c->bind ? qb_bind_expression(c->bind, i) : NULL;
+    if (on_axis || (isnan(c->fixed[i]) && !expr)) continue;
+    append(&s, &len, &cap, "%s%s: ", first ? "" : ", ", m->params[i].name);
+    if (expr)
+      append_quoted(expr, &s, &len, &cap);
+    else
+      append(&s, &len, &cap, "%.17g", c->fixed[i]);
     first = 0;
   }
   append(&s, &len, &cap, "}\nfields: [");
@@ -688,7 +716,10 @@ typedef struct {
   yloc L;
   char *msg;
   size_t msgsize;
-  char names[2048]; /* the model's parameter names, for messages */
+  char names[2048];     /* the model's parameter names, for messages */
+  const qb_model *base; /* the model before the wrappers (a built-in one or the network) */
+  qb_model *bind;       /* the expressions wrapper while it is built (wrap_bind), else NULL */
+  bool bind_doc;        /* `symbols:` given: `fixed` is read from the document */
 } pctx;
 
 /* The one location helper: msg = "source:line:column: " (the node at YAML path `path`, its key
@@ -719,6 +750,150 @@ static qb_err number_at(pctx *c, const char *path, const char *key, const char *
   char why[512];
   if (pi >= 0 && qb_model_check_value(c->m, pi, *v, why, sizeof why))
     return fail_at(c, path, 0, "%s: %s", key, why);
+  return QB_OK;
+}
+
+/* ---- expressions: the wrapper qb_bind (README, "Config reference") ---------------------- */
+
+/* Whether a value that is not a number is meant as an expression: it has an operator or a
+ * parenthesis, or names a parameter or symbol of m or pi.  Other non-numbers ("1e3x", "one",
+ * "inf") keep the number's message. */
+static bool is_expression(const qb_model *m, const char *s) {
+  static const char idch[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789";
+  if (number_syntax(s)) return false;
+  if (strpbrk(s, "*/^()")) return true;
+  for (const char *q = s; *q;) {
+    const bool head = strchr(idch, *q) && !(*q >= '0' && *q <= '9');
+    if (!head || (q > s && (strchr(idch, q[-1]) || q[-1] == '.'))) {
+      q++;
+      continue;
+    }
+    const size_t n = strspn(q, idch);
+    char name[QB_NAME_MAX];
+    if (n < sizeof name) {
+      memcpy(name, q, n);
+      name[n] = '\0';
+      if (qb_model_param_index(m, name) >= 0 || strcmp(name, "pi") == 0) return true;
+    }
+    q += n;
+  }
+  return false;
+}
+
+/* The wrapper over the model just built, with the `symbols:` list (names that are not
+ * parameters): the config's model while the sections are read (wrap_bind decides whether it
+ * stays). */
+static qb_err wrap_bind_open(pctx *c) {
+  const yaml_node_t *sn = yloc_node(&c->L, "symbols", 0);
+  const char *names[QB_MAX_PARAMS];
+  int n = 0;
+  if (sn) {
+    c->bind_doc = true;
+    if (sn->type != YAML_SEQUENCE_NODE)
+      return fail_at(c, "symbols", 0,
+                     "symbols: not a list; allowed: a list of new names, e.g. [alpha, delta_r]");
+    yaml_node_item_t *it = sn->data.sequence.items.start;
+    const long count = sn->data.sequence.items.top - it;
+    if (count > QB_MAX_PARAMS - c->m->nparams)
+      return fail_at(c, "symbols", 0,
+                     "symbols: %ld names; allowed: at most %d symbols and parameters of model %s "
+                     "together",
+                     count, QB_MAX_PARAMS, c->m->name);
+    for (long k = 0; k < count; k++) {
+      const yaml_node_t *v = yaml_document_get_node(&c->L.doc, it[k]);
+      char path[32];
+      snprintf(path, sizeof path, "symbols/%ld", k);
+      if (!v || v->type != YAML_SCALAR_NODE)
+        return fail_at(c, path, 0, "symbols[%ld]: not a name; allowed: a list of new names", k);
+      names[n++] = (const char *)v->data.scalar.value;
+    }
+  }
+  int bad;
+  char why[1024];
+  qb_err err = qb_bind_new(c->m, names, n, &c->bind, &bad, why, sizeof why);
+  if (err == QB_ENOMEM) return out_of_memory(c, "the expressions");
+  if (err) {
+    char path[32];
+    snprintf(path, sizeof path, "symbols/%d", bad);
+    return fail_at(c, bad >= 0 ? path : "symbols", 0, "symbols: %s", why);
+  }
+  c->cfg->bind = c->m = c->cfg->model = c->bind;
+  qb_model_defaults(c->m, c->cfg->fixed, c->cfg->given);
+  qb_model_param_names(c->m, c->names, sizeof c->names);
+  return QB_OK;
+}
+
+/* fixed.NAME (YAML path `path`, shown as `key`) = the expression text. */
+static qb_err expression_at(pctx *c, const char *path, const char *key, int pi, const char *text) {
+  char why[2048];
+  qb_err err = qb_bind_set(c->bind, pi, text, why, sizeof why);
+  if (err == QB_ENOMEM) return out_of_memory(c, "an expression");
+  if (err) return fail_at(c, path, 0, "%s = '%s': %s", key, text, why);
+  c->cfg->fixed[pi] = NAN;
+  c->cfg->given[pi] = true;
+  return QB_OK;
+}
+
+/* --set NAME=EXPR: *done if arg gave parameter NAME an expression; a number for NAME drops its
+ * expression (the number itself is parse_sets' business). */
+static qb_err set_expression(pctx *c, const char *arg, bool *done) {
+  const char *eq = strchr(arg, '=');
+  *done = false;
+  if (!eq || eq == arg || (size_t)(eq - arg) >= QB_NAME_MAX) return QB_OK;
+  char name[QB_NAME_MAX], why[2048];
+  snprintf(name, sizeof name, "%.*s", (int)(eq - arg), arg);
+  const int i = qb_model_param_index(c->m, name);
+  if (i < 0) return QB_OK;
+  if (!is_expression(c->m, eq + 1)) return qb_bind_set(c->bind, i, NULL, why, sizeof why);
+  qb_err err = qb_bind_set(c->bind, i, eq + 1, why, sizeof why);
+  if (err) {
+    snprintf(c->msg, c->msgsize, "--set %s: %s", arg, why);
+    return err;
+  }
+  c->cfg->fixed[i] = NAN;
+  c->cfg->given[i] = true;
+  *done = true;
+  return QB_OK;
+}
+
+/* After fixed and --set: the expressions' order (a cycle is an error at the key of one of its
+ * parameters); a wrapper without symbols and expressions is dropped (the file is then exactly
+ * what it was without qb_bind). */
+static qb_err wrap_bind(pctx *c) {
+  int bad;
+  char why[1024], path[128];
+  qb_err err = qb_bind_finish(c->bind, &bad, why, sizeof why);
+  if (err) {
+    snprintf(path, sizeof path, "fixed/%s", c->m->params[bad].name);
+    if (!yloc_node(&c->L, path, 0)) { /* given by --set: no location */
+      snprintf(c->msg, c->msgsize, "--set %s: %s", c->m->params[bad].name, why);
+      return QB_ECONFIG;
+    }
+    return fail_at(c, path, 0, "fixed.%s: %s", c->m->params[bad].name, why);
+  }
+  if (qb_bind_trivial(c->bind)) {
+    qb_bind_free(c->bind);
+    c->cfg->bind = NULL;
+    c->m = c->cfg->model = c->base;
+    qb_model_param_names(c->m, c->names, sizeof c->names);
+  }
+  c->bind = NULL;
+  return QB_OK;
+}
+
+/* Every user symbol has a value (on an axis, fixed or --set). */
+static qb_err check_bind_symbols(pctx *c) {
+  const qb_model *m = c->cfg->bind;
+  const int nb = m ? qb_bind_base(m)->nparams : 0;
+  for (int i = nb; m && i < m->nparams; i++) {
+    if (c->cfg->given[i]) continue;
+    char path[32];
+    snprintf(path, sizeof path, "symbols/%d", i - nb);
+    return fail_at(c, path, 0,
+                   "symbol '%s' has no value; allowed: each symbol on an axis or in fixed (a "
+                   "number or an expression), or --set %s=VALUE",
+                   m->params[i].name, m->params[i].name);
+  }
   return QB_OK;
 }
 
@@ -754,10 +929,10 @@ static qb_err parse_model(pctx *c) {
     snprintf(models + strlen(models), sizeof models - strlen(models), ", network");
     return fail_at(c, "model", 0, "model = '%s' is unknown; allowed: %s", c->y->model, models);
   }
-  c->cfg->model = c->m;
+  c->cfg->model = c->base = c->m;
   qb_model_defaults(c->m, c->cfg->fixed, c->cfg->given);
   qb_model_param_names(c->m, c->names, sizeof c->names);
-  return QB_OK;
+  return wrap_bind_open(c);
 }
 
 /* axes[d].values (node vn of the libyaml document): strictly monotonic numbers, each valid for
@@ -920,6 +1095,7 @@ static qb_err fixed_value(pctx *c, const char *name, const char *text) {
                      key);
   if (c->cfg->given[pi])
     return fail_at(c, path, 1, "%s is given twice; allowed: each parameter once", key);
+  if (is_expression(c->m, text)) return expression_at(c, path, key, pi, text);
   qb_err err = number_at(c, path, key, text, pi, &c->cfg->fixed[pi]);
   c->cfg->given[pi] = err == QB_OK;
   return err;
@@ -933,8 +1109,8 @@ static qb_err parse_fixed_doc(pctx *c) {
   if (f->type != YAML_MAPPING_NODE)
     return fail_at(c, "fixed", 0,
                    "fixed: not a mapping; allowed: a mapping of parameters of "
-                   "model network (%s) to numbers",
-                   c->names);
+                   "model %s (%s) to numbers",
+                   c->base->name, c->names);
   for (yaml_node_pair_t *p = f->data.mapping.pairs.start; p < f->data.mapping.pairs.top; p++) {
     yaml_node_t *k = yaml_document_get_node(&c->L.doc, p->key);
     yaml_node_t *v = yaml_document_get_node(&c->L.doc, p->value);
@@ -953,7 +1129,7 @@ static qb_err parse_fixed_doc(pctx *c) {
 
 /* fixed: parameters of the model that are not on an axis. */
 static qb_err parse_fixed(pctx *c) {
-  if (c->cfg->own_model) return parse_fixed_doc(c);
+  if (c->cfg->own_model || c->bind_doc) return parse_fixed_doc(c);
   for (int k = 0; c->y->fixed && k < union_count; k++) {
     const char *text = c->y->fixed->v[k];
     if (!text) continue;
@@ -978,7 +1154,10 @@ static qb_err parse_sets(pctx *c, char *const *sets, int nsets) {
         return QB_ECONFIG;
       }
     }
-    if (qb_config_parse_assignment(c->m, sets[s], c->cfg->fixed, c->cfg->given, why, sizeof why)) {
+    bool done;
+    if (set_expression(c, sets[s], &done)) return QB_ECONFIG;
+    if (!done &&
+        qb_config_parse_assignment(c->m, sets[s], c->cfg->fixed, c->cfg->given, why, sizeof why)) {
       snprintf(c->msg, c->msgsize, "--set %s: %s", sets[s], why);
       return QB_ECONFIG;
     }
@@ -988,11 +1167,11 @@ static qb_err parse_sets(pctx *c, char *const *sets, int nsets) {
 
 /* Model network: every symbol has a value; the message points at the symbol's first use. */
 static qb_err check_symbols(pctx *c) {
-  const qb_network *net = c->m->ctx;
+  const qb_network *net = c->base->ctx;
   for (int i = 0; i < net->nsym; i++) {
     if (c->cfg->given[i]) continue;
     size_t line, col;
-    const char *use = qb_network_symbol_use(c->m, i, &line, &col);
+    const char *use = qb_network_symbol_use(c->base, i, &line, &col);
     snprintf(c->msg, c->msgsize,
              "%s:%zu:%zu: symbol '%s' in %s has no value; allowed: each symbol of the network "
              "on an axis or in fixed (or --set %s=VALUE)",
@@ -1006,6 +1185,7 @@ static qb_err check_symbols(pctx *c) {
 static qb_err check_given(pctx *c) {
   char why[1024], locs[1024] = "", at[512];
   if (c->cfg->own_model && check_symbols(c)) return QB_ECONFIG;
+  if (check_bind_symbols(c)) return QB_ECONFIG;
   if (!qb_model_check_given(c->m, c->cfg->given, why, sizeof why)) return QB_OK;
   for (int i = 0; i < c->m->nparams; i++) {
     char quoted[QB_NAME_MAX + 2], path[128];
@@ -1172,12 +1352,13 @@ static qb_err parse_output(pctx *c) {
   return QB_OK;
 }
 
-/* The schema for the text's model: network's where `model: network`, else the built-in one. */
+/* The schema for the text's model: network's where `model: network` or with `symbols:` (whose
+ * names `fixed` may hold: read from the document), else the built-in one. */
 static const cyaml_schema_value_t *schema_for(yloc *L) {
   const yaml_node_t *mn = yloc_node(L, "model", 0);
   bool net = mn && mn->type == YAML_SCALAR_NODE &&
              strcmp((const char *)mn->data.scalar.value, "network") == 0;
-  return net ? &network_schema : &config_schema;
+  return net || yloc_node(L, "symbols", 0) ? &network_schema : &config_schema;
 }
 
 static qb_err load_structs(const char *text, yloc *L, y_config **y, char *msg, size_t msgsize) {
@@ -1221,6 +1402,7 @@ static qb_err parse_text(const char *text, const char *source, char *const *sets
   if (!err) err = parse_axes(&c);
   if (!err) err = parse_fixed(&c);
   if (!err) err = parse_sets(&c, sets, nsets);
+  if (!err) err = wrap_bind(&c);
   if (!err && complete) err = check_given(&c);
   if (!err) err = parse_fields(&c);
   if (!err) err = parse_boundaries(&c);
@@ -1284,16 +1466,69 @@ qb_err qb_config_parse_base(const char *text, const char *source, qb_config *cfg
   return parse_text(text, source, NULL, 0, false, cfg, msg, msgsize);
 }
 
+/* The point's expressions wrapper where the config has one or an argument is an expression:
+ * a new one over the base model with the config's symbols and expressions (*bound, owned by the
+ * caller), which replaces *mp; nothing otherwise. */
+static qb_err point_bind(int argc, char *const *argv, const qb_config *base, const qb_model **mp,
+                         const qb_model **bound, char *msg, size_t msgsize) {
+  bool need = base && base->bind;
+  for (int i = 1; i < argc && !need; i++) {
+    const char *eq = strchr(argv[i], '=');
+    need = eq && is_expression(*mp, eq + 1);
+  }
+  if (!need) return QB_OK;
+  const qb_model *old = base && base->bind ? base->bind : NULL;
+  const qb_model *under = old ? qb_bind_base(old) : *mp;
+  const int ns = old ? qb_bind_nsymbols(old) : 0;
+  const char *names[QB_MAX_PARAMS];
+  for (int k = 0; k < ns; k++)
+    names[k] = old->params[under->nparams + k].name;
+  qb_model *b;
+  int bad;
+  if (qb_bind_new(under, names, ns, &b, &bad, msg, msgsize)) return QB_EUSAGE;
+  *bound = *mp = b;
+  for (int i = 0; old && i < old->nparams; i++)
+    if (qb_bind_expression(old, i) && qb_bind_set(b, i, qb_bind_expression(old, i), msg, msgsize))
+      return QB_EUSAGE;
+  return QB_OK;
+}
+
+/* One `name=value` of `point` (value a number, or an expression where *bound is a wrapper). */
+static qb_err point_assignment(const qb_model *m, const qb_model *bound, const char *arg, double *p,
+                               bool *given, char *msg, size_t msgsize) {
+  const char *eq = strchr(arg, '=');
+  char name[QB_NAME_MAX];
+  snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - arg) : 0, arg);
+  const int i = eq ? qb_model_param_index(m, name) : -1;
+  if (bound && i >= 0) {
+    const bool ex = is_expression(m, eq + 1);
+    char why[2048];
+    if (qb_bind_set((qb_model *)(uintptr_t)bound, i, ex ? eq + 1 : NULL, why, sizeof why)) {
+      snprintf(msg, msgsize, "%s: %s", arg, why);
+      return QB_EUSAGE;
+    }
+    if (ex) {
+      p[i] = NAN;
+      given[i] = true;
+      return QB_OK;
+    }
+  }
+  return qb_config_parse_assignment(m, arg, p, given, msg, msgsize) ? QB_EUSAGE : QB_OK;
+}
+
 qb_err qb_config_parse_point(int argc, char *const *argv, const qb_config *base,
-                             const qb_model **mp, double *p, char *msg, size_t msgsize) {
+                             const qb_model **mp, const qb_model **bound, double *p, char *msg,
+                             size_t msgsize) {
   bool given[QB_MAX_PARAMS];
+  *bound = NULL;
   if (point_model(argc, argv, base, mp, p, given, msg, msgsize)) return QB_EUSAGE;
+  if (point_bind(argc, argv, base, mp, bound, msg, msgsize)) return QB_EUSAGE;
   const qb_model *m = *mp;
   bool cmdline[QB_MAX_PARAMS] = {false};
   for (int i = 1; i < argc; i++) {
     bool was[QB_MAX_PARAMS];
     memcpy(was, cmdline, sizeof was);
-    if (qb_config_parse_assignment(m, argv[i], p, cmdline, msg, msgsize)) return QB_EUSAGE;
+    if (point_assignment(m, *bound, argv[i], p, cmdline, msg, msgsize)) return QB_EUSAGE;
     for (int k = 0; k < m->nparams; k++)
       if (was[k] && strncmp(argv[i], m->params[k].name, strlen(m->params[k].name)) == 0 &&
           argv[i][strlen(m->params[k].name)] == '=') {
@@ -1301,6 +1536,8 @@ qb_err qb_config_parse_point(int argc, char *const *argv, const qb_config *base,
         return QB_EUSAGE;
       }
   }
+  int bad;
+  if (*bound && qb_bind_finish((qb_model *)(uintptr_t)*bound, &bad, msg, msgsize)) return QB_EUSAGE;
   for (int k = 0; k < m->nparams; k++)
     given[k] = given[k] || cmdline[k];
   for (int d = 0; base && d < base->grid.ndim; d++) {
@@ -1316,7 +1553,10 @@ qb_err qb_config_parse_point(int argc, char *const *argv, const qb_config *base,
 }
 
 void qb_config_free(qb_config *cfg) {
-  if (cfg->own_model) qb_network_free(cfg->model);
+  const qb_model *base = cfg->bind ? qb_bind_base(cfg->bind) : cfg->model;
+  qb_bind_free(cfg->bind);
+  cfg->bind = NULL;
+  if (cfg->own_model) qb_network_free(base);
   cfg->model = NULL;
   cfg->own_model = false;
   qb_grid_free(&cfg->grid);

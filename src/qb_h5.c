@@ -4,6 +4,8 @@
 #define _GNU_SOURCE /* fallocate, FALLOC_FL_KEEP_SIZE, gmtime_r, flock */
 #include "qbmap/qb_h5.h"
 
+#include "qbmap/qb_bind.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
@@ -702,6 +704,26 @@ static bool create_axes(hid_t file, const qb_config *cfg, hid_t *axis) {
   return true;
 }
 
+/* The expressions wrapper's record (qb_bind.h): a root attribute `expression_NAME` (the text)
+ * per parameter given by an expression and `symbols` (the user symbols, comma-separated) when
+ * there are any; fixed symbols are root attributes like fixed parameters, symbols on axes are
+ * coordinates. */
+static bool bind_attrs(hid_t file, const qb_config *cfg) {
+  const qb_model *b = cfg->bind;
+  if (!b) return true;
+  char name[QB_NAME_MAX + 16], list[QB_MAX_PARAMS * QB_NAME_MAX] = "";
+  for (int i = 0; i < b->nparams; i++) {
+    const char *e = qb_bind_expression(b, i);
+    snprintf(name, sizeof name, "expression_%s", b->params[i].name);
+    if (e && !attr_str(file, name, e)) return false;
+  }
+  const int ns = qb_bind_nsymbols(b);
+  for (int k = 0; k < ns; k++)
+    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? "," : "",
+             b->params[b->nparams - ns + k].name);
+  return !ns || attr_str(file, "symbols", list);
+}
+
 /* The fixed parameters (those on no axis, if set), as root attributes named after them. */
 static bool fixed_attrs(hid_t file, const qb_config *cfg) {
   const qb_model *m = cfg->model;
@@ -712,7 +734,7 @@ static bool fixed_attrs(hid_t file, const qb_config *cfg) {
     if (!on_axis && !isnan(cfg->fixed[i]) && !attr_f64(file, m->params[i].name, cfg->fixed[i]))
       return false;
   }
-  return true;
+  return bind_attrs(file, cfg);
 }
 
 /* The fields over the axes.  NaN is the declared _FillValue, but not written at creation

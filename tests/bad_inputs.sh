@@ -43,6 +43,19 @@ done
 [ "$ncases" -ge 90 ] || { echo "FAIL corpus: only $ncases cases found"; fail=$((fail + 1)); }
 
 good=../examples/ep_fig6.yaml
+# expressions (qb_bind) on the command line: --set and point
+check set_expr_syntax "--set E_max=2*: unexpected end of expression at position 2; allowed: a number or an expression" 2 \
+  "$qbmap" run "$good" -o "$work/out.h5" --set "E_max=2*"
+check set_expr_unknown "--set E_max=1000*zz: 'zz' is not a parameter of model ep nor a declared symbol; allowed in an expression: delta_r" 2 \
+  "$qbmap" run "$good" -o "$work/out.h5" --set "E_max=1000*zz"
+check set_expr_cycle "--set E_r: the expressions form a cycle E_r -> E_max -> E_r; allowed:" 2 \
+  "$qbmap" run "$good" -o "$work/out.h5" --set "E_max=1000*E_r" --set "E_r=E_max/1000"
+check point_expr_syntax "qbmap point: gamma_b=sqrt(: unexpected end of expression at position 5; allowed:" 2 \
+  "$qbmap" point ep delta_r=0 alpha=0 "gamma_b=sqrt("
+check point_expr_cycle "qbmap point: the expressions form a cycle Delta -> J -> Delta; allowed:" 2 \
+  "$qbmap" point shared Delta=J J=Delta kappa_a=1 kappa_b=1
+check point_expr_unknown "qbmap point: kappa_b=1*q: 'q' is not a parameter of model shared nor a declared symbol" 2 \
+  "$qbmap" point shared Delta=J J=0.5 kappa_a=1 "kappa_b=1*q"
 check set_unknown "--set kappa=1: unknown parameter 'kappa' in 'kappa=1'; allowed for model ep: delta_r" 2 \
   "$qbmap" run "$good" -o "$work/out.h5" --set kappa=1
 check set_garbage "--set E_max=abc: parameter 'E_max' = 'abc' is not a number; allowed: a finite decimal number" 2 \

@@ -323,6 +323,23 @@ ok "print-config = examples/ep_fig3.yaml" '"$qbmap" run --print-config | cmp -s 
 "$qbmap" run "$src/examples/network_shared.yaml" --print-config >"$work/net1.yaml"
 ok "print-config of a network is a config that prints itself" '"$qbmap" run "$work/net1.yaml" --print-config | cmp -s - "$work/net1.yaml" && grep -q "^network: {" "$work/net1.yaml"'
 
+# expressions (qb_bind): print-config round trip with --set EXPR, --resume of the same config
+# (accepted) and of another expression (refused), models --config lists the expressions
+cat >"$work/bind.yaml" <<'EOF'
+model: threemode
+symbols: [alpha, delta_r]
+axes:
+  - {name: delta_r, min: -1, max: 1, n: 3}
+  - {name: kappa_b, values: [0.01, 1]}
+fixed: {alpha: 0.5, kappa_a: "kappa_b*(1 - alpha)", p_a: "(kappa_a/kappa_b)^0.25", delta: 0.5*delta_r, kappa_c: 1, Gamma: 1}
+EOF
+"$qbmap" run "$work/bind.yaml" --print-config --set "t=2*alpha" | grep -v '^#' >"$work/bind1.yaml"
+ok "print-config with expressions and symbols prints itself" '"$qbmap" run "$work/bind1.yaml" --print-config | grep -v "^#" | cmp -s - "$work/bind1.yaml" && grep -q "^symbols: \[alpha, delta_r\]" "$work/bind1.yaml" && grep -q "t: \"2\*alpha\"" "$work/bind1.yaml"'
+"$qbmap" run "$work/bind.yaml" -o "$work/bind.h5" --progress 0 >/dev/null 2>&1
+ok "--resume of a finished expressions run is accepted" '"$qbmap" run "$work/bind.yaml" -o "$work/bind.h5" --resume >/dev/null 2>&1'
+ok "--resume with another expression is refused" '! "$qbmap" run "$work/bind.yaml" -o "$work/bind.h5" --resume --set "kappa_a=kappa_b*(1 - 2*alpha)" >/dev/null 2>"$work/err" && grep -q "another configuration" "$work/err"'
+ok "models --config lists symbols and expressions" '"$qbmap" models --config "$work/bind.yaml" | grep -q "kappa_a  *expression .*= kappa_b\*(1 - alpha) (expression)" && "$qbmap" models --config "$work/bind.yaml" | grep -q "^    alpha .*user symbol" && "$qbmap" models --config "$work/bind.yaml" | grep -q "bad_expression"'
+
 # run CONFIG --print-config: the normalized config (with --set), then the dry run as YAML
 # comments; exact for a small config, and the same blocks, points and config as the real run
 cat >"$work/small.yaml" <<'EOF'

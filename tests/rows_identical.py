@@ -59,6 +59,27 @@ CASES = {
     "net_p": ("network", NET_FIXED,
               [("t", "values: [0, 1e-6, 2.5, 40]"), ("Delta", "min: -1.5, max: 1.5, n: 61")],
               None),
+    # expressions (qb_bind, issue 14): the 5th entry is the `symbols:` list.  Along t with no
+    # expression depending on t: one base row call per row; E depending on t: point by point.
+    "bind_shared_t": ("shared", {"kappa_a": "0.2*s", "Gamma": 1, "J": 0.3, "phi": 0.7,
+                                 "Delta": "s*J - 0.05", "s": 1.0},
+                      [("kappa_b", "min: 0.01, max: 2, n: 5, scale: log"),
+                       ("t", "min: 0, max: 60, n: 61")], None, ["s"]),
+    "bind_three_tdep": ("threemode", {"kappa_a": "kappa_b*(1 - alpha)", "kappa_b": 0.05,
+                                      "Gamma": 1, "kappa_c": 2, "delta": "0.5*delta_r",
+                                      "E": "1 + 0.01*t",
+                                      "p_a": "(kappa_a/kappa_b)^0.25"},
+                        [("alpha", "values: [-0.5, 0.3, 1.0, 1.5]"),
+                         ("delta_r", "values: [-1, 0.2]"),
+                         ("t", "min: 0, max: 90, n: 61")], None, ["alpha", "delta_r"]),
+    "bind_three_p": ("threemode", {"kappa_a": "kappa_b*(1 - alpha)", "kappa_b": 0.05,
+                                   "Gamma": 1, "kappa_c": 2, "alpha": 0.4},
+                     [("t", "values: [0, 0.5, 30]"), ("delta", "min: -1, max: 1, n: 61")], None,
+                     ["alpha"]),
+    "bind_net_t": ("network", dict(NET_FIXED, J="2*g", g=0.15, kappa="kappa0*(1 + Delta^2)",
+                                   kappa0=0.6),
+                   [("Delta", "min: -1, max: 1, n: 5"), ("t", "min: 0, max: 60, n: 61")], None,
+                   ["g", "kappa0"]),
 }
 RUNS = [(1, None), (2, 7), (3, 1), (4, 4096)]  # (ranks, --block-points; None: the default)
 
@@ -82,10 +103,10 @@ def run(cfg, out, ranks, bp):
     subprocess.run(cmd, check=True, capture_output=True)
 
 
-def network_point(cfg, axes_values):
-    """`qbmap point network --config CFG name=value ...` (the axes' values) as {name: float}."""
+def network_point(cfg, axes_values, model="network"):
+    """`qbmap point MODEL --config CFG name=value ...` (the axes' values) as {name: float}."""
     args = [f"{k}={v!r}" for k, v in axes_values.items()]
-    out = subprocess.run([qbmap, "point", "--config", cfg, "network"] + args,
+    out = subprocess.run([qbmap, "point", "--config", cfg, model] + args,
                          capture_output=True, text=True, check=True).stdout
     vals = {}
     for line in out.splitlines():
@@ -97,7 +118,7 @@ def network_point(cfg, axes_values):
     return vals
 
 
-def point_vs_sweep(name, model, fixed, path, rng, cfg):
+def point_vs_sweep(name, model, fixed, path, rng, cfg, symbols=None):
     with h5py.File(path, "r") as f:
         st = f["status"]
         axes = [st.dims[d][0].name.lstrip("/") for d in range(st.ndim)]
@@ -110,7 +131,10 @@ def point_vs_sweep(name, model, fixed, path, rng, cfg):
         params = dict(fixed)
         at = {a: float(c[i]) for a, c, i in zip(axes, coords, idx)}
         params.update(at)
-        got = network_point(cfg, at) if model == "network" else qbmap_point(qbmap, model, params)
+        if model == "network" or symbols is not None:
+            got = network_point(cfg, at, model)
+        else:
+            got = qbmap_point(qbmap, model, params)
         check(set(got) == set(names), f"{name}: qbmap point prints the sweep's fields")
         same = all(np.float64(got[n]).tobytes() == np.float64(data[n][idx]).tobytes() for n in names)
         check(same, f"{name}: qbmap point {params} bitwise the sweep's values")
@@ -118,12 +142,16 @@ def point_vs_sweep(name, model, fixed, path, rng, cfg):
 
 with guarded("rows_identical"), tempfile.TemporaryDirectory() as tmp:
     rng = random.Random(12)
-    for name, (model, fixed, axes, fields) in CASES.items():
+    for name, (model, fixed, axes, fields, *symbols) in CASES.items():
+        symbols = symbols[0] if symbols else None
         cfg = os.path.join(tmp, name + ".yaml")
         with open(cfg, "w") as fh:
             text = config(model, fixed, axes, fields)
             if model == "network":  # the network section before axes and fixed
                 text = network_section() + text.split("\n", 1)[1]
+            if symbols is not None:  # expressions: the symbols after the model
+                head, tail = text.split("\naxes:", 1)
+                text = head + "\nsymbols: [" + ", ".join(symbols) + "]\naxes:" + tail
             fh.write(text)
         ref = None
         for ranks, bp in RUNS:
@@ -137,4 +165,4 @@ with guarded("rows_identical"), tempfile.TemporaryDirectory() as tmp:
             diff = sorted(k for k in set(ref) | set(got) if ref.get(k) != got.get(k))
             check(not diff, f"{name}: {ranks} ranks, --block-points {bp}: bitwise identical "
                             f"to 1 rank (differ: {diff})")
-        point_vs_sweep(name, model, fixed, os.path.join(tmp, f"{name}.1.h5"), rng, cfg)
+        point_vs_sweep(name, model, fixed, os.path.join(tmp, f"{name}.1.h5"), rng, cfg, symbols)

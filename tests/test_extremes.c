@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "qb_test.h"
+#include "qbmap/qb_bind.h"
 #include "qbmap/qb_config.h"
 #include "qbmap/qb_model.h"
 
@@ -80,7 +81,10 @@ static const char *point_msg(const char *line) {
   const qb_model *m;
   double p[QB_MAX_PARAMS];
   msg[0] = '\0';
-  if (qb_config_parse_point(argc, argv, NULL, &m, p, msg, sizeof msg) == QB_OK) msg[0] = '\0';
+  const qb_model *bound = NULL;
+  if (qb_config_parse_point(argc, argv, NULL, &m, &bound, p, msg, sizeof msg) == QB_OK)
+    msg[0] = '\0';
+  qb_bind_free(bound);
   return msg;
 }
 

@@ -31,6 +31,10 @@ typedef struct {
 typedef struct {
   const qb_model *model;
   bool own_model; /* model network: the instance built from the config, freed with it */
+  /* The expressions wrapper (qb_bind.h) where the config has `symbols:` or a parameter given by
+   * an expression (fixed or --set), owned; NULL otherwise (then nothing differs from a config
+   * without them).  Its parameter indices are the model's. */
+  const qb_model *bind;
   qb_grid grid;
   double fixed[QB_MAX_PARAMS]; /* every non-axis parameter: fixed value, default or NaN */
   bool given[QB_MAX_PARAMS];   /* on an axis or in fixed/--set */
@@ -63,9 +67,12 @@ qb_err qb_config_parse_assignment(const qb_model *m, const char *arg, double *p,
  * once; every required parameter given.  Fills *m and p[] (defaults where not given).  With a
  * parsed config `base` (`--config FILE`; NULL: none) the model is base's (argv[0] must name it)
  * and its fixed values are the starting values; its axes' parameters come from argv.  Model
- * network needs base. */
+ * network needs base.  A value may be an expression (qb_bind.h) over parameters and the
+ * config's symbols: where one is, or base has expressions, *m is a new expressions wrapper,
+ * also returned in *bound for the caller to free with qb_bind_free (NULL otherwise; set even
+ * on error).  Slots of parameters given by expressions are NaN in p. */
 qb_err qb_config_parse_point(int argc, char *const *argv, const qb_config *base, const qb_model **m,
-                             double *p, char *msg, size_t msgsize);
+                             const qb_model **bound, double *p, char *msg, size_t msgsize);
 
 /* The whole text `s` as a finite decimal number (sign, digits, optional point and exponent;
  * no hex, octal, underscores, spaces, inf or nan): true and *v, or false. */

@@ -39,7 +39,11 @@ int qb_err_exit_code(qb_err e);
  * model and are declared here once, with a text that names no model's fields (a model may give
  * one a text of its own that does).  A model's own bits use numbers not listed here (in use:
  * 1-4 ep (1-2 also network, with the same words and kinds), 7-8 and 13 threemode, 10 shared, 14
- * network; a new bit here takes one no model uses).  The numbers
+ * network; a new bit here takes one no model uses).  Bit 15, bad_expression, is set only by the
+ * expressions wrapper (qb_bind.h) over any model; its kind is QB_PT_INFO: the point lies outside
+ * the domain of the user's parametrization (the design card marks with it the points where a
+ * derived rate is negative, i.e. no passive realization exists), a property of the question
+ * asked, not a computation that failed; every field there is NaN, none is wrong.  The numbers
  * are stored data (analysis scripts, files already written): never renumber a bit.
  *
  * Every bit has a kind (qb_pt_kind).  QB_PT_INFO, informational: the physics leaves a field
@@ -65,7 +69,12 @@ int qb_err_exit_code(qb_err e);
     QB_PT_T_UNRESOLVED_WHY ": they are NaN")                                                       \
   X(QB_PT_ILL_CONDITIONED, 12, "ill_conditioned", QB_PT_FAILURE,                                   \
     "a steady state is ill-conditioned at this point (estimated relative error above 1e-6: rates " \
-    "spanning too many decades): the fields it feeds are NaN")
+    "spanning too many decades): the fields it feeds are NaN")                                     \
+  X(QB_PT_BAD_EXPRESSION, 15, "bad_expression", QB_PT_INFO,                                        \
+    "a parameter given by an expression is not finite or outside its verified range at this "      \
+    "point (qbmap models; e.g. a derived rate < 0, a division by zero): all fields are NaN, "      \
+    "int32 "                                                                                       \
+    "codes -1")
 
 /* The reason of QB_PT_T_UNRESOLVED, for models that name the fields it makes NaN. */
 #define QB_PT_T_UNRESOLVED_WHY                                                                     \

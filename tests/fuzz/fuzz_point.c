@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
+#include "qbmap/qb_bind.h"
 #include "qbmap/qb_config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -17,11 +18,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     s = strchr(s, '\n');
     if (s) *s++ = '\0';
   }
-  const qb_model *m;
+  const qb_model *m, *bound = NULL; /* bound: the expressions wrapper, if any */
   double p[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
   char msg[4096];
-  if (qb_config_parse_point(argc, argv, NULL, &m, p, msg, sizeof msg) == QB_OK)
+  if (qb_config_parse_point(argc, argv, NULL, &m, &bound, p, msg, sizeof msg) == QB_OK)
     qb_model_eval(m, p, NULL, out);
+  qb_bind_free(bound);
   free(text);
   return 0;
 }
