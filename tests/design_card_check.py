@@ -30,6 +30,9 @@ delta_c = 0, checked against `qbmap point threemode` (threemode's own Schur comp
    rate scaled by lam, so the reduced coordinates, E_B(t = tau/R) and elimination_error_t are
    unchanged (relative SCALE_TOL; elimination_error_t absolute 1e-12 plus relative): the design
    card depends on (kappa_b, Gamma) only through kappa_b/Gamma.
+4. the example: examples/design_card_5d.yaml's expressions (plain arithmetic, evaluated here
+   in Python in dependency order) give realize()'s numbers (relative 1e-15) at random points,
+   its symbols and axes are this file's AXES, and its fields are FIELDS.
 
 Usage: design_card_check.py QBMAP
        design_card_check.py QBMAP --grid OUT.h5 [--sizes 5,9,5,20,20]
@@ -40,8 +43,9 @@ Usage: design_card_check.py QBMAP
   qbmap will write them once expressions exist.  For analysis/design_card.py; slow (~0.05 s a
   point)."""
 import argparse
-import math
+import os
 import random
+import re
 import subprocess
 import sys
 
@@ -203,6 +207,57 @@ def check_scale(qbmap, rng):
     print(f"scale invariance: largest relative change {worst:.2e} ({N_SCALE} x 3 points)")
 
 
+EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples",
+                       "design_card_5d.yaml")
+
+
+def example_params(fixed, coords):
+    """The example's fixed entries evaluated at coords {symbol or axis: value}: numbers as they
+    are, expressions (only names, numbers, + - * / and parentheses) in dependency order."""
+    env, todo = dict(coords), dict(fixed)
+    while todo:
+        done = [k for k, e in todo.items() if isinstance(e, (int, float)) or
+                all(n in env for n in re.findall(r"[A-Za-z_]\w*", e))]
+        if not done:
+            raise ValueError(f"{EXAMPLE}: unresolved or cyclic expressions {todo}")
+        for k in done:
+            e = todo.pop(k)
+            if not isinstance(e, (int, float)) and not re.fullmatch(r"[\w\s.+\-*/()]*", e):
+                raise ValueError(f"{EXAMPLE}: {k}: {e!r} is not plain arithmetic")
+            env[k] = float(e) if isinstance(e, (int, float)) else eval(e, {"__builtins__": {}}, env)
+    return env
+
+
+def check_example(rng):
+    import yaml
+    with open(EXAMPLE) as f:
+        cfg = yaml.safe_load(f)
+    check(cfg["model"] == "threemode" and sorted(cfg["fields"]) == sorted(FIELDS), "example: model and fields")
+    names = [a["name"] for a in cfg["axes"]]
+    check(names == [a[0] for a in AXES], f"example: axes {names}")
+    check(set(cfg["symbols"]) == {"delta_r", "alpha", "gamma_b", "tau", "E_r", "R"},
+          f"example: symbols {cfg['symbols']}")
+    for a, (name, kind, lo, hi, n) in zip(cfg["axes"], AXES):
+        got = (a.get("scale", "lin"), a.get("min"), a.get("max"), a.get("n")) if kind != "list" \
+            else ("list", a.get("values"), None, len(a.get("values", [])))
+        want = (kind, lo, hi, n) if kind != "list" else ("list", lo, None, n)
+        got = got[:1] + tuple(float(x) if isinstance(x, str) else x for x in got[1:])
+        check(got == want, f"example: axis {name}: {got} vs {want}")
+    check(float(cfg["fixed"]["tau"]) == TAU and float(cfg["fixed"]["E_r"]) == 1.0,
+          "example: tau and E_r")
+    worst = 0.0
+    for i in range(1000):
+        c = random_realizable(rng) if i % 2 else (rng.uniform(-3, 3), rng.uniform(-2, 2),
+                                                   rng.uniform(0.5, 6), *random_rates(rng)[:2])
+        env = example_params(cfg["fixed"], dict(zip(names, c)))
+        want = realize(*c)
+        for k, w in want.items():
+            err = abs(env[k] - w) / max(abs(w), 1e-300)
+            worst = max(worst, err)
+            check(err <= 1e-15, f"example: {k} at {c!r}: {env[k]!r} vs realize {w!r}")
+    print(f"example: expressions equal realize() to {worst:.1e} relative (1000 points)")
+
+
 def axis_values(sizes):
     out = []
     for (name, kind, a, b, n0), n in zip(AXES, sizes):
@@ -216,8 +271,9 @@ def axis_values(sizes):
     return out
 
 
-def status_attrs(qbmap):
-    """threemode's CF status attributes (from a one-point qbmap run), with bit 15 added."""
+def qbmap_attrs(qbmap):
+    """{dataset: attributes} of every field and of `status` in a one-point qbmap threemode run
+    (units, long_name, CF flags), with bit 15 `bad_expression` added to the status flags."""
     import os
     import tempfile
     import h5py
@@ -229,12 +285,15 @@ def status_attrs(qbmap):
                     f"output: {d}/c.h5\n")
         subprocess.run([qbmap, "run", cfg], check=True, capture_output=True)
         with h5py.File(f"{d}/c.h5", "r") as h:
-            a = dict(h["status"].attrs)
-    masks = list(np.atleast_1d(a["flag_masks"]).astype(np.int32)) + [BAD_EXPRESSION]
-    words = str(a["flag_meanings"]).split() + ["bad_expression"]
-    fm = int(a.get("failure_mask", 0)) | BAD_EXPRESSION
-    return {"flag_masks": np.array(masks, np.int32), "flag_meanings": " ".join(words),
-            "failure_mask": np.int32(fm), "long_name": "point status flags", "units": "1"}
+            out = {k: {n: v for n, v in h[k].attrs.items() if n != "DIMENSION_LIST"}
+                   for k in FIELDS + ["status"]}
+    a = out["status"]
+    a["flag_masks"] = np.append(np.atleast_1d(a["flag_masks"]), BAD_EXPRESSION).astype(np.int32)
+    words = a["flag_meanings"]
+    words = words.decode() if isinstance(words, bytes) else str(words)
+    a["flag_meanings"] = words + " bad_expression"
+    a["failure_mask"] = np.int32(int(a.get("failure_mask", 0)) | BAD_EXPRESSION)
+    return out
 
 
 def write_grid(qbmap, out, sizes):
@@ -243,35 +302,40 @@ def write_grid(qbmap, out, sizes):
     axes = axis_values(sizes)
     shape = tuple(len(v) for _, _, v in axes)
     data = {f: np.full(shape, np.nan) for f in FIELDS}
-    status = np.zeros(shape, np.int32)
+    data["status"] = np.zeros(shape, np.int32)
     for idx in np.ndindex(shape):
-        c = [float(axes[k][2][j]) for k, j in enumerate(idx)]
-        p = realize(*c)
+        p = realize(*[float(axes[k][2][j]) for k, j in enumerate(idx)])
         if p["kappa_a"] < 0 or p["kappa_c"] < 0:
-            status[idx] = BAD_EXPRESSION
+            data["status"][idx] = BAD_EXPRESSION
             continue
         v = qbmap_point(qbmap, "threemode", p)
         for f in FIELDS:
             data[f][idx] = v[f]
-        status[idx] = int(v["status"])
+        data["status"][idx] = int(v["status"])
+    attrs = qbmap_attrs(qbmap)
     with h5py.File(out, "w") as h:
-        h.attrs["model"] = "threemode"
-        h.attrs["source"] = "tests/design_card_check.py --grid (qbmap point, expressions in Python)"
-        h.attrs.update({"tau": TAU, "E_r": 1.0, "delta_c": 0.0, "p_a": 1.0, "p_b": 1.0,
+        h.attrs.update({"model": "threemode", "complete": np.int32(1), "nranks": np.int32(1),
+                        "npoints": np.int64(data["status"].size), "wall_time_s": 0.0,
+                        "title": "tests/design_card_check.py --grid (qbmap point per point)",
+                        "tau": TAU, "E_r": 1.0, "delta_c": 0.0, "p_a": 1.0, "p_b": 1.0,
                         "p_ca": 1.0, "p_cb": 1.0})
         dims = []
         for name, kind, v in axes:
             d = h.create_dataset(name, data=v)
-            d.attrs["scale"] = kind
+            d.attrs.update({"scale": kind, "units": "1", "long_name": name})
             d.make_scale(name)
             dims.append(d)
         for f in FIELDS + ["status"]:
-            d = h.create_dataset(f, data=status if f == "status" else data[f])
+            d = h.create_dataset(f, data=data[f])
             for k, s in enumerate(dims):
                 d.dims[k].attach_scale(s)
-        h["status"].attrs.update(status_attrs(qbmap))
-    print(f"{out}: {status.size} points, {int(np.count_nonzero(status & BAD_EXPRESSION))} "
-          "without a passive realization")
+            d.attrs.update(attrs[f])
+        b = h.create_group("blocks")
+        blk = b.create_dataset("block", data=np.zeros(1, np.int64))
+        blk.make_scale("block")
+        b.create_dataset("done", data=np.ones(1, np.uint8)).dims[0].attach_scale(blk)
+    bad = int(np.count_nonzero(data["status"] & BAD_EXPRESSION))
+    print(f"{out}: {data['status'].size} points, {bad} without a passive realization")
 
 
 def main():
@@ -288,6 +352,7 @@ def main():
         check_closure(a.qbmap, rng)
         check_bad(a.qbmap, rng)
         check_scale(a.qbmap, rng)
+        check_example(rng)
 
 
 if __name__ == "__main__":
