@@ -33,6 +33,8 @@ delta_c = 0, checked against `qbmap point threemode` (threemode's own Schur comp
 4. the example: examples/design_card_5d.yaml's expressions (plain arithmetic, evaluated here
    in Python in dependency order) give realize()'s numbers (relative 1e-15) at random points,
    its symbols and axes are this file's AXES, and its fields are FIELDS.
+5. the figure: analysis/design_card.py runs (exit 0, a PNG) on a small --grid file (2 x 3 x 3
+   x 4 x 4 points) whose bad_expression points are exactly §2.7's non-realizable ones.
 
 Usage: design_card_check.py QBMAP
        design_card_check.py QBMAP --grid OUT.h5 [--sizes 5,9,5,20,20]
@@ -224,7 +226,8 @@ def example_params(fixed, coords):
             e = todo.pop(k)
             if not isinstance(e, (int, float)) and not re.fullmatch(r"[\w\s.+\-*/()]*", e):
                 raise ValueError(f"{EXAMPLE}: {k}: {e!r} is not plain arithmetic")
-            env[k] = float(e) if isinstance(e, (int, float)) else eval(e, {"__builtins__": {}}, env)
+            num = isinstance(e, (int, float))
+            env[k] = float(e) if num else eval(e, {"__builtins__": {}}, env)
     return env
 
 
@@ -232,7 +235,8 @@ def check_example(rng):
     import yaml
     with open(EXAMPLE) as f:
         cfg = yaml.safe_load(f)
-    check(cfg["model"] == "threemode" and sorted(cfg["fields"]) == sorted(FIELDS), "example: model and fields")
+    check(cfg["model"] == "threemode" and sorted(cfg["fields"]) == sorted(FIELDS),
+          "example: model and fields")
     names = [a["name"] for a in cfg["axes"]]
     check(names == [a[0] for a in AXES], f"example: axes {names}")
     check(set(cfg["symbols"]) == {"delta_r", "alpha", "gamma_b", "tau", "E_r", "R"},
@@ -338,6 +342,28 @@ def write_grid(qbmap, out, sizes):
     print(f"{out}: {data['status'].size} points, {bad} without a passive realization")
 
 
+def check_figure(qbmap):
+    import tempfile
+    import h5py
+    with tempfile.TemporaryDirectory() as d:
+        h5, png = os.path.join(d, "g.h5"), os.path.join(d, "g.png")
+        write_grid(qbmap, h5, [2, 3, 3, 4, 4])
+        with h5py.File(h5, "r") as h:
+            bad = (h["status"][...] & BAD_EXPRESSION) != 0
+            ax = [h[n][...] for n, *_ in AXES]
+            ok = np.isfinite(h["gamma_b_red"][...])
+        want = np.zeros(bad.shape, bool)
+        for idx in np.ndindex(bad.shape):
+            want[idx] = not realizable(*[float(ax[k][j]) for k, j in enumerate(idx)])
+        check(np.array_equal(bad, want) and np.array_equal(ok, ~want) and
+              0 < want.sum() < want.size,
+              f"grid: bad_expression at {int(bad.sum())} points, non-realizable {int(want.sum())}")
+        script = os.path.join(os.path.dirname(EXAMPLE), "..", "analysis", "design_card.py")
+        r = subprocess.run([sys.executable, script, h5, "-o", png], capture_output=True, text=True)
+        check(r.returncode == 0 and os.path.getsize(png) > 0,
+              f"analysis/design_card.py: exit {r.returncode}: {r.stderr}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("qbmap")
@@ -353,6 +379,7 @@ def main():
         check_bad(a.qbmap, rng)
         check_scale(a.qbmap, rng)
         check_example(rng)
+        check_figure(a.qbmap)
 
 
 if __name__ == "__main__":
