@@ -115,17 +115,22 @@ def figure(path, out, field, cols, rows):
     norm, _ = qbplot.colour_norm(vals, log=True)
     lines = []
     nr, nc = len(rows) + 1, len(cols)
-    with qbplot._figure(out, nr, nc, figsize=(5.2 * nc, 4.4 * nr), squeeze=False) as (fig, axes):
-        for i, (dr, al) in enumerate(rows):
-            for j, gb in enumerate(cols):
-                sel = {"delta_r": dr, "alpha": al, "gamma_b": gb}
-                lines.append(panel(fig, axes[i][j], d, field, sel, norm))
-                axes[i][j].legend(fontsize=7, loc="lower right")
+    fig, axes = qbplot._plt().subplots(nr, nc, figsize=(5.2 * nc, 4.4 * nr), squeeze=False)
+    for i, (dr, al) in enumerate(rows):
         for j, gb in enumerate(cols):
-            fraction_panel(fig, axes[-1][j], d, gb)
-        tau = m.parameters.get("tau")
-        fig.suptitle(f"design card ({path}): {field}" + (f" at tau = {tau:g}" if tau else "") +
-                     "; grey: no passive realization with unit couplings", fontsize=11)
+            sel = {"delta_r": dr, "alpha": al, "gamma_b": gb}
+            lines.append(panel(fig, axes[i][j], d, field, sel, norm))
+            axes[i][j].legend(fontsize=7, loc="lower right")
+    for j, gb in enumerate(cols):
+        fraction_panel(fig, axes[-1][j], d, gb)
+    tau = m.parameters.get("tau")
+    fig.suptitle(f"design card ({os.path.basename(path)}): {field}" +
+                 (f" at tau = {tau:g}" if tau else "") +
+                 "; grey: no passive realization with unit couplings (docs/physics.md §2.7)",
+                 fontsize=12)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (4.4 * nr)))
+    fig.savefig(out, dpi=110)
+    print(f"design_card: wrote {out}")
     for line in lines:
         print(line)
 
