@@ -39,7 +39,9 @@ delta_c = 0, checked against `qbmap point threemode` (threemode's own Schur comp
    on a 2 x 2 x 2 x 4 x 4 grid, `qbmap run`: at realizable points every field equals
    `qbmap point threemode` at realize()'s parameters to RUN_TOL relative (the same arithmetic
    in muParser and Python: bitwise expected) and the status is the same; elsewhere status bit
-   15 is set and every field is NaN.  While qbmap refuses the key `symbols` (this branch,
+   15 is set and every field is NaN; `qbmap point threemode --config` with the five
+   coordinates equals the run bit for bit (NaN as NaN) at 16 of its points.
+   While qbmap refuses the key `symbols` (this branch,
    before the wrapper is merged) the part is skipped with a note; any other failure fails.
 
 Usage: design_card_check.py QBMAP
@@ -419,6 +421,21 @@ def check_run(qbmap):
             worst = max(worst, err)
             check(err <= RUN_TOL, f"run: {c}: {f} {a!r} vs point {b!r}")
     check(n_ok > 0, "run: some realizable points")
+    with tempfile.TemporaryDirectory() as d:
+        cfg = os.path.join(d, "c.yaml")
+        with open(cfg, "w") as f:
+            f.write(text)
+        shape = got["status"].shape
+        for flat in np.linspace(0, got["status"].size - 1, 16).astype(int):
+            idx = np.unravel_index(flat, shape)
+            args = [f"{n}={float(ax[k][j])!r}" for k, ((n, *_), j) in enumerate(zip(AXES, idx))]
+            out = subprocess.run([qbmap, "point", "threemode", "--config", cfg] + args,
+                                 capture_output=True, text=True, check=True).stdout
+            v = dict(line.split(" = ") for line in out.splitlines() if not line.startswith("#"))
+            a = {f: (np.float64(v[f]), np.float64(got[f][idx])) for f in FIELDS}
+            same = all(x.tobytes() == y.tobytes() or (np.isnan(x) and np.isnan(y))
+                       for x, y in a.values()) and int(v["status"]) == int(got["status"][idx])
+            check(same, f"run: point --config {' '.join(args)} differs from the run")
     print(f"qbmap run of the example's expressions: {n_ok} realizable points, fields equal "
           f"`qbmap point` at realize() to {worst:.1e} relative")
 
