@@ -4,6 +4,7 @@
  * value in a libyaml document of the same text. */
 #include "qbmap/qb_config.h"
 
+#include "qbmap/qb_merit.h"
 #include "qbmap/qb_network.h"
 
 #include <cyaml/cyaml.h>
@@ -121,6 +122,7 @@ static const cyaml_schema_field_t config_fields[] = {
     CYAML_FIELD_MAPPING_PTR("eps", CYAML_FLAG_OPTIONAL, y_config, eps, eps_fields),
     CYAML_FIELD_STRING_PTR("mode", CYAML_FLAG_OPTIONAL, y_config, mode, 1, 16),
     CYAML_FIELD_STRING_PTR("max_depth", CYAML_FLAG_OPTIONAL, y_config, max_depth, 1, QB_SCALAR_MAX),
+    CYAML_FIELD_IGNORE("merit", CYAML_FLAG_OPTIONAL), /* read by wrap_merit */
     CYAML_FIELD_END};
 
 static const cyaml_schema_value_t config_schema = {
@@ -232,7 +234,8 @@ static void offset_position(const char *text, size_t offset, size_t *line, size_
   }
 }
 
-#define TOP_KEYS "model, network, axes, fixed, fields, output, boundaries, eps, mode, max_depth"
+#define TOP_KEYS                                                                                   \
+  "model, network, axes, fixed, fields, output, boundaries, eps, mode, max_depth, merit"
 static const char yaml_keys[] = "allowed: a YAML mapping with keys " TOP_KEYS;
 
 /* The message for a libyaml parser error: reader errors (invalid UTF-8) by byte offset. */
@@ -675,6 +678,11 @@ static char *normalize(const qb_config *c, yloc *L) {
            c->grid.axes[c->eps.ay].name);
   if (c->adaptive_depth)
     append(&s, &len, &cap, "mode: adaptive\nmax_depth: %d\n", c->adaptive_depth);
+  if (c->merit) {
+    char line[512];
+    qb_merit_yaml(c->merit, line, sizeof line);
+    append(&s, &len, &cap, "%s", line);
+  }
   return s;
 }
 
@@ -689,6 +697,9 @@ typedef struct {
   char *msg;
   size_t msgsize;
   char names[2048]; /* the model's parameter names, for messages */
+
+  /* model network: the instance (below any wrapper; qb_merit finds its battery there) */
+  const qb_model *network;
 } pctx;
 
 /* The one location helper: msg = "source:line:column: " (the node at YAML path `path`, its key
@@ -731,6 +742,7 @@ static qb_err parse_network(pctx *c) {
                    "battery, hamiltonian, dissipators} (see README, model network)");
   qb_err err = qb_network_new(&c->L.doc, sec, c->L.source, &c->m, c->msg, c->msgsize);
   c->cfg->own_model = err == QB_OK;
+  c->network = c->m;
   return err;
 }
 
@@ -1020,6 +1032,28 @@ static qb_err check_given(pctx *c) {
   return fail_at(c, "", 0, "%s%s", why, locs);
 }
 
+/* The figures-of-merit wrapper (qb_merit) over the model so far, where the config has a `merit`
+ * section or asks for one of its fields; the battery's energy is E_B, a network's E_<battery>. */
+static qb_err wrap_merit(pctx *c) {
+  yaml_node_t *node = yloc_node(&c->L, "merit", 0);
+  bool on = node != NULL;
+  for (unsigned k = 0; c->y->fields && k < c->y->fields_count; k++)
+    on = on || qb_merit_is_field(c->y->fields[k]);
+  if (!on) return QB_OK;
+  qb_merit_spec spec;
+  qb_err err = qb_merit_read(&c->L.doc, node, c->L.source, &spec, c->msg, c->msgsize);
+  if (err) return err;
+  char energy[64] = "E_B", why[1024];
+  if (c->network) {
+    const qb_network *net = c->network->ctx;
+    snprintf(energy, sizeof energy, "E_%s", net->modes[net->battery]);
+  }
+  err = qb_merit_new(c->m, energy, &spec, &c->m, why, sizeof why);
+  if (err) return fail_at(c, node ? "merit" : "fields", 1, "%s", why);
+  c->cfg->model = c->cfg->merit = c->m;
+  return QB_OK;
+}
+
 /* fields: a subset of the model's fields (default all); `status` always. */
 static qb_err parse_fields(pctx *c) {
   const qb_model *m = c->m;
@@ -1222,6 +1256,7 @@ static qb_err parse_text(const char *text, const char *source, char *const *sets
   if (!err) err = parse_fixed(&c);
   if (!err) err = parse_sets(&c, sets, nsets);
   if (!err && complete) err = check_given(&c);
+  if (!err) err = wrap_merit(&c);
   if (!err) err = parse_fields(&c);
   if (!err) err = parse_boundaries(&c);
   if (!err) err = parse_eps(&c);
@@ -1316,6 +1351,8 @@ qb_err qb_config_parse_point(int argc, char *const *argv, const qb_config *base,
 }
 
 void qb_config_free(qb_config *cfg) {
+  if (cfg->merit) cfg->model = qb_merit_free(cfg->merit); /* the wrappers, top first */
+  cfg->merit = NULL;
   if (cfg->own_model) qb_network_free(cfg->model);
   cfg->model = NULL;
   cfg->own_model = false;

@@ -42,6 +42,9 @@ typedef struct {
   int adaptive_depth; /* mode: adaptive with max_depth (1..10); 0 = mode: grid */
   char *text;         /* the config text as given (owned) */
   char *normalized;   /* normalized YAML: every value explicit (owned) */
+
+  /* the figures-of-merit wrapper (qb_merit) in model's stack, or NULL; owned, freed with it */
+  const qb_model *merit;
 } qb_config;
 
 /* Parses and validates.  `source` names the text in messages (file name).  sets[i] are
