@@ -77,9 +77,11 @@ static qb_err read_charge(yaml_document_t *doc, yaml_node_t *n, const char *sour
                           qb_merit_spec *s, char *msg, size_t size) {
   const yaml_node_item_t *it = n->data.sequence.items.start;
   const long cnt = n->type == YAML_SEQUENCE_NODE ? n->data.sequence.items.top - it : -1;
+  char len[32];
+  snprintf(len, sizeof len, "%ld entries", cnt);
   if (cnt < 1 || cnt > QB_MERIT_XMAX)
-    return fail_node(n, source, msg, size, "%s = %s", "merit.charge",
-                     cnt < 0 ? "not a list" : "a list of wrong length", X_ALLOWED);
+    return fail_node(n, source, msg, size, "%s has %s", "merit.charge",
+                     cnt < 0 ? "a value that is not a list" : len, X_ALLOWED);
   s->ncharge = (int)cnt;
   for (int i = 0; i < s->ncharge; i++) {
     yaml_node_t *v = yaml_document_get_node(doc, it[i]);
@@ -119,7 +121,7 @@ qb_err qb_merit_read(yaml_document_t *doc, yaml_node_t *node, const char *source
   if (!node) return QB_OK;
   if (node->type != YAML_MAPPING_NODE)
     return fail_node(node, source, msg, size, "%s = '%s' is not a mapping", "merit",
-                     scalar_of(node) ? scalar_of(node) : "(a list)",
+                     scalar_of(node) ? scalar_of(node) : "[...]",
                      "a mapping with keys charge, scan (e.g. merit: {charge: [0.5, 0.9]})");
   for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
        p++) {
@@ -127,6 +129,11 @@ qb_err qb_merit_read(yaml_document_t *doc, yaml_node_t *node, const char *source
                 *v = yaml_document_get_node(doc, p->value);
     const char *key = scalar_of(k);
     qb_err err = QB_OK;
+    for (yaml_node_pair_t *q = node->data.mapping.pairs.start; key && q < p; q++)
+      if (scalar_of(yaml_document_get_node(doc, q->key)) &&
+          strcmp(scalar_of(yaml_document_get_node(doc, q->key)), key) == 0)
+        return fail_node(k, source, msg, size, "%s%s is given twice", "merit.", key,
+                         "each key once");
     if (key && strcmp(key, "charge") == 0)
       err = read_charge(doc, v, source, s, msg, size);
     else if (key && strcmp(key, "scan") == 0)
