@@ -101,6 +101,7 @@ static void reference(const qb_model *b, const double *p, const char *e, const d
 }
 
 static const double X[3] = {0.5, 0.9, 0.99};
+static double worst[5]; /* the largest relative deviations seen (printed by brute) */
 
 /* The wrapper m (over base b, energy e) at p against the reference; false if not stable. */
 static bool compare(const qb_model *m, const qb_model *b, const double *p, const char *e,
@@ -111,8 +112,10 @@ static bool compare(const qb_model *m, const qb_model *b, const double *p, const
   reference(b, p, e, X, 3, v);
   const char *names[5] = {"P_avg_max", "t_P_avg_max", "t_charge_50", "t_charge_90", "t_charge_99"};
   const double tol[5] = {1e-12, 1e-6, 1e-10, 1e-10, 1e-10};
-  for (int i = 0; i < 5; i++)
+  for (int i = 0; i < 5; i++) {
     CHECK_CLOSE(names[i], out[fi(m, names[i])], v[i], tol[i], i == 1 ? 1e-12 : 0, "%s", where);
+    if (fabs(v[i]) > 1e-9) worst[i] = fmax(worst[i], fabs(out[fi(m, names[i])] / v[i] - 1));
+  }
   CHECK("no merit bit",
         ((uint32_t)out[m->nfields - 1] & (QB_PT_MERIT_UNDEFINED | QB_PT_MERIT_FAILED)) == 0, "%s",
         where);
@@ -206,6 +209,9 @@ static void test_brute(void) {
     done += compare(cw.model, cb.model, p, "E_b", where);
   }
   CHECK("network points", done == 8, "%d of 8", done);
+  printf("largest relative deviations: P_avg_max %.1e, t_P_avg_max %.1e, t_charge_50 %.1e, "
+         "t_charge_90 %.1e, t_charge_99 %.1e\n",
+         worst[0], worst[1], worst[2], worst[3], worst[4]);
   qb_config_free(&cw);
   qb_config_free(&cb);
   gsl_rng_free(r);
