@@ -402,10 +402,14 @@ static void make_fields(merit *mc, const char *e) {
   for (int i = 0; i < mc->spec.ncharge; i++) {
     charge_suffix(mc->spec.charge[i], sfx, sizeof sfx);
     snprintf(name, sizeof name, "t_charge_%s", sfx);
+    char xs[32];
+    snprintf(xs, sizeof xs, "%.15g", mc->spec.charge[i]); /* the shortest exact spelling */
+    if (strtod(xs, NULL) != mc->spec.charge[i])
+      snprintf(xs, sizeof xs, "%.17g", mc->spec.charge[i]);
     snprintf(doc, sizeof doc,
-             "charging time: the first t with %s(t) = %.17g %s_ss (to 1e-12 relative; NaN: "
+             "charging time: the first t with %s(t) = %s %s_ss (to 1e-12 relative; NaN: "
              "status merit_undefined or merit_failed)",
-             e, mc->spec.charge[i], e);
+             e, xs, e);
     const int f = own_field(mc, 2 + i, name, "charging time", doc);
     if (i == 0) mc->fx0 = f;
   }
