@@ -263,6 +263,11 @@ static uint32_t avg_max(const merit *mc, const double *p, const double *t, const
   int kb = 0;
   for (int k = 1; k < n; k++)
     if (E[k] / t[k] > E[kb] / t[kb]) kb = k;
+  /* the first time within rounding of it: where E/t is flat to rounding from t -> 0+, the start */
+  const int km = kb;
+  const double top = E[kb] / t[kb] * (1 - 1e-12);
+  for (int k = kb - 1; k >= 0; k--)
+    if (E[k] / t[k] >= top) kb = k;
   if (kb == 0) return avg_at_start(mc, p, E[0] / t[0], v);
   if (kb == n - 1) return QB_PT_MERIT_FAILED;
   const double a = t[kb - 1], b = t[kb + 1];
@@ -281,8 +286,8 @@ static uint32_t avg_max(const merit *mc, const double *p, const double *t, const
   base_at(mc, p, ts, buf);
   const double h = buf[mc->fE] / ts;
   if (!isfinite(h)) return QB_PT_MERIT_FAILED;
-  v[0] = h >= E[kb] / t[kb] ? h : E[kb] / t[kb];
-  v[1] = h >= E[kb] / t[kb] ? ts : t[kb];
+  v[0] = h >= E[km] / t[km] ? h : E[km] / t[km]; /* never below the scan's best */
+  v[1] = h >= E[km] / t[km] ? ts : t[km];
   return 0;
 }
 
@@ -296,12 +301,6 @@ static double first_crossing(const merit *mc, const double *p, const double *t, 
     return E[k] == level ? t[k] : root(&pr, a, t[k], fa, E[k] - level);
   }
   return NAN;
-}
-
-/* Whether own field f (a wrapper index) is asked for. */
-static bool own_wanted(const merit *mc, const bool *want, int f) {
-  (void)mc;
-  return qb_model_wants(want, f);
 }
 
 /* The row-invariant start: growth_rate and E_ss at t = 0 (bits: undefined or failed, or 0) and
@@ -325,7 +324,7 @@ static uint32_t merits(const merit *mc, const double *p, const bool *want, doubl
   bool any = false;
   for (int i = 0; i < 2 + nx; i++) {
     v[i] = NAN;
-    any = any || own_wanted(mc, want, mc->fpavg + i);
+    any = any || qb_model_wants(want, mc->fpavg + i);
   }
   if (!any) return 0;
   double ess = NAN, T = NAN, t[QB_MERIT_SCAN_MAX], E[QB_MERIT_SCAN_MAX];
@@ -333,10 +332,10 @@ static uint32_t merits(const merit *mc, const double *p, const bool *want, doubl
   if (bits) return bits;
   const int n = scan_times(mc->spec.scan, T, t);
   if (!scan_energy(mc, p, t, n, E)) return QB_PT_MERIT_FAILED;
-  if (own_wanted(mc, want, mc->fpavg) || own_wanted(mc, want, mc->ftpavg))
+  if (qb_model_wants(want, mc->fpavg) || qb_model_wants(want, mc->ftpavg))
     bits |= avg_max(mc, p, t, E, n, v);
   for (int i = 0; i < nx; i++) {
-    if (!own_wanted(mc, want, mc->fx0 + i)) continue;
+    if (!qb_model_wants(want, mc->fx0 + i)) continue;
     v[2 + i] = first_crossing(mc, p, t, E, n, mc->spec.charge[i] * ess);
     if (isnan(v[2 + i])) bits |= QB_PT_MERIT_FAILED;
   }
