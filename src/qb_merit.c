@@ -194,8 +194,8 @@ static double root(const probe *pr, double a, double b, double fa, double fb) {
   return 0.5 * (a + b);
 }
 
-/* The minimum of probe f in [a, b] around c (f(c) <= f(a), f(b)): golden section to a bracket of
- * 1e-10 b (the maximum is flat: t only to ~sqrt(eps), the value to ~eps). */
+/* The minimum of probe f in [a, b] (the scan's best time inside, the minimum bracketed): golden
+ * section to a bracket of 1e-10 b (a flat extremum: t only to ~sqrt(eps), the value to ~eps). */
 static double golden(const probe *pr, double a, double b) {
   const double r = 0.5 * (3.0 - sqrt(5.0));
   double x1 = a + r * (b - a), x2 = b - r * (b - a);
