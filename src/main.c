@@ -388,14 +388,14 @@ static int cmd_point(int argc, char **argv) {
     qb_model_eval(m, p, NULL, out);
     double shown[QB_MAX_PARAMS]; /* the values given by expressions, evaluated */
     memcpy(shown, p, sizeof shown);
-    if (bound) qb_bind_resolve(m, p, shown);
+    if (bound) qb_bind_resolve(bound, p, shown);
     if (json)
       point_json(m, shown, given, out);
     else
       point_text(m, out);
   }
   free(args);
-  qb_bind_free(bound);
+  qb_config_point_free(m, bound);
   qb_config_free(&cfg);
   return rc;
 }

@@ -5,6 +5,7 @@
 #include "qbmap/qb_config.h"
 
 #include "qbmap/qb_bind.h"
+#include "qbmap/qb_merit.h"
 #include "qbmap/qb_network.h"
 
 #include <cyaml/cyaml.h>
@@ -123,6 +124,7 @@ static const cyaml_schema_field_t config_fields[] = {
     CYAML_FIELD_MAPPING_PTR("eps", CYAML_FLAG_OPTIONAL, y_config, eps, eps_fields),
     CYAML_FIELD_STRING_PTR("mode", CYAML_FLAG_OPTIONAL, y_config, mode, 1, 16),
     CYAML_FIELD_STRING_PTR("max_depth", CYAML_FLAG_OPTIONAL, y_config, max_depth, 1, QB_SCALAR_MAX),
+    CYAML_FIELD_IGNORE("merit", CYAML_FLAG_OPTIONAL), /* read by wrap_merit */
     CYAML_FIELD_END};
 
 static const cyaml_schema_value_t config_schema = {
@@ -235,7 +237,7 @@ static void offset_position(const char *text, size_t offset, size_t *line, size_
 }
 
 #define TOP_KEYS                                                                                   \
-  "model, network, symbols, axes, fixed, fields, output, boundaries, eps, mode, max_depth"
+  "model, network, symbols, axes, fixed, fields, output, boundaries, eps, mode, max_depth, merit"
 static const char yaml_keys[] = "allowed: a YAML mapping with keys " TOP_KEYS;
 
 /* The message for a libyaml parser error: reader errors (invalid UTF-8) by byte offset. */
@@ -703,6 +705,11 @@ static char *normalize(const qb_config *c, yloc *L) {
            c->grid.axes[c->eps.ay].name);
   if (c->adaptive_depth)
     append(&s, &len, &cap, "mode: adaptive\nmax_depth: %d\n", c->adaptive_depth);
+  if (c->merit) {
+    char line[512];
+    qb_merit_yaml(c->merit, line, sizeof line);
+    append(&s, &len, &cap, "%s", line);
+  }
   return s;
 }
 
@@ -720,6 +727,8 @@ typedef struct {
   const qb_model *base; /* the model before the wrappers (a built-in one or the network) */
   qb_model *bind;       /* the expressions wrapper while it is built (wrap_bind), else NULL */
   bool bind_doc;        /* `symbols:` given: `fixed` is read from the document */
+  /* model network: the instance (below any wrapper; qb_merit finds its battery there) */
+  const qb_model *network;
 } pctx;
 
 /* The one location helper: msg = "source:line:column: " (the node at YAML path `path`, its key
@@ -906,6 +915,7 @@ static qb_err parse_network(pctx *c) {
                    "battery, hamiltonian, dissipators} (see README, model network)");
   qb_err err = qb_network_new(&c->L.doc, sec, c->L.source, &c->m, c->msg, c->msgsize);
   c->cfg->own_model = err == QB_OK;
+  c->network = c->m;
   return err;
 }
 
@@ -1200,6 +1210,28 @@ static qb_err check_given(pctx *c) {
   return fail_at(c, "", 0, "%s%s", why, locs);
 }
 
+/* The figures-of-merit wrapper (qb_merit) over the model so far, where the config has a `merit`
+ * section or asks for one of its fields; the battery's energy is E_B, a network's E_<battery>. */
+static qb_err wrap_merit(pctx *c) {
+  yaml_node_t *node = yloc_node(&c->L, "merit", 0);
+  bool on = node != NULL;
+  for (unsigned k = 0; c->y->fields && k < c->y->fields_count; k++)
+    on = on || qb_merit_is_field(c->y->fields[k]);
+  if (!on) return QB_OK;
+  qb_merit_spec spec;
+  qb_err err = qb_merit_read(&c->L.doc, node, c->L.source, &spec, c->msg, c->msgsize);
+  if (err) return err;
+  char energy[64] = "E_B", why[1024];
+  if (c->network) {
+    const qb_network *net = c->network->ctx;
+    snprintf(energy, sizeof energy, "E_%s", net->modes[net->battery]);
+  }
+  err = qb_merit_new(c->m, energy, &spec, &c->m, why, sizeof why);
+  if (err) return fail_at(c, node ? "merit" : "fields", 1, "%s", why);
+  c->cfg->model = c->cfg->merit = c->m;
+  return QB_OK;
+}
+
 /* fields: a subset of the model's fields (default all); `status` always. */
 static qb_err parse_fields(pctx *c) {
   const qb_model *m = c->m;
@@ -1404,6 +1436,7 @@ static qb_err parse_text(const char *text, const char *source, char *const *sets
   if (!err) err = parse_sets(&c, sets, nsets);
   if (!err) err = wrap_bind(&c);
   if (!err && complete) err = check_given(&c);
+  if (!err) err = wrap_merit(&c);
   if (!err) err = parse_fields(&c);
   if (!err) err = parse_boundaries(&c);
   if (!err) err = parse_eps(&c);
@@ -1478,7 +1511,9 @@ static qb_err point_bind(int argc, char *const *argv, const qb_config *base, con
   }
   if (!need) return QB_OK;
   const qb_model *old = base && base->bind ? base->bind : NULL;
-  const qb_model *under = old ? qb_bind_base(old) : *mp;
+  const qb_model *under = old                   ? qb_bind_base(old)
+                          : base && base->merit ? qb_merit_base(base->merit)
+                                                : *mp;
   const int ns = old ? qb_bind_nsymbols(old) : 0;
   const char *names[QB_MAX_PARAMS];
   for (int k = 0; k < ns; k++)
@@ -1549,10 +1584,20 @@ qb_err qb_config_parse_point(int argc, char *const *argv, const qb_config *base,
              m->params[k].name, m->params[k].name);
     return QB_EUSAGE;
   }
-  return qb_model_check_given(m, given, msg, msgsize) ? QB_EUSAGE : QB_OK;
+  if (qb_model_check_given(m, given, msg, msgsize)) return QB_EUSAGE;
+  if (*bound && base && base->merit) /* the figures of merit over the point's expressions */
+    return qb_merit_rebase(base->merit, *bound, mp, msg, msgsize) ? QB_EUSAGE : QB_OK;
+  return QB_OK;
+}
+
+void qb_config_point_free(const qb_model *m, const qb_model *bound) {
+  if (bound && m != bound) qb_merit_free(m);
+  qb_bind_free(bound);
 }
 
 void qb_config_free(qb_config *cfg) {
+  if (cfg->merit) cfg->model = qb_merit_free(cfg->merit); /* the wrappers, top first */
+  cfg->merit = NULL;
   const qb_model *base = cfg->bind ? qb_bind_base(cfg->bind) : cfg->model;
   qb_bind_free(cfg->bind);
   cfg->bind = NULL;

@@ -8,7 +8,8 @@ is bitwise identical across all runs, also where blocks cut rows (a row of 61 po
 `qbmap point` at sampled grid points prints bitwise the sweep's values (model network:
 `qbmap point network --config CFG` with the axes' values).  Model network: the thermal,
 squeezed three-mode network of tests/data/network/rows_squeezed_thermal.yaml, over Delta x t
-and t x Delta.
+and t x Delta.  The figures-of-merit wrapper (qb_merit, `merit:`; cases merit_*): computed once
+per row along t, per point otherwise, and `qbmap point --config CFG MODEL` bitwise the sweep.
 Usage: rows_identical.py QBMAP MPIEXEC"""
 import os
 import random
@@ -80,7 +81,19 @@ CASES = {
                                    kappa0=0.6),
                    [("Delta", "min: -1, max: 1, n: 5"), ("t", "min: 0, max: 60, n: 61")], None,
                    ["g", "kappa0"]),
+    # the figures-of-merit wrapper (MERIT below) over shared, threemode and the network
+    "merit_shared_t": ("shared", {"kappa_a": 0.2, "Gamma": 1, "J": 0.3, "phi": 0.7, "Delta": 0.1},
+                       [("kappa_b", "min: 0.01, max: 2, n: 3, scale: log"),
+                        ("t", "min: 0, max: 60, n: 61")], None),
+    "merit_shared_p": ("shared", {"kappa_a": 0.2, "Gamma": 1, "J": 0.5, "kappa_b": 0.3},
+                       [("t", "values: [0, 3]"), ("Delta", "min: -1, max: 1, n: 21")], None),
+    "merit_three_t": ("threemode", {"kappa_a": 0.1, "kappa_b": 0.05, "Gamma": 1, "delta": 0.3},
+                      [("kappa_c", "values: [0.5, 5]"), ("t", "min: 0, max: 90, n: 61")], None),
+    "merit_net_t": ("network", NET_FIXED,
+                    [("Delta", "min: -1, max: 1, n: 3"), ("t", "min: 0, max: 60, n: 61")], None),
 }
+MERIT = {"merit_shared_t": "merit: {charge: [0.5, 0.9]}", "merit_shared_p": "merit: {scan: 256}",
+         "merit_three_t": "merit: {charge: [0.9, 0.99]}", "merit_net_t": "merit: {}"}
 RUNS = [(1, None), (2, 7), (3, 1), (4, 4096)]  # (ranks, --block-points; None: the default)
 
 
@@ -131,7 +144,7 @@ def point_vs_sweep(name, model, fixed, path, rng, cfg, symbols=None):
         params = dict(fixed)
         at = {a: float(c[i]) for a, c, i in zip(axes, coords, idx)}
         params.update(at)
-        if model == "network" or symbols is not None:
+        if model == "network" or symbols is not None or name in MERIT:
             got = network_point(cfg, at, model)
         else:
             got = qbmap_point(qbmap, model, params)
@@ -152,6 +165,7 @@ with guarded("rows_identical"), tempfile.TemporaryDirectory() as tmp:
             if symbols is not None:  # expressions: the symbols after the model
                 head, tail = text.split("\naxes:", 1)
                 text = head + "\nsymbols: [" + ", ".join(symbols) + "]\naxes:" + tail
+            text += MERIT.get(name, "") + "\n"
             fh.write(text)
         ref = None
         for ranks, bp in RUNS:

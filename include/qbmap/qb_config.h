@@ -46,6 +46,9 @@ typedef struct {
   int adaptive_depth; /* mode: adaptive with max_depth (1..10); 0 = mode: grid */
   char *text;         /* the config text as given (owned) */
   char *normalized;   /* normalized YAML: every value explicit (owned) */
+
+  /* the figures-of-merit wrapper (qb_merit) in model's stack, or NULL; owned, freed with it */
+  const qb_model *merit;
 } qb_config;
 
 /* Parses and validates.  `source` names the text in messages (file name).  sets[i] are
@@ -68,11 +71,16 @@ qb_err qb_config_parse_assignment(const qb_model *m, const char *arg, double *p,
  * parsed config `base` (`--config FILE`; NULL: none) the model is base's (argv[0] must name it)
  * and its fixed values are the starting values; its axes' parameters come from argv.  Model
  * network needs base.  A value may be an expression (qb_bind.h) over parameters and the
- * config's symbols: where one is, or base has expressions, *m is a new expressions wrapper,
- * also returned in *bound for the caller to free with qb_bind_free (NULL otherwise; set even
- * on error).  Slots of parameters given by expressions are NaN in p. */
+ * config's symbols: where one is, or base has expressions, *bound is a new expressions wrapper
+ * (NULL otherwise; set even on error) and *m is it, or the figures of merit over it where base
+ * has them (qb_merit_rebase); the caller frees both with qb_config_point_free.  Slots of
+ * parameters given by expressions are NaN in p. */
 qb_err qb_config_parse_point(int argc, char *const *argv, const qb_config *base, const qb_model **m,
                              const qb_model **bound, double *p, char *msg, size_t msgsize);
+
+/* Frees what qb_config_parse_point built: the expressions wrapper `bound` (may be NULL) and, where
+ * the config has figures of merit, the wrapper m over it. */
+void qb_config_point_free(const qb_model *m, const qb_model *bound);
 
 /* The whole text `s` as a finite decimal number (sign, digits, optional point and exponent;
  * no hex, octal, underscores, spaces, inf or nan): true and *v, or false. */
