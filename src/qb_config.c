@@ -5,6 +5,7 @@
 #include "qbmap/qb_config.h"
 
 #include "qbmap/qb_network.h"
+#include "qbmap/qb_optim.h"
 
 #include <cyaml/cyaml.h>
 #include <errno.h>
@@ -106,6 +107,7 @@ static const cyaml_schema_field_t eps_fields[] = {
 static const cyaml_schema_field_t config_fields[] = {
     CYAML_FIELD_STRING_PTR("model", CYAML_FLAG_POINTER, y_config, model, 1, QB_NAME_MAX - 1),
     CYAML_FIELD_IGNORE("network", CYAML_FLAG_OPTIONAL),
+    CYAML_FIELD_IGNORE("optimize", CYAML_FLAG_OPTIONAL), /* read by wrap_optim */
     CYAML_FIELD_SEQUENCE("axes", CYAML_FLAG_POINTER, y_config, axes, &axis_entry, 1, QB_MAX_AXES),
     {.key = "fixed",
      .data_offset = offsetof(y_config, fixed),
@@ -232,7 +234,8 @@ static void offset_position(const char *text, size_t offset, size_t *line, size_
   }
 }
 
-#define TOP_KEYS "model, network, axes, fixed, fields, output, boundaries, eps, mode, max_depth"
+#define TOP_KEYS                                                                                   \
+  "model, network, optimize, axes, fixed, fields, output, boundaries, eps, mode, max_depth"
 static const char yaml_keys[] = "allowed: a YAML mapping with keys " TOP_KEYS;
 
 /* The message for a libyaml parser error: reader errors (invalid UTF-8) by byte offset. */
@@ -633,10 +636,15 @@ static char *normalize(const qb_config *c, yloc *L) {
   s[0] = '\0';
   const qb_model *m = c->model;
   append(&s, &len, &cap, "model: %s\n", m->name);
-  if (c->own_model) {
+  if (yloc_node(L, "network", 0)) { /* only with model network (parse_model) */
     append(&s, &len, &cap, "network: ");
     emit_node(&L->doc, yloc_node(L, "network", 0), &s, &len, &cap);
     append(&s, &len, &cap, "\n");
+  }
+  if (yloc_node(L, "optimize", 0)) { /* wrap_optim: the top wrapper */
+    char spec[1024];
+    qb_optim_describe(m, spec, sizeof spec);
+    append(&s, &len, &cap, "optimize: %s\n", spec);
   }
   append(&s, &len, &cap, "axes:\n");
   for (int d = 0; d < c->grid.ndim; d++) {
@@ -685,6 +693,7 @@ typedef struct {
   const y_config *y;
   qb_config *cfg;
   const qb_model *m;
+  const qb_model *net; /* model network's instance (the base of any wrappers), else NULL */
   yloc L;
   char *msg;
   size_t msgsize;
@@ -731,6 +740,7 @@ static qb_err parse_network(pctx *c) {
                    "battery, hamiltonian, dissipators} (see README, model network)");
   qb_err err = qb_network_new(&c->L.doc, sec, c->L.source, &c->m, c->msg, c->msgsize);
   c->cfg->own_model = err == QB_OK;
+  c->net = err == QB_OK ? c->m : NULL;
   return err;
 }
 
@@ -755,6 +765,127 @@ static qb_err parse_model(pctx *c) {
     return fail_at(c, "model", 0, "model = '%s' is unknown; allowed: %s", c->y->model, models);
   }
   c->cfg->model = c->m;
+  qb_model_defaults(c->m, c->cfg->fixed, c->cfg->given);
+  qb_model_param_names(c->m, c->names, sizeof c->names);
+  return QB_OK;
+}
+
+/* ---- optimize (qb_optim): the wrapper over the model, after the other wrappers ------------ */
+
+#define OPT_ALLOWED                                                                                \
+  "optimize: {param: NAME, maximize: FIELD (or minimize: FIELD), range: [lo, hi], scan: N "        \
+  "(default " QB_XSTR(QB_OPTIM_SCAN) ")}"
+
+/* optimize.KEY's scalar text, or NULL with an error where the value is not one. */
+static const char *opt_scalar(pctx *c, yaml_node_t *v, const char *key, qb_err *err) {
+  char path[64];
+  snprintf(path, sizeof path, "optimize/%s", key);
+  if (v && v->type == YAML_SCALAR_NODE && v->data.scalar.length)
+    return (const char *)v->data.scalar.value;
+  *err = fail_at(c, path, 0, "optimize.%s: not a single value; allowed: " OPT_ALLOWED, key);
+  return NULL;
+}
+
+/* optimize.range: a list of two numbers. */
+static qb_err opt_range(pctx *c, yaml_node_t *v, qb_optim_spec *s) {
+  yaml_node_item_t *it = v ? v->data.sequence.items.start : NULL;
+  if (!v || v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top - it != 2)
+    return fail_at(c, "optimize/range", 0,
+                   "optimize.range: not a list of two numbers; allowed: range: [lo, hi]");
+  for (int e = 0; e < 2; e++) {
+    char path[64], key[64];
+    snprintf(path, sizeof path, "optimize/range/%d", e);
+    snprintf(key, sizeof key, "optimize.range[%d]", e);
+    yaml_node_t *n = yaml_document_get_node(&c->L.doc, it[e]);
+    const char *t = n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : "";
+    qb_err err = number_at(c, path, key, t, -1, e ? &s->hi : &s->lo);
+    if (err) return err;
+  }
+  return QB_OK;
+}
+
+/* One key of the optimize mapping into s. */
+static qb_err opt_key(pctx *c, const char *k, yaml_node_t *v, qb_optim_spec *s) {
+  qb_err err = QB_OK;
+  char path[64];
+  snprintf(path, sizeof path, "optimize/%s", k);
+  if (strcmp(k, "range") == 0) return opt_range(c, v, s);
+  bool max = strcmp(k, "maximize") == 0, min = strcmp(k, "minimize") == 0;
+  if (!max && !min && strcmp(k, "param") != 0 && strcmp(k, "scan") != 0)
+    return fail_at(c, path, 1, "optimize.%s is not a key of optimize; allowed: " OPT_ALLOWED, k);
+  const char *t = opt_scalar(c, v, k, &err);
+  if (!t) return err;
+  if (max || min) {
+    if (s->field)
+      return fail_at(c, path, 1, "optimize has both maximize and minimize; allowed: one of them");
+    s->field = t, s->maximize = max;
+  } else if (k[0] == 'p') {
+    s->param = t;
+  } else {
+    int64_t n;
+    if (!parse_integer(t, &n) || n < QB_OPTIM_SCAN_MIN || n > QB_OPTIM_SCAN_MAX)
+      return fail_at(c, path, 0, "optimize.scan = '%s'; allowed: an integer from %d to %d", t,
+                     QB_OPTIM_SCAN_MIN, QB_OPTIM_SCAN_MAX);
+    s->scan = (int)n;
+  }
+  return QB_OK;
+}
+
+/* The optimized parameter may be neither on an axis nor fixed. */
+static qb_err opt_not_given(pctx *c, const char *param) {
+  char path[128];
+  for (unsigned d = 0; c->y->axes && d < c->y->axes_count; d++)
+    if (strcmp(c->y->axes[d].name, param) == 0) {
+      snprintf(path, sizeof path, "axes/%u/name", d);
+      return fail_at(c, path, 0,
+                     "axes[%u].name = '%s' is optimized (optimize.param); allowed: a parameter "
+                     "either optimized or on an axis",
+                     d, param);
+    }
+  snprintf(path, sizeof path, "fixed/%s", param);
+  if (yloc_node(&c->L, path, 1))
+    return fail_at(c, path, 1,
+                   "fixed.%s: '%s' is optimized (optimize.param); allowed: a parameter either "
+                   "optimized or fixed",
+                   param, param);
+  return QB_OK;
+}
+
+/* optimize: the model becomes a qb_optim over it (owned by the config, owning its base). */
+static qb_err wrap_optim(pctx *c) {
+  yaml_node_t *sec = yloc_node(&c->L, "optimize", 0);
+  if (!sec) return QB_OK;
+  if (sec->type != YAML_MAPPING_NODE)
+    return fail_at(c, "optimize", 0, "optimize: not a mapping; allowed: " OPT_ALLOWED);
+  qb_optim_spec s = {.scan = QB_OPTIM_SCAN};
+  bool range = false;
+  for (yaml_node_pair_t *p = sec->data.mapping.pairs.start; p < sec->data.mapping.pairs.top; p++) {
+    yaml_node_t *k = yaml_document_get_node(&c->L.doc, p->key);
+    const char *key = k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+    qb_err err = opt_key(c, key, yaml_document_get_node(&c->L.doc, p->value), &s);
+    if (err) return err;
+    range |= strcmp(key, "range") == 0;
+  }
+  if (!s.param || !s.field || !range)
+    return fail_at(c, "optimize", 0, "optimize lacks %s; allowed: " OPT_ALLOWED,
+                   !s.param   ? "param"
+                   : !s.field ? "maximize or minimize"
+                              : "range");
+  qb_err err = opt_not_given(c, s.param);
+  if (err) return err;
+  const qb_model *m;
+  const char *which;
+  char why[1024], path[64];
+  err = qb_optim_new(c->m, c->cfg->own_model, &s, &m, &which, why, sizeof why);
+  if (err) {
+    snprintf(path, sizeof path, "optimize/%s",
+             strcmp(which, "field")                     ? which
+             : yloc_node(&c->L, "optimize/maximize", 0) ? "maximize"
+                                                        : "minimize");
+    return fail_at(c, yloc_node(&c->L, path, 0) ? path : "optimize", 0, "%s", why);
+  }
+  c->m = c->cfg->model = m;
+  c->cfg->own_model = true;
   qb_model_defaults(c->m, c->cfg->fixed, c->cfg->given);
   qb_model_param_names(c->m, c->names, sizeof c->names);
   return QB_OK;
@@ -953,7 +1084,7 @@ static qb_err parse_fixed_doc(pctx *c) {
 
 /* fixed: parameters of the model that are not on an axis. */
 static qb_err parse_fixed(pctx *c) {
-  if (c->cfg->own_model) return parse_fixed_doc(c);
+  if (c->net) return parse_fixed_doc(c);
   for (int k = 0; c->y->fixed && k < union_count; k++) {
     const char *text = c->y->fixed->v[k];
     if (!text) continue;
@@ -988,11 +1119,12 @@ static qb_err parse_sets(pctx *c, char *const *sets, int nsets) {
 
 /* Model network: every symbol has a value; the message points at the symbol's first use. */
 static qb_err check_symbols(pctx *c) {
-  const qb_network *net = c->m->ctx;
+  const qb_network *net = c->net->ctx;
   for (int i = 0; i < net->nsym; i++) {
-    if (c->cfg->given[i]) continue;
+    const int k = qb_model_param_index(c->m, net->params[i].name); /* -1: a wrapper sets it */
+    if (k < 0 || c->cfg->given[k]) continue;
     size_t line, col;
-    const char *use = qb_network_symbol_use(c->m, i, &line, &col);
+    const char *use = qb_network_symbol_use(c->net, i, &line, &col);
     snprintf(c->msg, c->msgsize,
              "%s:%zu:%zu: symbol '%s' in %s has no value; allowed: each symbol of the network "
              "on an axis or in fixed (or --set %s=VALUE)",
@@ -1005,7 +1137,7 @@ static qb_err check_symbols(pctx *c) {
 /* Every required parameter given, alternatives exactly once; names where the culprits are. */
 static qb_err check_given(pctx *c) {
   char why[1024], locs[1024] = "", at[512];
-  if (c->cfg->own_model && check_symbols(c)) return QB_ECONFIG;
+  if (c->net && check_symbols(c)) return QB_ECONFIG;
   if (!qb_model_check_given(c->m, c->cfg->given, why, sizeof why)) return QB_OK;
   for (int i = 0; i < c->m->nparams; i++) {
     char quoted[QB_NAME_MAX + 2], path[128];
@@ -1218,6 +1350,7 @@ static qb_err parse_text(const char *text, const char *source, char *const *sets
   err = load_structs(text, &c.L, &y, msg, msgsize);
   c.y = y;
   if (!err) err = parse_model(&c);
+  if (!err) err = wrap_optim(&c);
   if (!err) err = parse_axes(&c);
   if (!err) err = parse_fixed(&c);
   if (!err) err = parse_sets(&c, sets, nsets);
@@ -1316,7 +1449,7 @@ qb_err qb_config_parse_point(int argc, char *const *argv, const qb_config *base,
 }
 
 void qb_config_free(qb_config *cfg) {
-  if (cfg->own_model) qb_network_free(cfg->model);
+  if (cfg->own_model) qb_model_free(cfg->model); /* network or a wrapper (it frees its base) */
   cfg->model = NULL;
   cfg->own_model = false;
   qb_grid_free(&cfg->grid);
