@@ -194,17 +194,21 @@ typedef struct {
   uint32_t bits; /* ok: QB_PT_OPT_*; else why the objective is undefined */
 } optimum;
 
-/* The best of the refined candidates r[0..nc-1] (r[0] ok) and its bits. */
+/* The best of the refined candidates r[0..nc-1] (r[0] ok) and its bits: the largest H, and
+ * among those within QB_OPTIM_TIE of it (ties: not unique) the largest x. */
 static optimum choose(const octx *c, const oscan *S, const ocand *r, int nc) {
   int b = 0;
   for (int j = 1; j < nc; j++)
-    if (r[j].ok && (r[j].h > r[b].h || (r[j].h == r[b].h && r[j].x < r[b].x))) b = j;
-  optimum o = {.ok = true, .x = r[b].x};
-  if (r[b].plateau) o.bits |= QB_PT_OPT_NOT_UNIQUE;
+    if (r[j].ok && (r[j].h > r[b].h || (r[j].h == r[b].h && r[j].x > r[b].x))) b = j;
+  const double tie = r[b].h - QB_OPTIM_TIE * fabs(r[b].h);
+  uint32_t bits = r[b].plateau ? QB_PT_OPT_NOT_UNIQUE : 0;
+  int t = b;
   for (int j = 0; j < nc; j++)
-    if (j != b && r[j].ok && fabs(r[j].x - r[b].x) >= S->step &&
-        r[j].h >= r[b].h - QB_OPTIM_TIE * fabs(r[b].h))
-      o.bits |= QB_PT_OPT_NOT_UNIQUE;
+    if (j != b && r[j].ok && fabs(r[j].x - r[b].x) >= S->step && r[j].h >= tie) {
+      bits |= QB_PT_OPT_NOT_UNIQUE;
+      if (r[j].x > r[t].x) t = j;
+    }
+  optimum o = {.ok = true, .x = r[t].x, .bits = bits};
   if (o.x <= c->lo || o.x >= c->hi) o.bits |= QB_PT_OPT_EDGE;
   return o;
 }
@@ -347,10 +351,13 @@ static qb_err check_spec(const qb_model *b, const qb_optim_spec *s, qb_optim *o,
   *which = "field";
   o->field = qb_model_field_index(b, s->field);
   if (o->field < 0 || o->field == b->nfields - 1 || b->fields[o->field].dtype != QB_F64) {
-    qb_model_field_names(b, names, sizeof names);
-    snprintf(msg, size,
-             "optimize.%s = '%s' is not a floating-point field of model %s; allowed: one of "
-             "%s except status and int32 fields",
+    size_t used = 0;
+    names[0] = '\0';
+    for (int i = 0; i < b->nfields - 1 && used < sizeof names; i++)
+      if (b->fields[i].dtype == QB_F64)
+        used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "",
+                                 b->fields[i].name);
+    snprintf(msg, size, "optimize.%s = '%s' is not a floating-point field of model %s; allowed: %s",
              s->maximize ? "maximize" : "minimize", s->field, b->name, names);
     return QB_ECONFIG;
   }
@@ -395,7 +402,7 @@ static qb_err make_bits(qb_optim *o, const char **which, char *msg, size_t size)
            pn, fn);
   snprintf(o->text[3], sizeof o->text[3],
            "the optimum of %s is not unique: another local optimum of %s, or a plateau, within "
-           "1e-9 relative of it (the one with the smaller %s is reported where they tie)",
+           "1e-9 relative of it (the one with the larger %s is reported)",
            pn, fn, pn);
   qb_pt_bit add[3] = {{QB_PT_NUMERICS, NULL, NULL, QB_PT_KIND_DEFAULT},
                       {QB_PT_OPT_EDGE, "opt_edge", o->text[2], QB_PT_INFO},

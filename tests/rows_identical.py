@@ -8,7 +8,9 @@ is bitwise identical across all runs, also where blocks cut rows (a row of 61 po
 `qbmap point` at sampled grid points prints bitwise the sweep's values (model network:
 `qbmap point network --config CFG` with the axes' values).  Model network: the thermal,
 squeezed three-mode network of tests/data/network/rows_squeezed_thermal.yaml, over Delta x t
-and t x Delta.
+and t x Delta.  With `optimize:` (cases opt_*): shared with a t-independent objective (one
+optimum per row) and a t-dependent one (per point), a network symbol optimized; `qbmap point
+MODEL --config CFG` at sampled points.
 Usage: rows_identical.py QBMAP MPIEXEC"""
 import os
 import random
@@ -60,6 +62,22 @@ CASES = {
               [("t", "values: [0, 1e-6, 2.5, 40]"), ("Delta", "min: -1.5, max: 1.5, n: 61")],
               None),
 }
+# optimize: (issue 14): the same, with the optimize line in the config; a case's fifth entry.
+# A t-independent objective (one optimum per row, one base row there) and a t-dependent one
+# (one optimum per point), and a network's symbol optimized.
+NET_OPT = {k: v for k, v in NET_FIXED.items() if k != "chi"}
+CASES.update({
+    "opt_shared_t": ("shared", {"kappa_a": 0.2, "Gamma": 1, "J": 0.3, "phi": 0.7},
+                     [("kappa_b", "min: 0.05, max: 2, n: 3, scale: log"),
+                      ("t", "min: 0, max: 60, n: 61")], None,
+                     "optimize: {param: Delta, maximize: E_B_ss, range: [-2, 2]}"),
+    "opt_shared_p": ("shared", {"kappa_a": 0.2, "Gamma": 1, "kappa_b": 0.3, "phi": 2.5},
+                     [("t", "values: [0.5, 3]"), ("J", "min: 0, max: 1.5, n: 7")], None,
+                     "optimize: {param: Delta, maximize: E_B, range: [-2, 2], scan: 24}"),
+    "opt_net_t": ("network", NET_OPT,
+                  [("Delta", "min: -1, max: 1, n: 3"), ("t", "min: 0, max: 60, n: 21")], None,
+                  "optimize: {param: chi, minimize: E_b_ss, range: [-3, 3], scan: 16}"),
+})
 RUNS = [(1, None), (2, 7), (3, 1), (4, 4096)]  # (ranks, --block-points; None: the default)
 
 
@@ -82,10 +100,10 @@ def run(cfg, out, ranks, bp):
     subprocess.run(cmd, check=True, capture_output=True)
 
 
-def network_point(cfg, axes_values):
-    """`qbmap point network --config CFG name=value ...` (the axes' values) as {name: float}."""
+def network_point(cfg, axes_values, model="network"):
+    """`qbmap point MODEL --config CFG name=value ...` (the axes' values) as {name: float}."""
     args = [f"{k}={v!r}" for k, v in axes_values.items()]
-    out = subprocess.run([qbmap, "point", "--config", cfg, "network"] + args,
+    out = subprocess.run([qbmap, "point", "--config", cfg, model] + args,
                          capture_output=True, text=True, check=True).stdout
     vals = {}
     for line in out.splitlines():
@@ -97,7 +115,7 @@ def network_point(cfg, axes_values):
     return vals
 
 
-def point_vs_sweep(name, model, fixed, path, rng, cfg):
+def point_vs_sweep(name, model, fixed, path, rng, cfg, via_config=False):
     with h5py.File(path, "r") as f:
         st = f["status"]
         axes = [st.dims[d][0].name.lstrip("/") for d in range(st.ndim)]
@@ -110,7 +128,8 @@ def point_vs_sweep(name, model, fixed, path, rng, cfg):
         params = dict(fixed)
         at = {a: float(c[i]) for a, c, i in zip(axes, coords, idx)}
         params.update(at)
-        got = network_point(cfg, at) if model == "network" else qbmap_point(qbmap, model, params)
+        got = (network_point(cfg, at, model) if model == "network" or via_config
+               else qbmap_point(qbmap, model, params))
         check(set(got) == set(names), f"{name}: qbmap point prints the sweep's fields")
         same = all(np.float64(got[n]).tobytes() == np.float64(data[n][idx]).tobytes() for n in names)
         check(same, f"{name}: qbmap point {params} bitwise the sweep's values")
@@ -118,10 +137,10 @@ def point_vs_sweep(name, model, fixed, path, rng, cfg):
 
 with guarded("rows_identical"), tempfile.TemporaryDirectory() as tmp:
     rng = random.Random(12)
-    for name, (model, fixed, axes, fields) in CASES.items():
+    for name, (model, fixed, axes, fields, *extra) in CASES.items():
         cfg = os.path.join(tmp, name + ".yaml")
         with open(cfg, "w") as fh:
-            text = config(model, fixed, axes, fields)
+            text = config(model, fixed, axes, fields) + "".join(e + "\n" for e in extra)
             if model == "network":  # the network section before axes and fixed
                 text = network_section() + text.split("\n", 1)[1]
             fh.write(text)
@@ -137,4 +156,5 @@ with guarded("rows_identical"), tempfile.TemporaryDirectory() as tmp:
             diff = sorted(k for k in set(ref) | set(got) if ref.get(k) != got.get(k))
             check(not diff, f"{name}: {ranks} ranks, --block-points {bp}: bitwise identical "
                             f"to 1 rank (differ: {diff})")
-        point_vs_sweep(name, model, fixed, os.path.join(tmp, f"{name}.1.h5"), rng, cfg)
+        point_vs_sweep(name, model, fixed, os.path.join(tmp, f"{name}.1.h5"), rng, cfg,
+                       bool(extra))

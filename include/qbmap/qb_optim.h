@@ -20,7 +20,9 @@
  *     the same tolerance): values of H alone locate a maximum only to ~sqrt(eps) relative.  A
  *     candidate at the range's edge is refined on its one cell if the cell's midpoint is
  *     higher than both ends, else it stays at the edge;
- *  4. the optimum is the refined candidate with the largest H (ties: the smaller x).
+ *  4. the optimum is the refined candidate with the largest H; where others reach it within
+ *     QB_OPTIM_TIE relative (not unique, below) the one with the largest x among them (as
+ *     shared's closed-form Delta_opt takes +|Delta| where +-Delta tie).
  * Status (the two bits this module owns, both informational):
  *  - QB_PT_OPT_EDGE (18): the optimum is lo or hi: the objective may grow beyond the range;
  *  - QB_PT_OPT_NOT_UNIQUE (19): another refined candidate at least one scan step away, or a
