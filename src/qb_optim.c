@@ -177,12 +177,22 @@ static ocand refine_edge(octx *c, const oscan *S, int i) {
   return brent(c, x, h, S->step);
 }
 
+/* Two equal scan values H_i = H_{i+1}: a peak between them (symmetric about their midpoint,
+ * which is then above both: Brent on the cell) or a plateau (not unique, x_i). */
+static ocand refine_pair(octx *c, const oscan *S, int i) {
+  c->nan = false;
+  const double xm = 0.5 * (S->x[i] + S->x[i + 1]), hm = obj(c, xm);
+  if (c->nan) return (ocand){.why = c->why};
+  if (!(hm > S->h[i])) return (ocand){.x = S->x[i], .h = S->h[i], .ok = true, .plateau = true};
+  const double x[3] = {S->x[i], xm, S->x[i + 1]}, h[3] = {S->h[i], hm, S->h[i + 1]};
+  return brent(c, x, h, S->step);
+}
+
 static ocand refine(octx *c, const oscan *S, int i) {
   if (i == 0 || i == S->n - 1) return refine_edge(c, S, i);
   if (isnan(S->h[i - 1])) return (ocand){.why = S->why[i - 1]};
   if (isnan(S->h[i + 1])) return (ocand){.why = S->why[i + 1]};
-  if (S->h[i + 1] == S->h[i])
-    return (ocand){.x = S->x[i], .h = S->h[i], .ok = true, .plateau = true};
+  if (S->h[i + 1] == S->h[i]) return refine_pair(c, S, i);
   return brent(c, &S->x[i - 1], &S->h[i - 1], scale(S, i));
 }
 

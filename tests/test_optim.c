@@ -7,7 +7,9 @@
  *   brute:     threemode (delta, maximize E_B_ss; delta_c, minimize E_A_ss) and network
  *              (examples/network_threemode.yaml, delta): 4001-point dense scan of the
  *              objective with the base model; the optimum is within one dense step of the
- *              dense best and not worse than it (H(x_opt) >= H_dense (1 - 1e-12));
+ *              dense best and not worse than it (H(x_opt) >= H_dense (1 - 1e-12)); also an
+ *              objective even in delta on a symmetric scan (two scan points tie exactly around
+ *              the peak);
  *   global:    shared with two separated peaks of different heights (strong |J|) and a coarse
  *              scan of 8 points: over 300 random points, the reported optimum is the global one of
  *              the dense scan (to 1e-9 relative in the objective), and again with a scan placed
@@ -20,8 +22,11 @@
  *              points, for shared, threemode, network;
  *   fail:      objective undefined everywhere (shared with no loss: never stable): every field
  *              NaN, int32 -1, status not_stable;
- *   notunique: shared at Gamma = 0 (E_B_ss even in Delta): status opt_not_unique.
- * Usage: test_optim [optim|shared|brute|global|edge|row|fail|notunique|all] */
+ *   notunique: shared at Gamma = 0 (E_B_ss even in Delta): status opt_not_unique;
+ *   hazards:   300 random points each of shared and threemode wrapped, rates 1e-3..1e3 (10%
+ *              exactly 0), t in 1e-3..1e3: every NaN field comes with a status bit, every bit
+ *              set is declared by the wrapper.
+ * Usage: test_optim [shared|brute|global|edge|row|fail|notunique|hazards|all] */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -167,6 +172,15 @@ static void threemode_point(const qb_model *m, double *p) {
   set(m, p, "t", 1.0);
 }
 
+/* threemode_point with real couplings (all phases 0) and delta_c = 0: E_B_ss is then even in
+ * delta. */
+static void threemode_even_point(const qb_model *m, double *p) {
+  threemode_point(m, p);
+  set(m, p, "p_a_phase", 0);
+  set(m, p, "p_cb_phase", 0);
+  set(m, p, "delta_c", 0);
+}
+
 static void part_brute(void) {
   static const char tm1[] = "model: threemode\n"
                             "optimize: {param: delta, maximize: E_B_ss, range: [-3, 3]}\n"
@@ -178,6 +192,14 @@ static void part_brute(void) {
                             "fixed: {delta: 0.2, kappa_a: 0.1, kappa_b: 0.1, kappa_c: 1}\n";
   brute_config(tm1, "threemode delta", 30, threemode_point);
   brute_config(tm2, "threemode delta_c", 30, threemode_point);
+  /* an even objective and a symmetric scan of an even size: two scan points tie exactly
+   * around the peak at 0 (a peak between equal neighbours, not a plateau) */
+  static const char tm3[] = "model: threemode\n"
+                            "optimize: {param: delta, maximize: E_B_ss, range: [-30, 30], "
+                            "scan: 32}\n"
+                            "axes: [{name: Gamma, min: 0.5, max: 1, n: 2}]\n"
+                            "fixed: {kappa_a: 0.1, kappa_b: 0.1, kappa_c: 1}\n";
+  brute_config(tm3, "threemode delta, even", 10, threemode_even_point);
   char path[1024], text[1 << 14];
   snprintf(path, sizeof path, "%s/network_threemode.yaml", QB_EXAMPLES);
   FILE *f = fopen(path, "rb");
@@ -425,6 +447,46 @@ static void part_notunique(void) {
   qb_config_free(&cfg);
 }
 
+/* Random points over wide ranges (rates 1e-3..1e3, loss rates possibly 0, t up to 1e3), for
+ * shared and threemode wrapped: a NaN field carries a status bit, every bit set is declared. */
+static void hazards_config(const char *text, const char *const *rates, int nrates) {
+  qb_config cfg;
+  parse(text, &cfg);
+  const qb_model *m = cfg.model;
+  const uint32_t declared = qb_model_status_mask(m);
+  int flagged = 0, nans = 0;
+  for (int k = 0; k < 300; k++) {
+    double p[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
+    memcpy(p, cfg.fixed, sizeof p);
+    for (int r = 0; r < nrates; r++)
+      set(m, p, rates[r], uniform(0, 1) < 0.1 ? 0 : exp(uniform(log(1e-3), log(1e3))));
+    set(m, p, "t", exp(uniform(log(1e-3), log(1e3))));
+    qb_model_eval(m, p, NULL, out);
+    const uint32_t st = (uint32_t)out[m->nfields - 1];
+    int nan = 0;
+    for (int f = 0; f < m->nfields - 1; f++)
+      nan |= isnan(out[f]);
+    CHECK("a NaN field carries a status bit", !nan || st != 0, "%s point %d", m->name, k);
+    CHECK("every status bit declared", (st & ~declared) == 0, "%s point %d: %u", m->name, k, st);
+    flagged += st != 0, nans += nan;
+  }
+  printf("hazards %s: %d of 300 points with status bits, %d with NaN fields\n", m->name, flagged,
+         nans);
+  CHECK("some points flagged (the paths are exercised)", flagged >= 10, "%d", flagged);
+  qb_config_free(&cfg);
+}
+
+static void part_hazards(void) {
+  static const char *const sh[] = {"J", "Gamma", "kappa_a", "kappa_b"};
+  static const char *const tm[] = {"Gamma", "kappa_a", "kappa_b", "kappa_c"};
+  hazards_config(shared_text, sh, 4);
+  hazards_config("model: threemode\n"
+                 "optimize: {param: delta, maximize: E_B_ss, range: [-30, 30], scan: 32}\n"
+                 "axes: [{name: Gamma, min: 0.5, max: 1, n: 2}]\n"
+                 "fixed: {kappa_a: 0.1, kappa_b: 0.1, kappa_c: 1}\n",
+                 tm, 4);
+}
+
 int main(int argc, char **argv) {
   qb_test_select(argc, argv);
   QB_PART("shared", part_shared());
@@ -434,5 +496,6 @@ int main(int argc, char **argv) {
   QB_PART("row", part_row());
   QB_PART("fail", part_fail());
   QB_PART("notunique", part_notunique());
+  QB_PART("hazards", part_hazards());
   return qb_test_report(qb_test_name);
 }

@@ -18,8 +18,9 @@
  *     to QB_OPTIM_XTOL relative (absolute floor QB_OPTIM_XTOL times the scan step near 0),
  *     then polished as the root of the central-difference derivative (gsl_root_fsolver_brent,
  *     the same tolerance): values of H alone locate a maximum only to ~sqrt(eps) relative.  A
- *     candidate at the range's edge is refined on its one cell if the cell's midpoint is
- *     higher than both ends, else it stays at the edge;
+ *     candidate at the range's edge, or one whose right neighbour has the same H (a peak
+ *     symmetric about the cell's midpoint, or a plateau), is refined on its one cell if the
+ *     cell's midpoint is higher than both ends; else it stays where it is (edge; plateau);
  *  4. the optimum is the refined candidate with the largest H; where others reach it within
  *     QB_OPTIM_TIE relative (not unique, below) the one with the largest x among them (as
  *     shared's closed-form Delta_opt takes +|Delta| where +-Delta tie).
