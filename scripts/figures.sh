@@ -35,3 +35,6 @@ for c in network_so_thermal network_ep_squeezing; do
 done
 $py "$root/analysis/network_showcase.py" so-thermal "$out/network_so_thermal.h5" -o "$f/network_so_thermal.png"
 $py "$root/analysis/network_showcase.py" ep-squeezing "$out/network_ep_squeezing.h5" -o "$f/network_ep_squeezing.png"
+# the 5-D design card (issue 14; docs/physics.md §2.7)
+"${launch[@]}" "$build/qbmap" run "$root/examples/design_card_5d.yaml" -o "$out/design_card_5d.h5" --force --progress 1000
+$py "$root/analysis/design_card.py" "$out/design_card_5d.h5" -o "$f/design_card_5d.png"

@@ -7,6 +7,7 @@
 #include "qbmap/qb_bind.h"
 #include "qbmap/qb_merit.h"
 #include "qbmap/qb_network.h"
+#include "qbmap/qb_optim.h"
 
 #include <cyaml/cyaml.h>
 #include <errno.h>
@@ -108,7 +109,8 @@ static const cyaml_schema_field_t eps_fields[] = {
 static const cyaml_schema_field_t config_fields[] = {
     CYAML_FIELD_STRING_PTR("model", CYAML_FLAG_POINTER, y_config, model, 1, QB_NAME_MAX - 1),
     CYAML_FIELD_IGNORE("network", CYAML_FLAG_OPTIONAL),
-    CYAML_FIELD_IGNORE("symbols", CYAML_FLAG_OPTIONAL), /* qb_bind: read from the document */
+    CYAML_FIELD_IGNORE("symbols", CYAML_FLAG_OPTIONAL),  /* qb_bind: read from the document */
+    CYAML_FIELD_IGNORE("optimize", CYAML_FLAG_OPTIONAL), /* read by wrap_optim */
     CYAML_FIELD_SEQUENCE("axes", CYAML_FLAG_POINTER, y_config, axes, &axis_entry, 1, QB_MAX_AXES),
     {.key = "fixed",
      .data_offset = offsetof(y_config, fixed),
@@ -237,7 +239,8 @@ static void offset_position(const char *text, size_t offset, size_t *line, size_
 }
 
 #define TOP_KEYS                                                                                   \
-  "model, network, symbols, axes, fixed, fields, output, boundaries, eps, mode, max_depth, merit"
+  "model, network, symbols, axes, fixed, fields, output, boundaries, eps, mode, max_depth, "       \
+  "merit, optimize"
 static const char yaml_keys[] = "allowed: a YAML mapping with keys " TOP_KEYS;
 
 /* The message for a libyaml parser error: reader errors (invalid UTF-8) by byte offset. */
@@ -657,12 +660,17 @@ static char *normalize(const qb_config *c, yloc *L) {
   s[0] = '\0';
   const qb_model *m = c->model;
   append(&s, &len, &cap, "model: %s\n", m->name);
-  if (c->own_model) {
+  if (yloc_node(L, "network", 0)) { /* only with model network (parse_model) */
     append(&s, &len, &cap, "network: ");
     emit_node(&L->doc, yloc_node(L, "network", 0), &s, &len, &cap);
     append(&s, &len, &cap, "\n");
   }
   normalize_symbols(c, &s, &len, &cap);
+  if (c->optim) { /* wrap_optim: the top wrapper */
+    char spec[1024];
+    qb_optim_describe(c->optim, spec, sizeof spec);
+    append(&s, &len, &cap, "optimize: %s\n", spec);
+  }
   append(&s, &len, &cap, "axes:\n");
   for (int d = 0; d < c->grid.ndim; d++) {
     const qb_axis *a = &c->grid.axes[d];
@@ -682,7 +690,9 @@ static char *normalize(const qb_config *c, yloc *L) {
     int on_axis = 0;
     for (int d = 0; d < c->grid.ndim; d++)
       on_axis |= c->grid.axes[d].param == i;
-    const char *expr = c->bind ? qb_bind_expression(c->bind, i) : NULL;
+    const char *expr = /* the bind's own index by name (optimize removes a parameter) */
+        c->bind ? qb_bind_expression(c->bind, qb_model_param_index(c->bind, m->params[i].name))
+                : NULL;
     if (on_axis || (isnan(c->fixed[i]) && !expr)) continue;
     append(&s, &len, &cap, "%s%s: ", first ? "" : ", ", m->params[i].name);
     if (expr)
@@ -720,6 +730,7 @@ typedef struct {
   const y_config *y;
   qb_config *cfg;
   const qb_model *m;
+  const qb_model *net; /* model network's instance (the base of any wrappers), else NULL */
   yloc L;
   char *msg;
   size_t msgsize;
@@ -727,8 +738,6 @@ typedef struct {
   const qb_model *base; /* the model before the wrappers (a built-in one or the network) */
   qb_model *bind;       /* the expressions wrapper while it is built (wrap_bind), else NULL */
   bool bind_doc;        /* `symbols:` given: `fixed` is read from the document */
-  /* model network: the instance (below any wrapper; qb_merit finds its battery there) */
-  const qb_model *network;
 } pctx;
 
 /* The one location helper: msg = "source:line:column: " (the node at YAML path `path`, its key
@@ -835,7 +844,9 @@ static qb_err wrap_bind_open(pctx *c) {
 /* fixed.NAME (YAML path `path`, shown as `key`) = the expression text. */
 static qb_err expression_at(pctx *c, const char *path, const char *key, int pi, const char *text) {
   char why[2048];
-  qb_err err = qb_bind_set(c->bind, pi, text, why, sizeof why);
+  /* pi indexes the config's model: the bind's own index by name (optimize removes one) */
+  qb_err err = qb_bind_set(c->bind, qb_model_param_index(c->bind, c->m->params[pi].name), text, why,
+                           sizeof why);
   if (err == QB_ENOMEM) return out_of_memory(c, "an expression");
   if (err) return fail_at(c, path, 0, "%s = '%s': %s", key, text, why);
   c->cfg->fixed[pi] = NAN;
@@ -853,8 +864,9 @@ static qb_err set_expression(pctx *c, const char *arg, bool *done) {
   snprintf(name, sizeof name, "%.*s", (int)(eq - arg), arg);
   const int i = qb_model_param_index(c->m, name);
   if (i < 0) return QB_OK;
-  if (!is_expression(c->m, eq + 1)) return qb_bind_set(c->bind, i, NULL, why, sizeof why);
-  qb_err err = qb_bind_set(c->bind, i, eq + 1, why, sizeof why);
+  const int bi = qb_model_param_index(c->bind, name); /* i: the config's model's index */
+  if (!is_expression(c->bind, eq + 1)) return qb_bind_set(c->bind, bi, NULL, why, sizeof why);
+  qb_err err = qb_bind_set(c->bind, bi, eq + 1, why, sizeof why);
   if (err) {
     snprintf(c->msg, c->msgsize, "--set %s: %s", arg, why);
     return err;
@@ -880,7 +892,9 @@ static qb_err wrap_bind(pctx *c) {
     }
     return fail_at(c, path, 0, "fixed.%s: %s", c->m->params[bad].name, why);
   }
-  if (qb_bind_trivial(c->bind)) {
+  if (c->cfg->optim) qb_optim_refresh_params(c->cfg->optim); /* the bind's table, finished */
+  if (c->cfg->optim && !qb_bind_row_reuse(c->bind)) qb_optim_row_dependent(c->cfg->optim);
+  if (qb_bind_trivial(c->bind) && c->m == c->bind) { /* kept where wrappers stand on it */
     qb_bind_free(c->bind);
     c->cfg->bind = NULL;
     c->m = c->cfg->model = c->base;
@@ -895,7 +909,8 @@ static qb_err check_bind_symbols(pctx *c) {
   const qb_model *m = c->cfg->bind;
   const int nb = m ? qb_bind_base(m)->nparams : 0;
   for (int i = nb; m && i < m->nparams; i++) {
-    if (c->cfg->given[i]) continue;
+    const int k = qb_model_param_index(c->m, m->params[i].name); /* the config model's index */
+    if (k < 0 || c->cfg->given[k]) continue;
     char path[32];
     snprintf(path, sizeof path, "symbols/%d", i - nb);
     return fail_at(c, path, 0,
@@ -915,7 +930,7 @@ static qb_err parse_network(pctx *c) {
                    "battery, hamiltonian, dissipators} (see README, model network)");
   qb_err err = qb_network_new(&c->L.doc, sec, c->L.source, &c->m, c->msg, c->msgsize);
   c->cfg->own_model = err == QB_OK;
-  c->network = c->m;
+  c->net = err == QB_OK ? c->m : NULL;
   return err;
 }
 
@@ -939,10 +954,130 @@ static qb_err parse_model(pctx *c) {
     snprintf(models + strlen(models), sizeof models - strlen(models), ", network");
     return fail_at(c, "model", 0, "model = '%s' is unknown; allowed: %s", c->y->model, models);
   }
-  c->cfg->model = c->base = c->m;
+  c->cfg->model = c->cfg->base = c->base = c->m;
   qb_model_defaults(c->m, c->cfg->fixed, c->cfg->given);
   qb_model_param_names(c->m, c->names, sizeof c->names);
   return wrap_bind_open(c);
+}
+
+/* ---- optimize (qb_optim): the wrapper over the model, after the other wrappers ------------ */
+
+#define OPT_ALLOWED                                                                                \
+  "optimize: {param: NAME, maximize: FIELD (or minimize: FIELD), range: [lo, hi], scan: N "        \
+  "(default " QB_XSTR(QB_OPTIM_SCAN) ")}"
+
+/* optimize.KEY's scalar text, or NULL with an error where the value is not one. */
+static const char *opt_scalar(pctx *c, yaml_node_t *v, const char *key, qb_err *err) {
+  char path[64];
+  snprintf(path, sizeof path, "optimize/%s", key);
+  if (v && v->type == YAML_SCALAR_NODE && v->data.scalar.length)
+    return (const char *)v->data.scalar.value;
+  *err = fail_at(c, path, 0, "optimize.%s: not a single value; allowed: " OPT_ALLOWED, key);
+  return NULL;
+}
+
+/* optimize.range: a list of two numbers. */
+static qb_err opt_range(pctx *c, yaml_node_t *v, qb_optim_spec *s) {
+  yaml_node_item_t *it = v ? v->data.sequence.items.start : NULL;
+  if (!v || v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top - it != 2)
+    return fail_at(c, "optimize/range", 0,
+                   "optimize.range: not a list of two numbers; allowed: range: [lo, hi]");
+  for (int e = 0; e < 2; e++) {
+    char path[64], key[64];
+    snprintf(path, sizeof path, "optimize/range/%d", e);
+    snprintf(key, sizeof key, "optimize.range[%d]", e);
+    yaml_node_t *n = yaml_document_get_node(&c->L.doc, it[e]);
+    const char *t = n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : "";
+    qb_err err = number_at(c, path, key, t, -1, e ? &s->hi : &s->lo);
+    if (err) return err;
+  }
+  return QB_OK;
+}
+
+/* One key of the optimize mapping into s. */
+static qb_err opt_key(pctx *c, const char *k, yaml_node_t *v, qb_optim_spec *s) {
+  qb_err err = QB_OK;
+  char path[64];
+  snprintf(path, sizeof path, "optimize/%s", k);
+  if (strcmp(k, "range") == 0) return opt_range(c, v, s);
+  bool max = strcmp(k, "maximize") == 0, min = strcmp(k, "minimize") == 0;
+  if (!max && !min && strcmp(k, "param") != 0 && strcmp(k, "scan") != 0)
+    return fail_at(c, path, 1, "optimize.%s is not a key of optimize; allowed: " OPT_ALLOWED, k);
+  const char *t = opt_scalar(c, v, k, &err);
+  if (!t) return err;
+  if (max || min) {
+    if (s->field)
+      return fail_at(c, path, 1, "optimize has both maximize and minimize; allowed: one of them");
+    s->field = t, s->maximize = max;
+  } else if (k[0] == 'p') {
+    s->param = t;
+  } else {
+    int64_t n;
+    if (!parse_integer(t, &n) || n < QB_OPTIM_SCAN_MIN || n > QB_OPTIM_SCAN_MAX)
+      return fail_at(c, path, 0, "optimize.scan = '%s'; allowed: an integer from %d to %d", t,
+                     QB_OPTIM_SCAN_MIN, QB_OPTIM_SCAN_MAX);
+    s->scan = (int)n;
+  }
+  return QB_OK;
+}
+
+/* The optimized parameter may be neither on an axis nor fixed. */
+static qb_err opt_not_given(pctx *c, const char *param) {
+  char path[128];
+  for (unsigned d = 0; c->y->axes && d < c->y->axes_count; d++)
+    if (strcmp(c->y->axes[d].name, param) == 0) {
+      snprintf(path, sizeof path, "axes/%u/name", d);
+      return fail_at(c, path, 0,
+                     "axes[%u].name = '%s' is optimized (optimize.param); allowed: a parameter "
+                     "either optimized or on an axis",
+                     d, param);
+    }
+  snprintf(path, sizeof path, "fixed/%s", param);
+  if (yloc_node(&c->L, path, 1))
+    return fail_at(c, path, 1,
+                   "fixed.%s: '%s' is optimized (optimize.param); allowed: a parameter either "
+                   "optimized or fixed",
+                   param, param);
+  return QB_OK;
+}
+
+/* optimize: the model becomes a qb_optim over it (owned by the config, owning its base). */
+static qb_err wrap_optim(pctx *c) {
+  yaml_node_t *sec = yloc_node(&c->L, "optimize", 0);
+  if (!sec) return QB_OK;
+  if (sec->type != YAML_MAPPING_NODE)
+    return fail_at(c, "optimize", 0, "optimize: not a mapping; allowed: " OPT_ALLOWED);
+  qb_optim_spec s = {.scan = QB_OPTIM_SCAN};
+  bool range = false;
+  for (yaml_node_pair_t *p = sec->data.mapping.pairs.start; p < sec->data.mapping.pairs.top; p++) {
+    yaml_node_t *k = yaml_document_get_node(&c->L.doc, p->key);
+    const char *key = k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+    qb_err err = opt_key(c, key, yaml_document_get_node(&c->L.doc, p->value), &s);
+    if (err) return err;
+    range |= strcmp(key, "range") == 0;
+  }
+  if (!s.param || !s.field || !range)
+    return fail_at(c, "optimize", 0, "optimize lacks %s; allowed: " OPT_ALLOWED,
+                   !s.param   ? "param"
+                   : !s.field ? "maximize or minimize"
+                              : "range");
+  qb_err err = opt_not_given(c, s.param);
+  if (err) return err;
+  const qb_model *m;
+  const char *which;
+  char why[1024], path[64];
+  err = qb_optim_new(c->m, false, &s, &m, &which, why, sizeof why);
+  if (err) {
+    snprintf(path, sizeof path, "optimize/%s",
+             strcmp(which, "field")                     ? which
+             : yloc_node(&c->L, "optimize/maximize", 0) ? "maximize"
+                                                        : "minimize");
+    return fail_at(c, yloc_node(&c->L, path, 0) ? path : "optimize", 0, "%s", why);
+  }
+  c->m = c->cfg->model = c->cfg->optim = m;
+  qb_model_defaults(c->m, c->cfg->fixed, c->cfg->given);
+  qb_model_param_names(c->m, c->names, sizeof c->names);
+  return QB_OK;
 }
 
 /* axes[d].values (node vn of the libyaml document): strictly monotonic numbers, each valid for
@@ -1105,7 +1240,7 @@ static qb_err fixed_value(pctx *c, const char *name, const char *text) {
                      key);
   if (c->cfg->given[pi])
     return fail_at(c, path, 1, "%s is given twice; allowed: each parameter once", key);
-  if (is_expression(c->m, text)) return expression_at(c, path, key, pi, text);
+  if (is_expression(c->bind ? c->bind : c->m, text)) return expression_at(c, path, key, pi, text);
   qb_err err = number_at(c, path, key, text, pi, &c->cfg->fixed[pi]);
   c->cfg->given[pi] = err == QB_OK;
   return err;
@@ -1139,7 +1274,7 @@ static qb_err parse_fixed_doc(pctx *c) {
 
 /* fixed: parameters of the model that are not on an axis. */
 static qb_err parse_fixed(pctx *c) {
-  if (c->cfg->own_model || c->bind_doc) return parse_fixed_doc(c);
+  if (c->net || c->bind_doc) return parse_fixed_doc(c);
   for (int k = 0; c->y->fixed && k < union_count; k++) {
     const char *text = c->y->fixed->v[k];
     if (!text) continue;
@@ -1177,11 +1312,12 @@ static qb_err parse_sets(pctx *c, char *const *sets, int nsets) {
 
 /* Model network: every symbol has a value; the message points at the symbol's first use. */
 static qb_err check_symbols(pctx *c) {
-  const qb_network *net = c->base->ctx;
+  const qb_network *net = c->net->ctx;
   for (int i = 0; i < net->nsym; i++) {
-    if (c->cfg->given[i]) continue;
+    const int k = qb_model_param_index(c->m, net->params[i].name); /* -1: a wrapper sets it */
+    if (k < 0 || c->cfg->given[k]) continue;
     size_t line, col;
-    const char *use = qb_network_symbol_use(c->base, i, &line, &col);
+    const char *use = qb_network_symbol_use(c->net, i, &line, &col);
     snprintf(c->msg, c->msgsize,
              "%s:%zu:%zu: symbol '%s' in %s has no value; allowed: each symbol of the network "
              "on an axis or in fixed (or --set %s=VALUE)",
@@ -1194,7 +1330,7 @@ static qb_err check_symbols(pctx *c) {
 /* Every required parameter given, alternatives exactly once; names where the culprits are. */
 static qb_err check_given(pctx *c) {
   char why[1024], locs[1024] = "", at[512];
-  if (c->cfg->own_model && check_symbols(c)) return QB_ECONFIG;
+  if (c->net && check_symbols(c)) return QB_ECONFIG;
   if (check_bind_symbols(c)) return QB_ECONFIG;
   if (!qb_model_check_given(c->m, c->cfg->given, why, sizeof why)) return QB_OK;
   for (int i = 0; i < c->m->nparams; i++) {
@@ -1222,8 +1358,8 @@ static qb_err wrap_merit(pctx *c) {
   qb_err err = qb_merit_read(&c->L.doc, node, c->L.source, &spec, c->msg, c->msgsize);
   if (err) return err;
   char energy[64] = "E_B", why[1024];
-  if (c->network) {
-    const qb_network *net = c->network->ctx;
+  if (c->net) {
+    const qb_network *net = c->net->ctx;
     snprintf(energy, sizeof energy, "E_%s", net->modes[net->battery]);
   }
   err = qb_merit_new(c->m, energy, &spec, &c->m, why, sizeof why);
@@ -1430,13 +1566,14 @@ static qb_err parse_text(const char *text, const char *source, char *const *sets
   y_config *y = NULL;
   err = load_structs(text, &c.L, &y, msg, msgsize);
   c.y = y;
-  if (!err) err = parse_model(&c);
+  if (!err) err = parse_model(&c); /* with the expressions wrapper (qb_bind) open */
+  if (!err) err = wrap_merit(&c);  /* the wrappers over it, in their order */
+  if (!err) err = wrap_optim(&c);
   if (!err) err = parse_axes(&c);
   if (!err) err = parse_fixed(&c);
   if (!err) err = parse_sets(&c, sets, nsets);
   if (!err) err = wrap_bind(&c);
   if (!err && complete) err = check_given(&c);
-  if (!err) err = wrap_merit(&c);
   if (!err) err = parse_fields(&c);
   if (!err) err = parse_boundaries(&c);
   if (!err) err = parse_eps(&c);
@@ -1504,12 +1641,18 @@ qb_err qb_config_parse_base(const char *text, const char *source, qb_config *cfg
  * caller), which replaces *mp; nothing otherwise. */
 static qb_err point_bind(int argc, char *const *argv, const qb_config *base, const qb_model **mp,
                          const qb_model **bound, char *msg, size_t msgsize) {
-  bool need = base && base->bind;
+  bool need = base && base->bind && !qb_bind_trivial(base->bind); /* (kept under wrappers) */
   for (int i = 1; i < argc && !need; i++) {
     const char *eq = strchr(argv[i], '=');
     need = eq && is_expression(*mp, eq + 1);
   }
   if (!need) return QB_OK;
+  if (base && base->optim) {
+    snprintf(msg, msgsize,
+             "point --config with optimize and expressions: not supported yet; allowed: numbers "
+             "on the command line and a config without symbols or expressions, or `qbmap run`");
+    return QB_EUSAGE;
+  }
   const qb_model *old = base && base->bind ? base->bind : NULL;
   const qb_model *under = old                   ? qb_bind_base(old)
                           : base && base->merit ? qb_merit_base(base->merit)
@@ -1596,12 +1739,13 @@ void qb_config_point_free(const qb_model *m, const qb_model *bound) {
 }
 
 void qb_config_free(qb_config *cfg) {
-  if (cfg->merit) cfg->model = qb_merit_free(cfg->merit); /* the wrappers, top first */
+  qb_model_free(cfg->optim); /* the wrappers, top first (optim does not own its base) */
+  cfg->optim = NULL;
+  if (cfg->merit) qb_merit_free(cfg->merit);
   cfg->merit = NULL;
-  const qb_model *base = cfg->bind ? qb_bind_base(cfg->bind) : cfg->model;
   qb_bind_free(cfg->bind);
   cfg->bind = NULL;
-  if (cfg->own_model) qb_network_free(base);
+  if (cfg->own_model) qb_network_free(cfg->base);
   cfg->model = NULL;
   cfg->own_model = false;
   qb_grid_free(&cfg->grid);

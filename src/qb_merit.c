@@ -383,7 +383,8 @@ static int own_field(merit *mc, int k, const char *name, const char *label, cons
   const int f = mc->model.nfields++;
   snprintf(mc->text[k][0], sizeof mc->text[k][0], "%s", name);
   snprintf(mc->text[k][1], sizeof mc->text[k][1], "%s", doc);
-  mc->fields[f] = (qb_field){mc->text[k][0], QB_F64, "1", label, mc->text[k][1]};
+  /* row_const: the figures of merit do not depend on the point's t (one scan per row) */
+  mc->fields[f] = (qb_field){mc->text[k][0], QB_F64, "1", label, mc->text[k][1], true};
   return f;
 }
 

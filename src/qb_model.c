@@ -15,6 +15,10 @@ const qb_model *qb_model_find(const char *name) {
   return NULL;
 }
 
+void qb_model_free(const qb_model *m) {
+  if (m && m->free) m->free(m);
+}
+
 int qb_model_param_index(const qb_model *m, const char *name) {
   for (int i = 0; i < m->nparams; i++)
     if (strcmp(m->params[i].name, name) == 0) return i;
@@ -128,7 +132,7 @@ qb_err qb_model_check_given(const qb_model *m, const bool *given, char *msg, siz
       snprintf(msg, size, "parameter '%s' is required (no default)", m->params[i].name);
       return QB_ECONFIG;
     }
-  return m->check_given ? m->check_given(given, msg, size) : QB_OK;
+  return m->check_given ? m->check_given(m, given, msg, size) : QB_OK;
 }
 
 static void join_names(int n, const char *(*name)(const qb_model *, int), const qb_model *m,

@@ -334,51 +334,57 @@ static void make_param(nctx *c, int k) {
   }
 }
 
-/* Adds field `name` (a printf format with the mode's name) and returns its index. */
+/* Adds field `name` (a printf format with the mode's name) and returns its index; row_const:
+ * the field does not depend on t (qb_field). */
 static int add_field(qb_network *net, const char *mode, const char *name, const char *label,
-                     const char *doc) {
+                     const char *doc, bool row_const) {
   int f = net->model.nfields++;
   char(*t)[256] = net->text[QB_MAX_PARAMS + f];
   snprintf(t[0], sizeof t[0], name, mode);
   snprintf(t[1], sizeof t[1], doc, mode, mode);
-  net->fields[f] = (qb_field){t[0], QB_F64, "1", label, t[1]};
+  net->fields[f] = (qb_field){t[0], QB_F64, "1", label, t[1], row_const};
   return f;
 }
 
 static void make_fields(qb_network *net) {
-  net->f_growth = add_field(net, "", "growth_rate", "growth rate",
-                            "max Re eig of the 2n x 2n drift of the means (docs/physics.md s7)");
+  net->f_growth =
+      add_field(net, "", "growth_rate", "growth rate",
+                "max Re eig of the 2n x 2n drift of the means (docs/physics.md s7)", true);
   net->f_disc_re =
       add_field(net, "", "disc_re", "Re discriminant",
                 "Re of the drift's discriminant prod (l_i - l_j)^2, as its phase times "
                 "the geometric mean of |(l_i - l_j)/s|^2 (docs/physics.md s7.6): zero "
                 "at exceptional points; with squeezing the drift is real, disc_im = "
-                "0, its EPs form lines and boundaries on disc_re map them%.0s%.0s");
-  net->f_disc_im = add_field(net, "", "disc_im", "Im discriminant",
-                             "Im of the drift's discriminant (0 where the drift is real)%.0s%.0s");
+                "0, its EPs form lines and boundaries on disc_re map them%.0s%.0s",
+                true);
+  net->f_disc_im =
+      add_field(net, "", "disc_im", "Im discriminant",
+                "Im of the drift's discriminant (0 where the drift is real)%.0s%.0s", true);
   for (int j = 0; j < net->nmodes; j++) {
     const char *m = net->modes[j];
     qb_net_mode_fields *f = &net->f[j];
-    f->E = add_field(net, m, "E_%s", "energy", "<%s^+%s> at time t, from the vacuum (quanta)");
+    f->E =
+        add_field(net, m, "E_%s", "energy", "<%s^+%s> at time t, from the vacuum (quanta)", false);
     f->E_ss = add_field(net, m, "E_%s_ss", "steady-state energy",
-                        "steady-state <%s^+%s> (NaN unless stable)");
+                        "steady-state <%s^+%s> (NaN unless stable)", true);
     f->W = add_field(net, m, "W_%s", "ergotropy",
-                     "ergotropy of mode %s at t: E - nbar (Gaussian passive state)%.0s");
+                     "ergotropy of mode %s at t: E - nbar (Gaussian passive state)%.0s", false);
     f->W_ss = add_field(net, m, "W_%s_ss", "steady-state ergotropy",
-                        "steady-state ergotropy of mode %s (NaN unless stable)%.0s");
+                        "steady-state ergotropy of mode %s (NaN unless stable)%.0s", true);
     f->nbar = add_field(net, m, "nbar_%s", "passive occupation",
-                        "occupation nu - 1/2 of mode %s's passive state at t%.0s");
-    f->re = add_field(net, m, "re_%s", "Re amplitude", "Re <%s> at t%.0s");
-    f->im = add_field(net, m, "im_%s", "Im amplitude", "Im <%s> at t%.0s");
+                        "occupation nu - 1/2 of mode %s's passive state at t%.0s", false);
+    f->re = add_field(net, m, "re_%s", "Re amplitude", "Re <%s> at t%.0s", false);
+    f->im = add_field(net, m, "im_%s", "Im amplitude", "Im <%s> at t%.0s", false);
   }
   net->f_P = add_field(net, net->modes[net->battery], "P", "power",
-                       "dE/dt of the battery mode %s at t%.0s");
+                       "dE/dt of the battery mode %s at t%.0s", false);
   net->f_tcrit = add_field(net, net->modes[net->battery], "t_crit", "critical time",
                            "first t > 0 with the battery mode %s's E = E_max (NaN: never, status "
-                           "tcrit_never, or undetermined, tcrit_failed)%.0s");
+                           "tcrit_never, or undetermined, tcrit_failed)%.0s",
+                           true);
   int s = net->model.nfields++;
-  net->fields[s] = (qb_field){"status", QB_I32, "1", "status",
-                              "bitmask of qb_pt_* flags (0 = every field defined)"};
+  net->fields[s] = (qb_field){
+      "status", QB_I32, "1", "status", "bitmask of qb_pt_* flags (0 = every field defined)", false};
 }
 
 static void make_model(nctx *c) {
@@ -398,7 +404,8 @@ static void make_model(nctx *c) {
                           .row_axis = net->p_t,
                           .disc = qb_network_disc,
                           .coalescence = qb_network_coalescence,
-                          .ctx = net};
+                          .ctx = net,
+                          .free = qb_network_free};
   make_fields(net);
   net->model.boundary_field = net->f_growth;
 }

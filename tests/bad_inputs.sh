@@ -119,6 +119,11 @@ check point_config_other_model "model 'ep' is not the config's model; allowed: n
   "$qbmap" point ep --config ../examples/network_threemode.yaml delta_r=1
 check point_network_bad_section "network.hamiltonian[0].detuning = 'x' is not a mode" 2 \
   "$qbmap" point network --config bad_inputs/net_unknown_mode.yaml t=1
+# optimize: the optimized parameter cannot be set from the command line either
+check optimize_set "--set Delta=0.1: unknown parameter 'Delta' in 'Delta=0.1'; allowed for model shared: J," 2 \
+  "$qbmap" run ../examples/shared_optimize.yaml -o "$work/out.h5" --set Delta=0.1
+check optimize_point "qbmap point: unknown parameter 'Delta' in 'Delta=0.1'; allowed for model shared: J," 2 \
+  "$qbmap" point --config ../examples/shared_optimize.yaml shared J=0.5 phi=1 Delta=0.1
 check unknown_command_newline "qbmap: unknown command 'fr\nob'" 2 "$qbmap" "$(printf 'fr\nob')"
 mkdir -p "$work/adir"
 check config_directory "cannot read config '$work/adir': Is a directory" 2 "$qbmap" run "$work/adir" -o "$work/out.h5"

@@ -35,14 +35,12 @@ delta_c = 0, checked against `qbmap point threemode` (threemode's own Schur comp
    its symbols and axes are this file's AXES, and its fields are FIELDS.
 5. the figure: analysis/design_card.py runs (exit 0, a PNG) on a small --grid file (2 x 3 x 3
    x 4 x 4 points) whose bad_expression points are exactly §2.7's non-realizable ones.
-6. qbmap itself (once the expressions wrapper exists): the example's symbols and expressions
+6. qbmap itself: the example's symbols and expressions
    on a 2 x 2 x 2 x 4 x 4 grid, `qbmap run`: at realizable points every field equals
    `qbmap point threemode` at realize()'s parameters to RUN_TOL relative (the same arithmetic
    in muParser and Python: bitwise expected) and the status is the same; elsewhere status bit
    15 is set and every field is NaN; `qbmap point threemode --config` with the five
    coordinates equals the run bit for bit (NaN as NaN) at 16 of its points.
-   While qbmap refuses the key `symbols` (this branch,
-   before the wrapper is merged) the part is skipped with a note; any other failure fails.
 
 Usage: design_card_check.py QBMAP
        design_card_check.py QBMAP --grid OUT.h5 [--sizes 5,9,5,20,20]
@@ -395,10 +393,6 @@ def check_run(qbmap):
         with open(cfg, "w") as f:
             f.write(text)
         r = subprocess.run([qbmap, "run", cfg, "-o", out], capture_output=True, text=True)
-        if r.returncode != 0 and "unknown key 'symbols'" in r.stderr:
-            print("qbmap run: SKIPPED, this qbmap has no expressions yet (unknown key "
-                  "'symbols'); the part runs once the expressions wrapper is merged")
-            return
         if not check(r.returncode == 0, f"qbmap run of the example's expressions: {r.stderr}"):
             return
         with h5py.File(out, "r") as h:

@@ -10,6 +10,9 @@ is bitwise identical across all runs, also where blocks cut rows (a row of 61 po
 squeezed three-mode network of tests/data/network/rows_squeezed_thermal.yaml, over Delta x t
 and t x Delta.  The figures-of-merit wrapper (qb_merit, `merit:`; cases merit_*): computed once
 per row along t, per point otherwise, and `qbmap point --config CFG MODEL` bitwise the sweep.
+With `optimize:` (cases opt_*): shared with a t-independent objective (one optimum per row) and
+a t-dependent one (per point), a network symbol optimized; `qbmap point MODEL --config CFG` at
+sampled points.
 Usage: rows_identical.py QBMAP MPIEXEC"""
 import os
 import random
@@ -94,6 +97,32 @@ CASES = {
 }
 MERIT = {"merit_shared_t": "merit: {charge: [0.5, 0.9]}", "merit_shared_p": "merit: {scan: 256}",
          "merit_three_t": "merit: {charge: [0.9, 0.99]}", "merit_net_t": "merit: {}"}
+# optimize: (issue 14): the same, with the optimize line (OPT) in the config.
+# A t-independent objective (one optimum per row, one base row there) and a t-dependent one
+# (one optimum per point), and a network's symbol optimized.
+NET_OPT = {k: v for k, v in NET_FIXED.items() if k != "chi"}
+CASES.update({
+    "opt_shared_t": ("shared", {"kappa_a": 0.2, "Gamma": 1, "J": 0.3, "phi": 0.7},
+                     [("kappa_b", "min: 0.05, max: 2, n: 3, scale: log"),
+                      ("t", "min: 0, max: 60, n: 61")], None),
+    "opt_shared_p": ("shared", {"kappa_a": 0.2, "Gamma": 1, "kappa_b": 0.3, "phi": 2.5},
+                     [("t", "values: [0.5, 3]"), ("J", "min: 0, max: 1.5, n: 7")], None),
+    "opt_net_t": ("network", NET_OPT,
+                  [("Delta", "min: -1, max: 1, n: 3"), ("t", "min: 0, max: 60, n: 21")], None),
+})
+# All three wrappers stacked (expressions, figures of merit, optimize): the detuning that
+# maximizes the average charging power, with kappa_a tied to kappa_b by an expression.  Ranks
+# and block sizes only: `qbmap point --config` does not take optimize with expressions yet.
+CASES["stack_shared"] = ("shared", {"kappa_a": "s*kappa_b", "s": 2.0, "Gamma": 1, "J": 0.3,
+                                    "phi": 0.7},
+                         [("kappa_b", "min: 0.05, max: 1, n: 3, scale: log"),
+                          ("t", "min: 0, max: 60, n: 11")], None, ["s"])
+MERIT["stack_shared"] = "merit: {charge: [0.9], scan: 256}"
+NOPOINT = {"stack_shared"}
+OPT = {"stack_shared": "optimize: {param: Delta, maximize: P_avg_max, range: [-1, 1], scan: 16}",
+       "opt_shared_t": "optimize: {param: Delta, maximize: E_B_ss, range: [-2, 2]}",
+       "opt_shared_p": "optimize: {param: Delta, maximize: E_B, range: [-2, 2], scan: 24}",
+       "opt_net_t": "optimize: {param: chi, minimize: E_b_ss, range: [-3, 3], scan: 16}"}
 RUNS = [(1, None), (2, 7), (3, 1), (4, 4096)]  # (ranks, --block-points; None: the default)
 
 
@@ -144,10 +173,9 @@ def point_vs_sweep(name, model, fixed, path, rng, cfg, symbols=None):
         params = dict(fixed)
         at = {a: float(c[i]) for a, c, i in zip(axes, coords, idx)}
         params.update(at)
-        if model == "network" or symbols is not None or name in MERIT:
-            got = network_point(cfg, at, model)
-        else:
-            got = qbmap_point(qbmap, model, params)
+        via_config = symbols is not None or name in MERIT or name in OPT
+        got = (network_point(cfg, at, model) if model == "network" or via_config
+               else qbmap_point(qbmap, model, params))
         check(set(got) == set(names), f"{name}: qbmap point prints the sweep's fields")
         same = all(np.float64(got[n]).tobytes() == np.float64(data[n][idx]).tobytes() for n in names)
         check(same, f"{name}: qbmap point {params} bitwise the sweep's values")
@@ -165,7 +193,7 @@ with guarded("rows_identical"), tempfile.TemporaryDirectory() as tmp:
             if symbols is not None:  # expressions: the symbols after the model
                 head, tail = text.split("\naxes:", 1)
                 text = head + "\nsymbols: [" + ", ".join(symbols) + "]\naxes:" + tail
-            text += MERIT.get(name, "") + "\n"
+            text += MERIT.get(name, "") + "\n" + OPT.get(name, "") + "\n"
             fh.write(text)
         ref = None
         for ranks, bp in RUNS:
@@ -179,4 +207,6 @@ with guarded("rows_identical"), tempfile.TemporaryDirectory() as tmp:
             diff = sorted(k for k in set(ref) | set(got) if ref.get(k) != got.get(k))
             check(not diff, f"{name}: {ranks} ranks, --block-points {bp}: bitwise identical "
                             f"to 1 rank (differ: {diff})")
-        point_vs_sweep(name, model, fixed, os.path.join(tmp, f"{name}.1.h5"), rng, cfg, symbols)
+        if name not in NOPOINT:
+            point_vs_sweep(name, model, fixed, os.path.join(tmp, f"{name}.1.h5"), rng, cfg,
+                           symbols)

@@ -30,7 +30,9 @@ typedef struct {
 
 typedef struct {
   const qb_model *model;
-  bool own_model; /* model network: the instance built from the config, freed with it */
+  bool own_model;        /* model network: the instance built from the config, freed with it */
+  const qb_model *base;  /* the model below the wrappers (a built-in one or the network) */
+  const qb_model *optim; /* the optimize wrapper (qb_optim; the top one), or NULL */
   /* The expressions wrapper (qb_bind.h) where the config has `symbols:` or a parameter given by
    * an expression (fixed or --set), owned; NULL otherwise (then nothing differs from a config
    * without them).  Its parameter indices are the model's. */

@@ -64,6 +64,11 @@ typedef struct {
   const char *units;
   const char *long_name; /* a short label (the file's long_name: axis labels in plots) */
   const char *doc;       /* the full definition (`qbmap models`; the file's `description`) */
+  /* true: the field is bitwise the same at every value of the model's row_axis parameter (t),
+   * the others fixed (a steady state, a rate, t_crit); false (the default, and `status`): it may
+   * depend on it.  Lets a wrapper (qb_optim) that needs only such fields compute them once per
+   * row; tests/test_row_const.c checks every field of every model. */
+  bool row_const;
 } qb_field;
 
 typedef struct qb_model {
@@ -81,8 +86,9 @@ typedef struct qb_model {
   const qb_pt_bit *status_bits;
   /* Checks which parameters are given (given[i]) for combinations the model forbids or needs,
    * beyond "every required parameter is given" (checked generically).  Writes one sentence
-   * naming the parameters into msg on error; NULL if there are no such rules. */
-  qb_err (*check_given)(const bool *given, char *msg, size_t size);
+   * naming the parameters into msg on error; NULL if there are no such rules.  m: the
+   * instance (a wrapper maps given[] onto its base's parameters). */
+  qb_err (*check_given)(const struct qb_model *m, const bool *given, char *msg, size_t size);
   /* Pure kernel: p[nparams] (NaN for parameters not given) -> out[nfields].  No I/O, no state
    * beyond the instance m (its ctx).  Called through qb_model_eval, which has already filled out
    * (every QB_F64 field NaN, every QB_I32 field -1) and checked p against the verified ranges
@@ -113,7 +119,13 @@ typedef struct qb_model {
   /* The instance's data, built once (e.g. from the config) and read-only while evaluating; NULL
    * for the built-in models, whose tables are static. */
   const void *ctx;
+  /* Frees an instance built at run time (network, the wrappers: it frees the base it owns too);
+   * NULL for the built-in models.  Called through qb_model_free. */
+  void (*free)(const struct qb_model *m);
 } qb_model;
+
+/* Frees an instance through its `free` (NULL, or a model without one: nothing). */
+void qb_model_free(const qb_model *m);
 
 /* NULL-terminated list of all models. */
 extern const qb_model *const qb_models[];

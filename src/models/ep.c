@@ -132,26 +132,29 @@ static const qb_param params[NPARAM] = {
 
 static const qb_field fields[NFIELD] = {
     [F_GROWTH] = {"growth_rate", QB_F64, "1", "growth rate",
-                  "Re[-i lambda_+] = max Re eig(M), in Gamma_eff"},
+                  "Re[-i lambda_+] = max Re eig(M), in Gamma_eff", true},
     [F_LP_RE] = {"lambda_plus_re", QB_F64, "1", "Re lambda_+",
-                 "Re lambda_+ (eigenvalue of H_r, Eq. 21)"},
-    [F_LP_IM] = {"lambda_plus_im", QB_F64, "1", "Im lambda_+", "Im lambda_+ (= growth_rate)"},
-    [F_LM_RE] = {"lambda_minus_re", QB_F64, "1", "Re lambda_-", "Re lambda_-"},
-    [F_LM_IM] = {"lambda_minus_im", QB_F64, "1", "Im lambda_-", "Im lambda_-"},
+                 "Re lambda_+ (eigenvalue of H_r, Eq. 21)", true},
+    [F_LP_IM] = {"lambda_plus_im", QB_F64, "1", "Im lambda_+", "Im lambda_+ (= growth_rate)", true},
+    [F_LM_RE] = {"lambda_minus_re", QB_F64, "1", "Re lambda_-", "Re lambda_-", true},
+    [F_LM_IM] = {"lambda_minus_im", QB_F64, "1", "Im lambda_-", "Im lambda_-", true},
     [F_SPLIT] = {"splitting", QB_F64, "1", "eigenvalue splitting",
-                 "|lambda_+ - lambda_-| = 2|Omega| (0 at an EP)"},
+                 "|lambda_+ - lambda_-| = 2|Omega| (0 at an EP)", true},
     [F_REGIME] = {"regime", QB_I32, "1", "regime code",
                   "0 stable (growth < -tol), 1 marginal (|growth| <= tol), 2 growing "
                   "(growth > tol), +4 at an EP (|1+(alpha+i delta_r)^2| <= 1e-12 (1+|alpha+i "
                   "delta_r|^2)); tol = 1e-12 (1 + |s| + |Omega|), s = alpha + gamma_b, or where "
                   "|s| or |Omega| > 64 (the growth rate formed without cancellation) tol = 1e-12 "
-                  "(1 + |gamma_b| + |Omega - alpha - i delta_r|); -1 for invalid parameters"},
+                  "(1 + |gamma_b| + |Omega - alpha - i delta_r|); -1 for invalid parameters",
+                  true},
     [F_EA_SS] = {"E_A_ss", QB_F64, "1", "steady-state charger energy",
                  "steady-state charger energy E_r^2 (gb^2+dr^2)/|Pi|^2 "
-                 "(NaN unless stable)"},
+                 "(NaN unless stable)",
+                 true},
     [F_EB_SS] = {"E_B_ss", QB_F64, "1", "steady-state battery energy",
                  "steady-state battery energy E_r^2/|Pi|^2 (NaN unless "
-                 "stable)"},
+                 "stable)",
+                 true},
     [F_EA] = {"E_A", QB_F64, "1", "charger energy",
               "charger energy |a(t)|^2 at time t, from vacuum"},
     [F_EB] = {"E_B", QB_F64, "1", "battery energy",
@@ -161,20 +164,24 @@ static const qb_field fields[NFIELD] = {
     [F_PB] = {"P_B", QB_F64, "1", "battery power", "battery power dE_B/dt at time t"},
     [F_TCRIT] = {"t_crit", QB_F64, "1", "critical time",
                  "first t > 0 with E_B(t) = E_max (exact: rigorous forward scan + Newton), "
-                 "in 1/Gamma_eff"},
+                 "in 1/Gamma_eff",
+                 true},
     [F_TCRIT_APPROX] = {"t_crit_approx", QB_F64, "1", "critical time (Eq. 33)",
-                        "Eq. 33 as printed (alpha = 0, |delta_r| < 1, growth > 0 only)"},
+                        "Eq. 33 as printed (alpha = 0, |delta_r| < 1, growth > 0 only)", true},
     [F_REALIZABLE] = {"realizable", QB_I32, "1", "realizable by a passive reservoir",
                       "1 if gamma_a >= 0, gamma_b >= 0 and gamma_a gamma_b >= 1 (reachable by a "
-                      "passive reservoir), else 0; -1 for invalid parameters"},
+                      "passive reservoir), else 0; -1 for invalid parameters",
+                      true},
     [F_MARGIN] = {"realizable_margin", QB_F64, "1", "realizability margin",
                   "gamma_a gamma_b - 1 (>= 0 on the realizable side; its zero line bounds the "
-                  "region a passive reservoir can reach)"},
+                  "region a passive reservoir can reach)",
+                  true},
     [F_STATUS] = {"status", QB_I32, "1", "point status flags",
                   "bitmask of point status flags (see qbmap models)"},
 };
 
-static qb_err check_given(const bool *given, char *msg, size_t size) {
+static qb_err check_given(const qb_model *m, const bool *given, char *msg, size_t size) {
+  (void)m;
   if (given[P_ALPHA] && given[P_GAMMA_A]) {
     snprintf(msg, size,
              "parameters 'alpha' and 'gamma_a' are both given; allowed: exactly one "
