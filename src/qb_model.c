@@ -281,18 +281,6 @@ double qb_model_energy_back(double complex x, int dk) {
   return qb_model_abs2(CMPLX(ldexp(creal(x), dk), ldexp(cimag(x), dk)));
 }
 
-void qb_model_take_resolved(const double complex *y, const double *ey, double fl, bool force,
-                            bool *have, double complex *x, double *ex) {
-  for (int i = 0; i < 2; i++)
-    if (!have[i] && (force || 2.0 * (ey[i] + fl) <= QB_EST_MAX * qb_model_mag(y[i])))
-      x[i] = y[i], ex[i] = ey[i], have[i] = true;
-}
-
-double qb_model_amp_floor(int n, const double complex *y) {
-  return n * DBL_EPSILON *
-         (fabs(creal(y[0])) + fabs(cimag(y[0])) + fabs(creal(y[1])) + fabs(cimag(y[1])));
-}
-
 uint32_t qb_model_overflow(const double *out, int nfields, int except) {
   for (int j = 0; j < nfields - 1; j++)
     if (isinf(out[j]) && j != except) return QB_PT_OVERFLOW;

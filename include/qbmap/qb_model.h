@@ -247,12 +247,25 @@ double qb_model_energy_back(double complex x, int dk);
 /* The per-amplitude choice of the transients (docs/physics.md §6.4): takes each of the two
  * amplitudes of y (estimates ey) that x still lacks (have[i] false) where it is resolved to
  * QB_EST_MAX / 2 of itself, 2 (ey_i + fl) <= QB_EST_MAX |y_i|, or always (force). */
-void qb_model_take_resolved(const double complex *y, const double *ey, double fl, bool force,
-                            bool *have, double complex *x, double *ex);
+static inline void qb_model_take_resolved(const double complex *y, const double *ey, double fl,
+                                          bool force, bool *have, double complex *x, double *ex) {
+  for (int i = 0; i < 2; i++)
+    if (!have[i] && (force || 2.0 * (ey[i] + fl) <= QB_EST_MAX * qb_model_mag(y[i])))
+      x[i] = y[i], ex[i] = ey[i], have[i] = true;
+}
 
 /* n eps (|y_0| + |y_1|) (|.| as |Re| + |Im|): the normwise floor on an eigendecomposition's
  * componentwise estimates of the two amplitudes (§6.4: what deflation can lose entirely). */
-double qb_model_amp_floor(int n, const double complex *y);
+static inline double qb_model_amp_floor(int n, const double complex *y) {
+  return n * 0x1p-52 * /* DBL_EPSILON */
+         (fabs(creal(y[0])) + fabs(cimag(y[0])) + fabs(creal(y[1])) + fabs(cimag(y[1])));
+}
+
+/* t 2^k (the time in a kernel's scaled units) with f = ldexp(1, k) computed once per row:
+ * ldexp(t, k)'s value (both are the correctly rounded t 2^k where 2^k is a normal double). */
+static inline double qb_model_scale_time(double t, int k, double f) {
+  return k >= -1022 && k <= 1023 ? t * f : ldexp(t, k);
+}
 
 /* QB_PT_OVERFLOW if a field of out[nfields] other than `except` (-1: none) and the status (the
  * last) is infinite, else 0. */

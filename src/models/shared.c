@@ -307,6 +307,7 @@ typedef struct {
   double ess_err[2];        /* and its error estimate */
   qb_spectral spec;         /* M's eigendecomposition with f (the fast path along a row) */
   qb_expm2 plan;            /* the closed-form transients of M, f (robust through EPs) */
+  double g;                 /* the growth rate at the scaled rates (transient) */
   const double complex *sy; /* qb_spectral_x at t with its estimate (row_t computes them for */
   const double *sey;        /* a block of t at once); NULL: the plan is not usable */
 } sh_eval;
@@ -416,7 +417,7 @@ static uint32_t transient(const sh_eval *e, const bool *want, double *out) {
   double complex x[2], dx[2] = {0, 0};
   double ldx = 0;
   bool ok[3];
-  if (moments(e, ldexp(out[F_GROWTH], -k), pbw, x, dx, &ldx, ok) != QB_OK) return QB_PT_NUMERICS;
+  if (moments(e, e->g, pbw, x, dx, &ldx, ok) != QB_OK) return QB_PT_NUMERICS;
   if (ok[0]) out[F_EA] = qb_model_energy_back(x[0], dk);
   if (ok[1]) out[F_EB] = qb_model_energy_back(x[1], dk);
   if (pbw) {
@@ -548,12 +549,14 @@ static void row_t(const qb_model *m, const double *p, const double *x, int n, co
   const bool spec = trans && qb_spectral_usable(&e.spec);
   status |= finish_row(e.dk, out);
   if (n > 1) memcpy(base, out, sizeof base);
+  const double tscale = ldexp(1.0, e.k);
+  e.g = ldexp(out[F_GROWTH], -e.k); /* as every point's out[F_GROWTH] */
   for (int j0 = 0; j0 < n; j0 += BLOCK) {
     const int nb = n - j0 < BLOCK ? n - j0 : BLOCK;
     double ts[BLOCK], ey[2 * BLOCK];
     double complex y[2 * BLOCK];
     for (int j = 0; j < nb; j++)
-      ts[j] = e.k ? ldexp(x[j0 + j], e.k) : x[j0 + j];
+      ts[j] = qb_model_scale_time(x[j0 + j], e.k, tscale);
     const bool sp = spec && qb_spectral_x_many(&e.spec, 2, ts, nb, y, ey) == QB_OK;
     for (int j = 0; j < nb; j++) {
       double *o = out + (size_t)(j0 + j) * NFIELD;

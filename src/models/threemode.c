@@ -648,12 +648,13 @@ static void row_t(const qb_model *m, const double *p, const double *x, int n, co
   if (trans_red) qb_spectral_init(&r.plan, 2, r.S, r.fr);
   status |= finish_row(e.dk, out);
   if (n > 1) memcpy(base, out, sizeof base);
+  const double tscale = ldexp(1.0, e.k);
   for (int j0 = 0; j0 < n; j0 += BLOCK) {
     const int nb = n - j0 < BLOCK ? n - j0 : BLOCK;
     double ts[BLOCK], ey[2 * BLOCK], eyr[2 * BLOCK];
     double complex y[2 * BLOCK], yr[2 * BLOCK];
     for (int j = 0; j < nb; j++)
-      ts[j] = e.k ? ldexp(x[j0 + j], e.k) : x[j0 + j];
+      ts[j] = qb_model_scale_time(x[j0 + j], e.k, tscale);
     const bool sp = block_moments(trans, &e.plan, ts, nb, y, ey);
     const bool spr = block_moments(trans_red, &r.plan, ts, nb, yr, eyr);
     for (int j = 0; j < nb; j++) {
