@@ -340,14 +340,16 @@ exps_scalar(const double *a, const double *b, double *ea, double *em1, double *c
 
 #if defined(QB_HAVE_LIBMVEC) && defined(__x86_64__)
 #include <immintrin.h>
-__m256d _ZGVdN4v_exp(__m256d x);
-__m256d _ZGVdN4v_expm1(__m256d x);
-__m256d _ZGVdN4v_sin(__m256d x);
-__m256d _ZGVdN4v_cos(__m256d x);
+/* libmvec's AVX2 entry points (the x86_64 vector function ABI, glibc >= 2.35 for expm1) */
+#define QB_AVX2 __attribute__((target("avx2,fma")))
+QB_AVX2 __m256d _ZGVdN4v_exp(__m256d x);
+QB_AVX2 __m256d _ZGVdN4v_expm1(__m256d x);
+QB_AVX2 __m256d _ZGVdN4v_sin(__m256d x);
+QB_AVX2 __m256d _ZGVdN4v_cos(__m256d x);
 
 /* The same by libmvec (AVX2 only: called from lanes_avx2). */
-__attribute__((target("avx2,fma"))) static void
-exps_vector(const double *a, const double *b, double *ea, double *em1, double *cb, double *sb) {
+QB_AVX2 static void exps_vector(const double *a, const double *b, double *ea, double *em1,
+                                double *cb, double *sb) {
   const __m256d va = _mm256_loadu_pd(a), vb = _mm256_loadu_pd(b);
   bool small = false, large = false;
   for (int l = 0; l < L; l++)
@@ -424,8 +426,8 @@ lanes_body(const qb_spectral *s, int m, const double *t, bool vec, double comple
 }
 
 #if defined(QB_HAVE_LIBMVEC) && defined(__x86_64__)
-__attribute__((target("avx2,fma"))) static void
-lanes_avx2(const qb_spectral *s, int m, const double *t, double complex *x, double *ex) {
+QB_AVX2 static void lanes_avx2(const qb_spectral *s, int m, const double *t, double complex *x,
+                               double *ex) {
   lanes_body(s, m, t, true, x, ex);
 }
 #endif
