@@ -653,6 +653,46 @@ static void normalize_symbols(const qb_config *c, char **s, size_t *len, size_t 
   append(s, len, cap, "]\n");
 }
 
+/* The normalized `axes:` section: every axis with min, max, n and scale, or its values. */
+static void normalize_axes(const qb_config *c, char **s, size_t *len, size_t *cap) {
+  append(s, len, cap, "axes:\n");
+  for (int d = 0; d < c->grid.ndim; d++) {
+    const qb_axis *a = &c->grid.axes[d];
+    if (a->kind == QB_AXIS_LIST) {
+      append(s, len, cap, "  - {name: %s, values: [", a->name);
+      for (int64_t i = 0; i < a->n; i++)
+        append(s, len, cap, "%s%.17g", i ? ", " : "", a->values[i]);
+      append(s, len, cap, "]}\n");
+    } else {
+      append(s, len, cap, "  - {name: %s, min: %.17g, max: %.17g, n: %lld, scale: %s}\n", a->name,
+             a->min, a->max, (long long)a->n, a->kind == QB_AXIS_LOG ? "log" : "lin");
+    }
+  }
+}
+
+/* The normalized `fixed:` mapping: every parameter on no axis with its value or expression. */
+static void normalize_fixed(const qb_config *c, char **s, size_t *len, size_t *cap) {
+  const qb_model *m = c->model;
+  append(s, len, cap, "fixed: {");
+  int first = 1;
+  for (int i = 0; i < m->nparams; i++) {
+    int on_axis = 0;
+    for (int d = 0; d < c->grid.ndim; d++)
+      on_axis |= c->grid.axes[d].param == i;
+    const char *expr = /* the bind's own index by name (optimize removes a parameter) */
+        c->bind ? qb_bind_expression(c->bind, qb_model_param_index(c->bind, m->params[i].name))
+                : NULL;
+    if (on_axis || (isnan(c->fixed[i]) && !expr)) continue;
+    append(s, len, cap, "%s%s: ", first ? "" : ", ", m->params[i].name);
+    if (expr)
+      append_quoted(expr, s, len, cap);
+    else
+      append(s, len, cap, "%.17g", c->fixed[i]);
+    first = 0;
+  }
+  append(s, len, cap, "}\n");
+}
+
 static char *normalize(const qb_config *c, yloc *L) {
   size_t len = 0, cap = 4096;
   char *s = malloc(cap);
@@ -671,37 +711,9 @@ static char *normalize(const qb_config *c, yloc *L) {
     qb_optim_describe(c->optim, spec, sizeof spec);
     append(&s, &len, &cap, "optimize: %s\n", spec);
   }
-  append(&s, &len, &cap, "axes:\n");
-  for (int d = 0; d < c->grid.ndim; d++) {
-    const qb_axis *a = &c->grid.axes[d];
-    if (a->kind == QB_AXIS_LIST) {
-      append(&s, &len, &cap, "  - {name: %s, values: [", a->name);
-      for (int64_t i = 0; i < a->n; i++)
-        append(&s, &len, &cap, "%s%.17g", i ? ", " : "", a->values[i]);
-      append(&s, &len, &cap, "]}\n");
-    } else {
-      append(&s, &len, &cap, "  - {name: %s, min: %.17g, max: %.17g, n: %lld, scale: %s}\n",
-             a->name, a->min, a->max, (long long)a->n, a->kind == QB_AXIS_LOG ? "log" : "lin");
-    }
-  }
-  append(&s, &len, &cap, "fixed: {");
-  int first = 1;
-  for (int i = 0; i < m->nparams; i++) {
-    int on_axis = 0;
-    for (int d = 0; d < c->grid.ndim; d++)
-      on_axis |= c->grid.axes[d].param == i;
-    const char *expr = /* the bind's own index by name (optimize removes a parameter) */
-        c->bind ? qb_bind_expression(c->bind, qb_model_param_index(c->bind, m->params[i].name))
-                : NULL;
-    if (on_axis || (isnan(c->fixed[i]) && !expr)) continue;
-    append(&s, &len, &cap, "%s%s: ", first ? "" : ", ", m->params[i].name);
-    if (expr)
-      append_quoted(expr, &s, &len, &cap);
-    else
-      append(&s, &len, &cap, "%.17g", c->fixed[i]);
-    first = 0;
-  }
-  append(&s, &len, &cap, "}\nfields: [");
+  normalize_axes(c, &s, &len, &cap);
+  normalize_fixed(c, &s, &len, &cap);
+  append(&s, &len, &cap, "fields: [");
   for (int k = 0; k < c->nfields; k++)
     append(&s, &len, &cap, "%s%s", k ? ", " : "", m->fields[c->fields[k]].name);
   append(&s, &len, &cap, "]\n");
