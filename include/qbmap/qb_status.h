@@ -43,7 +43,9 @@ int qb_err_exit_code(qb_err e);
  * expressions wrapper (qb_bind.h) over any model; its kind is QB_PT_INFO: the point lies outside
  * the domain of the user's parametrization (the design card marks with it the points where a
  * derived rate is negative, i.e. no passive realization exists), a property of the question
- * asked, not a computation that failed; every field there is NaN, none is wrong.  The numbers
+ * asked, not a computation that failed; every field there is NaN, none is wrong.  The other
+ * wrappers own theirs: 16-17 the figures of merit (qb_merit.h), 18-19 optimize (qb_optim.h),
+ * declared there and set only by them.  The numbers
  * are stored data (analysis scripts, files already written): never renumber a bit.
  *
  * Every bit has a kind (qb_pt_kind).  QB_PT_INFO, informational: the physics leaves a field
