@@ -319,11 +319,12 @@ qb_err qb_spectral_at(const qb_spectral *s, double t, double complex *x, double 
 /* qb_spectral_x, QB_SPECTRAL_LANES times at once (L lanes): the modes' exponentials e^a (or
  * e^a - 1 = expm1(a) where |a| < 1, as mode_at), cos b, sin b by glibc's vector math library
  * (libmvec, AVX2) where the CPU has AVX2 and FMA, else by the scalar libm; the arithmetic in
- * lane loops (split real and imaginary parts) that the AVX2 instance vectorizes.  Either way
- * each lane's values depend on its own t only (the vector routines work lane by lane, special
- * inputs through the scalar routine for that lane alone; no lane loop mixes lanes): a row gives
- * the bits of its points alone.  (C11 without -ffp-contract: no fused multiply-adds but the
- * library's.) */
+ * lane loops (split real and imaginary parts) that the compiler may vectorize in the AVX2
+ * instance.  Either way each lane's values depend on its own t only (the vector routines work
+ * lane by lane, special inputs through the scalar routine for that lane alone; no lane loop
+ * mixes lanes), and a row and a point take the same instance: a row gives the bits of its points
+ * alone.  (Which instance, and a compiler's contraction into fused multiply-adds, can change the
+ * last bits between machines and builds, not between a row and its points.) */
 #define L QB_SPECTRAL_LANES
 
 /* The exponentials of one mode at L lanes by the scalar libm. */
