@@ -510,29 +510,36 @@ static void fast_at(const qb_gauss_plan *pl, double t, bool means, qb_gauss_mome
   cov_from_pairs(pl, dY, dK, mo->dC, mo->dQ, mo->err_dC, mo->err_dQ);
 }
 
-/* Takes alpha_j, dalpha_j (dalpha = dy e^{ly}) of every mode j not yet in `have` where both are
- * resolved to QB_GAUSS_AMP_TOL of themselves (estimates plus, with `floor` (normwise estimates:
- * the eigendecomposition's), the floor n eps sum |.|), or always (force); returns how many modes
- * still lack them. */
+/* Which means each mode still lacks (without squeezing): a[j] alpha_j, d[j] dalpha_j. */
+typedef struct {
+  bool a[NMAX], d[NMAX];
+} lacking;
+
+/* A mean y with estimate e is resolved: within QB_GAUSS_AMP_TOL of itself, with the floor fl. */
+static bool resolved(double complex y, double e, double fl) {
+  return e + fl <= QB_GAUSS_AMP_TOL * mag(y);
+}
+
+/* Takes alpha_j (y, ey; y NULL: none offered) where mode j lacks it and dalpha_j (dalpha =
+ * dy e^{ly}; dy NULL: none offered) where it lacks that, each where resolved to
+ * QB_GAUSS_AMP_TOL of itself (estimates plus, with `floor` (normwise estimates: the
+ * eigendecomposition's), the floor n eps sum |.|), or always (force); returns how many means
+ * are still lacking. */
 static int take_means(int n, const double complex *y, const double complex *dy, double ly,
-                      const double *ey, const double *edy, bool floor, bool force, bool *have,
+                      const double *ey, const double *edy, bool floor, bool force, lacking *w,
                       qb_gauss_moments *mo) {
   double fl = 0, fd = 0;
   for (int j = 0; j < n && floor; j++)
-    fl += mag(y[j]), fd += mag(dy[j]);
+    fl += y ? mag(y[j]) : 0, fd += dy ? mag(dy[j]) : 0;
   fl *= n * EPS, fd *= n * EPS;
   const double s = ly == 0 ? 1.0 : exp(ly);
   int left = 0;
   for (int j = 0; j < n; j++) {
-    if (have[j]) continue;
-    if (force || (ey[j] + fl <= QB_GAUSS_AMP_TOL * mag(y[j]) &&
-                  edy[j] + fd <= QB_GAUSS_AMP_TOL * mag(dy[j]))) {
-      mo->alpha[j] = y[j], mo->err_alpha[j] = ey[j];
-      mo->dalpha[j] = dy[j] * s, mo->err_dalpha[j] = edy[j] * s;
-      have[j] = true;
-    } else {
-      left++;
-    }
+    if (w->a[j] && y && (force || resolved(y[j], ey[j], fl)))
+      mo->alpha[j] = y[j], mo->err_alpha[j] = ey[j], w->a[j] = false;
+    if (w->d[j] && dy && (force || resolved(dy[j], edy[j], fd)))
+      mo->dalpha[j] = dy[j] * s, mo->err_dalpha[j] = edy[j] * s, w->d[j] = false;
+    left += w->a[j] + w->d[j];
   }
   return left;
 }
@@ -593,63 +600,91 @@ static int means_taylor(const qb_gauss_plan *pl, double t, double complex *y, do
   return 0;
 }
 
-/* Without squeezing, where every mode decays: the means from sp at the cost of qb_spectral_x
- * (its x, y = W X, with its estimate ey: the residual term bounded over every t) plus the
- * derivatives dy = W E (E = e^{lambda t}) with qb_spectral_at's estimate, its residual term
- * sum_k G_jk max(|E_j|, |E_k|) min(t, invd_jk) bounded by t G_jj |E_j| + max_k |E_k| min(t Go_j,
- * Gi_j) (and 2 eps |W||E| more for W's rounding, as qb_spectral_x counts): O(n^2) per t with
- * the n exponentials, no pairwise minima.  -1 where not usable (then qb_spectral_at). */
-static int means_lean(const qb_gauss_plan *pl, double t, double complex *y, double complex *dy,
-                      double *ey, double *edy) {
+/* Without squeezing, where every mode decays (pl->lean) and g t >= QB_SPECTRAL_LDX_BELOW: the
+ * means' first way is the plan's complex decomposition sp with its cheaper estimates. */
+static bool lean_at(const qb_gauss_plan *pl, double t) {
+  return pl->lean && pl->sp.g * t >= QB_SPECTRAL_LDX_BELOW;
+}
+
+bool qb_gauss_lean_many(const qb_gauss_plan *pl, const double *t, int nt, double complex *x,
+                        double *ex) {
+  return pl->ok && !pl->squeeze && pl->driven && pl->lean &&
+         qb_spectral_x_many(&pl->sp, pl->n, t, nt, x, ex) == QB_OK;
+}
+
+bool qb_gauss_lean_resolved(const qb_gauss_plan *pl, double t, const double complex *lx,
+                            const double *lex) {
+  const int n = pl->n;
+  if (!(t > 0) || !lean_at(pl, t)) return false;
+  double fl = 0; /* as take_means */
+  for (int j = 0; j < n; j++)
+    fl += mag(lx[j]);
+  fl *= n * EPS;
+  for (int j = 0; j < n; j++)
+    if (!isfinite(lex[j]) || !resolved(lx[j], lex[j], fl)) return false;
+  return true;
+}
+
+/* The derivatives' first way where lean_at: dy = W E (E = e^{lambda t}) with qb_spectral_at's
+ * estimate, its residual term sum_k G_jk max(|E_j|, |E_k|) min(t, invd_jk) bounded by
+ * t G_jj |E_j| + max_k |E_k| min(t Go_j, Gi_j) (and 2 eps |W||E| more for W's rounding, as
+ * qb_spectral_x counts): O(n^2) per t with the n exponentials, no pairwise minima. */
+static void lean_dx(const qb_gauss_plan *pl, double t, double complex *dy, double *edy) {
   const qb_spectral *s = &pl->sp;
   const int n = pl->n;
-  double complex X[NMAX], E[NMAX];
-  double ux[NMAX], udx[NMAX], aE[NMAX], emax = 0;
-  if (!pl->lean || !(s->g * t >= QB_SPECTRAL_LDX_BELOW)) return -1;
+  double complex E[NMAX];
+  double udx[NMAX], aE[NMAX], emax = 0;
   for (int k = 0; k < n; k++) {
-    X[k] = phi(s->lambda[k], s->rlambda[k], t, &E[k]);
+    phi(s->lambda[k], s->rlambda[k], t, &E[k]);
     aE[k] = mag(E[k]);
     if (aE[k] > emax) emax = aE[k];
   }
   for (int k = 0; k < n; k++) {
-    const double aX = mag(X[k]), c = s->absc[k], ae = aE[k];
-    ux[k] = c * EPS * ((n + 28) * aX + t * ae) + s->dc[k] * aX + s->Gx[k];
+    const double c = s->absc[k], ae = aE[k];
     udx[k] = c * EPS * (n + 16 + mag(s->lambda[k]) * t) * ae + s->dc[k] * ae +
              t * s->G[k * n + k] * ae +
              emax * (t * pl->Go[k] < pl->Gi[k] ? t * pl->Go[k] : pl->Gi[k]);
   }
   for (int i = 0; i < n; i++) {
-    double complex sx = 0, sd = 0;
-    double e = 0, ed = 0;
-    for (int k = 0; k < n; k++) {
-      sx += cmul(s->W[i * n + k], X[k]), sd += cmul(s->W[i * n + k], E[k]);
-      e += s->absV[i * n + k] * ux[k], ed += s->absV[i * n + k] * udx[k];
-    }
-    y[i] = sx, dy[i] = sd, ey[i] = 2 * e, edy[i] = 2 * ed;
+    double complex sd = 0;
+    double ed = 0;
+    for (int k = 0; k < n; k++)
+      sd += cmul(s->W[i * n + k], E[k]), ed += s->absV[i * n + k] * udx[k];
+    dy[i] = sd, edy[i] = 2 * ed;
   }
-  return 0;
 }
 
-/* Without squeezing: the means mode by mode (qb_gauss_at); -1 where qb_linear_transient
+/* Without squeezing: the means mode by mode (qb_gauss_at_with), each from the first way that
+ * resolves it: lean (alpha: lx, lex or qb_spectral_x; dalpha: lean_dx), qb_spectral_at, the
+ * Taylor series, qb_linear_transient.  dalpha only with deriv.  -1 where qb_linear_transient
  * failed. */
-static int means_complex(const qb_gauss_plan *pl, double t, qb_gauss_moments *mo) {
+static int means_complex(const qb_gauss_plan *pl, double t, bool deriv, const double complex *lx,
+                         const double *lex, qb_gauss_moments *mo) {
   const int n = pl->n;
-  bool have[NMAX] = {false};
+  lacking w;
+  for (int j = 0; j < NMAX; j++)
+    w.a[j] = j < n, w.d[j] = deriv && j < n;
   double complex y[NMAX], dy[NMAX];
   double ey[NMAX], edy[NMAX], ly = 0;
-  int left = n;
-  if (means_lean(pl, t, y, dy, ey, edy) == 0)
-    left = take_means(n, y, dy, 0, ey, edy, true, false, have, mo);
+  int left = n * (1 + deriv);
+  if (lean_at(pl, t)) {
+    if (!lx && qb_spectral_x(&pl->sp, n, t, y, ey) == QB_OK) lx = y, lex = ey;
+    if (lx) left = take_means(n, lx, NULL, 0, lex, NULL, true, false, &w, mo);
+    if (deriv) {
+      lean_dx(pl, t, dy, edy);
+      left = take_means(n, NULL, dy, 0, NULL, edy, true, false, &w, mo);
+    }
+  }
   if (left && qb_spectral_usable(&pl->sp) &&
-      qb_spectral_at(&pl->sp, t, y, dy, &ly, ey, edy) == QB_OK)
-    left = take_means(n, y, dy, ly, ey, edy, true, false, have, mo);
+      qb_spectral_at(&pl->sp, t, y, deriv ? dy : NULL, &ly, ey, edy) == QB_OK)
+    left = take_means(n, y, deriv ? dy : NULL, ly, ey, edy, true, false, &w, mo);
   if (left && means_taylor(pl, t, y, dy, ey, edy) == 0)
-    left = take_means(n, y, dy, 0, ey, edy, false, false, have, mo);
+    left = take_means(n, y, dy, 0, ey, edy, false, false, &w, mo);
   if (!left) return 0;
   if (qb_linear_transient(n, pl->M, pl->f, t, pl->growth, pl->stable ? pl->xss : NULL, pl->ess, y,
                           dy, &ly, ey, edy) != QB_OK)
     return -1;
-  take_means(n, y, dy, ly, ey, edy, true, true, have, mo);
+  take_means(n, y, dy, ly, ey, edy, true, true, &w, mo);
   return 0;
 }
 
@@ -666,7 +701,8 @@ static bool cov_within(int n, const qb_gauss_moments *mo, double tol) {
 
 /* Without squeezing: the covariance from the fast path or the reference, the means mode by
  * mode (means_complex). */
-static void at_unsqueezed(const qb_gauss_plan *pl, double t, double tol, qb_gauss_moments *mo) {
+static void at_unsqueezed(const qb_gauss_plan *pl, double t, double tol, bool deriv,
+                          const double complex *lx, const double *lex, qb_gauss_moments *mo) {
   memset(mo, 0, sizeof *mo);
   if (pl->noise) {
     if (pl->ready) fast_at(pl, t, false, mo); /* (the means: means_complex) */
@@ -675,10 +711,15 @@ static void at_unsqueezed(const qb_gauss_plan *pl, double t, double tol, qb_gaus
       mo->flags |= QB_GAUSS_FALLBACK;
     }
   }
-  if (pl->driven && means_complex(pl, t, mo)) fill_nan(pl->n, mo, QB_GAUSS_FAILED);
+  if (pl->driven && means_complex(pl, t, deriv, lx, lex, mo)) fill_nan(pl->n, mo, QB_GAUSS_FAILED);
 }
 
 void qb_gauss_at(const qb_gauss_plan *pl, double t, qb_gauss_moments *mo) {
+  qb_gauss_at_with(pl, t, true, NULL, NULL, mo);
+}
+
+void qb_gauss_at_with(const qb_gauss_plan *pl, double t, bool deriv, const double complex *lx,
+                      const double *lex, qb_gauss_moments *mo) {
   if (!pl->ok || !(t >= 0) || !isfinite(t)) {
     fill_nan(pl->ok ? pl->n : NMAX, mo, QB_GAUSS_FAILED);
     return;
@@ -692,7 +733,7 @@ void qb_gauss_at(const qb_gauss_plan *pl, double t, qb_gauss_moments *mo) {
    * fallback cannot do better) */
   const double tol = fmax(QB_GAUSS_TOL, EPS * (64 + 8 * pl->norm1 * t));
   if (!pl->squeeze) {
-    at_unsqueezed(pl, t, tol, mo);
+    at_unsqueezed(pl, t, tol, deriv, lx, lex, mo);
   } else {
     if (pl->ready) fast_at(pl, t, true, mo);
     if (!pl->ready || (all_finite_mo(pl->n, mo) && !within(pl->n, mo, tol))) {

@@ -22,7 +22,9 @@
  * (measured: all within 1e-9); alloc       no malloc/calloc/realloc in qb_gauss_plan_make,
  * qb_gauss_steady and the fast path of qb_gauss_at (n = 1..8) (not under AddressSanitizer /
  * QB_SANITIZED); timing      ns per qb_gauss_at (fast path) and per plan, n = 1..4, 8: printed
- * only. Usage: test_gauss [convention|random|closed|steady|passive|ep|qutip|alloc|timing|all] */
+ * only; lean        rows of qb_gauss_lean_many + qb_gauss_at_with (deriv false and true) against
+ * qb_gauss_at, bitwise, random unsqueezed networks n = 1..8.
+ * Usage: test_gauss [convention|random|lean|closed|steady|passive|ep|qutip|alloc|timing|all] */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <complex.h>
 #include <float.h>
@@ -260,6 +262,76 @@ static void test_random(void) {
       compare_point(&net, &pl, lu(r, 1e-8, 1e3), "random: fast vs reference");
   }
   print_random("random");
+  gsl_rng_free(r);
+}
+
+/* ---- the lean way for rows (qb_gauss_lean_many, qb_gauss_at_with) ---- */
+
+static bool same_bits(const void *a, const void *b, size_t size) {
+  return memcmp(a, b, size) == 0;
+}
+
+/* At a block of times: qb_gauss_at_with with lean_many's values and deriv false gives the bits of
+ * qb_gauss_at in alpha, C, Q (and deriv true in every moment); where qb_gauss_lean_resolved, alpha
+ * is lean_many's value, C = Q = 0 without noise. */
+static void lean_block(const qb_gauss_plan *pl, const double *ts, int nt, long *resolved) {
+  double complex lx[64 * NMAX];
+  double lex[64 * NMAX];
+  const bool lean = qb_gauss_lean_many(pl, ts, nt, lx, lex);
+  const int n = pl->n;
+  for (int i = 0; i < nt; i++) {
+    qb_gauss_moments ref, a, b;
+    qb_gauss_at(pl, ts[i], &ref);
+    qb_gauss_at_with(pl, ts[i], false, lean ? lx + i * n : NULL, lean ? lex + i * n : NULL, &a);
+    qb_gauss_at_with(pl, ts[i], true, lean ? lx + i * n : NULL, lean ? lex + i * n : NULL, &b);
+    const size_t nc = (size_t)n * sizeof(double complex), nr = (size_t)n * sizeof(double);
+    CHECK("deriv false: alpha, C, Q, their estimates and flags bitwise those of qb_gauss_at",
+          same_bits(a.alpha, ref.alpha, nc) && same_bits(a.C, ref.C, nr) &&
+              same_bits(a.Q, ref.Q, nc) && same_bits(a.err_alpha, ref.err_alpha, nr) &&
+              a.flags == ref.flags,
+          "n %d t %g", n, ts[i]);
+    CHECK("deriv true with lean values: every moment bitwise qb_gauss_at's",
+          same_bits(b.alpha, ref.alpha, nc) && same_bits(b.dalpha, ref.dalpha, nc) &&
+              same_bits(b.C, ref.C, nr) && same_bits(b.dC, ref.dC, nr) &&
+              same_bits(b.err_dalpha, ref.err_dalpha, nr) && b.flags == ref.flags,
+          "n %d t %g", n, ts[i]);
+    if (!lean || !qb_gauss_lean_resolved(pl, ts[i], lx + i * n, lex + i * n)) continue;
+    ++*resolved;
+    bool zero = true;
+    for (int j = 0; j < n; j++)
+      zero &= pl->noise || (ref.C[j] == 0 && ref.Q[j] == 0);
+    CHECK("lean_resolved: alpha = lean_many's value, C = Q = 0 without noise",
+          same_bits(ref.alpha, lx + i * n, nc) && zero, "n %d t %g", n, ts[i]);
+  }
+}
+
+/* Random unsqueezed networks (n = 1..8; noise in two thirds of those with n <= 4), rows of 1..150
+ * times (0, tiny, log-uniform up to 1e3, some far beyond every mode's decay). */
+static void test_lean(void) {
+  gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+  QB_SETUP_ALLOC(r);
+  gsl_rng_set(r, 77);
+  static qb_gauss_plan pl;
+  long rows = 0, resolved = 0, points = 0;
+  for (int k = 0; k < 600; k++) {
+    qb_gauss_net net;
+    random_net(r, 1 + k % 8, 0, &net);
+    if (k % 3 == 0 || net.n > 4) /* (noise with n > 4: the reference's exponentials are slow) */
+      for (int d = 0; d < net.nd; d++)
+        net.nth[d] = 0;
+    qb_gauss_plan_make(&net, &pl);
+    double ts[150];
+    const int nt = 1 + (int)gsl_rng_uniform_int(r, 150);
+    for (int i = 0; i < nt; i++)
+      ts[i] = i == 0 ? 0.0 : i % 17 == 0 ? lu(r, 1e3, 1e6) : lu(r, 1e-9, 1e3);
+    for (int i0 = 0; i0 < nt; i0 += 64)
+      lean_block(&pl, ts + i0, nt - i0 < 64 ? nt - i0 : 64, &resolved);
+    rows += pl.lean, points += nt;
+  }
+  printf("lean: %ld points, %ld of 600 plans lean, %ld points resolved by the lean way alone\n",
+         points, rows, resolved);
+  CHECK("the lean way was taken often", rows > 200 && resolved > 2000, "%ld plans, %ld points",
+        rows, resolved);
   gsl_rng_free(r);
 }
 
@@ -596,6 +668,7 @@ int main(int argc, char **argv) {
   qb_test_select(argc, argv);
   QB_PART("convention", test_convention());
   QB_PART("random", test_random());
+  QB_PART("lean", test_lean());
   QB_PART("closed", test_closed());
   QB_PART("steady", test_steady());
   QB_PART("passive", test_passive());

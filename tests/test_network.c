@@ -196,18 +196,19 @@ static void test_against(const char *name, const char *example,
   qb_config_free(&cfg);
 }
 
-/* Rows along t (lengths 1..40, random t) equal single points bit for bit. */
+/* Rows along t (lengths 1..40, and every fifth 68..113: more than one block of the row kernel;
+ * random t) equal single points bit for bit. */
 static void test_row(void) {
   qb_config cfg;
   load("network_threemode.yaml", &cfg);
   const qb_model *net = cfg.model, *m = qb_model_find("threemode");
   const int nf = net->nfields, it = qb_model_param_index(net, "t");
-  static double rows[40 * QB_MAX_FIELDS];
-  double p[QB_MAX_PARAMS], q[QB_MAX_PARAMS], x[40], one[QB_MAX_FIELDS];
+  static double rows[120 * QB_MAX_FIELDS];
+  double p[QB_MAX_PARAMS], q[QB_MAX_PARAMS], x[120], one[QB_MAX_FIELDS];
   for (int r = 0; r < 50; r++) {
     random_threemode(m, p);
     map_params(&cfg, m, p, q);
-    int n = 1 + r % 40;
+    int n = r % 5 == 4 ? 64 + r : 1 + r % 40;
     for (int j = 0; j < n; j++)
       x[j] = j == 0 ? 0.0 : loguniform(1e-6, 1e4);
     qb_model_eval_row(net, q, it, x, n, NULL, rows);

@@ -150,10 +150,11 @@ void qb_gauss_plan_make(const qb_gauss_net *net, qb_gauss_plan *pl);
 
 /* Moments at t >= 0 from the vacuum: the fast path, or the fallback (flag) where the fast
  * path's own estimate exceeds QB_GAUSS_TOL of a group scale.  Without squeezing (S = 0) the
- * means are taken mode by mode instead: each alpha_j, dalpha_j from the complex system's
- * eigendecomposition where its estimate is within QB_GAUSS_AMP_TOL of |alpha_j| (and of |dalpha_j|;
- * with the floor n eps sum |alpha|) -- first with the lean estimates (qb_spectral_x's for
- * alpha, a t-uniform bound of the residual term for dalpha; where every mode decays), then with
+ * means are taken mode by mode instead, alpha_j and dalpha_j each on its own: from the complex
+ * system's eigendecomposition where its estimate is within QB_GAUSS_AMP_TOL of |alpha_j| (or of
+ * |dalpha_j|; with the floor n eps sum |alpha| (sum |dalpha|)) -- first with the lean estimates
+ * (qb_spectral_x's values and estimate for alpha, a t-uniform bound of the residual term for
+ * dalpha; where every mode decays), then with
  * qb_spectral_at's --, else from the Taylor series (where t ||M|| <= QB_GAUSS_TAYLOR_MAX, held
  * to QB_GAUSS_AMP_TOL by its componentwise estimates, no floor), else from qb_linear_transient
  * (componentwise estimates, exact near exceptional points), so that a mode far below the
@@ -162,6 +163,29 @@ void qb_gauss_plan_make(const qb_gauss_net *net, qb_gauss_plan *pl);
  * QB_GAUSS_OVERFLOW (no fallback then).  Fast path: no allocation, O(n^3) flops and O(n^2)
  * exponentials per t. */
 void qb_gauss_at(const qb_gauss_plan *pl, double t, qb_gauss_moments *m);
+
+/* qb_gauss_at with options, for rows of t.  deriv false: dalpha and err_dalpha are not computed
+ * without squeezing (left 0; the energies, ergotropies and occupations need alpha, C and Q
+ * only), everything else is bitwise what deriv true gives.  lx, lex: qb_gauss_lean_many's
+ * values at this t, or NULL (then computed here, the same bits). */
+void qb_gauss_at_with(const qb_gauss_plan *pl, double t, bool deriv, const double complex *lx,
+                      const double *lex, qb_gauss_moments *mo);
+
+/* The means' first way without squeezing (the plan's complex decomposition, where every mode
+ * decays: qb_spectral_x) at nt times at once: x[i * n + j] = alpha_j(t[i]) with its estimate
+ * ex[i * n + j], bitwise what qb_gauss_at takes at each t alone, by qb_spectral_x_many's vector
+ * exponentials.  false (nothing written) where the plan does not take this way (squeezing, no
+ * drive, a mode not decaying, an ill-conditioned decomposition) or a t is negative or not
+ * finite.  No allocation. */
+bool qb_gauss_lean_many(const qb_gauss_plan *pl, const double *t, int nt, double complex *x,
+                        double *ex);
+
+/* Whether qb_gauss_at_with at t > 0 takes every mode's alpha from qb_gauss_lean_many's values lx,
+ * lex at t (each resolved to QB_GAUSS_AMP_TOL of itself, finite estimates).  Then its means are
+ * lx exactly, and without noise (pl->noise false) C = Q = 0 exactly: with deriv false the
+ * moments are known without the call. */
+bool qb_gauss_lean_resolved(const qb_gauss_plan *pl, double t, const double complex *lx,
+                            const double *lex);
 
 /* The steady state (derivatives 0) where pl->stable; otherwise QB_GAUSS_NOT_STABLE with NaN.
  * Means by LU (dgesv), Sigma by the Lyapunov equation A X + X A^T + D' = 0 (real Schur form,
