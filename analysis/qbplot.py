@@ -23,13 +23,18 @@
   qbplot.py ep-fig6 FILE    EP paper Fig. 6: exact t_crit beside Eq. 33's (values below the
                             plot's floor are listed in the figure)
   qbplot.py so-fig6 FILE    SO paper Fig. 6: dE_coh and dE_diss vs kappa_b (symmetric-log y,
-                            linear over the negative values, smooth at the joint)
+                            linear over the negative values, smooth at the joint): E_B_ss -
+                            E_single at the (J, Gamma) axes' points (J, 0) and (0, Gamma), or
+                            the fields dE_coh, dE_diss of a file with J, Gamma fixed
   qbplot.py ep-fig2 FILE    EP Fig. 2: Re and Im of lambda+- (+ i gamma_b) vs delta_r, EPs
   qbplot.py ep-fig5 FILE [--colour-scale shared|panel]   EP Fig. 5: Re and Im of lambda+-
                             (+ i gamma_b) over (delta_r, alpha); shared: one scale per Re / Im
   qbplot.py so-fig2 FILE [FILE ...]   SO Figs. 2-4: E_A, E_B vs |J| t for every curve of the
-                            files, labelled by the parameters that differ between curves; |J|
-                            from the first file with J != 0, else Gamma/2 (the paper's choice)
+                            files, labelled by the parameters that differ between curves (an
+                            optimized one as NAME_opt, its per-curve optimum; curves of one file
+                            that coincide drawn once with both values, e.g. phi=0 / 3.142); |J|
+                            from the first file with J != 0, else Gamma/2 (the paper's choice);
+                            the title lists the files' expressions
   qbplot.py so-fig7 FILE    SO Fig. 7: xi_ss (p = 1) and xi_supopt vs Gamma
   every figure command takes -o OUT (PNG; a name ending in .pdf writes PDF)
 
@@ -440,19 +445,43 @@ def smooth_symlog(ax, values):
     return w
 
 
+def so_fig6_curves(ds):
+    """[(advantage over a single battery along kappa_b, format, label)] for SO Fig. 6, from one of
+    two layouts: (1) list axes J and Gamma (examples/so_fig6.yaml: optimize and expressions):
+    E_B_ss - E_single at (J != 0, Gamma = 0), the coherent charger, and at (J = 0, Gamma != 0),
+    the dissipative one (the first such value of each); (2) J and Gamma fixed: the closed-form
+    fields dE_coh and dE_diss."""
+    need(ds, ["kappa_b"], "axis")
+    if "J" in ds.dims and "Gamma" in ds.dims:
+        need(ds, ["E_B_ss", "E_single"])
+        J, G = ds["J"].values, ds["Gamma"].values
+        if not (0 in J and 0 in G and (J != 0).any() and (G != 0).any()):
+            raise QbError("the axes J and Gamma need the value 0 and a nonzero value each; the "
+                          f"file has J: {list(J)}, Gamma: {list(G)}")
+        j, g = float(J[J != 0][0]), float(G[G != 0][0])
+        adv = ds["E_B_ss"] - ds["E_single"]
+        return [(adv.sel(J=j, Gamma=0.0).values, "b-", f"dE_coh (coherent, |J| = {abs(j):g})"),
+                (adv.sel(J=0.0, Gamma=g).values, "r-", f"dE_diss (super-optimal, Gamma = {g:g})")]
+    need(ds, ["dE_coh", "dE_diss"])
+    return [(ds["dE_coh"].values, "b-", f"dE_coh (coherent, |J| = {_attr(ds, 'J'):g})"),
+            (ds["dE_diss"].values, "r-", f"dE_diss (super-optimal, Gamma = {_attr(ds, 'Gamma'):g})")]
+
+
 def cmd_so_fig6(args):
     with open_map(args.file) as ds, \
             _figure(args.output or "so_fig6.png", figsize=(6.4, 4.2)) as (fig, ax):
-        need(ds, ["kappa_b"], "axis")
-        need(ds, ["dE_coh", "dE_diss"])
+        curves = so_fig6_curves(ds)
+        kb = ds["kappa_b"].values
         ax.set_xscale("log" if is_log_axis(ds["kappa_b"]) else "linear")
-        _curves(ax, ds, "kappa_b", (
-            ("dE_coh", "b-", f"dE_coh (coherent, |J| = {_attr(ds, 'J'):g})"),
-            ("dE_diss", "r-", f"dE_diss (super-optimal, Gamma = {_attr(ds, 'Gamma'):g})")),
-            f"advantage over a single battery [{ds['dE_coh'].attrs.get('units', '?')}]")
+        for y, fmt, label in curves:
+            ax.plot(kb, y, fmt, label=label)
+        ax.set_xlabel(_label(ds, "kappa_b"))
+        units = ds["dE_coh" if "dE_coh" in ds else "E_B_ss"].attrs.get("units", "?")
+        ax.set_ylabel(f"advantage over a single battery [{units}]")
+        ax.legend(fontsize=8)
         ax.axhline(0, color="k", lw=0.5)
-        w = smooth_symlog(ax, np.concatenate([ds["dE_coh"].values, ds["dE_diss"].values]))
-        coh, kb = ds["dE_coh"].values, ds["kappa_b"].values
+        w = smooth_symlog(ax, np.concatenate([y for y, _, _ in curves]))
+        coh = curves[0][0]
         pos = np.isfinite(coh) & (coh > 0)
         gain = (f"\ndE_coh > 0 only for kappa_b <= {kb[pos].max():.3g} (at most "
                 f"{coh[pos].max():.3g})" if pos.any() and not pos.all() else "")
@@ -502,9 +531,26 @@ def cmd_ep_fig5(args):
     return 0
 
 
+def optimized_param(ds):
+    """(param, field) of a file made with `optimize:` (param read from config_normalized; the
+    field holding its per-point optimum is <param>_at_opt where the model has a field
+    <param>_opt, else <param>_opt), or None."""
+    import yaml
+    cfg = yaml.safe_load(ds.attrs.get("config_normalized", "") or "") or {}
+    opt = cfg.get("optimize") if isinstance(cfg, dict) else None
+    if not opt:
+        return None
+    name = opt["param"]
+    field = name + "_at_opt" if name + "_at_opt" in ds else name + "_opt"
+    need(ds, [field])
+    return name, field
+
+
 def _curve_params(path):
-    """[(parameters, {axis: value})] of every (non-t) combination of the list axes of the file:
-    the file's fixed parameters updated with the combination."""
+    """[(parameters, {axis: value}, optimized names)] of every (non-t) combination of the list
+    axes of the file: the file's fixed parameters updated with the combination and, for a file
+    made with `optimize:`, the optimized parameter's value at that curve (its field at the
+    first t; it is constant along t where the objective is)."""
     with open_map(path) as ds:
         need(ds, ["E_A", "E_B"])
         need(ds, ["t"], "axis")
@@ -512,7 +558,21 @@ def _curve_params(path):
         for d in [name for name in ds["E_B"].dims if name != "t"]:
             combos = [dict(c, **{d: float(v)}) for c in combos for v in ds[d].values]
         fixed = qbread.parameters(ds.attrs)
-    return [(dict(fixed, **c), c) for c in combos]
+        opt = optimized_param(ds)
+        out = []
+        for c in combos:
+            p = dict(fixed, **c)
+            if opt:
+                p[opt[0]] = float(ds[opt[1]].sel(c).values.ravel()[0])
+            out.append((p, c, {opt[0]} if opt else set()))
+    return out
+
+
+def _expressions(path):
+    """{parameter: expression} recorded in the file (root attributes expression_<name>)."""
+    with open_map(path) as ds:
+        return {k[len("expression_"):]: str(v) for k, v in ds.attrs.items()
+                if k.startswith("expression_")}
 
 
 def so_fig2_time_scale(params):
@@ -528,25 +588,61 @@ def so_fig2_time_scale(params):
     return 1.0, "t"
 
 
+def _merge_coincident(curves):
+    """Curves of one file whose E_A(t) and E_B(t) coincide (to 1e-9 of the curve's maximum, e.g.
+    phi = 0 and pi at their own optimal detunings: complex-conjugate systems) merged into one:
+    [(path, [parameters...], [selections...], optimized names)], in order of first appearance."""
+    out, data = [], []
+    for path, p, c, opt in curves:
+        with open_map(path) as ds:
+            y = np.concatenate([ds["E_A"].sel(c).values, ds["E_B"].sel(c).values])
+        for k, (q, yq) in enumerate(data):
+            if out[k][0] == path and np.allclose(y, yq, rtol=0,
+                                                 atol=1e-9 * np.nanmax(np.abs(yq))):
+                out[k][1].append(p)
+                out[k][2].append(c)
+                break
+        else:
+            out.append((path, [p], [c], opt))
+            data.append((p, y))
+    return out
+
+
+def _so_fig2_label(ps, opt, differ):
+    """'k=v' for each key of `differ` a curve has (k_opt where the file optimized it); merged
+    curves list their distinct values in order, joined by ' / '."""
+    parts = []
+    for k in differ:
+        vals = [f"{p[k]:.4g}" for p in ps if k in p]
+        if not vals:
+            continue
+        distinct = [v for i, v in enumerate(vals) if v not in vals[:i]]
+        parts.append(f"{k}{'_opt' if k in opt else ''}=" + " / ".join(distinct))
+    return ", ".join(parts)
+
+
 def cmd_so_fig2(args):
     files = [args.file] + args.more
-    curves = [(path, p, c) for path in files for p, c in _curve_params(path)]
-    keys = sorted({k for _, p, _ in curves for k in p})
-    differ = [k for k in keys if len({repr(p.get(k)) for _, p, _ in curves}) > 1]
-    scale, xlabel = so_fig2_time_scale([p for _, p, _ in curves])
+    curves = [(path, p, c, o) for path in files for p, c, o in _curve_params(path)]
+    keys = sorted({k for _, p, _, _ in curves for k in p})
+    differ = [k for k in keys if len({repr(p.get(k)) for _, p, _, _ in curves}) > 1]
+    scale, xlabel = so_fig2_time_scale([p for _, p, _, _ in curves])
     styles = ("-", "--", ":", "-.")  # one per file: curves of different files that coincide
     with _figure(args.output or "so_fig2.png", 1, 2, figsize=(9, 3.6)) as (fig, (a, b)):
-        for path, p, c in curves:
+        for path, ps, cs, opt in _merge_coincident(curves):
             ls = styles[files.index(path) % len(styles)]
-            lab = ", ".join(f"{k}={p[k]:.4g}" if k in p else f"no {k}" for k in differ)
+            lab = _so_fig2_label(ps, opt, differ)
             with open_map(path) as ds:
                 jt = scale * ds["t"].values
                 for ax, n in ((a, "E_A"), (b, "E_B")):
-                    ax.plot(jt, ds[n].sel(c).values, ls, label=lab or os.path.basename(path))
+                    ax.plot(jt, ds[n].sel(cs[0]).values, ls, label=lab or os.path.basename(path))
         same = [k for k in ("J", "phi", "Gamma", "Delta", "kappa_a", "kappa_b", "F")
-                if k in keys and k not in differ and all(k in p for _, p, _ in curves)]
-        fig.suptitle("all curves: " + ", ".join(f"{k}={curves[0][1][k]:.4g}" for k in same),
-                     fontsize=9)
+                if k in keys and k not in differ and all(k in p for _, p, _, _ in curves)]
+        title = "all curves: " + ", ".join(f"{k}={curves[0][1][k]:.4g}" for k in same)
+        exprs = {k: v for path in files for k, v in _expressions(path).items()}
+        if exprs:
+            title += "; " + ", ".join(f"{k} = {v}" for k, v in exprs.items())
+        fig.suptitle(title, fontsize=9)
         for ax, n in ((a, "E_A"), (b, "E_B")):
             ax.set_xlabel(xlabel)
             ax.set_ylabel(n)

@@ -12,7 +12,7 @@ out=$root/out
 mkdir -p "$out" "$root/docs/figures"
 read -r -a launch <<<"${QB_LAUNCH:-mpiexec -n 2}" # e.g. "srun --mpi=pmix" in a SLURM job
 "${launch[@]}" "$build/qbmap" run -o "$out/qbmap_fig3.h5" --force --progress 1000
-for c in ep_fig2 ep_fig3_dynamics ep_fig5 ep_fig6 so_fig2 so_fig2_shared so_fig2_shared_pi so_fig3_4 \
+for c in ep_fig2 ep_fig3_dynamics ep_fig5 ep_fig6 so_fig2 so_fig2_resonant so_fig3_4 \
   so_fig6 so_fig7; do
   "${launch[@]}" "$build/qbmap" run "$root/examples/$c.yaml" -o "$out/$c.h5" --force --progress 1000
 done
@@ -24,7 +24,7 @@ plot ep-fig3 "$out/qbmap_fig3.h5" --mark "$out/ep_fig3_dynamics.h5" -o "$f/ep_fi
 plot dynamics "$out/ep_fig3_dynamics.h5" -o "$f/ep_fig3_dynamics.png"
 plot ep-fig5 "$out/ep_fig5.h5" -o "$f/ep_fig5.png"
 plot ep-fig6 "$out/ep_fig6.h5" -o "$f/ep_fig6.png"
-plot so-fig2 "$out/so_fig2.h5" "$out/so_fig2_shared.h5" "$out/so_fig2_shared_pi.h5" -o "$f/so_fig2.png"
+plot so-fig2 "$out/so_fig2_resonant.h5" "$out/so_fig2.h5" -o "$f/so_fig2.png"
 plot so-fig2 "$out/so_fig3_4.h5" "$out/so_fig2.h5" -o "$f/so_fig3_4.png"
 plot so-fig6 "$out/so_fig6.h5" -o "$f/so_fig6.png"
 plot so-fig7 "$out/so_fig7.h5" -o "$f/so_fig7.png"

@@ -9,7 +9,7 @@ documented.  Also: log axes (the coordinate's scale attribute, or detected) with
 cells, --log/--symlog colours, the boundary labelled with its group's field and level, labels
 and |J| read from the file, one colour scale shared by panels (or one per panel), Eq. 33's
 clipping said in EP Fig. 6, SO Fig. 6's symlog without a kink or "10^" ticks, the dynamics
-command and its points marked on EP Fig. 3, SO Fig. 2's phi = 0, pi each at its own optimum.
+command and its points marked on EP Fig. 3, SO Fig. 2's phi = 0, pi each at its own optimum (one curve).
 The overlay extraction returns exactly the group's points of a slice; a missing axis, field or
 bad option is one line and exit 2.  Usage: analysis.py QBMAP MPIEXEC TESTS_SOURCE_DIR"""
 import contextlib
@@ -167,8 +167,8 @@ with guarded("analysis"), tempfile.TemporaryDirectory() as tmp:
     subprocess.run([qbmap, "run", os.path.join(root, "examples", "ep_fig6.yaml"), "-o", f6],
                    check=True, capture_output=True)
     made = {}
-    for c in ("so_fig6", "ep_fig2", "ep_fig5", "so_fig2", "so_fig3_4", "so_fig7", "so_fig2_shared",
-              "so_fig2_shared_pi", "ep_fig3_dynamics"):
+    for c in ("so_fig6", "ep_fig2", "ep_fig5", "so_fig2", "so_fig3_4", "so_fig7", "so_fig2_resonant",
+              "ep_fig3_dynamics"):
         made[c] = os.path.join(tmp, c + ".h5")
         launch = [mpiexec, "-n", "2"] if c in ("so_fig6", "ep_fig5") else []  # a few on 2 ranks
         subprocess.run([*launch, qbmap, "run", os.path.join(root, "examples", c + ".yaml"),
@@ -321,15 +321,21 @@ with guarded("analysis"), tempfile.TemporaryDirectory() as tmp:
           [f"Eq. 33 clipped: drops to {np.nanmin(ta6):.3g} near the boundary"],
           "ep-fig6: the figure says Eq. 33 is clipped and how far it drops")
 
-    # so-fig6: dE_coh and dE_diss vs kappa_b, log x, symlog y
+    # so-fig6: dE_coh and dE_diss vs kappa_b, log x, symlog y; the example has list axes J, Gamma
+    # [0, 0.2] x [0, 0.4]: the curves are E_B_ss - E_single at (0.2, 0) and (0, 0.4), equal to the
+    # closed-form fields dE_coh, dE_diss there to 1e-9 of E_single (tests/so_figures_check.py)
     ds6, _ = load(so6)
     fig = render("so-fig6", ["so-fig6", so6, "-o", os.path.join(tmp, "s6.png")])
     ax = panels(fig)[0]
     coh, diss = lines(ax, color="b", style="-"), lines(ax, color="r", style="-")
-    check(len(panels(fig)) == 1 and len(coh) == 1 and xy_is(coh[0], ds6["kappa_b"], ds6["dE_coh"]),
-          "so-fig6: dE_coh curve = the file's")
-    check(len(diss) == 1 and xy_is(diss[0], ds6["kappa_b"], ds6["dE_diss"]),
-          "so-fig6: dE_diss curve = the file's")
+    adv6 = ds6["E_B_ss"] - ds6["E_single"]
+    check(list(ds6["J"]) == [0, 0.2] and list(ds6["Gamma"]) == [0, 0.4], "so-fig6: the file's J, Gamma axes")
+    check(len(panels(fig)) == 1 and len(coh) == 1 and xy_is(coh[0], ds6["kappa_b"], adv6[1, 0]) and
+          np.allclose(coh[0].get_ydata(), ds6["dE_coh"][1, 0], rtol=0, atol=1e-9 * ds6["E_single"][1, 0, 0]),
+          "so-fig6: dE_coh curve = the file's E_B_ss - E_single at (J, Gamma) = (0.2, 0) = its dE_coh")
+    check(len(diss) == 1 and xy_is(diss[0], ds6["kappa_b"], adv6[0, 1]) and
+          np.allclose(diss[0].get_ydata(), ds6["dE_diss"][0, 1], rtol=0, atol=1e-9 * ds6["E_single"][0, 1, 0]),
+          "so-fig6: dE_diss curve = the file's E_B_ss - E_single at (J, Gamma) = (0, 0.4) = its dE_diss")
     zero = lines(ax, color="k")
     check(len(zero) == 1 and same(zero[0].get_ydata(), [0, 0]), "so-fig6: the zero line")
     check(ax.get_xscale() == "log" and ax.get_yscale() == "symlog" and
@@ -337,7 +343,7 @@ with guarded("analysis"), tempfile.TemporaryDirectory() as tmp:
     check([t.get_text() for t in ax.get_legend().get_texts()] ==
           ["dE_coh (coherent, |J| = 0.2)", "dE_diss (super-optimal, Gamma = 0.4)"],
           "so-fig6: legend with the file's J and Gamma")
-    symlog_smooth(ax, np.concatenate([ds6["dE_coh"], ds6["dE_diss"]]), "so-fig6")
+    symlog_smooth(ax, np.concatenate([adv6[1, 0], adv6[0, 1]]), "so-fig6")
 
     # ep-fig2: Re and Im lambda+- vs delta_r, the EPs marked where regime has bit 2
     d2, a2 = load(made["ep_fig2"])
@@ -374,33 +380,38 @@ with guarded("analysis"), tempfile.TemporaryDirectory() as tmp:
         check(ax.get_title() == f + (" + gamma_b" if shift else "") and
               labels_are(ax, "delta_r [1]", "alpha [1]"), f"ep-fig5: title and labels of {f}")
 
-    # so-fig2: one curve per combination of the list axes of both files, E_A and E_B vs |J| t
+    # so-fig2: one curve per combination of the list axes of both files, E_A and E_B vs |J| t;
+    # curves of one file that coincide (phi = 0, pi) drawn once, labelled with both values; the
+    # optimized Delta labelled Delta_opt with the file's per-curve Delta_at_opt
     fig = render("so-fig2", ["so-fig2", made["so_fig2"], made["so_fig3_4"], "-o",
                              os.path.join(tmp, "s2.png")])
     axs = panels(fig)
-    want = []  # (label, t, E_A, E_B): labels name the parameters that differ between curves
     dA, aA = load(made["so_fig2"])
     dB, aB = load(made["so_fig3_4"])
-    check(aA["J"] == 0.2 and aA["Gamma"] == 0 and aB["J"] == 0 and aB["Gamma"] == 0.4,
-          "so-fig2: the files' J, Gamma")
-    for i, v in enumerate(dA["Delta"]):
-        want.append((f"Gamma=0, J=0.2, Delta={v:.4g}, p_a=1, p_b=1", dA["t"], dA["E_A"][i], dA["E_B"][i]))
-    for i, pa in enumerate(dB["p_a"]):
-        for j, pb in enumerate(dB["p_b"]):
-            want.append((f"Gamma=0.4, J=0, Delta=0, p_a={pa:.4g}, p_b={pb:.4g}", dB["t"], dB["E_A"][i, j],
-                         dB["E_B"][i, j]))
-    check(len(axs) == 2 and len(want) == 6, "so-fig2: two panels, 6 curves in the files")
+    check(aA["J"] == 0.2 and list(dA["Gamma"]) == [0, 0.4] and aB["J"] == 0 and aB["Gamma"] == 0.4 and
+          list(dB["q"]) == [0, 0.25], "so-fig2: the files' J, Gamma, q")
+    dl = [f"{v:.4g}" for v in dA["Delta_at_opt"][:, :, 0].ravel()]
+    want = [  # (label, t, E_A, E_B): the phi = 0 curve of each Gamma; then so_fig3_4's q curves
+        (f"Delta_opt={dl[0]}, Gamma=0, J=0.2, p_a=1, p_b=1, phi=0 / 3.142", dA["t"], dA["E_A"][0, 0], dA["E_B"][0, 0]),
+        (f"Delta_opt={dl[2]} / {dl[3]}, Gamma=0.4, J=0.2, p_a=1, p_b=1, phi=0 / 3.142", dA["t"], dA["E_A"][1, 0],
+         dA["E_B"][1, 0])]
+    check(dl[0] == dl[1] == "0.1992" and dl[2] == "0.1996" and dl[3] == "-0.1996",
+          f"so-fig2: the file's optima {dl}")
+    for i, q in enumerate(dB["q"]):
+        want.append((f"Delta=0, Gamma=0.4, J=0, phi=0, q={q:.4g}", dB["t"], dB["E_A"][i], dB["E_B"][i]))
+    check(len(axs) == 2 and len(want) == 4, "so-fig2: two panels, 4 distinct curves in the files")
     for ax, col, name in ((axs[0], 2, "E_A"), (axs[1], 3, "E_B")):
         got = ax.get_lines()
         okl = len(got) == len(want)
         for ln, w in zip(got, want):
-            keys = dict(kv.split("=") for kv in w[0].split(", "))
-            lab = dict(kv.split("=") for kv in ln.get_label().split(", "))
-            okl &= lab == keys and xy_is(ln, 0.2 * w[1], w[col])
-        check(okl, f"so-fig2: the {name} curves are the files' curves, labelled by what differs, in order")
+            okl &= ln.get_label() == w[0] and xy_is(ln, 0.2 * w[1], w[col])
+        check(okl, f"so-fig2: the {name} curves are the files' curves, labelled by what differs, in "
+                   f"order: {[ln.get_label() for ln in got]}")
         check(labels_are(ax, "|J| t  (|J| = 0.2, the file's J)", name), f"so-fig2: {name} labels")
-        check([ln.get_linestyle() for ln in got] == ["-"] * 2 + ["--"] * 4,
+        check([ln.get_linestyle() for ln in got] == ["-"] * 2 + ["--"] * 2,
               f"so-fig2: one line style per file ({name})")
+    check(fig._suptitle.get_text() == "all curves: kappa_a=0.05, kappa_b=0.01, F=0.1; p_a = "
+          "(kappa_a/kappa_b)^q, p_b = (kappa_a/kappa_b)^(-q)", f"so-fig2: title {fig._suptitle.get_text()}")
 
     # so-fig7: xi_ss and xi_supopt vs Gamma
     d7, _ = load(made["so_fig7"])
@@ -432,26 +443,19 @@ with guarded("analysis"), tempfile.TemporaryDirectory() as tmp:
                   np.allclose(np.abs(ex), 1, rtol=0, atol=1e-12) and
                   np.allclose(ey, 0, rtol=0, atol=1e-12), f"EP overlay for gamma_b = {gb}")
 
-    # ---- issue 15: SO Fig. 2 at each phi's own optimum ------------------------------------
-    for c, phi, sign in (("so_fig2_shared", 0.0, 1), ("so_fig2_shared_pi", np.pi, -1)):
-        dd, aa = load(made[c])
-        check(aa["phi"] == phi and aa["Delta"] == dd["Delta_opt"][0] and
-              np.sign(aa["Delta"]) == sign and aa["Gamma"] == 0.4 and aa["J"] == 0.2,
-              f"{c}: phi = {phi:g} at its own optimal detuning Delta_opt = {dd['Delta_opt'][0]!r}")
-    s0, _ = load(made["so_fig2_shared"])
-    s1, _ = load(made["so_fig2_shared_pi"])
-    check(abs(s0["E_B"][-1] - 10.3586) < 1e-4 and
-          np.allclose(s0["E_B"], s1["E_B"], rtol=1e-9, atol=1e-12) and
-          np.allclose(s0["E_A"], s1["E_A"], rtol=1e-9, atol=1e-12),
-          f"SO Fig. 2: phi = 0 and pi at their optima give the same E_B(t) (t = 250: "
-          f"{s0['E_B'][-1]:.6g}, {s1['E_B'][-1]:.6g}; the paper's single curve)")
-    fig = render("so-fig2 shared", ["so-fig2", made["so_fig2"], made["so_fig2_shared"],
-                                    made["so_fig2_shared_pi"], "-o", os.path.join(tmp, "s2s.png")])
-    got = [ln.get_label() for ln in panels(fig)[1].get_lines()]
-    check(got == ["Delta=0, Gamma=0, phi=0", "Delta=0.1992, Gamma=0, phi=0",
-                  "Delta=0.1996, Gamma=0.4, phi=0", "Delta=-0.1996, Gamma=0.4, phi=3.142"] and
-          fig._suptitle.get_text() == "all curves: J=0.2, kappa_a=0.05, kappa_b=0.01, F=0.1",
-          f"so-fig2: the four SO Fig. 2 curves labelled by Delta, Gamma, phi: {got}")
+    # ---- issue 15: SO Fig. 2 at each phi's own optimum (optimize:; the numbers themselves are
+    # checked in tests/so_figures_check.py): the paper's three curves, phi = 0, pi as one
+    s2, _ = load(made["so_fig2"])
+    fig = render("so-fig2 shared", ["so-fig2", made["so_fig2_resonant"], made["so_fig2"],
+                                    "-o", os.path.join(tmp, "s2s.png")])
+    got = panels(fig)[1].get_lines()
+    check([ln.get_label() for ln in got] ==
+          ["Delta=0, Gamma=0, phi=0", "Delta_opt=0.1992, Gamma=0, phi=0 / 3.142",
+           "Delta_opt=0.1996 / -0.1996, Gamma=0.4, phi=0 / 3.142"] and
+          fig._suptitle.get_text() == "all curves: J=0.2, kappa_a=0.05, kappa_b=0.01, F=0.1" and
+          len(got) == 3 and xy_is(got[1], 0.2 * s2["t"], s2["E_B"][0, 0]) and
+          xy_is(got[2], 0.2 * s2["t"], s2["E_B"][1, 0]) and abs(s2["E_B"][1, 0, -1] - 10.3586) < 1e-4,
+          f"so-fig2: the three SO Fig. 2 curves labelled by Delta, Gamma, phi: {[ln.get_label() for ln in got]}")
     # |J| of the time axis from the file: J = 0.3 here; Gamma/2 for a file with J = 0 only
     fj = os.path.join(tmp, "j03.h5")
     run("""model: shared
