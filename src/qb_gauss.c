@@ -439,9 +439,12 @@ static void fast_means(const qb_gauss_plan *pl, double t, const double complex *
 
 /* the pair terms Y_ab = Dt_ab psi_ab, dY_ab = Dt_ab e^{mu t} (mu = lambda_a + lambda_b) and their
  * absolute estimates K, dK, packed over a <= b (pair_index; all symmetric; psi from the product
- * e^{lambda_a t} e^{lambda_b t} where |mu t| >= 0.5, so no cancellation, else from phi) */
-static void pair_terms(const qb_gauss_plan *pl, double t, const double complex *E,
-                       double complex *Y, double complex *dY, double *K, double *dK) {
+ * e^{lambda_a t} e^{lambda_b t} where |mu t| >= 0.5, so no cancellation, else from phi); dY, dK
+ * NULL: not wanted */
+__attribute__((noinline)) /* (else GCC cannot see that Y, K are set for every pair) */
+static void
+pair_terms(const qb_gauss_plan *pl, double t, const double complex *E, double complex *Y,
+           double complex *dY, double *K, double *dK) {
   const int m = pl->m;
   for (int a = 0, i = 0; a < m; a++)
     for (int b = a; b < m; b++, i++) {
@@ -450,8 +453,8 @@ static void pair_terms(const qb_gauss_plan *pl, double t, const double complex *
       double complex ps, ee;
       double extra = 0;
       if (D == 0 && pl->eDt[ab] == 0) {
-        Y[i] = dY[i] = 0;
-        K[i] = dK[i] = 0;
+        Y[i] = 0, K[i] = 0;
+        if (dY) dY[i] = 0, dK[i] = 0;
         continue;
       }
       if (mag(mu) * t >= 0.5) {
@@ -464,8 +467,9 @@ static void pair_terms(const qb_gauss_plan *pl, double t, const double complex *
       const double aD = mag(D), lm = mag(pl->lam[a]) + mag(pl->lam[b]);
       const double kr = pl->rho[a] + pl->rho[b];
       Y[i] = cmul(D, ps);
-      dY[i] = cmul(D, ee);
       K[i] = 2 * (mag(ps) * (weight(m, mu, lm, t, kr, true) * aD + pl->eDt[ab]) + extra);
+      if (!dY) continue;
+      dY[i] = cmul(D, ee);
       dK[i] = 2 * mag(ee) * (weight(m, mu, lm, t, kr, false) * aD + pl->eDt[ab]);
     }
 }
@@ -494,8 +498,10 @@ static void cov_from_pairs(const qb_gauss_plan *pl, const double complex *Y, con
   }
 }
 
-/* the fast path at t > 0: every output and estimate (the means only with `means`) */
-static void fast_at(const qb_gauss_plan *pl, double t, bool means, qb_gauss_moments *mo) {
+/* the fast path at t > 0: every output and estimate (the means only with `means`, dC and dQ only
+ * with `deriv`) */
+static void fast_at(const qb_gauss_plan *pl, double t, bool means, bool deriv,
+                    qb_gauss_moments *mo) {
   const int m = pl->m;
   double complex X[MMAX], E[MMAX];
   memset(mo, 0, sizeof *mo);
@@ -505,9 +511,9 @@ static void fast_at(const qb_gauss_plan *pl, double t, bool means, qb_gauss_mome
   if (!pl->noise) return;
   double complex Y[QB_GAUSS_NPAIR], dY[QB_GAUSS_NPAIR];
   double K[QB_GAUSS_NPAIR], dK[QB_GAUSS_NPAIR];
-  pair_terms(pl, t, E, Y, dY, K, dK);
+  pair_terms(pl, t, E, Y, deriv ? dY : NULL, K, deriv ? dK : NULL);
   cov_from_pairs(pl, Y, K, mo->C, mo->Q, mo->err_C, mo->err_Q);
-  cov_from_pairs(pl, dY, dK, mo->dC, mo->dQ, mo->err_dC, mo->err_dQ);
+  if (deriv) cov_from_pairs(pl, dY, dK, mo->dC, mo->dQ, mo->err_dC, mo->err_dQ);
 }
 
 /* Which means each mode still lacks (without squeezing): a[j] alpha_j, d[j] dalpha_j. */
@@ -688,29 +694,43 @@ static int means_complex(const qb_gauss_plan *pl, double t, bool deriv, const do
   return 0;
 }
 
-/* whether the covariance estimates are within tol of their group scale (qb_gauss_moments) */
-static bool cov_within(int n, const qb_gauss_moments *mo, double tol) {
-  double ss = 0, sds = 0;
-  for (int j = 0; j < n; j++) {
-    ss = fmax(ss, mo->C[j] + cabs(mo->Q[j]));
-    sds = fmax(sds, fabs(mo->dC[j]) + cabs(mo->dQ[j]));
-  }
-  return vmax(n, mo->err_C) <= tol * ss && vmax(n, mo->err_Q) <= tol * ss &&
-         vmax(n, mo->err_dC) <= tol * sds && vmax(n, mo->err_dQ) <= tol * sds;
+/* whether the covariance's estimates (d: its derivatives') are within tol of their group scale
+ * (qb_gauss_moments) */
+static bool cov_within(int n, const qb_gauss_moments *mo, double tol, bool d) {
+  double sc = 0;
+  for (int j = 0; j < n; j++)
+    sc = fmax(sc, d ? fabs(mo->dC[j]) + cabs(mo->dQ[j]) : mo->C[j] + cabs(mo->Q[j]));
+  return d ? vmax(n, mo->err_dC) <= tol * sc && vmax(n, mo->err_dQ) <= tol * sc
+           : vmax(n, mo->err_C) <= tol * sc && vmax(n, mo->err_Q) <= tol * sc;
 }
 
-/* Without squeezing: the covariance from the fast path or the reference, the means mode by
- * mode (means_complex). */
+/* Without squeezing, with noise: the covariance (and with deriv its derivative) from the fast
+ * path, each where within tol of its group scale, else from the reference (flag). */
+static void cov_unsqueezed(const qb_gauss_plan *pl, double t, double tol, bool deriv,
+                           qb_gauss_moments *mo) {
+  if (pl->ready) fast_at(pl, t, false, deriv, mo); /* (the means: means_complex) */
+  const bool c = pl->ready && cov_within(pl->n, mo, tol, false);
+  const bool d = !deriv || (pl->ready && cov_within(pl->n, mo, tol, true));
+  if (c && d) return;
+  qb_gauss_moments ref;
+  qb_gauss_reference(&pl->net, t, &ref);
+  const size_t nc = sizeof mo->C, nq = sizeof mo->Q;
+  if (!c) {
+    memcpy(mo->C, ref.C, nc), memcpy(mo->Q, ref.Q, nq);
+    memcpy(mo->err_C, ref.err_C, nc), memcpy(mo->err_Q, ref.err_Q, nc);
+  }
+  if (!d) {
+    memcpy(mo->dC, ref.dC, nc), memcpy(mo->dQ, ref.dQ, nq);
+    memcpy(mo->err_dC, ref.err_dC, nc), memcpy(mo->err_dQ, ref.err_dQ, nc);
+  }
+  mo->flags |= ref.flags | QB_GAUSS_FALLBACK;
+}
+
+/* Without squeezing: the covariance (cov_unsqueezed), the means mode by mode (means_complex). */
 static void at_unsqueezed(const qb_gauss_plan *pl, double t, double tol, bool deriv,
                           const double complex *lx, const double *lex, qb_gauss_moments *mo) {
   memset(mo, 0, sizeof *mo);
-  if (pl->noise) {
-    if (pl->ready) fast_at(pl, t, false, mo); /* (the means: means_complex) */
-    if (!pl->ready || !cov_within(pl->n, mo, tol)) {
-      qb_gauss_reference(&pl->net, t, mo);
-      mo->flags |= QB_GAUSS_FALLBACK;
-    }
-  }
+  if (pl->noise) cov_unsqueezed(pl, t, tol, deriv, mo);
   if (pl->driven && means_complex(pl, t, deriv, lx, lex, mo)) fill_nan(pl->n, mo, QB_GAUSS_FAILED);
 }
 
@@ -735,7 +755,7 @@ void qb_gauss_at_with(const qb_gauss_plan *pl, double t, bool deriv, const doubl
   if (!pl->squeeze) {
     at_unsqueezed(pl, t, tol, deriv, lx, lex, mo);
   } else {
-    if (pl->ready) fast_at(pl, t, true, mo);
+    if (pl->ready) fast_at(pl, t, true, true, mo);
     if (!pl->ready || (all_finite_mo(pl->n, mo) && !within(pl->n, mo, tol))) {
       qb_gauss_reference(&pl->net, t, mo);
       mo->flags |= QB_GAUSS_FALLBACK;

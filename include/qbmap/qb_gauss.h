@@ -149,7 +149,8 @@ typedef struct {
 void qb_gauss_plan_make(const qb_gauss_net *net, qb_gauss_plan *pl);
 
 /* Moments at t >= 0 from the vacuum: the fast path, or the fallback (flag) where the fast
- * path's own estimate exceeds QB_GAUSS_TOL of a group scale.  Without squeezing (S = 0) the
+ * path's own estimate exceeds QB_GAUSS_TOL of a group scale (without squeezing: per group, the
+ * covariance and its derivative each on its own).  Without squeezing (S = 0) the
  * means are taken mode by mode instead, alpha_j and dalpha_j each on its own: from the complex
  * system's eigendecomposition where its estimate is within QB_GAUSS_AMP_TOL of |alpha_j| (or of
  * |dalpha_j|; with the floor n eps sum |alpha| (sum |dalpha|)) -- first with the lean estimates
@@ -164,9 +165,11 @@ void qb_gauss_plan_make(const qb_gauss_net *net, qb_gauss_plan *pl);
  * exponentials per t. */
 void qb_gauss_at(const qb_gauss_plan *pl, double t, qb_gauss_moments *m);
 
-/* qb_gauss_at with options, for rows of t.  deriv false: dalpha and err_dalpha are not computed
- * without squeezing (left 0; the energies, ergotropies and occupations need alpha, C and Q
- * only), everything else is bitwise what deriv true gives.  lx, lex: qb_gauss_lean_many's
+/* qb_gauss_at with options, for rows of t.  deriv false: without squeezing the derivatives
+ * dalpha, dC, dQ and their estimates are not computed (left 0; the energies, ergotropies and
+ * occupations need alpha, C and Q only), everything else is bitwise what deriv true gives (each
+ * of alpha, dalpha, the covariance and its derivative takes its way -- and the fallback -- on its
+ * own estimates).  lx, lex: qb_gauss_lean_many's
  * values at this t, or NULL (then computed here, the same bits). */
 void qb_gauss_at_with(const qb_gauss_plan *pl, double t, bool deriv, const double complex *lx,
                       const double *lex, qb_gauss_moments *mo);
