@@ -541,3 +541,31 @@ void qb_optim_describe(const qb_model *m, char *buf, size_t size) {
            o->base->params[o->param].name, o->sign > 0 ? "maximize" : "minimize",
            o->base->fields[o->field].name, o->lo, o->hi, o->scan);
 }
+
+bool qb_optim_is(const qb_model *m) {
+  return m && m->free == optim_free;
+}
+
+const qb_model *qb_optim_base(const qb_model *m) {
+  return ((const qb_optim *)m->ctx)->base;
+}
+
+qb_err qb_optim_rebase(const qb_model *m, const qb_model *base, const qb_model **out, char *msg,
+                       size_t size) {
+  const qb_optim *o = m->ctx;
+  const qb_optim_spec s = {.param = o->base->params[o->param].name,
+                           .field = o->base->fields[o->field].name,
+                           .maximize = o->sign > 0,
+                           .lo = o->lo,
+                           .hi = o->hi,
+                           .scan = o->scan};
+  const char *which;
+  return qb_optim_new(base, false, &s, out, &which, msg, size);
+}
+
+int qb_optim_base_point(const qb_model *m, const double *p, const double *out, double *q) {
+  const qb_optim *o = m->ctx;
+  to_base(o, p, q);
+  q[o->param] = out[o->f_opt];
+  return o->param;
+}

@@ -91,6 +91,24 @@ typedef struct {
 qb_err qb_optim_new(const qb_model *base, bool own_base, const qb_optim_spec *spec,
                     const qb_model **m, const char **which, char *msg, size_t size);
 
+/* True if m is an instance built by qb_optim_new (or qb_optim_rebase). */
+bool qb_optim_is(const qb_model *m);
+
+/* The model the instance m wraps. */
+const qb_model *qb_optim_base(const qb_model *m);
+
+/* A new wrapper like m (its spec: param, objective, range, scan) over another base with the same
+ * parameters and fields, not owning it (`qbmap point --config`: the point's expressions wrapper,
+ * or the figures of merit over it, in place of the config's); freed with qb_model_free.  Errors
+ * as qb_optim_new (msg names the spec member). */
+qb_err qb_optim_rebase(const qb_model *m, const qb_model *base, const qb_model **out, char *msg,
+                       size_t size);
+
+/* The base's parameter vector q[base->nparams] of the wrapper's point p, the optimized parameter
+ * at the optimum out[<param>_opt] (out: the wrapper's fields at p; NaN where it failed).  Returns
+ * the base's index of the optimized parameter. */
+int qb_optim_base_point(const qb_model *m, const double *p, const double *out, double *q);
+
 /* The instance's spec as the normalized config writes it: "{param: P, maximize: F, range: [lo,
  * hi], scan: n}" (%.17g). */
 void qb_optim_describe(const qb_model *m, char *buf, size_t size);
