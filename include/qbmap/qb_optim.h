@@ -36,6 +36,17 @@
  * Rows: where the objective does not depend on the base's row axis (its qb_field row_const, and
  * the row axis is not param) the optimum is found once per row, at the row axis' default (the
  * first point's value where it has none), and the row is one base row call there.
+ * EPs (the `eps:` post-pass): where the base has a discriminant and coalescence, the wrapper's
+ * are the base's at (p, x*(p)), x*(p) the optimum at p found as above: the exceptional points
+ * of the system at its optimal `param` (NaN where the optimum fails).  Contract: x*(p), hence
+ * the discriminant, is continuous in p where the optimum is unique and the objective's maximum
+ * is non-degenerate (then x*(p) is smooth inside the range, and pinned to lo or hi at the edge:
+ * still continuous); it jumps where the global optimum switches between two separated local
+ * optima (opt_not_unique along that line) and is not defined on plateaus.  A jump can give a
+ * cell a winding number without a zero: the refinement then fails and the candidate is counted
+ * as rejected, never reported; an EP near such a line may be missed.  The optimizer's tolerance
+ * (QB_OPTIM_XTOL) enters the discriminant: a candidate whose |disc| cannot reach the pass's
+ * residual for that reason is rejected too.  Every evaluation of disc is one optimization.
  * Not collective; an instance is read-only while it evaluates (its base's own rules apply:
  * network's expressions, one instance per thread). */
 #ifndef QB_OPTIM_H
