@@ -387,8 +387,7 @@ static int cmd_point(int argc, char **argv) {
     }
     qb_model_eval(m, p, NULL, out);
     double shown[QB_MAX_PARAMS]; /* the values given by expressions, evaluated */
-    memcpy(shown, p, sizeof shown);
-    if (bound) qb_bind_resolve(bound, p, shown);
+    qb_config_point_shown(m, bound, p, out, shown);
     if (json)
       point_json(m, shown, given, out);
     else

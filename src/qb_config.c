@@ -1648,27 +1648,27 @@ qb_err qb_config_parse_base(const char *text, const char *source, qb_config *cfg
   return parse_text(text, source, NULL, 0, false, cfg, msg, msgsize);
 }
 
+/* The model under the config's wrappers (the built-in model or network), or m without config. */
+static const qb_model *point_under(const qb_config *base, const qb_model *m) {
+  if (base && base->bind) return qb_bind_base(base->bind);
+  if (base && base->merit) return qb_merit_base(base->merit);
+  if (base && base->optim) return qb_optim_base(base->optim);
+  return m;
+}
+
 /* The point's expressions wrapper where the config has one or an argument is an expression:
  * a new one over the base model with the config's symbols and expressions (*bound, owned by the
- * caller), which replaces *mp; nothing otherwise. */
+ * caller), and over it the config's other wrappers rebuilt in their order (figures of merit,
+ * optimize), the top one replacing *mp; nothing otherwise. */
 static qb_err point_bind(int argc, char *const *argv, const qb_config *base, const qb_model **mp,
                          const qb_model **bound, char *msg, size_t msgsize) {
-  bool need = base && base->bind && !qb_bind_trivial(base->bind); /* (kept under wrappers) */
+  const qb_model *old = base ? base->bind : NULL, *under = point_under(base, *mp);
+  bool need = old && !qb_bind_trivial(old); /* (kept under wrappers) */
   for (int i = 1; i < argc && !need; i++) {
     const char *eq = strchr(argv[i], '=');
-    need = eq && is_expression(*mp, eq + 1);
+    need = eq && is_expression(old ? old : under, eq + 1);
   }
   if (!need) return QB_OK;
-  if (base && base->optim) {
-    snprintf(msg, msgsize,
-             "point --config with optimize and expressions: not supported yet; allowed: numbers "
-             "on the command line and a config without symbols or expressions, or `qbmap run`");
-    return QB_EUSAGE;
-  }
-  const qb_model *old = base && base->bind ? base->bind : NULL;
-  const qb_model *under = old                   ? qb_bind_base(old)
-                          : base && base->merit ? qb_merit_base(base->merit)
-                                                : *mp;
   const int ns = old ? qb_bind_nsymbols(old) : 0;
   const char *names[QB_MAX_PARAMS];
   for (int k = 0; k < ns; k++)
@@ -1680,10 +1680,21 @@ static qb_err point_bind(int argc, char *const *argv, const qb_config *base, con
   for (int i = 0; old && i < old->nparams; i++)
     if (qb_bind_expression(old, i) && qb_bind_set(b, i, qb_bind_expression(old, i), msg, msgsize))
       return QB_EUSAGE;
+  const qb_model *w;
+  if (base && base->merit) { /* the figures of merit over the point's expressions */
+    if (qb_merit_rebase(base->merit, *mp, &w, msg, msgsize)) return QB_EUSAGE;
+    *mp = w;
+  }
+  if (base && base->optim) { /* optimize over them (the config's order) */
+    if (qb_optim_rebase(base->optim, *mp, &w, msg, msgsize)) return QB_EUSAGE;
+    *mp = w;
+  }
   return QB_OK;
 }
 
-/* One `name=value` of `point` (value a number, or an expression where *bound is a wrapper). */
+/* One `name=value` of `point` (value a number, or an expression where *bound is a wrapper;
+ * m is the top wrapper, whose indices p and given use, bound names the same parameter by name:
+ * optimize removes one). */
 static qb_err point_assignment(const qb_model *m, const qb_model *bound, const char *arg, double *p,
                                bool *given, char *msg, size_t msgsize) {
   const char *eq = strchr(arg, '=');
@@ -1691,9 +1702,10 @@ static qb_err point_assignment(const qb_model *m, const qb_model *bound, const c
   snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - arg) : 0, arg);
   const int i = eq ? qb_model_param_index(m, name) : -1;
   if (bound && i >= 0) {
-    const bool ex = is_expression(m, eq + 1);
+    const bool ex = is_expression(bound, eq + 1);
     char why[2048];
-    if (qb_bind_set((qb_model *)(uintptr_t)bound, i, ex ? eq + 1 : NULL, why, sizeof why)) {
+    if (qb_bind_set((qb_model *)(uintptr_t)bound, qb_model_param_index(bound, name),
+                    ex ? eq + 1 : NULL, why, sizeof why)) {
       snprintf(msg, msgsize, "%s: %s", arg, why);
       return QB_EUSAGE;
     }
@@ -1704,6 +1716,16 @@ static qb_err point_assignment(const qb_model *m, const qb_model *bound, const c
     }
   }
   return qb_config_parse_assignment(m, arg, p, given, msg, msgsize) ? QB_EUSAGE : QB_OK;
+}
+
+/* After the point's expressions are complete: their order, and the optimize wrapper over them
+ * told what the config's is told in wrap_bind. */
+static qb_err point_finish(const qb_model *m, const qb_model *bound, char *msg, size_t msgsize) {
+  int bad;
+  if (qb_bind_finish((qb_model *)(uintptr_t)bound, &bad, msg, msgsize)) return QB_EUSAGE;
+  if (qb_optim_is(m)) qb_optim_refresh_params(m);
+  if (qb_optim_is(m) && !qb_bind_row_reuse(bound)) qb_optim_row_dependent(m);
+  return QB_OK;
 }
 
 qb_err qb_config_parse_point(int argc, char *const *argv, const qb_config *base,
@@ -1726,8 +1748,7 @@ qb_err qb_config_parse_point(int argc, char *const *argv, const qb_config *base,
         return QB_EUSAGE;
       }
   }
-  int bad;
-  if (*bound && qb_bind_finish((qb_model *)(uintptr_t)*bound, &bad, msg, msgsize)) return QB_EUSAGE;
+  if (*bound && point_finish(m, *bound, msg, msgsize)) return QB_EUSAGE;
   for (int k = 0; k < m->nparams; k++)
     given[k] = given[k] || cmdline[k];
   for (int d = 0; base && d < base->grid.ndim; d++) {
@@ -1739,13 +1760,32 @@ qb_err qb_config_parse_point(int argc, char *const *argv, const qb_config *base,
              m->params[k].name, m->params[k].name);
     return QB_EUSAGE;
   }
-  if (qb_model_check_given(m, given, msg, msgsize)) return QB_EUSAGE;
-  if (*bound && base && base->merit) /* the figures of merit over the point's expressions */
-    return qb_merit_rebase(base->merit, *bound, mp, msg, msgsize) ? QB_EUSAGE : QB_OK;
-  return QB_OK;
+  return qb_model_check_given(m, given, msg, msgsize) ? QB_EUSAGE : QB_OK;
+}
+
+void qb_config_point_shown(const qb_model *m, const qb_model *bound, const double *p,
+                           const double *out, double *shown) {
+  memcpy(shown, p, (size_t)m->nparams * sizeof *p);
+  if (!bound) return;
+  double q[QB_MAX_PARAMS];
+  const int k = qb_optim_is(m) ? qb_optim_base_point(m, p, out, q) : -1;
+  if (k < 0) {
+    qb_bind_resolve(bound, p, shown);
+    return;
+  }
+  double v[QB_MAX_PARAMS];
+  memcpy(v, q, sizeof q);
+  qb_bind_resolve(bound, q, v);
+  for (int i = 0, j = 0; i < m->nparams + 1; i++)
+    if (i != k) shown[j++] = v[i];
 }
 
 void qb_config_point_free(const qb_model *m, const qb_model *bound) {
+  if (bound && qb_optim_is(m)) { /* the point's wrappers, top first */
+    const qb_model *under = qb_optim_base(m);
+    qb_model_free(m);
+    m = under;
+  }
   if (bound && m != bound) qb_merit_free(m);
   qb_bind_free(bound);
 }

@@ -1,5 +1,6 @@
 #include "qbmap/qb_optim.h"
 
+#include <complex.h>
 #include <float.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_min.h>
@@ -333,6 +334,29 @@ static void optim_row(const qb_model *m, const double *p, const double *x, int n
     from_base(o, out + (size_t)j * (size_t)b->nfields, &r, out + (size_t)j * (size_t)nw);
 }
 
+/* The base's drift at the optimum (qb_optim.h, "EPs"): the base's parameters q at p with param
+ * at its optimum there; false where the optimum failed. */
+static bool at_optimum(const qb_optim *o, const double *p, double *q) {
+  to_base(o, p, q);
+  const optimum r = optimize(o, q);
+  q[o->param] = r.x;
+  return r.ok;
+}
+
+static double complex optim_disc(const qb_model *m, const double *p) {
+  const qb_optim *o = m->ctx;
+  double q[QB_MAX_PARAMS];
+  return at_optimum(o, p, q) ? o->base->disc(o->base, q) : CMPLX(NAN, NAN);
+}
+
+static void optim_coalescence(const qb_model *m, const double *p, double *splitting,
+                              double *overlap) {
+  const qb_optim *o = m->ctx;
+  double q[QB_MAX_PARAMS];
+  *splitting = *overlap = NAN;
+  if (at_optimum(o, p, q)) o->base->coalescence(o->base, q, splitting, overlap);
+}
+
 static qb_err optim_check_given(const qb_model *m, const bool *given, char *msg, size_t size) {
   const qb_optim *o = m->ctx;
   bool gb[QB_MAX_PARAMS];
@@ -489,6 +513,8 @@ static void make_model(qb_optim *o) {
                         .eval = row ? NULL : optim_eval,
                         .eval_row = row ? optim_row : NULL,
                         .row_axis = row ? b->row_axis - (b->row_axis > o->param) : 0,
+                        .disc = b->disc && b->coalescence ? optim_disc : NULL,
+                        .coalescence = b->disc && b->coalescence ? optim_coalescence : NULL,
                         .ctx = o,
                         .free = optim_free};
 }
@@ -540,4 +566,32 @@ void qb_optim_describe(const qb_model *m, char *buf, size_t size) {
   snprintf(buf, size, "{param: %s, %s: %s, range: [%.17g, %.17g], scan: %d}",
            o->base->params[o->param].name, o->sign > 0 ? "maximize" : "minimize",
            o->base->fields[o->field].name, o->lo, o->hi, o->scan);
+}
+
+bool qb_optim_is(const qb_model *m) {
+  return m && m->free == optim_free;
+}
+
+const qb_model *qb_optim_base(const qb_model *m) {
+  return ((const qb_optim *)m->ctx)->base;
+}
+
+qb_err qb_optim_rebase(const qb_model *m, const qb_model *base, const qb_model **out, char *msg,
+                       size_t size) {
+  const qb_optim *o = m->ctx;
+  const qb_optim_spec s = {.param = o->base->params[o->param].name,
+                           .field = o->base->fields[o->field].name,
+                           .maximize = o->sign > 0,
+                           .lo = o->lo,
+                           .hi = o->hi,
+                           .scan = o->scan};
+  const char *which;
+  return qb_optim_new(base, false, &s, out, &which, msg, size);
+}
+
+int qb_optim_base_point(const qb_model *m, const double *p, const double *out, double *q) {
+  const qb_optim *o = m->ctx;
+  to_base(o, p, q);
+  q[o->param] = out[o->f_opt];
+  return o->param;
 }

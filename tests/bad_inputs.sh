@@ -124,9 +124,10 @@ check optimize_set "--set Delta=0.1: unknown parameter 'Delta' in 'Delta=0.1'; a
   "$qbmap" run ../examples/shared_optimize.yaml -o "$work/out.h5" --set Delta=0.1
 check optimize_point "qbmap point: unknown parameter 'Delta' in 'Delta=0.1'; allowed for model shared: J," 2 \
   "$qbmap" point --config ../examples/shared_optimize.yaml shared J=0.5 phi=1 Delta=0.1
-# optimize with an expression on the point's command line: not supported yet, said so
-check optimize_point_expr "qbmap point: point --config with optimize and expressions: not supported yet" 2 \
-  "$qbmap" point --config ../examples/shared_optimize.yaml shared J=0.5 "phi=2*J"
+# optimize with an expression on the point's command line (supported: the point re-stacks the
+# wrappers): an expression naming a field (the optimum) rather than a parameter is still an error
+check optimize_point_expr "qbmap point: phi=2*Delta_at_opt: 'Delta_at_opt' is not a parameter of model shared nor a declared symbol; allowed in an expression: Delta, J," 2 \
+  "$qbmap" point --config ../examples/shared_optimize.yaml shared J=0.5 "phi=2*Delta_at_opt"
 check unknown_command_newline "qbmap: unknown command 'fr\nob'" 2 "$qbmap" "$(printf 'fr\nob')"
 mkdir -p "$work/adir"
 check config_directory "cannot read config '$work/adir': Is a directory" 2 "$qbmap" run "$work/adir" -o "$work/out.h5"

@@ -11,8 +11,8 @@ squeezed three-mode network of tests/data/network/rows_squeezed_thermal.yaml, ov
 and t x Delta.  The figures-of-merit wrapper (qb_merit, `merit:`; cases merit_*): computed once
 per row along t, per point otherwise, and `qbmap point --config CFG MODEL` bitwise the sweep.
 With `optimize:` (cases opt_*): shared with a t-independent objective (one optimum per row) and
-a t-dependent one (per point), a network symbol optimized; `qbmap point MODEL --config CFG` at
-sampled points.
+a t-dependent one (per point), a network symbol optimized, with expressions (opt_bind_*) and all
+three wrappers stacked (stack_shared); `qbmap point MODEL --config CFG` at sampled points.
 Usage: rows_identical.py QBMAP MPIEXEC"""
 import os
 import random
@@ -111,18 +111,30 @@ CASES.update({
                   [("Delta", "min: -1, max: 1, n: 3"), ("t", "min: 0, max: 60, n: 21")], None),
 })
 # All three wrappers stacked (expressions, figures of merit, optimize): the detuning that
-# maximizes the average charging power, with kappa_a tied to kappa_b by an expression.  Ranks
-# and block sizes only: `qbmap point --config` does not take optimize with expressions yet.
+# maximizes the average charging power, with kappa_a tied to kappa_b by an expression.
 CASES["stack_shared"] = ("shared", {"kappa_a": "s*kappa_b", "s": 2.0, "Gamma": 1, "J": 0.3,
                                     "phi": 0.7},
                          [("kappa_b", "min: 0.05, max: 1, n: 3, scale: log"),
                           ("t", "min: 0, max: 60, n: 11")], None, ["s"])
 MERIT["stack_shared"] = "merit: {charge: [0.9], scan: 256}"
-NOPOINT = {"stack_shared"}
+# Expressions and optimize (no figures of merit), `qbmap point --config` against the sweep: an
+# expression naming the optimized Delta and none depending on t (one optimum per row), and one
+# depending on t (one optimum per point: qb_optim_row_dependent, in the point's stack too).
+CASES["opt_bind_t"] = ("shared", {"kappa_a": "s*kappa_b", "s": 1.5, "Gamma": 1, "J": "0.2*s",
+                                  "phi": 0.7, "F": "0.1*(1 + 0.05*Delta)"},
+                       [("kappa_b", "min: 0.05, max: 2, n: 3, scale: log"),
+                        ("t", "min: 0, max: 60, n: 21")], None, ["s"])
+CASES["opt_bind_tdep"] = ("shared", {"kappa_a": "0.2*(1 + 0.01*t)", "Gamma": 1, "J": 0.3,
+                                     "phi": 0.7},
+                          [("kappa_b", "values: [0.1, 0.6]"), ("t", "min: 0, max: 40, n: 9")],
+                          None, [])
+NOPOINT = set()
 OPT = {"stack_shared": "optimize: {param: Delta, maximize: P_avg_max, range: [-1, 1], scan: 16}",
        "opt_shared_t": "optimize: {param: Delta, maximize: E_B_ss, range: [-2, 2]}",
        "opt_shared_p": "optimize: {param: Delta, maximize: E_B, range: [-2, 2], scan: 24}",
-       "opt_net_t": "optimize: {param: chi, minimize: E_b_ss, range: [-3, 3], scan: 16}"}
+       "opt_net_t": "optimize: {param: chi, minimize: E_b_ss, range: [-3, 3], scan: 16}",
+       "opt_bind_t": "optimize: {param: Delta, maximize: E_B_ss, range: [-2, 2], scan: 32}",
+       "opt_bind_tdep": "optimize: {param: Delta, maximize: E_B_ss, range: [-2, 2], scan: 16}"}
 RUNS = [(1, None), (2, 7), (3, 1), (4, 4096)]  # (ranks, --block-points; None: the default)
 
 

@@ -26,7 +26,20 @@
  *   hazards:   300 random points each of shared and threemode wrapped, rates 1e-3..1e3 (10%
  *              exactly 0), t in 1e-3..1e3: every NaN field comes with a status bit, every bit
  *              set is declared by the wrapper.
- * Usage: test_optim [shared|brute|global|edge|row|fail|notunique|hazards|all] */
+ *   eps:       the EP pass (qb_post_eps) on the wrapper's discriminant (the base's at the
+ *              optimum): model ep with a symbol u optimized (delta_r = u, E_r = exp(-(u - c)^2/2),
+ *              maximize E_B_ss over [-1, 3]) in the (c, alpha) plane, gamma_b in {2, 3}: at
+ *              alpha = 0 the optimum solves c = u + 2u/(gamma_b^2 - 1 + u^2), so the one EP of
+ *              each slice (alpha = 0, u = 1) is at c = 1 + 2/gamma_b^2.  Exactly one EP per slice,
+ *              none rejected, at the closed form to 1e-9; and a brute-force optimum at the EP
+ *              found (model ep alone: 40001-point dense scan, golden section to 1e-12) agrees
+ *              with the wrapper's u_opt there to 1e-7 and gives |disc| <= 1e-7 of ep there;
+ *   boundary:  the boundary pass (qb_post_boundaries) on an optimized field: shared, Delta
+ *              maximizing E_B_ss, the level 0.12 of E_B_ss along J: one crossing per sign change
+ *              of shared's closed-form E_B_at_Delta_opt - 0.12 on the grid (at least 4), and the
+ *              closed form at each crossing equals 0.12 to 1e-9 relative.
+ * Usage: test_optim [shared|brute|global|edge|row|fail|notunique|hazards|eps|boundary|all] */
+#include <complex.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +49,7 @@
 #include "qbmap/qb_config.h"
 #include "qbmap/qb_model.h"
 #include "qbmap/qb_optim.h"
+#include "qbmap/qb_post.h"
 
 #define PI 3.14159265358979323846
 #define NDENSE 4001
@@ -487,6 +501,129 @@ static void part_hazards(void) {
                  tm, 4);
 }
 
+/* ---- the post-passes on the wrapper ----------------------------------------------------- */
+
+static const char eps_text[] = "model: ep\n"
+                               "symbols: [u, c]\n"
+                               "optimize: {param: u, maximize: E_B_ss, range: [-1, 3]}\n"
+                               "axes:\n"
+                               "  - {name: gamma_b, values: [2, 3]}\n"
+                               "  - {name: c, min: 1.03, max: 2.01, n: 8}\n"
+                               "  - {name: alpha, min: -0.37, max: 0.41, n: 8}\n"
+                               "fixed: {delta_r: u, E_r: 'exp(-(u - c)^2/2)'}\n"
+                               "eps: {axes: [c, alpha]}\n";
+
+/* E_B_ss of model ep alone at delta_r = u, E_r = exp(-(u - c)^2/2). */
+static double ep_objective(const qb_model *ep, double *q, double u, double c) {
+  double out[QB_MAX_FIELDS];
+  set(ep, q, "delta_r", u);
+  set(ep, q, "E_r", exp(-(u - c) * (u - c) / 2));
+  qb_model_eval(ep, q, NULL, out);
+  return out[fidx(ep, "E_B_ss")];
+}
+
+/* The maximizer of ep_objective over [-1, 3]: dense scan, then golden section to 1e-12. */
+static double ep_brute(const qb_model *ep, double *q, double c) {
+  const int n = 40001;
+  double best = -INFINITY, xb = 0, a, b;
+  for (int i = 0; i < n; i++) {
+    const double x = -1 + 4.0 * i / (n - 1), h = ep_objective(ep, q, x, c);
+    if (h > best) best = h, xb = x;
+  }
+  a = xb - 4.0 / (n - 1), b = xb + 4.0 / (n - 1);
+  const double g = (sqrt(5.0) - 1) / 2;
+  while (b - a > 1e-12) {
+    const double x1 = b - g * (b - a), x2 = a + g * (b - a);
+    if (ep_objective(ep, q, x1, c) > ep_objective(ep, q, x2, c))
+      b = x2;
+    else
+      a = x1;
+  }
+  return 0.5 * (a + b);
+}
+
+static void part_eps(void) {
+  qb_config cfg;
+  parse(eps_text, &cfg);
+  qb_pointset s = {0};
+  if (qb_post_eps(&cfg, 0, qb_post_ep_units(&cfg), &s)) QB_SETUP_FATAL("qb_post_eps failed");
+  const int ig = 0, ic = 1, ia = 2;
+  CHECK("one EP per gamma_b slice", s.n == 2, "n = %lld", (long long)s.n);
+  CHECK("no candidate rejected", s.rejected == 0, "%lld", (long long)s.rejected);
+  const qb_model *ep = qb_model_find("ep"), *m = cfg.model;
+  for (int64_t k = 0; k < s.n; k++) {
+    const double gb = s.x[ig][k], c = s.x[ic][k], al = s.x[ia][k];
+    CHECK_CLOSE("EP at c = 1 + 2/gamma_b^2", c, 1 + 2 / (gb * gb), 0, 1e-9, "gamma_b %g", gb);
+    CHECK_CLOSE("EP at alpha = 0", al, 0, 0, 1e-9, "gamma_b %g", gb);
+    double q[QB_MAX_PARAMS], p[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
+    bool given[QB_MAX_PARAMS];
+    qb_model_defaults(ep, q, given);
+    set(ep, q, "alpha", al);
+    set(ep, q, "gamma_b", gb);
+    const double ub = ep_brute(ep, q, c);
+    memcpy(p, cfg.fixed, sizeof p);
+    set(m, p, "gamma_b", gb), set(m, p, "c", c), set(m, p, "alpha", al);
+    qb_model_eval(m, p, NULL, out);
+    CHECK_CLOSE("the wrapper's u_opt at the EP vs the brute-force optimum", out[fidx(m, "u_opt")],
+                ub, 0, 1e-7, "gamma_b %g", gb);
+    set(ep, q, "delta_r", ub);
+    const double d = cabs(ep->disc(ep, q));
+    CHECK("ep's |disc| at the brute-force optimum <= 1e-7", d <= 1e-7, "%.3g (gamma_b %g)", d, gb);
+    printf("eps: gamma_b = %g: EP at c - c_exact = %.3g, alpha = %.3g; u_opt - u_brute = %.3g, "
+           "|disc| there %.3g\n",
+           gb, c - (1 + 2 / (gb * gb)), al, out[fidx(m, "u_opt")] - ub, d);
+  }
+  qb_pointset_free(&s);
+  qb_config_free(&cfg);
+}
+
+static const char boundary_text[] = "model: shared\n"
+                                    "optimize: {param: Delta, maximize: E_B_ss, range: [-3, 3]}\n"
+                                    "axes:\n"
+                                    "  - {name: phi, values: [0.5, 1.0, 1.5]}\n"
+                                    "  - {name: J, min: 0.013, max: 1.197, n: 41}\n"
+                                    "fixed: {kappa_a: 0.3, kappa_b: 0.2, Gamma: 0.5}\n"
+                                    "boundaries: {field: E_B_ss, level: 0.12, axis: J}\n";
+
+/* shared's closed-form E_B_at_Delta_opt - 0.12 at phi, J (the config's other values). */
+static double closed_minus_level(double phi, double J) {
+  const qb_model *sh = qb_model_find("shared");
+  double q[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
+  bool given[QB_MAX_PARAMS];
+  qb_model_defaults(sh, q, given);
+  set(sh, q, "kappa_a", 0.3), set(sh, q, "kappa_b", 0.2), set(sh, q, "Gamma", 0.5);
+  set(sh, q, "phi", phi), set(sh, q, "J", J), set(sh, q, "Delta", 0);
+  qb_model_eval(sh, q, NULL, out);
+  return out[fidx(sh, "E_B_at_Delta_opt")] - 0.12;
+}
+
+static void part_boundary(void) {
+  qb_config cfg;
+  parse(boundary_text, &cfg);
+  qb_pointset s = {0};
+  if (qb_post_boundaries(&cfg, 0, qb_post_boundary_units(&cfg), &s))
+    QB_SETUP_FATAL("qb_post_boundaries failed");
+  const qb_axis *P = &cfg.grid.axes[0], *J = &cfg.grid.axes[1];
+  int64_t expected = 0;
+  for (int64_t i = 0; i < P->n; i++)
+    for (int64_t j = 1; j < J->n; j++)
+      expected += (closed_minus_level(P->values[i], J->values[j - 1]) > 0) !=
+                  (closed_minus_level(P->values[i], J->values[j]) > 0);
+  CHECK("one crossing per sign change of the closed form (>= 4)", s.n == expected && s.n >= 4,
+        "n = %lld, expected %lld", (long long)s.n, (long long)expected);
+  double worst = 0;
+  for (int64_t k = 0; k < s.n; k++) {
+    const double r = closed_minus_level(s.x[0][k], s.x[1][k]) / 0.12;
+    worst = fmax(worst, fabs(r));
+    CHECK("closed-form E_B_at_Delta_opt = 0.12 at the crossing (1e-9 relative)", fabs(r) <= 1e-9,
+          "phi %g J %.17g: %.3g", s.x[0][k], s.x[1][k], r);
+  }
+  printf("boundary: %lld crossings; worst relative closed-form error %.3g\n", (long long)s.n,
+         worst);
+  qb_pointset_free(&s);
+  qb_config_free(&cfg);
+}
+
 int main(int argc, char **argv) {
   qb_test_select(argc, argv);
   QB_PART("shared", part_shared());
@@ -497,5 +634,7 @@ int main(int argc, char **argv) {
   QB_PART("fail", part_fail());
   QB_PART("notunique", part_notunique());
   QB_PART("hazards", part_hazards());
+  QB_PART("eps", part_eps());
+  QB_PART("boundary", part_boundary());
   return qb_test_report(qb_test_name);
 }

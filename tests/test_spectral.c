@@ -476,10 +476,11 @@ static void test_random(void) {
     printf("random n=%d: %ld plans, %ld usable (%.4f), worst usable kappa %.3g\n", n, plans, usable,
            (double)usable / (double)plans, worst_kappa);
     print_stats("random", n, &st);
-    CHECK("random: most plans usable (>= 90%)", usable >= 0.9 * (double)plans, "n %d: %ld of %ld",
-          n, usable, plans);
-    CHECK("random: most points compared (>= 50%)", st.compared_ld >= 0.5 * (double)st.points,
-          "n %d: %ld of %ld", n, st.compared_ld, st.points);
+    CHECK("random: most plans usable (>= 90%)", (double)usable >= 0.9 * (double)plans,
+          "n %d: %ld of %ld", n, usable, plans);
+    CHECK("random: most points compared (>= 50%)",
+          (double)st.compared_ld >= 0.5 * (double)st.points, "n %d: %ld of %ld", n, st.compared_ld,
+          st.points);
   }
   gsl_rng_free(r);
 }

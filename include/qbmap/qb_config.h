@@ -74,14 +74,22 @@ qb_err qb_config_parse_assignment(const qb_model *m, const char *arg, double *p,
  * and its fixed values are the starting values; its axes' parameters come from argv.  Model
  * network needs base.  A value may be an expression (qb_bind.h) over parameters and the
  * config's symbols: where one is, or base has expressions, *bound is a new expressions wrapper
- * (NULL otherwise; set even on error) and *m is it, or the figures of merit over it where base
- * has them (qb_merit_rebase); the caller frees both with qb_config_point_free.  Slots of
- * parameters given by expressions are NaN in p. */
+ * (NULL otherwise; set even on error) and *m is the top of base's wrappers rebuilt over it in
+ * the config's order (qb_merit_rebase, qb_optim_rebase: the same stack as the sweep's, so the
+ * point is bitwise the sweep's); the caller frees them with qb_config_point_free.  p and *m's
+ * table use *m's indices (optimize removes its parameter); slots of parameters given by
+ * expressions are NaN in p. */
 qb_err qb_config_parse_point(int argc, char *const *argv, const qb_config *base, const qb_model **m,
                              const qb_model **bound, double *p, char *msg, size_t msgsize);
 
-/* Frees what qb_config_parse_point built: the expressions wrapper `bound` (may be NULL) and, where
- * the config has figures of merit, the wrapper m over it. */
+/* The parameters `qbmap point` shows: p with the values given by expressions evaluated
+ * (qb_bind_resolve; with optimize, at the optimum out[<param>_opt], out being m's fields at p);
+ * p itself where bound is NULL.  shown[m->nparams]. */
+void qb_config_point_shown(const qb_model *m, const qb_model *bound, const double *p,
+                           const double *out, double *shown);
+
+/* Frees what qb_config_parse_point built: the expressions wrapper `bound` (may be NULL) and the
+ * wrappers m over it (figures of merit, optimize) where the config has them. */
 void qb_config_point_free(const qb_model *m, const qb_model *bound);
 
 /* The whole text `s` as a finite decimal number (sign, digits, optional point and exponent;

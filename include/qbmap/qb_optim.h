@@ -36,6 +36,17 @@
  * Rows: where the objective does not depend on the base's row axis (its qb_field row_const, and
  * the row axis is not param) the optimum is found once per row, at the row axis' default (the
  * first point's value where it has none), and the row is one base row call there.
+ * EPs (the `eps:` post-pass): where the base has a discriminant and coalescence, the wrapper's
+ * are the base's at (p, x*(p)), x*(p) the optimum at p found as above: the exceptional points
+ * of the system at its optimal `param` (NaN where the optimum fails).  Contract: x*(p), hence
+ * the discriminant, is continuous in p where the optimum is unique and the objective's maximum
+ * is non-degenerate (then x*(p) is smooth inside the range, and pinned to lo or hi at the edge:
+ * still continuous); it jumps where the global optimum switches between two separated local
+ * optima (opt_not_unique along that line) and is not defined on plateaus.  A jump can give a
+ * cell a winding number without a zero: the refinement then fails and the candidate is counted
+ * as rejected, never reported; an EP near such a line may be missed.  The optimizer's tolerance
+ * (QB_OPTIM_XTOL) enters the discriminant: a candidate whose |disc| cannot reach the pass's
+ * residual for that reason is rejected too.  Every evaluation of disc is one optimization.
  * Not collective; an instance is read-only while it evaluates (its base's own rules apply:
  * network's expressions, one instance per thread). */
 #ifndef QB_OPTIM_H
@@ -90,6 +101,24 @@ typedef struct {
  * *which is set to the offending member: "param", "field", "range" or "scan". */
 qb_err qb_optim_new(const qb_model *base, bool own_base, const qb_optim_spec *spec,
                     const qb_model **m, const char **which, char *msg, size_t size);
+
+/* True if m is an instance built by qb_optim_new (or qb_optim_rebase). */
+bool qb_optim_is(const qb_model *m);
+
+/* The model the instance m wraps. */
+const qb_model *qb_optim_base(const qb_model *m);
+
+/* A new wrapper like m (its spec: param, objective, range, scan) over another base with the same
+ * parameters and fields, not owning it (`qbmap point --config`: the point's expressions wrapper,
+ * or the figures of merit over it, in place of the config's); freed with qb_model_free.  Errors
+ * as qb_optim_new (msg names the spec member). */
+qb_err qb_optim_rebase(const qb_model *m, const qb_model *base, const qb_model **out, char *msg,
+                       size_t size);
+
+/* The base's parameter vector q[base->nparams] of the wrapper's point p, the optimized parameter
+ * at the optimum out[<param>_opt] (out: the wrapper's fields at p; NaN where it failed).  Returns
+ * the base's index of the optimized parameter. */
+int qb_optim_base_point(const qb_model *m, const double *p, const double *out, double *q);
 
 /* The instance's spec as the normalized config writes it: "{param: P, maximize: F, range: [lo,
  * hi], scan: n}" (%.17g). */

@@ -156,12 +156,12 @@ static const qb_field fields[NFIELD] = {
                  "stable)",
                  true},
     [F_EA] = {"E_A", QB_F64, "1", "charger energy",
-              "charger energy |a(t)|^2 at time t, from vacuum"},
+              "charger energy |a(t)|^2 at time t, from vacuum", false},
     [F_EB] = {"E_B", QB_F64, "1", "battery energy",
-              "battery energy |b(t)|^2 at time t, from vacuum"},
+              "battery energy |b(t)|^2 at time t, from vacuum", false},
     [F_LOG_EB] = {"log_E_B", QB_F64, "1", "ln battery energy",
-                  "ln E_B(t), finite where E_B overflows (-inf at t=0)"},
-    [F_PB] = {"P_B", QB_F64, "1", "battery power", "battery power dE_B/dt at time t"},
+                  "ln E_B(t), finite where E_B overflows (-inf at t=0)", false},
+    [F_PB] = {"P_B", QB_F64, "1", "battery power", "battery power dE_B/dt at time t", false},
     [F_TCRIT] = {"t_crit", QB_F64, "1", "critical time",
                  "first t > 0 with E_B(t) = E_max (exact: rigorous forward scan + Newton), "
                  "in 1/Gamma_eff",
@@ -177,7 +177,7 @@ static const qb_field fields[NFIELD] = {
                   "region a passive reservoir can reach)",
                   true},
     [F_STATUS] = {"status", QB_I32, "1", "point status flags",
-                  "bitmask of point status flags (see qbmap models)"},
+                  "bitmask of point status flags (see qbmap models)", false},
 };
 
 static qb_err check_given(const qb_model *m, const bool *given, char *msg, size_t size) {

@@ -137,10 +137,10 @@ static const qb_field fields[NFIELD] = {
                  "steady-state <b^+b> (NaN unless stable)", true},
     [F_XI_SS] = {"xi_ss", QB_F64, "1", "steady-state total energy", "E_A_ss + E_B_ss", true},
     [F_EA] = {"E_A", QB_F64, "1", "charger energy",
-              "<a^+a> at time t from the vacuum (docs/physics.md s6)"},
+              "<a^+a> at time t from the vacuum (docs/physics.md s6)", false},
     [F_EB] = {"E_B", QB_F64, "1", "battery energy",
-              "<b^+b> at time t from the vacuum (docs/physics.md s6)"},
-    [F_PB] = {"P_B", QB_F64, "1", "battery power", "dE_B/dt at time t"},
+              "<b^+b> at time t from the vacuum (docs/physics.md s6)", false},
+    [F_PB] = {"P_B", QB_F64, "1", "battery power", "dE_B/dt at time t", false},
     [F_DELTA_OPT] = {"Delta_opt", QB_F64, "1", "optimal detuning",
                      "maximizer of E_B_ss over Delta at the other parameters: the real root of "
                      "Delta^3 - (P0/8) Delta - Y/4 = 0 with the largest E_B_ss; where roots tie "
@@ -171,7 +171,7 @@ static const qb_field fields[NFIELD] = {
     [F_G_B] = {"G_B", QB_F64, "1", "dissipative minus coherent optimum",
                "E_B_supopt(Gamma) - E_B_opt_coh(|J| = Gamma/2)", true},
     [F_STATUS] = {"status", QB_I32, "1", "point status flags",
-                  "bitmask of point status flags (see qbmap models)"},
+                  "bitmask of point status flags (see qbmap models)", false},
 };
 
 /* The drift at given couplings; f = (-iF, 0).  Returns the largest |M_ij|. */

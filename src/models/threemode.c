@@ -156,9 +156,9 @@ static const qb_field fields[NFIELD] = {
                  "steady-state <a^+a> (NaN unless stable)", true},
     [F_EB_SS] = {"E_B_ss", QB_F64, "1", "steady-state battery energy",
                  "steady-state <b^+b> (NaN unless stable)", true},
-    [F_EA] = {"E_A", QB_F64, "1", "charger energy", "<a^+a> at time t, from the vacuum"},
-    [F_EB] = {"E_B", QB_F64, "1", "battery energy", "<b^+b> at time t, from the vacuum"},
-    [F_LOG_EB] = {"log_E_B", QB_F64, "1", "ln battery energy", "ln E_B(t) (-inf at t = 0)"},
+    [F_EA] = {"E_A", QB_F64, "1", "charger energy", "<a^+a> at time t, from the vacuum", false},
+    [F_EB] = {"E_B", QB_F64, "1", "battery energy", "<b^+b> at time t, from the vacuum", false},
+    [F_LOG_EB] = {"log_E_B", QB_F64, "1", "ln battery energy", "ln E_B(t) (-inf at t = 0)", false},
     [F_GAMMA_EFF] = {"Gamma_eff", QB_F64, "1", "Gamma_eff",
                      "Gamma^2/(2 K_c), K_c = kappa_c + Gamma(|p_ca|^2 + |p_cb|^2) (the paper's "
                      "Gamma_eff; Gamma^2/K_c in its halved rates)",
@@ -177,17 +177,18 @@ static const qb_field fields[NFIELD] = {
                       "max Re eig(S) of the reduced 2x2 drift, in the rates' units", true},
     [F_EB_SS_RED] = {"E_B_ss_red", QB_F64, "1", "reduced steady-state battery energy",
                      "steady-state E_B of the reduced model", true},
-    [F_EB_RED] = {"E_B_red", QB_F64, "1", "reduced battery energy", "E_B(t) of the reduced model"},
+    [F_EB_RED] = {"E_B_red", QB_F64, "1", "reduced battery energy", "E_B(t) of the reduced model",
+                  false},
     [F_ELIM_ERR] = {"elimination_error", QB_F64, "1", "steady-state elimination error",
                     "|E_B_ss_red - E_B_ss|/E_B_ss: steady-state error of eliminating c", true},
     [F_ELIM_ERR_T] = {"elimination_error_t", QB_F64, "1", "elimination error at t",
-                      "|E_B_red - E_B|/E_B at time t (0 at t = 0)"},
+                      "|E_B_red - E_B|/E_B at time t (0 at t = 0)", false},
     [F_MARGIN] = {"realizable_margin", QB_F64, "1", "realizability margin",
                   "gamma_a_red gamma_b_red - 1 of the mapped ep point (>= 0 for passive "
                   "reservoirs)",
                   true},
     [F_STATUS] = {"status", QB_I32, "1", "point status flags",
-                  "bitmask of point status flags (see qbmap models)"},
+                  "bitmask of point status flags (see qbmap models)", false},
 };
 
 /* Magnitudes of the terms that formed each entry of the drift (rounding inside them counts). */
