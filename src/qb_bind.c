@@ -19,6 +19,7 @@ typedef struct {
   char *text[QB_MAX_PARAMS];        /* its text (owned) */
   int order[QB_MAX_PARAMS], norder; /* the expressions in dependency order */
   bool row_reuse;
+  int row_dep; /* the first base parameter whose value depends on the row axis, -1: none */
   qb_param params[QB_MAX_PARAMS];
   char names[QB_MAX_PARAMS][QB_NAME_MAX];
   char docs[QB_MAX_PARAMS][BIND_DOC_MAX];
@@ -258,6 +259,7 @@ qb_err qb_bind_new(const qb_model *base, const char *const *symbols, int nsym, q
     plain_param(b, i);
   make_model(b);
   b->row_reuse = true;
+  b->row_dep = -1;
   *m = &b->model;
   return QB_OK;
 }
@@ -392,6 +394,10 @@ qb_err qb_bind_finish(qb_model *m, int *bad, char *msg, size_t size) {
       return QB_ECONFIG;
     }
   }
+  b->row_dep = -1;
+  for (int k = 0; k < b->norder && b->row_dep < 0; k++)
+    if (b->order[k] < b->base->nparams && depends(b, b->order[k], m->row_axis, 0))
+      b->row_dep = b->order[k];
   b->row_reuse = true;
   if (b->base->eval_row)
     for (int k = 0; k < b->norder; k++)
@@ -418,6 +424,10 @@ int qb_bind_nsymbols(const qb_model *m) {
 
 const char *qb_bind_expression(const qb_model *m, int i) {
   return qb_bind_is(m) && i >= 0 && i < m->nparams ? of(m)->text[i] : NULL;
+}
+
+int qb_bind_row_dependent(const qb_model *m) {
+  return qb_bind_is(m) ? of(m)->row_dep : -1;
 }
 
 bool qb_bind_row_reuse(const qb_model *m) {
