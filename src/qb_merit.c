@@ -334,6 +334,12 @@ static uint32_t merits(const merit *mc, const double *p, const bool *want, doubl
   if (qb_bind_row_dependent(mc->base) >= 0) return QB_PT_MERIT_UNDEFINED;
   double ess = NAN, T = NAN, t[QB_MERIT_SCAN_MAX], E[QB_MERIT_SCAN_MAX];
   uint32_t bits = start(mc, p, &ess, &T);
+  /* a point outside an expression's domain (bit 15, info: every base field NaN) is no failure
+   * of the figures of merit: the base's bit says why they are NaN */
+  if (bits && qb_bind_is(mc->base)) {
+    double q[QB_MAX_PARAMS];
+    if (!qb_bind_resolve(mc->base, p, q)) return 0;
+  }
   if (bits) return bits;
   const int n = scan_times(mc->spec.scan, T, t);
   if (!scan_energy(mc, p, t, n, E)) return QB_PT_MERIT_FAILED;

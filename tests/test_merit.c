@@ -290,6 +290,22 @@ static void undefined_over_t(void) {
   }
 }
 
+/* A point outside an expression's domain: status bad_expression alone (info), not merit_failed
+ * (a failure bit it carried before), every figure of merit NaN. */
+static void bad_expression_alone(void) {
+  qb_config c;
+  parse("model: shared\nsymbols: [s]\naxes: [{name: J, values: [0.2]}]\nfixed: {kappa_b: 0.2, "
+        "Gamma: 0.5, Delta: 0.1, s: 0.5, kappa_a: \"s - 1\", t: 3}\nmerit: {charge: [0.5]}\n",
+        &c);
+  double p[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
+  memcpy(p, c.fixed, sizeof p);
+  qb_model_eval(c.model, p, NULL, out);
+  const uint32_t st = (uint32_t)out[c.model->nfields - 1];
+  CHECK("bad expression: bit 15 alone", st == QB_PT_BAD_EXPRESSION, "status %u", st);
+  CHECK("bad expression: NaN", isnan(out[fi(c.model, "t_charge_50")]), "t_charge_50");
+  qb_config_free(&c);
+}
+
 static void test_undefined(void) {
   qb_config c;
   parse("model: ep\naxes: [{name: t, values: [1]}]\nfixed: {delta_r: 0.4, alpha: 0.3, gamma_b: "
@@ -326,6 +342,7 @@ static void test_undefined(void) {
         "status %g", out[c.model->nfields - 1]);
   qb_config_free(&c);
   undefined_over_t();
+  bad_expression_alone();
 }
 
 /* A row along t against points, with want w (NULL: all), and the base fields against the base. */
