@@ -146,6 +146,20 @@ static const char *file_name_problem(const qb_model *base, const char *s) {
   return NULL;
 }
 
+/* Words YAML or readers of the file's config_normalized take for a null, a boolean or a
+ * non-finite number (`kappa_a: nan` over a symbol nan reads as NaN everywhere but here). */
+static bool yaml_word(const char *s) {
+  static const char *const words[] = {"null", "true", "false", "yes",      "no", "on",
+                                      "off",  "nan",  "inf",   "infinity", NULL};
+  for (int k = 0; words[k]; k++) {
+    size_t i = 0;
+    while (s[i] && words[k][i] && (s[i] | 0x20) == words[k][i])
+      i++;
+    if (!s[i] && !words[k][i]) return true;
+  }
+  return false;
+}
+
 static const char *symbol_problem(const qb_model *base, const char *s) {
   bool ok = s && ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_');
   for (const char *q = s; ok && *q; q++)
@@ -154,6 +168,7 @@ static const char *symbol_problem(const qb_model *base, const char *s) {
   if (!ok || strlen(s) >= QB_NAME_MAX) return "is not a name";
   for (int k = 0; reserved[k]; k++)
     if (strcmp(reserved[k], s) == 0) return "is a function or constant of the expressions";
+  if (yaml_word(s)) return "reads as a YAML null, boolean or non-finite number";
   if (qb_model_param_index(base, s) >= 0) return "shadows a parameter of the model";
   return file_name_problem(base, s);
 }
