@@ -8,6 +8,7 @@
 
 #include "qbmap/qb_expr.h"
 #include "qbmap/qb_grid.h"
+#include "qbmap/qb_merit.h"
 
 #define BIND_DOC_MAX 1024 /* a parameter's doc: the expression (truncated) and the base's doc */
 
@@ -18,6 +19,7 @@ typedef struct {
   char *text[QB_MAX_PARAMS];        /* its text (owned) */
   int order[QB_MAX_PARAMS], norder; /* the expressions in dependency order */
   bool row_reuse;
+  int row_dep; /* the first base parameter whose value depends on the row axis, -1: none */
   qb_param params[QB_MAX_PARAMS];
   char names[QB_MAX_PARAMS][QB_NAME_MAX];
   char docs[QB_MAX_PARAMS][BIND_DOC_MAX];
@@ -103,6 +105,61 @@ static const char *const reserved[] = {"pi",   "sin",   "cos",   "tan",   "asin"
                                        "sqrt", "abs",   "log10", "log2",  "log",   "ln",    "rint",
                                        "sign", "atan2", "min",   "max",   "sum",   "avg",   NULL};
 
+/* Names the output file uses at its root (qb_h5.c: root attributes, the post-pass groups, the
+ * bookkeeping group): a fixed symbol is a root attribute, a symbol on an axis a coordinate
+ * dataset, so a symbol with one of these names would overwrite the file's own record or fail
+ * to be created.  Also reserved: `expression_*` (qb_h5's record of each expression). */
+static const char *const file_names[] = {"Conventions",
+                                         "title",
+                                         "model",
+                                         "config",
+                                         "config_normalized",
+                                         "hdf5_version",
+                                         "nranks",
+                                         "created",
+                                         "npoints",
+                                         "block_points",
+                                         "complete",
+                                         "wall_time_s",
+                                         "wall_time_segments_s",
+                                         "run_id",
+                                         "symbols",
+                                         "qbmap_version",
+                                         "git_commit",
+                                         "mpi_version",
+                                         "gsl_version",
+                                         "blocks",
+                                         "boundary",
+                                         "ep",
+                                         "adaptive",
+                                         NULL};
+
+/* A symbol that the output file could not hold next to the model's own names: a field of base
+ * (a coordinate and a field of one name), `status`, a figure of merit's field, or a name above. */
+static const char *file_name_problem(const qb_model *base, const char *s) {
+  if (qb_model_field_index(base, s) >= 0 || strcmp(s, "status") == 0 || qb_merit_is_field(s))
+    return "is the name of a field";
+  for (int k = 0; file_names[k]; k++)
+    if (strcmp(file_names[k], s) == 0) return "is a name the output file uses for its own record";
+  if (strncmp(s, "expression_", 11) == 0)
+    return "is a name the output file uses for its own record (expression_*)";
+  return NULL;
+}
+
+/* Words YAML or readers of the file's config_normalized take for a null, a boolean or a
+ * non-finite number (`kappa_a: nan` over a symbol nan reads as NaN everywhere but here). */
+static bool yaml_word(const char *s) {
+  static const char *const words[] = {"null", "true", "false", "yes",      "no", "on",
+                                      "off",  "nan",  "inf",   "infinity", NULL};
+  for (int k = 0; words[k]; k++) {
+    size_t i = 0;
+    while (s[i] && words[k][i] && (s[i] | 0x20) == words[k][i])
+      i++;
+    if (!s[i] && !words[k][i]) return true;
+  }
+  return false;
+}
+
 static const char *symbol_problem(const qb_model *base, const char *s) {
   bool ok = s && ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_');
   for (const char *q = s; ok && *q; q++)
@@ -111,8 +168,27 @@ static const char *symbol_problem(const qb_model *base, const char *s) {
   if (!ok || strlen(s) >= QB_NAME_MAX) return "is not a name";
   for (int k = 0; reserved[k]; k++)
     if (strcmp(reserved[k], s) == 0) return "is a function or constant of the expressions";
+  if (yaml_word(s)) return "reads as a YAML null, boolean or non-finite number";
   if (qb_model_param_index(base, s) >= 0) return "shadows a parameter of the model";
-  return NULL;
+  return file_name_problem(base, s);
+}
+
+/* Whether symbol k of syms[0..n) is named `X_opt` or `X_at_opt` with X a parameter of base or
+ * another symbol: the field qb_optim adds when X is optimized (the file would hold both). */
+static bool optim_field_name(const qb_model *base, const char *const *syms, int n, int k) {
+  const char *s = syms[k];
+  const size_t len = strlen(s);
+  static const char *const suffix[] = {"_at_opt", "_opt"};
+  for (int f = 0; f < 2; f++) {
+    const size_t ls = strlen(suffix[f]);
+    if (len <= ls || strcmp(s + len - ls, suffix[f]) != 0) continue;
+    char x[QB_NAME_MAX];
+    snprintf(x, sizeof x, "%.*s", (int)(len - ls), s);
+    if (qb_model_param_index(base, x) >= 0) return true;
+    for (int j = 0; j < n; j++)
+      if (j != k && syms[j] && strcmp(syms[j], x) == 0) return true;
+  }
+  return false;
 }
 
 /* The status bits: the base's with QB_PT_BAD_EXPRESSION in its place (increasing order). */
@@ -173,11 +249,14 @@ qb_err qb_bind_new(const qb_model *base, const char *const *symbols, int nsym, q
     const char *why = symbol_problem(base, symbols[k]);
     for (int j = 0; !why && j < k; j++)
       if (strcmp(symbols[j], symbols[k]) == 0) why = "is declared twice";
+    if (!why && optim_field_name(base, symbols, nsym, k))
+      why = "is the name of optimize's field for a parameter (<param>_opt, <param>_at_opt)";
     if (why) {
       *bad = k;
       snprintf(msg, size,
                "symbol '%.80s' %s; allowed: new names ([A-Za-z_][A-Za-z0-9_]*, at most %d "
-               "characters), each once, not a parameter of model %s nor a function",
+               "characters), each once, not a parameter or field of model %s, a function, nor a "
+               "name of the output file's record",
                symbols[k] ? symbols[k] : "", why, QB_NAME_MAX - 1, base->name);
       return QB_ECONFIG;
     }
@@ -195,6 +274,7 @@ qb_err qb_bind_new(const qb_model *base, const char *const *symbols, int nsym, q
     plain_param(b, i);
   make_model(b);
   b->row_reuse = true;
+  b->row_dep = -1;
   *m = &b->model;
   return QB_OK;
 }
@@ -329,6 +409,10 @@ qb_err qb_bind_finish(qb_model *m, int *bad, char *msg, size_t size) {
       return QB_ECONFIG;
     }
   }
+  b->row_dep = -1;
+  for (int k = 0; k < b->norder && b->row_dep < 0; k++)
+    if (b->order[k] < b->base->nparams && depends(b, b->order[k], m->row_axis, 0))
+      b->row_dep = b->order[k];
   b->row_reuse = true;
   if (b->base->eval_row)
     for (int k = 0; k < b->norder; k++)
@@ -355,6 +439,10 @@ int qb_bind_nsymbols(const qb_model *m) {
 
 const char *qb_bind_expression(const qb_model *m, int i) {
   return qb_bind_is(m) && i >= 0 && i < m->nparams ? of(m)->text[i] : NULL;
+}
+
+int qb_bind_row_dependent(const qb_model *m) {
+  return qb_bind_is(m) ? of(m)->row_dep : -1;
 }
 
 bool qb_bind_row_reuse(const qb_model *m) {

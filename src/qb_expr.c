@@ -251,7 +251,7 @@ static qb_err parser_fail(const char *t, int code, int p, const char *tok, const
   case 36:
     return fail(r, p, "name longer than 255 characters at position %d", p);
   case 37:
-    return fail(r, -1, "expression longer than 10000 characters");
+    return fail(r, -1, "expression longer than %d characters", QB_EXPR_MAX_LEN);
   case 38:
     return fail(r, p, "non-printable or non-ASCII character at position %d", p);
   default:
@@ -418,6 +418,10 @@ qb_err qb_expr_compile(const char *text, qb_expr **e, int *pos, char *msg, size_
   if (msg && size) msg[0] = 0;
   if (!text) return fail(&r, -1, "no expression");
   if (text[strspn(text, " \t\r\n")] == 0) return fail(&r, 0, "empty expression");
+  /* before muParser sees it: its C API copies an over-long text into a fixed static buffer
+   * when it reports the error (mupGetErrorToken: a buffer overflow, SIGABRT or SEGV) */
+  if (strlen(text) > QB_EXPR_MAX_LEN)
+    return fail(&r, -1, "expression longer than %d characters", QB_EXPR_MAX_LEN);
   qb_expr *x = calloc(1, sizeof *x);
   if (x) x->h = new_parser();
   if (!x || !x->h) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qbmap/qb_bind.h"
 #include "qbmap/qb_config.h"
 
 #define NOWN (2 + QB_MERIT_XMAX) /* own fields at most */
@@ -32,7 +33,8 @@ typedef struct {
 static const qb_pt_bit own_bits[2] = {
     {QB_PT_MERIT_UNDEFINED, "merit_undefined",
      "the figures of merit (P_avg_max, t_P_avg_max, t_charge_*) are undefined here: not stable "
-     "(growth_rate >= 0, E_ss NaN) or E_ss = 0 (no charging): they are NaN",
+     "(growth_rate >= 0, E_ss NaN), E_ss = 0 (no charging), or a parameter given by an "
+     "expression depends on t (E(t) is then no charging curve): they are NaN",
      QB_PT_INFO},
     {QB_PT_MERIT_FAILED, "merit_failed",
      "a figure of merit is not resolved: E(t) (or its power) not computable at a scan or "
@@ -327,8 +329,17 @@ static uint32_t merits(const merit *mc, const double *p, const bool *want, doubl
     any = any || qb_model_wants(want, mc->fpavg + i);
   }
   if (!any) return 0;
+  /* expressions over t (or t itself an expression): the scan's E(t) would move the parameters
+   * with t (and E_ss with them), a curve no charging follows.  O(1): the wrapper's flag. */
+  if (qb_bind_row_dependent(mc->base) >= 0) return QB_PT_MERIT_UNDEFINED;
   double ess = NAN, T = NAN, t[QB_MERIT_SCAN_MAX], E[QB_MERIT_SCAN_MAX];
   uint32_t bits = start(mc, p, &ess, &T);
+  /* a point outside an expression's domain (bit 15, info: every base field NaN) is no failure
+   * of the figures of merit: the base's bit says why they are NaN */
+  if (bits && qb_bind_is(mc->base)) {
+    double q[QB_MAX_PARAMS];
+    if (!qb_bind_resolve(mc->base, p, q)) return 0;
+  }
   if (bits) return bits;
   const int n = scan_times(mc->spec.scan, T, t);
   if (!scan_energy(mc, p, t, n, E)) return QB_PT_MERIT_FAILED;

@@ -135,6 +135,18 @@ OPT = {"stack_shared": "optimize: {param: Delta, maximize: P_avg_max, range: [-1
        "opt_net_t": "optimize: {param: chi, minimize: E_b_ss, range: [-3, 3], scan: 16}",
        "opt_bind_t": "optimize: {param: Delta, maximize: E_B_ss, range: [-2, 2], scan: 32}",
        "opt_bind_tdep": "optimize: {param: Delta, maximize: E_B_ss, range: [-2, 2], scan: 16}"}
+# Hostile (issue 14): figures of merit over a parameter whose expression depends on t (NaN +
+# merit_undefined on every point, per row and per point alike) and a symbol axis whose low end
+# leaves the expression's domain (kappa_a < 0: bad_expression alone, no merit_failed).
+CASES["merit_bind_tdep"] = ("shared", {"kappa_a": "s + 0.01*t", "Gamma": 1, "J": 0.3,
+                                       "Delta": 0.1, "kappa_b": 0.2},
+                            [("s", "values: [0.5, 1.2, 2]"), ("t", "min: 0, max: 60, n: 11")],
+                            None, ["s"])
+CASES["merit_bind_dom"] = ("shared", {"kappa_a": "s - 1", "Gamma": 1, "J": 0.3, "Delta": 0.1,
+                                      "kappa_b": 0.2},
+                           [("s", "values: [0.5, 1.2, 2]"), ("t", "min: 0, max: 60, n: 11")],
+                           None, ["s"])
+MERIT["merit_bind_tdep"] = MERIT["merit_bind_dom"] = "merit: {charge: [0.5], scan: 128}"
 RUNS = [(1, None), (2, 7), (3, 1), (4, 4096)]  # (ranks, --block-points; None: the default)
 
 
@@ -195,7 +207,10 @@ def point_vs_sweep(name, model, fixed, path, rng, cfg, symbols=None):
 
 with guarded("rows_identical"), tempfile.TemporaryDirectory() as tmp:
     rng = random.Random(12)
+    only = os.environ.get("ROWS_ONLY")  # a comma-separated subset of the cases (debugging)
     for name, (model, fixed, axes, fields, *symbols) in CASES.items():
+        if only and name not in only.split(","):
+            continue
         symbols = symbols[0] if symbols else None
         cfg = os.path.join(tmp, name + ".yaml")
         with open(cfg, "w") as fh:
@@ -219,6 +234,15 @@ with guarded("rows_identical"), tempfile.TemporaryDirectory() as tmp:
             diff = sorted(k for k in set(ref) | set(got) if ref.get(k) != got.get(k))
             check(not diff, f"{name}: {ranks} ranks, --block-points {bp}: bitwise identical "
                             f"to 1 rank (differ: {diff})")
+        if name in ("merit_bind_tdep", "merit_bind_dom"):
+            with h5py.File(os.path.join(tmp, f"{name}.1.h5"), "r") as f:
+                st, tc = f["status"][()], f["t_charge_50"][()]
+            want = (np.full_like(st, 1 << 16) if name == "merit_bind_tdep"
+                    else np.array([[1 << 15] * 11, [0] * 11, [0] * 11]))
+            check(np.array_equal(st, want) and np.isnan(tc[st != 0]).all()
+                  and np.isfinite(tc[st == 0]).all(),
+                  f"{name}: status {np.unique(st)} (want {np.unique(want)}), t_charge_50 NaN "
+                  f"exactly where status != 0")
         if name not in NOPOINT:
             point_vs_sweep(name, model, fixed, os.path.join(tmp, f"{name}.1.h5"), rng, cfg,
                            symbols)

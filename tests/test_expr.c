@@ -391,10 +391,42 @@ static void check_reject_edges(void) {
   qb_expr_free(e);
 }
 
+/* Texts longer than QB_EXPR_MAX_LEN: rejected before muParser, whose C API overflowed a static
+ * buffer reporting an expression beyond its own 20000 (a crash, found by the hostile tests).
+ * The longest accepted text still evaluates. */
+static void check_reject_long(void) {
+  static char text[25001];
+  const char *const fill[] = {"x+", " "};
+  for (int f = 0; f < 2; f++)
+    for (int len = QB_EXPR_MAX_LEN + 1; len <= 25000; len += 25000 - QB_EXPR_MAX_LEN - 1) {
+      for (int i = 0; i < len; i++)
+        text[i] = i == 0 ? 'x' : fill[f][i % (int)strlen(fill[f])];
+      text[len] = 0;
+      if (f == 0 && text[len - 1] == '+') text[len - 1] = 'x';
+      qb_expr *e = NULL;
+      char msg[128];
+      int pos = 0;
+      qb_err err = qb_expr_compile(text, &e, &pos, msg, sizeof msg);
+      CHECK("too long rejected", err == QB_ECONFIG && !e && pos == -1 && strstr(msg, "longer than"),
+            "length %d: err %d, '%s'", len, (int)err, msg);
+    }
+  for (int i = 0; i < QB_EXPR_MAX_LEN; i++)
+    text[i] = i % 2 ? '+' : 'x';
+  text[QB_EXPR_MAX_LEN - 1] = ' '; /* x+x+...+x and a blank: 5000 terms, QB_EXPR_MAX_LEN long */
+  text[QB_EXPR_MAX_LEN] = 0;
+  qb_expr *e = NULL;
+  qb_err err = qb_expr_compile(text, &e, NULL, NULL, 0);
+  double v = 0.5;
+  if (e) qb_expr_bind(e, 0, 0);
+  CHECK("longest accepted", err == QB_OK && e && qb_expr_eval(e, &v) == 2500.0, "err %d", (int)err);
+  qb_expr_free(e);
+}
+
 static void test_reject(void) {
   for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
     check_rejection(&ks[i]);
   check_reject_edges();
+  check_reject_long();
 }
 
 /* ---- fuzz ---- */

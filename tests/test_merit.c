@@ -252,6 +252,60 @@ static void test_closed(void) {
   qb_config_free(&c);
 }
 
+/* A parameter given by an expression over t (directly, through a symbol, or t itself an
+ * expression): the scan's E(t) would move the parameters with t, so every figure of merit is
+ * NaN with merit_undefined (they were numbers with status 0 before, measured on E(t) of a
+ * moving system against E_ss at t -> 0).  A symbol over t that feeds no parameter changes
+ * nothing: the same bits as without it. */
+static void undefined_over_t(void) {
+  static const char *const cases[][2] = {
+      {"", "kappa_a: \"0.1 + 0.01*t\""},
+      {"symbols: [u]\n", "u: \"0.01*t\", kappa_a: \"0.1 + u\""},
+      {"symbols: [s]\n", "s: 2, t: \"2*s\", kappa_a: 0.1"},
+      {"symbols: [u]\n", "u: \"2*t\", kappa_a: 0.1"}, /* feeds nothing: defined */
+      {"", "kappa_a: 0.1"}};
+  double ref = NAN;
+  for (int k = 4; k >= 0; k--) {
+    char text[1024];
+    snprintf(text, sizeof text,
+             "model: shared\n%saxes: [{name: J, values: [0.2]}]\nfixed: {kappa_b: 0.2, Gamma: "
+             "0.5, Delta: 0.1, %s%s}\nmerit: {charge: [0.5]}\n",
+             cases[k][0], cases[k][1], strstr(cases[k][1], "t:") ? "" : ", t: 3");
+    qb_config c;
+    parse(text, &c);
+    double p[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
+    memcpy(p, c.fixed, sizeof p);
+    qb_model_eval(c.model, p, NULL, out);
+    const uint32_t st = (uint32_t)out[c.model->nfields - 1];
+    const double tc = out[fi(c.model, "t_charge_50")];
+    if (k == 4) ref = tc;
+    if (k >= 3)
+      CHECK("over t, feeding nothing: defined", st == 0 && memcmp(&tc, &ref, 8) == 0 && tc > 0,
+            "case %d: status %u, t_charge_50 %.17g (%.17g)", k, st, tc, ref);
+    else
+      CHECK("over t: merit_undefined, NaN",
+            st == QB_PT_MERIT_UNDEFINED && isnan(tc) && isnan(out[fi(c.model, "P_avg_max")]),
+            "case %d: status %u, t_charge_50 %g", k, st, tc);
+    qb_config_free(&c);
+  }
+}
+
+/* A point outside an expression's domain: status bad_expression alone (info), not merit_failed
+ * (a failure bit it carried before), every figure of merit NaN. */
+static void bad_expression_alone(void) {
+  qb_config c;
+  parse("model: shared\nsymbols: [s]\naxes: [{name: J, values: [0.2]}]\nfixed: {kappa_b: 0.2, "
+        "Gamma: 0.5, Delta: 0.1, s: 0.5, kappa_a: \"s - 1\", t: 3}\nmerit: {charge: [0.5]}\n",
+        &c);
+  double p[QB_MAX_PARAMS], out[QB_MAX_FIELDS];
+  memcpy(p, c.fixed, sizeof p);
+  qb_model_eval(c.model, p, NULL, out);
+  const uint32_t st = (uint32_t)out[c.model->nfields - 1];
+  CHECK("bad expression: bit 15 alone", st == QB_PT_BAD_EXPRESSION, "status %u", st);
+  CHECK("bad expression: NaN", isnan(out[fi(c.model, "t_charge_50")]), "t_charge_50");
+  qb_config_free(&c);
+}
+
 static void test_undefined(void) {
   qb_config c;
   parse("model: ep\naxes: [{name: t, values: [1]}]\nfixed: {delta_r: 0.4, alpha: 0.3, gamma_b: "
@@ -287,6 +341,8 @@ static void test_undefined(void) {
   CHECK("lossless: merit_undefined", ((uint32_t)out[c.model->nfields - 1] & QB_PT_MERIT_UNDEFINED),
         "status %g", out[c.model->nfields - 1]);
   qb_config_free(&c);
+  undefined_over_t();
+  bad_expression_alone();
 }
 
 /* A row along t against points, with want w (NULL: all), and the base fields against the base. */

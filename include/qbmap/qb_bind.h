@@ -77,6 +77,12 @@ const char *qb_bind_expression(const qb_model *m, int i);
 /* Whether the row kernel is one base row call (no expression depends on the row axis). */
 bool qb_bind_row_reuse(const qb_model *m);
 
+/* The first parameter of the base given by an expression whose value depends on m's row axis
+ * (directly, through other expressions and symbols, or the row axis itself an expression); -1
+ * if none or m is not a wrapper.  Valid after qb_bind_finish; O(1).  (qb_merit's figures of
+ * merit scan E(t) along the row axis at fixed parameters: undefined over such a wrapper.) */
+int qb_bind_row_dependent(const qb_model *m);
+
 /* At p (the wrapper's parameters): v[QB_MAX_PARAMS], p with every expression evaluated (its
  * first base->nparams entries are the base's parameter vector); false (v partly filled) if a
  * value given by an expression is not finite or outside its verified range.  Pure. */

@@ -57,11 +57,15 @@
 
 #include "qbmap/qb_status.h"
 
+#define QB_EXPR_MAX_LEN                                                                            \
+  10000 /* longest text qb_expr_compile accepts (muParser allows 20000 but                         \
+         * its C API overflows a static buffer reporting longer ones) */
+
 typedef struct qb_expr qb_expr; /* opaque; owns its muParser handle and its slot storage */
 
-/* Compiles text (NUL-terminated, at most 10000 characters: muParser's limit).  On success returns
- * QB_OK and *e, to be freed with qb_expr_free; every symbol is bound to slot -1 (see
- * qb_expr_bind), *pos = -1 and msg is "".  On a rejected text returns QB_ECONFIG, *e = NULL, a
+/* Compiles text (NUL-terminated, at most QB_EXPR_MAX_LEN characters; longer: QB_ECONFIG).  On
+ * success returns QB_OK and *e, to be freed with qb_expr_free; every symbol is bound to slot -1
+ * (see qb_expr_bind), *pos = -1 and msg is "".  On a rejected text returns QB_ECONFIG, *e = NULL, a
  * one-sentence reason without trailing period in msg (truncated to size; e.g. "unexpected ')' at
  * position 5", "unknown function 'sqr' at position 0", "assignment '=' is not allowed (compare
  * with '==') at position 2") and *pos = the 0-based byte offset of the offending character in

@@ -31,7 +31,7 @@
 #define QB_MERIT_RTOL 1e-12     /* root refinement: bracket width <= 1e-12 t */
 
 /* The figures of merit's own status bits (docs/physics.md §8). */
-#define QB_PT_MERIT_UNDEFINED (1u << 16) /* info: not stable, or E_ss = 0 */
+#define QB_PT_MERIT_UNDEFINED (1u << 16) /* info: not stable, E_ss = 0, or an expression over t */
 #define QB_PT_MERIT_FAILED (1u << 17)    /* failure: a scan value not computable, not resolved */
 
 /* The `merit` section: fractions x (default {0.9}) and the scan size. */
