@@ -30,9 +30,9 @@ NETWORK_CFG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "
                            "rows_squeezed_thermal.yaml")
 
 
-def network_section():
+def network_section(path=NETWORK_CFG):
     """The config's text up to its axes: `model: network` and the network section."""
-    with open(NETWORK_CFG) as fh:
+    with open(path) as fh:
         text = fh.read()
     return text[:text.index("\naxes:") + 1]
 
@@ -128,7 +128,15 @@ CASES["opt_bind_tdep"] = ("shared", {"kappa_a": "0.2*(1 + 0.01*t)", "Gamma": 1, 
                                      "phi": 0.7},
                           [("kappa_b", "values: [0.1, 0.6]"), ("t", "min: 0, max: 40, n: 9")],
                           None, [])
-NOPOINT = set()
+# Noise-free, unsqueezed (the means' first way over blocks of 64 and the coherent shortcut): rows
+# of 150 points; all fields (P wanted: the moments) and E_d, W_a only (the shortcut; no point).
+COH_CFG = os.path.join(os.path.dirname(NETWORK_CFG), "rows_chain_coherent.yaml")
+COH_FIXED = {"J": 0.5, "kappa": 0.2, "F": 1.0, "E_max": 0.3}
+COH_AXES = [("Delta", "values: [0, 0.3]"), ("t", "min: 0, max: 200, n: 150")]
+CASES["net_coh_t"] = ("network", COH_FIXED, COH_AXES, None)
+CASES["net_coh_E"] = ("network", COH_FIXED, COH_AXES, ["E_d", "W_a"])
+NET_CFGS = {"net_coh_t": COH_CFG, "net_coh_E": COH_CFG}
+NOPOINT = {"net_coh_E"}
 OPT = {"stack_shared": "optimize: {param: Delta, maximize: P_avg_max, range: [-1, 1], scan: 16}",
        "opt_shared_t": "optimize: {param: Delta, maximize: E_B_ss, range: [-2, 2]}",
        "opt_shared_p": "optimize: {param: Delta, maximize: E_B, range: [-2, 2], scan: 24}",
@@ -216,7 +224,7 @@ with guarded("rows_identical"), tempfile.TemporaryDirectory() as tmp:
         with open(cfg, "w") as fh:
             text = config(model, fixed, axes, fields)
             if model == "network":  # the network section before axes and fixed
-                text = network_section() + text.split("\n", 1)[1]
+                text = network_section(NET_CFGS.get(name, NETWORK_CFG)) + text.split("\n", 1)[1]
             if symbols is not None:  # expressions: the symbols after the model
                 head, tail = text.split("\naxes:", 1)
                 text = head + "\nsymbols: [" + ", ".join(symbols) + "]\naxes:" + tail
@@ -246,3 +254,10 @@ with guarded("rows_identical"), tempfile.TemporaryDirectory() as tmp:
         if name not in NOPOINT:
             point_vs_sweep(name, model, fixed, os.path.join(tmp, f"{name}.1.h5"), rng, cfg,
                            symbols)
+    # the fields a sweep computes do not change a field's bits: E_d, W_a alone (the coherent
+    # shortcut) vs every field (P wanted: the moments with their derivatives)
+    with h5py.File(os.path.join(tmp, "net_coh_t.1.h5")) as fa, \
+            h5py.File(os.path.join(tmp, "net_coh_E.1.h5")) as fe:
+        for k in ("E_d", "W_a"):
+            check(fa[k][()].tobytes() == fe[k][()].tobytes(),
+                  f"net_coh: {k} bitwise the same with every field and with E_d, W_a only")
