@@ -165,7 +165,16 @@ static double scale(const oscan *S, int i) {
   return isfinite(w) ? fmin(fmax(w, S->step), 16 * S->step) : S->step;
 }
 
-/* Candidate i at the range's edge: its one cell if the midpoint is above both ends. */
+/* A plateau of equal scan values from i on: not unique, reported at its larger end (as ties). */
+static ocand plateau(const oscan *S, int i) {
+  int k = i;
+  while (k + 1 < S->n && S->h[k + 1] == S->h[i])
+    k++;
+  return (ocand){.x = S->x[k], .h = S->h[i], .ok = true, .plateau = true};
+}
+
+/* Candidate i at the range's edge: its one cell if the midpoint is above both ends; a plateau
+ * where the neighbour and the midpoint equal it. */
 static ocand refine_edge(octx *c, const oscan *S, int i) {
   const int nb = i == 0 ? 1 : i - 1;
   ocand r = {.x = S->x[i], .h = S->h[i], .ok = true, .edge = true};
@@ -173,6 +182,7 @@ static ocand refine_edge(octx *c, const oscan *S, int i) {
   c->nan = false;
   const double xm = 0.5 * (S->x[i] + S->x[nb]), hm = obj(c, xm);
   if (c->nan) return (ocand){.why = c->why};
+  if (hm == S->h[i] && S->h[nb] == S->h[i]) return plateau(S, i < nb ? i : nb);
   if (!(hm > S->h[i] && hm > S->h[nb])) return r;
   const int a = i < nb ? i : nb, b = i < nb ? nb : i;
   const double x[3] = {S->x[a], xm, S->x[b]}, h[3] = {S->h[a], hm, S->h[b]};
@@ -180,12 +190,12 @@ static ocand refine_edge(octx *c, const oscan *S, int i) {
 }
 
 /* Two equal scan values H_i = H_{i+1}: a peak between them (symmetric about their midpoint,
- * which is then above both: Brent on the cell) or a plateau (not unique, x_i). */
+ * which is then above both: Brent on the cell) or a plateau (plateau()). */
 static ocand refine_pair(octx *c, const oscan *S, int i) {
   c->nan = false;
   const double xm = 0.5 * (S->x[i] + S->x[i + 1]), hm = obj(c, xm);
   if (c->nan) return (ocand){.why = c->why};
-  if (!(hm > S->h[i])) return (ocand){.x = S->x[i], .h = S->h[i], .ok = true, .plateau = true};
+  if (!(hm > S->h[i])) return plateau(S, i);
   const double x[3] = {S->x[i], xm, S->x[i + 1]}, h[3] = {S->h[i], hm, S->h[i + 1]};
   return brent(c, x, h, S->step);
 }

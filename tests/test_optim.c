@@ -22,7 +22,8 @@
  *              points, for shared, threemode, network;
  *   fail:      objective undefined everywhere (shared with no loss: never stable): every field
  *              NaN, int32 -1, status not_stable;
- *   notunique: shared at Gamma = 0 (E_B_ss even in Delta): status opt_not_unique;
+ *   notunique: shared at Gamma = 0 (E_B_ss even in Delta): status opt_not_unique; a constant
+ *              objective (E_single): not unique, at the range's larger end (opt_edge);
  *   hazards:   300 random points each of shared and threemode wrapped, rates 1e-3..1e3 (10%
  *              exactly 0), t in 1e-3..1e3: every NaN field comes with a status bit, every bit
  *              set is declared by the wrapper.
@@ -458,6 +459,21 @@ static void part_notunique(void) {
   qb_model_eval(o->base, q, NULL, b);
   CHECK_CLOSE("E_B_ss at -Delta_at_opt", b[o->field], e, 1e-12, 0, "J = 0.8, Delta %g", d);
   CHECK("Delta_at_opt away from 0", fabs(d) > 0.1, "%g", d);
+  qb_config_free(&cfg);
+  /* a plateau: E_single = 4 F^2 / kappa_a^2 does not depend on Delta at all */
+  parse("model: shared\noptimize: {param: Delta, maximize: E_single, range: [-2, 2]}\n"
+        "axes: [{name: J, min: 0.2, max: 0.5, n: 2}]\n"
+        "fixed: {kappa_a: 0.3, kappa_b: 0.2, Gamma: 0.5}\n",
+        &cfg);
+  m = cfg.model;
+  memcpy(p, cfg.fixed, sizeof p);
+  set(m, p, "J", 0.5);
+  qb_model_eval(m, p, NULL, out);
+  o = m->ctx;
+  const uint32_t st = (uint32_t)out[m->nfields - 1];
+  CHECK("a constant objective: opt_not_unique and opt_edge, the larger end of the range",
+        (st & QB_PT_OPT_NOT_UNIQUE) && (st & QB_PT_OPT_EDGE) && out[o->f_opt] == 2.0,
+        "status %u, Delta_at_opt %g", st, out[o->f_opt]);
   qb_config_free(&cfg);
 }
 
