@@ -160,6 +160,11 @@ static bool yaml_word(const char *s) {
   return false;
 }
 
+const char *qb_bind_name_problem(const qb_model *m, const char *s) {
+  return yaml_word(s) ? "reads as a YAML null, boolean or non-finite number"
+                      : file_name_problem(m, s);
+}
+
 static const char *symbol_problem(const qb_model *base, const char *s) {
   bool ok = s && ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_');
   for (const char *q = s; ok && *q; q++)
@@ -168,9 +173,8 @@ static const char *symbol_problem(const qb_model *base, const char *s) {
   if (!ok || strlen(s) >= QB_NAME_MAX) return "is not a name";
   for (int k = 0; reserved[k]; k++)
     if (strcmp(reserved[k], s) == 0) return "is a function or constant of the expressions";
-  if (yaml_word(s)) return "reads as a YAML null, boolean or non-finite number";
   if (qb_model_param_index(base, s) >= 0) return "shadows a parameter of the model";
-  return file_name_problem(base, s);
+  return qb_bind_name_problem(base, s);
 }
 
 /* Whether symbol k of syms[0..n) is named `X_opt` or `X_at_opt` with X a parameter of base or

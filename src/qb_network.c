@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qbmap/qb_bind.h"
+
 #define EXPR_ALLOWED "a number or an expression over symbols (e.g. -delta, 2*g, sqrt(k1*k2)/2)"
 
 const char qb_network_doc[] =
@@ -410,6 +412,22 @@ static void make_model(nctx *c) {
   net->model.boundary_field = net->f_growth;
 }
 
+/* Every symbol a name the output file can hold next to the network's fields
+ * (qb_bind_name_problem), located at its first use. */
+static qb_err check_symbol_names(nctx *c) {
+  const qb_network *net = c->net;
+  for (int k = 0; k < net->nsym; k++) {
+    const char *why = qb_bind_name_problem(&net->model, net->text[k][0]);
+    if (!why) continue;
+    snprintf(c->msg, c->size,
+             "%s:%zu:%zu: %s: symbol '%s' %s; allowed: other names (not a field of the network, "
+             "a figure of merit's field, nor a name of the output file's record)",
+             c->source, net->use_line[k], net->use_col[k], net->use[k], net->text[k][0], why);
+    return QB_ECONFIG;
+  }
+  return QB_OK;
+}
+
 qb_err qb_network_new(yaml_document_t *doc, yaml_node_t *sec, const char *source,
                       const qb_model **m, char *msg, size_t size) {
   *m = NULL;
@@ -428,6 +446,7 @@ qb_err qb_network_new(yaml_document_t *doc, yaml_node_t *sec, const char *source
   if (!err) err = read_hamiltonian(c, sec);
   if (!err) err = read_dissipators(c, sec);
   if (!err) make_model(c);
+  if (!err) err = check_symbol_names(c);
   free(c);
   if (err) {
     qb_network_free(&net->model);

@@ -39,6 +39,13 @@
 #include "qbmap/qb_model.h"
 #include "qbmap/qb_status.h"
 
+/* Why s cannot name a parameter or symbol next to model m in an output file: a field of m,
+ * `status` or a figure of merit's field (a coordinate and a field of one name), a name the file
+ * uses for its own record (root attributes, groups, expression_*), or a word YAML readers take
+ * for a null, boolean or non-finite number; NULL where it can.  (qb_bind_new checks its symbols
+ * with it; model network its own.) */
+const char *qb_bind_name_problem(const qb_model *m, const char *s);
+
 /* A new wrapper over base with user symbols symbols[0..nsym-1] (nsym may be 0), no expressions
  * yet.  Each symbol: [A-Za-z_][A-Za-z0-9_]* shorter than QB_NAME_MAX, not a parameter of base,
  * not `pi` nor a function name of qb_expr, not twice; base's parameters plus the symbols at
