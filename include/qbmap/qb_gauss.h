@@ -169,8 +169,9 @@ void qb_gauss_at(const qb_gauss_plan *pl, double t, qb_gauss_moments *m);
  * dalpha, dC, dQ and their estimates are not computed (left 0; the energies, ergotropies and
  * occupations need alpha, C and Q only), everything else is bitwise what deriv true gives (each
  * of alpha, dalpha, the covariance and its derivative takes its way -- and the fallback -- on its
- * own estimates).  lx, lex: qb_gauss_lean_many's
- * values at this t, or NULL (then computed here, the same bits). */
+ * own estimates; only a failure of a way taken for a derivative alone -- qb_linear_transient,
+ * the reference -- makes deriv true give QB_GAUSS_FAILED where deriv false does not).  lx, lex:
+ * qb_gauss_lean_many's values at this t, or NULL (then computed here, the same bits). */
 void qb_gauss_at_with(const qb_gauss_plan *pl, double t, bool deriv, const double complex *lx,
                       const double *lex, qb_gauss_moments *mo);
 
