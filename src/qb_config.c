@@ -1296,6 +1296,22 @@ static qb_err parse_fixed(pctx *c) {
   return QB_OK;
 }
 
+/* Whether assignment arg (name=value) names m's optimized parameter (m an optimize wrapper):
+ * then msg = prefix + arg (shortened) + why that is refused. */
+static bool optimized_assignment(const qb_model *m, const char *prefix, const char *arg, char *msg,
+                                 size_t msgsize) {
+  if (!m || !qb_optim_is(m)) return false;
+  const qb_optim *o = m->ctx;
+  const char *name = o->base->params[o->param].name;
+  const size_t n = strlen(name);
+  if (strncmp(arg, name, n) != 0 || arg[n] != '=') return false;
+  snprintf(msg, msgsize,
+           "%s%.40s%s: '%s' is optimized (optimize.param); allowed: the other parameters (the "
+           "optimum is the field %s)",
+           prefix, arg, strlen(arg) > 40 ? "..." : "", name, o->fields[o->f_opt].name);
+  return true;
+}
+
 /* --set name=value overrides (no location: they come from the command line). */
 static qb_err parse_sets(pctx *c, char *const *sets, int nsets) {
   const qb_grid *g = &c->cfg->grid;
@@ -1311,6 +1327,8 @@ static qb_err parse_sets(pctx *c, char *const *sets, int nsets) {
         return QB_ECONFIG;
       }
     }
+    if (optimized_assignment(c->cfg->optim, "--set ", sets[s], c->msg, c->msgsize))
+      return QB_ECONFIG;
     bool done;
     if (set_expression(c, sets[s], &done)) return QB_ECONFIG;
     if (!done &&
@@ -1339,6 +1357,19 @@ static qb_err check_symbols(pctx *c) {
   return QB_OK;
 }
 
+/* A missing parameter (why: the model's message): located at the `fixed` mapping, else at the
+ * document's start, with where a value may come from. */
+static qb_err missing_at(pctx *c, const char *why) {
+  char tail[QB_NAME_MAX + 64] = "";
+  const char *q = strchr(why, '\''), *e = q ? strchr(q + 1, '\'') : NULL;
+  if (!strstr(why, "allowed:") && e && e - q - 1 < QB_NAME_MAX)
+    snprintf(tail, sizeof tail, "; allowed: a value on an axis, in fixed, or --set %.*s=VALUE",
+             (int)(e - q - 1), q + 1);
+  if (yloc_node(&c->L, "fixed", 0)) return fail_at(c, "fixed", 0, "fixed: %s%s", why, tail);
+  snprintf(c->msg, c->msgsize, "%s:1:1: %s%s", c->L.source, why, tail);
+  return QB_ECONFIG;
+}
+
 /* Every required parameter given, alternatives exactly once; names where the culprits are. */
 static qb_err check_given(pctx *c) {
   char why[1024], locs[1024] = "", at[512];
@@ -1355,6 +1386,7 @@ static qb_err check_given(pctx *c) {
     snprintf(locs + strlen(locs), sizeof locs - strlen(locs), " [%s at %s]", c->m->params[i].name,
              where(&c->L, path, 1, at, sizeof at));
   }
+  if (!locs[0]) return missing_at(c, why);
   return fail_at(c, "", 0, "%s%s", why, locs);
 }
 
@@ -1740,6 +1772,7 @@ qb_err qb_config_parse_point(int argc, char *const *argv, const qb_config *base,
   for (int i = 1; i < argc; i++) {
     bool was[QB_MAX_PARAMS];
     memcpy(was, cmdline, sizeof was);
+    if (optimized_assignment(m, "", argv[i], msg, msgsize)) return QB_EUSAGE;
     if (point_assignment(m, *bound, argv[i], p, cmdline, msg, msgsize)) return QB_EUSAGE;
     for (int k = 0; k < m->nparams; k++)
       if (was[k] && strncmp(argv[i], m->params[k].name, strlen(m->params[k].name)) == 0 &&

@@ -120,10 +120,12 @@ check point_config_other_model "model 'ep' is not the config's model; allowed: n
 check point_network_bad_section "network.hamiltonian[0].detuning = 'x' is not a mode" 2 \
   "$qbmap" point network --config bad_inputs/net_unknown_mode.yaml t=1
 # optimize: the optimized parameter cannot be set from the command line either
-check optimize_set "--set Delta=0.1: unknown parameter 'Delta' in 'Delta=0.1'; allowed for model shared: J," 2 \
+check optimize_set "--set Delta=0.1: 'Delta' is optimized (optimize.param); allowed: the other parameters (the optimum is the field Delta_at_opt)" 2 \
   "$qbmap" run ../examples/shared_optimize.yaml -o "$work/out.h5" --set Delta=0.1
-check optimize_point "qbmap point: unknown parameter 'Delta' in 'Delta=0.1'; allowed for model shared: J," 2 \
+check optimize_point "qbmap point: Delta=0.1: 'Delta' is optimized (optimize.param); allowed: the other parameters" 2 \
   "$qbmap" point --config ../examples/shared_optimize.yaml shared J=0.5 phi=1 Delta=0.1
+check optimize_point_expr_param "qbmap point: Delta=2*J: 'Delta' is optimized (optimize.param); allowed:" 2 \
+  "$qbmap" point --config ../examples/shared_optimize.yaml shared J=0.5 phi=1 "Delta=2*J"
 # optimize with an expression on the point's command line (supported: the point re-stacks the
 # wrappers): an expression naming a field (the optimum) rather than a parameter is still an error
 check optimize_point_expr "qbmap point: phi=2*Delta_at_opt: 'Delta_at_opt' is not a parameter of model shared nor a declared symbol; allowed in an expression: Delta, J," 2 \
