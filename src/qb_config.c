@@ -746,10 +746,11 @@ typedef struct {
   yloc L;
   char *msg;
   size_t msgsize;
-  char names[2048];     /* the model's parameter names, for messages */
-  const qb_model *base; /* the model before the wrappers (a built-in one or the network) */
-  qb_model *bind;       /* the expressions wrapper while it is built (wrap_bind), else NULL */
-  bool bind_doc;        /* `symbols:` given: `fixed` is read from the document */
+  char names[2048];           /* the model's parameter names, for messages */
+  const qb_model *base;       /* the model before the wrappers (a built-in one or the network) */
+  qb_model *bind;             /* the expressions wrapper while it is built (wrap_bind), else NULL */
+  bool bind_doc;              /* `symbols:` given: `fixed` is read from the document */
+  bool by_set[QB_MAX_PARAMS]; /* parameter i of the bind given by --set */
 } pctx;
 
 /* The one location helper: msg = "source:line:column: " (the node at YAML path `path`, its key
@@ -897,12 +898,13 @@ static qb_err wrap_bind(pctx *c) {
   char why[1024], path[128];
   qb_err err = qb_bind_finish(c->bind, &bad, why, sizeof why);
   if (err) {
-    snprintf(path, sizeof path, "fixed/%s", c->m->params[bad].name);
-    if (!yloc_node(&c->L, path, 0)) { /* given by --set: no location */
-      snprintf(c->msg, c->msgsize, "--set %s: %s", c->m->params[bad].name, why);
+    const char *name = c->bind->params[bad].name; /* bad: the bind's index */
+    snprintf(path, sizeof path, "fixed/%s", name);
+    if (c->by_set[bad] || !yloc_node(&c->L, path, 0)) { /* given by --set: no location */
+      snprintf(c->msg, c->msgsize, "--set %s: %s", name, why);
       return QB_ECONFIG;
     }
-    return fail_at(c, path, 0, "fixed.%s: %s", c->m->params[bad].name, why);
+    return fail_at(c, path, 0, "fixed.%s: %s", name, why);
   }
   if (c->cfg->optim) qb_optim_refresh_params(c->cfg->optim); /* the bind's table, finished */
   if (c->cfg->optim && !qb_bind_row_reuse(c->bind)) qb_optim_row_dependent(c->cfg->optim);
@@ -1336,6 +1338,11 @@ static qb_err parse_sets(pctx *c, char *const *sets, int nsets) {
       snprintf(c->msg, c->msgsize, "--set %s: %s", sets[s], why);
       return QB_ECONFIG;
     }
+    const char *eq = strchr(sets[s], '=');
+    char name[QB_NAME_MAX];
+    snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - sets[s]) : 0, sets[s]);
+    const int i = qb_model_param_index(c->bind, name);
+    if (i >= 0) c->by_set[i] = true; /* overrides fixed: a cycle through it is the --set's */
   }
   return QB_OK;
 }

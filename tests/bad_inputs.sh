@@ -50,6 +50,13 @@ check set_expr_unknown "--set E_max=1000*zz: 'zz' is not a parameter of model ep
   "$qbmap" run "$good" -o "$work/out.h5" --set "E_max=1000*zz"
 check set_expr_cycle "--set E_r: the expressions form a cycle E_r -> E_max -> E_r; allowed:" 2 \
   "$qbmap" run "$good" -o "$work/out.h5" --set "E_max=1000*E_r" --set "E_r=E_max/1000"
+# a cycle through a --set that overrides a fixed expression is the --set's, not fixed's
+printf 'model: shared\nsymbols: [s]\naxes: [{name: J, values: [0.2, 0.5]}]\nfixed: {kappa_a: "0.3*s", kappa_b: 0.2, Gamma: 0.5, Delta: 0.1, s: 1}\n' >"$work/sym.yaml"
+check set_expr_self_cycle "qbmap run: --set s: the expressions form a cycle s -> s; allowed:" 2 \
+  "$qbmap" run "$work/sym.yaml" -o "$work/out.h5" --set s=s
+# (with optimize, which removes a parameter: the cycle still names the right one)
+check set_expr_cycle_optimize "qbmap run: --set kappa_b: the expressions form a cycle kappa_b -> kappa_b; allowed:" 2 \
+  "$qbmap" run ../examples/shared_optimize.yaml -o "$work/out.h5" --set kappa_b=2*kappa_b
 check point_expr_syntax "qbmap point: gamma_b=sqrt(: unexpected end of expression at position 5; allowed:" 2 \
   "$qbmap" point ep delta_r=0 alpha=0 "gamma_b=sqrt("
 check point_expr_cycle "qbmap point: the expressions form a cycle Delta -> J -> Delta; allowed:" 2 \
