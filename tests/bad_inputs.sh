@@ -57,6 +57,11 @@ check set_expr_self_cycle "qbmap run: --set s: the expressions form a cycle s ->
 # (with optimize, which removes a parameter: the cycle still names the right one)
 check set_expr_cycle_optimize "qbmap run: --set kappa_b: the expressions form a cycle kappa_b -> kappa_b; allowed:" 2 \
   "$qbmap" run ../examples/shared_optimize.yaml -o "$work/out.h5" --set kappa_b=2*kappa_b
+# long values are shown shortened, so the reason and what is allowed survive
+check set_expr_too_long "--set E_max=1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*...: expression longer than 10000 characters; allowed: a number or an expression" 2 \
+  "$qbmap" run "$good" -o "$work/out.h5" --set "E_max=1$(printf '*1%.0s' $(seq 5000))"
+check set_long_garbage "parameter 'E_max' = '1xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' is not a number; allowed: a finite decimal number" 2 \
+  "$qbmap" run "$good" -o "$work/out.h5" --set "E_max=1$(printf 'x%.0s' $(seq 300))"
 check point_expr_syntax "qbmap point: gamma_b=sqrt(: unexpected end of expression at position 5; allowed:" 2 \
   "$qbmap" point ep delta_r=0 alpha=0 "gamma_b=sqrt("
 check point_expr_cycle "qbmap point: the expressions form a cycle Delta -> J -> Delta; allowed:" 2 \
