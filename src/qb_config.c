@@ -5,6 +5,7 @@
 #include "qbmap/qb_config.h"
 
 #include "qbmap/qb_bind.h"
+#include "qbmap/qb_expr.h"
 #include "qbmap/qb_merit.h"
 #include "qbmap/qb_network.h"
 #include "qbmap/qb_optim.h"
@@ -35,7 +36,9 @@ const char qb_config_default_text[] =
 
 #define QB_UNION_MAX 64 /* distinct parameter names over all models */
 
-#define QB_SCALAR_MAX 256 /* longest number text */
+#define QB_SCALAR_MAX 256 /* longest number text (fixed values: QB_EXPR_MAX_LEN) */
+#define QB_LOG_LINE 300   /* longest libcyaml log line kept */
+#define QB_SHOW 40        /* a value longer than this is shown as its first QB_SHOW chars... */
 #define QB_YAML_DEPTH 16  /* deepest nesting of collections (a config needs 4) */
 #define QB_NUMBER_ALLOWED "a finite decimal number (e.g. 2, -0.5, 1e-3)"
 
@@ -162,7 +165,7 @@ static void build_fixed_schema(void) {
         .value = {.type = CYAML_STRING,
                   .flags = CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
                   .data_size = sizeof(char),
-                  .string = {.min = 1, .max = QB_SCALAR_MAX}}};
+                  .string = {.min = 1, .max = QB_EXPR_MAX_LEN}}}; /* a number or expression */
   fixed_fields[union_count] = (cyaml_schema_field_t)CYAML_FIELD_END;
 }
 
@@ -174,9 +177,19 @@ typedef struct {
 static void cyaml_log_to_buffer(cyaml_log_t level, void *ctx, const char *fmt, va_list args) {
   log_capture *lc = ctx;
   if (level < CYAML_LOG_ERROR || lc->used >= sizeof lc->buf - 1) return;
-  int n = vsnprintf(lc->buf + lc->used, sizeof lc->buf - lc->used, fmt, args);
-  if (n > 0) lc->used += (size_t)n;
+  char line[QB_LOG_LINE]; /* one log line, shortened: a long value must not push the */
+  int n = vsnprintf(line, sizeof line, fmt, args); /* location lines out of the buffer */
+  if (n >= (int)sizeof line) snprintf(line + sizeof line - 5, 5, "...\n");
+  if (n > 0)
+    lc->used += (size_t)snprintf(lc->buf + lc->used, sizeof lc->buf - lc->used, "%s", line);
   if (lc->used > sizeof lc->buf - 1) lc->used = sizeof lc->buf - 1;
+}
+
+/* t as a message shows it: itself, or its first QB_SHOW characters and "..." (buf: at least
+ * QB_SHOW + 4 bytes). */
+static const char *short_value(const char *t, char *buf, size_t size) {
+  snprintf(buf, size, "%.*s%s", QB_SHOW, t, strlen(t) > QB_SHOW ? "..." : "");
+  return buf;
 }
 
 /* ---- numbers ------------------------------------------------------------------------------ */
@@ -497,7 +510,9 @@ static const char *user_terms(cyaml_report *r, const char *allowed, char *buf, s
     snprintf(tmp, sizeof tmp, "'%.*s...' is longer than %ld characters", show, val ? val + 2 : "",
              lim);
     snprintf(r->reason, sizeof r->reason, "%s", tmp);
-    snprintf(buf, size, "at most %ld characters", lim);
+    const bool fixed = r->nseg - r->first >= 2 && strcmp(r->segs[r->first + 1], "fixed") == 0;
+    snprintf(buf, size, "at most %ld characters%s", lim,
+             fixed ? " (a number or an expression)" : "");
     return buf;
   }
   if (strstr(r->reason, "STRING length < 1")) snprintf(r->reason, sizeof r->reason, "empty value");
@@ -567,14 +582,16 @@ qb_err qb_config_parse_assignment(const qb_model *m, const char *arg, double *p,
   int i = qb_model_param_index(m, name);
   if (i < 0) {
     qb_model_param_names(m, names, sizeof names);
-    snprintf(msg, msgsize, "unknown parameter '%s' in '%s'; allowed for model %s: %s", name, arg,
-             m->name, names);
+    char sh[QB_SHOW + 4];
+    snprintf(msg, msgsize, "unknown parameter '%s' in '%s'; allowed for model %s: %s", name,
+             short_value(arg, sh, sizeof sh), m->name, names);
     return QB_EUSAGE;
   }
   double v;
   if (!qb_config_parse_number(eq + 1, &v)) {
-    snprintf(msg, msgsize, "parameter '%s' = '%s' %s; allowed: %s", name, eq + 1,
-             not_number(eq + 1), QB_NUMBER_ALLOWED);
+    char sh[QB_SHOW + 4];
+    snprintf(msg, msgsize, "parameter '%s' = '%s' %s; allowed: %s", name,
+             short_value(eq + 1, sh, sizeof sh), not_number(eq + 1), QB_NUMBER_ALLOWED);
     return QB_EUSAGE;
   }
   if (qb_model_check_value(m, i, v, msg, msgsize)) return QB_EUSAGE;
@@ -746,10 +763,11 @@ typedef struct {
   yloc L;
   char *msg;
   size_t msgsize;
-  char names[2048];     /* the model's parameter names, for messages */
-  const qb_model *base; /* the model before the wrappers (a built-in one or the network) */
-  qb_model *bind;       /* the expressions wrapper while it is built (wrap_bind), else NULL */
-  bool bind_doc;        /* `symbols:` given: `fixed` is read from the document */
+  char names[2048];           /* the model's parameter names, for messages */
+  const qb_model *base;       /* the model before the wrappers (a built-in one or the network) */
+  qb_model *bind;             /* the expressions wrapper while it is built (wrap_bind), else NULL */
+  bool bind_doc;              /* `symbols:` given: `fixed` is read from the document */
+  bool by_set[QB_MAX_PARAMS]; /* parameter i of the bind given by --set */
 } pctx;
 
 /* The one location helper: msg = "source:line:column: " (the node at YAML path `path`, its key
@@ -774,9 +792,10 @@ static qb_err out_of_memory(pctx *c, const char *what) {
  * pi (pi < 0: any finite number). */
 static qb_err number_at(pctx *c, const char *path, const char *key, const char *text, int pi,
                         double *v) {
+  char sh[QB_SHOW + 4];
   if (!qb_config_parse_number(text, v))
-    return fail_at(c, path, 0, "%s = '%s' %s; allowed: %s", key, text, not_number(text),
-                   QB_NUMBER_ALLOWED);
+    return fail_at(c, path, 0, "%s = '%s' %s; allowed: %s", key, short_value(text, sh, sizeof sh),
+                   not_number(text), QB_NUMBER_ALLOWED);
   char why[512];
   if (pi >= 0 && qb_model_check_value(c->m, pi, *v, why, sizeof why))
     return fail_at(c, path, 0, "%s: %s", key, why);
@@ -860,7 +879,8 @@ static qb_err expression_at(pctx *c, const char *path, const char *key, int pi, 
   qb_err err = qb_bind_set(c->bind, qb_model_param_index(c->bind, c->m->params[pi].name), text, why,
                            sizeof why);
   if (err == QB_ENOMEM) return out_of_memory(c, "an expression");
-  if (err) return fail_at(c, path, 0, "%s = '%s': %s", key, text, why);
+  char sh[QB_SHOW + 4];
+  if (err) return fail_at(c, path, 0, "%s = '%s': %s", key, short_value(text, sh, sizeof sh), why);
   c->cfg->fixed[pi] = NAN;
   c->cfg->given[pi] = true;
   return QB_OK;
@@ -880,7 +900,8 @@ static qb_err set_expression(pctx *c, const char *arg, bool *done) {
   if (!is_expression(c->bind, eq + 1)) return qb_bind_set(c->bind, bi, NULL, why, sizeof why);
   qb_err err = qb_bind_set(c->bind, bi, eq + 1, why, sizeof why);
   if (err) {
-    snprintf(c->msg, c->msgsize, "--set %s: %s", arg, why);
+    char sh[QB_SHOW + 4];
+    snprintf(c->msg, c->msgsize, "--set %s: %s", short_value(arg, sh, sizeof sh), why);
     return err;
   }
   c->cfg->fixed[i] = NAN;
@@ -897,12 +918,13 @@ static qb_err wrap_bind(pctx *c) {
   char why[1024], path[128];
   qb_err err = qb_bind_finish(c->bind, &bad, why, sizeof why);
   if (err) {
-    snprintf(path, sizeof path, "fixed/%s", c->m->params[bad].name);
-    if (!yloc_node(&c->L, path, 0)) { /* given by --set: no location */
-      snprintf(c->msg, c->msgsize, "--set %s: %s", c->m->params[bad].name, why);
+    const char *name = c->bind->params[bad].name; /* bad: the bind's index */
+    snprintf(path, sizeof path, "fixed/%s", name);
+    if (c->by_set[bad] || !yloc_node(&c->L, path, 0)) { /* given by --set: no location */
+      snprintf(c->msg, c->msgsize, "--set %s: %s", name, why);
       return QB_ECONFIG;
     }
-    return fail_at(c, path, 0, "fixed.%s: %s", c->m->params[bad].name, why);
+    return fail_at(c, path, 0, "fixed.%s: %s", name, why);
   }
   if (c->cfg->optim) qb_optim_refresh_params(c->cfg->optim); /* the bind's table, finished */
   if (c->cfg->optim && !qb_bind_row_reuse(c->bind)) qb_optim_row_dependent(c->cfg->optim);
@@ -1296,6 +1318,22 @@ static qb_err parse_fixed(pctx *c) {
   return QB_OK;
 }
 
+/* Whether assignment arg (name=value) names m's optimized parameter (m an optimize wrapper):
+ * then msg = prefix + arg (shortened) + why that is refused. */
+static bool optimized_assignment(const qb_model *m, const char *prefix, const char *arg, char *msg,
+                                 size_t msgsize) {
+  if (!m || !qb_optim_is(m)) return false;
+  const qb_optim *o = m->ctx;
+  const char *name = o->base->params[o->param].name;
+  const size_t n = strlen(name);
+  if (strncmp(arg, name, n) != 0 || arg[n] != '=') return false;
+  snprintf(msg, msgsize,
+           "%s%.40s%s: '%s' is optimized (optimize.param); allowed: the other parameters (the "
+           "optimum is the field %s)",
+           prefix, arg, strlen(arg) > 40 ? "..." : "", name, o->fields[o->f_opt].name);
+  return true;
+}
+
 /* --set name=value overrides (no location: they come from the command line). */
 static qb_err parse_sets(pctx *c, char *const *sets, int nsets) {
   const qb_grid *g = &c->cfg->grid;
@@ -1311,13 +1349,21 @@ static qb_err parse_sets(pctx *c, char *const *sets, int nsets) {
         return QB_ECONFIG;
       }
     }
+    if (optimized_assignment(c->cfg->optim, "--set ", sets[s], c->msg, c->msgsize))
+      return QB_ECONFIG;
     bool done;
     if (set_expression(c, sets[s], &done)) return QB_ECONFIG;
     if (!done &&
         qb_config_parse_assignment(c->m, sets[s], c->cfg->fixed, c->cfg->given, why, sizeof why)) {
-      snprintf(c->msg, c->msgsize, "--set %s: %s", sets[s], why);
+      char sh[QB_SHOW + 4];
+      snprintf(c->msg, c->msgsize, "--set %s: %s", short_value(sets[s], sh, sizeof sh), why);
       return QB_ECONFIG;
     }
+    const char *eq = strchr(sets[s], '=');
+    char name[QB_NAME_MAX];
+    snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - sets[s]) : 0, sets[s]);
+    const int i = qb_model_param_index(c->bind, name);
+    if (i >= 0) c->by_set[i] = true; /* overrides fixed: a cycle through it is the --set's */
   }
   return QB_OK;
 }
@@ -1339,6 +1385,19 @@ static qb_err check_symbols(pctx *c) {
   return QB_OK;
 }
 
+/* A missing parameter (why: the model's message): located at the `fixed` mapping, else at the
+ * document's start, with where a value may come from. */
+static qb_err missing_at(pctx *c, const char *why) {
+  char tail[QB_NAME_MAX + 64] = "";
+  const char *q = strchr(why, '\''), *e = q ? strchr(q + 1, '\'') : NULL;
+  if (!strstr(why, "allowed:") && e && e - q - 1 < QB_NAME_MAX)
+    snprintf(tail, sizeof tail, "; allowed: a value on an axis, in fixed, or --set %.*s=VALUE",
+             (int)(e - q - 1), q + 1);
+  if (yloc_node(&c->L, "fixed", 0)) return fail_at(c, "fixed", 0, "fixed: %s%s", why, tail);
+  snprintf(c->msg, c->msgsize, "%s:1:1: %s%s", c->L.source, why, tail);
+  return QB_ECONFIG;
+}
+
 /* Every required parameter given, alternatives exactly once; names where the culprits are. */
 static qb_err check_given(pctx *c) {
   char why[1024], locs[1024] = "", at[512];
@@ -1355,6 +1414,7 @@ static qb_err check_given(pctx *c) {
     snprintf(locs + strlen(locs), sizeof locs - strlen(locs), " [%s at %s]", c->m->params[i].name,
              where(&c->L, path, 1, at, sizeof at));
   }
+  if (!locs[0]) return missing_at(c, why);
   return fail_at(c, "", 0, "%s%s", why, locs);
 }
 
@@ -1706,7 +1766,8 @@ static qb_err point_assignment(const qb_model *m, const qb_model *bound, const c
     char why[2048];
     if (qb_bind_set((qb_model *)(uintptr_t)bound, qb_model_param_index(bound, name),
                     ex ? eq + 1 : NULL, why, sizeof why)) {
-      snprintf(msg, msgsize, "%s: %s", arg, why);
+      char sh[QB_SHOW + 4];
+      snprintf(msg, msgsize, "%s: %s", short_value(arg, sh, sizeof sh), why);
       return QB_EUSAGE;
     }
     if (ex) {
@@ -1740,6 +1801,7 @@ qb_err qb_config_parse_point(int argc, char *const *argv, const qb_config *base,
   for (int i = 1; i < argc; i++) {
     bool was[QB_MAX_PARAMS];
     memcpy(was, cmdline, sizeof was);
+    if (optimized_assignment(m, "", argv[i], msg, msgsize)) return QB_EUSAGE;
     if (point_assignment(m, *bound, argv[i], p, cmdline, msg, msgsize)) return QB_EUSAGE;
     for (int k = 0; k < m->nparams; k++)
       if (was[k] && strncmp(argv[i], m->params[k].name, strlen(m->params[k].name)) == 0 &&

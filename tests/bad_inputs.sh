@@ -50,6 +50,18 @@ check set_expr_unknown "--set E_max=1000*zz: 'zz' is not a parameter of model ep
   "$qbmap" run "$good" -o "$work/out.h5" --set "E_max=1000*zz"
 check set_expr_cycle "--set E_r: the expressions form a cycle E_r -> E_max -> E_r; allowed:" 2 \
   "$qbmap" run "$good" -o "$work/out.h5" --set "E_max=1000*E_r" --set "E_r=E_max/1000"
+# a cycle through a --set that overrides a fixed expression is the --set's, not fixed's
+printf 'model: shared\nsymbols: [s]\naxes: [{name: J, values: [0.2, 0.5]}]\nfixed: {kappa_a: "0.3*s", kappa_b: 0.2, Gamma: 0.5, Delta: 0.1, s: 1}\n' >"$work/sym.yaml"
+check set_expr_self_cycle "qbmap run: --set s: the expressions form a cycle s -> s; allowed:" 2 \
+  "$qbmap" run "$work/sym.yaml" -o "$work/out.h5" --set s=s
+# (with optimize, which removes a parameter: the cycle still names the right one)
+check set_expr_cycle_optimize "qbmap run: --set kappa_b: the expressions form a cycle kappa_b -> kappa_b; allowed:" 2 \
+  "$qbmap" run ../examples/shared_optimize.yaml -o "$work/out.h5" --set kappa_b=2*kappa_b
+# long values are shown shortened, so the reason and what is allowed survive
+check set_expr_too_long "--set E_max=1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*1*...: expression longer than 10000 characters; allowed: a number or an expression" 2 \
+  "$qbmap" run "$good" -o "$work/out.h5" --set "E_max=1$(printf '*1%.0s' $(seq 5000))"
+check set_long_garbage "parameter 'E_max' = '1xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' is not a number; allowed: a finite decimal number" 2 \
+  "$qbmap" run "$good" -o "$work/out.h5" --set "E_max=1$(printf 'x%.0s' $(seq 300))"
 check point_expr_syntax "qbmap point: gamma_b=sqrt(: unexpected end of expression at position 5; allowed:" 2 \
   "$qbmap" point ep delta_r=0 alpha=0 "gamma_b=sqrt("
 check point_expr_cycle "qbmap point: the expressions form a cycle Delta -> J -> Delta; allowed:" 2 \
@@ -120,10 +132,12 @@ check point_config_other_model "model 'ep' is not the config's model; allowed: n
 check point_network_bad_section "network.hamiltonian[0].detuning = 'x' is not a mode" 2 \
   "$qbmap" point network --config bad_inputs/net_unknown_mode.yaml t=1
 # optimize: the optimized parameter cannot be set from the command line either
-check optimize_set "--set Delta=0.1: unknown parameter 'Delta' in 'Delta=0.1'; allowed for model shared: J," 2 \
+check optimize_set "--set Delta=0.1: 'Delta' is optimized (optimize.param); allowed: the other parameters (the optimum is the field Delta_at_opt)" 2 \
   "$qbmap" run ../examples/shared_optimize.yaml -o "$work/out.h5" --set Delta=0.1
-check optimize_point "qbmap point: unknown parameter 'Delta' in 'Delta=0.1'; allowed for model shared: J," 2 \
+check optimize_point "qbmap point: Delta=0.1: 'Delta' is optimized (optimize.param); allowed: the other parameters" 2 \
   "$qbmap" point --config ../examples/shared_optimize.yaml shared J=0.5 phi=1 Delta=0.1
+check optimize_point_expr_param "qbmap point: Delta=2*J: 'Delta' is optimized (optimize.param); allowed:" 2 \
+  "$qbmap" point --config ../examples/shared_optimize.yaml shared J=0.5 phi=1 "Delta=2*J"
 # optimize with an expression on the point's command line (supported: the point re-stacks the
 # wrappers): an expression naming a field (the optimum) rather than a parameter is still an error
 check optimize_point_expr "qbmap point: phi=2*Delta_at_opt: 'Delta_at_opt' is not a parameter of model shared nor a declared symbol; allowed in an expression: Delta, J," 2 \
