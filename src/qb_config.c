@@ -811,6 +811,8 @@ static bool is_expression(const qb_model *m, const char *s) {
   static const char idch[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789";
   if (number_syntax(s)) return false;
   if (strpbrk(s, "*/^()")) return true;
+  for (const char *q = s + (*s != '\0'); *q; q++) /* a + or - that is not an exponent's sign */
+    if ((*q == '+' || *q == '-') && q[-1] != 'e' && q[-1] != 'E') return true;
   for (const char *q = s; *q;) {
     const bool head = strchr(idch, *q) && !(*q >= '0' && *q <= '9');
     if (!head || (q > s && (strchr(idch, q[-1]) || q[-1] == '.'))) {

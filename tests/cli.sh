@@ -338,6 +338,7 @@ ok "print-config with expressions and symbols prints itself" '"$qbmap" run "$wor
 "$qbmap" run "$work/bind.yaml" -o "$work/bind.h5" --progress 0 >/dev/null 2>&1
 ok "--resume of a finished expressions run is accepted" '"$qbmap" run "$work/bind.yaml" -o "$work/bind.h5" --resume >/dev/null 2>&1'
 ok "--resume with another expression is refused" '! "$qbmap" run "$work/bind.yaml" -o "$work/bind.h5" --resume --set "kappa_a=kappa_b*(1 - 2*alpha)" >/dev/null 2>"$work/err" && grep -q "another configuration" "$work/err"'
+ok "a value with + or - alone is an expression: --set kappa_a=kappa_b+0.1, point J=0.1+0.2" '"$qbmap" run "$work/bind.yaml" --print-config --set "kappa_a=kappa_b+0.1" | grep -q "kappa_a: \"kappa_b+0.1\"" && [ "$("$qbmap" point shared J=0.1+0.2 Delta=0.1 kappa_a=0.3 kappa_b=0.2 | grep "^E_B_ss")" = "$("$qbmap" point shared J=0.30000000000000004 Delta=0.1 kappa_a=0.3 kappa_b=0.2 | grep "^E_B_ss")" ]'
 ok "models --config lists symbols and expressions" '"$qbmap" models --config "$work/bind.yaml" | grep -q "kappa_a  *expression .*= kappa_b\*(1 - alpha) (expression)" && "$qbmap" models --config "$work/bind.yaml" | grep -q "^    alpha .*user symbol" && "$qbmap" models --config "$work/bind.yaml" | grep -q "bad_expression"'
 
 # run CONFIG --print-config: the normalized config (with --set), then the dry run as YAML
