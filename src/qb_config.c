@@ -1329,10 +1329,11 @@ static bool optimized_assignment(const qb_model *m, const char *prefix, const ch
   const char *name = o->base->params[o->param].name;
   const size_t n = strlen(name);
   if (strncmp(arg, name, n) != 0 || arg[n] != '=') return false;
+  char sh[QB_SHOW + 4];
   snprintf(msg, msgsize,
-           "%s%.40s%s: '%s' is optimized (optimize.param); allowed: the other parameters (the "
-           "optimum is the field %s)",
-           prefix, arg, strlen(arg) > 40 ? "..." : "", name, o->fields[o->f_opt].name);
+           "%s%s: '%s' is optimized (optimize.param); allowed: the other parameters (the optimum "
+           "is the field %s)",
+           prefix, short_value(arg, sh, sizeof sh), name, o->fields[o->f_opt].name);
   return true;
 }
 

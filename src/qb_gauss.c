@@ -521,6 +521,15 @@ typedef struct {
   bool a[NMAX], d[NMAX];
 } lacking;
 
+/* n eps sum_j |y_j|: the floor on an eigendecomposition's componentwise estimates of the n means
+ * (what deflation can hide). */
+static double amp_floor(int n, const double complex *y) {
+  double s = 0;
+  for (int j = 0; j < n; j++)
+    s += mag(y[j]);
+  return s * (n * EPS);
+}
+
 /* A mean y with estimate e is resolved: within QB_GAUSS_AMP_TOL of itself, with the floor fl. */
 static bool resolved(double complex y, double e, double fl) {
   return e + fl <= QB_GAUSS_AMP_TOL * mag(y);
@@ -534,10 +543,7 @@ static bool resolved(double complex y, double e, double fl) {
 static int take_means(int n, const double complex *y, const double complex *dy, double ly,
                       const double *ey, const double *edy, bool floor, bool force, lacking *w,
                       qb_gauss_moments *mo) {
-  double fl = 0, fd = 0;
-  for (int j = 0; j < n && floor; j++)
-    fl += y ? mag(y[j]) : 0, fd += dy ? mag(dy[j]) : 0;
-  fl *= n * EPS, fd *= n * EPS;
+  const double fl = floor && y ? amp_floor(n, y) : 0, fd = floor && dy ? amp_floor(n, dy) : 0;
   const double s = ly == 0 ? 1.0 : exp(ly);
   int left = 0;
   for (int j = 0; j < n; j++) {
@@ -622,10 +628,7 @@ bool qb_gauss_lean_resolved(const qb_gauss_plan *pl, double t, const double comp
                             const double *lex) {
   const int n = pl->n;
   if (!(t > 0) || !lean_at(pl, t)) return false;
-  double fl = 0; /* as take_means */
-  for (int j = 0; j < n; j++)
-    fl += mag(lx[j]);
-  fl *= n * EPS;
+  const double fl = amp_floor(n, lx); /* as take_means */
   for (int j = 0; j < n; j++)
     if (!isfinite(lex[j]) || !resolved(lx[j], lex[j], fl)) return false;
   return true;
